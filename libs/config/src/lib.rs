@@ -1,0 +1,123 @@
+//! Configuration the same way in every binary: the service's defaults, then
+//! an optional TOML file named by `HMS_CONFIG_FILE`, then `HMS_*` environment
+//! variables (`HMS_DATABASE_URL` sets `database_url`). Each library reads its
+//! own section type from the same sources, so a setting is declared once.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::de::DeserializeOwned;
+
+/// A setting could not be read. Names the setting, never a secret's value.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    /// A setting that was read but makes no sense.
+    pub fn invalid(setting: &str, problem: impl std::fmt::Display) -> Self {
+        Self(format!("{setting}: {problem}"))
+    }
+}
+
+/// All sources of configuration for one binary.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    figment: Figment,
+}
+
+impl Sources {
+    /// Defaults (`("grpc_addr", "0.0.0.0:50052")`), then `HMS_CONFIG_FILE`,
+    /// then the environment.
+    pub fn new(defaults: &[(&str, &str)]) -> Self {
+        let mut figment = Figment::new();
+        for (key, value) in defaults {
+            figment = figment.merge(Serialized::default(key, value));
+        }
+        if let Ok(file) = std::env::var("HMS_CONFIG_FILE") {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        Self {
+            figment: figment.merge(Env::prefixed("HMS_").ignore(&["CONFIG_FILE"])),
+        }
+    }
+
+    /// One section of the configuration.
+    pub fn get<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
+        self.figment.extract().map_err(|error| {
+            // figment's messages name the key and what was expected; for a
+            // string field they may quote the value, so we keep only the
+            // kind and the key.
+            let keys: Vec<String> = error
+                .clone()
+                .into_iter()
+                .map(|e| {
+                    let path = if e.path.is_empty() {
+                        String::from("(root)")
+                    } else {
+                        format!("HMS_{}", e.path.join("_").to_ascii_uppercase())
+                    };
+                    match e.kind {
+                        figment::error::Kind::MissingField(field) => {
+                            format!("HMS_{} is required", field.to_ascii_uppercase())
+                        }
+                        figment::error::Kind::InvalidType(_, expected) => {
+                            format!("{path} must be {expected}")
+                        }
+                        figment::error::Kind::InvalidValue(_, expected) => {
+                            format!("{path} must be {expected}")
+                        }
+                        figment::error::Kind::UnknownVariant(_, expected) => {
+                            format!("{path} must be one of {expected:?}")
+                        }
+                        other => format!("{path}: {other}"),
+                    }
+                })
+                .collect();
+            ConfigError(keys.join("; "))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    struct Section {
+        grpc_addr: std::net::SocketAddr,
+        #[serde(default)]
+        flag: bool,
+    }
+
+    #[test]
+    fn defaults_then_environment() {
+        figment::Jail::expect_with(|jail| {
+            let sources = Sources::new(&[("grpc_addr", "127.0.0.1:1")]);
+            let section: Section = sources.get().expect("defaults suffice");
+            assert_eq!(section.grpc_addr.port(), 1);
+            assert!(!section.flag);
+
+            jail.set_env("HMS_GRPC_ADDR", "127.0.0.1:2");
+            jail.set_env("HMS_FLAG", "true");
+            let section: Section = Sources::new(&[("grpc_addr", "127.0.0.1:1")])
+                .get()
+                .expect("env");
+            assert_eq!(section.grpc_addr.port(), 2);
+            assert!(section.flag);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn errors_name_the_setting_not_the_value() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("HMS_GRPC_ADDR", "secret-looking-value");
+            let error = Sources::new(&[]).get::<Section>().expect_err("invalid");
+            let text = error.to_string();
+            assert!(text.contains("HMS_GRPC_ADDR"), "{text}");
+            assert!(!text.contains("secret-looking-value"), "{text}");
+            Ok(())
+        });
+    }
+}

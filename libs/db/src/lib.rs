@@ -1,0 +1,148 @@
+//! PostgreSQL plumbing every service shares: configuration, a pool that waits
+//! for the database at start-up, creating the database in development, and
+//! running the service's migrations together with those of the libraries it
+//! uses (outbox, projections).
+
+use std::borrow::Cow;
+use std::time::{Duration, Instant};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use sqlx::migrate::{Migration, MigrationSource, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool};
+
+pub use sqlx;
+
+/// `HMS_DATABASE_URL`, `HMS_DATABASE_MAX_CONNECTIONS`,
+/// `HMS_DATABASE_CONNECT_TIMEOUT_SECS`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DbConfig {
+    /// `postgres://user:password@host:port/database`; a secret, never logged.
+    pub database_url: SecretString,
+    #[serde(default = "default_max_connections")]
+    pub database_max_connections: u32,
+    /// How long start-up waits for the database to accept connections.
+    #[serde(default = "default_connect_timeout_secs")]
+    pub database_connect_timeout_secs: u64,
+}
+
+fn default_max_connections() -> u32 {
+    10
+}
+
+fn default_connect_timeout_secs() -> u64 {
+    30
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL itself is never part of the message: it may hold a password.
+    #[error("HMS_DATABASE_URL is not a valid PostgreSQL URL")]
+    InvalidUrl,
+    #[error("could not reach the database within {0:?}: {1}")]
+    Unreachable(Duration, sqlx::Error),
+    #[error("two migrations share version {0}")]
+    DuplicateMigration(i64),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+}
+
+impl DbConfig {
+    pub fn connect_options(&self) -> Result<PgConnectOptions, DbError> {
+        self.database_url
+            .expose_secret()
+            .parse::<PgConnectOptions>()
+            .map_err(|_| DbError::InvalidUrl)
+    }
+
+    /// A pool, once the database accepts connections (retrying until the
+    /// configured timeout, so a service may start before its database).
+    pub async fn connect(&self) -> Result<PgPool, DbError> {
+        let options = self.connect_options()?;
+        let timeout = Duration::from_secs(self.database_connect_timeout_secs);
+        let deadline = Instant::now() + timeout;
+        loop {
+            let attempt = PgPoolOptions::new()
+                .max_connections(self.database_max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options.clone())
+                .await;
+            match attempt {
+                Ok(pool) => return Ok(pool),
+                Err(error) if Instant::now() >= deadline => {
+                    return Err(DbError::Unreachable(timeout, error));
+                }
+                Err(error) => {
+                    tracing::info!(%error, "waiting for the database");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    }
+
+    /// Creates the configured database if it does not exist, connecting to
+    /// the server's `postgres` database to do so. For development and tests;
+    /// production databases are provisioned by the platform.
+    pub async fn create_database_if_missing(&self) -> Result<(), DbError> {
+        let options = self.connect_options()?;
+        let Some(name) = options.get_database().map(str::to_owned) else {
+            return Ok(());
+        };
+        let mut admin = options.database("postgres").connect().await?;
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(&name)
+                .fetch_one(&mut admin)
+                .await?;
+        if !exists {
+            let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+            match sqlx::query(&format!("CREATE DATABASE {quoted}"))
+                .execute(&mut admin)
+                .await
+            {
+                Ok(_) => tracing::info!(database = %name, "created database"),
+                // Another process created it between our check and now.
+                Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("42P04") => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        admin.close().await?;
+        Ok(())
+    }
+}
+
+/// Runs the migrations of several sets (a library's and the service's) as
+/// one ordered set. Libraries number their migrations below 1000; services
+/// use timestamps (`20261123000000_…`), so library tables come first.
+pub async fn migrate(pool: &PgPool, sets: &[&Migrator]) -> Result<(), DbError> {
+    let mut migrations: Vec<Migration> = sets.iter().flat_map(|set| set.iter().cloned()).collect();
+    migrations.sort_by_key(|migration| migration.version);
+    if let Some(pair) = migrations
+        .windows(2)
+        .find(|pair| pair[0].version == pair[1].version)
+    {
+        return Err(DbError::DuplicateMigration(pair[0].version));
+    }
+    let migrator = Migrator::new(Combined(migrations)).await?;
+    migrator.run(pool).await?;
+    Ok(())
+}
+
+#[derive(Debug)]
+struct Combined(Vec<Migration>);
+
+impl<'s> MigrationSource<'s> for Combined {
+    fn resolve(
+        self,
+    ) -> futures::future::BoxFuture<'s, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
+        Box::pin(async move { Ok(self.0) })
+    }
+}
+
+/// Whether an error is PostgreSQL refusing a duplicate key.
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.code() == Some(Cow::Borrowed("23505")))
+}

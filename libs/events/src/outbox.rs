@@ -1,0 +1,237 @@
+//! The transactional outbox: events are rows written with the state change
+//! they announce, and a relay moves them to JetStream.
+
+use std::time::Duration;
+
+use async_nats::jetstream;
+use futures::future::join_all;
+use sqlx::postgres::PgListener;
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::{Domain, Event, EventsConfig, EventsError, Namespace, headers, streams};
+
+/// The id of an event: its outbox row, its `Nats-Msg-Id`, and what consumers
+/// record to handle it once.
+pub type EventId = Uuid;
+
+/// Writes `event` to the outbox inside the caller's transaction; it is
+/// published once that transaction commits. The current span's trace context
+/// travels with it.
+pub async fn enqueue<E: Event>(tx: &mut PgConnection, event: &E) -> Result<EventId, EventsError> {
+    let id = Uuid::now_v7();
+    let trace_context = serde_json::to_value(hms_telemetry::current_trace_context())
+        .unwrap_or_else(|_| serde_json::json!({}));
+    sqlx::query(
+        "INSERT INTO hms_outbox (id, event_type, payload, trace_context) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(id)
+    .bind(E::TYPE.subject())
+    .bind(event.encode_to_vec())
+    .bind(trace_context)
+    .execute(tx)
+    .await?;
+    Ok(id)
+}
+
+/// Publishes outbox rows to JetStream. Several replicas may run one each:
+/// rows are claimed with `FOR UPDATE SKIP LOCKED`.
+pub struct Relay {
+    pool: PgPool,
+    jetstream: jetstream::Context,
+    namespace: Namespace,
+    retention: Duration,
+    batch_size: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct OutboxRow {
+    id: Uuid,
+    event_type: String,
+    payload: Vec<u8>,
+    trace_context: serde_json::Value,
+}
+
+/// How often the relay looks for rows even without a notification (one can
+/// be lost while the listening connection reconnects).
+const POLL_INTERVAL: Duration = Duration::from_secs(2);
+const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
+
+impl Relay {
+    /// Makes sure the streams of `domains` exist, so the first publish does
+    /// not fail.
+    pub async fn new(
+        pool: PgPool,
+        jetstream: jetstream::Context,
+        config: &EventsConfig,
+        domains: &[Domain],
+    ) -> Result<Self, EventsError> {
+        let namespace = config.namespace()?;
+        for domain in domains {
+            streams::ensure_stream(&jetstream, &namespace, *domain, config).await?;
+        }
+        Ok(Self {
+            pool,
+            jetstream,
+            namespace,
+            retention: Duration::from_secs(config.outbox_retention_hours * 3600),
+            batch_size: 100,
+        })
+    }
+
+    /// Publishes until `shutdown` is cancelled, woken by `NOTIFY hms_outbox`.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut listener = match self.listen().await {
+            Ok(listener) => Some(listener),
+            Err(error) => {
+                tracing::warn!(%error, "outbox relay cannot LISTEN; polling instead");
+                None
+            }
+        };
+        let mut last_prune = tokio::time::Instant::now();
+        let mut failures: u32 = 0;
+        loop {
+            match self.publish_pending().await {
+                Ok(_) => failures = 0,
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(%error, failures, "outbox relay could not publish");
+                }
+            }
+            if last_prune.elapsed() >= PRUNE_INTERVAL {
+                last_prune = tokio::time::Instant::now();
+                if let Err(error) = self.prune().await {
+                    tracing::warn!(%error, "could not prune the outbox");
+                }
+            }
+            let pause = if failures == 0 {
+                POLL_INTERVAL
+            } else {
+                Duration::from_millis(200 * 2u64.pow(failures.min(5)))
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                notified = wait_for_notification(listener.as_mut()), if failures == 0 => {
+                    if let Err(error) = notified {
+                        tracing::debug!(%error, "outbox listener lost its connection");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+        // Whatever committed before shutdown still goes out.
+        if let Err(error) = self.publish_pending().await {
+            tracing::warn!(%error, "outbox relay stopped with events unpublished; they go out at the next start");
+        }
+    }
+
+    async fn listen(&self) -> Result<PgListener, sqlx::Error> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen("hms_outbox").await?;
+        Ok(listener)
+    }
+
+    /// Publishes every unpublished row; returns how many went out.
+    pub async fn publish_pending(&self) -> Result<usize, EventsError> {
+        let mut total = 0;
+        loop {
+            let (published, claimed) = self.publish_batch().await?;
+            total += published;
+            if claimed < self.batch_size as usize || published < claimed {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Claims a batch, publishes it (pipelined), and marks what JetStream
+    /// acknowledged. Returns (published, claimed).
+    async fn publish_batch(&self) -> Result<(usize, usize), EventsError> {
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<OutboxRow> = sqlx::query_as(
+            "SELECT id, event_type, payload, trace_context FROM hms_outbox \
+             WHERE published_at IS NULL ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(self.batch_size)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            return Ok((0, 0));
+        }
+
+        let mut pending = Vec::with_capacity(rows.len());
+        for row in &rows {
+            pending.push(self.send(row).await);
+        }
+        let acks = join_all(pending.into_iter().map(|sent| async move {
+            match sent {
+                Ok(ack) => ack.await.map(|_| ()).map_err(|error| error.to_string()),
+                Err(error) => Err(error),
+            }
+        }))
+        .await;
+
+        let mut published = Vec::new();
+        for (row, ack) in rows.iter().zip(acks) {
+            match ack {
+                Ok(()) => published.push(row.id),
+                Err(error) => {
+                    tracing::warn!(event_id = %row.id, event_type = %row.event_type, %error, "event not acknowledged by JetStream");
+                    sqlx::query("UPDATE hms_outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1")
+                        .bind(row.id)
+                        .bind(error)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        sqlx::query("UPDATE hms_outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1)")
+            .bind(&published)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        if !published.is_empty() {
+            tracing::debug!(count = published.len(), "published events");
+        }
+        Ok((published.len(), rows.len()))
+    }
+
+    async fn send(&self, row: &OutboxRow) -> Result<jetstream::context::PublishAckFuture, String> {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(headers::MESSAGE_ID, row.id.to_string().as_str());
+        headers.insert(headers::EVENT_TYPE, row.event_type.as_str());
+        let trace_context: hms_telemetry::TraceContext =
+            serde_json::from_value(row.trace_context.clone()).unwrap_or_default();
+        hms_telemetry::inject_into_nats(&trace_context, &mut headers);
+        self.jetstream
+            .publish_with_headers(
+                self.namespace.subject_for(&row.event_type),
+                headers,
+                row.payload.clone().into(),
+            )
+            .await
+            .map_err(|error| error.to_string())
+    }
+
+    async fn prune(&self) -> Result<(), sqlx::Error> {
+        let cutoff = chrono::Utc::now()
+            - chrono::Duration::from_std(self.retention).unwrap_or(chrono::Duration::days(3));
+        let deleted = sqlx::query("DELETE FROM hms_outbox WHERE published_at < $1")
+            .bind(cutoff)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if deleted > 0 {
+            tracing::debug!(deleted, "pruned published outbox rows");
+        }
+        Ok(())
+    }
+}
+
+async fn wait_for_notification(listener: Option<&mut PgListener>) -> Result<(), sqlx::Error> {
+    match listener {
+        Some(listener) => listener.recv().await.map(|_| ()),
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,79 @@
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::{Namespace, NamespaceError};
+
+/// Messaging settings every service reads (`HMS_NATS_*`, `HMS_EVENT_*`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct EventsConfig {
+    pub nats_url: String,
+    /// Prefix for every subject and stream, so several deployments (or
+    /// tests) can share one NATS. Empty in production.
+    pub nats_namespace: String,
+    pub nats_connect_timeout_secs: u64,
+    /// Replicas of each stream this service creates (3 in a NATS cluster).
+    pub nats_stream_replicas: usize,
+    /// How long streams keep events.
+    pub nats_stream_max_age_hours: u64,
+    /// Deliveries of one event before it is parked.
+    pub event_max_deliver: i64,
+    /// Delay before the first redelivery of a failed event; it doubles with
+    /// every further failure.
+    pub event_retry_base_ms: u64,
+    /// Longest delay between redeliveries.
+    pub event_retry_max_ms: u64,
+    /// How long a consumer may work on one event before JetStream offers it
+    /// again.
+    pub event_ack_wait_secs: u64,
+    /// How long published outbox rows are kept before they are deleted.
+    pub outbox_retention_hours: u64,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            nats_url: "nats://127.0.0.1:4222".to_owned(),
+            nats_namespace: String::new(),
+            nats_connect_timeout_secs: 30,
+            nats_stream_replicas: 1,
+            nats_stream_max_age_hours: 24 * 14,
+            event_max_deliver: 5,
+            event_retry_base_ms: 1_000,
+            event_retry_max_ms: 60_000,
+            event_ack_wait_secs: 60,
+            outbox_retention_hours: 72,
+        }
+    }
+}
+
+impl EventsConfig {
+    pub fn namespace(&self) -> Result<Namespace, NamespaceError> {
+        Namespace::new(&self.nats_namespace)
+    }
+
+    /// The delay before delivery number `delivered + 1`.
+    pub fn retry_delay(&self, delivered: i64) -> Duration {
+        let exponent = u32::try_from(delivered.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
+        let delay = self.event_retry_base_ms.saturating_mul(1u64 << exponent);
+        Duration::from_millis(delay.min(self.event_retry_max_ms))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_double_up_to_the_cap() {
+        let config = EventsConfig {
+            event_retry_base_ms: 100,
+            event_retry_max_ms: 1_000,
+            ..EventsConfig::default()
+        };
+        let delays: Vec<u128> = (1..=6).map(|n| config.retry_delay(n).as_millis()).collect();
+        assert_eq!(delays, [100, 200, 400, 800, 1_000, 1_000]);
+        assert_eq!(config.retry_delay(i64::MAX).as_millis(), 1_000);
+    }
+}

@@ -1,0 +1,26 @@
+//! gRPC the same way in every service.
+//!
+//! [`GrpcServer`] binds the configured address (writing the bound address to
+//! `HMS_ADDR_FILE` when asked, so tests and `cargo xtask up` can use port 0),
+//! serves health and reflection beside the service's own APIs, opens a span
+//! per call that continues the caller's trace, identifies the caller, and
+//! drains in-flight calls on shutdown. [`client`] builds channels whose calls
+//! carry the current trace and this service's identity. [`status`] turns
+//! domain errors into `tonic::Status` without leaking internals.
+
+pub mod client;
+pub mod paging;
+pub mod server;
+pub mod status;
+
+pub use server::{GrpcServer, ServerConfig};
+
+/// The [`hms_auth::Caller`] of a request, put there by the server's
+/// authentication layer.
+pub fn caller<T>(request: &tonic::Request<T>) -> hms_auth::Caller {
+    request
+        .extensions()
+        .get::<hms_auth::Caller>()
+        .cloned()
+        .unwrap_or(hms_auth::Caller::Anonymous)
+}

@@ -1,0 +1,165 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use hms_auth::ServiceTokens;
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+use tonic::service::{InterceptorLayer, Routes};
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// `HMS_GRPC_ADDR` and `HMS_ADDR_FILE`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerConfig {
+    /// Where the gRPC server listens; port 0 picks a free port.
+    pub grpc_addr: SocketAddr,
+    /// If set, the bound address is written to this file once listening.
+    #[serde(default)]
+    pub addr_file: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    #[error("cannot write the address file: {0}")]
+    AddrFile(std::io::Error),
+    #[error("cannot build the reflection service: {0}")]
+    Reflection(String),
+    #[error("gRPC server failed: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+/// A bound gRPC server with health and reflection, not yet serving.
+pub struct GrpcServer {
+    listener: tokio::net::TcpListener,
+    local_addr: SocketAddr,
+    addr_file: Option<PathBuf>,
+    health: HealthReporter,
+    health_service:
+        tonic_health::pb::health_server::HealthServer<tonic_health::server::HealthService>,
+}
+
+impl GrpcServer {
+    /// Binds the address. Health reports `NOT_SERVING` until
+    /// [`set_serving`](Self::set_serving).
+    pub async fn bind(config: &ServerConfig) -> Result<Self, ServerError> {
+        let listener = tokio::net::TcpListener::bind(config.grpc_addr)
+            .await
+            .map_err(|error| ServerError::Bind(config.grpc_addr, error))?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|error| ServerError::Bind(config.grpc_addr, error))?;
+        let health = HealthReporter::new();
+        let health_service = tonic_health::pb::health_server::HealthServer::new(
+            tonic_health::server::HealthService::from_health_reporter(health.clone()),
+        );
+        health
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
+        Ok(Self {
+            listener,
+            local_addr,
+            addr_file: config.addr_file.clone(),
+            health,
+            health_service,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn health(&self) -> HealthReporter {
+        self.health.clone()
+    }
+
+    /// Serves `routes` until `shutdown` is cancelled, then lets in-flight
+    /// calls finish. Callers are identified with `tokens`.
+    pub async fn serve(
+        self,
+        routes: Routes,
+        tokens: ServiceTokens,
+        shutdown: CancellationToken,
+    ) -> Result<(), ServerError> {
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(hms_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|error| ServerError::Reflection(error.to_string()))?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(hms_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .map_err(|error| ServerError::Reflection(error.to_string()))?;
+
+        if let Some(path) = &self.addr_file {
+            // Written whole, then renamed, so a reader never sees half of it.
+            let partial = path.with_extension("partial");
+            std::fs::write(&partial, self.local_addr.to_string()).map_err(ServerError::AddrFile)?;
+            std::fs::rename(&partial, path).map_err(ServerError::AddrFile)?;
+        }
+        tracing::info!(addr = %self.local_addr, "gRPC server listening");
+
+        let health = self.health.clone();
+        let identify = move |mut request: tonic::Request<()>| {
+            let caller = tokens
+                .caller_from_metadata(request.metadata())
+                .map_err(|error| tonic::Status::unauthenticated(error.to_string()))?;
+            request.extensions_mut().insert(caller);
+            Ok(request)
+        };
+        let draining = shutdown.clone();
+        Server::builder()
+            .trace_fn(call_span)
+            .layer(InterceptorLayer::new(identify))
+            .add_routes(routes)
+            .add_service(self.health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .serve_with_incoming_shutdown(TcpIncoming::from(self.listener), async move {
+                draining.cancelled().await;
+                health
+                    .set_service_status("", ServingStatus::NotServing)
+                    .await;
+                tracing::info!("shutting down: draining in-flight calls");
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+impl GrpcServer {
+    /// Reports `SERVING` for the whole server.
+    pub async fn set_serving(&self) {
+        self.health
+            .set_service_status("", ServingStatus::Serving)
+            .await;
+    }
+}
+
+/// One span per call, continuing the caller's trace. Health checks and
+/// reflection are not traced: probes would drown everything else.
+fn call_span(request: &http::Request<()>) -> tracing::Span {
+    let path = request.uri().path();
+    if path.starts_with("/grpc.health.") || path.starts_with("/grpc.reflection.") {
+        return tracing::Span::none();
+    }
+    let (service, method) = path
+        .trim_start_matches('/')
+        .split_once('/')
+        .unwrap_or(("", path));
+    let span = tracing::info_span!(
+        "grpc",
+        otel.name = %path.trim_start_matches('/'),
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.service = %service,
+        rpc.method = %method,
+    );
+    let _ = span.set_parent(hms_telemetry::extract_from_http(request.headers()));
+    span
+}

@@ -1,0 +1,49 @@
+//! Building `tonic::Status` values that say what the client did wrong, and
+//! nothing about our internals.
+
+use tonic::Status;
+
+/// A field the client sent is unusable. `field` is the path in the request
+/// (`workers[1].national_id`); `problem` must not quote personal data.
+pub fn invalid_field(field: &str, problem: impl std::fmt::Display) -> Status {
+    Status::invalid_argument(format!("{field}: {problem}"))
+}
+
+/// A required field is missing.
+pub fn missing_field(field: &str) -> Status {
+    Status::invalid_argument(format!("{field}: is required"))
+}
+
+/// Something failed on our side. The cause is logged with an error id the
+/// client can quote; the client sees only the id.
+pub fn internal(error: impl std::fmt::Display) -> Status {
+    let error_id = uuid::Uuid::new_v4();
+    tracing::error!(%error_id, %error, "internal error");
+    Status::internal(format!("internal error (id {error_id})"))
+}
+
+/// A dependency is down or slow; the client may retry.
+pub fn unavailable(what: &str, error: impl std::fmt::Display) -> Status {
+    tracing::warn!(%error, dependency = what, "dependency unavailable");
+    Status::unavailable(format!("{what} is unavailable; try again shortly"))
+}
+
+/// The caller may not do this.
+pub fn denied() -> Status {
+    Status::permission_denied("not allowed")
+}
+
+/// Parses a typed id from a request field.
+pub fn parse_id<T, E>(
+    field: &str,
+    value: &str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, Status>
+where
+    E: std::fmt::Display,
+{
+    if value.trim().is_empty() {
+        return Err(missing_field(field));
+    }
+    parse(value).map_err(|error| invalid_field(field, error))
+}

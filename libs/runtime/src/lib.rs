@@ -1,0 +1,336 @@
+//! The parts of a service binary that are the same in every service: its
+//! command line, the settings every service reads, start-up in a safe order
+//! (database, migrations, NATS, then the port), and a graceful stop on
+//! SIGTERM.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hms_auth::{AuthConfig, ServiceTokens};
+use hms_config::{ConfigError, Sources};
+use hms_db::DbConfig;
+use hms_events::EventsConfig;
+use hms_grpc::{GrpcServer, ServerConfig};
+use hms_telemetry::TelemetryConfig;
+use serde::Deserialize;
+use sqlx::PgPool;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// What a service is, for the shared `main`.
+pub trait Service {
+    /// The service's name: its identity towards other services and in traces.
+    const NAME: &'static str;
+    type Config: Send + 'static;
+
+    fn load_config() -> Result<Self::Config, ConfigError>;
+    fn common(config: &Self::Config) -> &CommonConfig;
+    /// Every migration the service's database needs, libraries' included.
+    fn migrations() -> Vec<&'static sqlx::migrate::Migrator>;
+    /// Runs the service until `shutdown` is cancelled.
+    fn serve(
+        config: Self::Config,
+        shutdown: CancellationToken,
+    ) -> impl Future<Output = Result<(), StartupError>> + Send;
+}
+
+/// The whole `main` of a service binary: parse the command line, load the
+/// configuration, set up telemetry, and serve, migrate or check health.
+pub fn main<S: Service>() -> std::process::ExitCode {
+    use clap::Parser;
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("{}: cannot start the async runtime: {error}", S::NAME);
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        let config = S::load_config()?;
+        let common = S::common(&config);
+        let _telemetry = hms_telemetry::init(S::NAME, &common.telemetry)?;
+        let result = match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => S::serve(config, shutdown_signal()).await,
+            Command::Migrate => migrate(common, &S::migrations()).await,
+            Command::Healthcheck { addr } => {
+                healthcheck(addr.unwrap_or(common.server.grpc_addr)).await
+            }
+        };
+        if let Err(error) = &result {
+            tracing::error!(%error, "{} failed", S::NAME);
+        }
+        result
+    });
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{}: {error}", S::NAME);
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// What a service binary can be asked to do.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Run the service (the default).
+    Serve,
+    /// Apply database migrations, then exit (for an init container).
+    Migrate,
+    /// Ask a running instance for its gRPC health; exit 0 when serving.
+    Healthcheck {
+        /// Address to ask; defaults to HMS_GRPC_ADDR.
+        #[arg(long)]
+        addr: Option<SocketAddr>,
+    },
+}
+
+/// Settings of the start-up itself (`HMS_DATABASE_CREATE`,
+/// `HMS_MIGRATE_ON_START`, `HMS_SHUTDOWN_GRACE_SECS`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct StartupConfig {
+    /// Create the database if it is missing (development).
+    pub database_create: bool,
+    /// Apply migrations before serving.
+    pub migrate_on_start: bool,
+    /// How long background tasks get to finish after SIGTERM.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for StartupConfig {
+    fn default() -> Self {
+        Self {
+            database_create: false,
+            migrate_on_start: true,
+            shutdown_grace_secs: 20,
+        }
+    }
+}
+
+/// The settings every service reads.
+#[derive(Debug, Clone)]
+pub struct CommonConfig {
+    pub server: ServerConfig,
+    pub db: DbConfig,
+    pub events: EventsConfig,
+    pub telemetry: TelemetryConfig,
+    pub auth: AuthConfig,
+    pub startup: StartupConfig,
+}
+
+impl CommonConfig {
+    pub fn load(sources: &Sources) -> Result<Self, ConfigError> {
+        Ok(Self {
+            server: sources.get()?,
+            db: sources.get()?,
+            events: sources.get()?,
+            telemetry: sources.get()?,
+            auth: sources.get()?,
+            startup: sources.get()?,
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Telemetry(#[from] hms_telemetry::TelemetryError),
+    #[error(transparent)]
+    Db(#[from] hms_db::DbError),
+    #[error(transparent)]
+    Events(#[from] hms_events::EventsError),
+    #[error(transparent)]
+    Server(#[from] hms_grpc::server::ServerError),
+    #[error(transparent)]
+    Auth(#[from] hms_auth::AuthError),
+    #[error(transparent)]
+    Channel(#[from] hms_grpc::client::ChannelError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A started service's shared parts: its database, NATS, identity and bound
+/// server, plus the background tasks to wait for at shutdown.
+pub struct Foundation {
+    pub service: &'static str,
+    pub pool: PgPool,
+    pub jetstream: async_nats::jetstream::Context,
+    pub tokens: ServiceTokens,
+    pub server: GrpcServer,
+    pub shutdown: CancellationToken,
+    pub events: EventsConfig,
+    grace: Duration,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Foundation {
+    /// Connects to the database (creating it if configured), migrates,
+    /// connects to NATS and binds the gRPC port, in that order: the port
+    /// only answers once the service can do its work.
+    pub async fn prepare(
+        service: &'static str,
+        config: &CommonConfig,
+        migrations: &[&sqlx::migrate::Migrator],
+        shutdown: CancellationToken,
+    ) -> Result<Self, StartupError> {
+        let tokens = ServiceTokens::new(service, &config.auth)?;
+        let pool = open_database(config, migrations).await?;
+        let jetstream = hms_events::connect(&config.events, service).await?;
+        let server = GrpcServer::bind(&config.server).await?;
+        Ok(Self {
+            service,
+            pool,
+            jetstream,
+            tokens,
+            server,
+            shutdown,
+            events: config.events.clone(),
+            grace: Duration::from_secs(config.startup.shutdown_grace_secs),
+            tasks: Vec::new(),
+        })
+    }
+
+    /// Runs `task` in the background; it must end soon after `shutdown` is
+    /// cancelled.
+    pub fn spawn(&mut self, task: impl Future<Output = ()> + Send + 'static) {
+        self.tasks.push(tokio::spawn(task));
+    }
+
+    /// Adds tasks started elsewhere (consumers) to those waited for.
+    pub fn adopt(&mut self, tasks: impl IntoIterator<Item = JoinHandle<()>>) {
+        self.tasks.extend(tasks);
+    }
+
+    /// Serves until shutdown, then waits (up to the grace period) for the
+    /// background tasks.
+    pub async fn serve(self, routes: tonic::service::Routes) -> Result<(), StartupError> {
+        self.server.set_serving().await;
+        tracing::info!(service = self.service, addr = %self.server.local_addr(), "serving");
+        let served = self
+            .server
+            .serve(routes, self.tokens.clone(), self.shutdown.clone())
+            .await;
+        // The server also stops on its own errors; make sure the tasks do too.
+        self.shutdown.cancel();
+        let all = futures_join(self.tasks);
+        if tokio::time::timeout(self.grace, all).await.is_err() {
+            tracing::warn!("background tasks did not stop within the grace period");
+        }
+        self.pool.close().await;
+        tracing::info!(service = self.service, "stopped");
+        served.map_err(StartupError::from)
+    }
+}
+
+async fn futures_join(tasks: Vec<JoinHandle<()>>) {
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
+async fn open_database(
+    config: &CommonConfig,
+    migrations: &[&sqlx::migrate::Migrator],
+) -> Result<PgPool, StartupError> {
+    if config.startup.database_create {
+        config.db.create_database_if_missing().await?;
+    }
+    let pool = config.db.connect().await?;
+    if config.startup.migrate_on_start {
+        hms_db::migrate(&pool, migrations).await?;
+    }
+    Ok(pool)
+}
+
+/// `migrate`: applies the migrations and exits.
+pub async fn migrate(
+    config: &CommonConfig,
+    migrations: &[&sqlx::migrate::Migrator],
+) -> Result<(), StartupError> {
+    if config.startup.database_create {
+        config.db.create_database_if_missing().await?;
+    }
+    let pool = config.db.connect().await?;
+    hms_db::migrate(&pool, migrations).await?;
+    pool.close().await;
+    tracing::info!("migrations applied");
+    Ok(())
+}
+
+/// `healthcheck`: whether the instance at `addr` reports `SERVING`.
+pub async fn healthcheck(addr: SocketAddr) -> Result<(), StartupError> {
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
+
+    let host = if addr.ip().is_unspecified() {
+        SocketAddr::new([127, 0, 0, 1].into(), addr.port())
+    } else {
+        addr
+    };
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{host}"))
+        .map_err(|error| StartupError::Invalid(error.to_string()))?
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(3))
+        .connect()
+        .await
+        .map_err(|error| StartupError::Invalid(format!("cannot reach {host}: {error}")))?;
+    let response = HealthClient::new(channel)
+        .check(HealthCheckRequest::default())
+        .await
+        .map_err(|status| {
+            StartupError::Invalid(format!("health check failed: {}", status.message()))
+        })?;
+    if response.get_ref().status == ServingStatus::Serving as i32 {
+        Ok(())
+    } else {
+        Err(StartupError::Invalid("not serving".to_owned()))
+    }
+}
+
+/// Cancelled on SIGTERM or Ctrl-C.
+pub fn shutdown_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut terminate =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(signal) => signal,
+                    Err(error) => {
+                        tracing::error!(%error, "cannot listen for SIGTERM");
+                        let _ = ctrl_c.await;
+                        cancel.cancel();
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = ctrl_c.await;
+        }
+        tracing::info!("shutdown requested");
+        cancel.cancel();
+    });
+    token
+}

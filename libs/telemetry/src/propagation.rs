@@ -1,0 +1,178 @@
+//! W3C trace context (`traceparent`, `tracestate`) in and out of gRPC
+//! metadata, HTTP headers, NATS headers and stored events.
+
+use std::collections::BTreeMap;
+
+use opentelemetry::Context;
+use opentelemetry::propagation::{Extractor, Injector};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// Trace context as plain key/value pairs, for storing with an outbox event
+/// until it is published.
+pub type TraceContext = BTreeMap<String, String>;
+
+/// The context of the current span, ready to store.
+pub fn current_trace_context() -> TraceContext {
+    let context = tracing::Span::current().context();
+    let mut carrier = TraceContext::new();
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut MapInjector(&mut carrier));
+    });
+    carrier
+}
+
+/// Adds the current span's context to an outgoing gRPC request.
+pub fn inject_into_grpc(metadata: &mut tonic::metadata::MetadataMap) {
+    let context = tracing::Span::current().context();
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut MetadataInjector(metadata));
+    });
+}
+
+/// The caller's context from an incoming gRPC request.
+pub fn extract_from_grpc(metadata: &tonic::metadata::MetadataMap) -> Context {
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&MetadataExtractor(metadata))
+    })
+}
+
+/// The caller's context from incoming HTTP headers (gRPC servers see these
+/// before tonic wraps them).
+pub fn extract_from_http(headers: &http::HeaderMap) -> Context {
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&HttpExtractor(headers))
+    })
+}
+
+/// Writes stored trace context into the headers of a NATS message.
+pub fn inject_into_nats(context: &TraceContext, headers: &mut async_nats::HeaderMap) {
+    for (key, value) in context {
+        headers.insert(key.as_str(), value.as_str());
+    }
+}
+
+/// The publisher's context from a NATS message.
+pub fn extract_from_nats(headers: Option<&async_nats::HeaderMap>) -> Context {
+    let Some(headers) = headers else {
+        return Context::new();
+    };
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&NatsExtractor(headers))
+    })
+}
+
+struct MapInjector<'a>(&'a mut TraceContext);
+
+impl Injector for MapInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_owned(), value);
+    }
+}
+
+struct MetadataInjector<'a>(&'a mut tonic::metadata::MetadataMap);
+
+impl Injector for MetadataInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        let key = tonic::metadata::MetadataKey::from_bytes(key.as_bytes());
+        let value = tonic::metadata::MetadataValue::try_from(value.as_str());
+        if let (Ok(key), Ok(value)) = (key, value) {
+            self.0.insert(key, value);
+        }
+    }
+}
+
+struct MetadataExtractor<'a>(&'a tonic::metadata::MetadataMap);
+
+impl Extractor for MetadataExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0
+            .keys()
+            .filter_map(|key| match key {
+                tonic::metadata::KeyRef::Ascii(key) => Some(key.as_str()),
+                tonic::metadata::KeyRef::Binary(_) => None,
+            })
+            .collect()
+    }
+}
+
+struct HttpExtractor<'a>(&'a http::HeaderMap);
+
+impl Extractor for HttpExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+struct NatsExtractor<'a>(&'a async_nats::HeaderMap);
+
+impl Extractor for NatsExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(async_nats::HeaderValue::as_str)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.iter().map(|(name, _)| name.as_ref()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{
+        SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
+    };
+    use opentelemetry_sdk::propagation::TraceContextPropagator;
+
+    fn remote_context() -> Context {
+        Context::new().with_remote_span_context(SpanContext::new(
+            TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").expect("trace id"),
+            SpanId::from_hex("00f067aa0ba902b7").expect("span id"),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::default(),
+        ))
+    }
+
+    #[test]
+    fn context_survives_grpc_and_nats_round_trips() {
+        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        let mut stored = TraceContext::new();
+        opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.inject_context(&remote_context(), &mut MapInjector(&mut stored));
+        });
+        assert_eq!(
+            stored.get("traceparent").map(String::as_str),
+            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        );
+
+        let mut headers = async_nats::HeaderMap::new();
+        inject_into_nats(&stored, &mut headers);
+        let from_nats = extract_from_nats(Some(&headers));
+        assert_eq!(
+            from_nats.span().span_context().trace_id(),
+            TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").expect("trace id")
+        );
+
+        let mut metadata = tonic::metadata::MetadataMap::new();
+        opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.inject_context(&from_nats, &mut MetadataInjector(&mut metadata));
+        });
+        let from_grpc = extract_from_grpc(&metadata);
+        assert_eq!(
+            from_grpc.span().span_context().span_id(),
+            SpanId::from_hex("00f067aa0ba902b7").expect("span id")
+        );
+        assert_eq!(
+            extract_from_nats(None).span().span_context().is_valid(),
+            false
+        );
+    }
+}

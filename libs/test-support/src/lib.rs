@@ -1,0 +1,42 @@
+//! Support for end-to-end tests that run the real service binaries against
+//! the real PostgreSQL and NATS JetStream.
+//!
+//! Each [`TestEnv`] is private: its databases are named after it, its NATS
+//! subjects and streams carry its namespace, its objects live in its own
+//! folder, so tests run in parallel and repeatedly. PostgreSQL and NATS are
+//! found through `HMS_TEST_DATABASE_URL` and `HMS_TEST_NATS_URL` (set by
+//! `cargo xtask test`; the defaults are the standard local ports). The
+//! service binaries are taken from the Cargo target folder (`cargo xtask test`
+//! builds them first).
+
+mod env;
+pub mod fixtures;
+mod otlp;
+mod process;
+
+pub use env::{Service, TestEnv};
+pub use otlp::{OtlpReceiver, ReceivedSpan};
+pub use process::ServiceProcess;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// Polls `check` until it returns `Some`, or panics with `what` after
+/// `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

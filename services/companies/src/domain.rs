@@ -1,0 +1,153 @@
+//! What a company is, and which decisions the back office may take on it.
+
+use chrono::{DateTime, Utc};
+use hms_domain::{CompanyId, CompanyName, EmailAddress, Industry, OrgNumber, PhoneNumber, Reason};
+
+use crate::error::CompanyError;
+
+/// Where a company stands with the back office.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompanyStatus {
+    Pending,
+    Approved,
+    Rejected,
+    Suspended,
+}
+
+impl CompanyStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Suspended => "suspended",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            Self::Pending,
+            Self::Approved,
+            Self::Rejected,
+            Self::Suspended,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == value)
+    }
+}
+
+/// A company as a client registers it, every field already valid.
+#[derive(Debug, Clone)]
+pub struct NewCompany {
+    pub org_number: OrgNumber,
+    pub name: CompanyName,
+    pub email: EmailAddress,
+    pub phone: PhoneNumber,
+    pub industry: Industry,
+}
+
+/// A registered company.
+#[derive(Debug, Clone)]
+pub struct Company {
+    pub id: CompanyId,
+    pub org_number: String,
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub industry: Industry,
+    pub status: CompanyStatus,
+    pub status_reason: Option<String>,
+    pub version: i64,
+    pub registered_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A decision of the back office.
+#[derive(Debug, Clone)]
+pub enum Decision {
+    Approve,
+    Reject(Reason),
+    Suspend(Reason),
+}
+
+impl Decision {
+    /// The status a company in `from` moves to, or `None` when it is already
+    /// there (a repeated decision changes nothing).
+    pub fn next_status(&self, from: CompanyStatus) -> Result<Option<CompanyStatus>, CompanyError> {
+        use CompanyStatus::*;
+        match (self, from) {
+            (Self::Approve, Approved)
+            | (Self::Reject(_), Rejected)
+            | (Self::Suspend(_), Suspended) => Ok(None),
+            (Self::Approve, Pending | Rejected | Suspended) => Ok(Some(Approved)),
+            (Self::Reject(_), Pending) => Ok(Some(Rejected)),
+            (Self::Reject(_), Approved | Suspended) => Err(CompanyError::Transition(
+                "an approved company cannot be rejected; suspend it instead",
+            )),
+            (Self::Suspend(_), Approved) => Ok(Some(Suspended)),
+            (Self::Suspend(_), Pending | Rejected) => Err(CompanyError::Transition(
+                "only an approved company can be suspended",
+            )),
+        }
+    }
+
+    pub fn reason(&self) -> Option<&Reason> {
+        match self {
+            Self::Approve => None,
+            Self::Reject(reason) | Self::Suspend(reason) => Some(reason),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use CompanyStatus::*;
+
+    fn reason() -> Reason {
+        Reason::parse("missing documentation").expect("valid")
+    }
+
+    #[test]
+    fn the_back_office_moves_companies_through_their_life() {
+        let table = [
+            (Decision::Approve, Pending, Some(Approved)),
+            (Decision::Approve, Suspended, Some(Approved)),
+            (Decision::Approve, Rejected, Some(Approved)),
+            (Decision::Approve, Approved, None),
+            (Decision::Reject(reason()), Pending, Some(Rejected)),
+            (Decision::Reject(reason()), Rejected, None),
+            (Decision::Suspend(reason()), Approved, Some(Suspended)),
+            (Decision::Suspend(reason()), Suspended, None),
+        ];
+        for (decision, from, expected) in table {
+            assert_eq!(
+                decision.next_status(from).ok(),
+                Some(expected),
+                "{decision:?} from {from:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn impossible_decisions_are_refused() {
+        for (decision, from) in [
+            (Decision::Reject(reason()), Approved),
+            (Decision::Reject(reason()), Suspended),
+            (Decision::Suspend(reason()), Pending),
+            (Decision::Suspend(reason()), Rejected),
+        ] {
+            assert!(matches!(
+                decision.next_status(from),
+                Err(CompanyError::Transition(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn statuses_round_trip() {
+        for status in [Pending, Approved, Rejected, Suspended] {
+            assert_eq!(CompanyStatus::parse(status.as_str()), Some(status));
+        }
+    }
+}

@@ -1,0 +1,32 @@
+use hms_domain::OrgNumber;
+use tonic::Status;
+
+/// Everything that can go wrong in the companies service.
+#[derive(Debug, thiserror::Error)]
+pub enum CompanyError {
+    #[error("company not found")]
+    NotFound,
+    #[error("a company with organisation number {0} is already registered")]
+    AlreadyRegistered(OrgNumber),
+    #[error("{0}")]
+    Transition(&'static str),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Events(#[from] hms_events::EventsError),
+}
+
+impl From<CompanyError> for Status {
+    fn from(error: CompanyError) -> Self {
+        match error {
+            CompanyError::NotFound => Status::not_found(error.to_string()),
+            CompanyError::AlreadyRegistered(_) => Status::already_exists(error.to_string()),
+            CompanyError::Transition(_) => Status::failed_precondition(error.to_string()),
+            CompanyError::Corrupt(_) | CompanyError::Database(_) | CompanyError::Events(_) => {
+                hms_grpc::status::internal(error)
+            }
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The gRPC API: parses requests into domain values, checks the caller, and
+//! hands over to storage.
+
+use hms_domain::{CompanyId, CompanyName, EmailAddress, Industry, OrgNumber, PhoneNumber, Reason};
+use hms_grpc::paging;
+use hms_grpc::status::{invalid_field, missing_field, parse_id};
+use hms_proto::companies::v1 as pb;
+use hms_proto::time::timestamp;
+use tonic::{Request, Response, Status};
+
+use crate::authz::{Action, authorize};
+use crate::domain::{Company, CompanyStatus, Decision, NewCompany};
+use crate::storage::{Cursor, Store};
+
+pub struct CompanyApi {
+    store: Store,
+}
+
+impl CompanyApi {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    async fn decide<T>(
+        &self,
+        request: &Request<T>,
+        company_id: &str,
+        decision: Decision,
+    ) -> Result<pb::Company, Status> {
+        let caller = hms_grpc::caller(request);
+        authorize(&caller, Action::Decide)?;
+        let id = parse_id("company_id", company_id, CompanyId::parse)?;
+        let company = self.store.decide(id, decision, &actor(&caller)).await?;
+        Ok(company_to_proto(company))
+    }
+}
+
+#[tonic::async_trait]
+impl pb::company_service_server::CompanyService for CompanyApi {
+    async fn register_company(
+        &self,
+        request: Request<pb::RegisterCompanyRequest>,
+    ) -> Result<Response<pb::RegisterCompanyResponse>, Status> {
+        authorize(&hms_grpc::caller(&request), Action::Register)?;
+        let new = parse_new_company(request.into_inner())?;
+        let company = self.store.register(new).await?;
+        Ok(Response::new(pb::RegisterCompanyResponse {
+            company: Some(company_to_proto(company)),
+        }))
+    }
+
+    async fn get_company(
+        &self,
+        request: Request<pb::GetCompanyRequest>,
+    ) -> Result<Response<pb::GetCompanyResponse>, Status> {
+        authorize(&hms_grpc::caller(&request), Action::Read)?;
+        let id = parse_id(
+            "company_id",
+            &request.get_ref().company_id,
+            CompanyId::parse,
+        )?;
+        let company = self.store.get(id).await?;
+        Ok(Response::new(pb::GetCompanyResponse {
+            company: Some(company_to_proto(company)),
+        }))
+    }
+
+    async fn list_companies(
+        &self,
+        request: Request<pb::ListCompaniesRequest>,
+    ) -> Result<Response<pb::ListCompaniesResponse>, Status> {
+        authorize(&hms_grpc::caller(&request), Action::List)?;
+        let request = request.into_inner();
+        let status = match pb::CompanyStatus::try_from(request.status) {
+            Ok(pb::CompanyStatus::Unspecified) => None,
+            Ok(status) => Some(status_from_proto(status)),
+            Err(_) => return Err(invalid_field("status", "is not a known status")),
+        };
+        let limit = paging::page_size(request.page_size, 50, 500);
+        let after = paging::decode_token(&request.page_token)?
+            .map(|(registered_at, id)| Cursor { registered_at, id });
+        let companies = self.store.list(status, after, limit).await?;
+        let next_page_token = match companies.last() {
+            Some(last) if companies.len() == limit as usize => {
+                paging::encode_token(last.registered_at, last.id.as_uuid())
+            }
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListCompaniesResponse {
+            companies: companies.into_iter().map(company_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn approve_company(
+        &self,
+        request: Request<pb::ApproveCompanyRequest>,
+    ) -> Result<Response<pb::ApproveCompanyResponse>, Status> {
+        let company = self
+            .decide(&request, &request.get_ref().company_id, Decision::Approve)
+            .await?;
+        Ok(Response::new(pb::ApproveCompanyResponse {
+            company: Some(company),
+        }))
+    }
+
+    async fn reject_company(
+        &self,
+        request: Request<pb::RejectCompanyRequest>,
+    ) -> Result<Response<pb::RejectCompanyResponse>, Status> {
+        let reason = parse_reason(&request.get_ref().reason)?;
+        let company = self
+            .decide(
+                &request,
+                &request.get_ref().company_id,
+                Decision::Reject(reason),
+            )
+            .await?;
+        Ok(Response::new(pb::RejectCompanyResponse {
+            company: Some(company),
+        }))
+    }
+
+    async fn suspend_company(
+        &self,
+        request: Request<pb::SuspendCompanyRequest>,
+    ) -> Result<Response<pb::SuspendCompanyResponse>, Status> {
+        let reason = parse_reason(&request.get_ref().reason)?;
+        let company = self
+            .decide(
+                &request,
+                &request.get_ref().company_id,
+                Decision::Suspend(reason),
+            )
+            .await?;
+        Ok(Response::new(pb::SuspendCompanyResponse {
+            company: Some(company),
+        }))
+    }
+}
+
+/// How the decision log names who decided.
+fn actor(caller: &hms_auth::Caller) -> String {
+    match caller {
+        hms_auth::Caller::Anonymous => "anonymous".to_owned(),
+        hms_auth::Caller::Service(name) => format!("service:{name}"),
+    }
+}
+
+fn parse_new_company(request: pb::RegisterCompanyRequest) -> Result<NewCompany, Status> {
+    let contact = request.contact.ok_or_else(|| missing_field("contact"))?;
+    let industry = match pb::Industry::try_from(request.industry) {
+        Ok(pb::Industry::Construction) => Industry::Construction,
+        Ok(pb::Industry::Cleaning) => Industry::Cleaning,
+        Ok(pb::Industry::Unspecified) => return Err(missing_field("industry")),
+        Err(_) => return Err(invalid_field("industry", "is not a known industry")),
+    };
+    Ok(NewCompany {
+        org_number: OrgNumber::parse(&request.org_number)
+            .map_err(|e| invalid_field("org_number", e))?,
+        name: CompanyName::parse(&request.name).map_err(|e| invalid_field("name", e))?,
+        email: EmailAddress::parse(&contact.email)
+            .map_err(|e| invalid_field("contact.email", e))?,
+        phone: PhoneNumber::parse(&contact.phone).map_err(|e| invalid_field("contact.phone", e))?,
+        industry,
+    })
+}
+
+fn parse_reason(reason: &str) -> Result<Reason, Status> {
+    Reason::parse(reason).map_err(|error| invalid_field("reason", error))
+}
+
+pub fn industry_to_proto(industry: Industry) -> pb::Industry {
+    match industry {
+        Industry::Construction => pb::Industry::Construction,
+        Industry::Cleaning => pb::Industry::Cleaning,
+    }
+}
+
+fn status_to_proto(status: CompanyStatus) -> pb::CompanyStatus {
+    match status {
+        CompanyStatus::Pending => pb::CompanyStatus::Pending,
+        CompanyStatus::Approved => pb::CompanyStatus::Approved,
+        CompanyStatus::Rejected => pb::CompanyStatus::Rejected,
+        CompanyStatus::Suspended => pb::CompanyStatus::Suspended,
+    }
+}
+
+fn status_from_proto(status: pb::CompanyStatus) -> CompanyStatus {
+    match status {
+        pb::CompanyStatus::Unspecified | pb::CompanyStatus::Pending => CompanyStatus::Pending,
+        pb::CompanyStatus::Approved => CompanyStatus::Approved,
+        pb::CompanyStatus::Rejected => CompanyStatus::Rejected,
+        pb::CompanyStatus::Suspended => CompanyStatus::Suspended,
+    }
+}
+
+fn company_to_proto(company: Company) -> pb::Company {
+    pb::Company {
+        company_id: company.id.to_string(),
+        org_number: company.org_number,
+        name: company.name,
+        contact: Some(pb::ContactInfo {
+            email: company.email,
+            phone: company.phone,
+        }),
+        industry: industry_to_proto(company.industry) as i32,
+        status: status_to_proto(company.status) as i32,
+        status_reason: company.status_reason.unwrap_or_default(),
+        registered_at: Some(timestamp(company.registered_at)),
+        updated_at: Some(timestamp(company.updated_at)),
+        version: company.version,
+    }
+}

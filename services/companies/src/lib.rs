@@ -1,0 +1,65 @@
+//! The companies service: registration of companies, and the back office's
+//! decisions on them. Every change publishes an event through the outbox;
+//! other services keep their own view of which companies are approved.
+
+mod authz;
+mod config;
+mod domain;
+mod error;
+mod grpc;
+mod storage;
+
+use hms_proto::companies::v1::company_service_server::CompanyServiceServer;
+use hms_runtime::{Foundation, StartupError};
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// The companies service, for `hms_runtime::main`.
+pub struct Companies;
+
+impl hms_runtime::Service for Companies {
+    const NAME: &'static str = "companies";
+    type Config = Config;
+
+    fn load_config() -> Result<Config, hms_config::ConfigError> {
+        Config::load()
+    }
+
+    fn common(config: &Config) -> &hms_runtime::CommonConfig {
+        &config.common
+    }
+
+    fn migrations() -> Vec<&'static sqlx::migrate::Migrator> {
+        vec![&hms_events::MIGRATIONS, &MIGRATIONS]
+    }
+
+    async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), StartupError> {
+        serve(config, shutdown).await
+    }
+}
+
+async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), StartupError> {
+    use hms_runtime::Service;
+    let mut foundation = Foundation::prepare(
+        Companies::NAME,
+        &config.common,
+        &Companies::migrations(),
+        shutdown,
+    )
+    .await?;
+    let relay = hms_events::Relay::new(
+        foundation.pool.clone(),
+        foundation.jetstream.clone(),
+        &config.common.events,
+        &[hms_events::Domain::Companies],
+    )
+    .await?;
+    foundation.spawn(relay.run(foundation.shutdown.clone()));
+
+    let api = grpc::CompanyApi::new(storage::Store::new(foundation.pool.clone()));
+    let routes = tonic::service::Routes::new(CompanyServiceServer::new(api));
+    foundation.serve(routes).await
+}

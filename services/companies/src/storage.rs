@@ -1,0 +1,231 @@
+//! The companies database. Every change and the event announcing it are
+//! written in one transaction.
+
+use chrono::{DateTime, Utc};
+use hms_domain::{CompanyId, Industry};
+use hms_proto::events::v1 as events;
+use hms_proto::time::timestamp;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::domain::{Company, CompanyStatus, Decision, NewCompany};
+use crate::error::CompanyError;
+
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+#[derive(sqlx::FromRow)]
+struct CompanyRow {
+    id: Uuid,
+    org_number: String,
+    name: String,
+    contact_email: String,
+    contact_phone: String,
+    industry: String,
+    status: String,
+    status_reason: Option<String>,
+    version: i64,
+    registered_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<CompanyRow> for Company {
+    type Error = CompanyError;
+
+    fn try_from(row: CompanyRow) -> Result<Self, Self::Error> {
+        Ok(Company {
+            id: CompanyId::from_uuid(row.id),
+            industry: Industry::parse(&row.industry)
+                .map_err(|_| CompanyError::Corrupt(format!("industry of company {}", row.id)))?,
+            status: CompanyStatus::parse(&row.status)
+                .ok_or_else(|| CompanyError::Corrupt(format!("status of company {}", row.id)))?,
+            org_number: row.org_number,
+            name: row.name,
+            email: row.contact_email,
+            phone: row.contact_phone,
+            status_reason: row.status_reason,
+            version: row.version,
+            registered_at: row.registered_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+const COLUMNS: &str = "id, org_number, name, contact_email, contact_phone, industry, status, \
+                       status_reason, version, registered_at, updated_at";
+
+/// Where a listing continues: after this registration time and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub registered_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+impl Store {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub async fn register(&self, new: NewCompany) -> Result<Company, CompanyError> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query_as::<_, CompanyRow>(&format!(
+            "INSERT INTO companies (id, org_number, name, contact_email, contact_phone, industry, status, version) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', 1) RETURNING {COLUMNS}"
+        ))
+        .bind(CompanyId::new().as_uuid())
+        .bind(new.org_number.as_str())
+        .bind(new.name.as_str())
+        .bind(new.email.as_str())
+        .bind(new.phone.as_str())
+        .bind(new.industry.as_str())
+        .fetch_one(&mut *tx)
+        .await;
+        let company = match inserted {
+            Ok(row) => Company::try_from(row)?,
+            Err(error) if hms_db::is_unique_violation(&error) => {
+                return Err(CompanyError::AlreadyRegistered(new.org_number));
+            }
+            Err(error) => return Err(error.into()),
+        };
+        hms_events::enqueue(
+            &mut tx,
+            &events::CompanyRegistered {
+                company_id: company.id.to_string(),
+                org_number: company.org_number.clone(),
+                name: company.name.clone(),
+                industry: crate::grpc::industry_to_proto(company.industry) as i32,
+                version: company.version,
+                occurred_at: Some(timestamp(company.registered_at)),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(company_id = %company.id, "company registered");
+        Ok(company)
+    }
+
+    pub async fn get(&self, id: CompanyId) -> Result<Company, CompanyError> {
+        sqlx::query_as::<_, CompanyRow>(&format!("SELECT {COLUMNS} FROM companies WHERE id = $1"))
+            .bind(id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(CompanyError::NotFound)?
+            .try_into()
+    }
+
+    /// Companies, oldest first, after `cursor`, optionally in one status.
+    pub async fn list(
+        &self,
+        status: Option<CompanyStatus>,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> Result<Vec<Company>, CompanyError> {
+        let rows = sqlx::query_as::<_, CompanyRow>(&format!(
+            "SELECT {COLUMNS} FROM companies \
+             WHERE ($1::text IS NULL OR status = $1) \
+               AND ($2::timestamptz IS NULL OR (registered_at, id) > ($2, $3)) \
+             ORDER BY registered_at, id LIMIT $4"
+        ))
+        .bind(status.map(CompanyStatus::as_str))
+        .bind(after.map(|cursor| cursor.registered_at))
+        .bind(after.map(|cursor| cursor.id))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(Company::try_from).collect()
+    }
+
+    /// Applies a back-office decision; a repeated decision changes nothing
+    /// and publishes nothing.
+    pub async fn decide(
+        &self,
+        id: CompanyId,
+        decision: Decision,
+        decided_by: &str,
+    ) -> Result<Company, CompanyError> {
+        let mut tx = self.pool.begin().await?;
+        let current: Company = sqlx::query_as::<_, CompanyRow>(&format!(
+            "SELECT {COLUMNS} FROM companies WHERE id = $1 FOR UPDATE"
+        ))
+        .bind(id.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(CompanyError::NotFound)?
+        .try_into()?;
+        let Some(next) = decision.next_status(current.status)? else {
+            return Ok(current);
+        };
+        let reason = decision.reason().map(|reason| reason.as_str().to_owned());
+        let company: Company = sqlx::query_as::<_, CompanyRow>(&format!(
+            "UPDATE companies SET status = $2, status_reason = $3, version = version + 1, updated_at = now() \
+             WHERE id = $1 RETURNING {COLUMNS}"
+        ))
+        .bind(id.as_uuid())
+        .bind(next.as_str())
+        .bind(&reason)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_into()?;
+        sqlx::query(
+            "INSERT INTO company_decisions (company_id, from_status, to_status, reason, decided_by) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id.as_uuid())
+        .bind(current.status.as_str())
+        .bind(next.as_str())
+        .bind(&reason)
+        .bind(decided_by)
+        .execute(&mut *tx)
+        .await?;
+
+        let company_id = company.id.to_string();
+        let occurred_at = Some(timestamp(company.updated_at));
+        let version = company.version;
+        let reason = reason.unwrap_or_default();
+        match next {
+            CompanyStatus::Approved => {
+                hms_events::enqueue(
+                    &mut tx,
+                    &events::CompanyApproved {
+                        company_id,
+                        version,
+                        occurred_at,
+                    },
+                )
+                .await?
+            }
+            CompanyStatus::Rejected => {
+                hms_events::enqueue(
+                    &mut tx,
+                    &events::CompanyRejected {
+                        company_id,
+                        reason,
+                        version,
+                        occurred_at,
+                    },
+                )
+                .await?
+            }
+            CompanyStatus::Suspended => {
+                hms_events::enqueue(
+                    &mut tx,
+                    &events::CompanySuspended {
+                        company_id,
+                        reason,
+                        version,
+                        occurred_at,
+                    },
+                )
+                .await?
+            }
+            CompanyStatus::Pending => {
+                return Err(CompanyError::Corrupt("decision back to pending".to_owned()));
+            }
+        };
+        tx.commit().await?;
+        tracing::info!(company_id = %company.id, from = current.status.as_str(), to = next.as_str(), "company decision");
+        Ok(company)
+    }
+}

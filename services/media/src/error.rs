@@ -1,0 +1,50 @@
+use tonic::Status;
+
+use crate::sanitize::SanitizeError;
+
+/// Everything that can go wrong in the media service.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("document not found")]
+    NotFound,
+    #[error(transparent)]
+    Rejected(#[from] SanitizeError),
+    #[error("the document is larger than the limit of {0} bytes")]
+    TooLarge(u64),
+    #[error("{0}")]
+    CompanyNotApproved(&'static str),
+    #[error("the order does not accept documents any more")]
+    OrderClosed,
+    #[error("the order's documents have been deleted; it accepts no more")]
+    OrderPurged,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the orders service is unavailable: {0}")]
+    OrdersUnavailable(String),
+    #[error("the object store failed: {0}")]
+    Store(String),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Crypto(#[from] hms_crypto::CryptoError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<MediaError> for Status {
+    fn from(error: MediaError) -> Self {
+        use MediaError::*;
+        match error {
+            NotFound => Status::not_found(error.to_string()),
+            Rejected(_) | TooLarge(_) | BadRequest(_) => {
+                Status::invalid_argument(error.to_string())
+            }
+            CompanyNotApproved(_) | OrderClosed | OrderPurged => {
+                Status::failed_precondition(error.to_string())
+            }
+            OrdersUnavailable(cause) => hms_grpc::status::unavailable("the orders service", cause),
+            Store(cause) => hms_grpc::status::unavailable("the object store", cause),
+            Corrupt(_) | Crypto(_) | Database(_) => hms_grpc::status::internal(error),
+        }
+    }
+}

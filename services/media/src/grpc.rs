@@ -1,0 +1,290 @@
+//! The gRPC API. Uploads are checked in order of cost: identity, order and
+//! company first, then the bytes (capped while they stream in), then the
+//! decode; only a clean file is encrypted and stored.
+
+use std::pin::Pin;
+
+use hms_company_status::Standing;
+use hms_domain::{CompanyId, DocumentId, DocumentKind, OrderId, WorkerId};
+use hms_grpc::client::ServiceChannel;
+use hms_grpc::status::{invalid_field, missing_field, parse_id};
+use hms_proto::media::v1 as pb;
+use hms_proto::orders::v1::ResolveUploadTargetRequest;
+use hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient;
+use hms_proto::time::timestamp;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::authz::{Action, authorize};
+use crate::deletions;
+use crate::error::MediaError;
+use crate::sanitize::{ImageLimits, sanitize};
+use crate::storage::{Document, NewDocument, Store};
+use crate::vault::Vault;
+
+const DOWNLOAD_CHUNK: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct MediaApi {
+    store: Store,
+    vault: Vault,
+    orders: OrderInternalServiceClient<ServiceChannel>,
+    max_upload_bytes: u64,
+    limits: ImageLimits,
+}
+
+impl MediaApi {
+    pub fn new(
+        store: Store,
+        vault: Vault,
+        orders: OrderInternalServiceClient<ServiceChannel>,
+        max_upload_bytes: u64,
+        limits: ImageLimits,
+    ) -> Self {
+        Self {
+            store,
+            vault,
+            orders,
+            max_upload_bytes,
+            limits,
+        }
+    }
+
+    /// Asks orders who owns the order and whether it still takes documents,
+    /// then this service's projection whether the company is approved.
+    async fn check_target(
+        &self,
+        order_id: OrderId,
+        worker_id: WorkerId,
+    ) -> Result<CompanyId, MediaError> {
+        let target = self
+            .orders
+            .clone()
+            .resolve_upload_target(ResolveUploadTargetRequest {
+                order_id: order_id.to_string(),
+                worker_id: worker_id.to_string(),
+            })
+            .await
+            .map_err(|status| match status.code() {
+                tonic::Code::NotFound => MediaError::BadRequest(status.message().to_owned()),
+                code => MediaError::OrdersUnavailable(format!("{code:?}: {}", status.message())),
+            })?
+            .into_inner();
+        if !target.accepts_documents {
+            return Err(MediaError::OrderClosed);
+        }
+        let company_id = CompanyId::parse(&target.company_id).map_err(|_| {
+            MediaError::Corrupt("orders answered with an invalid company id".to_owned())
+        })?;
+        match self.store.standing(company_id).await? {
+            Standing::Approved => {}
+            other => return Err(MediaError::CompanyNotApproved(other.refusal())),
+        }
+        if self.store.is_purged(order_id).await? {
+            return Err(MediaError::OrderPurged);
+        }
+        Ok(company_id)
+    }
+
+    /// Reads the file's chunks, refusing as soon as it passes the cap.
+    async fn read_file(
+        &self,
+        stream: &mut Streaming<pb::UploadDocumentRequest>,
+    ) -> Result<Vec<u8>, Status> {
+        let mut bytes = Vec::new();
+        while let Some(message) = stream.message().await? {
+            match message.part {
+                Some(pb::upload_document_request::Part::Chunk(chunk)) => {
+                    if (bytes.len() + chunk.len()) as u64 > self.max_upload_bytes {
+                        return Err(MediaError::TooLarge(self.max_upload_bytes).into());
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                Some(pb::upload_document_request::Part::Metadata(_)) => {
+                    return Err(invalid_field(
+                        "metadata",
+                        "may only come in the first message",
+                    ));
+                }
+                None => {}
+            }
+        }
+        Ok(bytes)
+    }
+
+    #[tracing::instrument(name = "media.purge", skip(self), fields(%order_id))]
+    async fn purge(&self, order_id: OrderId) -> Result<pb::PurgeOrderMediaResponse, MediaError> {
+        let record = self.store.purge(order_id).await?;
+        let deleted = deletions::delete_pending(&self.store, &self.vault, Some(order_id)).await?;
+        if deleted.failed > 0 {
+            // The keys are destroyed already; the objects are unreadable and
+            // stay queued. Redaction retries until they are gone.
+            return Err(MediaError::Store(format!(
+                "{} objects could not be deleted yet",
+                deleted.failed
+            )));
+        }
+        let totals = self.store.purge_totals(order_id).await?;
+        tracing::info!(
+            objects_deleted = deleted.deleted,
+            keys_destroyed = record.keys_destroyed,
+            "order media purged"
+        );
+        Ok(pb::PurgeOrderMediaResponse {
+            objects_deleted: deleted.deleted,
+            keys_destroyed: record.keys_destroyed,
+            purged_at: Some(timestamp(totals.purged_at)),
+            total_objects_deleted: totals.objects_deleted,
+            total_keys_destroyed: totals.keys_destroyed,
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl pb::media_service_server::MediaService for MediaApi {
+    async fn upload_document(
+        &self,
+        request: Request<Streaming<pb::UploadDocumentRequest>>,
+    ) -> Result<Response<pb::UploadDocumentResponse>, Status> {
+        authorize(&hms_grpc::caller(&request), Action::Upload)?;
+        let mut stream = request.into_inner();
+        let metadata = match stream.message().await?.and_then(|message| message.part) {
+            Some(pb::upload_document_request::Part::Metadata(metadata)) => metadata,
+            _ => return Err(missing_field("metadata (the first message of an upload)")),
+        };
+        let order_id = parse_id("metadata.order_id", &metadata.order_id, OrderId::parse)?;
+        let worker_id = parse_id("metadata.worker_id", &metadata.worker_id, WorkerId::parse)?;
+        let kind = kind_from_proto(metadata.kind).ok_or_else(|| missing_field("metadata.kind"))?;
+        let company_id = self.check_target(order_id, worker_id).await?;
+
+        let bytes = self.read_file(&mut stream).await?;
+        let limits = self.limits;
+        let sanitized = tokio::task::spawn_blocking(move || sanitize(kind, &bytes, limits))
+            .await
+            .map_err(hms_grpc::status::internal)?
+            .map_err(MediaError::from)?;
+
+        let document_id = DocumentId::new();
+        let stored = self
+            .vault
+            .put(order_id, document_id, &sanitized.bytes)
+            .await?;
+        let recorded = self
+            .store
+            .record(NewDocument {
+                id: document_id,
+                order_id,
+                company_id,
+                worker_id,
+                kind,
+                content_type: sanitized.content_type,
+                size_bytes: sanitized.bytes.len() as u64,
+                object_path: &stored.path,
+                wrapped_key: &stored.wrapped_key,
+                master_key_id: self.vault.master_key_id(),
+            })
+            .await;
+        let document = match recorded {
+            Ok((document, replaced)) => {
+                if replaced.is_some() {
+                    // The replaced object's key is gone; remove the object now.
+                    let _ =
+                        deletions::delete_pending(&self.store, &self.vault, Some(order_id)).await;
+                }
+                document
+            }
+            Err(error) => {
+                // Its key exists nowhere now, but the object must not linger.
+                if self.vault.delete(&stored.path).await.is_err() {
+                    let _ = self.store.queue_orphan(&stored.path, order_id).await;
+                }
+                return Err(error.into());
+            }
+        };
+        tracing::info!(document_id = %document.id, %order_id, kind = kind.as_str(), size = document.size_bytes, "document stored");
+        Ok(Response::new(pb::UploadDocumentResponse {
+            document: Some(document_to_proto(document)),
+        }))
+    }
+
+    async fn list_documents(
+        &self,
+        request: Request<pb::ListDocumentsRequest>,
+    ) -> Result<Response<pb::ListDocumentsResponse>, Status> {
+        authorize(&hms_grpc::caller(&request), Action::List)?;
+        let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
+        let documents = self.store.list(order_id).await?;
+        Ok(Response::new(pb::ListDocumentsResponse {
+            documents: documents.into_iter().map(document_to_proto).collect(),
+        }))
+    }
+
+    type DownloadDocumentStream =
+        Pin<Box<dyn Stream<Item = Result<pb::DownloadDocumentResponse, Status>> + Send + 'static>>;
+
+    async fn download_document(
+        &self,
+        request: Request<pb::DownloadDocumentRequest>,
+    ) -> Result<Response<Self::DownloadDocumentStream>, Status> {
+        authorize(&hms_grpc::caller(&request), Action::Download)?;
+        let document_id = parse_id(
+            "document_id",
+            &request.get_ref().document_id,
+            DocumentId::parse,
+        )?;
+        let (document, wrapped_key) = self.store.get_with_key(document_id).await?;
+        let bytes = self
+            .vault
+            .get(document_id, &document.object_path, &wrapped_key)
+            .await?;
+        let mut messages = vec![Ok(pb::DownloadDocumentResponse {
+            part: Some(pb::download_document_response::Part::Document(
+                document_to_proto(document),
+            )),
+        })];
+        messages.extend(bytes.chunks(DOWNLOAD_CHUNK).map(|chunk| {
+            Ok(pb::DownloadDocumentResponse {
+                part: Some(pb::download_document_response::Part::Chunk(chunk.to_vec())),
+            })
+        }));
+        Ok(Response::new(Box::pin(tokio_stream::iter(messages))))
+    }
+
+    async fn purge_order_media(
+        &self,
+        request: Request<pb::PurgeOrderMediaRequest>,
+    ) -> Result<Response<pb::PurgeOrderMediaResponse>, Status> {
+        authorize(&hms_grpc::caller(&request), Action::Purge)?;
+        let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
+        Ok(Response::new(self.purge(order_id).await?))
+    }
+}
+
+fn kind_from_proto(kind: i32) -> Option<DocumentKind> {
+    match pb::DocumentKind::try_from(kind).ok()? {
+        pb::DocumentKind::PassportPhoto => Some(DocumentKind::PassportPhoto),
+        pb::DocumentKind::IdDocument => Some(DocumentKind::IdDocument),
+        pb::DocumentKind::Signature => Some(DocumentKind::Signature),
+        pb::DocumentKind::Unspecified => None,
+    }
+}
+
+fn kind_to_proto(kind: DocumentKind) -> pb::DocumentKind {
+    match kind {
+        DocumentKind::PassportPhoto => pb::DocumentKind::PassportPhoto,
+        DocumentKind::IdDocument => pb::DocumentKind::IdDocument,
+        DocumentKind::Signature => pb::DocumentKind::Signature,
+    }
+}
+
+fn document_to_proto(document: Document) -> pb::Document {
+    pb::Document {
+        document_id: document.id.to_string(),
+        order_id: document.order_id.to_string(),
+        worker_id: document.worker_id.to_string(),
+        kind: kind_to_proto(document.kind) as i32,
+        content_type: document.content_type.as_str().to_owned(),
+        size_bytes: document.size_bytes,
+        uploaded_at: Some(timestamp(document.uploaded_at)),
+    }
+}

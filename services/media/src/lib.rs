@@ -1,0 +1,102 @@
+//! The media service: workers' passport photos, ID documents and
+//! signatures. Files are sniffed and cleaned ([`sanitize`]), encrypted each
+//! under its own key and kept in an object store ([`vault`]); the keys stay
+//! in this service's database. Purging an order destroys the keys, then the
+//! objects, and refuses the order's uploads from then on.
+
+mod authz;
+mod config;
+mod deletions;
+mod error;
+mod grpc;
+mod sanitize;
+mod storage;
+mod vault;
+
+use std::time::Duration;
+
+use hms_crypto::SealingKey;
+use hms_proto::media::v1::media_service_server::MediaServiceServer;
+use hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient;
+use hms_runtime::{Foundation, Service, StartupError};
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!();
+
+const SWEEP_INTERVAL: Duration = Duration::from_secs(30);
+
+/// The media service, for `hms_runtime::main`.
+pub struct Media;
+
+impl Service for Media {
+    const NAME: &'static str = "media";
+    type Config = Config;
+
+    fn load_config() -> Result<Config, hms_config::ConfigError> {
+        Config::load()
+    }
+
+    fn common(config: &Config) -> &hms_runtime::CommonConfig {
+        &config.common
+    }
+
+    fn migrations() -> Vec<&'static sqlx::migrate::Migrator> {
+        vec![
+            &hms_events::MIGRATIONS,
+            &hms_company_status::MIGRATIONS,
+            &MIGRATIONS,
+        ]
+    }
+
+    async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), StartupError> {
+        // S3 over TLS signs and encrypts with ring.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let master = SealingKey::from_base64(&config.media.media_master_key)
+            .map_err(|error| StartupError::Invalid(format!("HMS_MEDIA_MASTER_KEY: {error}")))?;
+        let object_store = vault::Vault::open_store(&config.media.media_store_url)
+            .map_err(StartupError::Invalid)?;
+        let vault = vault::Vault::new(
+            object_store,
+            master,
+            config.media.media_master_key_id.clone(),
+        );
+
+        let mut foundation =
+            Foundation::prepare(Self::NAME, &config.common, &Self::migrations(), shutdown).await?;
+        let projection = hms_company_status::start(
+            Self::NAME,
+            &foundation.pool,
+            &foundation.jetstream,
+            &config.common.events,
+            &foundation.shutdown,
+        )
+        .await?;
+        foundation.adopt(projection);
+        let store = storage::Store::new(foundation.pool.clone());
+        foundation.spawn(deletions::sweep(
+            store.clone(),
+            vault.clone(),
+            SWEEP_INTERVAL,
+            foundation.shutdown.clone(),
+        ));
+
+        let orders =
+            hms_grpc::client::connect(&config.media.orders_url, "orders", &foundation.tokens)?;
+        let api = grpc::MediaApi::new(
+            store,
+            vault,
+            OrderInternalServiceClient::new(orders),
+            config.media.media_max_upload_bytes,
+            config.media.image_limits(),
+        );
+        let max_message =
+            usize::try_from(config.media.media_max_upload_bytes).unwrap_or(usize::MAX);
+        let routes = tonic::service::Routes::new(
+            MediaServiceServer::new(api)
+                .max_decoding_message_size(max_message.saturating_add(1024)),
+        );
+        foundation.serve(routes).await
+    }
+}

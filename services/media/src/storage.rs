@@ -1,0 +1,339 @@
+//! The media database: document metadata, wrapped keys, purge tombstones and
+//! the queue of objects to delete from the store.
+
+use chrono::{DateTime, Utc};
+use hms_domain::{CompanyId, DocumentId, DocumentKind, OrderId, WorkerId};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::error::MediaError;
+use crate::sanitize::ContentType;
+
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+/// A stored document's metadata.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub id: DocumentId,
+    pub order_id: OrderId,
+    pub worker_id: WorkerId,
+    pub kind: DocumentKind,
+    pub content_type: ContentType,
+    pub size_bytes: u64,
+    pub object_path: String,
+    pub uploaded_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct DocumentRow {
+    id: Uuid,
+    order_id: Uuid,
+    worker_id: Uuid,
+    kind: String,
+    content_type: String,
+    size_bytes: i64,
+    object_path: String,
+    uploaded_at: DateTime<Utc>,
+}
+
+const DOCUMENT_COLUMNS: &str =
+    "id, order_id, worker_id, kind, content_type, size_bytes, object_path, uploaded_at";
+
+impl TryFrom<DocumentRow> for Document {
+    type Error = MediaError;
+
+    fn try_from(row: DocumentRow) -> Result<Self, MediaError> {
+        let corrupt = |what: &str| MediaError::Corrupt(format!("{what} of document {}", row.id));
+        Ok(Document {
+            id: DocumentId::from_uuid(row.id),
+            order_id: OrderId::from_uuid(row.order_id),
+            worker_id: WorkerId::from_uuid(row.worker_id),
+            kind: DocumentKind::parse(&row.kind).map_err(|_| corrupt("kind"))?,
+            content_type: ContentType::parse(&row.content_type)
+                .ok_or_else(|| corrupt("content type"))?,
+            size_bytes: u64::try_from(row.size_bytes).map_err(|_| corrupt("size"))?,
+            object_path: row.object_path,
+            uploaded_at: row.uploaded_at,
+        })
+    }
+}
+
+/// A document about to be recorded.
+pub struct NewDocument<'a> {
+    pub id: DocumentId,
+    pub order_id: OrderId,
+    pub company_id: CompanyId,
+    pub worker_id: WorkerId,
+    pub kind: DocumentKind,
+    pub content_type: ContentType,
+    pub size_bytes: u64,
+    pub object_path: &'a str,
+    pub wrapped_key: &'a [u8],
+    pub master_key_id: &'a str,
+}
+
+/// What a purge changed in the database.
+#[derive(Debug, Clone, Copy)]
+pub struct PurgeRecord {
+    pub keys_destroyed: u32,
+}
+
+/// An object waiting to be deleted from the store.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PendingDeletion {
+    pub object_path: String,
+    pub order_id: Uuid,
+}
+
+/// An order's purge counters.
+#[derive(Debug, Clone, Copy)]
+pub struct PurgeTotals {
+    pub purged_at: DateTime<Utc>,
+    pub objects_deleted: u32,
+    pub keys_destroyed: u32,
+}
+
+impl Store {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// Whether the order's documents were purged (no more uploads).
+    pub async fn is_purged(&self, order_id: OrderId) -> Result<bool, MediaError> {
+        let purged: Option<Option<DateTime<Utc>>> =
+            sqlx::query_scalar("SELECT purged_at FROM media_orders WHERE order_id = $1")
+                .bind(order_id.as_uuid())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(matches!(purged, Some(Some(_))))
+    }
+
+    /// The company's standing in this service's projection of company events.
+    pub async fn standing(
+        &self,
+        company_id: CompanyId,
+    ) -> Result<hms_company_status::Standing, MediaError> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(hms_company_status::standing(&mut conn, company_id).await?)
+    }
+
+    /// Records a stored object and its key. A document of the same kind for
+    /// the same worker is replaced: its key is destroyed and its object
+    /// queued for deletion. Refused if the order was purged meanwhile (the
+    /// order's row lock orders this against purges).
+    pub async fn record(
+        &self,
+        new: NewDocument<'_>,
+    ) -> Result<(Document, Option<String>), MediaError> {
+        let mut tx = self.pool.begin().await?;
+        lock_order(&mut tx, new.order_id, Some(new.company_id)).await?;
+        let purged: Option<DateTime<Utc>> =
+            sqlx::query_scalar("SELECT purged_at FROM media_orders WHERE order_id = $1")
+                .bind(new.order_id.as_uuid())
+                .fetch_one(&mut *tx)
+                .await?;
+        if purged.is_some() {
+            return Err(MediaError::OrderPurged);
+        }
+        let replaced: Option<(Uuid, String)> = sqlx::query_as(
+            "DELETE FROM documents WHERE order_id = $1 AND worker_id = $2 AND kind = $3 RETURNING id, object_path",
+        )
+        .bind(new.order_id.as_uuid())
+        .bind(new.worker_id.as_uuid())
+        .bind(new.kind.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((_, path)) = &replaced {
+            queue_deletion(&mut tx, path, new.order_id).await?;
+        }
+        let row: DocumentRow = sqlx::query_as(&format!(
+            "INSERT INTO documents (id, order_id, worker_id, kind, content_type, size_bytes, object_path) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {DOCUMENT_COLUMNS}"
+        ))
+        .bind(new.id.as_uuid())
+        .bind(new.order_id.as_uuid())
+        .bind(new.worker_id.as_uuid())
+        .bind(new.kind.as_str())
+        .bind(new.content_type.as_str())
+        .bind(i64::try_from(new.size_bytes).map_err(|_| MediaError::TooLarge(new.size_bytes))?)
+        .bind(new.object_path)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO document_keys (document_id, wrapped_key, master_key_id) VALUES ($1, $2, $3)")
+            .bind(new.id.as_uuid())
+            .bind(new.wrapped_key)
+            .bind(new.master_key_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((row.try_into()?, replaced.map(|(_, path)| path)))
+    }
+
+    pub async fn list(&self, order_id: OrderId) -> Result<Vec<Document>, MediaError> {
+        let rows: Vec<DocumentRow> = sqlx::query_as(&format!(
+            "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE order_id = $1 ORDER BY worker_id, kind"
+        ))
+        .bind(order_id.as_uuid())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(Document::try_from).collect()
+    }
+
+    /// A document and its wrapped key.
+    pub async fn get_with_key(&self, id: DocumentId) -> Result<(Document, Vec<u8>), MediaError> {
+        let row: Option<(Vec<u8>,)> =
+            sqlx::query_as("SELECT wrapped_key FROM document_keys WHERE document_id = $1")
+                .bind(id.as_uuid())
+                .fetch_optional(&self.pool)
+                .await?;
+        let (wrapped_key,) = row.ok_or(MediaError::NotFound)?;
+        let document: DocumentRow = sqlx::query_as(&format!(
+            "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = $1"
+        ))
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(MediaError::NotFound)?;
+        Ok((document.try_into()?, wrapped_key))
+    }
+
+    /// Marks the order purged, destroys the keys of all its documents and
+    /// queues their objects for deletion, in one transaction.
+    pub async fn purge(&self, order_id: OrderId) -> Result<PurgeRecord, MediaError> {
+        let mut tx = self.pool.begin().await?;
+        lock_order(&mut tx, order_id, None).await?;
+        sqlx::query(
+            "UPDATE media_orders SET purged_at = COALESCE(purged_at, now()) WHERE order_id = $1",
+        )
+        .bind(order_id.as_uuid())
+        .execute(&mut *tx)
+        .await?;
+        let keys_destroyed = sqlx::query(
+            "DELETE FROM document_keys WHERE document_id IN (SELECT id FROM documents WHERE order_id = $1)",
+        )
+        .bind(order_id.as_uuid())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected() as u32;
+        let paths: Vec<String> =
+            sqlx::query_scalar("DELETE FROM documents WHERE order_id = $1 RETURNING object_path")
+                .bind(order_id.as_uuid())
+                .fetch_all(&mut *tx)
+                .await?;
+        for path in &paths {
+            queue_deletion(&mut tx, path, order_id).await?;
+        }
+        sqlx::query("UPDATE media_orders SET total_keys_destroyed = total_keys_destroyed + $2 WHERE order_id = $1")
+            .bind(order_id.as_uuid())
+            .bind(keys_destroyed as i32)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(PurgeRecord { keys_destroyed })
+    }
+
+    /// Objects waiting for deletion: one order's, or all.
+    pub async fn pending_deletions(
+        &self,
+        order_id: Option<OrderId>,
+    ) -> Result<Vec<PendingDeletion>, MediaError> {
+        Ok(sqlx::query_as(
+            "SELECT object_path, order_id FROM object_deletions \
+             WHERE $1::uuid IS NULL OR order_id = $1 ORDER BY queued_at LIMIT 1000",
+        )
+        .bind(order_id.map(|id| id.as_uuid()))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The store confirmed the deletion; counted against the order if it is
+    /// purged.
+    pub async fn deletion_done(&self, pending: &PendingDeletion) -> Result<(), MediaError> {
+        let mut tx = self.pool.begin().await?;
+        let removed = sqlx::query("DELETE FROM object_deletions WHERE object_path = $1")
+            .bind(&pending.object_path)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if removed == 1 {
+            sqlx::query(
+                "UPDATE media_orders SET total_objects_deleted = total_objects_deleted + 1 \
+                 WHERE order_id = $1 AND purged_at IS NOT NULL",
+            )
+            .bind(pending.order_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn deletion_failed(
+        &self,
+        pending: &PendingDeletion,
+        error: &str,
+    ) -> Result<(), MediaError> {
+        sqlx::query("UPDATE object_deletions SET attempts = attempts + 1, last_error = $2 WHERE object_path = $1")
+            .bind(&pending.object_path)
+            .bind(error)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn purge_totals(&self, order_id: OrderId) -> Result<PurgeTotals, MediaError> {
+        let (purged_at, objects, keys): (Option<DateTime<Utc>>, i32, i32) = sqlx::query_as(
+            "SELECT purged_at, total_objects_deleted, total_keys_destroyed FROM media_orders WHERE order_id = $1",
+        )
+        .bind(order_id.as_uuid())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(PurgeTotals {
+            purged_at: purged_at
+                .ok_or_else(|| MediaError::Corrupt(format!("order {order_id} is not purged")))?,
+            objects_deleted: objects as u32,
+            keys_destroyed: keys as u32,
+        })
+    }
+
+    /// Forgets an object that was stored but never recorded (the upload
+    /// failed after the store accepted it).
+    pub async fn queue_orphan(&self, path: &str, order_id: OrderId) -> Result<(), MediaError> {
+        let mut conn = self.pool.acquire().await?;
+        queue_deletion(&mut conn, path, order_id).await
+    }
+}
+
+/// Takes the order's row lock, creating the row if media has not seen the
+/// order yet. Uploads and purges of one order are thereby serialised.
+async fn lock_order(
+    tx: &mut PgConnection,
+    order_id: OrderId,
+    company_id: Option<CompanyId>,
+) -> Result<(), MediaError> {
+    sqlx::query(
+        "INSERT INTO media_orders (order_id, company_id) VALUES ($1, $2) \
+         ON CONFLICT (order_id) DO UPDATE SET company_id = COALESCE(media_orders.company_id, EXCLUDED.company_id)",
+    )
+    .bind(order_id.as_uuid())
+    .bind(company_id.map(|id| id.as_uuid()))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn queue_deletion(
+    conn: &mut PgConnection,
+    path: &str,
+    order_id: OrderId,
+) -> Result<(), MediaError> {
+    sqlx::query("INSERT INTO object_deletions (object_path, order_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(path)
+        .bind(order_id.as_uuid())
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,293 @@
+//! What an order is, how it moves from draft to decision, and what it costs.
+
+use chrono::{DateTime, Utc};
+use hms_domain::{
+    CardType, CompanyId, DocumentKind, Fodselsnummer, MaskedNationalId, NationalIdKind, OrderId,
+    PersonName, PhoneNumber, Price, PriceList, Reason, WorkerId,
+};
+
+use crate::error::OrderError;
+
+/// The most workers one order may hold.
+pub const MAX_WORKERS_PER_ORDER: usize = 200;
+
+/// Where an order is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderStatus {
+    Draft,
+    Submitted,
+    Approved,
+    Rejected,
+}
+
+impl OrderStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Submitted => "submitted",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Draft, Self::Submitted, Self::Approved, Self::Rejected]
+            .into_iter()
+            .find(|status| status.as_str() == value)
+    }
+
+    /// Whether the back office has decided, so the personal data is due for
+    /// redaction.
+    pub const fn is_decided(self) -> bool {
+        matches!(self, Self::Approved | Self::Rejected)
+    }
+}
+
+/// A step in an order's life.
+#[derive(Debug, Clone)]
+pub enum Transition {
+    Submit,
+    Approve,
+    Reject(Reason),
+}
+
+impl Transition {
+    /// The status an order in `from` moves to, or `None` if it is already
+    /// there (a retried call changes nothing).
+    pub fn next_status(&self, from: OrderStatus) -> Result<Option<OrderStatus>, OrderError> {
+        use OrderStatus::*;
+        match (self, from) {
+            (Self::Submit, Submitted) | (Self::Approve, Approved) | (Self::Reject(_), Rejected) => {
+                Ok(None)
+            }
+            (Self::Submit, Draft) => Ok(Some(Submitted)),
+            (Self::Approve, Submitted) => Ok(Some(Approved)),
+            (Self::Reject(_), Submitted) => Ok(Some(Rejected)),
+            (Self::Submit, Approved | Rejected) => {
+                Err(OrderError::Transition("the order is already decided"))
+            }
+            (Self::Approve | Self::Reject(_), Draft) => {
+                Err(OrderError::Transition("the order has not been submitted"))
+            }
+            (Self::Approve, Rejected) => Err(OrderError::Transition("the order was rejected")),
+            (Self::Reject(_), Approved) => Err(OrderError::Transition("the order was approved")),
+        }
+    }
+}
+
+/// A worker as a client sends it, every field valid.
+#[derive(Debug, Clone)]
+pub struct NewWorker {
+    pub name: PersonName,
+    pub national_id: Fodselsnummer,
+    pub phone: PhoneNumber,
+    pub card_type: CardType,
+}
+
+/// A new order as a client sends it.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub company_id: CompanyId,
+    pub idempotency_key: String,
+    pub workers: Vec<NewWorker>,
+}
+
+impl NewOrder {
+    /// SHA-256 over the normalised request, to recognise a retry.
+    pub fn fingerprint(&self) -> Vec<u8> {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(self.company_id.as_uuid().as_bytes());
+        hasher.update(self.idempotency_key.as_bytes());
+        for worker in &self.workers {
+            for field in [
+                worker.name.as_str(),
+                &worker.national_id.expose(),
+                worker.phone.as_str(),
+                worker.card_type.as_str(),
+            ] {
+                hasher.update((field.len() as u64).to_be_bytes());
+                hasher.update(field.as_bytes());
+            }
+        }
+        hasher.finalize().to_vec()
+    }
+}
+
+/// A stored worker. Only the masked number is ever read back.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    pub id: WorkerId,
+    pub position: i32,
+    pub name: String,
+    pub national_id_masked: MaskedNationalId,
+    pub national_id_kind: NationalIdKind,
+    pub phone: String,
+    pub card_type: CardType,
+}
+
+/// A stored order with its workers.
+#[derive(Debug, Clone)]
+pub struct Order {
+    pub id: OrderId,
+    pub company_id: CompanyId,
+    pub status: OrderStatus,
+    pub workers: Vec<Worker>,
+    pub price_list: PriceList,
+    pub created_at: DateTime<Utc>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub rejection_reason: Option<String>,
+    pub national_ids_masked_at: Option<DateTime<Utc>>,
+}
+
+impl Order {
+    pub fn price(&self) -> Result<Price, OrderError> {
+        let quantity = u32::try_from(self.workers.len()).unwrap_or(u32::MAX);
+        self.price_list
+            .price(quantity)
+            .map_err(|error| OrderError::Corrupt(format!("price of order {}: {error}", self.id)))
+    }
+}
+
+/// The documents a worker still lacks before the order can be submitted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingDocuments {
+    pub position: i32,
+    pub worker_id: WorkerId,
+    pub kinds: Vec<DocumentKind>,
+}
+
+/// Which workers lack which documents, given what media holds.
+pub fn missing_documents(
+    workers: &[Worker],
+    stored: &[(WorkerId, DocumentKind)],
+) -> Vec<MissingDocuments> {
+    workers
+        .iter()
+        .filter_map(|worker| {
+            let kinds: Vec<DocumentKind> = DocumentKind::ALL
+                .iter()
+                .copied()
+                .filter(|kind| !stored.contains(&(worker.id, *kind)))
+                .collect();
+            (!kinds.is_empty()).then(|| MissingDocuments {
+                position: worker.position,
+                worker_id: worker.id,
+                kinds,
+            })
+        })
+        .collect()
+}
+
+/// A sentence naming who lacks what, without personal data.
+pub fn describe_missing(missing: &[MissingDocuments]) -> String {
+    let parts: Vec<String> = missing
+        .iter()
+        .map(|worker| {
+            let kinds: Vec<&str> = worker.kinds.iter().map(|kind| kind.label()).collect();
+            format!(
+                "worker {} ({}) lacks {}",
+                worker.position,
+                worker.worker_id,
+                kinds.join(", ")
+            )
+        })
+        .collect();
+    format!("documents are missing: {}", parts.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use OrderStatus::*;
+
+    fn worker(position: i32) -> Worker {
+        Worker {
+            id: WorkerId::new(),
+            position,
+            name: "Kari Nordmann".to_owned(),
+            national_id_masked: MaskedNationalId::parse("010190*****").expect("masked"),
+            national_id_kind: NationalIdKind::Fodselsnummer,
+            phone: "+4791234567".to_owned(),
+            card_type: CardType::Construction,
+        }
+    }
+
+    #[test]
+    fn orders_move_from_draft_to_a_decision() {
+        let reason = || Reason::parse("blurred photo").expect("valid");
+        let allowed = [
+            (Transition::Submit, Draft, Some(Submitted)),
+            (Transition::Submit, Submitted, None),
+            (Transition::Approve, Submitted, Some(Approved)),
+            (Transition::Approve, Approved, None),
+            (Transition::Reject(reason()), Submitted, Some(Rejected)),
+            (Transition::Reject(reason()), Rejected, None),
+        ];
+        for (transition, from, expected) in allowed {
+            assert_eq!(
+                transition.next_status(from).ok(),
+                Some(expected),
+                "{transition:?} from {from:?}"
+            );
+        }
+        let refused = [
+            (Transition::Submit, Approved),
+            (Transition::Submit, Rejected),
+            (Transition::Approve, Draft),
+            (Transition::Approve, Rejected),
+            (Transition::Reject(reason()), Draft),
+            (Transition::Reject(reason()), Approved),
+        ];
+        for (transition, from) in refused {
+            assert!(
+                transition.next_status(from).is_err(),
+                "{transition:?} from {from:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_documents_are_named_per_worker() {
+        let (first, second) = (worker(1), worker(2));
+        let stored = vec![
+            (first.id, DocumentKind::PassportPhoto),
+            (first.id, DocumentKind::IdDocument),
+            (first.id, DocumentKind::Signature),
+            (second.id, DocumentKind::IdDocument),
+        ];
+        let missing = missing_documents(&[first, second.clone()], &stored);
+        assert_eq!(
+            missing,
+            vec![MissingDocuments {
+                position: 2,
+                worker_id: second.id,
+                kinds: vec![DocumentKind::PassportPhoto, DocumentKind::Signature],
+            }]
+        );
+        let sentence = describe_missing(&missing);
+        assert!(
+            sentence.contains("worker 2") && sentence.contains("passport photo, signature"),
+            "{sentence}"
+        );
+        assert!(!sentence.contains("Kari"), "{sentence}");
+    }
+
+    #[test]
+    fn the_price_follows_the_number_of_workers() {
+        let order = Order {
+            id: OrderId::new(),
+            company_id: CompanyId::new(),
+            status: Draft,
+            workers: vec![worker(1), worker(2)],
+            price_list: PriceList::STANDARD,
+            created_at: Utc::now(),
+            submitted_at: None,
+            decided_at: None,
+            rejection_reason: None,
+            national_ids_masked_at: None,
+        };
+        assert_eq!(order.price().expect("price").gross.ore(), 33_225);
+    }
+}

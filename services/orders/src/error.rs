@@ -1,0 +1,52 @@
+use tonic::Status;
+
+/// Everything that can go wrong in the orders service.
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    #[error("order not found")]
+    NotFound,
+    #[error("worker not found on this order")]
+    WorkerNotFound,
+    #[error("{0}")]
+    CompanyNotApproved(&'static str),
+    #[error("the idempotency key was already used for a different order")]
+    IdempotencyConflict,
+    #[error("this person is already on the order")]
+    DuplicateWorker,
+    #[error("an order holds at most {0} workers")]
+    TooManyWorkers(usize),
+    #[error("the order has no workers")]
+    NoWorkers,
+    #[error("{0}")]
+    Transition(&'static str),
+    #[error("{0}")]
+    DocumentsMissing(String),
+    #[error("the media service is unavailable: {0}")]
+    MediaUnavailable(String),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Crypto(#[from] hms_crypto::CryptoError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Events(#[from] hms_events::EventsError),
+}
+
+impl From<OrderError> for Status {
+    fn from(error: OrderError) -> Self {
+        use OrderError::*;
+        match error {
+            NotFound | WorkerNotFound => Status::not_found(error.to_string()),
+            DuplicateWorker => Status::already_exists(error.to_string()),
+            CompanyNotApproved(_)
+            | IdempotencyConflict
+            | TooManyWorkers(_)
+            | NoWorkers
+            | Transition(_)
+            | DocumentsMissing(_) => Status::failed_precondition(error.to_string()),
+            MediaUnavailable(cause) => hms_grpc::status::unavailable("the media service", cause),
+            Corrupt(_) | Crypto(_) | Database(_) | Events(_) => hms_grpc::status::internal(error),
+        }
+    }
+}

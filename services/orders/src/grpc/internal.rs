@@ -1,0 +1,80 @@
+use hms_domain::{OrderId, WorkerId};
+use hms_grpc::status::{missing_field, parse_id};
+use hms_proto::orders::v1 as pb;
+use hms_proto::time::{from_timestamp, timestamp};
+use tonic::{Request, Response, Status};
+
+use super::status_to_proto;
+use crate::authz::{Action, authorize};
+use crate::domain::OrderStatus;
+use crate::storage::Store;
+
+pub struct OrderInternalApi {
+    store: Store,
+}
+
+impl OrderInternalApi {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::order_internal_service_server::OrderInternalService for OrderInternalApi {
+    async fn resolve_upload_target(
+        &self,
+        request: Request<pb::ResolveUploadTargetRequest>,
+    ) -> Result<Response<pb::ResolveUploadTargetResponse>, Status> {
+        authorize(&hms_grpc::caller(&request), Action::ResolveUploadTarget)?;
+        let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
+        let worker_id = parse_id("worker_id", &request.get_ref().worker_id, WorkerId::parse)?;
+        let target = self.store.upload_target(order_id, worker_id).await?;
+        Ok(Response::new(pb::ResolveUploadTargetResponse {
+            company_id: target.company_id.to_string(),
+            status: status_to_proto(target.status) as i32,
+            accepts_documents: target.status == OrderStatus::Draft,
+        }))
+    }
+
+    async fn mask_national_ids(
+        &self,
+        request: Request<pb::MaskNationalIdsRequest>,
+    ) -> Result<Response<pb::MaskNationalIdsResponse>, Status> {
+        authorize(&hms_grpc::caller(&request), Action::MaskNationalIds)?;
+        let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
+        let masked = self.store.mask_national_ids(order_id).await?;
+        Ok(Response::new(pb::MaskNationalIdsResponse {
+            company_id: masked.company_id.to_string(),
+            workers_masked: masked.workers_masked,
+            workers_total: masked.workers_total,
+            masked_at: Some(timestamp(masked.masked_at)),
+        }))
+    }
+
+    async fn list_orders_awaiting_redaction(
+        &self,
+        request: Request<pb::ListOrdersAwaitingRedactionRequest>,
+    ) -> Result<Response<pb::ListOrdersAwaitingRedactionResponse>, Status> {
+        authorize(&hms_grpc::caller(&request), Action::ListAwaitingRedaction)?;
+        let request = request.into_inner();
+        let decided_before = request
+            .decided_before
+            .as_ref()
+            .ok_or_else(|| missing_field("decided_before"))?;
+        let decided_before = from_timestamp(decided_before)
+            .ok_or_else(|| hms_grpc::status::invalid_field("decided_before", "is out of range"))?;
+        let limit = hms_grpc::paging::page_size(request.page_size, 100, 1_000);
+        let orders = self.store.awaiting_redaction(decided_before, limit).await?;
+        Ok(Response::new(pb::ListOrdersAwaitingRedactionResponse {
+            orders: orders
+                .into_iter()
+                .map(|order| pb::OrderAwaitingRedaction {
+                    order_id: order.order_id.to_string(),
+                    company_id: order.company_id.to_string(),
+                    status: status_to_proto(order.status) as i32,
+                    decided_at: Some(timestamp(order.decided_at)),
+                })
+                .collect(),
+        }))
+    }
+}

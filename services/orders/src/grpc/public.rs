@@ -1,0 +1,267 @@
+use hms_domain::{CompanyId, NationalIdPolicy, OrderId, Reason, WorkerId};
+use hms_grpc::client::ServiceChannel;
+use hms_grpc::paging;
+use hms_grpc::status::{invalid_field, missing_field, parse_id};
+use hms_proto::media::v1::ListDocumentsRequest;
+use hms_proto::media::v1::media_service_client::MediaServiceClient;
+use hms_proto::orders::v1 as pb;
+use tonic::{Request, Response, Status};
+
+use super::{actor, document_kind_from_media, order_to_proto, parse_worker, status_from_proto};
+use crate::authz::{Action, authorize};
+use crate::domain::{
+    MAX_WORKERS_PER_ORDER, NewOrder, OrderStatus, Transition, describe_missing, missing_documents,
+};
+use crate::error::OrderError;
+use crate::storage::{Cursor, OrderFilter, Store};
+
+const MAX_IDEMPOTENCY_KEY_LEN: usize = 200;
+
+pub struct OrderApi {
+    store: Store,
+    media: MediaServiceClient<ServiceChannel>,
+    policy: NationalIdPolicy,
+}
+
+impl OrderApi {
+    pub fn new(
+        store: Store,
+        media: MediaServiceClient<ServiceChannel>,
+        policy: NationalIdPolicy,
+    ) -> Self {
+        Self {
+            store,
+            media,
+            policy,
+        }
+    }
+
+    /// Asks media which documents each worker has and refuses if any lacks
+    /// one. Returns the worker ids checked, so the submit can make sure
+    /// nobody was added in between.
+    async fn check_documents(&self, order_id: OrderId) -> Result<Vec<WorkerId>, OrderError> {
+        let order = self.store.get(order_id).await?;
+        if order.status != OrderStatus::Draft {
+            return Ok(order.workers.iter().map(|w| w.id).collect());
+        }
+        if order.workers.is_empty() {
+            return Err(OrderError::NoWorkers);
+        }
+        let documents = self
+            .media
+            .clone()
+            .list_documents(ListDocumentsRequest {
+                order_id: order_id.to_string(),
+            })
+            .await
+            .map_err(|status| {
+                OrderError::MediaUnavailable(format!("{:?}: {}", status.code(), status.message()))
+            })?
+            .into_inner()
+            .documents;
+        let stored: Vec<_> = documents
+            .iter()
+            .filter_map(|doc| {
+                let worker = WorkerId::parse(&doc.worker_id).ok()?;
+                Some((worker, document_kind_from_media(doc.kind)?))
+            })
+            .collect();
+        let missing = missing_documents(&order.workers, &stored);
+        if !missing.is_empty() {
+            return Err(OrderError::DocumentsMissing(describe_missing(&missing)));
+        }
+        Ok(order.workers.iter().map(|w| w.id).collect())
+    }
+}
+
+#[tonic::async_trait]
+impl pb::order_service_server::OrderService for OrderApi {
+    async fn create_order(
+        &self,
+        request: Request<pb::CreateOrderRequest>,
+    ) -> Result<Response<pb::CreateOrderResponse>, Status> {
+        authorize(&hms_grpc::caller(&request), Action::CreateOrder)?;
+        let request = request.into_inner();
+        let company_id = parse_id("company_id", &request.company_id, CompanyId::parse)?;
+        let idempotency_key = request.idempotency_key.trim().to_owned();
+        if idempotency_key.is_empty() {
+            return Err(missing_field("idempotency_key"));
+        }
+        if idempotency_key.chars().count() > MAX_IDEMPOTENCY_KEY_LEN {
+            return Err(invalid_field(
+                "idempotency_key",
+                format!("must be at most {MAX_IDEMPOTENCY_KEY_LEN} characters"),
+            ));
+        }
+        if request.workers.len() > MAX_WORKERS_PER_ORDER {
+            return Err(invalid_field(
+                "workers",
+                format!("an order holds at most {MAX_WORKERS_PER_ORDER} workers"),
+            ));
+        }
+        let workers = request
+            .workers
+            .into_iter()
+            .enumerate()
+            .map(|(index, worker)| parse_worker(&format!("workers[{index}]"), worker, self.policy))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut seen = std::collections::HashSet::new();
+        for (index, worker) in workers.iter().enumerate() {
+            if !seen.insert(worker.national_id.clone()) {
+                return Err(invalid_field(
+                    &format!("workers[{index}].national_id"),
+                    "the same person is already on the order",
+                ));
+            }
+        }
+        let order = self
+            .store
+            .create(NewOrder {
+                company_id,
+                idempotency_key,
+                workers,
+            })
+            .await?;
+        Ok(Response::new(pb::CreateOrderResponse {
+            order: Some(order_to_proto(order)?),
+        }))
+    }
+
+    async fn add_worker(
+        &self,
+        request: Request<pb::AddWorkerRequest>,
+    ) -> Result<Response<pb::AddWorkerResponse>, Status> {
+        authorize(&hms_grpc::caller(&request), Action::AddWorker)?;
+        let request = request.into_inner();
+        let order_id = parse_id("order_id", &request.order_id, OrderId::parse)?;
+        let worker = request.worker.ok_or_else(|| missing_field("worker"))?;
+        let worker = parse_worker("worker", worker, self.policy)?;
+        let (order, added) = self.store.add_worker(order_id, worker).await?;
+        let order = order_to_proto(order)?;
+        let worker = order
+            .workers
+            .iter()
+            .find(|w| w.worker_id == added.to_string())
+            .cloned();
+        Ok(Response::new(pb::AddWorkerResponse {
+            order: Some(order),
+            worker,
+        }))
+    }
+
+    async fn get_order(
+        &self,
+        request: Request<pb::GetOrderRequest>,
+    ) -> Result<Response<pb::GetOrderResponse>, Status> {
+        authorize(&hms_grpc::caller(&request), Action::ReadOrder)?;
+        let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
+        let order = self.store.get(order_id).await?;
+        Ok(Response::new(pb::GetOrderResponse {
+            order: Some(order_to_proto(order)?),
+        }))
+    }
+
+    async fn list_orders(
+        &self,
+        request: Request<pb::ListOrdersRequest>,
+    ) -> Result<Response<pb::ListOrdersResponse>, Status> {
+        authorize(&hms_grpc::caller(&request), Action::ListOrders)?;
+        let request = request.into_inner();
+        let company_id = match request.company_id.trim() {
+            "" => None,
+            id => Some(CompanyId::parse(id).map_err(|e| invalid_field("company_id", e))?),
+        };
+        let filter = OrderFilter {
+            company_id,
+            status: status_from_proto(request.status)?,
+        };
+        let limit = paging::page_size(request.page_size, 50, 500);
+        let after = paging::decode_token(&request.page_token)?
+            .map(|(created_at, id)| Cursor { created_at, id });
+        let orders = self.store.list(filter, after, limit).await?;
+        let next_page_token = match orders.last() {
+            Some(last) if orders.len() == limit as usize => {
+                paging::encode_token(last.created_at, last.id.as_uuid())
+            }
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListOrdersResponse {
+            orders: orders
+                .into_iter()
+                .map(order_to_proto)
+                .collect::<Result<_, _>>()?,
+            next_page_token,
+        }))
+    }
+
+    async fn submit_order(
+        &self,
+        request: Request<pb::SubmitOrderRequest>,
+    ) -> Result<Response<pb::SubmitOrderResponse>, Status> {
+        let caller = hms_grpc::caller(&request);
+        authorize(&caller, Action::SubmitOrder)?;
+        let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
+        let checked = self.check_documents(order_id).await?;
+        let current = self.store.get(order_id).await?;
+        if current.status == OrderStatus::Draft {
+            self.store
+                .ensure_company_approved(current.company_id)
+                .await?;
+        }
+        let order = self
+            .store
+            .transition(order_id, Transition::Submit, &actor(&caller), |order| {
+                let now: Vec<WorkerId> = order.workers.iter().map(|w| w.id).collect();
+                if now == checked {
+                    Ok(())
+                } else {
+                    Err(OrderError::Transition(
+                        "workers changed while submitting; try again",
+                    ))
+                }
+            })
+            .await?;
+        Ok(Response::new(pb::SubmitOrderResponse {
+            order: Some(order_to_proto(order)?),
+        }))
+    }
+
+    async fn approve_order(
+        &self,
+        request: Request<pb::ApproveOrderRequest>,
+    ) -> Result<Response<pb::ApproveOrderResponse>, Status> {
+        let caller = hms_grpc::caller(&request);
+        authorize(&caller, Action::DecideOrder)?;
+        let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
+        let order = self
+            .store
+            .transition(order_id, Transition::Approve, &actor(&caller), |_| Ok(()))
+            .await?;
+        Ok(Response::new(pb::ApproveOrderResponse {
+            order: Some(order_to_proto(order)?),
+        }))
+    }
+
+    async fn reject_order(
+        &self,
+        request: Request<pb::RejectOrderRequest>,
+    ) -> Result<Response<pb::RejectOrderResponse>, Status> {
+        let caller = hms_grpc::caller(&request);
+        authorize(&caller, Action::DecideOrder)?;
+        let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
+        let reason =
+            Reason::parse(&request.get_ref().reason).map_err(|e| invalid_field("reason", e))?;
+        let order = self
+            .store
+            .transition(
+                order_id,
+                Transition::Reject(reason),
+                &actor(&caller),
+                |_| Ok(()),
+            )
+            .await?;
+        Ok(Response::new(pb::RejectOrderResponse {
+            order: Some(order_to_proto(order)?),
+        }))
+    }
+}

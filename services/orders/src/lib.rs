@@ -1,0 +1,86 @@
+//! The orders service: draft orders of cards for a company's workers,
+//! submission once every worker has their documents, and the back office's
+//! decision. National identity numbers are sealed at rest and masked when
+//! redaction asks, once the order is decided.
+
+mod authz;
+mod config;
+mod domain;
+mod error;
+mod grpc;
+mod storage;
+
+use hms_crypto::SealingKey;
+use hms_proto::media::v1::media_service_client::MediaServiceClient;
+use hms_proto::orders::v1::order_internal_service_server::OrderInternalServiceServer;
+use hms_proto::orders::v1::order_service_server::OrderServiceServer;
+use hms_runtime::{Foundation, Service, StartupError};
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// The orders service, for `hms_runtime::main`.
+pub struct Orders;
+
+impl Service for Orders {
+    const NAME: &'static str = "orders";
+    type Config = Config;
+
+    fn load_config() -> Result<Config, hms_config::ConfigError> {
+        Config::load()
+    }
+
+    fn common(config: &Config) -> &hms_runtime::CommonConfig {
+        &config.common
+    }
+
+    fn migrations() -> Vec<&'static sqlx::migrate::Migrator> {
+        vec![
+            &hms_events::MIGRATIONS,
+            &hms_company_status::MIGRATIONS,
+            &MIGRATIONS,
+        ]
+    }
+
+    async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), StartupError> {
+        let national_id_key = SealingKey::from_base64(&config.orders.national_id_key)
+            .map_err(|error| StartupError::Invalid(format!("HMS_NATIONAL_ID_KEY: {error}")))?;
+        let price_list = config.orders.price_list()?;
+
+        let mut foundation =
+            Foundation::prepare(Self::NAME, &config.common, &Self::migrations(), shutdown).await?;
+        let relay = hms_events::Relay::new(
+            foundation.pool.clone(),
+            foundation.jetstream.clone(),
+            &config.common.events,
+            &[hms_events::Domain::Orders],
+        )
+        .await?;
+        foundation.spawn(relay.run(foundation.shutdown.clone()));
+        let projection = hms_company_status::start(
+            Self::NAME,
+            &foundation.pool,
+            &foundation.jetstream,
+            &config.common.events,
+            &foundation.shutdown,
+        )
+        .await?;
+        foundation.adopt(projection);
+
+        let media =
+            hms_grpc::client::connect(&config.orders.media_url, "media", &foundation.tokens)?;
+        let store = storage::Store::new(foundation.pool.clone(), national_id_key, price_list);
+        let routes =
+            tonic::service::Routes::new(OrderServiceServer::new(grpc::public::OrderApi::new(
+                store.clone(),
+                MediaServiceClient::new(media),
+                config.orders.national_id_policy(),
+            )))
+            .add_service(OrderInternalServiceServer::new(
+                grpc::internal::OrderInternalApi::new(store),
+            ));
+        foundation.serve(routes).await
+    }
+}

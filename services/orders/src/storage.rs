@@ -1,0 +1,570 @@
+//! The orders database. National identity numbers are sealed before they are
+//! written and only ever read back masked; every state change and the event
+//! announcing it commit together.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use hms_company_status::Standing;
+use hms_crypto::SealingKey;
+use hms_domain::{
+    CardType, CompanyId, MaskedNationalId, Money, NationalIdKind, OrderId, PriceList, VatRate,
+    WorkerId,
+};
+use hms_proto::events::v1 as events;
+use hms_proto::time::timestamp;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::domain::{
+    MAX_WORKERS_PER_ORDER, NewOrder, NewWorker, Order, OrderStatus, Transition, Worker,
+};
+use crate::error::OrderError;
+
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+    national_id_key: SealingKey,
+    price_list: PriceList,
+}
+
+#[derive(sqlx::FromRow)]
+struct OrderRow {
+    id: Uuid,
+    company_id: Uuid,
+    status: String,
+    unit_net_ore: i64,
+    vat_rate_basis_points: i32,
+    created_at: DateTime<Utc>,
+    submitted_at: Option<DateTime<Utc>>,
+    decided_at: Option<DateTime<Utc>>,
+    rejection_reason: Option<String>,
+    national_ids_masked_at: Option<DateTime<Utc>>,
+}
+
+const ORDER_COLUMNS: &str = "id, company_id, status, unit_net_ore, vat_rate_basis_points, created_at, \
+                             submitted_at, decided_at, rejection_reason, national_ids_masked_at";
+
+#[derive(sqlx::FromRow)]
+struct WorkerRow {
+    id: Uuid,
+    order_id: Uuid,
+    position: i32,
+    name: String,
+    national_id_masked: String,
+    national_id_kind: String,
+    phone: String,
+    card_type: String,
+}
+
+const WORKER_COLUMNS: &str =
+    "id, order_id, position, name, national_id_masked, national_id_kind, phone, card_type";
+
+impl TryFrom<WorkerRow> for Worker {
+    type Error = OrderError;
+
+    fn try_from(row: WorkerRow) -> Result<Self, OrderError> {
+        let corrupt = |what: &str| OrderError::Corrupt(format!("{what} of worker {}", row.id));
+        Ok(Worker {
+            id: WorkerId::from_uuid(row.id),
+            position: row.position,
+            national_id_masked: MaskedNationalId::parse(&row.national_id_masked)
+                .ok_or_else(|| corrupt("masked national id"))?,
+            national_id_kind: NationalIdKind::parse(&row.national_id_kind)
+                .ok_or_else(|| corrupt("national id kind"))?,
+            card_type: CardType::parse(&row.card_type).map_err(|_| corrupt("card type"))?,
+            name: row.name,
+            phone: row.phone,
+        })
+    }
+}
+
+fn order_from_rows(row: OrderRow, workers: Vec<Worker>) -> Result<Order, OrderError> {
+    let corrupt = |what: &str| OrderError::Corrupt(format!("{what} of order {}", row.id));
+    Ok(Order {
+        id: OrderId::from_uuid(row.id),
+        company_id: CompanyId::from_uuid(row.company_id),
+        status: OrderStatus::parse(&row.status).ok_or_else(|| corrupt("status"))?,
+        workers,
+        price_list: PriceList {
+            unit_net: Money::from_ore(row.unit_net_ore).map_err(|_| corrupt("unit price"))?,
+            vat_rate: u32::try_from(row.vat_rate_basis_points)
+                .ok()
+                .and_then(|bp| VatRate::from_basis_points(bp).ok())
+                .ok_or_else(|| corrupt("VAT rate"))?,
+        },
+        created_at: row.created_at,
+        submitted_at: row.submitted_at,
+        decided_at: row.decided_at,
+        rejection_reason: row.rejection_reason,
+        national_ids_masked_at: row.national_ids_masked_at,
+    })
+}
+
+/// Where a listing continues: after this creation time and id.
+#[derive(Debug, Clone, Copy)]
+pub struct Cursor {
+    pub created_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+/// What a listing asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct OrderFilter {
+    pub company_id: Option<CompanyId>,
+    pub status: Option<OrderStatus>,
+}
+
+/// The outcome of masking an order's numbers.
+#[derive(Debug, Clone, Copy)]
+pub struct Masked {
+    pub company_id: CompanyId,
+    pub workers_masked: u32,
+    pub workers_total: u32,
+    pub masked_at: DateTime<Utc>,
+}
+
+/// A decided order that still holds national identity numbers.
+#[derive(Debug, Clone, Copy)]
+pub struct AwaitingRedaction {
+    pub order_id: OrderId,
+    pub company_id: CompanyId,
+    pub status: OrderStatus,
+    pub decided_at: DateTime<Utc>,
+}
+
+/// What media needs to know before it accepts a document.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadTarget {
+    pub company_id: CompanyId,
+    pub status: OrderStatus,
+}
+
+impl Store {
+    pub fn new(pool: PgPool, national_id_key: SealingKey, price_list: PriceList) -> Self {
+        Self {
+            pool,
+            national_id_key,
+            price_list,
+        }
+    }
+
+    /// Creates a draft order, or returns the one an earlier call with the
+    /// same idempotency key created.
+    pub async fn create(&self, new: NewOrder) -> Result<Order, OrderError> {
+        let fingerprint = new.fingerprint();
+        let mut tx = self.pool.begin().await?;
+        if let Some(order) = self.replay(&mut tx, &new, &fingerprint).await? {
+            return Ok(order);
+        }
+        ensure_company_approved(&mut tx, new.company_id).await?;
+        let order_id = OrderId::new();
+        let inserted = sqlx::query(
+            "INSERT INTO orders (id, company_id, idempotency_key, request_fingerprint, status, unit_net_ore, \
+             vat_rate_basis_points) VALUES ($1, $2, $3, $4, 'draft', $5, $6)",
+        )
+        .bind(order_id.as_uuid())
+        .bind(new.company_id.as_uuid())
+        .bind(&new.idempotency_key)
+        .bind(&fingerprint)
+        .bind(self.price_list.unit_net.ore())
+        .bind(self.price_list.vat_rate.basis_points() as i32)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(error) if hms_db::is_unique_violation(&error) => {
+                // A concurrent retry won the race; answer with its order.
+                drop(tx);
+                let mut tx = self.pool.begin().await?;
+                return self
+                    .replay(&mut tx, &new, &fingerprint)
+                    .await?
+                    .ok_or(OrderError::NotFound);
+            }
+            Err(error) => return Err(error.into()),
+        }
+        for (index, worker) in new.workers.iter().enumerate() {
+            self.insert_worker(&mut tx, order_id, index as i32 + 1, worker)
+                .await?;
+        }
+        let order = load_order(&mut tx, order_id).await?;
+        tx.commit().await?;
+        tracing::info!(order_id = %order.id, company_id = %order.company_id, workers = order.workers.len(), "order created");
+        Ok(order)
+    }
+
+    /// The order created earlier with this key, if any; refused if it was
+    /// created from a different request.
+    async fn replay(
+        &self,
+        tx: &mut PgConnection,
+        new: &NewOrder,
+        fingerprint: &[u8],
+    ) -> Result<Option<Order>, OrderError> {
+        let existing: Option<(Uuid, Option<Vec<u8>>)> = sqlx::query_as(
+            "SELECT id, request_fingerprint FROM orders WHERE company_id = $1 AND idempotency_key = $2",
+        )
+        .bind(new.company_id.as_uuid())
+        .bind(&new.idempotency_key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match existing {
+            None => Ok(None),
+            // Erased with the personal data: the order is decided and the
+            // retry can only be a late one.
+            Some((id, None)) => Ok(Some(load_order(tx, OrderId::from_uuid(id)).await?)),
+            Some((id, Some(stored))) if stored == fingerprint => {
+                Ok(Some(load_order(tx, OrderId::from_uuid(id)).await?))
+            }
+            Some(_) => Err(OrderError::IdempotencyConflict),
+        }
+    }
+
+    async fn insert_worker(
+        &self,
+        tx: &mut PgConnection,
+        order_id: OrderId,
+        position: i32,
+        worker: &NewWorker,
+    ) -> Result<(), OrderError> {
+        let worker_id = WorkerId::new();
+        let sealed = self.national_id_key.seal(
+            worker.national_id.expose().as_bytes(),
+            worker_id.as_uuid().as_bytes(),
+        )?;
+        sqlx::query(
+            "INSERT INTO workers (id, order_id, position, name, national_id_sealed, national_id_masked, \
+             national_id_kind, phone, card_type) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(worker_id.as_uuid())
+        .bind(order_id.as_uuid())
+        .bind(position)
+        .bind(worker.name.as_str())
+        .bind(sealed)
+        .bind(worker.national_id.masked().as_str())
+        .bind(worker.national_id.kind().as_str())
+        .bind(worker.phone.as_str())
+        .bind(worker.card_type.as_str())
+        .execute(tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Adds a worker to a draft order. The same person twice is refused.
+    pub async fn add_worker(
+        &self,
+        order_id: OrderId,
+        worker: NewWorker,
+    ) -> Result<(Order, WorkerId), OrderError> {
+        let mut tx = self.pool.begin().await?;
+        let order = lock_order(&mut tx, order_id).await?;
+        if order.status != OrderStatus::Draft {
+            return Err(OrderError::Transition(
+                "workers can only be added to a draft order",
+            ));
+        }
+        ensure_company_approved(&mut tx, order.company_id).await?;
+        if order.workers.len() >= MAX_WORKERS_PER_ORDER {
+            return Err(OrderError::TooManyWorkers(MAX_WORKERS_PER_ORDER));
+        }
+        let sealed: Vec<(Uuid, Option<Vec<u8>>)> =
+            sqlx::query_as("SELECT id, national_id_sealed FROM workers WHERE order_id = $1")
+                .bind(order_id.as_uuid())
+                .fetch_all(&mut *tx)
+                .await?;
+        let wanted = worker.national_id.expose();
+        for (id, sealed) in sealed {
+            let Some(sealed) = sealed else { continue };
+            let existing = self.national_id_key.open(&sealed, id.as_bytes())?;
+            if existing.as_slice() == wanted.as_bytes() {
+                return Err(OrderError::DuplicateWorker);
+            }
+        }
+        let position = order.workers.iter().map(|w| w.position).max().unwrap_or(0) + 1;
+        self.insert_worker(&mut tx, order_id, position, &worker)
+            .await?;
+        let order = load_order(&mut tx, order_id).await?;
+        tx.commit().await?;
+        let added = order
+            .workers
+            .iter()
+            .find(|w| w.position == position)
+            .map(|w| w.id)
+            .ok_or_else(|| OrderError::Corrupt("added worker not found".to_owned()))?;
+        Ok((order, added))
+    }
+
+    /// Whether the company may order, in this service's projection.
+    pub async fn ensure_company_approved(&self, company_id: CompanyId) -> Result<(), OrderError> {
+        let mut conn = self.pool.acquire().await?;
+        ensure_company_approved(&mut conn, company_id).await
+    }
+
+    pub async fn get(&self, order_id: OrderId) -> Result<Order, OrderError> {
+        let mut conn = self.pool.acquire().await?;
+        load_order(&mut conn, order_id).await
+    }
+
+    pub async fn list(
+        &self,
+        filter: OrderFilter,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> Result<Vec<Order>, OrderError> {
+        let rows: Vec<OrderRow> = sqlx::query_as(&format!(
+            "SELECT {ORDER_COLUMNS} FROM orders \
+             WHERE ($1::uuid IS NULL OR company_id = $1) AND ($2::text IS NULL OR status = $2) \
+               AND ($3::timestamptz IS NULL OR (created_at, id) > ($3, $4)) \
+             ORDER BY created_at, id LIMIT $5"
+        ))
+        .bind(filter.company_id.map(|id| id.as_uuid()))
+        .bind(filter.status.map(OrderStatus::as_str))
+        .bind(after.map(|cursor| cursor.created_at))
+        .bind(after.map(|cursor| cursor.id))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+        let mut workers: HashMap<Uuid, Vec<Worker>> = HashMap::new();
+        let worker_rows: Vec<WorkerRow> = sqlx::query_as(&format!(
+            "SELECT {WORKER_COLUMNS} FROM workers WHERE order_id = ANY($1) ORDER BY position"
+        ))
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await?;
+        for row in worker_rows {
+            workers
+                .entry(row.order_id)
+                .or_default()
+                .push(row.try_into()?);
+        }
+        rows.into_iter()
+            .map(|row| {
+                let own = workers.remove(&row.id).unwrap_or_default();
+                order_from_rows(row, own)
+            })
+            .collect()
+    }
+
+    /// Moves an order on; a repeated step changes nothing and publishes
+    /// nothing. `check` runs with the order locked, before the change.
+    pub async fn transition(
+        &self,
+        order_id: OrderId,
+        transition: Transition,
+        actor: &str,
+        check: impl FnOnce(&Order) -> Result<(), OrderError> + Send,
+    ) -> Result<Order, OrderError> {
+        let mut tx = self.pool.begin().await?;
+        let order = lock_order(&mut tx, order_id).await?;
+        let Some(next) = transition.next_status(order.status)? else {
+            return Ok(order);
+        };
+        check(&order)?;
+        let reason = match &transition {
+            Transition::Reject(reason) => Some(reason.as_str().to_owned()),
+            Transition::Submit | Transition::Approve => None,
+        };
+        let timestamp_column = match next {
+            OrderStatus::Submitted => "submitted_at = now()",
+            OrderStatus::Approved | OrderStatus::Rejected => "decided_at = now(), decided_by = $3",
+            OrderStatus::Draft => {
+                return Err(OrderError::Corrupt("transition back to draft".to_owned()));
+            }
+        };
+        sqlx::query(&format!(
+            "UPDATE orders SET status = $2, {timestamp_column}, rejection_reason = COALESCE($4, rejection_reason) \
+             WHERE id = $1"
+        ))
+        .bind(order_id.as_uuid())
+        .bind(next.as_str())
+        .bind(actor)
+        .bind(&reason)
+        .execute(&mut *tx)
+        .await?;
+        let order = load_order(&mut tx, order_id).await?;
+        let order_id_text = order.id.to_string();
+        let company_id = order.company_id.to_string();
+        let worker_count = order.workers.len() as u32;
+        match next {
+            OrderStatus::Submitted => {
+                let occurred_at = order.submitted_at.map(timestamp);
+                hms_events::enqueue(
+                    &mut tx,
+                    &events::OrderSubmitted {
+                        order_id: order_id_text,
+                        company_id,
+                        worker_count,
+                        occurred_at,
+                    },
+                )
+                .await?;
+            }
+            OrderStatus::Approved => {
+                let occurred_at = order.decided_at.map(timestamp);
+                hms_events::enqueue(
+                    &mut tx,
+                    &events::OrderApproved {
+                        order_id: order_id_text,
+                        company_id,
+                        worker_count,
+                        occurred_at,
+                    },
+                )
+                .await?;
+            }
+            OrderStatus::Rejected => {
+                let occurred_at = order.decided_at.map(timestamp);
+                let reason = reason.unwrap_or_default();
+                hms_events::enqueue(
+                    &mut tx,
+                    &events::OrderRejected {
+                        order_id: order_id_text,
+                        company_id,
+                        reason,
+                        occurred_at,
+                    },
+                )
+                .await?;
+            }
+            OrderStatus::Draft => {}
+        }
+        tx.commit().await?;
+        tracing::info!(order_id = %order.id, to = next.as_str(), "order transition");
+        Ok(order)
+    }
+
+    /// Erases the full national identity numbers of a decided order (and the
+    /// request fingerprint derived from them). Idempotent.
+    pub async fn mask_national_ids(&self, order_id: OrderId) -> Result<Masked, OrderError> {
+        let mut tx = self.pool.begin().await?;
+        let order = lock_order(&mut tx, order_id).await?;
+        if !order.status.is_decided() {
+            return Err(OrderError::Transition(
+                "only a decided order can be redacted",
+            ));
+        }
+        let workers_masked = sqlx::query(
+            "UPDATE workers SET national_id_sealed = NULL, masked_at = now() \
+             WHERE order_id = $1 AND national_id_sealed IS NOT NULL",
+        )
+        .bind(order_id.as_uuid())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let masked_at: DateTime<Utc> = sqlx::query_scalar(
+            "UPDATE orders SET national_ids_masked_at = COALESCE(national_ids_masked_at, now()), \
+             request_fingerprint = NULL WHERE id = $1 RETURNING national_ids_masked_at",
+        )
+        .bind(order_id.as_uuid())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        if workers_masked > 0 {
+            tracing::info!(order_id = %order_id, workers_masked, "national identity numbers masked");
+        }
+        Ok(Masked {
+            company_id: order.company_id,
+            workers_masked: workers_masked as u32,
+            workers_total: order.workers.len() as u32,
+            masked_at,
+        })
+    }
+
+    pub async fn awaiting_redaction(
+        &self,
+        decided_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<AwaitingRedaction>, OrderError> {
+        let rows: Vec<(Uuid, Uuid, String, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT id, company_id, status, decided_at FROM orders \
+             WHERE national_ids_masked_at IS NULL AND status IN ('approved', 'rejected') AND decided_at < $1 \
+             ORDER BY decided_at, id LIMIT $2",
+        )
+        .bind(decided_before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, company_id, status, decided_at)| {
+                Ok(AwaitingRedaction {
+                    order_id: OrderId::from_uuid(id),
+                    company_id: CompanyId::from_uuid(company_id),
+                    status: OrderStatus::parse(&status)
+                        .ok_or_else(|| OrderError::Corrupt(format!("status of order {id}")))?,
+                    decided_at,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn upload_target(
+        &self,
+        order_id: OrderId,
+        worker_id: WorkerId,
+    ) -> Result<UploadTarget, OrderError> {
+        let row: Option<(Uuid, String, bool)> = sqlx::query_as(
+            "SELECT o.company_id, o.status, EXISTS (SELECT 1 FROM workers w WHERE w.order_id = o.id AND w.id = $2) \
+             FROM orders o WHERE o.id = $1",
+        )
+        .bind(order_id.as_uuid())
+        .bind(worker_id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await?;
+        let (company_id, status, has_worker) = row.ok_or(OrderError::NotFound)?;
+        if !has_worker {
+            return Err(OrderError::WorkerNotFound);
+        }
+        Ok(UploadTarget {
+            company_id: CompanyId::from_uuid(company_id),
+            status: OrderStatus::parse(&status)
+                .ok_or_else(|| OrderError::Corrupt(format!("status of order {order_id}")))?,
+        })
+    }
+}
+
+/// Refuses work for a company that is not approved, as far as this service
+/// has heard from the companies service.
+pub async fn ensure_company_approved(
+    db: &mut PgConnection,
+    company_id: CompanyId,
+) -> Result<(), OrderError> {
+    match hms_company_status::standing(db, company_id).await? {
+        Standing::Approved => Ok(()),
+        other => Err(OrderError::CompanyNotApproved(other.refusal())),
+    }
+}
+
+async fn load_order(db: &mut PgConnection, order_id: OrderId) -> Result<Order, OrderError> {
+    fetch_order(db, order_id, "").await
+}
+
+async fn lock_order(db: &mut PgConnection, order_id: OrderId) -> Result<Order, OrderError> {
+    fetch_order(db, order_id, "FOR UPDATE").await
+}
+
+async fn fetch_order(
+    db: &mut PgConnection,
+    order_id: OrderId,
+    lock: &str,
+) -> Result<Order, OrderError> {
+    let row: OrderRow = sqlx::query_as(&format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1 {lock}"
+    ))
+    .bind(order_id.as_uuid())
+    .fetch_optional(&mut *db)
+    .await?
+    .ok_or(OrderError::NotFound)?;
+    let workers: Vec<WorkerRow> = sqlx::query_as(&format!(
+        "SELECT {WORKER_COLUMNS} FROM workers WHERE order_id = $1 ORDER BY position"
+    ))
+    .bind(order_id.as_uuid())
+    .fetch_all(&mut *db)
+    .await?;
+    let workers = workers
+        .into_iter()
+        .map(Worker::try_from)
+        .collect::<Result<_, _>>()?;
+    order_from_rows(row, workers)
+}

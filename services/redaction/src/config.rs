@@ -1,0 +1,64 @@
+use std::time::Duration;
+
+use hms_config::{ConfigError, Sources};
+use hms_runtime::CommonConfig;
+use serde::Deserialize;
+
+/// The redaction service's own settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RedactionConfig {
+    /// `HMS_ORDERS_URL`: where the orders service answers.
+    pub orders_url: String,
+    /// `HMS_MEDIA_URL`: where the media service answers.
+    pub media_url: String,
+    /// `HMS_RECONCILE_INTERVAL_SECS`: how often the reconciler looks for
+    /// decided orders that were not redacted.
+    #[serde(default = "default_reconcile_interval")]
+    pub reconcile_interval_secs: u64,
+    /// `HMS_RECONCILE_DELAY_SECS`: how long after its decision an order
+    /// without a receipt counts as missed (its event lost or stuck).
+    #[serde(default = "default_reconcile_delay")]
+    pub reconcile_delay_secs: u64,
+}
+
+fn default_reconcile_interval() -> u64 {
+    60
+}
+
+fn default_reconcile_delay() -> u64 {
+    300
+}
+
+impl RedactionConfig {
+    pub fn reconcile_interval(&self) -> Duration {
+        Duration::from_secs(self.reconcile_interval_secs.max(1))
+    }
+
+    pub fn reconcile_delay(&self) -> Duration {
+        Duration::from_secs(self.reconcile_delay_secs)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub common: CommonConfig,
+    pub redaction: RedactionConfig,
+}
+
+impl Config {
+    pub fn load() -> Result<Self, ConfigError> {
+        let sources = Sources::new(&[
+            ("grpc_addr", "0.0.0.0:50054"),
+            (
+                "database_url",
+                "postgres://postgres@127.0.0.1:5432/hms_redaction",
+            ),
+            ("orders_url", "http://127.0.0.1:50052"),
+            ("media_url", "http://127.0.0.1:50053"),
+        ]);
+        Ok(Self {
+            common: CommonConfig::load(&sources)?,
+            redaction: sources.get()?,
+        })
+    }
+}

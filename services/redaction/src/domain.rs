@@ -1,0 +1,63 @@
+//! What a redaction removes, and the receipt that proves it.
+
+use chrono::{DateTime, Utc};
+use hms_domain::{CompanyId, OrderId};
+
+/// What started a redaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// The order's decision event.
+    Event,
+    /// The reconciler found the order unredacted after the configured delay.
+    Reconciler,
+    /// An operator asked.
+    Manual,
+}
+
+impl Trigger {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Event => "event",
+            Self::Reconciler => "reconciler",
+            Self::Manual => "manual",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Event, Self::Reconciler, Self::Manual]
+            .into_iter()
+            .find(|trigger| trigger.as_str() == value)
+    }
+}
+
+/// How much personal data a redaction removed, over all its attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Removed {
+    pub workers_masked: u32,
+    pub objects_deleted: u32,
+    pub keys_destroyed: u32,
+}
+
+/// Proof that an order's personal data is gone.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    pub order_id: OrderId,
+    pub company_id: CompanyId,
+    pub trigger: Trigger,
+    pub removed: Removed,
+    pub started_at: DateTime<Utc>,
+    pub completed_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn triggers_round_trip() {
+        for trigger in [Trigger::Event, Trigger::Reconciler, Trigger::Manual] {
+            assert_eq!(Trigger::parse(trigger.as_str()), Some(trigger));
+        }
+        assert_eq!(Trigger::parse("cron"), None);
+    }
+}

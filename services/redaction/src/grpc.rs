@@ -1,0 +1,71 @@
+use hms_domain::OrderId;
+use hms_grpc::status::parse_id;
+use hms_proto::redaction::v1 as pb;
+use hms_proto::time::timestamp;
+use tonic::{Request, Response, Status};
+
+use crate::authz::{Action, authorize};
+use crate::domain::{Receipt, Trigger};
+use crate::error::RedactionError;
+use crate::redactor::Redactor;
+
+pub struct RedactionApi {
+    redactor: Redactor,
+}
+
+impl RedactionApi {
+    pub fn new(redactor: Redactor) -> Self {
+        Self { redactor }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::redaction_service_server::RedactionService for RedactionApi {
+    async fn get_receipt(
+        &self,
+        request: Request<pb::GetReceiptRequest>,
+    ) -> Result<Response<pb::GetReceiptResponse>, Status> {
+        authorize(&hms_grpc::caller(&request), Action::ReadReceipt)?;
+        let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
+        let receipt = self
+            .redactor
+            .receipt(order_id)
+            .await?
+            .ok_or(RedactionError::NoReceipt)?;
+        Ok(Response::new(pb::GetReceiptResponse {
+            receipt: Some(receipt_to_proto(receipt)),
+        }))
+    }
+
+    async fn redact_order(
+        &self,
+        request: Request<pb::RedactOrderRequest>,
+    ) -> Result<Response<pb::RedactOrderResponse>, Status> {
+        authorize(&hms_grpc::caller(&request), Action::Redact)?;
+        let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
+        let receipt = self
+            .redactor
+            .redact(order_id, None, Trigger::Manual)
+            .await?;
+        Ok(Response::new(pb::RedactOrderResponse {
+            receipt: Some(receipt_to_proto(receipt)),
+        }))
+    }
+}
+
+fn receipt_to_proto(receipt: Receipt) -> pb::Receipt {
+    pb::Receipt {
+        order_id: receipt.order_id.to_string(),
+        company_id: receipt.company_id.to_string(),
+        workers_masked: receipt.removed.workers_masked,
+        objects_deleted: receipt.removed.objects_deleted,
+        keys_destroyed: receipt.removed.keys_destroyed,
+        trigger: match receipt.trigger {
+            Trigger::Event => pb::Trigger::Event,
+            Trigger::Reconciler => pb::Trigger::Reconciler,
+            Trigger::Manual => pb::Trigger::Manual,
+        } as i32,
+        started_at: Some(timestamp(receipt.started_at)),
+        completed_at: Some(timestamp(receipt.completed_at)),
+    }
+}

@@ -1,0 +1,97 @@
+//! The redaction service: once the back office decides an order, its
+//! workers' national identity numbers are masked and their documents
+//! destroyed, and a receipt proves it. Decision events drive it; a
+//! reconciler re-drives whatever an outage let slip.
+
+mod authz;
+mod config;
+mod domain;
+mod error;
+mod events;
+mod grpc;
+mod redactor;
+mod storage;
+
+use hms_proto::events::v1::{OrderApproved, OrderRejected};
+use hms_proto::media::v1::media_service_client::MediaServiceClient;
+use hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient;
+use hms_proto::redaction::v1::redaction_service_server::RedactionServiceServer;
+use hms_runtime::{Foundation, Service, StartupError};
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// The redaction service, for `hms_runtime::main`.
+pub struct Redaction;
+
+impl Service for Redaction {
+    const NAME: &'static str = "redaction";
+    type Config = Config;
+
+    fn load_config() -> Result<Config, hms_config::ConfigError> {
+        Config::load()
+    }
+
+    fn common(config: &Config) -> &hms_runtime::CommonConfig {
+        &config.common
+    }
+
+    fn migrations() -> Vec<&'static sqlx::migrate::Migrator> {
+        vec![&hms_events::MIGRATIONS, &MIGRATIONS]
+    }
+
+    async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), StartupError> {
+        let mut foundation =
+            Foundation::prepare(Self::NAME, &config.common, &Self::migrations(), shutdown).await?;
+        let relay = hms_events::Relay::new(
+            foundation.pool.clone(),
+            foundation.jetstream.clone(),
+            &config.common.events,
+            &[hms_events::Domain::Redaction],
+        )
+        .await?;
+        foundation.spawn(relay.run(foundation.shutdown.clone()));
+
+        let orders =
+            hms_grpc::client::connect(&config.redaction.orders_url, "orders", &foundation.tokens)?;
+        let media =
+            hms_grpc::client::connect(&config.redaction.media_url, "media", &foundation.tokens)?;
+        let redactor = redactor::Redactor::new(
+            storage::Store::new(foundation.pool.clone()),
+            OrderInternalServiceClient::new(orders),
+            MediaServiceClient::new(media),
+        );
+
+        let approved = hms_events::Consumer::<OrderApproved, _>::new(
+            Self::NAME,
+            foundation.pool.clone(),
+            foundation.jetstream.clone(),
+            &config.common.events,
+            events::OnDecision(redactor.clone()),
+        )?
+        .start(foundation.shutdown.clone())
+        .await?;
+        let rejected = hms_events::Consumer::<OrderRejected, _>::new(
+            Self::NAME,
+            foundation.pool.clone(),
+            foundation.jetstream.clone(),
+            &config.common.events,
+            events::OnDecision(redactor.clone()),
+        )?
+        .start(foundation.shutdown.clone())
+        .await?;
+        foundation.adopt([approved, rejected]);
+        foundation.spawn(redactor.clone().reconcile_forever(
+            config.redaction.reconcile_interval(),
+            config.redaction.reconcile_delay(),
+            foundation.shutdown.clone(),
+        ));
+
+        let routes = tonic::service::Routes::new(RedactionServiceServer::new(
+            grpc::RedactionApi::new(redactor),
+        ));
+        foundation.serve(routes).await
+    }
+}

@@ -1,0 +1,347 @@
+//! Events that arrive late, twice, never, or broken.
+
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream;
+use hms_events::{Domain, Event};
+use hms_proto::events::v1 as events;
+use hms_proto::media::v1 as media;
+use hms_proto::orders::v1 as orders;
+use hms_proto::redaction::v1 as redaction;
+use hms_test_support::{Service, TestEnv, eventually};
+use prost::Message;
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_approved_while_redaction_is_down_is_redacted_when_it_starts() {
+    let mut env = TestEnv::new();
+    env.start(Service::Companies).await;
+    env.start(Service::Orders).await;
+    env.start(Service::Media).await;
+    let mut clients = Clients::connect(&env, false).await;
+    let (order, _) = submitted_order(&env, &mut clients).await;
+    approve(&mut clients, &order.order_id).await;
+
+    // Nothing redacts while redaction is down.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let orders_db = env.db(Service::Orders).await;
+    let sealed =
+        "SELECT count(*) FROM workers WHERE order_id = $1 AND national_id_sealed IS NOT NULL";
+    assert_eq!(count(&orders_db, sealed, &order.order_id).await, 2);
+
+    env.start(Service::Redaction).await;
+    clients.redaction = Some(
+        hms_proto::redaction::v1::redaction_service_client::RedactionServiceClient::new(
+            env.channel(Service::Redaction).await,
+        ),
+    );
+    let receipt = receipt(&mut clients, &order.order_id, SOON).await;
+    assert_eq!(receipt.trigger, redaction::Trigger::Event as i32);
+    assert_eq!(count(&orders_db, sealed, &order.order_id).await, 0);
+    let media_db = env.db(Service::Media).await;
+    assert_eq!(
+        count(
+            &media_db,
+            "SELECT count(*) FROM documents WHERE order_id = $1",
+            &order.order_id
+        )
+        .await,
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_approval_event_is_redacted_by_the_reconciler() {
+    let mut env = TestEnv::new();
+    env.set("HMS_RECONCILE_DELAY_SECS", "1");
+    env.start(Service::Companies).await;
+    env.start(Service::Orders).await;
+    env.start(Service::Media).await;
+    let mut clients = Clients::connect(&env, false).await;
+    let (order, _) = submitted_order(&env, &mut clients).await;
+    approve(&mut clients, &order.order_id).await;
+
+    // Wait until the event left the outbox, then lose it.
+    let orders_db = env.db(Service::Orders).await;
+    eventually("the approval to be published", SOON, || {
+        let db = orders_db.clone();
+        async move {
+            let published: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM hms_outbox WHERE event_type = 'hms.orders.v1.order_approved' AND published_at IS NOT NULL",
+            )
+            .fetch_one(&db)
+            .await
+            .ok()?;
+            (published == 1).then_some(())
+        }
+    })
+    .await;
+    let jetstream = env.jetstream().await;
+    let stream = jetstream
+        .get_stream(env.stream_name(Domain::Orders))
+        .await
+        .expect("the orders stream");
+    let purged = stream
+        .purge()
+        .filter(env.subject(events::OrderApproved::TYPE))
+        .await
+        .expect("purge the approval");
+    assert_eq!(purged.purged, 1);
+
+    env.start(Service::Redaction).await;
+    clients.redaction = Some(
+        hms_proto::redaction::v1::redaction_service_client::RedactionServiceClient::new(
+            env.channel(Service::Redaction).await,
+        ),
+    );
+    let receipt = receipt(&mut clients, &order.order_id, SOON).await;
+    assert_eq!(receipt.trigger, redaction::Trigger::Reconciler as i32);
+    assert_eq!(
+        (
+            receipt.workers_masked,
+            receipt.objects_deleted,
+            receipt.keys_destroyed
+        ),
+        (2, 6, 6)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_event_and_repeated_calls_change_nothing_twice() {
+    let mut env = TestEnv::new();
+    env.start_all().await;
+    let mut clients = Clients::connect(&env, true).await;
+    let (order, _) = submitted_order(&env, &mut clients).await;
+    approve(&mut clients, &order.order_id).await;
+    let first = receipt(&mut clients, &order.order_id, SOON).await;
+
+    // The very same message again: JetStream drops it (same Nats-Msg-Id).
+    let jetstream = env.jetstream().await;
+    let stream = jetstream
+        .get_stream(env.stream_name(Domain::Orders))
+        .await
+        .expect("the orders stream");
+    let original = stream
+        .get_last_raw_message_by_subject(&env.subject(events::OrderApproved::TYPE))
+        .await
+        .expect("the approval event");
+    let headers = original.headers.clone();
+    let ack = jetstream
+        .publish_with_headers(
+            original.subject.to_string(),
+            headers.clone(),
+            original.payload.clone(),
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("acknowledged");
+    assert!(ack.duplicate, "JetStream recognised the duplicate");
+
+    // The same event under another id (as after the duplicate window): the
+    // consumer handles it, and nothing changes.
+    let mut renamed = headers;
+    renamed.insert(
+        hms_events::headers::MESSAGE_ID,
+        uuid::Uuid::now_v7().to_string().as_str(),
+    );
+    let ack = jetstream
+        .publish_with_headers(
+            original.subject.to_string(),
+            renamed,
+            original.payload.clone(),
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("acknowledged");
+    assert!(!ack.duplicate);
+    wait_until_consumed(&jetstream, &env, "redaction-order_approved", ack.sequence).await;
+
+    // Repeated calls to orders and media, as redaction would make them.
+    let mut orders_internal =
+        hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient::new(
+            env.channel_as(Service::Orders, "redaction").await,
+        );
+    let masked = orders_internal
+        .mask_national_ids(orders::MaskNationalIdsRequest {
+            order_id: order.order_id.clone(),
+        })
+        .await
+        .expect("mask again")
+        .into_inner();
+    assert_eq!((masked.workers_masked, masked.workers_total), (0, 2));
+    let mut media_internal = hms_proto::media::v1::media_service_client::MediaServiceClient::new(
+        env.channel_as(Service::Media, "redaction").await,
+    );
+    let purged = media_internal
+        .purge_order_media(media::PurgeOrderMediaRequest {
+            order_id: order.order_id.clone(),
+        })
+        .await
+        .expect("purge again")
+        .into_inner();
+    assert_eq!((purged.objects_deleted, purged.keys_destroyed), (0, 0));
+    assert_eq!(
+        (purged.total_objects_deleted, purged.total_keys_destroyed),
+        (6, 6)
+    );
+    let manual = clients
+        .redaction()
+        .redact_order(redaction::RedactOrderRequest {
+            order_id: order.order_id.clone(),
+        })
+        .await
+        .expect("redact again")
+        .into_inner()
+        .receipt
+        .expect("a receipt");
+    assert_eq!(manual, first, "the receipt is unchanged");
+
+    assert_eq!(
+        redacted_events(&env).await.len(),
+        1,
+        "OrderRedacted was published once"
+    );
+    let redaction_db = env.db(Service::Redaction).await;
+    let receipts: i64 = sqlx::query_scalar("SELECT count(*) FROM redactions")
+        .fetch_one(&redaction_db)
+        .await
+        .expect("count");
+    assert_eq!(receipts, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_event_is_parked_without_blocking_the_events_behind_it() {
+    let mut env = TestEnv::new();
+    env.set("HMS_EVENT_MAX_DELIVER", "3");
+    // Slow retries, so the poison is still being retried when the good
+    // event behind it is handled.
+    env.set("HMS_EVENT_RETRY_BASE_MS", "1500");
+    env.set("HMS_EVENT_RETRY_MAX_MS", "3000");
+    env.start_all().await;
+    let mut clients = Clients::connect(&env, true).await;
+    let (order, _) = submitted_order(&env, &mut clients).await;
+
+    let jetstream = env.jetstream().await;
+    let subject = env.subject(events::OrderApproved::TYPE);
+    // Undecodable bytes: parked at once.
+    publish(&jetstream, &subject, vec![0xFF, 0xFF, 0xFF, 0xFF]).await;
+    // A well-formed approval of an order nobody knows: fails every time.
+    let unknown_order = uuid::Uuid::now_v7().to_string();
+    let poison = events::OrderApproved {
+        order_id: unknown_order.clone(),
+        company_id: uuid::Uuid::now_v7().to_string(),
+        worker_count: 1,
+        occurred_at: None,
+    };
+    publish(&jetstream, &subject, poison.encode_to_vec()).await;
+
+    let started = Instant::now();
+    approve(&mut clients, &order.order_id).await;
+    receipt(&mut clients, &order.order_id, SOON).await;
+    let good_done = started.elapsed();
+
+    let parked = eventually("two parked events", Duration::from_secs(30), || {
+        let jetstream = jetstream.clone();
+        let stream = env.stream_name(Domain::Parked);
+        async move {
+            let mut stream = jetstream.get_stream(stream).await.ok()?;
+            let info = stream.info().await.ok()?;
+            (info.state.messages == 2).then_some(info.state.last_sequence)
+        }
+    })
+    .await;
+    let poison_parked = started.elapsed();
+    assert!(
+        good_done < poison_parked,
+        "the good event ({good_done:?}) went ahead of the poison ({poison_parked:?})"
+    );
+
+    let stream = jetstream
+        .get_stream(env.stream_name(Domain::Parked))
+        .await
+        .expect("the parking stream");
+    let mut reasons = Vec::new();
+    for sequence in 1..=parked {
+        let message = stream
+            .get_raw_message(sequence)
+            .await
+            .expect("a parked message");
+        let headers = message.headers.clone();
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .map(|v| v.as_str().to_owned())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            header(hms_events::headers::PARKED_CONSUMER),
+            "redaction-order_approved"
+        );
+        assert_eq!(header(hms_events::headers::PARKED_SUBJECT), subject);
+        reasons.push((
+            header(hms_events::headers::PARKED_REASON),
+            header(hms_events::headers::PARKED_DELIVERIES),
+        ));
+    }
+    assert!(
+        reasons
+            .iter()
+            .any(|(reason, deliveries)| reason.contains("not a valid") && deliveries == "1"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|(reason, deliveries)| reason.contains("failed 3 times") && deliveries == "3"),
+        "{reasons:?}"
+    );
+    // Parking does not leave the poison half-handled in redaction.
+    let redaction_db = env.db(Service::Redaction).await;
+    assert_eq!(
+        count(
+            &redaction_db,
+            "SELECT count(*) FROM redactions WHERE order_id = $1",
+            &unknown_order
+        )
+        .await,
+        0
+    );
+}
+
+async fn publish(jetstream: &jetstream::Context, subject: &str, payload: Vec<u8>) {
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(
+        hms_events::headers::MESSAGE_ID,
+        uuid::Uuid::now_v7().to_string().as_str(),
+    );
+    jetstream
+        .publish_with_headers(subject.to_owned(), headers, payload.into())
+        .await
+        .expect("publish")
+        .await
+        .expect("acknowledged");
+}
+
+/// Waits until a durable consumer has acknowledged the stream up to `sequence`.
+async fn wait_until_consumed(
+    jetstream: &jetstream::Context,
+    env: &TestEnv,
+    consumer: &str,
+    sequence: u64,
+) {
+    let stream = jetstream
+        .get_stream(env.stream_name(Domain::Orders))
+        .await
+        .expect("the orders stream");
+    eventually("the consumer to catch up", SOON, || {
+        let stream = stream.clone();
+        async move {
+            let info = stream.consumer_info(consumer).await.ok()?;
+            (info.ack_floor.stream_sequence >= sequence && info.num_ack_pending == 0).then_some(())
+        }
+    })
+    .await;
+}

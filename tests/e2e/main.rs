@@ -1,0 +1,11 @@
+//! End-to-end tests. Every test starts the real service binaries against the
+//! real PostgreSQL and NATS JetStream in an environment of its own, and
+//! drives them over gRPC the way other services and the gateway do.
+
+mod common;
+
+mod bad_input;
+mod delivery;
+mod flow;
+mod operations;
+mod tracing;

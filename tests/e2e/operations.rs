@@ -1,0 +1,62 @@
+//! What operators rely on: health, reflection, a clean stop.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use hms_test_support::{Service, TestEnv};
+use tonic_reflection::pb::v1::ServerReflectionRequest;
+use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_service_serves_reflection_and_stops_cleanly_on_sigterm() {
+    let mut env = TestEnv::new();
+    env.start_all().await;
+    for (service, api) in [
+        (Service::Companies, "hms.companies.v1.CompanyService"),
+        (Service::Orders, "hms.orders.v1.OrderInternalService"),
+        (Service::Media, "hms.media.v1.MediaService"),
+        (Service::Redaction, "hms.redaction.v1.RedactionService"),
+    ] {
+        let mut client = ServerReflectionClient::new(env.channel(service).await);
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut responses = client
+            .server_reflection_info(futures::stream::iter([request]))
+            .await
+            .expect("reflection")
+            .into_inner();
+        let Some(Ok(response)) = responses.next().await else {
+            panic!("{} answered no reflection", service.name());
+        };
+        let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+            panic!("{} answered something else", service.name());
+        };
+        let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+        assert!(
+            names.iter().any(|n| n == api),
+            "{}: {names:?}",
+            service.name()
+        );
+        assert!(
+            names.iter().any(|n| n == "grpc.health.v1.Health"),
+            "{}: {names:?}",
+            service.name()
+        );
+    }
+
+    for service in Service::ALL {
+        let stopping = Instant::now();
+        let code = env.stop(service).await;
+        assert_eq!(code, Some(0), "{} exits cleanly", service.name());
+        assert!(
+            stopping.elapsed() < Duration::from_secs(10),
+            "{} stopped in {:?}",
+            service.name(),
+            stopping.elapsed()
+        );
+    }
+}
