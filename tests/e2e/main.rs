@@ -6,6 +6,7 @@ mod common;
 
 mod bad_input;
 mod delivery;
+mod docs;
 mod flow;
 mod operations;
 mod tracing;

@@ -78,7 +78,69 @@ impl Sources {
     }
 }
 
+/// The `HMS_*` names of the settings a configuration section reads, taken
+/// from its `Deserialize` implementation (so documentation can be checked
+/// against the code).
+pub fn setting_names<T: DeserializeOwned>() -> Vec<String> {
+    let mut recorder = FieldRecorder::default();
+    let _ = T::deserialize(&mut recorder);
+    recorder
+        .fields
+        .iter()
+        .map(|field| format!("HMS_{}", field.to_ascii_uppercase()))
+        .collect()
+}
+
+/// A deserializer that only notes which fields a struct asks for.
+#[derive(Default)]
+struct FieldRecorder {
+    fields: Vec<&'static str>,
+}
+
+#[derive(Debug)]
+struct Recorded;
+
+impl std::fmt::Display for Recorded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("fields recorded")
+    }
+}
+
+impl std::error::Error for Recorded {}
+
+impl serde::de::Error for Recorded {
+    fn custom<T: std::fmt::Display>(_: T) -> Self {
+        Recorded
+    }
+}
+
+impl<'de> serde::Deserializer<'de> for &mut FieldRecorder {
+    type Error = Recorded;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Recorded> {
+        Err(Recorded)
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, Recorded> {
+        self.fields.extend_from_slice(fields);
+        Err(Recorded)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map enum identifier ignored_any
+    }
+}
+
 #[cfg(test)]
+// figment's `Jail` closures return its (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use serde::Deserialize;
@@ -107,6 +169,11 @@ mod tests {
             assert!(section.flag);
             Ok(())
         });
+    }
+
+    #[test]
+    fn setting_names_come_from_the_fields() {
+        assert_eq!(setting_names::<Section>(), ["HMS_GRPC_ADDR", "HMS_FLAG"]);
     }
 
     #[test]

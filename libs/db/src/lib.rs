@@ -62,21 +62,31 @@ impl DbConfig {
     /// configured timeout, so a service may start before its database).
     pub async fn connect(&self) -> Result<PgPool, DbError> {
         let options = self.connect_options()?;
-        let timeout = Duration::from_secs(self.database_connect_timeout_secs);
-        let deadline = Instant::now() + timeout;
-        loop {
-            let attempt = PgPoolOptions::new()
+        self.retry("waiting for the database", || {
+            PgPoolOptions::new()
                 .max_connections(self.database_max_connections)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options.clone())
-                .await;
-            match attempt {
-                Ok(pool) => return Ok(pool),
+        })
+        .await
+    }
+
+    /// Retries `attempt` until it succeeds or the connect timeout passes.
+    async fn retry<T, F, Fut>(&self, waiting: &str, mut attempt: F) -> Result<T, DbError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+    {
+        let timeout = Duration::from_secs(self.database_connect_timeout_secs);
+        let deadline = Instant::now() + timeout;
+        loop {
+            match attempt().await {
+                Ok(value) => return Ok(value),
                 Err(error) if Instant::now() >= deadline => {
                     return Err(DbError::Unreachable(timeout, error));
                 }
                 Err(error) => {
-                    tracing::info!(%error, "waiting for the database");
+                    tracing::info!(%error, "{waiting}");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }
@@ -91,7 +101,12 @@ impl DbConfig {
         let Some(name) = options.get_database().map(str::to_owned) else {
             return Ok(());
         };
-        let mut admin = options.database("postgres").connect().await?;
+        let admin_options = options.database("postgres");
+        let mut admin = self
+            .retry("waiting for the database server", || {
+                admin_options.connect()
+            })
+            .await?;
         let exists: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
                 .bind(&name)

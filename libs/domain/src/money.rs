@@ -166,8 +166,8 @@ mod tests {
             let price = list.price(quantity).expect("fits");
             let exact = i128::from(price.net.ore()) * i128::from(rate);
             let ours = i128::from(price.vat.ore()) * 10_000;
-            // Half up: ours - exact lies in [-5000, 5000).
-            prop_assert!(ours - exact >= -5_000 && ours - exact < 5_000);
+            // Half up: ours - exact lies in (-5000, 5000]; exactly half rounds up.
+            prop_assert!(ours - exact > -5_000 && ours - exact <= 5_000);
             prop_assert_eq!(price.gross.ore(), price.net.ore() + price.vat.ore());
         }
     }

@@ -170,9 +170,6 @@ mod tests {
             from_grpc.span().span_context().span_id(),
             SpanId::from_hex("00f067aa0ba902b7").expect("span id")
         );
-        assert_eq!(
-            extract_from_nats(None).span().span_context().is_valid(),
-            false
-        );
+        assert!(!extract_from_nats(None).span().span_context().is_valid());
     }
 }

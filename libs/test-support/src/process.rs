@@ -66,10 +66,10 @@ impl ServiceProcess {
                     self.log_tail(60)
                 );
             }
-            if let Ok(addr) = std::fs::read_to_string(addr_file) {
-                if serving(addr.trim()).await {
-                    return;
-                }
+            if let Ok(addr) = std::fs::read_to_string(addr_file)
+                && serving(addr.trim()).await
+            {
+                return;
             }
             assert!(
                 Instant::now() < deadline,

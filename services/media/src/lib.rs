@@ -21,7 +21,7 @@ use hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceCl
 use hms_runtime::{Foundation, Service, StartupError};
 use tokio_util::sync::CancellationToken;
 
-pub use config::Config;
+pub use config::{Config, MediaConfig};
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!();
 

@@ -171,7 +171,7 @@ pub fn missing_documents(
                 .copied()
                 .filter(|kind| !stored.contains(&(worker.id, *kind)))
                 .collect();
-            (!kinds.is_empty()).then(|| MissingDocuments {
+            (!kinds.is_empty()).then_some(MissingDocuments {
                 position: worker.position,
                 worker_id: worker.id,
                 kinds,

@@ -17,7 +17,7 @@ use hms_proto::orders::v1::order_service_server::OrderServiceServer;
 use hms_runtime::{Foundation, Service, StartupError};
 use tokio_util::sync::CancellationToken;
 
-pub use config::Config;
+pub use config::{Config, OrdersConfig};
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!();
 

@@ -54,9 +54,10 @@ impl From<RedactionError> for Status {
     fn from(error: RedactionError) -> Self {
         match error {
             RedactionError::NoReceipt => Status::not_found(error.to_string()),
-            RedactionError::Refused { code, .. } if code == tonic::Code::InvalidArgument => {
-                Status::invalid_argument(error.to_string())
-            }
+            RedactionError::Refused {
+                code: tonic::Code::InvalidArgument,
+                ..
+            } => Status::invalid_argument(error.to_string()),
             RedactionError::Refused { .. } => Status::failed_precondition(error.to_string()),
             RedactionError::Unavailable { service, message } => {
                 hms_grpc::status::unavailable(service, message)

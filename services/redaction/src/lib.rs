@@ -19,7 +19,7 @@ use hms_proto::redaction::v1::redaction_service_server::RedactionServiceServer;
 use hms_runtime::{Foundation, Service, StartupError};
 use tokio_util::sync::CancellationToken;
 
-pub use config::Config;
+pub use config::{Config, RedactionConfig};
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!();
 

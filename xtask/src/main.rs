@@ -1,0 +1,97 @@
+//! Project tasks: `cargo xtask up` runs the platform locally, `cargo xtask
+//! test` runs what CI runs. Both start private PostgreSQL and NATS servers
+//! under `.hms/` when none are reachable.
+
+mod nats;
+mod postgres;
+mod prereqs;
+mod process;
+mod repo;
+mod secrets;
+mod services;
+mod test;
+mod up;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::repo::Repo;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Development tasks for HMS-kort",
+    after_help = "PostgreSQL and NATS come from HMS_DEV_DATABASE_URL and HMS_DEV_NATS_URL \
+                  (defaults postgres://postgres@127.0.0.1:5432/postgres and nats://127.0.0.1:4222); \
+                  when they do not answer, private servers are started under .hms/."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Task>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Build and run every service locally until Ctrl-C.
+    Up,
+    /// Run what CI runs: rustfmt, clippy, buf lint, build, all tests.
+    Test,
+    /// Only make sure PostgreSQL and NATS are there, and say where.
+    Prereqs,
+    /// Stop the private PostgreSQL and NATS servers under .hms/.
+    StopPrivate,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let Some(task) = cli.command else {
+        // No task: the usage, as `cargo xtask help` prints it.
+        return match Cli::command().print_help() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        };
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let repo = Repo::locate();
+    match runtime.block_on(run(task, &repo)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(task: Task, repo: &Repo) -> anyhow::Result<()> {
+    match task {
+        Task::Up => up::run(repo).await,
+        Task::Test => test::run(repo).await,
+        Task::Prereqs => {
+            let found = prereqs::ensure(repo).await?;
+            let test_database_url = postgres::with_database(&found.database_url, "postgres")?;
+            println!("To run tests by hand:");
+            println!(
+                "  export HMS_TEST_DATABASE_URL={} HMS_TEST_NATS_URL={}",
+                postgres::redact(&test_database_url),
+                found.nats_url
+            );
+            Ok(())
+        }
+        Task::StopPrivate => {
+            println!("PostgreSQL: {}", postgres::stop_private(repo)?);
+            println!("NATS: {}", nats::stop_private(repo).await?);
+            Ok(())
+        }
+    }
+}

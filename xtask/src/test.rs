@@ -1,0 +1,245 @@
+//! `cargo xtask test`: everything CI checks, in the order that fails
+//! fastest, stopping at the first failure.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use tokio::process::Command;
+
+use crate::process;
+use crate::repo::Repo;
+use crate::{postgres, prereqs, services};
+
+/// Pinned so every machine lints the protos with the same rules.
+const BUF_PACKAGE: &str = "@bufbuild/buf@1.75.0";
+
+enum Outcome {
+    Passed,
+    Skipped(String),
+    Failed,
+}
+
+/// The steps run so far, for the summary.
+struct Steps {
+    started: Instant,
+    done: Vec<(&'static str, Outcome, Duration)>,
+}
+
+impl Steps {
+    fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            done: Vec::new(),
+        }
+    }
+
+    /// Runs one step; on failure prints the summary and returns the error.
+    async fn run<T>(
+        &mut self,
+        name: &'static str,
+        step: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        self.run_or_skip(name, async { Ok((step.await?, None)) })
+            .await
+    }
+
+    /// Like [`run`](Self::run), for a step that may find it cannot run and
+    /// says why instead of failing.
+    async fn run_or_skip<T>(
+        &mut self,
+        name: &'static str,
+        step: impl Future<Output = Result<(T, Option<String>)>>,
+    ) -> Result<T> {
+        println!("\n==> {name}");
+        let started = Instant::now();
+        let result = step.await;
+        let took = started.elapsed();
+        let shown = process::format_duration(took);
+        match result {
+            Ok((value, None)) => {
+                println!("<== {name}: ok ({shown})");
+                self.done.push((name, Outcome::Passed, took));
+                Ok(value)
+            }
+            Ok((value, Some(why))) => {
+                eprintln!("warning: {name} was SKIPPED: {why}");
+                println!("<== {name}: SKIPPED");
+                self.done.push((name, Outcome::Skipped(why), took));
+                Ok(value)
+            }
+            Err(error) => {
+                println!("<== {name}: FAILED ({shown})");
+                self.done.push((name, Outcome::Failed, took));
+                self.summary();
+                Err(error.context(format!("step `{name}` failed")))
+            }
+        }
+    }
+
+    fn summary(&self) {
+        let width = self
+            .done
+            .iter()
+            .map(|(name, ..)| name.len())
+            .max()
+            .unwrap_or(0);
+        println!("\nSummary:");
+        for (name, outcome, took) in &self.done {
+            let took = process::format_duration(*took);
+            match outcome {
+                Outcome::Passed => println!("  {name:width$}  ok       {took}"),
+                Outcome::Failed => println!("  {name:width$}  FAILED   {took}"),
+                Outcome::Skipped(why) => println!("  {name:width$}  skipped  ({why})"),
+            }
+        }
+        let failed = self
+            .done
+            .iter()
+            .any(|(_, outcome, _)| matches!(outcome, Outcome::Failed));
+        let skipped = self
+            .done
+            .iter()
+            .filter(|(_, outcome, _)| matches!(outcome, Outcome::Skipped(_)))
+            .count();
+        let verdict = match (failed, skipped) {
+            (true, _) => "FAILED".to_owned(),
+            (false, 0) => "All steps passed".to_owned(),
+            (false, skipped) => format!("All steps passed ({skipped} SKIPPED, see above)"),
+        };
+        println!(
+            "{verdict} in {}",
+            process::format_duration(self.started.elapsed())
+        );
+    }
+}
+
+pub async fn run(repo: &Repo) -> Result<()> {
+    let mut steps = Steps::new();
+    let prereqs = steps.run("prerequisites", prereqs::ensure(repo)).await?;
+    steps
+        .run(
+            "rustfmt",
+            cargo(repo, &["fmt", "--all", "--", "--check"], &[]),
+        )
+        .await?;
+    steps
+        .run(
+            "clippy",
+            cargo(
+                repo,
+                &[
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+                &[],
+            ),
+        )
+        .await?;
+
+    steps.run_or_skip("proto lint", proto_lint(repo)).await?;
+
+    // The end-to-end tests start the real binaries from the target folder.
+    let build_args = services::build_args();
+    let build_args: Vec<&str> = build_args.iter().map(String::as_str).collect();
+    steps
+        .run("build services", cargo(repo, &build_args, &[]))
+        .await?;
+
+    let test_database_url = postgres::with_database(&prereqs.database_url, "postgres")?;
+    let env = [
+        ("HMS_TEST_DATABASE_URL", test_database_url.as_str()),
+        ("HMS_TEST_NATS_URL", prereqs.nats_url.as_str()),
+    ];
+    let has_nextest = process::succeeds(process::cargo(), &["nextest", "--version"]);
+    let test_args: &[&str] = if has_nextest {
+        &["nextest", "run", "--workspace", "--no-fail-fast"]
+    } else {
+        println!("(cargo-nextest is not installed; using cargo test)");
+        &["test", "--workspace", "--no-fail-fast"]
+    };
+    steps.run("tests", cargo(repo, test_args, &env)).await?;
+
+    steps.summary();
+    Ok(())
+}
+
+async fn cargo(repo: &Repo, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
+    let mut command = Command::new(process::cargo());
+    command
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(repo.root());
+    let shown_env: String = env
+        .iter()
+        .map(|(key, value)| format!("{key}={} ", postgres::redact(value)))
+        .collect();
+    process::run_streaming(
+        &mut command,
+        &format!("{shown_env}cargo {}", args.join(" ")),
+    )
+    .await
+}
+
+/// `buf lint` in `proto/`, or why it could not run for want of buf.
+async fn proto_lint(repo: &Repo) -> Result<((), Option<String>)> {
+    let buf = match find_or_install_buf(repo).await {
+        Ok(buf) => buf,
+        Err(why) => return Ok(((), Some(why))),
+    };
+    let mut command = Command::new(&buf);
+    command.arg("lint").current_dir(repo.root().join("proto"));
+    process::run_streaming(
+        &mut command,
+        &format!("(cd proto && {} lint)", buf.display()),
+    )
+    .await?;
+    Ok(((), None))
+}
+
+/// `buf` from PATH or `.hms/tools`, installed there with npm if need be.
+/// Err holds why there is none.
+async fn find_or_install_buf(repo: &Repo) -> std::result::Result<PathBuf, String> {
+    let local = repo.hms("tools/node_modules/.bin/buf");
+    if let Some(buf) = process::find_program("buf", &[]) {
+        return Ok(buf);
+    }
+    if process::is_executable(&local) {
+        return Ok(local);
+    }
+    let Some(npm) = process::find_program("npm", &[]) else {
+        return Err(format!(
+            "buf is not on PATH nor in {}, and npm is not there to install it \
+             (install Node.js, or buf itself: https://buf.build/docs/installation)",
+            repo.show(&local)
+        ));
+    };
+    let prefix = repo.hms("tools");
+    let shown = format!(
+        "npm install --prefix {} --no-audit --no-fund {BUF_PACKAGE}",
+        repo.show(&prefix)
+    );
+    let mut install = Command::new(npm);
+    install
+        .arg("install")
+        .arg("--prefix")
+        .arg(&prefix)
+        .args(["--no-audit", "--no-fund", BUF_PACKAGE])
+        .current_dir(repo.root());
+    if let Err(error) = process::run_streaming(&mut install, &shown).await {
+        return Err(format!("buf could not be installed: {error:#}"));
+    }
+    if process::is_executable(&local) {
+        Ok(local)
+    } else {
+        Err(format!(
+            "npm installed {BUF_PACKAGE}, but {} is missing",
+            repo.show(&local)
+        ))
+    }
+}
