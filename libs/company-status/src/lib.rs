@@ -5,13 +5,10 @@
 //! table, fed by the company events, and asks it. Events may arrive out of
 //! order (one consumer per subject); the company's version decides.
 
-use async_nats::jetstream;
 use hms_domain::CompanyId;
-use hms_events::{EventHandler, EventMeta, EventsConfig, EventsError, HandlerError};
+use hms_events::{EventHandler, EventMeta, EventsError, HandlerError, Subscriber};
 use hms_proto::events::v1 as pb;
-use sqlx::{PgConnection, PgPool};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// The table this projection needs; run with the service's migrations.
@@ -62,51 +59,19 @@ pub async fn standing(db: &mut PgConnection, company: CompanyId) -> Result<Stand
 }
 
 /// Starts the consumers that keep the projection, one per company event.
-pub async fn start(
-    service: &str,
-    pool: &PgPool,
-    jetstream: &jetstream::Context,
-    config: &EventsConfig,
-    shutdown: &CancellationToken,
-) -> Result<Vec<JoinHandle<()>>, EventsError> {
-    Ok(vec![
-        hms_events::Consumer::<pb::CompanyRegistered, _>::new(
-            service,
-            pool.clone(),
-            jetstream.clone(),
-            config,
-            Projector,
-        )?
-        .start(shutdown.clone())
-        .await?,
-        hms_events::Consumer::<pb::CompanyApproved, _>::new(
-            service,
-            pool.clone(),
-            jetstream.clone(),
-            config,
-            Projector,
-        )?
-        .start(shutdown.clone())
-        .await?,
-        hms_events::Consumer::<pb::CompanyRejected, _>::new(
-            service,
-            pool.clone(),
-            jetstream.clone(),
-            config,
-            Projector,
-        )?
-        .start(shutdown.clone())
-        .await?,
-        hms_events::Consumer::<pb::CompanySuspended, _>::new(
-            service,
-            pool.clone(),
-            jetstream.clone(),
-            config,
-            Projector,
-        )?
-        .start(shutdown.clone())
-        .await?,
-    ])
+pub async fn subscribe(subscriber: &mut Subscriber) -> Result<(), EventsError> {
+    subscriber
+        .subscribe::<pb::CompanyRegistered, _>(Projector)
+        .await?;
+    subscriber
+        .subscribe::<pb::CompanyApproved, _>(Projector)
+        .await?;
+    subscriber
+        .subscribe::<pb::CompanyRejected, _>(Projector)
+        .await?;
+    subscriber
+        .subscribe::<pb::CompanySuspended, _>(Projector)
+        .await
 }
 
 /// Writes company events into the projection.

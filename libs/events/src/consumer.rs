@@ -331,3 +331,54 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
         }
     }
 }
+
+/// Starts the durable consumers of one service and keeps their tasks.
+pub struct Subscriber {
+    service: String,
+    pool: PgPool,
+    jetstream: jetstream::Context,
+    config: EventsConfig,
+    shutdown: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Subscriber {
+    pub fn new(
+        service: &str,
+        pool: PgPool,
+        jetstream: jetstream::Context,
+        config: &EventsConfig,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            service: service.to_owned(),
+            pool,
+            jetstream,
+            config: config.clone(),
+            shutdown,
+            tasks: Vec::new(),
+        }
+    }
+
+    /// Starts a consumer of `E` handled by `handler`.
+    pub async fn subscribe<E: Event, H: EventHandler<E>>(
+        &mut self,
+        handler: H,
+    ) -> Result<(), EventsError> {
+        let consumer = Consumer::<E, H>::new(
+            &self.service,
+            self.pool.clone(),
+            self.jetstream.clone(),
+            &self.config,
+            handler,
+        )?;
+        self.tasks
+            .push(consumer.start(self.shutdown.clone()).await?);
+        Ok(())
+    }
+
+    /// The consumers' tasks, to wait for at shutdown.
+    pub fn into_tasks(self) -> Vec<tokio::task::JoinHandle<()>> {
+        self.tasks
+    }
+}

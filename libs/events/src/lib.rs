@@ -22,7 +22,7 @@ pub mod streams;
 use std::time::{Duration, Instant};
 
 pub use catalog::{Domain, Event, EventType, Namespace, NamespaceError};
-pub use consumer::{Consumer, EventHandler, EventMeta, HandlerError};
+pub use consumer::{Consumer, EventHandler, EventMeta, HandlerError, Subscriber};
 pub use outbox::{EventId, Relay, enqueue};
 pub use settings::EventsConfig;
 

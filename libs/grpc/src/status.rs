@@ -33,6 +33,20 @@ pub fn denied() -> Status {
     Status::permission_denied("not allowed")
 }
 
+/// Turns an authorization decision into a result: an anonymous caller is
+/// told to identify itself, an identified one that it may not.
+pub fn permit(caller: &hms_auth::Caller, allowed: bool) -> Result<(), Status> {
+    if allowed {
+        Ok(())
+    } else if *caller == hms_auth::Caller::Anonymous {
+        Err(Status::unauthenticated(
+            "this call needs a service identity",
+        ))
+    } else {
+        Err(denied())
+    }
+}
+
 /// Parses a typed id from a request field.
 pub fn parse_id<T, E>(
     field: &str,

@@ -182,14 +182,13 @@ impl Foundation {
     /// Connects to the database (creating it if configured), migrates,
     /// connects to NATS and binds the gRPC port, in that order: the port
     /// only answers once the service can do its work.
-    pub async fn prepare(
-        service: &'static str,
+    pub async fn prepare<S: Service>(
         config: &CommonConfig,
-        migrations: &[&sqlx::migrate::Migrator],
         shutdown: CancellationToken,
     ) -> Result<Self, StartupError> {
+        let service = S::NAME;
         let tokens = ServiceTokens::new(service, &config.auth)?;
-        let pool = open_database(config, migrations).await?;
+        let pool = open_database(config, &S::migrations()).await?;
         let jetstream = hms_events::connect(&config.events, service).await?;
         let server = GrpcServer::bind(&config.server).await?;
         Ok(Self {
@@ -209,6 +208,34 @@ impl Foundation {
     /// cancelled.
     pub fn spawn(&mut self, task: impl Future<Output = ()> + Send + 'static) {
         self.tasks.push(tokio::spawn(task));
+    }
+
+    /// Publishes this service's outbox to the streams of `domains`.
+    pub async fn start_relay(
+        &mut self,
+        domains: &[hms_events::Domain],
+    ) -> Result<(), StartupError> {
+        let relay = hms_events::Relay::new(
+            self.pool.clone(),
+            self.jetstream.clone(),
+            &self.events,
+            domains,
+        )
+        .await?;
+        self.spawn(relay.run(self.shutdown.clone()));
+        Ok(())
+    }
+
+    /// A subscriber for this service's consumers; hand its tasks to
+    /// [`adopt`](Self::adopt) so shutdown waits for them.
+    pub fn subscriber(&self) -> hms_events::Subscriber {
+        hms_events::Subscriber::new(
+            self.service,
+            self.pool.clone(),
+            self.jetstream.clone(),
+            &self.events,
+            self.shutdown.clone(),
+        )
     }
 
     /// Adds tasks started elsewhere (consumers) to those waited for.

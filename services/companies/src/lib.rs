@@ -10,7 +10,7 @@ mod grpc;
 mod storage;
 
 use hms_proto::companies::v1::company_service_server::CompanyServiceServer;
-use hms_runtime::{Foundation, StartupError};
+use hms_runtime::{Foundation, Service, StartupError};
 use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
@@ -20,7 +20,7 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!();
 /// The companies service, for `hms_runtime::main`.
 pub struct Companies;
 
-impl hms_runtime::Service for Companies {
+impl Service for Companies {
     const NAME: &'static str = "companies";
     type Config = Config;
 
@@ -37,29 +37,12 @@ impl hms_runtime::Service for Companies {
     }
 
     async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), StartupError> {
-        serve(config, shutdown).await
+        let mut foundation = Foundation::prepare::<Self>(&config.common, shutdown).await?;
+        foundation
+            .start_relay(&[hms_events::Domain::Companies])
+            .await?;
+        let api = grpc::CompanyApi::new(storage::Store::new(foundation.pool.clone()));
+        let routes = tonic::service::Routes::new(CompanyServiceServer::new(api));
+        foundation.serve(routes).await
     }
-}
-
-async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), StartupError> {
-    use hms_runtime::Service;
-    let mut foundation = Foundation::prepare(
-        Companies::NAME,
-        &config.common,
-        &Companies::migrations(),
-        shutdown,
-    )
-    .await?;
-    let relay = hms_events::Relay::new(
-        foundation.pool.clone(),
-        foundation.jetstream.clone(),
-        &config.common.events,
-        &[hms_events::Domain::Companies],
-    )
-    .await?;
-    foundation.spawn(relay.run(foundation.shutdown.clone()));
-
-    let api = grpc::CompanyApi::new(storage::Store::new(foundation.pool.clone()));
-    let routes = tonic::service::Routes::new(CompanyServiceServer::new(api));
-    foundation.serve(routes).await
 }

@@ -22,15 +22,7 @@ pub fn authorize(caller: &Caller, action: Action) -> Result<(), Status> {
         Action::Upload | Action::List | Action::Download => true,
         Action::Purge => caller.is_service("redaction"),
     };
-    if allowed {
-        Ok(())
-    } else if *caller == Caller::Anonymous {
-        Err(Status::unauthenticated(
-            "this call needs a service identity",
-        ))
-    } else {
-        Err(hms_grpc::status::denied())
-    }
+    hms_grpc::status::permit(caller, allowed)
 }
 
 #[cfg(test)]

@@ -63,17 +63,10 @@ impl Service for Media {
             config.media.media_master_key_id.clone(),
         );
 
-        let mut foundation =
-            Foundation::prepare(Self::NAME, &config.common, &Self::migrations(), shutdown).await?;
-        let projection = hms_company_status::start(
-            Self::NAME,
-            &foundation.pool,
-            &foundation.jetstream,
-            &config.common.events,
-            &foundation.shutdown,
-        )
-        .await?;
-        foundation.adopt(projection);
+        let mut foundation = Foundation::prepare::<Self>(&config.common, shutdown).await?;
+        let mut subscriber = foundation.subscriber();
+        hms_company_status::subscribe(&mut subscriber).await?;
+        foundation.adopt(subscriber.into_tasks());
         let store = storage::Store::new(foundation.pool.clone());
         foundation.spawn(deletions::sweep(
             store.clone(),

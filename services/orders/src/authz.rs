@@ -32,15 +32,7 @@ pub fn authorize(caller: &Caller, action: Action) -> Result<(), Status> {
         ResolveUploadTarget => caller.is_service("media"),
         MaskNationalIds | ListAwaitingRedaction => caller.is_service("redaction"),
     };
-    if allowed {
-        Ok(())
-    } else if *caller == Caller::Anonymous {
-        Err(Status::unauthenticated(
-            "this call needs a service identity",
-        ))
-    } else {
-        Err(hms_grpc::status::denied())
-    }
+    hms_grpc::status::permit(caller, allowed)
 }
 
 #[cfg(test)]

@@ -49,25 +49,13 @@ impl Service for Orders {
             .map_err(|error| StartupError::Invalid(format!("HMS_NATIONAL_ID_KEY: {error}")))?;
         let price_list = config.orders.price_list()?;
 
-        let mut foundation =
-            Foundation::prepare(Self::NAME, &config.common, &Self::migrations(), shutdown).await?;
-        let relay = hms_events::Relay::new(
-            foundation.pool.clone(),
-            foundation.jetstream.clone(),
-            &config.common.events,
-            &[hms_events::Domain::Orders],
-        )
-        .await?;
-        foundation.spawn(relay.run(foundation.shutdown.clone()));
-        let projection = hms_company_status::start(
-            Self::NAME,
-            &foundation.pool,
-            &foundation.jetstream,
-            &config.common.events,
-            &foundation.shutdown,
-        )
-        .await?;
-        foundation.adopt(projection);
+        let mut foundation = Foundation::prepare::<Self>(&config.common, shutdown).await?;
+        foundation
+            .start_relay(&[hms_events::Domain::Orders])
+            .await?;
+        let mut subscriber = foundation.subscriber();
+        hms_company_status::subscribe(&mut subscriber).await?;
+        foundation.adopt(subscriber.into_tasks());
 
         let media =
             hms_grpc::client::connect(&config.orders.media_url, "media", &foundation.tokens)?;

@@ -43,16 +43,10 @@ impl Service for Redaction {
     }
 
     async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), StartupError> {
-        let mut foundation =
-            Foundation::prepare(Self::NAME, &config.common, &Self::migrations(), shutdown).await?;
-        let relay = hms_events::Relay::new(
-            foundation.pool.clone(),
-            foundation.jetstream.clone(),
-            &config.common.events,
-            &[hms_events::Domain::Redaction],
-        )
-        .await?;
-        foundation.spawn(relay.run(foundation.shutdown.clone()));
+        let mut foundation = Foundation::prepare::<Self>(&config.common, shutdown).await?;
+        foundation
+            .start_relay(&[hms_events::Domain::Redaction])
+            .await?;
 
         let orders =
             hms_grpc::client::connect(&config.redaction.orders_url, "orders", &foundation.tokens)?;
@@ -64,25 +58,14 @@ impl Service for Redaction {
             MediaServiceClient::new(media),
         );
 
-        let approved = hms_events::Consumer::<OrderApproved, _>::new(
-            Self::NAME,
-            foundation.pool.clone(),
-            foundation.jetstream.clone(),
-            &config.common.events,
-            events::OnDecision(redactor.clone()),
-        )?
-        .start(foundation.shutdown.clone())
-        .await?;
-        let rejected = hms_events::Consumer::<OrderRejected, _>::new(
-            Self::NAME,
-            foundation.pool.clone(),
-            foundation.jetstream.clone(),
-            &config.common.events,
-            events::OnDecision(redactor.clone()),
-        )?
-        .start(foundation.shutdown.clone())
-        .await?;
-        foundation.adopt([approved, rejected]);
+        let mut subscriber = foundation.subscriber();
+        subscriber
+            .subscribe::<OrderApproved, _>(events::OnDecision(redactor.clone()))
+            .await?;
+        subscriber
+            .subscribe::<OrderRejected, _>(events::OnDecision(redactor.clone()))
+            .await?;
+        foundation.adopt(subscriber.into_tasks());
         foundation.spawn(redactor.clone().reconcile_forever(
             config.redaction.reconcile_interval(),
             config.redaction.reconcile_delay(),
