@@ -183,7 +183,8 @@ async fn bad_uploads_are_refused_and_leave_nothing_stored() {
     )
     .await
     .expect_err("unknown worker");
-    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert_eq!(refused.code(), tonic::Code::NotFound);
+    assert_eq!(refused.message(), "worker not found on this order");
 
     // A company that is no longer approved.
     clients

@@ -5,7 +5,7 @@ use std::time::Instant;
 use hms_proto::media::v1 as media;
 use hms_proto::orders::v1 as orders;
 use hms_proto::redaction::v1 as redaction;
-use hms_test_support::{Service, TestEnv, fixtures};
+use hms_test_support::{Service, ServiceAuth, TestEnv, fixtures};
 
 use crate::common::*;
 
@@ -76,7 +76,18 @@ async fn approving_an_order_masks_its_numbers_and_destroys_its_documents() {
         .iter()
         .find(|d| d.kind == media::DocumentKind::PassportPhoto as i32)
         .expect("a photo");
-    let downloaded = download(&mut clients, &photo.document_id).await;
+    let anonymous = clients
+        .media
+        .download_document(media::DownloadDocumentRequest {
+            document_id: photo.document_id.clone(),
+        })
+        .await
+        .expect_err("decrypted documents need an identity");
+    assert_eq!(anonymous.code(), tonic::Code::Unauthenticated);
+    let mut trusted = media::media_service_client::MediaServiceClient::new(
+        env.channel_as(Service::Media, "gateway").await,
+    );
+    let downloaded = download(&mut trusted, &photo.document_id).await;
     assert!(downloaded.starts_with(&[0xFF, 0xD8]), "a JPEG");
     assert!(!downloaded.windows(17).any(|w| w == b"GPS-SECRET-MARKER"));
 
@@ -191,8 +202,7 @@ async fn approving_an_order_masks_its_numbers_and_destroys_its_documents() {
         .into_inner()
         .documents;
     assert!(listed.is_empty());
-    let gone = clients
-        .media
+    let gone = trusted
         .download_document(media::DownloadDocumentRequest {
             document_id: photo.document_id.clone(),
         })
@@ -208,6 +218,17 @@ async fn approving_an_order_masks_its_numbers_and_destroys_its_documents() {
         (events[0].workers_masked, events[0].objects_deleted),
         (2, 6)
     );
+
+    // Nothing personal reached a log line (the services log at debug here).
+    let logs = env.logs();
+    assert!(logs.contains("order redacted"), "the logs are read");
+    for national_id in &national_ids {
+        assert!(
+            !logs.contains(national_id.as_str()),
+            "a national identity number was logged"
+        );
+    }
+    assert!(!logs.contains("GPS-SECRET-MARKER"));
 
     // The order takes no more documents.
     let late = upload(
@@ -302,10 +323,13 @@ async fn a_retried_create_returns_the_same_order() {
     assert_eq!(total, 1);
 }
 
-async fn download(clients: &mut Clients, document_id: &str) -> Vec<u8> {
+type TrustedMedia = media::media_service_client::MediaServiceClient<
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, ServiceAuth>,
+>;
+
+async fn download(client: &mut TrustedMedia, document_id: &str) -> Vec<u8> {
     use futures::StreamExt;
-    let mut stream = clients
-        .media
+    let mut stream = client
         .download_document(media::DownloadDocumentRequest {
             document_id: document_id.to_owned(),
         })

@@ -9,4 +9,5 @@ mod delivery;
 mod docs;
 mod flow;
 mod operations;
+mod s3;
 mod tracing;

@@ -14,6 +14,8 @@ use crate::{postgres, prereqs, services};
 
 /// Pinned so every machine lints the protos with the same rules.
 const BUF_PACKAGE: &str = "@bufbuild/buf@1.75.0";
+/// The S3 fake the media tests store objects in.
+const MOTO_PACKAGE: &str = "moto[server]==5.2.5";
 
 enum Outcome {
     Passed,
@@ -151,10 +153,16 @@ pub async fn run(repo: &Repo) -> Result<()> {
         .run("build services", cargo(repo, &build_args, &[]))
         .await?;
 
+    let moto = steps
+        .run("S3 fake (moto)", find_or_install_moto(repo))
+        .await?;
+    let moto = moto.display().to_string();
+
     let test_database_url = postgres::with_database(&prereqs.database_url, "postgres")?;
     let env = [
         ("HMS_TEST_DATABASE_URL", test_database_url.as_str()),
         ("HMS_TEST_NATS_URL", prereqs.nats_url.as_str()),
+        ("HMS_TEST_MOTO_SERVER", moto.as_str()),
     ];
     let has_nextest = process::succeeds(process::cargo(), &["nextest", "--version"]);
     let test_args: &[&str] = if has_nextest {
@@ -242,4 +250,53 @@ async fn find_or_install_buf(repo: &Repo) -> std::result::Result<PathBuf, String
             repo.show(&local)
         ))
     }
+}
+
+/// `moto_server` (an S3 implementation from PyPI) from PATH or
+/// `.hms/tools/moto`, installed there in a virtual environment if need be.
+async fn find_or_install_moto(repo: &Repo) -> Result<PathBuf> {
+    let venv = repo.hms("tools/moto");
+    let local = venv.join("bin/moto_server");
+    if process::is_executable(&local) {
+        return Ok(local);
+    }
+    if let Some(moto) = process::find_program("moto_server", &[]) {
+        return Ok(moto);
+    }
+    let Some(python) = process::find_program("python3", &[]) else {
+        anyhow::bail!(
+            "python3 is needed to install {MOTO_PACKAGE} from PyPI (the S3 the media tests use); \
+             install python3 with venv, or put moto_server on PATH"
+        );
+    };
+    let mut create = Command::new(python);
+    create
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .current_dir(repo.root());
+    process::run_streaming(
+        &mut create,
+        &format!("python3 -m venv {}", repo.show(&venv)),
+    )
+    .await?;
+    let mut install = Command::new(venv.join("bin/pip"));
+    install
+        .args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            MOTO_PACKAGE,
+        ])
+        .current_dir(repo.root());
+    process::run_streaming(
+        &mut install,
+        &format!("{}/bin/pip install {MOTO_PACKAGE}", repo.show(&venv)),
+    )
+    .await?;
+    anyhow::ensure!(
+        process::is_executable(&local),
+        "pip installed {MOTO_PACKAGE}, but {} is missing",
+        repo.show(&local)
+    );
+    Ok(local)
 }

@@ -241,6 +241,15 @@ impl TestEnv {
         jetstream::new(client)
     }
 
+    /// Everything every running service logged so far.
+    pub fn logs(&self) -> String {
+        self.processes
+            .values()
+            .map(ServiceProcess::log)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// The last lines each service logged, to explain a failure.
     pub fn log_tails(&self) -> String {
         self.processes

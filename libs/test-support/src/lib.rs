@@ -13,10 +13,12 @@ mod env;
 pub mod fixtures;
 mod otlp;
 mod process;
+mod s3;
 
-pub use env::{Service, TestEnv};
+pub use env::{Service, ServiceAuth, TestEnv};
 pub use otlp::{OtlpReceiver, ReceivedSpan};
 pub use process::ServiceProcess;
+pub use s3::S3Fake;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

@@ -1,10 +1,11 @@
 //! Who may do what in the media service.
 //!
-//! Purging belongs to the redaction service alone. Uploads, listings and
-//! downloads accept any caller until users are identified (BankID and
-//! delegation arrive with the identity service; then they are checked
-//! against the caller's grants for the order's company, downloads against
-//! the back-office role). Bad credentials never get this far.
+//! Purging belongs to the redaction service alone. Downloads hand out
+//! decrypted documents, so they need an authenticated caller even before
+//! users are identified. Uploads and listings accept any caller until
+//! BankID and delegation arrive with the identity service; then they are
+//! checked against the caller's grants for the order's company, downloads
+//! against the back-office role. Bad credentials never get this far.
 
 use hms_auth::Caller;
 use tonic::Status;
@@ -19,7 +20,8 @@ pub enum Action {
 
 pub fn authorize(caller: &Caller, action: Action) -> Result<(), Status> {
     let allowed = match action {
-        Action::Upload | Action::List | Action::Download => true,
+        Action::Upload | Action::List => true,
+        Action::Download => matches!(caller, Caller::Service(_)),
         Action::Purge => caller.is_service("redaction"),
     };
     hms_grpc::status::permit(caller, allowed)
@@ -28,6 +30,15 @@ pub fn authorize(caller: &Caller, action: Action) -> Result<(), Status> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn anonymous_callers_download_nothing() {
+        assert_eq!(
+            authorize(&Caller::Anonymous, Action::Download).map_err(|s| s.code()),
+            Err(tonic::Code::Unauthenticated)
+        );
+        assert!(authorize(&Caller::Service("gateway".into()), Action::Download).is_ok());
+    }
 
     #[test]
     fn only_redaction_purges() {

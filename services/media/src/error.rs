@@ -7,6 +7,9 @@ use crate::sanitize::SanitizeError;
 pub enum MediaError {
     #[error("document not found")]
     NotFound,
+    /// orders does not know the order or the worker; its words.
+    #[error("{0}")]
+    TargetNotFound(String),
     #[error(transparent)]
     Rejected(#[from] SanitizeError),
     #[error("the document is larger than the limit of {0} bytes")]
@@ -35,7 +38,7 @@ impl From<MediaError> for Status {
     fn from(error: MediaError) -> Self {
         use MediaError::*;
         match error {
-            NotFound => Status::not_found(error.to_string()),
+            NotFound | TargetNotFound(_) => Status::not_found(error.to_string()),
             Rejected(_) | TooLarge(_) | BadRequest(_) => {
                 Status::invalid_argument(error.to_string())
             }

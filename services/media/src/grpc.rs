@@ -66,7 +66,7 @@ impl MediaApi {
             })
             .await
             .map_err(|status| match status.code() {
-                tonic::Code::NotFound => MediaError::BadRequest(status.message().to_owned()),
+                tonic::Code::NotFound => MediaError::TargetNotFound(status.message().to_owned()),
                 code => MediaError::OrdersUnavailable(format!("{code:?}: {}", status.message())),
             })?
             .into_inner();
