@@ -156,10 +156,9 @@ async fn bad_uploads_are_refused_and_leave_nothing_stored() {
     .expect_err("a PDF signature");
     assert_eq!(refused.code(), tonic::Code::InvalidArgument);
 
-    // A tiny PNG that declares a gigantic image.
-    let mut bomb = fixtures::png(1, 1);
-    bomb[16..20].copy_from_slice(&60_000u32.to_be_bytes());
-    bomb[20..24].copy_from_slice(&60_000u32.to_be_bytes());
+    // A tiny PNG that declares a gigantic image: refused before decoding.
+    let bomb = fixtures::png_declaring(60_000, 60_000);
+    assert!(bomb.len() < 200);
     let refused = upload(
         &mut clients,
         &order.order_id,
@@ -171,6 +170,11 @@ async fn bad_uploads_are_refused_and_leave_nothing_stored() {
     .await
     .expect_err("a decompression bomb");
     assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert!(
+        refused.message().contains("the image is larger than"),
+        "{}",
+        refused.message()
+    );
 
     // A worker that is not on the order.
     let refused = upload(
@@ -296,4 +300,66 @@ async fn internal_calls_need_the_right_service_identity() {
     let refused = forged.get_order(request).await.expect_err("a forged token");
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
     assert_eq!(refused.message(), "invalid or expired credentials");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_in_progress_cannot_be_redacted() {
+    let mut env = TestEnv::new();
+    env.start(Service::Companies).await;
+    env.start(Service::Orders).await;
+    env.start(Service::Media).await;
+    let mut clients = Clients::connect(&env, false).await;
+    let company_id = approved_company(&env, &mut clients).await;
+    let order = create_order(&mut clients, &company_id, &[fixtures::fodselsnummer()]).await;
+    upload_all_documents(&mut clients, &order).await;
+
+    // Even with redaction's identity, nothing of a draft is destroyed.
+    let mut as_redaction = hms_proto::media::v1::media_service_client::MediaServiceClient::new(
+        env.channel_as(Service::Media, "redaction").await,
+    );
+    let refused = as_redaction
+        .purge_order_media(media::PurgeOrderMediaRequest {
+            order_id: order.order_id.clone(),
+        })
+        .await
+        .expect_err("the order is a draft");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    let mut orders_internal =
+        hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient::new(
+            env.channel_as(Service::Orders, "redaction").await,
+        );
+    let refused = orders_internal
+        .mask_national_ids(orders::MaskNationalIdsRequest {
+            order_id: order.order_id.clone(),
+        })
+        .await
+        .expect_err("the order is a draft");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+
+    let documents = clients
+        .media
+        .list_documents(media::ListDocumentsRequest {
+            order_id: order.order_id.clone(),
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .documents;
+    assert_eq!(documents.len(), 3, "the draft's documents are all there");
+    let orders_db = env.db(Service::Orders).await;
+    let (sealed, _) = stored_secrets(&orders_db, &order.order_id).await;
+    assert!(
+        sealed.iter().all(Option::is_some),
+        "the draft's numbers are still sealed, not erased"
+    );
+    let media_db = env.db(Service::Media).await;
+    let purged: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM media_orders WHERE purged_at IS NOT NULL")
+            .fetch_one(&media_db)
+            .await
+            .expect("count");
+    assert_eq!(
+        purged, 0,
+        "no tombstone either: the draft still takes documents"
+    );
 }

@@ -347,3 +347,26 @@ pub async fn redacted_events(env: &TestEnv) -> Vec<hms_proto::events::v1::OrderR
     }
     events
 }
+
+/// The raw bytes stored for an order's national identity numbers (sealed)
+/// and its request fingerprint, as PostgreSQL holds them.
+pub async fn stored_secrets(
+    db: &PgPool,
+    order_id: &str,
+) -> (Vec<Option<Vec<u8>>>, Option<Vec<u8>>) {
+    let order = uuid::Uuid::parse_str(order_id).expect("uuid");
+    let sealed: Vec<Option<Vec<u8>>> = sqlx::query_scalar(
+        "SELECT national_id_sealed FROM workers WHERE order_id = $1 ORDER BY position",
+    )
+    .bind(order)
+    .fetch_all(db)
+    .await
+    .expect("read workers");
+    let fingerprint: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT request_fingerprint FROM orders WHERE id = $1")
+            .bind(order)
+            .fetch_one(db)
+            .await
+            .expect("read the order");
+    (sealed, fingerprint)
+}

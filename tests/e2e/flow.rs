@@ -91,6 +91,20 @@ async fn approving_an_order_masks_its_numbers_and_destroys_its_documents() {
     assert!(downloaded.starts_with(&[0xFF, 0xD8]), "a JPEG");
     assert!(!downloaded.windows(17).any(|w| w == b"GPS-SECRET-MARKER"));
 
+    let (sealed, fingerprint) = stored_secrets(&orders_db, &order.order_id).await;
+    assert_eq!(sealed.len(), 2);
+    for (bytes, national_id) in sealed.iter().zip(&national_ids) {
+        let bytes = bytes.as_ref().expect("sealed while the order is open");
+        assert!(
+            !bytes.windows(11).any(|w| w == national_id.as_bytes()),
+            "the number is sealed, not stored"
+        );
+    }
+    assert_eq!(
+        fingerprint.map(|f| f.len()),
+        Some(32),
+        "a keyed fingerprint"
+    );
     let before = everything_in(&orders_db).await;
     for national_id in &national_ids {
         assert!(
@@ -144,6 +158,15 @@ async fn approving_an_order_masks_its_numbers_and_destroys_its_documents() {
         )
         .await,
         0
+    );
+    let (sealed, fingerprint) = stored_secrets(&orders_db, &order.order_id).await;
+    assert!(
+        sealed.iter().all(Option::is_none),
+        "the sealed numbers are erased"
+    );
+    assert_eq!(
+        fingerprint, None,
+        "the fingerprint derived from them is erased"
     );
     let order_now = clients
         .orders

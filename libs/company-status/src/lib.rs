@@ -127,7 +127,7 @@ impl<E: hms_events::Event + StandingChange> EventHandler<E> for Projector {
         .bind(event.version())
         .execute(tx)
         .await
-        .map_err(|error| HandlerError::Retry(format!("database: {error}")))?;
+        .map_err(|error| HandlerError::Unavailable(format!("database: {error}")))?;
         Ok(())
     }
 }

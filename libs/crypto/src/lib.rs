@@ -121,6 +121,59 @@ impl SealingKey {
     }
 }
 
+/// A keyed fingerprint (HMAC-SHA-256) of values derived from personal data,
+/// so that equal inputs can be recognised without storing anything a guess
+/// could be checked against. A plain hash of a national identity number is
+/// not enough: its few unknown digits are quickly guessed.
+#[derive(Clone)]
+pub struct FingerprintKey {
+    key: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for FingerprintKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FingerprintKey(..)")
+    }
+}
+
+impl FingerprintKey {
+    /// A key for one purpose, derived from a configured secret (32 bytes,
+    /// base64): the same secret gives unrelated keys for unrelated purposes.
+    pub fn derive(secret: &SecretString, purpose: &str) -> Result<Self, CryptoError> {
+        use hmac::Mac;
+        let bytes = Zeroizing::new(
+            BASE64
+                .decode(secret.expose_secret().trim())
+                .map_err(|_| CryptoError::KeyFormat)?,
+        );
+        if bytes.len() != KEY_LEN {
+            return Err(CryptoError::KeyFormat);
+        }
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&bytes)
+            .map_err(|_| CryptoError::KeyFormat)?;
+        mac.update(b"hms fingerprint key: ");
+        mac.update(purpose.as_bytes());
+        Ok(Self {
+            key: Zeroizing::new(mac.finalize().into_bytes().to_vec()),
+        })
+    }
+
+    /// The fingerprint of a sequence of fields; each is length-prefixed, so
+    /// `["ab", "c"]` and `["a", "bc"]` differ.
+    pub fn fingerprint<'a>(&self, fields: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+        use hmac::Mac;
+        let Ok(mut mac) = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.key) else {
+            // HMAC takes keys of any length; this cannot happen.
+            return Vec::new();
+        };
+        for field in fields {
+            mac.update(&(field.len() as u64).to_be_bytes());
+            mac.update(field);
+        }
+        mac.finalize().into_bytes().to_vec()
+    }
+}
+
 /// A random key for one object; zeroed when dropped.
 pub struct DataKey {
     bytes: Zeroizing<[u8; KEY_LEN]>,
@@ -214,6 +267,25 @@ mod tests {
             b"photo bytes"
         );
         assert!(self::key().unwrap_key(&wrapped, b"doc-1").is_err());
+    }
+
+    #[test]
+    fn fingerprints_need_the_key_and_separate_fields() {
+        let secret = SecretString::from(generate_key_base64());
+        let key = FingerprintKey::derive(&secret, "orders").expect("key");
+        let same = FingerprintKey::derive(&secret, "orders").expect("key");
+        let other_purpose = FingerprintKey::derive(&secret, "media").expect("key");
+        let other_secret =
+            FingerprintKey::derive(&SecretString::from(generate_key_base64()), "orders")
+                .expect("key");
+        let fields: [&[u8]; 2] = [b"ab", b"c"];
+        let print = key.fingerprint(fields);
+        assert_eq!(print.len(), 32);
+        assert_eq!(print, same.fingerprint(fields));
+        assert_ne!(print, other_purpose.fingerprint(fields));
+        assert_ne!(print, other_secret.fingerprint(fields));
+        let shifted: [&[u8]; 2] = [b"a", b"bc"];
+        assert_ne!(print, key.fingerprint(shifted));
     }
 
     #[test]

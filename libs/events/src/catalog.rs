@@ -51,7 +51,7 @@ impl fmt::Display for EventType {
 }
 
 /// A protobuf payload bound to the one event type it is published as.
-pub trait Event: prost::Message + Default + Send + Sync + 'static {
+pub trait Event: prost::Message + Default + Clone + Send + Sync + 'static {
     const TYPE: EventType;
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, consumer::pull};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -28,8 +28,14 @@ pub struct EventMeta {
 /// events, so it must never hold personal data.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum HandlerError {
-    /// Might work later (a service is down, a timeout): redelivered with a
-    /// delay, parked after `HMS_EVENT_MAX_DELIVER` deliveries.
+    /// Something this service depends on is down (its database, a service
+    /// it calls). The event waits and is tried again in place, as long as it
+    /// takes, without counting as a failed delivery: an outage must not park
+    /// events.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Might be the event's fault: redelivered with a growing delay, parked
+    /// after `HMS_EVENT_MAX_DELIVER` deliveries.
     #[error("{0}")]
     Retry(String),
     /// Will never work (the event contradicts what we know): parked now.
@@ -49,6 +55,14 @@ pub trait EventHandler<E: Event>: Send + Sync + 'static {
         tx: &'a mut PgConnection,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a;
 }
+
+/// How often handled-event records are pruned, and how much older than the
+/// streams' retention they must be: by then no redelivery can bring them back.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+const PRUNE_MARGIN: Duration = Duration::from_secs(24 * 3600);
+/// Pull failures in a row after which the consumer is set up again (it may
+/// have been deleted, or NATS restarted without its state).
+const REPREPARE_AFTER: u32 = 5;
 
 /// A durable consumer of one event type for one service.
 pub struct Consumer<E, H> {
@@ -109,10 +123,10 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
             filter_subject: self.namespace.subject(E::TYPE),
             ack_policy: jetstream::consumer::AckPolicy::Explicit,
             ack_wait: Duration::from_secs(self.config.event_ack_wait_secs),
-            // One more than we allow ourselves: a delivery beyond our limit
-            // means the handler crashed or hung on this event, and it is
-            // parked without being handled again.
-            max_deliver: self.config.event_max_deliver + 1,
+            // Unlimited on the server: we count deliveries ourselves and
+            // park, so the server never silently drops a message we failed
+            // to park.
+            max_deliver: -1,
             deliver_policy: jetstream::consumer::DeliverPolicy::All,
             max_ack_pending: 1_000,
             ..Default::default()
@@ -156,14 +170,30 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
     /// finished first.
     pub async fn run(
         self,
-        consumer: jetstream::consumer::PullConsumer,
+        mut consumer: jetstream::consumer::PullConsumer,
         shutdown: CancellationToken,
     ) {
+        let mut failures: u32 = 0;
+        let mut last_prune = tokio::time::Instant::now();
         loop {
-            let mut messages = match consumer.messages().await {
+            if failures >= REPREPARE_AFTER {
+                match self.prepare().await {
+                    Ok(prepared) => {
+                        consumer = prepared;
+                        failures = 0;
+                    }
+                    Err(error) => {
+                        tracing::warn!(consumer = %self.name, %error, "cannot set the consumer up again")
+                    }
+                }
+            }
+            // One message at a time: a pulled message waits for nobody, so
+            // it cannot age past the ack wait in a client-side buffer.
+            let mut messages = match consumer.stream().max_messages_per_batch(1).messages().await {
                 Ok(messages) => messages,
                 Err(error) => {
-                    tracing::warn!(consumer = %self.name, %error, "cannot pull events; retrying");
+                    failures += 1;
+                    tracing::warn!(consumer = %self.name, %error, failures, "cannot pull events; retrying");
                     tokio::select! {
                         () = shutdown.cancelled() => return,
                         () = tokio::time::sleep(Duration::from_secs(1)) => continue,
@@ -171,21 +201,35 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
                 }
             };
             loop {
+                if last_prune.elapsed() >= PRUNE_INTERVAL {
+                    last_prune = tokio::time::Instant::now();
+                    self.prune().await;
+                }
                 tokio::select! {
                     () = shutdown.cancelled() => return,
                     next = messages.next() => match next {
-                        Some(Ok(message)) => self.process(message).await,
-                        Some(Err(error)) => {
-                            tracing::debug!(consumer = %self.name, %error, "pull stream hiccup");
+                        Some(Ok(message)) => {
+                            failures = 0;
+                            self.process(message, &shutdown).await;
                         }
-                        None => break,
+                        Some(Err(error)) => {
+                            failures += 1;
+                            tracing::warn!(consumer = %self.name, %error, failures, "pulling events failed");
+                            if failures >= REPREPARE_AFTER {
+                                break;
+                            }
+                        }
+                        None => {
+                            failures += 1;
+                            break;
+                        }
                     }
                 }
             }
         }
     }
 
-    async fn process(&self, message: jetstream::Message) {
+    async fn process(&self, message: jetstream::Message, shutdown: &CancellationToken) {
         let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
         let event_id = message
             .headers
@@ -203,7 +247,7 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
             delivered,
         );
         let _ = span.set_parent(hms_telemetry::extract_from_nats(message.headers.as_ref()));
-        self.process_in_span(message, event_id, delivered)
+        self.process_in_span(message, event_id, delivered, shutdown)
             .instrument(span)
             .await;
     }
@@ -213,6 +257,7 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
         message: jetstream::Message,
         event_id: Option<String>,
         delivered: i64,
+        shutdown: &CancellationToken,
     ) {
         let Some(event_id) = event_id else {
             return self
@@ -220,11 +265,23 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
                 .await;
         };
         if delivered > self.config.event_max_deliver {
-            let reason = format!(
-                "gave up after {} deliveries without an answer from the handler",
-                delivered - 1
-            );
-            return self.park(&message, &event_id, delivered, &reason).await;
+            // Delivered again after our last attempt: the handler crashed or
+            // hung on it. Unless an earlier attempt did finish, park it
+            // without running the handler once more.
+            match self.already_handled(&event_id).await {
+                Ok(true) => return self.ack(&message).await,
+                Ok(false) => {
+                    let reason = format!(
+                        "gave up after {} deliveries without an answer from the handler",
+                        delivered - 1
+                    );
+                    return self.park(&message, &event_id, delivered, &reason).await;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot check whether the event was handled; will retry");
+                    return self.nak(&message, delivered).await;
+                }
+            }
         }
         let Ok(event) = E::decode(message.payload.clone()) else {
             let reason = format!("payload is not a valid {}", E::TYPE);
@@ -234,25 +291,61 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
             event_id: event_id.clone(),
             delivered,
         };
-        match self.handle_once(event, &meta).await {
-            Ok(()) => {
-                if let Err(error) = message.double_ack().await {
-                    // The work is committed; a redelivery finds it recorded.
-                    tracing::warn!(%error, "could not acknowledge a handled event");
+        let mut waited: i64 = 0;
+        loop {
+            let outcome = self
+                .handle_with_progress(&message, event.clone(), &meta)
+                .await;
+            match outcome {
+                Ok(()) => return self.ack(&message).await,
+                Err(HandlerError::Reject(reason)) => {
+                    return self.park(&message, &event_id, delivered, &reason).await;
+                }
+                Err(HandlerError::Retry(reason)) if delivered >= self.config.event_max_deliver => {
+                    let reason = format!("failed {delivered} times; last error: {reason}");
+                    return self.park(&message, &event_id, delivered, &reason).await;
+                }
+                Err(HandlerError::Retry(reason)) => {
+                    tracing::warn!(%reason, retry_in = ?self.config.retry_delay(delivered), "event handling failed; will retry");
+                    return self.nak(&message, delivered).await;
+                }
+                Err(HandlerError::Unavailable(reason)) => {
+                    waited += 1;
+                    let pause = self.config.retry_delay(waited);
+                    tracing::warn!(%reason, retry_in = ?pause, "a dependency is unavailable; the event waits");
+                    let _ = message.ack_with(AckKind::Progress).await;
+                    tokio::select! {
+                        () = shutdown.cancelled() => {
+                            // Another instance (or the next start) takes it.
+                            let _ = message.ack_with(AckKind::Nak(None)).await;
+                            return;
+                        }
+                        () = tokio::time::sleep(pause) => {}
+                    }
                 }
             }
-            Err(HandlerError::Reject(reason)) => {
-                self.park(&message, &event_id, delivered, &reason).await;
-            }
-            Err(HandlerError::Retry(reason)) if delivered >= self.config.event_max_deliver => {
-                let reason = format!("failed {delivered} times; last error: {reason}");
-                self.park(&message, &event_id, delivered, &reason).await;
-            }
-            Err(HandlerError::Retry(reason)) => {
-                let delay = self.config.retry_delay(delivered);
-                tracing::warn!(%reason, retry_in = ?delay, "event handling failed; will retry");
-                if let Err(error) = message.ack_with(AckKind::Nak(Some(delay))).await {
-                    tracing::warn!(%error, "could not nak an event; it is redelivered after the ack wait");
+        }
+    }
+
+    /// Runs the handler, telling JetStream it is still at work so a slow
+    /// handler does not see its event delivered a second time meanwhile.
+    async fn handle_with_progress(
+        &self,
+        message: &jetstream::Message,
+        event: E,
+        meta: &EventMeta,
+    ) -> Result<(), HandlerError> {
+        let work = std::panic::AssertUnwindSafe(self.handle_once(event, meta)).catch_unwind();
+        tokio::pin!(work);
+        let period = Duration::from_secs(self.config.event_ack_wait_secs.max(3) / 3);
+        let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        loop {
+            tokio::select! {
+                outcome = &mut work => {
+                    return outcome.unwrap_or_else(|_| Err(HandlerError::Retry("the handler panicked".to_owned())));
+                }
+                _ = progress.tick() => {
+                    let _ = message.ack_with(AckKind::Progress).await;
                 }
             }
         }
@@ -262,8 +355,9 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
     /// handled. A concurrent duplicate waits on the record's row lock, then
     /// finds it and does nothing.
     async fn handle_once(&self, event: E, meta: &EventMeta) -> Result<(), HandlerError> {
-        let retry = |error: sqlx::Error| HandlerError::Retry(format!("database: {error}"));
-        let mut tx = self.pool.begin().await.map_err(retry)?;
+        let unavailable =
+            |error: sqlx::Error| HandlerError::Unavailable(format!("database: {error}"));
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
         let first_time = sqlx::query(
             "INSERT INTO hms_processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
@@ -271,7 +365,7 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
         .bind(&meta.event_id)
         .execute(&mut *tx)
         .await
-        .map_err(retry)?
+        .map_err(unavailable)?
         .rows_affected()
             == 1;
         if first_time {
@@ -279,11 +373,54 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
         } else {
             tracing::info!("event already handled; acknowledging the duplicate");
         }
-        tx.commit().await.map_err(retry)
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn already_handled(&self, event_id: &str) -> Result<bool, sqlx::Error> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM hms_processed_events WHERE consumer = $1 AND event_id = $2)")
+            .bind(&self.name)
+            .bind(event_id)
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    async fn ack(&self, message: &jetstream::Message) {
+        if let Err(error) = message.double_ack().await {
+            // The work is committed; a redelivery finds it recorded.
+            tracing::warn!(%error, "could not acknowledge a handled event");
+        }
+    }
+
+    async fn nak(&self, message: &jetstream::Message, delivered: i64) {
+        if let Err(error) = message
+            .ack_with(AckKind::Nak(Some(self.config.retry_delay(delivered))))
+            .await
+        {
+            tracing::warn!(%error, "could not nak an event; it is redelivered after the ack wait");
+        }
+    }
+
+    /// Forgets handled-event records older than any message the stream can
+    /// still hold.
+    async fn prune(&self) {
+        let keep = Duration::from_secs(self.config.nats_stream_max_age_hours * 3600) + PRUNE_MARGIN;
+        let cutoff =
+            chrono::Utc::now() - chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
+        let pruned = sqlx::query(
+            "DELETE FROM hms_processed_events WHERE consumer = $1 AND processed_at < $2",
+        )
+        .bind(&self.name)
+        .bind(cutoff)
+        .execute(&self.pool)
+        .await;
+        if let Err(error) = pruned {
+            tracing::warn!(%error, "could not prune handled-event records");
+        }
     }
 
     /// Copies the message to the parking stream, then terminates it. If the
-    /// copy fails the message is redelivered later: nothing is dropped.
+    /// copy fails the message is redelivered later (the server's delivery
+    /// limit is unlimited): nothing is dropped.
     async fn park(
         &self,
         message: &jetstream::Message,
@@ -293,12 +430,8 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
     ) {
         tracing::warn!(%reason, "parking event");
         let mut parked_headers = message.headers.clone().unwrap_or_default();
-        let dedupe_id = format!(
-            "{}:{}:{}",
-            self.name,
-            event_id,
-            message.info().map(|i| i.stream_sequence).unwrap_or(0)
-        );
+        let sequence = message.info().map(|info| info.stream_sequence).unwrap_or(0);
+        let dedupe_id = format!("{}:{}:{}", self.name, event_id, sequence);
         parked_headers.insert(headers::MESSAGE_ID, dedupe_id.as_str());
         parked_headers.insert(headers::PARKED_REASON, reason);
         parked_headers.insert(headers::PARKED_CONSUMER, self.name.as_str());
@@ -324,9 +457,7 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
             }
             Err(error) => {
                 tracing::warn!(%error, "could not park an event; it is redelivered later");
-                let _ = message
-                    .ack_with(AckKind::Nak(Some(self.config.retry_delay(delivered))))
-                    .await;
+                self.nak(message, delivered).await;
             }
         }
     }

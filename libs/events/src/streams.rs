@@ -25,7 +25,12 @@ pub async fn ensure_stream(
         subjects: subjects.clone(),
         retention: stream::RetentionPolicy::Limits,
         storage: stream::StorageType::File,
-        max_age: Duration::from_secs(config.nats_stream_max_age_hours * 3600),
+        // Parked events stay until an operator has looked at them.
+        max_age: if domain == Domain::Parked {
+            Duration::ZERO
+        } else {
+            Duration::from_secs(config.nats_stream_max_age_hours * 3600)
+        },
         duplicate_window: DUPLICATE_WINDOW,
         num_replicas: config.nats_stream_replicas,
         ..Default::default()

@@ -26,6 +26,11 @@ pub fn decode_token(token: &str) -> Result<Option<(DateTime<Utc>, Uuid)>, Status
     let invalid = || Status::invalid_argument("page_token: is not a token this service issued");
     let (micros, id) = token.split_once('.').ok_or_else(invalid)?;
     let micros: i64 = micros.parse().map_err(|_| invalid())?;
+    // Tokens we issue name rows written by the platform, so anything
+    // outside 2000–2999 is made up (and PostgreSQL would refuse some of it).
+    if !(946_684_800_000_000..32_503_680_000_000_000).contains(&micros) {
+        return Err(invalid());
+    }
     let at = DateTime::from_timestamp_micros(micros).ok_or_else(invalid)?;
     let id = Uuid::try_parse(id).map_err(|_| invalid())?;
     Ok(Some((at, id)))
@@ -44,7 +49,14 @@ mod tests {
             Some(Some((at, id)))
         );
         assert_eq!(decode_token("").ok(), Some(None));
-        for bad in ["x", "1.2", "abc.0195", "9999999999999999999.0"] {
+        let far_past = format!("-8000000000000000000.{}", id.simple());
+        for bad in [
+            "x",
+            "1.2",
+            "abc.0195",
+            "9999999999999999999.0",
+            far_past.as_str(),
+        ] {
             assert_eq!(
                 decode_token(bad).map_err(|s| s.code()).err(),
                 Some(tonic::Code::InvalidArgument),

@@ -28,6 +28,17 @@ pub fn unavailable(what: &str, error: impl std::fmt::Display) -> Status {
     Status::unavailable(format!("{what} is unavailable; try again shortly"))
 }
 
+/// Whether a failed call to another service may succeed if tried again
+/// later (the callee is down, slow or overloaded), as opposed to a refusal
+/// or a bug.
+pub fn is_transient(code: tonic::Code) -> bool {
+    use tonic::Code::*;
+    matches!(
+        code,
+        Unavailable | DeadlineExceeded | ResourceExhausted | Aborted | Cancelled
+    )
+}
+
 /// The caller may not do this.
 pub fn denied() -> Status {
     Status::permission_denied("not allowed")

@@ -24,6 +24,10 @@ pub enum MediaError {
     BadRequest(String),
     #[error("the orders service is unavailable: {0}")]
     OrdersUnavailable(String),
+    #[error("the orders service failed: {0}")]
+    OrdersFailed(String),
+    #[error("the order is not decided; its documents are kept")]
+    NotDecided,
     #[error("the object store failed: {0}")]
     Store(String),
     #[error("stored data is inconsistent: {0}")]
@@ -42,12 +46,14 @@ impl From<MediaError> for Status {
             Rejected(_) | TooLarge(_) | BadRequest(_) => {
                 Status::invalid_argument(error.to_string())
             }
-            CompanyNotApproved(_) | OrderClosed | OrderPurged => {
+            CompanyNotApproved(_) | OrderClosed | OrderPurged | NotDecided => {
                 Status::failed_precondition(error.to_string())
             }
             OrdersUnavailable(cause) => hms_grpc::status::unavailable("the orders service", cause),
             Store(cause) => hms_grpc::status::unavailable("the object store", cause),
-            Corrupt(_) | Crypto(_) | Database(_) => hms_grpc::status::internal(error),
+            OrdersFailed(_) | Corrupt(_) | Crypto(_) | Database(_) => {
+                hms_grpc::status::internal(error)
+            }
         }
     }
 }

@@ -9,8 +9,8 @@ use hms_domain::{CompanyId, DocumentId, DocumentKind, OrderId, WorkerId};
 use hms_grpc::client::ServiceChannel;
 use hms_grpc::status::{invalid_field, missing_field, parse_id};
 use hms_proto::media::v1 as pb;
-use hms_proto::orders::v1::ResolveUploadTargetRequest;
 use hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient;
+use hms_proto::orders::v1::{GetOrderStateRequest, OrderStatus, ResolveUploadTargetRequest};
 use hms_proto::time::timestamp;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
@@ -18,7 +18,7 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::authz::{Action, authorize};
 use crate::deletions;
 use crate::error::MediaError;
-use crate::sanitize::{ImageLimits, sanitize};
+use crate::sanitize::{ImageLimits, SanitizeError, sanitize};
 use crate::storage::{Document, NewDocument, Store};
 use crate::vault::Vault;
 
@@ -50,9 +50,9 @@ impl MediaApi {
         }
     }
 
-    /// Asks orders who owns the order and whether it still takes documents,
-    /// then this service's projection whether the company is approved.
-    async fn check_target(
+    /// Asks orders whether the order still takes documents for this worker,
+    /// and which company owns it.
+    async fn upload_target(
         &self,
         order_id: OrderId,
         worker_id: WorkerId,
@@ -65,17 +65,25 @@ impl MediaApi {
                 worker_id: worker_id.to_string(),
             })
             .await
-            .map_err(|status| match status.code() {
-                tonic::Code::NotFound => MediaError::TargetNotFound(status.message().to_owned()),
-                code => MediaError::OrdersUnavailable(format!("{code:?}: {}", status.message())),
-            })?
+            .map_err(from_orders)?
             .into_inner();
         if !target.accepts_documents {
             return Err(MediaError::OrderClosed);
         }
-        let company_id = CompanyId::parse(&target.company_id).map_err(|_| {
+        CompanyId::parse(&target.company_id).map_err(|_| {
             MediaError::Corrupt("orders answered with an invalid company id".to_owned())
-        })?;
+        })
+    }
+
+    /// Whether an upload for this order and worker may start: orders says
+    /// the order takes documents, this service's projection says the
+    /// company is approved, and the order was not purged.
+    async fn check_target(
+        &self,
+        order_id: OrderId,
+        worker_id: WorkerId,
+    ) -> Result<CompanyId, MediaError> {
+        let company_id = self.upload_target(order_id, worker_id).await?;
         match self.store.standing(company_id).await? {
             Standing::Approved => {}
             other => return Err(MediaError::CompanyNotApproved(other.refusal())),
@@ -114,8 +122,31 @@ impl MediaApi {
 
     #[tracing::instrument(name = "media.purge", skip(self), fields(%order_id))]
     async fn purge(&self, order_id: OrderId) -> Result<pb::PurgeOrderMediaResponse, MediaError> {
+        // Only the redaction service may ask, but it may be wrong (or its
+        // key stolen): documents of an order in progress are never purged.
+        let state = self
+            .orders
+            .clone()
+            .get_order_state(GetOrderStateRequest {
+                order_id: order_id.to_string(),
+            })
+            .await
+            .map_err(from_orders)?
+            .into_inner();
+        let decided = [OrderStatus::Approved as i32, OrderStatus::Rejected as i32];
+        if !decided.contains(&state.status) {
+            return Err(MediaError::NotDecided);
+        }
         let record = self.store.purge(order_id).await?;
-        let deleted = deletions::delete_pending(&self.store, &self.vault, Some(order_id)).await?;
+        let mut deleted =
+            deletions::delete_pending(&self.store, &self.vault, Some(order_id)).await?;
+        // Objects stored by an upload that crashed before it was recorded
+        // are in no table; the order's prefix in the store finds them.
+        let strays = self.vault.delete_order_objects(order_id).await?;
+        if strays > 0 {
+            self.store.count_stray_deletions(order_id, strays).await?;
+            deleted.deleted += strays;
+        }
         if deleted.failed > 0 {
             // The keys are destroyed already; the objects are unreadable and
             // stay queued. Redaction retries until they are gone.
@@ -159,10 +190,14 @@ impl pb::media_service_server::MediaService for MediaApi {
 
         let bytes = self.read_file(&mut stream).await?;
         let limits = self.limits;
+        // A decoder that panics on a hostile file refuses that file.
         let sanitized = tokio::task::spawn_blocking(move || sanitize(kind, &bytes, limits))
             .await
-            .map_err(hms_grpc::status::internal)?
+            .unwrap_or(Err(SanitizeError::Undecodable))
             .map_err(MediaError::from)?;
+        // The upload may have streamed for a while: the order must still
+        // take documents now.
+        self.upload_target(order_id, worker_id).await?;
 
         let document_id = DocumentId::new();
         let stored = self
@@ -257,6 +292,16 @@ impl pb::media_service_server::MediaService for MediaApi {
         authorize(&hms_grpc::caller(&request), Action::Purge)?;
         let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
         Ok(Response::new(self.purge(order_id).await?))
+    }
+}
+
+/// What an answer of the orders service means here.
+fn from_orders(status: tonic::Status) -> MediaError {
+    let cause = format!("{:?}: {}", status.code(), status.message());
+    match status.code() {
+        tonic::Code::NotFound => MediaError::TargetNotFound(status.message().to_owned()),
+        code if hms_grpc::status::is_transient(code) => MediaError::OrdersUnavailable(cause),
+        _ => MediaError::OrdersFailed(cause),
     }
 }
 

@@ -284,6 +284,20 @@ impl Store {
         Ok(())
     }
 
+    /// Counts objects found below a purged order's prefix and deleted.
+    pub async fn count_stray_deletions(
+        &self,
+        order_id: OrderId,
+        count: u32,
+    ) -> Result<(), MediaError> {
+        sqlx::query("UPDATE media_orders SET total_objects_deleted = total_objects_deleted + $2 WHERE order_id = $1")
+            .bind(order_id.as_uuid())
+            .bind(count as i32)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn purge_totals(&self, order_id: OrderId) -> Result<PurgeTotals, MediaError> {
         let (purged_at, objects, keys): (Option<DateTime<Utc>>, i32, i32) = sqlx::query_as(
             "SELECT purged_at, total_objects_deleted, total_keys_destroyed FROM media_orders WHERE order_id = $1",

@@ -122,6 +122,23 @@ impl Vault {
         Ok(plaintext.to_vec())
     }
 
+    /// Deletes whatever still lies below the order's prefix; how many.
+    pub async fn delete_order_objects(&self, order_id: OrderId) -> Result<u32, MediaError> {
+        use futures::TryStreamExt;
+        let prefix = Path::from(format!("orders/{order_id}"));
+        let objects: Vec<Path> = self
+            .store
+            .list(Some(&prefix))
+            .map_ok(|meta| meta.location)
+            .try_collect()
+            .await
+            .map_err(|error| MediaError::Store(error.to_string()))?;
+        for object in &objects {
+            self.delete(object.as_ref()).await?;
+        }
+        Ok(objects.len() as u32)
+    }
+
     /// Deletes an object; an object that is already gone counts as deleted.
     pub async fn delete(&self, path: &str) -> Result<(), MediaError> {
         match self.store.delete(&Path::from(path)).await {

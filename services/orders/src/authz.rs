@@ -19,6 +19,8 @@ pub enum Action {
     DecideOrder,
     /// media, before it accepts a document.
     ResolveUploadTarget,
+    /// media, before it purges an order's documents.
+    ReadOrderState,
     /// redaction, masking national identity numbers.
     MaskNationalIds,
     /// redaction's reconciler.
@@ -29,7 +31,7 @@ pub fn authorize(caller: &Caller, action: Action) -> Result<(), Status> {
     use Action::*;
     let allowed = match action {
         CreateOrder | AddWorker | ReadOrder | ListOrders | SubmitOrder | DecideOrder => true,
-        ResolveUploadTarget => caller.is_service("media"),
+        ResolveUploadTarget | ReadOrderState => caller.is_service("media"),
         MaskNationalIds | ListAwaitingRedaction => caller.is_service("redaction"),
     };
     hms_grpc::status::permit(caller, allowed)

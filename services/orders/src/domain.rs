@@ -1,6 +1,7 @@
 //! What an order is, how it moves from draft to decision, and what it costs.
 
 use chrono::{DateTime, Utc};
+use hms_crypto::FingerprintKey;
 use hms_domain::{
     CardType, CompanyId, DocumentKind, Fodselsnummer, MaskedNationalId, NationalIdKind, OrderId,
     PersonName, PhoneNumber, Price, PriceList, Reason, WorkerId,
@@ -93,24 +94,25 @@ pub struct NewOrder {
 }
 
 impl NewOrder {
-    /// SHA-256 over the normalised request, to recognise a retry.
-    pub fn fingerprint(&self) -> Vec<u8> {
-        use sha2::{Digest, Sha256};
-        let mut hasher = Sha256::new();
-        hasher.update(self.company_id.as_uuid().as_bytes());
-        hasher.update(self.idempotency_key.as_bytes());
-        for worker in &self.workers {
-            for field in [
-                worker.name.as_str(),
-                &worker.national_id.expose(),
-                worker.phone.as_str(),
-                worker.card_type.as_str(),
-            ] {
-                hasher.update((field.len() as u64).to_be_bytes());
-                hasher.update(field.as_bytes());
-            }
+    /// A keyed fingerprint of the normalised request, to recognise a retry.
+    /// Keyed, because it is derived from the national identity numbers.
+    pub fn fingerprint(&self, key: &FingerprintKey) -> Vec<u8> {
+        let company = self.company_id.as_uuid();
+        let exposed: Vec<String> = self
+            .workers
+            .iter()
+            .map(|w| w.national_id.expose())
+            .collect();
+        let mut fields: Vec<&[u8]> = vec![company.as_bytes(), self.idempotency_key.as_bytes()];
+        for (worker, national_id) in self.workers.iter().zip(&exposed) {
+            fields.extend([
+                worker.name.as_str().as_bytes(),
+                national_id.as_bytes(),
+                worker.phone.as_str().as_bytes(),
+                worker.card_type.as_str().as_bytes(),
+            ]);
         }
-        hasher.finalize().to_vec()
+        key.fingerprint(fields)
     }
 }
 

@@ -23,6 +23,8 @@ pub enum OrderError {
     DocumentsMissing(String),
     #[error("the media service is unavailable: {0}")]
     MediaUnavailable(String),
+    #[error("the media service failed: {0}")]
+    MediaFailed(String),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
     #[error(transparent)]
@@ -46,7 +48,9 @@ impl From<OrderError> for Status {
             | Transition(_)
             | DocumentsMissing(_) => Status::failed_precondition(error.to_string()),
             MediaUnavailable(cause) => hms_grpc::status::unavailable("the media service", cause),
-            Corrupt(_) | Crypto(_) | Database(_) | Events(_) => hms_grpc::status::internal(error),
+            MediaFailed(_) | Corrupt(_) | Crypto(_) | Database(_) | Events(_) => {
+                hms_grpc::status::internal(error)
+            }
         }
     }
 }

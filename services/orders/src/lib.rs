@@ -10,7 +10,7 @@ mod error;
 mod grpc;
 mod storage;
 
-use hms_crypto::SealingKey;
+use hms_crypto::{FingerprintKey, SealingKey};
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
 use hms_proto::orders::v1::order_internal_service_server::OrderInternalServiceServer;
 use hms_proto::orders::v1::order_service_server::OrderServiceServer;
@@ -47,6 +47,9 @@ impl Service for Orders {
     async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), StartupError> {
         let national_id_key = SealingKey::from_base64(&config.orders.national_id_key)
             .map_err(|error| StartupError::Invalid(format!("HMS_NATIONAL_ID_KEY: {error}")))?;
+        let fingerprint_key =
+            FingerprintKey::derive(&config.orders.national_id_key, "orders request fingerprint")
+                .map_err(|error| StartupError::Invalid(format!("HMS_NATIONAL_ID_KEY: {error}")))?;
         let price_list = config.orders.price_list()?;
 
         let mut foundation = Foundation::prepare::<Self>(&config.common, shutdown).await?;
@@ -59,7 +62,12 @@ impl Service for Orders {
 
         let media =
             hms_grpc::client::connect(&config.orders.media_url, "media", &foundation.tokens)?;
-        let store = storage::Store::new(foundation.pool.clone(), national_id_key, price_list);
+        let store = storage::Store::new(
+            foundation.pool.clone(),
+            national_id_key,
+            fingerprint_key,
+            price_list,
+        );
         let routes =
             tonic::service::Routes::new(OrderServiceServer::new(grpc::public::OrderApi::new(
                 store.clone(),

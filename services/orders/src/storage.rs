@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use hms_company_status::Standing;
-use hms_crypto::SealingKey;
+use hms_crypto::{FingerprintKey, SealingKey};
 use hms_domain::{
     CardType, CompanyId, MaskedNationalId, Money, NationalIdKind, OrderId, PriceList, VatRate,
     WorkerId,
@@ -25,6 +25,7 @@ use crate::error::OrderError;
 pub struct Store {
     pool: PgPool,
     national_id_key: SealingKey,
+    fingerprint_key: FingerprintKey,
     price_list: PriceList,
 }
 
@@ -141,10 +142,16 @@ pub struct UploadTarget {
 }
 
 impl Store {
-    pub fn new(pool: PgPool, national_id_key: SealingKey, price_list: PriceList) -> Self {
+    pub fn new(
+        pool: PgPool,
+        national_id_key: SealingKey,
+        fingerprint_key: FingerprintKey,
+        price_list: PriceList,
+    ) -> Self {
         Self {
             pool,
             national_id_key,
+            fingerprint_key,
             price_list,
         }
     }
@@ -152,7 +159,7 @@ impl Store {
     /// Creates a draft order, or returns the one an earlier call with the
     /// same idempotency key created.
     pub async fn create(&self, new: NewOrder) -> Result<Order, OrderError> {
-        let fingerprint = new.fingerprint();
+        let fingerprint = new.fingerprint(&self.fingerprint_key);
         let mut tx = self.pool.begin().await?;
         if let Some(order) = self.replay(&mut tx, &new, &fingerprint).await? {
             return Ok(order);
@@ -497,6 +504,19 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The order's company and status.
+    pub async fn state(&self, order_id: OrderId) -> Result<(CompanyId, OrderStatus), OrderError> {
+        let row: Option<(Uuid, String)> =
+            sqlx::query_as("SELECT company_id, status FROM orders WHERE id = $1")
+                .bind(order_id.as_uuid())
+                .fetch_optional(&self.pool)
+                .await?;
+        let (company_id, status) = row.ok_or(OrderError::NotFound)?;
+        let status = OrderStatus::parse(&status)
+            .ok_or_else(|| OrderError::Corrupt(format!("status of order {order_id}")))?;
+        Ok((CompanyId::from_uuid(company_id), status))
     }
 
     pub async fn upload_target(

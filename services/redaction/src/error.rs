@@ -5,18 +5,21 @@ use tonic::Status;
 pub enum RedactionError {
     #[error("no receipt: the order is not redacted (yet)")]
     NoReceipt,
-    /// orders or media said no for good (the order is unknown or not
-    /// decided).
-    #[error("{service} refused: {message}")]
-    Refused {
-        service: &'static str,
-        code: tonic::Code,
-        message: String,
-    },
+    #[error("order not found")]
+    UnknownOrder,
+    #[error("the order is not decided; only decided orders are redacted")]
+    NotDecided,
     /// orders or media could not answer now.
     #[error("{service} is unavailable: {message}")]
     Unavailable {
         service: &'static str,
+        message: String,
+    },
+    /// orders or media failed, or refused us (our own misconfiguration).
+    #[error("{service} failed ({code:?}): {message}")]
+    Failed {
+        service: &'static str,
+        code: tonic::Code,
         message: String,
     },
     #[error("stored data is inconsistent: {0}")]
@@ -28,43 +31,44 @@ pub enum RedactionError {
 }
 
 impl RedactionError {
-    /// Sorts a callee's answer into "try again later" and "will not work".
+    /// Sorts a callee's answer: about the order, "try again later", or a
+    /// failure on our side.
     pub fn from_call(service: &'static str, status: tonic::Status) -> Self {
         use tonic::Code::*;
         match status.code() {
-            InvalidArgument | FailedPrecondition | PermissionDenied | Unauthenticated => {
-                Self::Refused {
+            NotFound => Self::UnknownOrder,
+            FailedPrecondition => Self::NotDecided,
+            Unavailable | DeadlineExceeded | ResourceExhausted | Aborted | Cancelled => {
+                Self::Unavailable {
                     service,
-                    code: status.code(),
-                    message: status.message().to_owned(),
+                    message: format!("{:?}: {}", status.code(), status.message()),
                 }
             }
-            // NotFound too: a decision event can overtake nothing, so an
-            // unknown order is a bad event, but it is retried a bounded number
-            // of times before it is parked.
-            _ => Self::Unavailable {
+            code => Self::Failed {
                 service,
-                message: format!("{:?}: {}", status.code(), status.message()),
+                code,
+                message: status.message().to_owned(),
             },
         }
+    }
+
+    /// Whether the order itself is the problem: nothing was removed and
+    /// there is nothing to re-drive.
+    pub fn is_about_the_order(&self) -> bool {
+        matches!(self, Self::UnknownOrder | Self::NotDecided)
     }
 }
 
 impl From<RedactionError> for Status {
     fn from(error: RedactionError) -> Self {
+        use RedactionError::*;
         match error {
-            RedactionError::NoReceipt => Status::not_found(error.to_string()),
-            RedactionError::Refused {
-                code: tonic::Code::InvalidArgument,
-                ..
-            } => Status::invalid_argument(error.to_string()),
-            RedactionError::Refused { .. } => Status::failed_precondition(error.to_string()),
-            RedactionError::Unavailable { service, message } => {
-                hms_grpc::status::unavailable(service, message)
+            NoReceipt | UnknownOrder => Status::not_found(error.to_string()),
+            NotDecided => Status::failed_precondition(error.to_string()),
+            Unavailable { service, message } => hms_grpc::status::unavailable(service, message),
+            Failed { .. } | Corrupt(_) | Database(_) | Events(_) => {
+                hms_grpc::status::internal(error)
             }
-            RedactionError::Corrupt(_)
-            | RedactionError::Database(_)
-            | RedactionError::Events(_) => hms_grpc::status::internal(error),
         }
     }
 }

@@ -48,9 +48,13 @@ impl<E: hms_events::Event + Decision> EventHandler<E> for OnDecision {
         let company_id = CompanyId::parse(event.company_id()).ok();
         match self.0.redact(order_id, company_id, Trigger::Event).await {
             Ok(_) => Ok(()),
-            Err(error @ RedactionError::Refused { .. }) => {
-                Err(HandlerError::Reject(error.to_string()))
+            // A decision event for an undecided order contradicts orders.
+            Err(error @ RedactionError::NotDecided) => Err(HandlerError::Reject(error.to_string())),
+            Err(error @ (RedactionError::Unavailable { .. } | RedactionError::Database(_))) => {
+                Err(HandlerError::Unavailable(error.to_string()))
             }
+            // An unknown order, or a failure on our side: retried a few
+            // times, then parked for an operator.
             Err(error) => Err(HandlerError::Retry(error.to_string())),
         }
     }

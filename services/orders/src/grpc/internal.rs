@@ -36,6 +36,19 @@ impl pb::order_internal_service_server::OrderInternalService for OrderInternalAp
         }))
     }
 
+    async fn get_order_state(
+        &self,
+        request: Request<pb::GetOrderStateRequest>,
+    ) -> Result<Response<pb::GetOrderStateResponse>, Status> {
+        authorize(&hms_grpc::caller(&request), Action::ReadOrderState)?;
+        let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
+        let (company_id, status) = self.store.state(order_id).await?;
+        Ok(Response::new(pb::GetOrderStateResponse {
+            company_id: company_id.to_string(),
+            status: status_to_proto(status) as i32,
+        }))
+    }
+
     async fn mask_national_ids(
         &self,
         request: Request<pb::MaskNationalIdsRequest>,

@@ -55,7 +55,12 @@ impl OrderApi {
             })
             .await
             .map_err(|status| {
-                OrderError::MediaUnavailable(format!("{:?}: {}", status.code(), status.message()))
+                let cause = format!("{:?}: {}", status.code(), status.message());
+                if hms_grpc::status::is_transient(status.code()) {
+                    OrderError::MediaUnavailable(cause)
+                } else {
+                    OrderError::MediaFailed(cause)
+                }
             })?
             .into_inner()
             .documents;
@@ -86,6 +91,12 @@ impl pb::order_service_server::OrderService for OrderApi {
         let idempotency_key = request.idempotency_key.trim().to_owned();
         if idempotency_key.is_empty() {
             return Err(missing_field("idempotency_key"));
+        }
+        if idempotency_key.chars().any(char::is_control) {
+            return Err(invalid_field(
+                "idempotency_key",
+                "must not contain control characters",
+            ));
         }
         if idempotency_key.chars().count() > MAX_IDEMPOTENCY_KEY_LEN {
             return Err(invalid_field(
