@@ -258,7 +258,14 @@ impl Foundation {
         if tokio::time::timeout(self.grace, all).await.is_err() {
             tracing::warn!("background tasks did not stop within the grace period");
         }
-        self.pool.close().await;
+        // close() waits for connections in use; a task still stuck in one
+        // after the grace period must not keep the process alive.
+        if tokio::time::timeout(Duration::from_secs(2), self.pool.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("database connections still busy at exit");
+        }
         tracing::info!(service = self.service, "stopped");
         served.map_err(StartupError::from)
     }
