@@ -171,7 +171,8 @@ fn check_pdf(bytes: &[u8]) -> Result<Vec<u8>, SanitizeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use image::{ImageEncoder, Rgb, RgbImage};
+    use hms_test_support::fixtures;
+    use image::ImageEncoder;
 
     const LIMITS: ImageLimits = ImageLimits {
         max_side: 4_000,
@@ -179,63 +180,9 @@ mod tests {
         max_decode_bytes: 64 * 1024 * 1024,
     };
 
-    fn jpeg(width: u32, height: u32) -> Vec<u8> {
-        let image = RgbImage::from_fn(width, height, |x, y| {
-            Rgb([(x % 256) as u8, (y % 256) as u8, 128])
-        });
-        let mut out = Cursor::new(Vec::new());
-        DynamicImage::ImageRgb8(image)
-            .write_to(&mut out, ImageFormat::Jpeg)
-            .expect("encode");
-        out.into_inner()
-    }
-
-    /// Puts an APP1 EXIF segment holding `marker` right after the JPEG's SOI.
-    fn with_exif(jpeg: &[u8], marker: &[u8]) -> Vec<u8> {
-        let mut payload = b"Exif\0\0MM\0*\0\0\0\x08".to_vec();
-        payload.extend_from_slice(marker);
-        let length = (payload.len() + 2) as u16;
-        let mut out = jpeg[..2].to_vec();
-        out.extend_from_slice(&[0xFF, 0xE1]);
-        out.extend_from_slice(&length.to_be_bytes());
-        out.extend_from_slice(&payload);
-        out.extend_from_slice(&jpeg[2..]);
-        out
-    }
-
-    /// A valid PNG header declaring `width`×`height`, with almost no data.
-    fn png_declaring(width: u32, height: u32) -> Vec<u8> {
-        let mut out = Cursor::new(Vec::new());
-        image::codecs::png::PngEncoder::new(&mut out)
-            .write_image(&[0, 0, 0], 1, 1, image::ExtendedColorType::Rgb8)
-            .expect("encode");
-        let mut bytes = out.into_inner();
-        // IHDR's width and height sit at bytes 16..24; its CRC at 29..33.
-        bytes[16..20].copy_from_slice(&width.to_be_bytes());
-        bytes[20..24].copy_from_slice(&height.to_be_bytes());
-        let crc = crc32(&bytes[12..29]);
-        bytes[29..33].copy_from_slice(&crc.to_be_bytes());
-        bytes
-    }
-
-    fn crc32(data: &[u8]) -> u32 {
-        let mut crc = 0xFFFF_FFFFu32;
-        for byte in data {
-            crc ^= u32::from(*byte);
-            for _ in 0..8 {
-                crc = if crc & 1 == 1 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
-    }
-
     #[test]
     fn photos_lose_their_exif() {
-        let original = with_exif(&jpeg(64, 48), b"GPS 59.9139N 10.7522E");
+        let original = fixtures::jpeg_with_exif(64, 48, b"GPS 59.9139N 10.7522E");
         assert!(original.windows(4).any(|w| w == b"Exif"));
         let clean = sanitize(DocumentKind::PassportPhoto, &original, LIMITS).expect("accepted");
         assert_eq!(clean.content_type, ContentType::Jpeg);
@@ -248,7 +195,7 @@ mod tests {
     #[test]
     fn a_small_file_declaring_a_huge_image_is_refused() {
         for (width, height) in [(100_000, 100_000), (4_000, 4_000), (10, 1_000_000)] {
-            let bomb = png_declaring(width, height);
+            let bomb = fixtures::png_declaring(width, height);
             assert!(bomb.len() < 100);
             assert!(
                 matches!(
@@ -277,7 +224,8 @@ mod tests {
 
     #[test]
     fn pdfs_only_as_id_documents() {
-        let pdf = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+        let pdf = fixtures::pdf();
+        let pdf = pdf.as_slice();
         let stored = sanitize(DocumentKind::IdDocument, pdf, LIMITS).expect("accepted");
         assert_eq!(stored.content_type, ContentType::Pdf);
         assert!(matches!(
