@@ -262,23 +262,12 @@ async fn internal_calls_need_the_right_service_identity() {
         .expect_err("anonymous");
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
 
-    let mut as_media =
-        hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient::new(
-            env.channel_as(Service::Orders, "media").await,
-        );
-    let refused = as_media
-        .mask_national_ids(orders::MaskNationalIdsRequest {
-            order_id: order_id.clone(),
-        })
+    let refused = mask_as(&env, "media", &order_id)
         .await
         .expect_err("media may not mask");
     assert_eq!(refused.code(), tonic::Code::PermissionDenied);
 
-    let mut as_orders = hms_proto::media::v1::media_service_client::MediaServiceClient::new(
-        env.channel_as(Service::Media, "orders").await,
-    );
-    let refused = as_orders
-        .purge_order_media(media::PurgeOrderMediaRequest { order_id })
+    let refused = purge_as(&env, "orders", &order_id)
         .await
         .expect_err("orders may not purge");
     assert_eq!(refused.code(), tonic::Code::PermissionDenied);
@@ -314,37 +303,16 @@ async fn an_order_in_progress_cannot_be_redacted() {
     upload_all_documents(&mut clients, &order).await;
 
     // Even with redaction's identity, nothing of a draft is destroyed.
-    let mut as_redaction = hms_proto::media::v1::media_service_client::MediaServiceClient::new(
-        env.channel_as(Service::Media, "redaction").await,
-    );
-    let refused = as_redaction
-        .purge_order_media(media::PurgeOrderMediaRequest {
-            order_id: order.order_id.clone(),
-        })
+    let refused = purge_as(&env, "redaction", &order.order_id)
         .await
         .expect_err("the order is a draft");
     assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
-    let mut orders_internal =
-        hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient::new(
-            env.channel_as(Service::Orders, "redaction").await,
-        );
-    let refused = orders_internal
-        .mask_national_ids(orders::MaskNationalIdsRequest {
-            order_id: order.order_id.clone(),
-        })
+    let refused = mask_as(&env, "redaction", &order.order_id)
         .await
         .expect_err("the order is a draft");
     assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
 
-    let documents = clients
-        .media
-        .list_documents(media::ListDocumentsRequest {
-            order_id: order.order_id.clone(),
-        })
-        .await
-        .expect("list")
-        .into_inner()
-        .documents;
+    let documents = list_documents(&mut clients, &order.order_id).await;
     assert_eq!(documents.len(), 3, "the draft's documents are all there");
     let orders_db = env.db(Service::Orders).await;
     let (sealed, _) = stored_secrets(&orders_db, &order.order_id).await;

@@ -370,3 +370,46 @@ pub async fn stored_secrets(
             .expect("read the order");
     (sealed, fingerprint)
 }
+
+/// The documents media lists for an order.
+pub async fn list_documents(clients: &mut Clients, order_id: &str) -> Vec<media::Document> {
+    clients
+        .media
+        .list_documents(media::ListDocumentsRequest {
+            order_id: order_id.to_owned(),
+        })
+        .await
+        .expect("list documents")
+        .into_inner()
+        .documents
+}
+
+/// `MaskNationalIds` called with the identity of the service `caller`.
+pub async fn mask_as(
+    env: &TestEnv,
+    caller: &str,
+    order_id: &str,
+) -> Result<orders::MaskNationalIdsResponse, tonic::Status> {
+    hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient::new(
+        env.channel_as(Service::Orders, caller).await,
+    )
+    .mask_national_ids(orders::MaskNationalIdsRequest {
+        order_id: order_id.to_owned(),
+    })
+    .await
+    .map(tonic::Response::into_inner)
+}
+
+/// `PurgeOrderMedia` called with the identity of the service `caller`.
+pub async fn purge_as(
+    env: &TestEnv,
+    caller: &str,
+    order_id: &str,
+) -> Result<media::PurgeOrderMediaResponse, tonic::Status> {
+    MediaServiceClient::new(env.channel_as(Service::Media, caller).await)
+        .purge_order_media(media::PurgeOrderMediaRequest {
+            order_id: order_id.to_owned(),
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}

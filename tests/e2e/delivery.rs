@@ -5,8 +5,6 @@ use std::time::Duration;
 use async_nats::jetstream;
 use hms_events::{Domain, Event};
 use hms_proto::events::v1 as events;
-use hms_proto::media::v1 as media;
-use hms_proto::orders::v1 as orders;
 use hms_proto::redaction::v1 as redaction;
 use hms_test_support::{Service, TestEnv, eventually};
 use prost::Message;
@@ -160,28 +158,13 @@ async fn a_duplicate_event_and_repeated_calls_change_nothing_twice() {
     wait_until_consumed(&jetstream, &env, "redaction-order_approved", ack.sequence).await;
 
     // Repeated calls to orders and media, as redaction would make them.
-    let mut orders_internal =
-        hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient::new(
-            env.channel_as(Service::Orders, "redaction").await,
-        );
-    let masked = orders_internal
-        .mask_national_ids(orders::MaskNationalIdsRequest {
-            order_id: order.order_id.clone(),
-        })
+    let masked = mask_as(&env, "redaction", &order.order_id)
         .await
-        .expect("mask again")
-        .into_inner();
+        .expect("mask again");
     assert_eq!((masked.workers_masked, masked.workers_total), (0, 2));
-    let mut media_internal = hms_proto::media::v1::media_service_client::MediaServiceClient::new(
-        env.channel_as(Service::Media, "redaction").await,
-    );
-    let purged = media_internal
-        .purge_order_media(media::PurgeOrderMediaRequest {
-            order_id: order.order_id.clone(),
-        })
+    let purged = purge_as(&env, "redaction", &order.order_id)
         .await
-        .expect("purge again")
-        .into_inner();
+        .expect("purge again");
     assert_eq!((purged.objects_deleted, purged.keys_destroyed), (0, 0));
     assert_eq!(
         (purged.total_objects_deleted, purged.total_keys_destroyed),

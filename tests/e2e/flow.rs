@@ -215,15 +215,7 @@ async fn approving_an_order_masks_its_numbers_and_destroys_its_documents() {
         .await
         .expect("count");
     assert_eq!(keys, 0, "every key is destroyed");
-    let listed = clients
-        .media
-        .list_documents(media::ListDocumentsRequest {
-            order_id: order.order_id.clone(),
-        })
-        .await
-        .expect("list")
-        .into_inner()
-        .documents;
+    let listed = list_documents(&mut clients, &order.order_id).await;
     assert!(listed.is_empty());
     let gone = trusted
         .download_document(media::DownloadDocumentRequest {

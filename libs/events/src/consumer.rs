@@ -95,11 +95,6 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
         })
     }
 
-    /// The durable consumer's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// Creates (or checks) the streams and the durable consumer. Fails when
     /// the server hands back a consumer with another filter subject.
     pub async fn prepare(&self) -> Result<jetstream::consumer::PullConsumer, EventsError> {

@@ -183,10 +183,6 @@ impl TestEnv {
         process.terminate().await
     }
 
-    pub fn process(&mut self, service: Service) -> Option<&mut ServiceProcess> {
-        self.processes.get_mut(&service)
-    }
-
     /// A plain channel to a running service, as an anonymous client.
     pub async fn channel(&self, service: Service) -> Channel {
         Channel::from_shared(self.url(service))

@@ -20,8 +20,6 @@ pub enum MediaError {
     OrderClosed,
     #[error("the order's documents have been deleted; it accepts no more")]
     OrderPurged,
-    #[error("{0}")]
-    BadRequest(String),
     #[error("the orders service is unavailable: {0}")]
     OrdersUnavailable(String),
     #[error("the orders service failed: {0}")]
@@ -43,9 +41,7 @@ impl From<MediaError> for Status {
         use MediaError::*;
         match error {
             NotFound | TargetNotFound(_) => Status::not_found(error.to_string()),
-            Rejected(_) | TooLarge(_) | BadRequest(_) => {
-                Status::invalid_argument(error.to_string())
-            }
+            Rejected(_) | TooLarge(_) => Status::invalid_argument(error.to_string()),
             CompanyNotApproved(_) | OrderClosed | OrderPurged | NotDecided => {
                 Status::failed_precondition(error.to_string())
             }
