@@ -13,6 +13,8 @@ fn every_setting_is_in_the_readme() {
         setting_names::<hms_events::EventsConfig>(),
         setting_names::<hms_telemetry::TelemetryConfig>(),
         setting_names::<hms_auth::AuthConfig>(),
+        setting_names::<hms_authz::AuthzConfig>(),
+        setting_names::<hms_identity::IdentityConfig>(),
         setting_names::<hms_runtime::StartupConfig>(),
         setting_names::<hms_orders::OrdersConfig>(),
         setting_names::<hms_media::MediaConfig>(),

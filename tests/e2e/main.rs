@@ -8,6 +8,7 @@ mod bad_input;
 mod delivery;
 mod docs;
 mod flow;
+mod identity;
 mod operations;
 mod s3;
 mod tracing;

@@ -1,12 +1,14 @@
 //! The services `up` runs and `test` builds. Adding a service is one row in
 //! [`SERVICES`] (plus, if it needs settings of its own, a small function).
+//! The development fakes they talk to are in [`FAKES`].
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
 
-use crate::postgres;
+use crate::{postgres, secrets};
 
 pub struct Service {
     /// `companies`: the package and binary are `hms-companies`, the
@@ -14,61 +16,145 @@ pub struct Service {
     pub name: &'static str,
     /// Its gRPC port is the port base plus this.
     pub port_offset: u16,
+    /// Secrets from `.hms/dev-secrets.env` it reads. Its own service secret
+    /// (`HMS_SERVICE_SECRET_<NAME>`) comes as `HMS_SERVICE_SECRET` when
+    /// it [`calls_identity`](Self::calls_identity).
+    pub secrets: &'static [&'static str],
     /// Settings only this service reads, beyond those all services get.
-    pub extra_env: fn(&Deployment) -> Vec<(&'static str, String)>,
+    pub extra_env: fn(&Deployment) -> Result<Env>,
 }
+
+/// `(KEY, value)` settings.
+pub type Env = Vec<(&'static str, String)>;
+
+/// The token issuer, which every other service calls.
+const IDENTITY: &str = "identity";
 
 /// In start order: a service comes after those it calls at start-up.
 pub const SERVICES: &[Service] = &[
     Service {
+        name: IDENTITY,
+        port_offset: 4,
+        secrets: &["HMS_IDENTITY_KEY", "HMS_OIDC_CLIENT_SECRET"],
+        extra_env: identity_env,
+    },
+    Service {
         name: "companies",
         port_offset: 0,
+        secrets: &[],
         extra_env: no_extra_env,
     },
     Service {
         name: "orders",
         port_offset: 1,
+        secrets: &["HMS_NATIONAL_ID_KEY"],
         extra_env: orders_env,
     },
     Service {
         name: "media",
         port_offset: 2,
+        secrets: &["HMS_MEDIA_MASTER_KEY"],
         extra_env: media_env,
     },
     Service {
         name: "redaction",
         port_offset: 3,
+        secrets: &[],
         extra_env: redaction_env,
     },
 ];
 
-fn no_extra_env(_: &Deployment) -> Vec<(&'static str, String)> {
-    Vec::new()
+/// Who may get tokens from the identity service: each has a secret of its
+/// own in `.hms/dev-secrets.env`. The gateway is not run by `up` yet.
+pub const SERVICE_CLIENTS: &[&str] = &["companies", "orders", "media", "redaction", "gateway"];
+
+/// The client the identity service is at the BankID simulator.
+pub const OIDC_CLIENT_ID: &str = "hms-identity";
+/// The gateway's login callback, where the simulator sends browsers back.
+pub const OIDC_REDIRECT_URI: &str = "http://127.0.0.1:8080/api/v1/auth/callback";
+/// Siri Saksbehandler, a synthetic test person of the BankID simulator.
+const BACK_OFFICE_NATIONAL_IDS: &str = "30899040437";
+
+/// A development-only stand-in for an outside system, started before the
+/// services.
+pub struct Fake {
+    /// The package, and the binary it builds.
+    pub name: &'static str,
+    pub binary: &'static str,
+    /// Its HTTP port is the port base plus this.
+    pub port_offset: u16,
 }
 
-fn orders_env(deployment: &Deployment) -> Vec<(&'static str, String)> {
-    vec![
+pub const BANKID_SIMULATOR: Fake = Fake {
+    name: "bankid-simulator",
+    binary: "bankid-simulator",
+    port_offset: 100,
+};
+
+pub const REGISTER_FAKE: Fake = Fake {
+    name: "brreg-fake",
+    binary: "brreg-fake",
+    port_offset: 101,
+};
+
+pub const FAKES: &[Fake] = &[BANKID_SIMULATOR, REGISTER_FAKE];
+
+fn no_extra_env(_: &Deployment) -> Result<Env> {
+    Ok(Vec::new())
+}
+
+fn identity_env(deployment: &Deployment) -> Result<Env> {
+    let mut clients = Vec::new();
+    for name in SERVICE_CLIENTS {
+        let secret = deployment.secret(&secrets::service_secret(name))?;
+        let hash: String = Sha256::digest(secret.as_bytes())
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        clients.push(format!("{name}:{hash}"));
+    }
+    Ok(vec![
+        ("HMS_SERVICE_CLIENTS", clients.join(",")),
+        ("HMS_COMPANIES_URL", deployment.url_of("companies")),
+        (
+            "HMS_OIDC_ISSUER_URL",
+            deployment.fake_url(&BANKID_SIMULATOR),
+        ),
+        ("HMS_OIDC_CLIENT_ID", OIDC_CLIENT_ID.to_owned()),
+        ("HMS_OIDC_REDIRECT_URI", OIDC_REDIRECT_URI.to_owned()),
+        ("HMS_REGISTER_URL", deployment.fake_url(&REGISTER_FAKE)),
+        // Development data uses Test-Norge/Tenor numbers, never real ones.
+        ("HMS_ALLOW_SYNTHETIC_NATIONAL_IDS", "true".to_owned()),
+        (
+            "HMS_BACK_OFFICE_NATIONAL_IDS",
+            BACK_OFFICE_NATIONAL_IDS.to_owned(),
+        ),
+    ])
+}
+
+fn orders_env(deployment: &Deployment) -> Result<Env> {
+    Ok(vec![
         ("HMS_MEDIA_URL", deployment.url_of("media")),
         // Development data uses Test-Norge/Tenor numbers, never real ones.
         ("HMS_ALLOW_SYNTHETIC_NATIONAL_IDS", "true".to_owned()),
-    ]
+    ])
 }
 
-fn media_env(deployment: &Deployment) -> Vec<(&'static str, String)> {
-    vec![
+fn media_env(deployment: &Deployment) -> Result<Env> {
+    Ok(vec![
         ("HMS_ORDERS_URL", deployment.url_of("orders")),
         (
             "HMS_MEDIA_STORE_URL",
             format!("file://{}", deployment.media_store.display()),
         ),
-    ]
+    ])
 }
 
-fn redaction_env(deployment: &Deployment) -> Vec<(&'static str, String)> {
-    vec![
+fn redaction_env(deployment: &Deployment) -> Result<Env> {
+    Ok(vec![
         ("HMS_ORDERS_URL", deployment.url_of("orders")),
         ("HMS_MEDIA_URL", deployment.url_of("media")),
-    ]
+    ])
 }
 
 impl Service {
@@ -79,15 +165,24 @@ impl Service {
     pub fn database(&self) -> String {
         format!("hms_{}", self.name)
     }
+
+    /// Everyone but the token issuer itself gets tokens from it.
+    pub fn calls_identity(&self) -> bool {
+        self.name != IDENTITY
+    }
 }
 
-/// `build --bins -p hms-companies -p …`: every service binary, and nothing
-/// else, so `up` does not wait for test crates.
+/// `build --bins -p hms-identity -p …`: every service and fake binary, and
+/// nothing else, so `up` does not wait for test crates.
 pub fn build_args() -> Vec<String> {
     let mut args = vec!["build".to_owned(), "--bins".to_owned()];
     for service in SERVICES {
         args.push("-p".to_owned());
         args.push(service.package());
+    }
+    for fake in FAKES {
+        args.push("-p".to_owned());
+        args.push(fake.name.to_owned());
     }
     args
 }
@@ -125,11 +220,15 @@ impl Deployment {
         media_store: PathBuf,
         secrets: Vec<(String, String)>,
     ) -> Result<Self> {
-        let highest = SERVICES.iter().map(|service| service.port_offset).max();
+        let highest = SERVICES
+            .iter()
+            .map(|service| service.port_offset)
+            .chain(FAKES.iter().map(|fake| fake.port_offset))
+            .max();
         if port_base == 0 || highest.is_some_and(|offset| port_base.checked_add(offset).is_none()) {
             bail!(
-                "HMS_DEV_PORT_BASE={port_base} leaves no room for {} ports",
-                SERVICES.len()
+                "HMS_DEV_PORT_BASE={port_base} leaves no room for the ports up to +{}",
+                highest.unwrap_or(0)
             );
         }
         Ok(Self {
@@ -147,6 +246,17 @@ impl Deployment {
         SocketAddr::from((Ipv4Addr::LOCALHOST, port))
     }
 
+    pub fn fake_addr(&self, fake: &Fake) -> SocketAddr {
+        // `new` checked that this does not overflow.
+        let port = self.port_base.saturating_add(fake.port_offset);
+        SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+    }
+
+    /// `http://127.0.0.1:<port>` of the fake.
+    pub fn fake_url(&self, fake: &Fake) -> String {
+        format!("http://{}", self.fake_addr(fake))
+    }
+
     /// `http://127.0.0.1:<port>` of the service called `name`.
     fn url_of(&self, name: &str) -> String {
         let service = SERVICES
@@ -156,7 +266,17 @@ impl Deployment {
         format!("http://{}", self.addr(service))
     }
 
-    /// Everything set for `service` on top of the inherited environment.
+    /// The secret `key` from `.hms/dev-secrets.env`.
+    pub fn secret(&self, key: &str) -> Result<&str> {
+        self.secrets
+            .iter()
+            .find(|(known, _)| known == key)
+            .map(|(_, value)| value.as_str())
+            .with_context(|| format!("{key} is missing from the development secrets"))
+    }
+
+    /// Everything set for `service` on top of the inherited environment:
+    /// of the secrets, only those it needs.
     pub fn env(&self, service: &Service) -> Result<Vec<(String, String)>> {
         let mut env = vec![
             ("HMS_GRPC_ADDR".to_owned(), self.addr(service).to_string()),
@@ -166,10 +286,17 @@ impl Deployment {
             ),
             ("HMS_NATS_URL".to_owned(), self.nats_url.clone()),
             ("HMS_LOG_FORMAT".to_owned(), "text".to_owned()),
+            ("HMS_IDENTITY_URL".to_owned(), self.url_of(IDENTITY)),
         ];
-        env.extend(self.secrets.iter().cloned());
+        for key in service.secrets {
+            env.push(((*key).to_owned(), self.secret(key)?.to_owned()));
+        }
+        if service.calls_identity() {
+            let own = self.secret(&secrets::service_secret(service.name))?;
+            env.push(("HMS_SERVICE_SECRET".to_owned(), own.to_owned()));
+        }
         env.extend(
-            (service.extra_env)(self)
+            (service.extra_env)(self)?
                 .into_iter()
                 .map(|(key, value)| (key.to_owned(), value)),
         );
@@ -181,13 +308,17 @@ impl Deployment {
 mod tests {
     use super::*;
 
+    /// Every secret of the file, with its name as its value.
     fn deployment(port_base: u16) -> Result<Deployment> {
         Deployment::new(
             port_base,
             "postgres://postgres@127.0.0.1:5432/postgres".to_owned(),
             "nats://127.0.0.1:4222".to_owned(),
             PathBuf::from("/repo/.hms/media"),
-            vec![("HMS_NATIONAL_ID_KEY".to_owned(), "a2V5".to_owned())],
+            secrets::SECRETS
+                .iter()
+                .map(|(key, _)| ((*key).to_owned(), format!("value-of-{key}")))
+                .collect(),
         )
     }
 
@@ -195,13 +326,20 @@ mod tests {
         env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
+    fn service(name: &str) -> &'static Service {
+        SERVICES
+            .iter()
+            .find(|service| service.name == name)
+            .expect("a service of the table")
+    }
+
     #[test]
-    fn every_service_gets_its_port_database_and_secrets() -> Result<()> {
+    fn every_service_gets_its_port_database_and_identity() -> Result<()> {
         let deployment = deployment(DEFAULT_PORT_BASE)?;
-        for (index, service) in SERVICES.iter().enumerate() {
+        for service in SERVICES {
             // Also proves every extra_env names a real service.
             let env = deployment.env(service)?;
-            let port = 50051 + u16::try_from(index)?;
+            let port = 50051 + service.port_offset;
             assert_eq!(
                 lookup(&env, "HMS_GRPC_ADDR"),
                 Some(format!("127.0.0.1:{port}").as_str())
@@ -210,15 +348,117 @@ mod tests {
             assert_eq!(lookup(&env, "HMS_DATABASE_URL"), Some(database.as_str()));
             assert_eq!(lookup(&env, "HMS_NATS_URL"), Some("nats://127.0.0.1:4222"));
             assert_eq!(lookup(&env, "HMS_LOG_FORMAT"), Some("text"));
-            assert_eq!(lookup(&env, "HMS_NATIONAL_ID_KEY"), Some("a2V5"));
+            assert_eq!(
+                lookup(&env, "HMS_IDENTITY_URL"),
+                Some("http://127.0.0.1:50055")
+            );
         }
+        assert_eq!(SERVICES[0].name, "identity", "started first");
+        Ok(())
+    }
+
+    #[test]
+    fn each_service_gets_only_its_own_secrets() -> Result<()> {
+        let deployment = deployment(DEFAULT_PORT_BASE)?;
+        let needs: &[(&str, &[&str])] = &[
+            ("identity", &["HMS_IDENTITY_KEY", "HMS_OIDC_CLIENT_SECRET"]),
+            ("companies", &[]),
+            ("orders", &["HMS_NATIONAL_ID_KEY"]),
+            ("media", &["HMS_MEDIA_MASTER_KEY"]),
+            ("redaction", &[]),
+        ];
+        assert_eq!(needs.len(), SERVICES.len());
+        for (name, wanted) in needs {
+            let env = deployment.env(service(name))?;
+            for (key, _) in secrets::SECRETS {
+                let expected = wanted.contains(key).then(|| format!("value-of-{key}"));
+                assert_eq!(
+                    lookup(&env, key).map(str::to_owned),
+                    expected,
+                    "{key} for {name}"
+                );
+            }
+            let own = (*name != "identity")
+                .then(|| format!("value-of-HMS_SERVICE_SECRET_{}", name.to_uppercase()));
+            assert_eq!(
+                lookup(&env, "HMS_SERVICE_SECRET").map(str::to_owned),
+                own,
+                "{name}"
+            );
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn identity_knows_its_clients_and_the_fakes() -> Result<()> {
+        let deployment = deployment(6000)?;
+        let env = deployment.env(service("identity"))?;
+        assert_eq!(lookup(&env, "HMS_GRPC_ADDR"), Some("127.0.0.1:6004"));
+        let clients = lookup(&env, "HMS_SERVICE_CLIENTS").context("clients")?;
+        let clients: Vec<(&str, &str)> = clients
+            .split(',')
+            .map(|entry| entry.split_once(':').context("name:hash"))
+            .collect::<Result<_>>()?;
+        let names: Vec<&str> = clients.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names, SERVICE_CLIENTS);
+        // sha256("value-of-HMS_SERVICE_SECRET_COMPANIES")
+        let expected: String = Sha256::digest(b"value-of-HMS_SERVICE_SECRET_COMPANIES")
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        assert_eq!(clients[0].1, expected);
+        assert!(
+            clients
+                .iter()
+                .all(|(_, hash)| hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+        );
+        for (key, value) in [
+            ("HMS_COMPANIES_URL", "http://127.0.0.1:6000"),
+            ("HMS_OIDC_ISSUER_URL", "http://127.0.0.1:6100"),
+            ("HMS_REGISTER_URL", "http://127.0.0.1:6101"),
+            ("HMS_OIDC_CLIENT_ID", "hms-identity"),
+            (
+                "HMS_OIDC_REDIRECT_URI",
+                "http://127.0.0.1:8080/api/v1/auth/callback",
+            ),
+            ("HMS_ALLOW_SYNTHETIC_NATIONAL_IDS", "true"),
+            ("HMS_BACK_OFFICE_NATIONAL_IDS", "30899040437"),
+        ] {
+            assert_eq!(lookup(&env, key), Some(value), "{key}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn every_client_has_a_generated_secret() {
+        for name in SERVICE_CLIENTS {
+            let key = secrets::service_secret(name);
+            assert!(
+                secrets::SECRETS.iter().any(|(known, _)| *known == key),
+                "{key}"
+            );
+        }
+        for service in SERVICES.iter().filter(|service| service.calls_identity()) {
+            assert!(SERVICE_CLIENTS.contains(&service.name), "{}", service.name);
+        }
+    }
+
+    #[test]
+    fn a_missing_secret_is_an_error() -> Result<()> {
+        let mut deployment = deployment(DEFAULT_PORT_BASE)?;
+        deployment
+            .secrets
+            .retain(|(key, _)| key != "HMS_SERVICE_SECRET_ORDERS");
+        assert!(deployment.env(service("orders")).is_err());
+        assert!(deployment.env(service("identity")).is_err());
+        assert!(deployment.env(service("companies")).is_ok());
         Ok(())
     }
 
     #[test]
     fn services_find_each_other() -> Result<()> {
         let deployment = deployment(6000)?;
-        let orders = deployment.env(&SERVICES[1])?;
+        let orders = deployment.env(service("orders"))?;
         assert_eq!(
             lookup(&orders, "HMS_MEDIA_URL"),
             Some("http://127.0.0.1:6002")
@@ -227,7 +467,7 @@ mod tests {
             lookup(&orders, "HMS_ALLOW_SYNTHETIC_NATIONAL_IDS"),
             Some("true")
         );
-        let media = deployment.env(&SERVICES[2])?;
+        let media = deployment.env(service("media"))?;
         assert_eq!(
             lookup(&media, "HMS_ORDERS_URL"),
             Some("http://127.0.0.1:6001")
@@ -236,7 +476,7 @@ mod tests {
             lookup(&media, "HMS_MEDIA_STORE_URL"),
             Some("file:///repo/.hms/media")
         );
-        let redaction = deployment.env(&SERVICES[3])?;
+        let redaction = deployment.env(service("redaction"))?;
         assert_eq!(
             lookup(&redaction, "HMS_ORDERS_URL"),
             Some("http://127.0.0.1:6001")
@@ -249,16 +489,36 @@ mod tests {
     }
 
     #[test]
-    fn names_ports_and_build_arguments_are_consistent() {
-        let mut offsets: Vec<u16> = SERVICES.iter().map(|s| s.port_offset).collect();
+    fn names_ports_and_build_arguments_are_consistent() -> Result<()> {
+        let mut offsets: Vec<u16> = SERVICES
+            .iter()
+            .map(|s| s.port_offset)
+            .chain(FAKES.iter().map(|f| f.port_offset))
+            .collect();
         offsets.sort_unstable();
         offsets.dedup();
-        assert_eq!(offsets.len(), SERVICES.len(), "ports must differ");
+        assert_eq!(
+            offsets.len(),
+            SERVICES.len() + FAKES.len(),
+            "ports must differ"
+        );
         assert_eq!(
             build_args().join(" "),
-            "build --bins -p hms-companies -p hms-orders -p hms-media -p hms-redaction"
+            "build --bins -p hms-identity -p hms-companies -p hms-orders -p hms-media \
+             -p hms-redaction -p bankid-simulator -p brreg-fake"
         );
-        assert!(deployment(65_534).is_err());
-        assert!(deployment(0).is_err());
+        let deployment = deployment(DEFAULT_PORT_BASE)?;
+        assert_eq!(
+            deployment.fake_addr(&BANKID_SIMULATOR).to_string(),
+            "127.0.0.1:50151"
+        );
+        assert_eq!(
+            deployment.fake_addr(&REGISTER_FAKE).to_string(),
+            "127.0.0.1:50152"
+        );
+        assert!(self::deployment(65_434).is_ok());
+        assert!(self::deployment(65_435).is_err());
+        assert!(self::deployment(0).is_err());
+        Ok(())
     }
 }

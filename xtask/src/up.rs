@@ -1,6 +1,7 @@
 //! `cargo xtask up`: every service on this machine, in the foreground, until
 //! Ctrl-C.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -13,7 +14,7 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 use crate::process::{self, Probe};
 use crate::repo::Repo;
-use crate::services::{self, Deployment, SERVICES, Service};
+use crate::services::{self, BANKID_SIMULATOR, Deployment, FAKES, Fake, SERVICES, Service};
 use crate::{postgres, prereqs, secrets};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -22,9 +23,26 @@ const STOP_GRACE: Duration = Duration::from_secs(20);
 const LOG_TAIL_LINES: usize = 30;
 
 struct Running {
-    service: &'static Service,
+    name: &'static str,
     child: Child,
     log: PathBuf,
+}
+
+/// A process to start: a fake or a service.
+struct Launch {
+    name: &'static str,
+    binary: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    ready: Ready,
+}
+
+/// How to tell that a started process is ready.
+enum Ready {
+    /// A service: the gRPC health check answers SERVING.
+    Health(SocketAddr),
+    /// A fake: it has written the address it listens on (`--addr-file`).
+    AddrFile(PathBuf),
 }
 
 pub async fn run(repo: &Repo) -> Result<()> {
@@ -66,14 +84,28 @@ pub async fn run(repo: &Repo) -> Result<()> {
     )?;
     check_ports_free(&deployment)?;
 
+    // The fakes first: the identity service needs them at start-up.
+    let mut launches = Vec::new();
+    for fake in FAKES {
+        launches.push(fake_launch(repo, fake, &deployment, &binaries)?);
+    }
+    for service in SERVICES {
+        launches.push(Launch {
+            name: service.name,
+            binary: binary(&binaries, &service.package(), &service.package())?,
+            args: Vec::new(),
+            env: deployment.env(service)?,
+            ready: Ready::Health(deployment.addr(service)),
+        });
+    }
+
     // From here on we own child processes: Ctrl-C must reach us, not kill
     // us and leave them running.
     let mut signals = Signals::new()?;
     let mut running: Vec<Running> = Vec::new();
-    for service in SERVICES {
-        let addr = deployment.addr(service);
-        process::print_inline(&format!("starting {} … ", service.name));
-        let mut started = match spawn(repo, service, &deployment, &binaries, &logs) {
+    for launch in &launches {
+        process::print_inline(&format!("starting {} … ", launch.name));
+        let mut started = match spawn(repo, launch, &logs) {
             Ok(started) => started,
             Err(error) => {
                 println!();
@@ -82,20 +114,20 @@ pub async fn run(repo: &Repo) -> Result<()> {
             }
         };
         let outcome = tokio::select! {
-            waited = wait_ready(&mut started, addr) => Ok(waited),
+            waited = wait_ready(&mut started, &launch.ready) => Ok(waited),
             name = signals.recv() => Err(name),
         };
         match outcome {
-            Ok(Ok(elapsed)) => {
+            Ok(Ok((addr, elapsed))) => {
                 println!("ready on {addr} ({})", process::format_duration(elapsed));
                 running.push(started);
             }
             Ok(Err(error)) => {
                 println!();
-                process::print_log_tail(service.name, &started.log, LOG_TAIL_LINES);
+                process::print_log_tail(launch.name, &started.log, LOG_TAIL_LINES);
                 running.push(started);
                 stop_all(&mut running).await;
-                return Err(error.context(format!("{} did not become ready", service.name)));
+                return Err(error.context(format!("{} did not become ready", launch.name)));
             }
             Err(signal_name) => {
                 println!();
@@ -103,7 +135,7 @@ pub async fn run(repo: &Repo) -> Result<()> {
                 stop_all(&mut running).await;
                 bail!(
                     "interrupted by {signal_name} while starting {}",
-                    service.name
+                    launch.name
                 );
             }
         }
@@ -160,69 +192,139 @@ async fn target_dir(repo: &Repo) -> Result<PathBuf> {
 /// A service from an earlier `up` still on its port would answer our health
 /// checks in place of the new one.
 fn check_ports_free(deployment: &Deployment) -> Result<()> {
-    for service in SERVICES {
-        let addr = deployment.addr(service);
+    let services = SERVICES
+        .iter()
+        .map(|service| (service.name, deployment.addr(service)));
+    let fakes = FAKES
+        .iter()
+        .map(|fake| (fake.name, deployment.fake_addr(fake)));
+    for (name, addr) in services.chain(fakes) {
         if let Err(error) = std::net::TcpListener::bind(addr) {
             bail!(
-                "{addr} (for {}) is not free: {error}. Is another `cargo xtask up` running? \
+                "{addr} (for {name}) is not free: {error}. Is another `cargo xtask up` running? \
                  Stop it, or set HMS_DEV_PORT_BASE to use other ports",
-                service.name
             );
         }
     }
     Ok(())
 }
 
-fn spawn(
-    repo: &Repo,
-    service: &'static Service,
-    deployment: &Deployment,
-    binaries: &Path,
-    logs: &Path,
-) -> Result<Running> {
-    let binary = binaries.join(service.package());
+/// `binaries/<name>`, which the build must have made.
+fn binary(binaries: &Path, name: &str, package: &str) -> Result<PathBuf> {
+    let binary = binaries.join(name);
     if !process::is_executable(&binary) {
         bail!(
-            "{} is missing after the build; does the package {} have a binary of that name?",
+            "{} is missing after the build; does the package {package} have a binary of that name?",
             binary.display(),
-            service.package()
         );
     }
-    let log = logs.join(format!("{}.log", service.name));
+    Ok(binary)
+}
+
+/// A fake on its port, writing its address to `.hms/<name>.addr` once
+/// listening. The BankID simulator knows the identity service as its client
+/// and keeps its signing key in `.hms/`, so logins survive restarts.
+fn fake_launch(
+    repo: &Repo,
+    fake: &'static Fake,
+    deployment: &Deployment,
+    binaries: &Path,
+) -> Result<Launch> {
+    let addr_file = repo.hms(&format!("{}.addr", fake.name));
+    match std::fs::remove_file(&addr_file) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => {
+            return Err(error).with_context(|| format!("cannot remove {}", addr_file.display()));
+        }
+    }
+    let mut args = vec![
+        "--listen".to_owned(),
+        deployment.fake_addr(fake).to_string(),
+        "--addr-file".to_owned(),
+        addr_file.display().to_string(),
+    ];
+    if fake.name == BANKID_SIMULATOR.name {
+        args.extend([
+            "--client-id".to_owned(),
+            services::OIDC_CLIENT_ID.to_owned(),
+            "--client-secret".to_owned(),
+            deployment.secret("HMS_OIDC_CLIENT_SECRET")?.to_owned(),
+            "--redirect-uri".to_owned(),
+            services::OIDC_REDIRECT_URI.to_owned(),
+            "--key-file".to_owned(),
+            repo.hms("bankid-simulator.pem").display().to_string(),
+        ]);
+    }
+    Ok(Launch {
+        name: fake.name,
+        binary: binary(binaries, fake.binary, fake.name)?,
+        args,
+        env: Vec::new(),
+        ready: Ready::AddrFile(addr_file),
+    })
+}
+
+fn spawn(repo: &Repo, launch: &Launch, logs: &Path) -> Result<Running> {
+    let log = logs.join(format!("{}.log", launch.name));
     let out =
         std::fs::File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
     let err = out.try_clone()?;
-    let child = Command::new(&binary)
-        .envs(deployment.env(service)?)
+    let child = Command::new(&launch.binary)
+        .args(&launch.args)
+        .envs(launch.env.iter().cloned())
         .current_dir(repo.root())
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
         // Its own process group: Ctrl-C comes to us, and we stop the
-        // services in order instead of all at once behind our back.
+        // processes in order instead of all at once behind our back.
         .process_group(0)
         // Should we fail without reaching stop_all, do not leave orphans.
         .kill_on_drop(true)
         .spawn()
-        .with_context(|| format!("cannot start {}", binary.display()))?;
+        .with_context(|| format!("cannot start {}", launch.binary.display()))?;
     Ok(Running {
-        service,
+        name: launch.name,
         child,
         log,
     })
 }
 
-async fn wait_ready(running: &mut Running, addr: std::net::SocketAddr) -> Result<Duration> {
-    process::wait_until(READY_TIMEOUT, READY_POLL, async || {
+/// Where it is ready, and how long that took.
+async fn wait_ready(running: &mut Running, ready: &Ready) -> Result<(SocketAddr, Duration)> {
+    let mut found = None;
+    let elapsed = process::wait_until(READY_TIMEOUT, READY_POLL, async || {
         if let Ok(Some(status)) = running.child.try_wait() {
-            return Probe::Failed(format!("{} exited ({status})", running.service.name));
+            return Probe::Failed(format!("{} exited ({status})", running.name));
         }
-        match health(addr).await {
-            Ok(true) => Probe::Ready,
-            Ok(false) | Err(_) => Probe::NotYet,
+        match ready {
+            Ready::Health(addr) => match health(*addr).await {
+                Ok(true) => {
+                    found = Some(*addr);
+                    Probe::Ready
+                }
+                Ok(false) | Err(_) => Probe::NotYet,
+            },
+            Ready::AddrFile(path) => match std::fs::read_to_string(path) {
+                Ok(text) => match text.trim().parse() {
+                    Ok(addr) => {
+                        found = Some(addr);
+                        Probe::Ready
+                    }
+                    Err(_) => Probe::Failed(format!(
+                        "{} wrote {text:?} to {}, not an address",
+                        running.name,
+                        path.display()
+                    )),
+                },
+                Err(_) => Probe::NotYet,
+            },
         }
     })
-    .await
+    .await?;
+    let addr = found.context("ready without an address")?;
+    Ok((addr, elapsed))
 }
 
 /// The standard gRPC health check for the whole server (empty service name).
@@ -244,7 +346,7 @@ fn find_exited(running: &mut [Running]) -> Option<(&'static str, ExitStatus, Pat
     running
         .iter_mut()
         .find_map(|running| match running.child.try_wait() {
-            Ok(Some(status)) => Some((running.service.name, status, running.log.clone())),
+            Ok(Some(status)) => Some((running.name, status, running.log.clone())),
             _ => None,
         })
 }
@@ -260,7 +362,7 @@ async fn stop_all(running: &mut [Running]) {
     }
     let deadline = tokio::time::Instant::now() + STOP_GRACE;
     for running in running.iter_mut().rev() {
-        process::print_inline(&format!("stopping {} … ", running.service.name));
+        process::print_inline(&format!("stopping {} … ", running.name));
         let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
         match tokio::time::timeout(remaining, running.child.wait()).await {
             Ok(Ok(status)) if status.success() => println!("stopped"),
@@ -275,45 +377,48 @@ async fn stop_all(running: &mut [Running]) {
 }
 
 fn print_summary(repo: &Repo, deployment: &Deployment, prereqs: &prereqs::Prereqs) {
-    let rows: Vec<(&str, String, String)> = SERVICES
+    let log_of = |name: &str| repo.show(&repo.hms(&format!("logs/{name}.log")));
+    let services = SERVICES.iter().map(|service| {
+        (
+            service.name,
+            format!("gRPC {}", deployment.addr(service)),
+            log_of(service.name),
+        )
+    });
+    let fakes = FAKES
         .iter()
-        .map(|service| {
-            let log = repo.hms(&format!("logs/{}.log", service.name));
-            (
-                service.name,
-                deployment.addr(service).to_string(),
-                repo.show(&log),
-            )
-        })
-        .collect();
+        .map(|fake| (fake.name, deployment.fake_url(fake), log_of(fake.name)));
+    let rows: Vec<(&str, String, String)> = services.chain(fakes).collect();
     let name_width = rows
         .iter()
         .map(|row| row.0.len())
         .max()
         .unwrap_or(0)
-        .max("service".len());
+        .max("process".len());
     let addr_width = rows
         .iter()
         .map(|row| row.1.len())
         .max()
         .unwrap_or(0)
-        .max("gRPC address".len());
+        .max("address".len());
     println!();
-    println!(
-        "{:name_width$}  {:addr_width$}  log",
-        "service", "gRPC address"
-    );
+    println!("{:name_width$}  {:addr_width$}  log", "process", "address");
     for (name, addr, log) in &rows {
         println!("{name:name_width$}  {addr:addr_width$}  {log}");
     }
     println!();
     println!("PostgreSQL  {}", postgres::redact(&prereqs.database_url));
     println!("NATS        {}", prereqs.nats_url);
+    println!();
+    println!(
+        "The BankID simulator ({}) lists its test persons on its /authorize page; \
+         the back office one is Siri Saksbehandler.",
+        deployment.fake_url(&BANKID_SIMULATOR)
+    );
     if let Some(first) = SERVICES.first() {
-        println!();
         println!("Try: grpcurl -plaintext {} list", deployment.addr(first));
     }
-    println!("Ctrl-C stops the services (PostgreSQL and NATS keep running).");
+    println!("Ctrl-C stops the services and fakes (PostgreSQL and NATS keep running).");
 }
 
 struct Signals {
@@ -352,7 +457,7 @@ mod tests {
             .kill_on_drop(true)
             .spawn()?;
         Ok(Running {
-            service: &SERVICES[0],
+            name: "companies",
             child,
             log: PathBuf::from("/nonexistent/companies.log"),
         })
@@ -382,13 +487,30 @@ mod tests {
         let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
         let mut exits = running("true", &[])?;
         let started = std::time::Instant::now();
-        let error = wait_ready(&mut exits, addr)
+        let error = wait_ready(&mut exits, &Ready::Health(addr))
             .await
             .err()
             .context("not ready")?;
         assert!(error.to_string().contains("companies exited"), "{error}");
         assert!(started.elapsed() < Duration::from_secs(10));
         assert!(find_exited(std::slice::from_mut(&mut exits)).is_some());
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_fake_is_ready_once_it_writes_its_address() -> Result<()> {
+        let dir = std::env::temp_dir().join(format!("xtask-up-addr-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join("fake.addr");
+        let script = format!(
+            "sleep 0.3; echo 127.0.0.1:4567 > {0}.partial; mv {0}.partial {0}; sleep 30",
+            process::shell_quote(&path.display().to_string())
+        );
+        let mut fake = running("sh", &["-c", &script])?;
+        let (addr, _) = wait_ready(&mut fake, &Ready::AddrFile(path.clone())).await?;
+        assert_eq!(addr.to_string(), "127.0.0.1:4567");
+        stop_all(std::slice::from_mut(&mut fake)).await;
+        std::fs::remove_dir_all(&dir)?;
         Ok(())
     }
 

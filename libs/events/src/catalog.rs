@@ -11,6 +11,7 @@ use hms_proto::events::v1 as pb;
 /// A producing domain, which owns one stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Domain {
+    Identity,
     Companies,
     Orders,
     Redaction,
@@ -21,6 +22,7 @@ pub enum Domain {
 impl Domain {
     pub const fn as_str(self) -> &'static str {
         match self {
+            Self::Identity => "identity",
             Self::Companies => "companies",
             Self::Orders => "orders",
             Self::Redaction => "redaction",
@@ -75,6 +77,9 @@ events! {
     CompanyApproved => Companies, "company_approved";
     CompanyRejected => Companies, "company_rejected";
     CompanySuspended => Companies, "company_suspended";
+    ContactInfoChanged => Companies, "contact_info_changed";
+    AccessGranted => Identity, "access_granted";
+    AccessRevoked => Identity, "access_revoked";
     OrderSubmitted => Orders, "order_submitted";
     OrderApproved => Orders, "order_approved";
     OrderRejected => Orders, "order_rejected";

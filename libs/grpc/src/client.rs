@@ -1,15 +1,15 @@
 //! Channels to other services whose calls carry the current trace context and
 //! this service's identity.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use hms_auth::ServiceTokens;
-use tonic::service::Interceptor;
-use tonic::service::interceptor::InterceptedService;
+use hms_auth::TokenSource;
 use tonic::transport::{Channel, Endpoint};
-
-/// A channel wrapped with [`Outgoing`]; what generated clients are built on.
-pub type ServiceChannel = InterceptedService<Channel, Outgoing>;
+use tower::Service;
 
 #[derive(Debug, thiserror::Error)]
 #[error("invalid URL for the {service} service: {url}")]
@@ -23,7 +23,7 @@ pub struct ChannelError {
 pub fn connect(
     url: &str,
     service: &'static str,
-    tokens: &ServiceTokens,
+    tokens: Arc<dyn TokenSource>,
 ) -> Result<ServiceChannel, ChannelError> {
     let endpoint = Endpoint::from_shared(url.to_owned())
         .map_err(|_| ChannelError {
@@ -33,36 +33,51 @@ pub fn connect(
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30))
         .tcp_keepalive(Some(Duration::from_secs(30)));
-    Ok(InterceptedService::new(
-        endpoint.connect_lazy(),
-        Outgoing {
-            tokens: tokens.clone(),
-            audience: service,
-        },
-    ))
+    Ok(ServiceChannel {
+        inner: endpoint.connect_lazy(),
+        audience: service,
+        tokens,
+    })
 }
 
-/// Adds the trace context and a service token for the callee.
+/// What generated clients are built on: a channel whose calls carry the
+/// trace context and a token that identifies this service to the callee.
 #[derive(Clone)]
-pub struct Outgoing {
-    tokens: ServiceTokens,
+pub struct ServiceChannel {
+    inner: Channel,
     audience: &'static str,
+    tokens: Arc<dyn TokenSource>,
 }
 
-impl Interceptor for Outgoing {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        hms_telemetry::inject_into_grpc(request.metadata_mut());
-        let token = self
-            .tokens
-            .issue(self.audience)
-            .map_err(|_| tonic::Status::internal("could not sign a service token"))?;
-        let value = format!("Bearer {token}")
-            .parse()
-            .map_err(|_| tonic::Status::internal("could not sign a service token"))?;
-        request.metadata_mut().insert("authorization", value);
-        Ok(request)
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl Service<http::Request<tonic::body::Body>> for ServiceChannel {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, mut request: http::Request<tonic::body::Body>) -> Self::Future {
+        // Injected here, synchronously, while the caller's span is current.
+        hms_telemetry::inject_into_http(request.headers_mut());
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let tokens = self.tokens.clone();
+        let audience = self.audience;
+        Box::pin(async move {
+            // A tonic::Status as the error reaches the caller unchanged.
+            let token = tokens
+                .token(audience)
+                .await
+                .map_err(|error| Box::new(error.to_status()) as BoxError)?;
+            let value = format!("Bearer {token}").parse().map_err(|_| {
+                Box::new(tonic::Status::internal("unusable service token")) as BoxError
+            })?;
+            request.headers_mut().insert("authorization", value);
+            inner.call(request).await.map_err(Into::into)
+        })
     }
 }

@@ -5,9 +5,10 @@
 //! serves health and reflection beside the service's own APIs, opens a span
 //! per call that continues the caller's trace, identifies the caller, and
 //! drains in-flight calls on shutdown. [`client`] builds channels whose calls
-//! carry the current trace and this service's identity. [`status`] turns
+//! carry the current trace and a token from identity for the callee. [`status`] turns
 //! domain errors into `tonic::Status` without leaking internals.
 
+mod authenticate;
 pub mod client;
 pub mod paging;
 pub mod server;

@@ -1,10 +1,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use hms_auth::ServiceTokens;
+use hms_auth::TokenVerifier;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
-use tonic::service::{InterceptorLayer, Routes};
+use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
@@ -78,11 +78,11 @@ impl GrpcServer {
     }
 
     /// Serves `routes` until `shutdown` is cancelled, then lets in-flight
-    /// calls finish. Callers are identified with `tokens`.
+    /// calls finish. Callers are identified with `verifier`.
     pub async fn serve(
         self,
         routes: Routes,
-        tokens: ServiceTokens,
+        verifier: TokenVerifier,
         shutdown: CancellationToken,
     ) -> Result<(), ServerError> {
         let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -105,17 +105,10 @@ impl GrpcServer {
         tracing::info!(addr = %self.local_addr, "gRPC server listening");
 
         let health = self.health.clone();
-        let identify = move |mut request: tonic::Request<()>| {
-            let caller = tokens
-                .caller_from_metadata(request.metadata())
-                .map_err(|error| tonic::Status::unauthenticated(error.to_string()))?;
-            request.extensions_mut().insert(caller);
-            Ok(request)
-        };
         let draining = shutdown.clone();
         Server::builder()
             .trace_fn(call_span)
-            .layer(InterceptorLayer::new(identify))
+            .layer(crate::authenticate::AuthenticateLayer::new(verifier))
             .add_routes(routes)
             .add_service(self.health_service)
             .add_service(reflection_v1)

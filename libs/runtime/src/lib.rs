@@ -7,7 +7,12 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use hms_auth::{AuthConfig, ServiceTokens};
+use std::sync::Arc;
+
+use hms_auth::{
+    AuthConfig, IdentityKeys, KeySource, ServiceCredentials, TokenSource, TokenVerifier,
+};
+use hms_authz::{Authorizer, AuthzConfig};
 use hms_config::{ConfigError, Sources};
 use hms_db::DbConfig;
 use hms_events::EventsConfig;
@@ -128,6 +133,7 @@ pub struct CommonConfig {
     pub events: EventsConfig,
     pub telemetry: TelemetryConfig,
     pub auth: AuthConfig,
+    pub authz: AuthzConfig,
     pub startup: StartupConfig,
 }
 
@@ -139,6 +145,7 @@ impl CommonConfig {
             events: sources.get()?,
             telemetry: sources.get()?,
             auth: sources.get()?,
+            authz: sources.get()?,
             startup: sources.get()?,
         })
     }
@@ -170,10 +177,15 @@ pub struct Foundation {
     pub service: &'static str,
     pub pool: PgPool,
     pub jetstream: async_nats::jetstream::Context,
-    pub tokens: ServiceTokens,
+    /// Verifies the tokens of incoming calls.
+    pub verifier: TokenVerifier,
+    /// This service's tokens for the services it calls.
+    pub tokens: Arc<dyn TokenSource>,
     pub server: GrpcServer,
     pub shutdown: CancellationToken,
     pub events: EventsConfig,
+    identity_url: String,
+    authz: AuthzConfig,
     grace: Duration,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -181,27 +193,72 @@ pub struct Foundation {
 impl Foundation {
     /// Connects to the database (creating it if configured), migrates,
     /// connects to NATS and binds the gRPC port, in that order: the port
-    /// only answers once the service can do its work.
+    /// only answers once the service can do its work. Tokens are verified
+    /// with identity's published keys and obtained from identity with
+    /// `HMS_SERVICE_SECRET`.
     pub async fn prepare<S: Service>(
         config: &CommonConfig,
         shutdown: CancellationToken,
     ) -> Result<Self, StartupError> {
+        let secret = config
+            .auth
+            .service_secret
+            .clone()
+            .ok_or(hms_auth::AuthError::MissingSecret)?;
+        let keys: Arc<dyn KeySource> = Arc::new(IdentityKeys::new(&config.auth.identity_url)?);
+        let tokens: Arc<dyn TokenSource> = Arc::new(ServiceCredentials::new(
+            S::NAME,
+            &config.auth.identity_url,
+            secret,
+        )?);
+        Self::prepare_with::<S>(config, shutdown, |_| Ok((keys, tokens))).await
+    }
+
+    /// [`prepare`](Self::prepare) for the token issuer itself, whose keys
+    /// and tokens come from its own database.
+    pub async fn prepare_with<S: Service>(
+        config: &CommonConfig,
+        shutdown: CancellationToken,
+        auth: impl FnOnce(&PgPool) -> Result<(Arc<dyn KeySource>, Arc<dyn TokenSource>), StartupError>,
+    ) -> Result<Self, StartupError> {
         let service = S::NAME;
-        let tokens = ServiceTokens::new(service, &config.auth)?;
         let pool = open_database(config, &S::migrations()).await?;
+        let (keys, tokens) = auth(&pool)?;
         let jetstream = hms_events::connect(&config.events, service).await?;
         let server = GrpcServer::bind(&config.server).await?;
         Ok(Self {
             service,
             pool,
             jetstream,
+            verifier: TokenVerifier::new(service, keys),
             tokens,
             server,
             shutdown,
             events: config.events.clone(),
+            identity_url: config.auth.identity_url.clone(),
+            authz: config.authz.clone(),
             grace: Duration::from_secs(config.startup.shutdown_grace_secs),
             tasks: Vec::new(),
         })
+    }
+
+    /// A channel to another service whose calls carry this service's token.
+    pub fn connect(
+        &self,
+        url: &str,
+        service: &'static str,
+    ) -> Result<hms_grpc::client::ServiceChannel, StartupError> {
+        Ok(hms_grpc::client::connect(
+            url,
+            service,
+            self.tokens.clone(),
+        )?)
+    }
+
+    /// Identity's decision point, for checking people's access.
+    pub fn authorizer(&self) -> Result<Authorizer, StartupError> {
+        let identity = self.connect(&self.identity_url, "identity")?;
+        Ok(Authorizer::new(identity, &self.authz))
     }
 
     /// Runs `task` in the background; it must end soon after `shutdown` is
@@ -250,7 +307,7 @@ impl Foundation {
         tracing::info!(service = self.service, addr = %self.server.local_addr(), "serving");
         let served = self
             .server
-            .serve(routes, self.tokens.clone(), self.shutdown.clone())
+            .serve(routes, self.verifier.clone(), self.shutdown.clone())
             .await;
         // The server also stops on its own errors; make sure the tasks do too.
         self.shutdown.cancel();

@@ -21,23 +21,17 @@ pub fn current_trace_context() -> TraceContext {
     carrier
 }
 
-/// Adds the current span's context to an outgoing gRPC request.
-pub fn inject_into_grpc(metadata: &mut tonic::metadata::MetadataMap) {
+/// Adds the current span's context to an outgoing request's headers (gRPC
+/// metadata travels as HTTP headers).
+pub fn inject_into_http(headers: &mut http::HeaderMap) {
     let context = tracing::Span::current().context();
     opentelemetry::global::get_text_map_propagator(|propagator| {
-        propagator.inject_context(&context, &mut MetadataInjector(metadata));
+        propagator.inject_context(&context, &mut HttpInjector(headers));
     });
 }
 
-/// The caller's context from an incoming gRPC request.
-pub fn extract_from_grpc(metadata: &tonic::metadata::MetadataMap) -> Context {
-    opentelemetry::global::get_text_map_propagator(|propagator| {
-        propagator.extract(&MetadataExtractor(metadata))
-    })
-}
-
 /// The caller's context from incoming HTTP headers (gRPC servers see these
-/// before tonic wraps them).
+/// before tonic turns them into metadata).
 pub fn extract_from_http(headers: &http::HeaderMap) -> Context {
     opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.extract(&HttpExtractor(headers))
@@ -69,33 +63,15 @@ impl Injector for MapInjector<'_> {
     }
 }
 
-struct MetadataInjector<'a>(&'a mut tonic::metadata::MetadataMap);
+struct HttpInjector<'a>(&'a mut http::HeaderMap);
 
-impl Injector for MetadataInjector<'_> {
+impl Injector for HttpInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        let key = tonic::metadata::MetadataKey::from_bytes(key.as_bytes());
-        let value = tonic::metadata::MetadataValue::try_from(value.as_str());
-        if let (Ok(key), Ok(value)) = (key, value) {
-            self.0.insert(key, value);
+        let name = http::HeaderName::from_bytes(key.as_bytes());
+        let value = http::HeaderValue::from_str(&value);
+        if let (Ok(name), Ok(value)) = (name, value) {
+            self.0.insert(name, value);
         }
-    }
-}
-
-struct MetadataExtractor<'a>(&'a tonic::metadata::MetadataMap);
-
-impl Extractor for MetadataExtractor<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|value| value.to_str().ok())
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.0
-            .keys()
-            .filter_map(|key| match key {
-                tonic::metadata::KeyRef::Ascii(key) => Some(key.as_str()),
-                tonic::metadata::KeyRef::Binary(_) => None,
-            })
-            .collect()
     }
 }
 
@@ -161,11 +137,11 @@ mod tests {
             TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").expect("trace id")
         );
 
-        let mut metadata = tonic::metadata::MetadataMap::new();
+        let mut headers = http::HeaderMap::new();
         opentelemetry::global::get_text_map_propagator(|propagator| {
-            propagator.inject_context(&from_nats, &mut MetadataInjector(&mut metadata));
+            propagator.inject_context(&from_nats, &mut HttpInjector(&mut headers));
         });
-        let from_grpc = extract_from_grpc(&metadata);
+        let from_grpc = extract_from_http(&headers);
         assert_eq!(
             from_grpc.span().span_context().span_id(),
             SpanId::from_hex("00f067aa0ba902b7").expect("span id")

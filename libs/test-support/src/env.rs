@@ -3,19 +3,22 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 
 use async_nats::jetstream;
-use hms_auth::{AuthConfig, ServiceTokens};
 use hms_events::{Domain, EventType, Namespace};
-use secrecy::SecretString;
+use hms_proto::identity::v1 as identity_pb;
+use hms_proto::identity::v1::identity_service_client::IdentityServiceClient;
+use sha2::Digest;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
+use crate::fakes::{self, FakeProcess};
 use crate::process::ServiceProcess;
 
 /// A service of the platform, as the tests start it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Service {
+    Identity,
     Companies,
     Orders,
     Media,
@@ -23,10 +26,17 @@ pub enum Service {
 }
 
 impl Service {
-    pub const ALL: [Service; 4] = [Self::Companies, Self::Orders, Self::Media, Self::Redaction];
+    pub const ALL: [Service; 5] = [
+        Self::Identity,
+        Self::Companies,
+        Self::Orders,
+        Self::Media,
+        Self::Redaction,
+    ];
 
     pub const fn name(self) -> &'static str {
         match self {
+            Self::Identity => "identity",
             Self::Companies => "companies",
             Self::Orders => "orders",
             Self::Media => "media",
@@ -43,9 +53,22 @@ pub struct TestEnv {
     dir: PathBuf,
     ports: BTreeMap<Service, u16>,
     settings: BTreeMap<String, String>,
-    service_secret: String,
+    /// Every service name's secret towards identity, including callers the
+    /// tests impersonate (`gateway`).
+    service_secrets: BTreeMap<&'static str, String>,
     processes: BTreeMap<Service, ServiceProcess>,
+    fakes: Vec<FakeProcess>,
 }
+
+/// The names that get service credentials in a test.
+const SERVICE_CLIENTS: [&str; 6] = [
+    "companies",
+    "orders",
+    "media",
+    "redaction",
+    "gateway",
+    "notifications",
+];
 
 impl TestEnv {
     /// A fresh environment; nothing runs until [`start`](Self::start).
@@ -79,13 +102,33 @@ impl TestEnv {
             .collect();
         drop(listeners);
 
-        let service_secret = hms_crypto::generate_key_base64();
+        let service_secrets: BTreeMap<&'static str, String> = SERVICE_CLIENTS
+            .iter()
+            .map(|name| (*name, hms_crypto::generate_key_base64()))
+            .collect();
+        let service_clients = service_secrets
+            .iter()
+            .map(|(name, secret)| {
+                let hash: String = sha2::Sha256::digest(secret.as_bytes())
+                    .iter()
+                    .map(|byte| format!("{byte:02x}"))
+                    .collect();
+                format!("{name}:{hash}")
+            })
+            .collect::<Vec<_>>()
+            .join(",");
         let mut settings = BTreeMap::new();
         for (key, value) in [
             ("HMS_DATABASE_CREATE", "true".to_owned()),
             ("HMS_NATS_URL", nats_url.clone()),
             ("HMS_NATS_NAMESPACE", id.clone()),
-            ("HMS_SERVICE_TOKEN_SECRET", service_secret.clone()),
+            ("HMS_SERVICE_CLIENTS", service_clients),
+            ("HMS_IDENTITY_KEY", hms_crypto::generate_key_base64()),
+            ("HMS_ALLOW_SYNTHETIC_NATIONAL_IDS", "true".to_owned()),
+            ("HMS_OIDC_CLIENT_ID", fakes::CLIENT_ID.to_owned()),
+            ("HMS_OIDC_CLIENT_SECRET", fakes::CLIENT_SECRET.to_owned()),
+            ("HMS_OIDC_REDIRECT_URI", fakes::REDIRECT_URI.to_owned()),
+            ("HMS_AUTHZ_CACHE_MS", "500".to_owned()),
             ("HMS_NATIONAL_ID_KEY", hms_crypto::generate_key_base64()),
             ("HMS_MEDIA_MASTER_KEY", hms_crypto::generate_key_base64()),
             (
@@ -115,13 +158,20 @@ impl TestEnv {
             dir,
             ports,
             settings,
-            service_secret,
+            service_secrets,
             processes: BTreeMap::new(),
+            fakes: Vec::new(),
         };
         let orders_url = env.url(Service::Orders);
         let media_url = env.url(Service::Media);
         env.settings.insert("HMS_ORDERS_URL".to_owned(), orders_url);
         env.settings.insert("HMS_MEDIA_URL".to_owned(), media_url);
+        let identity_url = env.url(Service::Identity);
+        env.settings
+            .insert("HMS_IDENTITY_URL".to_owned(), identity_url);
+        let companies_url = env.url(Service::Companies);
+        env.settings
+            .insert("HMS_COMPANIES_URL".to_owned(), companies_url);
         env
     }
 
@@ -129,6 +179,11 @@ impl TestEnv {
     pub fn set(&mut self, key: &str, value: &str) -> &mut Self {
         self.settings.insert(key.to_owned(), value.to_owned());
         self
+    }
+
+    /// A setting the services get.
+    pub fn setting(&self, key: &str) -> Option<&str> {
+        self.settings.get(key).map(String::as_str)
     }
 
     pub fn id(&self) -> &str {
@@ -162,12 +217,35 @@ impl TestEnv {
     }
 
     /// Starts a service's binary and waits until it reports SERVING.
+    /// Identity, the token issuer every call depends on, is started first
+    /// if it is not running, and with it the BankID simulator and the
+    /// register fake.
     pub async fn start(&mut self, service: Service) {
+        if service != Service::Identity && !self.processes.contains_key(&Service::Identity) {
+            Box::pin(self.start(Service::Identity)).await;
+        }
+        if service == Service::Identity && self.fakes.is_empty() {
+            let bankid = fakes::start_bankid(&self.dir).await;
+            let register = fakes::start_register(&self.dir).await;
+            self.settings
+                .insert("HMS_OIDC_ISSUER_URL".to_owned(), bankid.url());
+            self.settings
+                .insert("HMS_REGISTER_URL".to_owned(), register.url());
+            self.fakes = vec![bankid, register];
+        }
         let mut settings = self.settings.clone();
+        if let Some(secret) = self.service_secrets.get(service.name()) {
+            settings.insert("HMS_SERVICE_SECRET".to_owned(), secret.clone());
+        }
         settings.insert("HMS_GRPC_ADDR".to_owned(), self.addr(service).to_string());
         settings.insert("HMS_DATABASE_URL".to_owned(), self.database_url(service));
         let process = ServiceProcess::start(service, &self.dir, &settings).await;
         self.processes.insert(service, process);
+    }
+
+    /// The BankID simulator's address (running once identity is).
+    pub fn bankid_url(&self) -> Option<String> {
+        self.settings.get("HMS_OIDC_ISSUER_URL").cloned()
     }
 
     /// Starts every service.
@@ -192,21 +270,85 @@ impl TestEnv {
             .expect("connect to the service")
     }
 
-    /// A channel that presents the identity of the service `as_service`.
+    /// A channel that presents the identity of the service `as_service`,
+    /// with a token identity issued to it.
     pub async fn channel_as(
         &self,
         service: Service,
         as_service: &str,
     ) -> InterceptedService<Channel, ServiceAuth> {
-        let tokens = ServiceTokens::new(
-            as_service,
-            &AuthConfig {
-                service_token_secret: SecretString::from(self.service_secret.clone()),
-            },
-        )
-        .expect("strong secret");
-        let token = tokens.issue(service.name()).expect("issue a token");
+        let secret = self
+            .service_secrets
+            .get(as_service)
+            .unwrap_or_else(|| panic!("{as_service} has no service credentials in tests"));
+        let token = IdentityServiceClient::new(self.channel(Service::Identity).await)
+            .issue_service_token(identity_pb::IssueServiceTokenRequest {
+                service: as_service.to_owned(),
+                secret: secret.clone(),
+                audience: service.name().to_owned(),
+            })
+            .await
+            .expect("identity issues a service token")
+            .into_inner()
+            .access_token;
         InterceptedService::new(self.channel(service).await, ServiceAuth(token))
+    }
+
+    /// A channel that presents `token` (a person's access token).
+    pub async fn channel_with_token(
+        &self,
+        service: Service,
+        token: &str,
+    ) -> InterceptedService<Channel, ServiceAuth> {
+        InterceptedService::new(self.channel(service).await, ServiceAuth(token.to_owned()))
+    }
+
+    /// Logs `national_id` (a simulator test person) in through identity and
+    /// the BankID simulator, the way a browser would, and returns the tokens.
+    pub async fn login(&self, national_id: &str) -> identity_pb::CompleteLoginResponse {
+        self.try_login(national_id)
+            .await
+            .unwrap_or_else(|status| panic!("login refused: {status:?}"))
+    }
+
+    /// [`login`](Self::login), for tests of refused logins.
+    pub async fn try_login(
+        &self,
+        national_id: &str,
+    ) -> Result<identity_pb::CompleteLoginResponse, tonic::Status> {
+        let mut identity = IdentityServiceClient::new(self.channel(Service::Identity).await);
+        let begin = identity
+            .begin_login(identity_pb::BeginLoginRequest {})
+            .await?
+            .into_inner();
+        let mut url = url::Url::parse(&begin.authorization_url).expect("authorization URL");
+        url.query_pairs_mut().append_pair("login_hint", national_id);
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("HTTP client");
+        let response = http.get(url).send().await.expect("the simulator answers");
+        assert!(response.status().is_redirection(), "{}", response.status());
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|value| value.to_str().ok())
+            .expect("a redirect to the client");
+        let back = url::Url::parse(location).expect("redirect URL");
+        let param = |name: &str| {
+            back.query_pairs()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.into_owned())
+                .unwrap_or_default()
+        };
+        Ok(identity
+            .complete_login(identity_pb::CompleteLoginRequest {
+                state: param("state"),
+                code: param("code"),
+            })
+            .await?
+            .into_inner())
     }
 
     /// A pool on a service's database, to look at what it stored.
@@ -257,6 +399,7 @@ impl TestEnv {
 
     fn cleanup(&mut self) {
         self.processes.clear();
+        self.fakes.clear();
         let databases: Vec<String> = Service::ALL
             .iter()
             .map(|s| self.database_name(*s))
@@ -287,6 +430,7 @@ impl TestEnv {
                 if let Ok(client) = async_nats::connect(nats_url.as_str()).await {
                     let jetstream = jetstream::new(client);
                     for domain in [
+                        Domain::Identity,
                         Domain::Companies,
                         Domain::Orders,
                         Domain::Redaction,
@@ -321,7 +465,7 @@ impl Drop for TestEnv {
     }
 }
 
-/// Adds a service token to every call.
+/// Adds a bearer token to every call.
 #[derive(Clone)]
 pub struct ServiceAuth(String);
 

@@ -10,6 +10,7 @@
 //! builds them first).
 
 mod env;
+pub mod fakes;
 pub mod fixtures;
 mod otlp;
 mod process;

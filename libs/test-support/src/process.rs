@@ -131,7 +131,7 @@ async fn serving(addr: &str) -> bool {
 
 /// Where Cargo put the service binaries: beside the test binary's `deps`
 /// folder, unless `HMS_TEST_BIN_DIR` says otherwise.
-fn binary_dir() -> PathBuf {
+pub(crate) fn binary_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("HMS_TEST_BIN_DIR") {
         return PathBuf::from(dir);
     }

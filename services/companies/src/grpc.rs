@@ -141,10 +141,7 @@ impl pb::company_service_server::CompanyService for CompanyApi {
 
 /// How the decision log names who decided.
 fn actor(caller: &hms_auth::Caller) -> String {
-    match caller {
-        hms_auth::Caller::Anonymous => "anonymous".to_owned(),
-        hms_auth::Caller::Service(name) => format!("service:{name}"),
-    }
+    caller.audit_name()
 }
 
 fn parse_new_company(request: pb::RegisterCompanyRequest) -> Result<NewCompany, Status> {

@@ -75,8 +75,7 @@ impl Service for Media {
             foundation.shutdown.clone(),
         ));
 
-        let orders =
-            hms_grpc::client::connect(&config.media.orders_url, "orders", &foundation.tokens)?;
+        let orders = foundation.connect(&config.media.orders_url, "orders")?;
         let api = grpc::MediaApi::new(
             store,
             vault,

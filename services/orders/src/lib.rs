@@ -60,8 +60,7 @@ impl Service for Orders {
         hms_company_status::subscribe(&mut subscriber).await?;
         foundation.adopt(subscriber.into_tasks());
 
-        let media =
-            hms_grpc::client::connect(&config.orders.media_url, "media", &foundation.tokens)?;
+        let media = foundation.connect(&config.orders.media_url, "media")?;
         let store = storage::Store::new(
             foundation.pool.clone(),
             national_id_key,

@@ -48,10 +48,8 @@ impl Service for Redaction {
             .start_relay(&[hms_events::Domain::Redaction])
             .await?;
 
-        let orders =
-            hms_grpc::client::connect(&config.redaction.orders_url, "orders", &foundation.tokens)?;
-        let media =
-            hms_grpc::client::connect(&config.redaction.media_url, "media", &foundation.tokens)?;
+        let orders = foundation.connect(&config.redaction.orders_url, "orders")?;
+        let media = foundation.connect(&config.redaction.media_url, "media")?;
         let redactor = redactor::Redactor::new(
             storage::Store::new(foundation.pool.clone()),
             OrderInternalServiceClient::new(orders),

@@ -48,10 +48,7 @@ pub fn parse_worker(
 
 /// How decision records name who decided.
 pub fn actor(caller: &Caller) -> String {
-    match caller {
-        Caller::Anonymous => "anonymous".to_owned(),
-        Caller::Service(name) => format!("service:{name}"),
-    }
+    caller.audit_name()
 }
 
 pub fn status_to_proto(status: OrderStatus) -> pb::OrderStatus {

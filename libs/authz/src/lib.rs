@@ -1,0 +1,182 @@
+//! The client side of identity's one decision point.
+//!
+//! Services ask [`Authorizer::require`] before they touch a company's data
+//! for a person. Decisions are cached for a few seconds (`HMS_AUTHZ_CACHE_MS`),
+//! which bounds how long a revoked grant keeps working anywhere, and keeps
+//! identity out of the hot path of repeated calls.
+
+mod action;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hms_auth::{Caller, UserCaller};
+use hms_domain::{CompanyId, OrgNumber};
+use hms_grpc::client::ServiceChannel;
+use hms_proto::identity::v1 as pb;
+use hms_proto::identity::v1::identity_service_client::IdentityServiceClient;
+use serde::Deserialize;
+use tonic::Status;
+use uuid::Uuid;
+
+pub use action::Action;
+
+/// `HMS_AUTHZ_CACHE_MS`: how long a decision is reused.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct AuthzConfig {
+    pub authz_cache_ms: u64,
+}
+
+impl Default for AuthzConfig {
+    fn default() -> Self {
+        Self {
+            authz_cache_ms: 2_000,
+        }
+    }
+}
+
+/// What a decision is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// A registered company's data.
+    Company(CompanyId),
+    /// A company that is not registered yet (registering it).
+    OrgNumber(OrgNumber),
+    /// Nothing company-specific (the back office's queues).
+    Platform,
+}
+
+/// Identity's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    /// Whether the person has any access to the company at all.
+    pub visible: bool,
+    /// Allowed only after a fresh login.
+    pub step_up_required: bool,
+    /// Why, for logs; never shown to the person.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    user: Uuid,
+    session: Uuid,
+    auth_time: i64,
+    target: Target,
+    action: Action,
+}
+
+/// Asks identity, with a short cache.
+#[derive(Clone)]
+pub struct Authorizer {
+    client: IdentityServiceClient<ServiceChannel>,
+    cache: moka::future::Cache<Key, Decision>,
+}
+
+impl Authorizer {
+    pub fn new(identity: ServiceChannel, config: &AuthzConfig) -> Self {
+        Self {
+            client: IdentityServiceClient::new(identity),
+            cache: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_millis(config.authz_cache_ms))
+                .build(),
+        }
+    }
+
+    /// Identity's decision on `user` doing `action` on `target`.
+    pub async fn decide(
+        &self,
+        user: &UserCaller,
+        target: &Target,
+        action: Action,
+    ) -> Result<Decision, Status> {
+        let key = Key {
+            user: user.user_id,
+            session: user.session_id,
+            auth_time: user.auth_time.timestamp(),
+            target: target.clone(),
+            action,
+        };
+        // Concurrent misses for one key make one call.
+        self.cache
+            .try_get_with(key, self.ask(user, target, action))
+            .await
+            .map_err(|error: Arc<Status>| (*error).clone())
+    }
+
+    async fn ask(
+        &self,
+        user: &UserCaller,
+        target: &Target,
+        action: Action,
+    ) -> Result<Decision, Status> {
+        let (company_id, org_number) = match target {
+            Target::Company(id) => (id.to_string(), String::new()),
+            Target::OrgNumber(org) => (String::new(), org.to_string()),
+            Target::Platform => (String::new(), String::new()),
+        };
+        let response = self
+            .client
+            .clone()
+            .authorize(pb::AuthorizeRequest {
+                subject: user.user_id.to_string(),
+                session_id: user.session_id.to_string(),
+                company_id,
+                org_number,
+                action: action.as_str().to_owned(),
+                auth_time: Some(prost_types_timestamp(user.auth_time.timestamp())),
+            })
+            .await
+            .map_err(|status| {
+                tracing::warn!(code = ?status.code(), "identity could not decide");
+                Status::unavailable("cannot check access right now; try again shortly")
+            })?
+            .into_inner();
+        Ok(Decision {
+            allowed: response.allowed,
+            visible: response.visible,
+            step_up_required: response.step_up_required,
+            reason: response.reason,
+        })
+    }
+
+    /// Lets a person through, or says no the way the platform always does:
+    /// an anonymous caller must log in; a person with no access to the
+    /// company gets `not_found` (the company's data does not exist for
+    /// them); a person with some access but not this one is denied.
+    /// Services are not people and are denied: they have their own calls.
+    pub async fn require(
+        &self,
+        caller: &Caller,
+        target: Target,
+        action: Action,
+        not_found: impl FnOnce() -> Status,
+    ) -> Result<UserCaller, Status> {
+        let user = match caller {
+            Caller::User(user) => user,
+            Caller::Anonymous => return Err(Status::unauthenticated("this call needs a login")),
+            Caller::Service(_) => return Err(Status::permission_denied("not allowed")),
+        };
+        let decision = self.decide(user, &target, action).await?;
+        if decision.allowed {
+            return Ok(user.clone());
+        }
+        tracing::info!(user = %user.user_id, action = action.as_str(), reason = %decision.reason, "denied");
+        if !decision.visible {
+            Err(not_found())
+        } else if decision.step_up_required {
+            Err(Status::permission_denied(
+                "this needs a recent BankID login; log in again",
+            ))
+        } else {
+            Err(Status::permission_denied("not allowed"))
+        }
+    }
+}
+
+fn prost_types_timestamp(seconds: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds, nanos: 0 }
+}

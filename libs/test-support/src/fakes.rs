@@ -1,0 +1,92 @@
+//! The stand-ins for third parties the tests cannot reach: the BankID
+//! simulator and the register fake, started as their real binaries.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::process::{Child, Command};
+
+use crate::process::binary_dir;
+
+/// The simulator's test persons' national identity numbers, by who they are.
+pub use bankid_simulator::persons::ids as persons;
+
+/// The redirect URI the simulator accepts in tests. Nothing listens there:
+/// tests read the code from the redirect instead of following it.
+pub const REDIRECT_URI: &str = "http://127.0.0.1:9/api/v1/auth/callback";
+pub const CLIENT_ID: &str = "hms-identity";
+pub const CLIENT_SECRET: &str = "test-client-secret";
+
+/// A running fake. Killed when dropped.
+pub struct FakeProcess {
+    _child: Child,
+    pub addr: SocketAddr,
+}
+
+impl FakeProcess {
+    pub async fn start(binary: &str, dir: &Path, args: &[String]) -> Self {
+        let path = binary_dir().join(binary);
+        assert!(
+            path.exists(),
+            "{} is missing: build the workspace first (`cargo xtask test` does)",
+            path.display()
+        );
+        let addr_file = dir.join(format!("{binary}.addr"));
+        let log = std::fs::File::create(dir.join(format!("{binary}.log"))).expect("log file");
+        let mut child = Command::new(&path)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--addr-file")
+            .arg(&addr_file)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {}: {error}", path.display()));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(addr) = std::fs::read_to_string(&addr_file)
+                && let Ok(addr) = addr.trim().parse()
+            {
+                return Self {
+                    _child: child,
+                    addr,
+                };
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("{binary} exited during start-up ({status})");
+            }
+            assert!(Instant::now() < deadline, "{binary} did not start in time");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// The simulator, with the client identity uses in tests.
+pub async fn start_bankid(dir: &Path) -> FakeProcess {
+    FakeProcess::start(
+        "bankid-simulator",
+        dir,
+        &[
+            "--client-id".to_owned(),
+            CLIENT_ID.to_owned(),
+            "--client-secret".to_owned(),
+            CLIENT_SECRET.to_owned(),
+            "--redirect-uri".to_owned(),
+            REDIRECT_URI.to_owned(),
+        ],
+    )
+    .await
+}
+
+pub async fn start_register(dir: &Path) -> FakeProcess {
+    FakeProcess::start("brreg-fake", dir, &[]).await
+}

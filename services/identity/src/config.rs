@@ -1,0 +1,278 @@
+use std::collections::HashMap;
+use std::time::Duration;
+
+use hms_config::{ConfigError, Sources};
+use hms_crypto::{FingerprintKey, SealingKey};
+use hms_domain::{Fodselsnummer, NationalIdPolicy};
+use hms_runtime::CommonConfig;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The identity service's own settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IdentityConfig {
+    /// `HMS_IDENTITY_KEY`: AES-256 key (base64) sealing the token signing
+    /// keys and PKCE verifiers at rest, and keying the fingerprints of
+    /// national identity numbers.
+    pub identity_key: SecretString,
+    /// `HMS_OIDC_ISSUER_URL`: the BankID broker's issuer (discovery).
+    pub oidc_issuer_url: String,
+    /// `HMS_OIDC_CLIENT_ID`.
+    pub oidc_client_id: String,
+    /// `HMS_OIDC_CLIENT_SECRET`.
+    pub oidc_client_secret: SecretString,
+    /// `HMS_OIDC_REDIRECT_URI`: where BankID sends the browser back (the
+    /// gateway's callback), registered with the broker exactly so.
+    pub oidc_redirect_uri: String,
+    /// `HMS_OIDC_NATIONAL_ID_CLAIM`: `pid`, `nin` or `nnin_altsub`, by broker.
+    #[serde(default = "default_national_id_claim")]
+    pub oidc_national_id_claim: String,
+    /// `HMS_OIDC_ACCEPTED_ACR`: comma-separated `acr` values good enough to
+    /// log in (the minimum level and those above it).
+    #[serde(default = "default_accepted_acr")]
+    pub oidc_accepted_acr: String,
+    /// `HMS_ALLOW_SYNTHETIC_NATIONAL_IDS`: accept Test-Norge/Tenor numbers.
+    #[serde(default)]
+    pub allow_synthetic_national_ids: bool,
+    /// `HMS_ACCESS_TOKEN_SECS`: lifetime of access tokens.
+    #[serde(default = "default_access_token_secs")]
+    pub access_token_secs: u64,
+    /// `HMS_SESSION_SECS`: how long a login lasts (refresh tokens).
+    #[serde(default = "default_session_secs")]
+    pub session_secs: u64,
+    /// `HMS_STEP_UP_SECS`: how recent a login must be for granting access
+    /// or changing contact details.
+    #[serde(default = "default_step_up_secs")]
+    pub step_up_secs: u64,
+    /// `HMS_SIGNING_KEY_ROTATION_SECS`: a signing key signs for this long,
+    /// then a new one takes over.
+    #[serde(default = "default_rotation_secs")]
+    pub signing_key_rotation_secs: u64,
+    /// `HMS_SERVICE_CLIENTS`: `name:sha256hex` pairs, comma-separated: the
+    /// services that may get service tokens and the SHA-256 of their
+    /// secrets.
+    pub service_clients: SecretString,
+    /// `HMS_BACK_OFFICE_NATIONAL_IDS`: comma-separated national identity
+    /// numbers of the authority's case handlers.
+    #[serde(default = "empty_secret", deserialize_with = "national_ids")]
+    pub back_office_national_ids: SecretString,
+    /// `HMS_REGISTER_URL`: the Central Coordinating Register's open API.
+    #[serde(default = "default_register_url")]
+    pub register_url: String,
+    /// `HMS_REGISTER_CACHE_SECS`: how long register roles are reused.
+    #[serde(default = "default_register_cache_secs")]
+    pub register_cache_secs: u64,
+    /// `HMS_COMPANIES_URL`: where the companies service answers.
+    pub companies_url: String,
+}
+
+fn default_national_id_claim() -> String {
+    "pid".to_owned()
+}
+fn default_accepted_acr() -> String {
+    "idporten-loa-high".to_owned()
+}
+fn default_access_token_secs() -> u64 {
+    300
+}
+fn default_session_secs() -> u64 {
+    8 * 3600
+}
+fn default_step_up_secs() -> u64 {
+    900
+}
+fn default_rotation_secs() -> u64 {
+    30 * 24 * 3600
+}
+/// One number alone arrives from the environment as an integer, without
+/// its leading zero; national identity numbers always have 11 digits.
+fn national_ids<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<SecretString, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Value {
+        Text(String),
+        Number(u64),
+    }
+    Ok(SecretString::from(
+        match Value::deserialize(deserializer)? {
+            Value::Text(text) => text,
+            Value::Number(number) => format!("{number:011}"),
+        },
+    ))
+}
+
+fn empty_secret() -> SecretString {
+    SecretString::from(String::new())
+}
+fn default_register_url() -> String {
+    "https://data.brreg.no".to_owned()
+}
+fn default_register_cache_secs() -> u64 {
+    3600
+}
+
+/// The settings in the form the service uses them.
+#[derive(Clone)]
+pub struct Settings {
+    pub sealing: SealingKey,
+    pub person_keys: FingerprintKey,
+    pub national_id_policy: NationalIdPolicy,
+    pub accepted_acr: Vec<String>,
+    pub access_token_ttl: Duration,
+    pub session_ttl: Duration,
+    pub step_up_window: Duration,
+    pub rotation: Duration,
+    /// Service name → SHA-256 of its secret.
+    pub service_clients: HashMap<String, [u8; 32]>,
+    /// Fingerprints of the case handlers' national identity numbers.
+    pub back_office: Vec<Vec<u8>>,
+    pub register_cache: Duration,
+}
+
+impl IdentityConfig {
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
+        let sealing = SealingKey::from_base64(&self.identity_key)
+            .map_err(|e| ConfigError::invalid("HMS_IDENTITY_KEY", e))?;
+        let person_keys = FingerprintKey::derive(&self.identity_key, "person")
+            .map_err(|e| ConfigError::invalid("HMS_IDENTITY_KEY", e))?;
+        let national_id_policy = NationalIdPolicy {
+            allow_synthetic: self.allow_synthetic_national_ids,
+        };
+        let back_office = split_list(self.back_office_national_ids.expose_secret())
+            .map(|number| {
+                Fodselsnummer::parse(number, national_id_policy)
+                    .map(|fnr| person_key(&person_keys, &fnr))
+                    // Never echo the number itself.
+                    .map_err(|_| {
+                        ConfigError::invalid(
+                            "HMS_BACK_OFFICE_NATIONAL_IDS",
+                            "holds a value that is not a valid national identity number",
+                        )
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        let service_clients = split_list(self.service_clients.expose_secret())
+            .map(parse_service_client)
+            .collect::<Result<_, _>>()?;
+        if !matches!(
+            self.oidc_national_id_claim.as_str(),
+            "pid" | "nin" | "nnin_altsub"
+        ) {
+            return Err(ConfigError::invalid(
+                "HMS_OIDC_NATIONAL_ID_CLAIM",
+                "must be pid, nin or nnin_altsub",
+            ));
+        }
+        let accepted_acr: Vec<String> = split_list(&self.oidc_accepted_acr)
+            .map(str::to_owned)
+            .collect();
+        if accepted_acr.is_empty() {
+            return Err(ConfigError::invalid(
+                "HMS_OIDC_ACCEPTED_ACR",
+                "must name at least one acr value",
+            ));
+        }
+        if self.access_token_secs == 0 || self.access_token_secs > 3600 {
+            return Err(ConfigError::invalid(
+                "HMS_ACCESS_TOKEN_SECS",
+                "must be between 1 and 3600",
+            ));
+        }
+        Ok(Settings {
+            sealing,
+            person_keys,
+            national_id_policy,
+            accepted_acr,
+            access_token_ttl: Duration::from_secs(self.access_token_secs),
+            session_ttl: Duration::from_secs(self.session_secs),
+            step_up_window: Duration::from_secs(self.step_up_secs),
+            rotation: Duration::from_secs(self.signing_key_rotation_secs.max(60)),
+            service_clients,
+            back_office,
+            register_cache: Duration::from_secs(self.register_cache_secs),
+        })
+    }
+}
+
+/// The fingerprint a person is recognised by, from their number.
+pub fn person_key(keys: &FingerprintKey, fnr: &Fodselsnummer) -> Vec<u8> {
+    keys.fingerprint([fnr.expose().as_bytes()])
+}
+
+fn split_list(value: &str) -> impl Iterator<Item = &str> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+}
+
+fn parse_service_client(entry: &str) -> Result<(String, [u8; 32]), ConfigError> {
+    let invalid = || {
+        ConfigError::invalid(
+            "HMS_SERVICE_CLIENTS",
+            "entries must be name:sha256-hex (64 hex digits)",
+        )
+    };
+    let (name, hash) = entry.split_once(':').ok_or_else(invalid)?;
+    let bytes = (0..hash.len())
+        .step_by(2)
+        .map(|i| {
+            hash.get(i..i + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+        })
+        .collect::<Option<Vec<u8>>>()
+        .ok_or_else(invalid)?;
+    let hash: [u8; 32] = bytes.try_into().map_err(|_| invalid())?;
+    if name.is_empty() {
+        return Err(invalid());
+    }
+    Ok((name.to_owned(), hash))
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub common: CommonConfig,
+    pub identity: IdentityConfig,
+}
+
+impl Config {
+    pub fn load() -> Result<Self, ConfigError> {
+        let sources = Sources::new(&[
+            ("grpc_addr", "0.0.0.0:50050"),
+            (
+                "database_url",
+                "postgres://postgres@127.0.0.1:5432/hms_identity",
+            ),
+            ("oidc_issuer_url", "http://127.0.0.1:8090"),
+            ("oidc_client_id", "hms-identity"),
+            (
+                "oidc_redirect_uri",
+                "http://127.0.0.1:8080/api/v1/auth/callback",
+            ),
+            ("companies_url", "http://127.0.0.1:50051"),
+        ]);
+        Ok(Self {
+            common: CommonConfig::load(&sources)?,
+            identity: sources.get()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_clients_are_name_and_sha256() {
+        let hash = "ab".repeat(32);
+        let (name, parsed) = parse_service_client(&format!("orders:{hash}")).expect("valid");
+        assert_eq!(name, "orders");
+        assert_eq!(parsed, [0xab; 32]);
+        assert!(parse_service_client("orders").is_err());
+        assert!(parse_service_client(&format!("orders:{}", "ab".repeat(31))).is_err());
+        assert!(parse_service_client(&format!(":{hash}")).is_err());
+        assert!(parse_service_client(&format!("orders:{}", "zz".repeat(32))).is_err());
+    }
+}

@@ -1,0 +1,284 @@
+//! The rules of access, apart from where the facts come from: given what a
+//! person holds on a company, may they do an action?
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use hms_authz::Action;
+
+/// What a person holds on one company (or, for platform actions, nothing
+/// company-specific).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Holdings {
+    /// Holds an ownership role in the register (daglig leder, styreleder,
+    /// innehaver, partner).
+    pub register_owner: bool,
+    /// The union of the scopes of every active grant, a supplier's grant
+    /// passed on counting only with the scopes both links hold.
+    pub granted: BTreeSet<Action>,
+    /// A case handler of the authority.
+    pub back_office: bool,
+}
+
+/// The answer, with a reason for logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub allowed: bool,
+    pub visible: bool,
+    pub step_up_required: bool,
+    pub reason: &'static str,
+}
+
+impl Verdict {
+    fn deny(visible: bool, reason: &'static str) -> Self {
+        Self {
+            allowed: false,
+            visible,
+            step_up_required: false,
+            reason,
+        }
+    }
+}
+
+impl Holdings {
+    /// Whether the person has anything to do with the company at all.
+    pub fn visible(&self) -> bool {
+        self.register_owner || !self.granted.is_empty() || self.back_office
+    }
+
+    fn permits(&self, action: Action) -> Option<&'static str> {
+        use Action::*;
+        match action {
+            CardsOrder | WorkersRead | ContactWrite | AccessManage => {
+                if self.register_owner {
+                    Some("register owner")
+                } else if self.granted.contains(&action) {
+                    Some("granted")
+                } else if self.back_office && action == WorkersRead {
+                    Some("back office")
+                } else {
+                    None
+                }
+            }
+            CompanyRead => self.visible().then_some("has access to the company"),
+            OrdersRead => {
+                if self.register_owner {
+                    Some("register owner")
+                } else if self.granted.contains(&CardsOrder) || self.granted.contains(&WorkersRead)
+                {
+                    Some("granted")
+                } else if self.back_office {
+                    Some("back office")
+                } else {
+                    None
+                }
+            }
+            CompanyRegister => self.register_owner.then_some("register owner"),
+            CompaniesDecide | OrdersDecide | BackOfficeRead => {
+                self.back_office.then_some("back office")
+            }
+        }
+    }
+}
+
+/// May a person with `holdings`, logged in at `auth_time`, do `action` now?
+pub fn decide(
+    holdings: &Holdings,
+    action: Action,
+    auth_time: DateTime<Utc>,
+    now: DateTime<Utc>,
+    step_up_window: Duration,
+) -> Verdict {
+    let visible = holdings.visible();
+    let Some(reason) = holdings.permits(action) else {
+        return Verdict::deny(
+            visible,
+            if visible {
+                "no grant for this action"
+            } else {
+                "no access to this company"
+            },
+        );
+    };
+    if action.needs_recent_login() {
+        let age = now.signed_duration_since(auth_time);
+        let window = chrono::Duration::from_std(step_up_window).unwrap_or(chrono::Duration::MAX);
+        if age > window {
+            return Verdict {
+                allowed: false,
+                visible,
+                step_up_required: true,
+                reason: "login too old for a sensitive act",
+            };
+        }
+    }
+    Verdict {
+        allowed: true,
+        visible,
+        step_up_required: false,
+        reason,
+    }
+}
+
+/// Scopes as a request names them: known, grantable, at least one.
+pub fn parse_scopes(values: &[String]) -> Result<BTreeSet<Action>, String> {
+    if values.is_empty() {
+        return Err("name at least one scope".to_owned());
+    }
+    values
+        .iter()
+        .map(|value| {
+            Action::parse(value)
+                .filter(|action| action.is_scope())
+                .ok_or_else(|| {
+                    format!(
+                        "{value:?} is not a scope; use cards:order, workers:read, company:contact:write or access:manage"
+                    )
+                })
+        })
+        .collect()
+}
+
+/// Where a grant stands at `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantState {
+    Pending,
+    Active,
+    Expired,
+    Revoked,
+}
+
+pub fn grant_state(
+    valid_from: DateTime<Utc>,
+    valid_until: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> GrantState {
+    if revoked_at.is_some() {
+        GrantState::Revoked
+    } else if valid_until.is_some_and(|until| until <= now) {
+        GrantState::Expired
+    } else if valid_from > now {
+        GrantState::Pending
+    } else {
+        GrantState::Active
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WINDOW: Duration = Duration::from_secs(900);
+
+    fn holdings(owner: bool, granted: &[Action], back_office: bool) -> Holdings {
+        Holdings {
+            register_owner: owner,
+            granted: granted.iter().copied().collect(),
+            back_office,
+        }
+    }
+
+    #[test]
+    fn strangers_see_nothing_and_owners_everything_of_their_company() {
+        let now = Utc::now();
+        let stranger = Holdings::default();
+        for action in Action::ALL {
+            let verdict = decide(&stranger, action, now, now, WINDOW);
+            assert!(!verdict.allowed && !verdict.visible, "{action:?}");
+        }
+        let owner = holdings(true, &[], false);
+        for action in Action::ALL {
+            let verdict = decide(&owner, action, now, now, WINDOW);
+            let back_office_only = matches!(
+                action,
+                Action::CompaniesDecide | Action::OrdersDecide | Action::BackOfficeRead
+            );
+            assert_eq!(verdict.allowed, !back_office_only, "{action:?}");
+            assert!(verdict.visible);
+        }
+    }
+
+    #[test]
+    fn a_grant_allows_its_scopes_and_what_follows_from_them_only() {
+        let now = Utc::now();
+        let orderer = holdings(false, &[Action::CardsOrder], false);
+        let allowed = |action| decide(&orderer, action, now, now, WINDOW).allowed;
+        assert!(allowed(Action::CardsOrder));
+        assert!(allowed(Action::OrdersRead));
+        assert!(allowed(Action::CompanyRead));
+        assert!(!allowed(Action::ContactWrite));
+        assert!(!allowed(Action::AccessManage));
+        assert!(!allowed(Action::WorkersRead));
+        assert!(!allowed(Action::CompanyRegister));
+        assert!(!allowed(Action::OrdersDecide));
+        let denied = decide(&orderer, Action::ContactWrite, now, now, WINDOW);
+        assert!(denied.visible && !denied.step_up_required);
+    }
+
+    #[test]
+    fn sensitive_acts_need_a_recent_login() {
+        let now = Utc::now();
+        let owner = holdings(true, &[], false);
+        let old_login = now - chrono::Duration::seconds(901);
+        for action in [Action::ContactWrite, Action::AccessManage] {
+            let verdict = decide(&owner, action, old_login, now, WINDOW);
+            assert!(!verdict.allowed && verdict.step_up_required, "{action:?}");
+            assert!(decide(&owner, action, now, now, WINDOW).allowed);
+        }
+        assert!(decide(&owner, Action::CardsOrder, old_login, now, WINDOW).allowed);
+    }
+
+    #[test]
+    fn the_back_office_decides_and_reads_but_does_not_act_for_companies() {
+        let now = Utc::now();
+        let case_handler = holdings(false, &[], true);
+        let allowed = |action| decide(&case_handler, action, now, now, WINDOW).allowed;
+        for action in [
+            Action::CompaniesDecide,
+            Action::OrdersDecide,
+            Action::BackOfficeRead,
+            Action::CompanyRead,
+            Action::OrdersRead,
+            Action::WorkersRead,
+        ] {
+            assert!(allowed(action), "{action:?}");
+        }
+        for action in [
+            Action::CardsOrder,
+            Action::ContactWrite,
+            Action::AccessManage,
+            Action::CompanyRegister,
+        ] {
+            assert!(!allowed(action), "{action:?}");
+        }
+    }
+
+    #[test]
+    fn scopes_must_be_known_and_grantable() {
+        assert!(parse_scopes(&["cards:order".into()]).is_ok());
+        assert!(parse_scopes(&[]).is_err());
+        assert!(parse_scopes(&["orders:decide".into()]).is_err());
+        assert!(parse_scopes(&["everything".into()]).is_err());
+    }
+
+    #[test]
+    fn grant_states_follow_time_and_revocation() {
+        let now = Utc::now();
+        let hour = chrono::Duration::hours(1);
+        assert_eq!(grant_state(now - hour, None, None, now), GrantState::Active);
+        assert_eq!(
+            grant_state(now + hour, None, None, now),
+            GrantState::Pending
+        );
+        assert_eq!(
+            grant_state(now - hour, Some(now), None, now),
+            GrantState::Expired
+        );
+        assert_eq!(
+            grant_state(now - hour, None, Some(now), now),
+            GrantState::Revoked
+        );
+    }
+}

@@ -1,0 +1,666 @@
+//! The gRPC API: parses requests, checks the caller, hands over to accounts
+//! and access.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use hms_auth::Caller;
+use hms_authz::Action;
+use hms_domain::{CompanyId, Fodselsnummer, OrgNumber};
+use hms_grpc::status::{invalid_field, missing_field, parse_id};
+use hms_proto::identity::v1 as pb;
+use hms_proto::time::{from_timestamp, timestamp};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::access::{Access, Target};
+use crate::accounts::{Accounts, SessionTokens};
+use crate::config::person_key;
+use crate::domain::{GrantState, grant_state};
+use crate::error::IdentityError;
+use crate::storage::{GrantRow, NewGrant};
+
+/// Lifetime of service tokens.
+const SERVICE_TOKEN_TTL: Duration = Duration::from_secs(600);
+
+pub struct IdentityApi {
+    accounts: Arc<Accounts>,
+    national_id_policy: hms_domain::NationalIdPolicy,
+}
+
+impl IdentityApi {
+    pub fn new(accounts: Arc<Accounts>, national_id_policy: hms_domain::NationalIdPolicy) -> Self {
+        Self {
+            accounts,
+            national_id_policy,
+        }
+    }
+
+    fn access(&self) -> &Access {
+        &self.accounts.access
+    }
+
+    fn parse_national_id(&self, field: &str, value: &str) -> Result<Fodselsnummer, Status> {
+        if value.trim().is_empty() {
+            return Err(missing_field(field));
+        }
+        // The error names the problem, never the number.
+        Fodselsnummer::parse(value, self.national_id_policy)
+            .map_err(|error| invalid_field(field, error))
+    }
+}
+
+fn user(caller: &Caller) -> Result<&hms_auth::UserCaller, Status> {
+    match caller {
+        Caller::User(user) => Ok(user),
+        Caller::Anonymous => Err(Status::unauthenticated("this call needs a login")),
+        Caller::Service(_) => Err(Status::permission_denied("not allowed")),
+    }
+}
+
+fn tokens_to_proto(tokens: SessionTokens) -> pb::Tokens {
+    pb::Tokens {
+        access_token: tokens.access.token,
+        access_token_expires_at: Some(timestamp(tokens.access.expires_at)),
+        refresh_token: tokens.refresh_token,
+        session_expires_at: Some(timestamp(tokens.session_expires_at)),
+    }
+}
+
+fn required<'a>(field: &str, value: &'a str) -> Result<&'a str, Status> {
+    let value = value.trim();
+    if value.is_empty() {
+        Err(missing_field(field))
+    } else {
+        Ok(value)
+    }
+}
+
+fn grant_to_proto(row: GrantRow) -> pb::Grant {
+    let state = match grant_state(row.valid_from, row.valid_until, row.revoked_at, Utc::now()) {
+        GrantState::Pending => pb::GrantState::Pending,
+        GrantState::Active => pb::GrantState::Active,
+        GrantState::Expired => pb::GrantState::Expired,
+        GrantState::Revoked => pb::GrantState::Revoked,
+    };
+    let grantee = match row.supplier_org {
+        Some(org_number) => pb::grant::Grantee::Supplier(pb::SupplierCompany {
+            org_number,
+            name: row.supplier_name.unwrap_or_default(),
+        }),
+        None => pb::grant::Grantee::Person(pb::GrantedPerson {
+            user_id: row
+                .grantee_user_id
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
+            label: row.grantee_name.or(row.grantee_label).unwrap_or_default(),
+        }),
+    };
+    pb::Grant {
+        grant_id: row.grant_id.to_string(),
+        company_id: row.company_id.to_string(),
+        grantee: Some(grantee),
+        scopes: row.scopes,
+        valid_from: Some(timestamp(row.valid_from)),
+        valid_until: row.valid_until.map(timestamp),
+        granted_by_user_id: row.granted_by.to_string(),
+        granted_by_name: row.granted_by_name,
+        granted_at: Some(timestamp(row.granted_at)),
+        parent_grant_id: row
+            .parent_grant_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        revoked_at: row.revoked_at.map(timestamp),
+        revoked_by_name: row.revoked_by_name.unwrap_or_default(),
+        last_used_at: row.last_used_at.map(timestamp),
+        state: state as i32,
+    }
+}
+
+#[tonic::async_trait]
+impl pb::identity_service_server::IdentityService for IdentityApi {
+    async fn begin_login(
+        &self,
+        _request: Request<pb::BeginLoginRequest>,
+    ) -> Result<Response<pb::BeginLoginResponse>, Status> {
+        let (started, expires_at) = self.accounts.begin_login().await?;
+        Ok(Response::new(pb::BeginLoginResponse {
+            authorization_url: started.authorization_url,
+            state: started.state,
+            expires_at: Some(timestamp(expires_at)),
+        }))
+    }
+
+    async fn complete_login(
+        &self,
+        request: Request<pb::CompleteLoginRequest>,
+    ) -> Result<Response<pb::CompleteLoginResponse>, Status> {
+        let request = request.into_inner();
+        let state = required("state", &request.state)?;
+        let code = required("code", &request.code)?;
+        let logged_in = self.accounts.complete_login(state, code).await?;
+        Ok(Response::new(pb::CompleteLoginResponse {
+            tokens: Some(tokens_to_proto(logged_in.tokens)),
+            user: Some(pb::User {
+                user_id: logged_in.user_id.to_string(),
+                name: logged_in.name,
+                back_office: logged_in.back_office,
+            }),
+        }))
+    }
+
+    async fn refresh_session(
+        &self,
+        request: Request<pb::RefreshSessionRequest>,
+    ) -> Result<Response<pb::RefreshSessionResponse>, Status> {
+        let token = required("refresh_token", &request.get_ref().refresh_token)?;
+        let tokens = self.accounts.refresh(token).await?;
+        Ok(Response::new(pb::RefreshSessionResponse {
+            tokens: Some(tokens_to_proto(tokens)),
+        }))
+    }
+
+    async fn logout(
+        &self,
+        request: Request<pb::LogoutRequest>,
+    ) -> Result<Response<pb::LogoutResponse>, Status> {
+        let token = required("refresh_token", &request.get_ref().refresh_token)?;
+        self.accounts.logout(token).await?;
+        Ok(Response::new(pb::LogoutResponse {}))
+    }
+
+    async fn get_current_user(
+        &self,
+        request: Request<pb::GetCurrentUserRequest>,
+    ) -> Result<Response<pb::GetCurrentUserResponse>, Status> {
+        let caller = hms_grpc::caller(&request);
+        let user = user(&caller)?;
+        let store = &self.accounts.store;
+        if !store
+            .session_is_live(user.session_id, user.user_id)
+            .await
+            .map_err(Status::from)?
+        {
+            return Err(Status::unauthenticated("invalid or expired credentials"));
+        }
+        let row = store
+            .user(user.user_id)
+            .await?
+            .ok_or_else(|| Status::unauthenticated("invalid or expired credentials"))?;
+        let mut companies = Vec::new();
+        for (company_id, org_number) in store.companies_owned(&row.register_key).await? {
+            companies.push(pb::CompanyAccess {
+                company_id: company_id.to_string(),
+                org_number,
+                scopes: Action::SCOPES
+                    .iter()
+                    .map(|s| s.as_str().to_owned())
+                    .collect(),
+                source: pb::AccessSource::RegisterRole as i32,
+            });
+        }
+        for company_id in store.companies_granted(&row.person_key).await? {
+            if companies
+                .iter()
+                .any(|c| c.company_id == company_id.to_string())
+            {
+                continue;
+            }
+            let Some(company) = self.access().company(company_id).await? else {
+                continue;
+            };
+            let scopes: std::collections::BTreeSet<Action> = store
+                .active_scopes(company_id, &row.person_key)
+                .await?
+                .into_iter()
+                .flat_map(|(_, scopes)| scopes)
+                .collect();
+            if scopes.is_empty() {
+                continue;
+            }
+            let via_supplier = store
+                .grants_of_company(company_id)
+                .await?
+                .iter()
+                .any(|g| g.grantee_user_id == Some(row.user_id) && g.parent_grant_id.is_some());
+            companies.push(pb::CompanyAccess {
+                company_id: company_id.to_string(),
+                org_number: company.org,
+                scopes: scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+                source: if via_supplier {
+                    pb::AccessSource::SupplierGrant
+                } else {
+                    pb::AccessSource::PersonGrant
+                } as i32,
+            });
+        }
+        Ok(Response::new(pb::GetCurrentUserResponse {
+            user: Some(pb::User {
+                user_id: row.user_id.to_string(),
+                back_office: self.access().is_back_office(&row),
+                name: row.name,
+            }),
+            companies,
+        }))
+    }
+
+    async fn get_jwks(
+        &self,
+        _request: Request<pb::GetJwksRequest>,
+    ) -> Result<Response<pb::GetJwksResponse>, Status> {
+        let jwks = self.accounts.signer.jwks().await?;
+        let jwks_json = serde_json::to_string(&jwks).map_err(hms_grpc::status::internal)?;
+        Ok(Response::new(pb::GetJwksResponse { jwks_json }))
+    }
+
+    async fn issue_service_token(
+        &self,
+        request: Request<pb::IssueServiceTokenRequest>,
+    ) -> Result<Response<pb::IssueServiceTokenResponse>, Status> {
+        let request = request.into_inner();
+        let service = required("service", &request.service)?;
+        let audience = required("audience", &request.audience)?;
+        if !self
+            .accounts
+            .service_secret_matches(service, &request.secret)
+        {
+            tracing::warn!(service, "service credentials refused");
+            return Err(Status::unauthenticated("invalid or expired credentials"));
+        }
+        if !self.accounts.known_service(audience) || audience == service {
+            return Err(invalid_field(
+                "audience",
+                "is not a service of the platform",
+            ));
+        }
+        let issued = self
+            .accounts
+            .signer
+            .service_token(service, audience, SERVICE_TOKEN_TTL)
+            .await?;
+        Ok(Response::new(pb::IssueServiceTokenResponse {
+            access_token: issued.token,
+            expires_at: Some(timestamp(issued.expires_at)),
+        }))
+    }
+
+    async fn grant_access(
+        &self,
+        request: Request<pb::GrantAccessRequest>,
+    ) -> Result<Response<pb::GrantAccessResponse>, Status> {
+        let caller = hms_grpc::caller(&request);
+        let user = user(&caller)?;
+        let request = request.into_inner();
+        let company_id = parse_id("company_id", &request.company_id, CompanyId::parse)?;
+        let company = self.access().known_company(company_id).await?;
+        let granter = self
+            .access()
+            .require(user, &company, Action::AccessManage)
+            .await?;
+
+        let grantee = request
+            .grantee
+            .and_then(|grantee| grantee.grantee)
+            .ok_or_else(|| missing_field("grantee"))?;
+        let to_supplier = matches!(grantee, pb::grantee::Grantee::SupplierOrgNumber(_));
+        let scopes = Access::grant_scopes(&request.scopes, to_supplier)?;
+        let now = Utc::now();
+        let valid_from = match &request.valid_from {
+            Some(ts) => {
+                from_timestamp(ts).ok_or_else(|| invalid_field("valid_from", "is out of range"))?
+            }
+            None => now,
+        };
+        let valid_until = match &request.valid_until {
+            Some(ts) => Some(
+                from_timestamp(ts)
+                    .ok_or_else(|| invalid_field("valid_until", "is out of range"))?,
+            ),
+            None => None,
+        };
+        if let Some(until) = valid_until
+            && (until <= valid_from || until <= now)
+        {
+            return Err(invalid_field(
+                "valid_until",
+                "must be after valid_from and in the future",
+            ));
+        }
+
+        let mut grant = NewGrant {
+            grant_id: Uuid::now_v7(),
+            company_id: company.id,
+            grantee_person_key: None,
+            grantee_label: None,
+            supplier_org: None,
+            supplier_name: None,
+            parent_grant_id: None,
+            scopes: scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+            valid_from,
+            valid_until,
+            granted_by: granter.user_id,
+        };
+        match grantee {
+            pb::grantee::Grantee::NationalId(number) => {
+                let fnr = self.parse_national_id("grantee.national_id", &number)?;
+                grant.grantee_person_key = Some(person_key(&self.accounts_settings_keys(), &fnr));
+                grant.grantee_label = Some(fnr.masked().to_string());
+            }
+            pb::grantee::Grantee::SupplierOrgNumber(org) => {
+                let org = OrgNumber::parse(&org)
+                    .map_err(|e| invalid_field("grantee.supplier_org_number", e))?;
+                if org.as_str() == company.org {
+                    return Err(invalid_field(
+                        "grantee.supplier_org_number",
+                        "is the company itself",
+                    ));
+                }
+                grant.supplier_name = Some(self.access().supplier_name(&org).await?);
+                grant.supplier_org = Some(org.as_str().to_owned());
+            }
+        }
+        let grantee_user = match &grant.grantee_person_key {
+            Some(key) => self.accounts.store.user_by_person_key(key).await?,
+            None => None,
+        };
+        let row = self.access().record_grant(grant, grantee_user).await?;
+        tracing::info!(grant_id = %row.grant_id, company_id = %row.company_id, "access granted");
+        Ok(Response::new(pb::GrantAccessResponse {
+            grant: Some(grant_to_proto(row)),
+        }))
+    }
+
+    async fn delegate_grant(
+        &self,
+        request: Request<pb::DelegateGrantRequest>,
+    ) -> Result<Response<pb::DelegateGrantResponse>, Status> {
+        let caller = hms_grpc::caller(&request);
+        let user = user(&caller)?;
+        let request = request.into_inner();
+        let grant_id = parse_id("grant_id", &request.grant_id, Uuid::parse_str)?;
+        let parent = self
+            .accounts
+            .store
+            .grant(grant_id)
+            .await?
+            .ok_or_else(|| Status::not_found("grant not found"))?;
+        // Only the supplier's own access managers may pass its grant on.
+        let Some(supplier_org) = parent.supplier_org.clone() else {
+            return Err(Status::not_found("grant not found"));
+        };
+        let granter = self.require_supplier_manager(user, &supplier_org).await?;
+        if grant_state(
+            parent.valid_from,
+            parent.valid_until,
+            parent.revoked_at,
+            Utc::now(),
+        ) != GrantState::Active
+        {
+            return Err(Status::failed_precondition(
+                "the supplier's grant is not active",
+            ));
+        }
+        let scopes = Access::grant_scopes(&request.scopes, true)?;
+        if scopes
+            .iter()
+            .any(|scope| !parent.scopes.iter().any(|held| held == scope.as_str()))
+        {
+            return Err(invalid_field(
+                "scopes",
+                "may only name scopes the supplier's grant holds",
+            ));
+        }
+        let valid_until = match &request.valid_until {
+            Some(ts) => Some(
+                from_timestamp(ts)
+                    .ok_or_else(|| invalid_field("valid_until", "is out of range"))?,
+            ),
+            None => parent.valid_until,
+        };
+        if let (Some(until), Some(limit)) = (valid_until, parent.valid_until)
+            && until > limit
+        {
+            return Err(invalid_field(
+                "valid_until",
+                "may not outlast the supplier's grant",
+            ));
+        }
+        if valid_until.is_some_and(|until| until <= Utc::now()) {
+            return Err(invalid_field("valid_until", "must be in the future"));
+        }
+        let fnr = self.parse_national_id("national_id", &request.national_id)?;
+        let key = person_key(&self.accounts_settings_keys(), &fnr);
+        let grantee_user = self.accounts.store.user_by_person_key(&key).await?;
+        let grant = NewGrant {
+            grant_id: Uuid::now_v7(),
+            company_id: parent.company_id,
+            grantee_person_key: Some(key),
+            grantee_label: Some(fnr.masked().to_string()),
+            supplier_org: None,
+            supplier_name: None,
+            parent_grant_id: Some(parent.grant_id),
+            scopes: scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+            valid_from: Utc::now().max(parent.valid_from),
+            valid_until,
+            granted_by: granter,
+        };
+        let row = self.access().record_grant(grant, grantee_user).await?;
+        Ok(Response::new(pb::DelegateGrantResponse {
+            grant: Some(grant_to_proto(row)),
+        }))
+    }
+
+    async fn revoke_access(
+        &self,
+        request: Request<pb::RevokeAccessRequest>,
+    ) -> Result<Response<pb::RevokeAccessResponse>, Status> {
+        let caller = hms_grpc::caller(&request);
+        let user = user(&caller)?;
+        let grant_id = parse_id("grant_id", &request.get_ref().grant_id, Uuid::parse_str)?;
+        let grant = self
+            .accounts
+            .store
+            .grant(grant_id)
+            .await?
+            .ok_or_else(|| Status::not_found("grant not found"))?;
+        // The company's access managers may revoke any grant on it; a
+        // supplier's may revoke what they passed on.
+        let company = self
+            .access()
+            .company(grant.company_id)
+            .await?
+            .ok_or_else(|| Status::not_found("grant not found"))?;
+        let revoker = match self
+            .access()
+            .require(user, &company, Action::AccessManage)
+            .await
+        {
+            Ok(row) => row.user_id,
+            Err(error) => {
+                let supplier = match grant.parent_grant_id {
+                    Some(parent) => self
+                        .accounts
+                        .store
+                        .grant(parent)
+                        .await?
+                        .and_then(|p| p.supplier_org),
+                    None => None,
+                };
+                match supplier {
+                    Some(org) => self.require_supplier_manager(user, &org).await?,
+                    None => return Err(error.into()),
+                }
+            }
+        };
+        self.access().revoke(grant_id, revoker).await?;
+        tracing::info!(%grant_id, "access revoked");
+        let row = self
+            .accounts
+            .store
+            .grant(grant_id)
+            .await?
+            .ok_or_else(|| Status::not_found("grant not found"))?;
+        Ok(Response::new(pb::RevokeAccessResponse {
+            grant: Some(grant_to_proto(row)),
+        }))
+    }
+
+    async fn list_access(
+        &self,
+        request: Request<pb::ListAccessRequest>,
+    ) -> Result<Response<pb::ListAccessResponse>, Status> {
+        let caller = hms_grpc::caller(&request);
+        let user = user(&caller)?;
+        let company_id = parse_id(
+            "company_id",
+            &request.get_ref().company_id,
+            CompanyId::parse,
+        )?;
+        let company = self.access().known_company(company_id).await?;
+        self.access()
+            .require(user, &company, Action::CompanyRead)
+            .await?;
+        let owners = self
+            .accounts
+            .store
+            .register_owners(&company.org)
+            .await?
+            .into_iter()
+            .map(|(user_id, name, role)| pb::RegisterOwner {
+                user_id: user_id.map(|id| id.to_string()).unwrap_or_default(),
+                name,
+                role: role_description(&role).to_owned(),
+            })
+            .collect();
+        let grants = self
+            .accounts
+            .store
+            .grants_of_company(company.id)
+            .await?
+            .into_iter()
+            .map(grant_to_proto)
+            .collect();
+        Ok(Response::new(pb::ListAccessResponse { owners, grants }))
+    }
+
+    async fn authorize(
+        &self,
+        request: Request<pb::AuthorizeRequest>,
+    ) -> Result<Response<pb::AuthorizeResponse>, Status> {
+        // Only services ask: a person must not probe others' access.
+        match hms_grpc::caller(&request) {
+            Caller::Service(_) => {}
+            Caller::Anonymous => {
+                return Err(Status::unauthenticated(
+                    "this call needs a service identity",
+                ));
+            }
+            Caller::User(_) => return Err(Status::permission_denied("not allowed")),
+        }
+        let request = request.into_inner();
+        let subject = parse_id("subject", &request.subject, Uuid::parse_str)?;
+        let session = parse_id("session_id", &request.session_id, Uuid::parse_str)?;
+        let action = Action::parse(&request.action)
+            .ok_or_else(|| invalid_field("action", "is not a known action"))?;
+        let target = match (request.company_id.trim(), request.org_number.trim()) {
+            ("", "") => Target::Platform,
+            (company, "") => {
+                Target::Company(parse_id("company_id", company, CompanyId::parse)?.as_uuid())
+            }
+            ("", org) => Target::Org(
+                OrgNumber::parse(org)
+                    .map_err(|e| invalid_field("org_number", e))?
+                    .as_str()
+                    .to_owned(),
+            ),
+            _ => {
+                return Err(invalid_field(
+                    "company_id",
+                    "give company_id or org_number, not both",
+                ));
+            }
+        };
+        let auth_time = request
+            .auth_time
+            .as_ref()
+            .and_then(from_timestamp)
+            .ok_or_else(|| missing_field("auth_time"))?;
+        let verdict = self
+            .access()
+            .authorize(subject, session, target, action, auth_time)
+            .await?;
+        Ok(Response::new(pb::AuthorizeResponse {
+            allowed: verdict.allowed,
+            visible: verdict.visible,
+            reason: verdict.reason.to_owned(),
+            step_up_required: verdict.step_up_required,
+        }))
+    }
+}
+
+/// How people know the register's ownership roles.
+fn role_description(code: &str) -> &str {
+    match code {
+        "DAGL" => "daglig leder",
+        "LEDE" => "styreleder",
+        "INNH" => "innehaver",
+        "DTPR" | "DTSO" => "deltaker",
+        other => other,
+    }
+}
+
+impl IdentityApi {
+    fn accounts_settings_keys(&self) -> hms_crypto::FingerprintKey {
+        self.accounts.person_keys()
+    }
+
+    /// The caller manages access for the supplier `org`: an owner in the
+    /// register, or `access:manage` on the supplier's own company. Needs a
+    /// recent login like any grant.
+    async fn require_supplier_manager(
+        &self,
+        user: &hms_auth::UserCaller,
+        org: &str,
+    ) -> Result<Uuid, Status> {
+        let verdict = match self.accounts.store.company_by_org(org).await? {
+            Some(company_id) => {
+                self.access()
+                    .authorize(
+                        user.user_id,
+                        user.session_id,
+                        Target::Company(company_id),
+                        Action::AccessManage,
+                        user.auth_time,
+                    )
+                    .await?
+            }
+            None => {
+                self.access()
+                    .authorize(
+                        user.user_id,
+                        user.session_id,
+                        Target::Org(org.to_owned()),
+                        Action::CompanyRegister,
+                        user.auth_time,
+                    )
+                    .await?
+            }
+        };
+        if !verdict.allowed {
+            return Err(if verdict.step_up_required {
+                IdentityError::StepUpRequired
+            } else {
+                IdentityError::NotFound
+            }
+            .into());
+        }
+        if Utc::now() - user.auth_time
+            > chrono::Duration::from_std(self.access().step_up_window)
+                .unwrap_or(chrono::Duration::MAX)
+        {
+            return Err(IdentityError::StepUpRequired.into());
+        }
+        Ok(user.user_id)
+    }
+}

@@ -1,0 +1,491 @@
+//! The identity database.
+
+use chrono::{DateTime, Utc};
+use hms_authz::Action;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::error::IdentityError;
+
+#[derive(Clone)]
+pub struct Store {
+    pub pool: PgPool,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub user_id: Uuid,
+    pub person_key: Vec<u8>,
+    pub register_key: Vec<u8>,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRow {
+    pub session_id: Uuid,
+    pub user_id: Uuid,
+    pub auth_time: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A grant as stored, with the names people know it by.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GrantRow {
+    pub grant_id: Uuid,
+    pub company_id: Uuid,
+    pub grantee_user_id: Option<Uuid>,
+    pub grantee_name: Option<String>,
+    pub grantee_label: Option<String>,
+    pub supplier_org: Option<String>,
+    pub supplier_name: Option<String>,
+    pub parent_grant_id: Option<Uuid>,
+    pub scopes: Vec<String>,
+    pub valid_from: DateTime<Utc>,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub granted_by: Uuid,
+    pub granted_by_name: String,
+    pub granted_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoked_by_name: Option<String>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+const GRANT_COLUMNS: &str = "
+    g.grant_id, g.company_id, gu.user_id AS grantee_user_id, gu.name AS grantee_name,
+    g.grantee_label, g.supplier_org, g.supplier_name, g.parent_grant_id, g.scopes,
+    g.valid_from, g.valid_until, g.granted_by, gb.name AS granted_by_name, g.granted_at,
+    g.revoked_at, rb.name AS revoked_by_name, g.last_used_at
+    FROM grants g
+    LEFT JOIN users gu ON gu.person_key = g.grantee_person_key
+    JOIN users gb ON gb.user_id = g.granted_by
+    LEFT JOIN users rb ON rb.user_id = g.revoked_by";
+
+/// A new grant, as written.
+pub struct NewGrant {
+    pub grant_id: Uuid,
+    pub company_id: Uuid,
+    pub grantee_person_key: Option<Vec<u8>>,
+    pub grantee_label: Option<String>,
+    pub supplier_org: Option<String>,
+    pub supplier_name: Option<String>,
+    pub parent_grant_id: Option<Uuid>,
+    pub scopes: Vec<String>,
+    pub valid_from: DateTime<Utc>,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub granted_by: Uuid,
+}
+
+/// The active sql condition for grants aliased `g`.
+const ACTIVE: &str = "g.revoked_at IS NULL AND g.valid_from <= now()
+    AND (g.valid_until IS NULL OR g.valid_until > now())";
+
+impl Store {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    // People and sessions.
+
+    /// The user with this person key, created on first login.
+    pub async fn upsert_user(
+        &self,
+        person_key: &[u8],
+        register_key: &[u8],
+        name: &str,
+        label: &str,
+    ) -> Result<Uuid, IdentityError> {
+        let user_id: Uuid = sqlx::query_scalar(
+            "INSERT INTO users (user_id, person_key, register_key, name, masked_label)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (person_key) DO UPDATE
+                SET register_key = EXCLUDED.register_key, name = EXCLUDED.name,
+                    last_login_at = now()
+             RETURNING user_id",
+        )
+        .bind(Uuid::now_v7())
+        .bind(person_key)
+        .bind(register_key)
+        .bind(name)
+        .bind(label)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(user_id)
+    }
+
+    pub async fn user(&self, user_id: Uuid) -> Result<Option<UserRow>, IdentityError> {
+        Ok(sqlx::query_as(
+            "SELECT user_id, person_key, register_key, name FROM users WHERE user_id = $1",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn user_by_person_key(
+        &self,
+        person_key: &[u8],
+    ) -> Result<Option<Uuid>, IdentityError> {
+        Ok(
+            sqlx::query_scalar("SELECT user_id FROM users WHERE person_key = $1")
+                .bind(person_key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn add_pending_login(
+        &self,
+        state: &str,
+        nonce: &str,
+        sealed_verifier: &[u8],
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), IdentityError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM pending_logins WHERE expires_at < now()")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO pending_logins (state, nonce, pkce_verifier, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(state)
+        .bind(nonce)
+        .bind(sealed_verifier)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The pending login for `state`, removed: a state is good once.
+    pub async fn take_pending_login(
+        &self,
+        state: &str,
+    ) -> Result<Option<(String, Vec<u8>)>, IdentityError> {
+        Ok(sqlx::query_as(
+            "DELETE FROM pending_logins WHERE state = $1 AND expires_at > now()
+             RETURNING nonce, pkce_verifier",
+        )
+        .bind(state)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn create_session(
+        &self,
+        user_id: Uuid,
+        refresh_hash: &[u8],
+        auth_time: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Uuid, IdentityError> {
+        let session_id = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO sessions (session_id, user_id, refresh_token_hash, auth_time, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(session_id)
+        .bind(user_id)
+        .bind(refresh_hash)
+        .bind(auth_time)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(session_id)
+    }
+
+    /// Swaps a live session's refresh token for a new one.
+    pub async fn rotate_refresh_token(
+        &self,
+        old_hash: &[u8],
+        new_hash: &[u8],
+    ) -> Result<Option<SessionRow>, IdentityError> {
+        Ok(sqlx::query_as(
+            "UPDATE sessions SET refresh_token_hash = $2
+             WHERE refresh_token_hash = $1 AND revoked_at IS NULL AND expires_at > now()
+             RETURNING session_id, user_id, auth_time, expires_at",
+        )
+        .bind(old_hash)
+        .bind(new_hash)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn revoke_session(&self, refresh_hash: &[u8]) -> Result<bool, IdentityError> {
+        let revoked = sqlx::query(
+            "UPDATE sessions SET revoked_at = now()
+             WHERE refresh_token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(refresh_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(revoked.rows_affected() > 0)
+    }
+
+    pub async fn session_is_live(
+        &self,
+        session_id: Uuid,
+        user_id: Uuid,
+    ) -> Result<bool, IdentityError> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM sessions WHERE session_id = $1 AND user_id = $2
+                AND revoked_at IS NULL AND expires_at > now())",
+        )
+        .bind(session_id)
+        .bind(user_id)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    // Companies and the register.
+
+    pub async fn company(
+        &self,
+        company_id: Uuid,
+    ) -> Result<Option<(String, String)>, IdentityError> {
+        Ok(
+            sqlx::query_as("SELECT org_number, name FROM companies WHERE company_id = $1")
+                .bind(company_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn company_by_org(&self, org: &str) -> Result<Option<Uuid>, IdentityError> {
+        Ok(
+            sqlx::query_scalar("SELECT company_id FROM companies WHERE org_number = $1")
+                .bind(org)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn remember_company(
+        &self,
+        company_id: Uuid,
+        org: &str,
+        name: &str,
+    ) -> Result<(), IdentityError> {
+        sqlx::query(
+            "INSERT INTO companies (company_id, org_number, name) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(company_id)
+        .bind(org)
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn register_fetched_at(
+        &self,
+        org: &str,
+    ) -> Result<Option<DateTime<Utc>>, IdentityError> {
+        Ok(
+            sqlx::query_scalar("SELECT fetched_at FROM register_fetches WHERE org_number = $1")
+                .bind(org)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Replaces what we know of a company's role holders.
+    pub async fn replace_register_roles(
+        &self,
+        org: &str,
+        holders: &[(Vec<u8>, String, String)],
+    ) -> Result<(), IdentityError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM register_roles WHERE org_number = $1")
+            .bind(org)
+            .execute(&mut *tx)
+            .await?;
+        for (key, name, role) in holders {
+            sqlx::query(
+                "INSERT INTO register_roles (org_number, holder_key, holder_name, role)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(org)
+            .bind(key)
+            .bind(name)
+            .bind(role)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO register_fetches (org_number, fetched_at) VALUES ($1, now())
+             ON CONFLICT (org_number) DO UPDATE SET fetched_at = now()",
+        )
+        .bind(org)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn is_register_owner(
+        &self,
+        org: &str,
+        register_key: &[u8],
+    ) -> Result<bool, IdentityError> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM register_roles WHERE org_number = $1 AND holder_key = $2)",
+        )
+        .bind(org)
+        .bind(register_key)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// The owners of a company: name, role, and user id once they logged in.
+    pub async fn register_owners(
+        &self,
+        org: &str,
+    ) -> Result<Vec<(Option<Uuid>, String, String)>, IdentityError> {
+        Ok(sqlx::query_as(
+            "SELECT u.user_id, r.holder_name, r.role FROM register_roles r
+             LEFT JOIN users u ON u.register_key = r.holder_key
+             WHERE r.org_number = $1 ORDER BY r.role, r.holder_name",
+        )
+        .bind(org)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Companies (known here) whose register lists this person as an owner.
+    pub async fn companies_owned(
+        &self,
+        register_key: &[u8],
+    ) -> Result<Vec<(Uuid, String)>, IdentityError> {
+        Ok(sqlx::query_as(
+            "SELECT DISTINCT c.company_id, c.org_number FROM register_roles r
+             JOIN companies c ON c.org_number = r.org_number
+             WHERE r.holder_key = $1",
+        )
+        .bind(register_key)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    // Grants.
+
+    /// The scopes each of the person's active grants on the company gives;
+    /// a grant passed on by a supplier gives only what both links hold.
+    pub async fn active_scopes(
+        &self,
+        company_id: Uuid,
+        person_key: &[u8],
+    ) -> Result<Vec<(Uuid, Vec<Action>)>, IdentityError> {
+        let rows: Vec<(Uuid, Vec<String>, Option<Vec<String>>)> = sqlx::query_as(&format!(
+            "SELECT g.grant_id, g.scopes, p.scopes FROM grants g
+             LEFT JOIN grants p ON p.grant_id = g.parent_grant_id
+             WHERE g.company_id = $1 AND g.grantee_person_key = $2 AND {ACTIVE}
+               AND (g.parent_grant_id IS NULL OR (p.revoked_at IS NULL AND p.valid_from <= now()
+                    AND (p.valid_until IS NULL OR p.valid_until > now())))"
+        ))
+        .bind(company_id)
+        .bind(person_key)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(grant_id, scopes, parent)| {
+                let scopes = scopes
+                    .iter()
+                    .filter(|scope| parent.as_ref().is_none_or(|parent| parent.contains(scope)))
+                    .filter_map(|scope| Action::parse(scope))
+                    .collect();
+                (grant_id, scopes)
+            })
+            .collect())
+    }
+
+    /// Companies the person holds active grants on.
+    pub async fn companies_granted(&self, person_key: &[u8]) -> Result<Vec<Uuid>, IdentityError> {
+        Ok(sqlx::query_scalar(&format!(
+            "SELECT DISTINCT g.company_id FROM grants g WHERE g.grantee_person_key = $1 AND {ACTIVE}"
+        ))
+        .bind(person_key)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Records use, at most once a minute per grant.
+    pub async fn touch_grants(&self, grant_ids: &[Uuid]) -> Result<(), IdentityError> {
+        if grant_ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE grants SET last_used_at = now() WHERE grant_id = ANY($1)
+             AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
+        )
+        .bind(grant_ids)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn insert_grant(
+        tx: &mut PgConnection,
+        grant: &NewGrant,
+    ) -> Result<(), IdentityError> {
+        sqlx::query(
+            "INSERT INTO grants (grant_id, company_id, grantee_person_key, grantee_label,
+                supplier_org, supplier_name, parent_grant_id, scopes, valid_from, valid_until, granted_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(grant.grant_id)
+        .bind(grant.company_id)
+        .bind(&grant.grantee_person_key)
+        .bind(&grant.grantee_label)
+        .bind(&grant.supplier_org)
+        .bind(&grant.supplier_name)
+        .bind(grant.parent_grant_id)
+        .bind(&grant.scopes)
+        .bind(grant.valid_from)
+        .bind(grant.valid_until)
+        .bind(grant.granted_by)
+        .execute(tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn grant(&self, grant_id: Uuid) -> Result<Option<GrantRow>, IdentityError> {
+        Ok(
+            sqlx::query_as(&format!("SELECT {GRANT_COLUMNS} WHERE g.grant_id = $1"))
+                .bind(grant_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn grants_of_company(
+        &self,
+        company_id: Uuid,
+    ) -> Result<Vec<GrantRow>, IdentityError> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {GRANT_COLUMNS} WHERE g.company_id = $1 ORDER BY g.granted_at DESC"
+        ))
+        .bind(company_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Revokes a grant and every grant passed on from it; returns those
+    /// revoked now (none if it already was).
+    pub async fn revoke_cascade(
+        tx: &mut PgConnection,
+        grant_id: Uuid,
+        by: Uuid,
+    ) -> Result<Vec<(Uuid, Uuid)>, IdentityError> {
+        Ok(sqlx::query_as(
+            "UPDATE grants SET revoked_at = now(), revoked_by = $2
+             WHERE (grant_id = $1 OR parent_grant_id = $1) AND revoked_at IS NULL
+             RETURNING grant_id, company_id",
+        )
+        .bind(grant_id)
+        .bind(by)
+        .fetch_all(tx)
+        .await?)
+    }
+}

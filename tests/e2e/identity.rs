@@ -1,0 +1,250 @@
+//! BankID login through the simulator, identity's own tokens, and how every
+//! service treats tokens that are not what they claim.
+
+use base64::Engine;
+use hms_proto::companies::v1 as companies_pb;
+use hms_proto::companies::v1::company_service_client::CompanyServiceClient;
+use hms_proto::identity::v1 as pb;
+use hms_proto::identity::v1::identity_service_client::IdentityServiceClient;
+use hms_test_support::fakes::persons;
+use hms_test_support::{Service, TestEnv};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+
+const VAGUE: &str = "invalid or expired credentials";
+
+fn claims_of(token: &str) -> serde_json::Value {
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+async fn list_companies_with(env: &TestEnv, token: &str) -> Result<(), tonic::Status> {
+    CompanyServiceClient::new(env.channel_with_token(Service::Companies, token).await)
+        .list_companies(companies_pb::ListCompaniesRequest::default())
+        .await
+        .map(|_| ())
+}
+
+#[tokio::test]
+async fn a_person_logs_in_with_bankid_and_the_session_can_be_refreshed_and_ended() {
+    let mut env = TestEnv::new();
+    env.start(Service::Companies).await;
+
+    let login = env.login(persons::KARI_NORDMANN).await;
+    let user = login.user.expect("user");
+    assert_eq!(user.name, "Kari Nordmann");
+    assert!(!user.back_office);
+    let tokens = login.tokens.expect("tokens");
+
+    // The token names the person by a stable id, never by number.
+    let claims = claims_of(&tokens.access_token);
+    assert_eq!(claims["sub"], user.user_id.as_str());
+    assert_eq!(claims["iss"], "hms-identity");
+    assert!(claims["auth_time"].is_i64());
+    assert!(!tokens.access_token.contains(persons::KARI_NORDMANN));
+    let payload = claims.to_string();
+    assert!(!payload.contains(persons::KARI_NORDMANN), "{payload}");
+    assert!(!payload.contains("14838"), "{payload}");
+
+    // Another service verifies it against identity's published keys.
+    list_companies_with(&env, &tokens.access_token)
+        .await
+        .expect("companies accepts the person's token");
+
+    let mut identity = IdentityServiceClient::new(
+        env.channel_with_token(Service::Identity, &tokens.access_token)
+            .await,
+    );
+    let me = identity
+        .get_current_user(pb::GetCurrentUserRequest {})
+        .await
+        .expect("who am I")
+        .into_inner();
+    assert_eq!(me.user.expect("user").user_id, user.user_id);
+
+    // The same person logging in again is the same user.
+    let again = env.login(persons::KARI_NORDMANN).await;
+    assert_eq!(again.user.expect("user").user_id, user.user_id);
+
+    // Refreshing rotates the refresh token: the old one stops working.
+    let mut anonymous = IdentityServiceClient::new(env.channel(Service::Identity).await);
+    let refreshed = anonymous
+        .refresh_session(pb::RefreshSessionRequest {
+            refresh_token: tokens.refresh_token.clone(),
+        })
+        .await
+        .expect("refresh")
+        .into_inner()
+        .tokens
+        .expect("tokens");
+    assert_ne!(refreshed.refresh_token, tokens.refresh_token);
+    let reused = anonymous
+        .refresh_session(pb::RefreshSessionRequest {
+            refresh_token: tokens.refresh_token.clone(),
+        })
+        .await
+        .expect_err("a used refresh token is refused");
+    assert_eq!(reused.code(), tonic::Code::Unauthenticated);
+
+    // Logging out ends the session: no refresh, and identity no longer
+    // recognises its access tokens.
+    anonymous
+        .logout(pb::LogoutRequest {
+            refresh_token: refreshed.refresh_token.clone(),
+        })
+        .await
+        .expect("logout");
+    let after = anonymous
+        .refresh_session(pb::RefreshSessionRequest {
+            refresh_token: refreshed.refresh_token,
+        })
+        .await
+        .expect_err("refused after logout");
+    assert_eq!(after.code(), tonic::Code::Unauthenticated);
+    let ended = identity
+        .get_current_user(pb::GetCurrentUserRequest {})
+        .await
+        .expect_err("session ended");
+    assert_eq!(ended.code(), tonic::Code::Unauthenticated);
+}
+
+#[tokio::test]
+async fn a_login_is_completed_once_and_only_at_the_required_level() {
+    let mut env = TestEnv::new();
+    env.start(Service::Identity).await;
+
+    let low = env
+        .try_login(persons::LISE_LAVNIVA)
+        .await
+        .expect_err("substantial is below the configured minimum");
+    assert_eq!(low.code(), tonic::Code::FailedPrecondition);
+    assert!(low.message().contains("level"), "{}", low.message());
+    assert!(!low.message().contains(persons::LISE_LAVNIVA));
+
+    let mut identity = IdentityServiceClient::new(env.channel(Service::Identity).await);
+    let unknown = identity
+        .complete_login(pb::CompleteLoginRequest {
+            state: "made-up".into(),
+            code: "made-up".into(),
+        })
+        .await
+        .expect_err("an unknown state");
+    assert_eq!(unknown.code(), tonic::Code::FailedPrecondition);
+    let missing = identity
+        .complete_login(pb::CompleteLoginRequest::default())
+        .await
+        .expect_err("nothing given");
+    assert_eq!(missing.code(), tonic::Code::InvalidArgument);
+
+    let log = env.logs();
+    for number in [persons::LISE_LAVNIVA, persons::KARI_NORDMANN] {
+        assert!(!log.contains(number), "a national id reached a log");
+    }
+}
+
+/// Identity's current signing key, read the way only an operator with the
+/// database and HMS_IDENTITY_KEY could: to forge tokens that are wrong in
+/// one way only.
+async fn identity_signing_key(env: &TestEnv) -> (String, EncodingKey) {
+    let db = env.db(Service::Identity).await;
+    let (kid, sealed): (String, Vec<u8>) = sqlx::query_as(
+        "SELECT kid, private_key FROM signing_keys WHERE retire_at > now() ORDER BY created_at DESC LIMIT 1",
+    )
+    .fetch_one(&db)
+    .await
+    .expect("a signing key");
+    let key = hms_crypto::SealingKey::from_base64(&secrecy_string(
+        env.setting("HMS_IDENTITY_KEY").expect("identity key"),
+    ))
+    .expect("key");
+    let der = key.open(&sealed, kid.as_bytes()).expect("unseal");
+    (kid, EncodingKey::from_ed_der(&der))
+}
+
+fn secrecy_string(value: &str) -> secrecy::SecretString {
+    secrecy::SecretString::from(value.to_owned())
+}
+
+#[tokio::test]
+async fn bad_tokens_are_refused_with_unauthenticated_and_no_detail() {
+    let mut env = TestEnv::new();
+    env.start(Service::Companies).await;
+    let login = env.login(persons::KARI_NORDMANN).await;
+    let good = login.tokens.expect("tokens").access_token;
+    list_companies_with(&env, &good)
+        .await
+        .expect("the real token works");
+
+    let (kid, key) = identity_signing_key(&env).await;
+    let sign = |claims: &serde_json::Value| {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.clone());
+        jsonwebtoken::encode(&header, claims, &key).expect("sign")
+    };
+    let base = claims_of(&good);
+    let with = |field: &str, value: serde_json::Value| {
+        let mut claims = base.clone();
+        claims[field] = value;
+        claims
+    };
+    let now = chrono::Utc::now().timestamp();
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    // Signed with identity's real key, wrong in one claim each.
+    let mut bad = vec![
+        ("expired", sign(&with("exp", (now - 600).into()))),
+        (
+            "wrong issuer",
+            sign(&with("iss", "https://evil.example".into())),
+        ),
+        ("wrong audience", sign(&with("aud", "someone-else".into()))),
+    ];
+    // A service token addressed to another service.
+    let for_orders = with("aud", "orders".into());
+    let mut for_orders = for_orders;
+    for_orders["kind"] = "service".into();
+    for_orders["sub"] = "redaction".into();
+    bad.push(("service token for another callee", sign(&for_orders)));
+    // Not signed at all.
+    let payload = engine.encode(base.to_string());
+    bad.push((
+        "alg none",
+        format!(
+            "{}.{payload}.",
+            engine.encode(format!(r#"{{"alg":"none","kid":"{kid}"}}"#))
+        ),
+    ));
+    // Signed with a key identity never published.
+    let stranger = ed25519_stranger();
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some("not-a-key-of-ours".into());
+    bad.push((
+        "unknown key",
+        jsonwebtoken::encode(&header, &base, &stranger).expect("sign"),
+    ));
+    // The real token with its payload changed.
+    let mut parts: Vec<&str> = good.split('.').collect();
+    let forged = engine.encode(with("sub", uuid::Uuid::new_v4().to_string().into()).to_string());
+    parts[1] = &forged;
+    bad.push(("tampered", parts.join(".")));
+    bad.push(("garbage", "not-a-token".to_owned()));
+
+    for (what, token) in bad {
+        let status = list_companies_with(&env, &token).await.expect_err(what);
+        assert_eq!(status.code(), tonic::Code::Unauthenticated, "{what}");
+        assert_eq!(status.message(), VAGUE, "{what}");
+    }
+}
+
+fn ed25519_stranger() -> EncodingKey {
+    // A fixed PKCS#8 Ed25519 key that identity has never seen.
+    let seed = [7u8; 32];
+    let mut der = vec![
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    der.extend_from_slice(&seed);
+    EncodingKey::from_ed_der(&der)
+}
