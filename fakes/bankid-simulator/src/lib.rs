@@ -39,18 +39,3 @@ pub use keys::{KeyError, SigningKey};
 pub use persons::TestPerson;
 pub use provider::{Provider, router, serve};
 pub use settings::{NationalIdClaim, Settings, SettingsError};
-
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-
-/// Writes the bound address to `path` so that whoever started the simulator
-/// (a test harness, `cargo xtask`) can find a port chosen by the OS. The
-/// file appears whole or not at all: written as `<path>.partial`, then
-/// renamed.
-pub async fn write_addr_file(path: &Path, addr: SocketAddr) -> std::io::Result<()> {
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = PathBuf::from(partial);
-    tokio::fs::write(&partial, addr.to_string()).await?;
-    tokio::fs::rename(&partial, path).await
-}

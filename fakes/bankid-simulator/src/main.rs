@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use bankid_simulator::{NationalIdClaim, Provider, Settings, SigningKey, persons, write_addr_file};
+use bankid_simulator::{NationalIdClaim, Provider, Settings, SigningKey, persons};
 use clap::{Parser, ValueEnum};
 use tokio::net::TcpListener;
 
@@ -120,8 +120,7 @@ async fn main() -> anyhow::Result<()> {
     let provider = Arc::new(Provider::new(settings, key).context("invalid settings")?);
 
     if let Some(path) = &cli.addr_file {
-        write_addr_file(path, addr)
-            .await
+        hms_runtime::write_addr_file(path, addr)
             .with_context(|| format!("writing the address file {}", path.display()))?;
     }
     tracing::info!(
@@ -133,38 +132,13 @@ async fn main() -> anyhow::Result<()> {
         "bankid-simulator listening"
     );
 
-    bankid_simulator::serve(listener, provider, shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    bankid_simulator::serve(
+        listener,
+        provider,
+        hms_runtime::shutdown_signal().cancelled_owned(),
+    )
+    .await
+    .context("serving HTTP")?;
     tracing::info!("bankid-simulator stopped");
     Ok(())
-}
-
-/// Resolves on ctrl-c or SIGTERM, so that `kill` and Kubernetes both stop the
-/// simulator cleanly with exit code 0.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::warn!(%error, "cannot listen for ctrl-c");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }

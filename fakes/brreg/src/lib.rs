@@ -20,7 +20,6 @@
 //! `recorded/README.md` for who is who.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -356,17 +355,6 @@ fn error(status: StatusCode, message: &str, orgnr: &str, suffix: &str) -> Respon
         "path": format!("{API_PREFIX}/enheter/{shown}{suffix}"),
     });
     json(status, ERROR_CONTENT_TYPE, body.to_string())
-}
-
-/// Writes the bound address to `path` so that whoever started the fake (a
-/// test harness, `cargo xtask`) can find a port chosen by the OS. The file
-/// appears whole or not at all: written as `<path>.partial`, then renamed.
-pub async fn write_addr_file(path: &Path, addr: SocketAddr) -> std::io::Result<()> {
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = PathBuf::from(partial);
-    tokio::fs::write(&partial, addr.to_string()).await?;
-    tokio::fs::rename(&partial, path).await
 }
 
 #[cfg(test)]

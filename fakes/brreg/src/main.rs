@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use brreg_fake::{Dataset, router, write_addr_file};
+use brreg_fake::{Dataset, router};
 use clap::Parser;
 use tokio::net::TcpListener;
 
@@ -49,45 +49,15 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", cli.listen))?;
     let addr = listener.local_addr().context("reading the bound address")?;
     if let Some(path) = &cli.addr_file {
-        write_addr_file(path, addr)
-            .await
+        hms_runtime::write_addr_file(path, addr)
             .with_context(|| format!("writing the address file {}", path.display()))?;
     }
     tracing::info!(%addr, units, "brreg-fake listening");
 
     axum::serve(listener, router(dataset))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(hms_runtime::shutdown_signal().cancelled_owned())
         .await
         .context("serving HTTP")?;
     tracing::info!("brreg-fake stopped");
     Ok(())
-}
-
-/// Resolves on ctrl-c or SIGTERM, so that `kill` and Kubernetes both stop the
-/// fake cleanly with exit code 0.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::warn!(%error, "cannot listen for ctrl-c");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }

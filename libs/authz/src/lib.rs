@@ -21,6 +21,16 @@ use uuid::Uuid;
 
 pub use action::Action;
 
+/// The person calling, or the platform's answer to anyone else: an
+/// anonymous caller must log in; a service is not a person and is denied.
+pub fn require_user(caller: &Caller) -> Result<&UserCaller, Status> {
+    match caller {
+        Caller::User(user) => Ok(user),
+        Caller::Anonymous => Err(Status::unauthenticated("this call needs a login")),
+        Caller::Service(_) => Err(Status::permission_denied("not allowed")),
+    }
+}
+
 /// `HMS_AUTHZ_CACHE_MS`: how long a decision is reused.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
@@ -127,7 +137,7 @@ impl Authorizer {
                 company_id,
                 org_number,
                 action: action.as_str().to_owned(),
-                auth_time: Some(prost_types_timestamp(user.auth_time.timestamp())),
+                auth_time: Some(hms_proto::time::timestamp(user.auth_time)),
             })
             .await
             .map_err(|status| {
@@ -155,11 +165,7 @@ impl Authorizer {
         action: Action,
         not_found: impl FnOnce() -> Status,
     ) -> Result<UserCaller, Status> {
-        let user = match caller {
-            Caller::User(user) => user,
-            Caller::Anonymous => return Err(Status::unauthenticated("this call needs a login")),
-            Caller::Service(_) => return Err(Status::permission_denied("not allowed")),
-        };
+        let user = require_user(caller)?;
         let decision = self.decide(user, &target, action).await?;
         if decision.allowed {
             return Ok(user.clone());
@@ -175,8 +181,4 @@ impl Authorizer {
             Err(Status::permission_denied("not allowed"))
         }
     }
-}
-
-fn prost_types_timestamp(seconds: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds, nanos: 0 }
 }

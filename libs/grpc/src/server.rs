@@ -16,7 +16,8 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 pub struct ServerConfig {
     /// Where the gRPC server listens; port 0 picks a free port.
     pub grpc_addr: SocketAddr,
-    /// If set, the bound address is written to this file once listening.
+    /// If set, the bound address is written to this file once serving
+    /// (`hms_runtime::write_addr_file`).
     #[serde(default)]
     pub addr_file: Option<PathBuf>,
 }
@@ -25,8 +26,6 @@ pub struct ServerConfig {
 pub enum ServerError {
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
-    #[error("cannot write the address file: {0}")]
-    AddrFile(std::io::Error),
     #[error("cannot build the reflection service: {0}")]
     Reflection(String),
     #[error("gRPC server failed: {0}")]
@@ -37,7 +36,6 @@ pub enum ServerError {
 pub struct GrpcServer {
     listener: tokio::net::TcpListener,
     local_addr: SocketAddr,
-    addr_file: Option<PathBuf>,
     health: HealthReporter,
     health_service:
         tonic_health::pb::health_server::HealthServer<tonic_health::server::HealthService>,
@@ -63,7 +61,6 @@ impl GrpcServer {
         Ok(Self {
             listener,
             local_addr,
-            addr_file: config.addr_file.clone(),
             health,
             health_service,
         })
@@ -96,12 +93,6 @@ impl GrpcServer {
             .build_v1alpha()
             .map_err(|error| ServerError::Reflection(error.to_string()))?;
 
-        if let Some(path) = &self.addr_file {
-            // Written whole, then renamed, so a reader never sees half of it.
-            let partial = path.with_extension("partial");
-            std::fs::write(&partial, self.local_addr.to_string()).map_err(ServerError::AddrFile)?;
-            std::fs::rename(&partial, path).map_err(ServerError::AddrFile)?;
-        }
         tracing::info!(addr = %self.local_addr, "gRPC server listening");
 
         let health = self.health.clone();

@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use std::sync::Arc;
@@ -167,6 +168,8 @@ pub enum StartupError {
     Auth(#[from] hms_auth::AuthError),
     #[error(transparent)]
     Channel(#[from] hms_grpc::client::ChannelError),
+    #[error("cannot write the address file: {0}")]
+    AddrFile(std::io::Error),
     #[error("{0}")]
     Invalid(String),
 }
@@ -184,6 +187,7 @@ pub struct Foundation {
     pub server: GrpcServer,
     pub shutdown: CancellationToken,
     pub events: EventsConfig,
+    addr_file: Option<PathBuf>,
     identity_url: String,
     authz: AuthzConfig,
     grace: Duration,
@@ -235,6 +239,7 @@ impl Foundation {
             server,
             shutdown,
             events: config.events.clone(),
+            addr_file: config.server.addr_file.clone(),
             identity_url: config.auth.identity_url.clone(),
             authz: config.authz.clone(),
             grace: Duration::from_secs(config.startup.shutdown_grace_secs),
@@ -304,6 +309,9 @@ impl Foundation {
     /// background tasks.
     pub async fn serve(self, routes: tonic::service::Routes) -> Result<(), StartupError> {
         self.server.set_serving().await;
+        if let Some(path) = &self.addr_file {
+            write_addr_file(path, self.server.local_addr()).map_err(StartupError::AddrFile)?;
+        }
         tracing::info!(service = self.service, addr = %self.server.local_addr(), "serving");
         let served = self
             .server
@@ -391,6 +399,18 @@ pub async fn healthcheck(addr: SocketAddr) -> Result<(), StartupError> {
     } else {
         Err(StartupError::Invalid("not serving".to_owned()))
     }
+}
+
+/// Writes a bound address to `path` (`HMS_ADDR_FILE`, the fakes'
+/// `--addr-file`), so whoever started the process (tests, `cargo xtask up`)
+/// finds a port the OS chose. Written as `<path>.partial`, then renamed: a
+/// reader never sees half of it.
+pub fn write_addr_file(path: &Path, addr: SocketAddr) -> std::io::Result<()> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    std::fs::write(&partial, addr.to_string())?;
+    std::fs::rename(&partial, path)
 }
 
 /// Cancelled on SIGTERM or Ctrl-C.

@@ -32,7 +32,7 @@ pub struct Access {
     person_keys: FingerprintKey,
     back_office: Vec<Vec<u8>>,
     register_cache: Duration,
-    pub step_up_window: Duration,
+    step_up_window: Duration,
 }
 
 /// A company as identity knows it.
@@ -176,15 +176,15 @@ impl Access {
                 .await?;
         }
         if let Some(company) = company {
-            for (grant_id, scopes) in self
+            for grant in self
                 .store
-                .active_scopes(company.id, &user.person_key)
+                .active_grants(&user.person_key, Some(company.id))
                 .await?
             {
-                if !scopes.is_empty() {
-                    used.push(grant_id);
+                if !grant.scopes.is_empty() {
+                    used.push(grant.grant_id);
                 }
-                holdings.granted.extend(scopes);
+                holdings.granted.extend(grant.scopes);
             }
         }
         Ok((holdings, used))
@@ -199,22 +199,48 @@ impl Access {
         action: Action,
         auth_time: DateTime<Utc>,
     ) -> Result<Verdict, IdentityError> {
-        let deny = |reason| Verdict {
-            allowed: false,
-            visible: false,
-            step_up_required: false,
-            reason,
-        };
-        if !self.store.session_is_live(session_id, user_id).await? {
-            return Ok(deny("session ended"));
+        match self.store.live_user(session_id, user_id).await? {
+            Some(user) => self.decide(&user, &target, action, auth_time).await,
+            None => Ok(Verdict::deny("session ended")),
         }
-        let Some(user) = self.store.user(user_id).await? else {
-            return Ok(deny("unknown user"));
-        };
-        let (company, org) = match &target {
+    }
+
+    /// The same decision for identity's own calls, as an error when denied;
+    /// the person's record when allowed.
+    pub async fn require(
+        &self,
+        user: &hms_auth::UserCaller,
+        target: Target,
+        action: Action,
+    ) -> Result<UserRow, IdentityError> {
+        let row = self
+            .store
+            .live_user(user.session_id, user.user_id)
+            .await?
+            .ok_or(IdentityError::InvalidCredentials)?;
+        let verdict = self.decide(&row, &target, action, user.auth_time).await?;
+        if verdict.allowed {
+            Ok(row)
+        } else if !verdict.visible {
+            Err(IdentityError::NotFound)
+        } else if verdict.step_up_required {
+            Err(IdentityError::StepUpRequired)
+        } else {
+            Err(IdentityError::Denied)
+        }
+    }
+
+    async fn decide(
+        &self,
+        user: &UserRow,
+        target: &Target,
+        action: Action,
+        auth_time: DateTime<Utc>,
+    ) -> Result<Verdict, IdentityError> {
+        let (company, org) = match target {
             Target::Company(id) => match self.company(*id).await? {
                 Some(company) => (Some(company), None),
-                None => return Ok(deny("no such company")),
+                None => return Ok(Verdict::deny("no such company")),
             },
             Target::Org(org) => (None, Some(org.as_str())),
             Target::Platform => (None, None),
@@ -225,9 +251,9 @@ impl Access {
                 Action::BackOfficeRead | Action::CompaniesDecide | Action::OrdersDecide
             )
         {
-            return Ok(deny("this action needs a company"));
+            return Ok(Verdict::deny("this action needs a company"));
         }
-        let (holdings, used) = self.holdings(&user, company.as_ref(), org).await?;
+        let (holdings, used) = self.holdings(user, company.as_ref(), org).await?;
         let verdict = domain::decide(
             &holdings,
             action,
@@ -239,38 +265,6 @@ impl Access {
             self.store.touch_grants(&used).await?;
         }
         Ok(verdict)
-    }
-
-    /// The same decision for identity's own calls, as an error when denied.
-    pub async fn require(
-        &self,
-        user: &hms_auth::UserCaller,
-        company: &KnownCompany,
-        action: Action,
-    ) -> Result<UserRow, IdentityError> {
-        let verdict = self
-            .authorize(
-                user.user_id,
-                user.session_id,
-                Target::Company(company.id),
-                action,
-                user.auth_time,
-            )
-            .await?;
-        if verdict.allowed {
-            return self
-                .store
-                .user(user.user_id)
-                .await?
-                .ok_or(IdentityError::Denied);
-        }
-        Err(if !verdict.visible {
-            IdentityError::NotFound
-        } else if verdict.step_up_required {
-            IdentityError::StepUpRequired
-        } else {
-            IdentityError::Denied
-        })
     }
 
     /// A company by id, or not found.

@@ -86,7 +86,7 @@ impl Accounts {
             String::from_utf8(verifier.to_vec()).map_err(|_| IdentityError::LoginFailed)?;
         let person = self.login.complete(code, &nonce, &verifier).await?;
 
-        let person_key = person_key(&self.settings.person_keys, &person.national_id);
+        let person_key = self.person_key(&person.national_id);
         let register_key = self.access.register_key(&PersonMatch::new(
             person.birth_date,
             &person.given_name,
@@ -184,8 +184,9 @@ impl Accounts {
             == 0
     }
 
-    pub fn person_keys(&self) -> hms_crypto::FingerprintKey {
-        self.settings.person_keys.clone()
+    /// The fingerprint a person is known by, from their number.
+    pub fn person_key(&self, fnr: &hms_domain::Fodselsnummer) -> Vec<u8> {
+        person_key(&self.settings.person_keys, fnr)
     }
 
     pub fn known_service(&self, name: &str) -> bool {

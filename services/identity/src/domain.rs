@@ -31,7 +31,12 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    fn deny(visible: bool, reason: &'static str) -> Self {
+    /// No, and the company is not even shown.
+    pub fn deny(reason: &'static str) -> Self {
+        Self::refuse(false, reason)
+    }
+
+    fn refuse(visible: bool, reason: &'static str) -> Self {
         Self {
             allowed: false,
             visible,
@@ -92,7 +97,7 @@ pub fn decide(
 ) -> Verdict {
     let visible = holdings.visible();
     let Some(reason) = holdings.permits(action) else {
-        return Verdict::deny(
+        return Verdict::refuse(
             visible,
             if visible {
                 "no grant for this action"

@@ -1,12 +1,13 @@
 //! The gRPC API: parses requests, checks the caller, hands over to accounts
 //! and access.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use hms_auth::Caller;
-use hms_authz::Action;
+use hms_authz::{Action, require_user};
 use hms_domain::{CompanyId, Fodselsnummer, OrgNumber};
 use hms_grpc::status::{invalid_field, missing_field, parse_id};
 use hms_proto::identity::v1 as pb;
@@ -16,7 +17,6 @@ use uuid::Uuid;
 
 use crate::access::{Access, Target};
 use crate::accounts::{Accounts, SessionTokens};
-use crate::config::person_key;
 use crate::domain::{GrantState, grant_state};
 use crate::error::IdentityError;
 use crate::storage::{GrantRow, NewGrant};
@@ -48,14 +48,6 @@ impl IdentityApi {
         // The error names the problem, never the number.
         Fodselsnummer::parse(value, self.national_id_policy)
             .map_err(|error| invalid_field(field, error))
-    }
-}
-
-fn user(caller: &Caller) -> Result<&hms_auth::UserCaller, Status> {
-    match caller {
-        Caller::User(user) => Ok(user),
-        Caller::Anonymous => Err(Status::unauthenticated("this call needs a login")),
-        Caller::Service(_) => Err(Status::permission_denied("not allowed")),
     }
 }
 
@@ -175,17 +167,10 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
         request: Request<pb::GetCurrentUserRequest>,
     ) -> Result<Response<pb::GetCurrentUserResponse>, Status> {
         let caller = hms_grpc::caller(&request);
-        let user = user(&caller)?;
+        let user = require_user(&caller)?;
         let store = &self.accounts.store;
-        if !store
-            .session_is_live(user.session_id, user.user_id)
-            .await
-            .map_err(Status::from)?
-        {
-            return Err(Status::unauthenticated("invalid or expired credentials"));
-        }
         let row = store
-            .user(user.user_id)
+            .live_user(user.session_id, user.user_id)
             .await?
             .ok_or_else(|| Status::unauthenticated("invalid or expired credentials"))?;
         let mut companies = Vec::new();
@@ -200,30 +185,23 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
                 source: pb::AccessSource::RegisterRole as i32,
             });
         }
-        for company_id in store.companies_granted(&row.person_key).await? {
-            if companies
+        // Register owners hold every scope already; grants add other companies.
+        let mut granted: BTreeMap<Uuid, (BTreeSet<Action>, bool)> = BTreeMap::new();
+        for grant in store.active_grants(&row.person_key, None).await? {
+            let (scopes, via_supplier) = granted.entry(grant.company_id).or_default();
+            scopes.extend(grant.scopes);
+            *via_supplier |= grant.via_supplier;
+        }
+        for (company_id, (scopes, via_supplier)) in granted {
+            let owned = companies
                 .iter()
-                .any(|c| c.company_id == company_id.to_string())
-            {
+                .any(|c| c.company_id == company_id.to_string());
+            if owned || scopes.is_empty() {
                 continue;
             }
             let Some(company) = self.access().company(company_id).await? else {
                 continue;
             };
-            let scopes: std::collections::BTreeSet<Action> = store
-                .active_scopes(company_id, &row.person_key)
-                .await?
-                .into_iter()
-                .flat_map(|(_, scopes)| scopes)
-                .collect();
-            if scopes.is_empty() {
-                continue;
-            }
-            let via_supplier = store
-                .grants_of_company(company_id)
-                .await?
-                .iter()
-                .any(|g| g.grantee_user_id == Some(row.user_id) && g.parent_grant_id.is_some());
             companies.push(pb::CompanyAccess {
                 company_id: company_id.to_string(),
                 org_number: company.org,
@@ -290,13 +268,13 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
         request: Request<pb::GrantAccessRequest>,
     ) -> Result<Response<pb::GrantAccessResponse>, Status> {
         let caller = hms_grpc::caller(&request);
-        let user = user(&caller)?;
+        let user = require_user(&caller)?;
         let request = request.into_inner();
         let company_id = parse_id("company_id", &request.company_id, CompanyId::parse)?;
         let company = self.access().known_company(company_id).await?;
         let granter = self
             .access()
-            .require(user, &company, Action::AccessManage)
+            .require(user, Target::Company(company.id), Action::AccessManage)
             .await?;
 
         let grantee = request
@@ -344,7 +322,7 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
         match grantee {
             pb::grantee::Grantee::NationalId(number) => {
                 let fnr = self.parse_national_id("grantee.national_id", &number)?;
-                grant.grantee_person_key = Some(person_key(&self.accounts_settings_keys(), &fnr));
+                grant.grantee_person_key = Some(self.accounts.person_key(&fnr));
                 grant.grantee_label = Some(fnr.masked().to_string());
             }
             pb::grantee::Grantee::SupplierOrgNumber(org) => {
@@ -376,7 +354,7 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
         request: Request<pb::DelegateGrantRequest>,
     ) -> Result<Response<pb::DelegateGrantResponse>, Status> {
         let caller = hms_grpc::caller(&request);
-        let user = user(&caller)?;
+        let user = require_user(&caller)?;
         let request = request.into_inner();
         let grant_id = parse_id("grant_id", &request.grant_id, Uuid::parse_str)?;
         let parent = self
@@ -430,7 +408,7 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             return Err(invalid_field("valid_until", "must be in the future"));
         }
         let fnr = self.parse_national_id("national_id", &request.national_id)?;
-        let key = person_key(&self.accounts_settings_keys(), &fnr);
+        let key = self.accounts.person_key(&fnr);
         let grantee_user = self.accounts.store.user_by_person_key(&key).await?;
         let grant = NewGrant {
             grant_id: Uuid::now_v7(),
@@ -456,7 +434,7 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
         request: Request<pb::RevokeAccessRequest>,
     ) -> Result<Response<pb::RevokeAccessResponse>, Status> {
         let caller = hms_grpc::caller(&request);
-        let user = user(&caller)?;
+        let user = require_user(&caller)?;
         let grant_id = parse_id("grant_id", &request.get_ref().grant_id, Uuid::parse_str)?;
         let grant = self
             .accounts
@@ -473,7 +451,7 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             .ok_or_else(|| Status::not_found("grant not found"))?;
         let revoker = match self
             .access()
-            .require(user, &company, Action::AccessManage)
+            .require(user, Target::Company(company.id), Action::AccessManage)
             .await
         {
             Ok(row) => row.user_id,
@@ -511,7 +489,7 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
         request: Request<pb::ListAccessRequest>,
     ) -> Result<Response<pb::ListAccessResponse>, Status> {
         let caller = hms_grpc::caller(&request);
-        let user = user(&caller)?;
+        let user = require_user(&caller)?;
         let company_id = parse_id(
             "company_id",
             &request.get_ref().company_id,
@@ -519,7 +497,7 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
         )?;
         let company = self.access().known_company(company_id).await?;
         self.access()
-            .require(user, &company, Action::CompanyRead)
+            .require(user, Target::Company(company.id), Action::CompanyRead)
             .await?;
         let owners = self
             .accounts
@@ -611,56 +589,26 @@ fn role_description(code: &str) -> &str {
 }
 
 impl IdentityApi {
-    fn accounts_settings_keys(&self) -> hms_crypto::FingerprintKey {
-        self.accounts.person_keys()
-    }
-
     /// The caller manages access for the supplier `org`: an owner in the
-    /// register, or `access:manage` on the supplier's own company. Needs a
-    /// recent login like any grant.
+    /// register, or `access:manage` on the supplier's own company, with a
+    /// recent login like any grant. Anyone else learns nothing of the grant.
     async fn require_supplier_manager(
         &self,
         user: &hms_auth::UserCaller,
         org: &str,
     ) -> Result<Uuid, Status> {
-        let verdict = match self.accounts.store.company_by_org(org).await? {
-            Some(company_id) => {
-                self.access()
-                    .authorize(
-                        user.user_id,
-                        user.session_id,
-                        Target::Company(company_id),
-                        Action::AccessManage,
-                        user.auth_time,
-                    )
-                    .await?
-            }
-            None => {
-                self.access()
-                    .authorize(
-                        user.user_id,
-                        user.session_id,
-                        Target::Org(org.to_owned()),
-                        Action::CompanyRegister,
-                        user.auth_time,
-                    )
-                    .await?
-            }
+        let target = match self.accounts.store.company_by_org(org).await? {
+            Some(company_id) => Target::Company(company_id),
+            None => Target::Org(org.to_owned()),
         };
-        if !verdict.allowed {
-            return Err(if verdict.step_up_required {
-                IdentityError::StepUpRequired
-            } else {
-                IdentityError::NotFound
-            }
-            .into());
-        }
-        if Utc::now() - user.auth_time
-            > chrono::Duration::from_std(self.access().step_up_window)
-                .unwrap_or(chrono::Duration::MAX)
+        match self
+            .access()
+            .require(user, target, Action::AccessManage)
+            .await
         {
-            return Err(IdentityError::StepUpRequired.into());
+            Ok(row) => Ok(row.user_id),
+            Err(IdentityError::Denied) => Err(IdentityError::NotFound.into()),
+            Err(error) => Err(error.into()),
         }
-        Ok(user.user_id)
     }
 }

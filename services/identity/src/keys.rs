@@ -220,17 +220,6 @@ impl Signer {
             .collect::<Result<_, _>>()?;
         Ok(JwkSet { keys })
     }
-
-    /// Retires the current key now (an operator suspects it leaked, or a
-    /// test checks rotation). Tokens it signed stay valid until they expire.
-    #[allow(dead_code)]
-    pub async fn retire_current(&self) -> Result<(), IdentityError> {
-        sqlx::query("UPDATE signing_keys SET retire_at = now() WHERE retire_at > now()")
-            .execute(&self.pool)
-            .await?;
-        *self.active.write().await = None;
-        Ok(())
-    }
 }
 
 /// Identity verifies its own tokens from its own table.

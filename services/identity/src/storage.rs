@@ -75,9 +75,31 @@ pub struct NewGrant {
     pub granted_by: Uuid,
 }
 
-/// The active sql condition for grants aliased `g`.
-const ACTIVE: &str = "g.revoked_at IS NULL AND g.valid_from <= now()
-    AND (g.valid_until IS NULL OR g.valid_until > now())";
+/// The SQL condition for a grant (table alias `alias`) being in force now.
+fn active(alias: &str) -> String {
+    format!(
+        "{alias}.revoked_at IS NULL AND {alias}.valid_from <= now()
+         AND ({alias}.valid_until IS NULL OR {alias}.valid_until > now())"
+    )
+}
+
+#[derive(sqlx::FromRow)]
+struct GrantScopesRow {
+    company_id: Uuid,
+    grant_id: Uuid,
+    scopes: Vec<String>,
+    parent_scopes: Option<Vec<String>>,
+}
+
+/// A grant in force for a person, and what it gives them.
+#[derive(Debug, Clone)]
+pub struct ActiveGrant {
+    pub company_id: Uuid,
+    pub grant_id: Uuid,
+    pub scopes: Vec<Action>,
+    /// Passed on by a supplier its company granted.
+    pub via_supplier: bool,
+}
 
 impl Store {
     pub fn new(pool: PgPool) -> Self {
@@ -112,10 +134,19 @@ impl Store {
         Ok(user_id)
     }
 
-    pub async fn user(&self, user_id: Uuid) -> Result<Option<UserRow>, IdentityError> {
+    /// The user of a session that has neither ended nor expired.
+    pub async fn live_user(
+        &self,
+        session_id: Uuid,
+        user_id: Uuid,
+    ) -> Result<Option<UserRow>, IdentityError> {
         Ok(sqlx::query_as(
-            "SELECT user_id, person_key, register_key, name FROM users WHERE user_id = $1",
+            "SELECT u.user_id, u.person_key, u.register_key, u.name
+             FROM sessions s JOIN users u ON u.user_id = s.user_id
+             WHERE s.session_id = $1 AND s.user_id = $2
+               AND s.revoked_at IS NULL AND s.expires_at > now()",
         )
+        .bind(session_id)
         .bind(user_id)
         .fetch_optional(&self.pool)
         .await?)
@@ -219,21 +250,6 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(revoked.rows_affected() > 0)
-    }
-
-    pub async fn session_is_live(
-        &self,
-        session_id: Uuid,
-        user_id: Uuid,
-    ) -> Result<bool, IdentityError> {
-        Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM sessions WHERE session_id = $1 AND user_id = $2
-                AND revoked_at IS NULL AND expires_at > now())",
-        )
-        .bind(session_id)
-        .bind(user_id)
-        .fetch_one(&self.pool)
-        .await?)
     }
 
     // Companies and the register.
@@ -369,45 +385,44 @@ impl Store {
 
     // Grants.
 
-    /// The scopes each of the person's active grants on the company gives;
-    /// a grant passed on by a supplier gives only what both links hold.
-    pub async fn active_scopes(
+    /// The person's active grants, on one company or all, each with the
+    /// scopes it gives: a grant passed on by a supplier gives only what both
+    /// links hold, and only while both are active.
+    pub async fn active_grants(
         &self,
-        company_id: Uuid,
         person_key: &[u8],
-    ) -> Result<Vec<(Uuid, Vec<Action>)>, IdentityError> {
-        let rows: Vec<(Uuid, Vec<String>, Option<Vec<String>>)> = sqlx::query_as(&format!(
-            "SELECT g.grant_id, g.scopes, p.scopes FROM grants g
+        company_id: Option<Uuid>,
+    ) -> Result<Vec<ActiveGrant>, IdentityError> {
+        let rows: Vec<GrantScopesRow> = sqlx::query_as(&format!(
+            "SELECT g.company_id, g.grant_id, g.scopes, p.scopes AS parent_scopes FROM grants g
              LEFT JOIN grants p ON p.grant_id = g.parent_grant_id
-             WHERE g.company_id = $1 AND g.grantee_person_key = $2 AND {ACTIVE}
-               AND (g.parent_grant_id IS NULL OR (p.revoked_at IS NULL AND p.valid_from <= now()
-                    AND (p.valid_until IS NULL OR p.valid_until > now())))"
+             WHERE g.grantee_person_key = $1 AND ($2::uuid IS NULL OR g.company_id = $2)
+               AND {} AND (g.parent_grant_id IS NULL OR ({}))",
+            active("g"),
+            active("p"),
         ))
-        .bind(company_id)
         .bind(person_key)
+        .bind(company_id)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(grant_id, scopes, parent)| {
-                let scopes = scopes
+            .map(|row| ActiveGrant {
+                company_id: row.company_id,
+                grant_id: row.grant_id,
+                via_supplier: row.parent_scopes.is_some(),
+                scopes: row
+                    .scopes
                     .iter()
-                    .filter(|scope| parent.as_ref().is_none_or(|parent| parent.contains(scope)))
+                    .filter(|scope| {
+                        row.parent_scopes
+                            .as_ref()
+                            .is_none_or(|parent| parent.contains(scope))
+                    })
                     .filter_map(|scope| Action::parse(scope))
-                    .collect();
-                (grant_id, scopes)
+                    .collect(),
             })
             .collect())
-    }
-
-    /// Companies the person holds active grants on.
-    pub async fn companies_granted(&self, person_key: &[u8]) -> Result<Vec<Uuid>, IdentityError> {
-        Ok(sqlx::query_scalar(&format!(
-            "SELECT DISTINCT g.company_id FROM grants g WHERE g.grantee_person_key = $1 AND {ACTIVE}"
-        ))
-        .bind(person_key)
-        .fetch_all(&self.pool)
-        .await?)
     }
 
     /// Records use, at most once a minute per grant.
