@@ -29,7 +29,7 @@ RUN apt-get update \
 ARG SERVICE
 ARG PROFILE=debug
 RUN test -n "${SERVICE}" \
-    || { echo "build with --build-arg SERVICE=<identity|companies|orders|media|redaction>" >&2; exit 1; }
+    || { echo "build with --build-arg SERVICE=<identity|companies|orders|media|redaction|gateway>" >&2; exit 1; }
 
 # The manifests call the binary by its real name (`hms-orders migrate`);
 # hms-service is the same file under one name for every image's ENTRYPOINT.

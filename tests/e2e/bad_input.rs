@@ -13,11 +13,12 @@ async fn an_invalid_national_id_is_refused_by_field_and_nothing_is_stored() {
     env.start(Service::Companies).await;
     env.start(Service::Orders).await;
     env.start(Service::Media).await;
-    let mut clients = Clients::connect(&env, false).await;
+    let mut clients = Clients::connect(&env).await;
     let company_id = approved_company(&env, &mut clients).await;
 
     let invalid = fixtures::invalid_fodselsnummer();
     let refused = clients
+        .owner
         .orders
         .create_order(orders::CreateOrderRequest {
             company_id: company_id.clone(),
@@ -46,6 +47,7 @@ async fn an_invalid_national_id_is_refused_by_field_and_nothing_is_stored() {
         ("32019012345", "workers[0].national_id"),
     ] {
         let refused = clients
+            .owner
             .orders
             .create_order(orders::CreateOrderRequest {
                 company_id: company_id.clone(),
@@ -72,6 +74,7 @@ async fn an_invalid_national_id_is_refused_by_field_and_nothing_is_stored() {
 
     // Other fields are checked the same way.
     let refused = clients
+        .owner
         .companies
         .register_company(companies::RegisterCompanyRequest {
             org_number: "123456789".to_owned(),
@@ -99,7 +102,7 @@ async fn bad_uploads_are_refused_and_leave_nothing_stored() {
     env.start(Service::Companies).await;
     env.start(Service::Orders).await;
     env.start(Service::Media).await;
-    let mut clients = Clients::connect(&env, false).await;
+    let mut clients = Clients::connect(&env).await;
     let company_id = approved_company(&env, &mut clients).await;
     let order = create_order(&mut clients, &company_id, &[fixtures::fodselsnummer()]).await;
     let worker_id = order.workers[0].worker_id.clone();
@@ -192,6 +195,7 @@ async fn bad_uploads_are_refused_and_leave_nothing_stored() {
 
     // A company that is no longer approved.
     clients
+        .back_office
         .companies
         .suspend_company(companies::SuspendCompanyRequest {
             company_id: company_id.clone(),
@@ -217,6 +221,7 @@ async fn bad_uploads_are_refused_and_leave_nothing_stored() {
         refused.message()
     );
     let refused = clients
+        .owner
         .orders
         .create_order(orders::CreateOrderRequest {
             company_id: company_id.clone(),
@@ -297,7 +302,7 @@ async fn an_order_in_progress_cannot_be_redacted() {
     env.start(Service::Companies).await;
     env.start(Service::Orders).await;
     env.start(Service::Media).await;
-    let mut clients = Clients::connect(&env, false).await;
+    let mut clients = Clients::connect(&env).await;
     let company_id = approved_company(&env, &mut clients).await;
     let order = create_order(&mut clients, &company_id, &[fixtures::fodselsnummer()]).await;
     upload_all_documents(&mut clients, &order).await;

@@ -5,57 +5,106 @@ use std::time::Duration;
 
 use hms_proto::companies::v1 as companies;
 use hms_proto::companies::v1::company_service_client::CompanyServiceClient;
+use hms_proto::identity::v1 as identity;
+use hms_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use hms_proto::media::v1 as media;
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
 use hms_proto::orders::v1 as orders;
+use hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient;
 use hms_proto::orders::v1::order_service_client::OrderServiceClient;
 use hms_proto::redaction::v1::redaction_service_client::RedactionServiceClient;
-use hms_test_support::{Service, TestEnv, eventually, fixtures};
+use hms_test_support::fakes::{orgs, persons};
+use hms_test_support::{Authed, Service, ServiceAuth, TestEnv, eventually, fixtures};
 use sqlx::PgPool;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 pub const SOON: Duration = Duration::from_secs(15);
 
-/// Anonymous clients of every public API.
+/// Clients of every API, all presenting one caller's credentials: a
+/// logged-in person's, a service's, or none.
+#[derive(Clone)]
+pub struct PersonClients {
+    pub identity: IdentityServiceClient<Authed>,
+    pub companies: CompanyServiceClient<Authed>,
+    pub orders: OrderServiceClient<Authed>,
+    pub orders_internal: OrderInternalServiceClient<Authed>,
+    pub media: MediaServiceClient<Authed>,
+    pub redaction: RedactionServiceClient<Authed>,
+}
+
+impl PersonClients {
+    /// Logs `national_id` (a simulator test person) in; clients that
+    /// present their token. Redaction's client connects lazily, so it may
+    /// start later.
+    pub async fn login(env: &TestEnv, national_id: &str) -> Self {
+        Self::with_token(env, &env.access_token(national_id).await).await
+    }
+
+    /// Clients that present `token` (or nothing, when it is empty).
+    pub async fn with_token(env: &TestEnv, token: &str) -> Self {
+        Self::presenting(env, |_| token.to_owned()).await
+    }
+
+    /// Clients that present the service `name`'s identity, with a token
+    /// for each callee.
+    pub async fn as_service(env: &TestEnv, name: &str) -> Self {
+        let mut tokens = std::collections::HashMap::new();
+        // The gateway has no gRPC API to call.
+        for service in Service::ALL.into_iter().filter(|s| *s != Service::Gateway) {
+            tokens.insert(service.name(), env.service_token(name, service).await);
+        }
+        Self::presenting(env, |service| {
+            tokens.get(service.name()).cloned().unwrap_or_default()
+        })
+        .await
+    }
+
+    async fn presenting(env: &TestEnv, token: impl Fn(Service) -> String) -> Self {
+        let channel = |service: Service| {
+            let endpoint = Channel::from_shared(env.url(service)).expect("valid url");
+            InterceptedService::new(endpoint.connect_lazy(), ServiceAuth::new(&token(service)))
+        };
+        Self {
+            identity: IdentityServiceClient::new(channel(Service::Identity)),
+            companies: CompanyServiceClient::new(channel(Service::Companies)),
+            orders: OrderServiceClient::new(channel(Service::Orders)),
+            orders_internal: OrderInternalServiceClient::new(channel(Service::Orders)),
+            media: MediaServiceClient::new(channel(Service::Media)),
+            redaction: RedactionServiceClient::new(channel(Service::Redaction)),
+        }
+    }
+}
+
+/// The two sides of the journey: Kari Nordmann, owner of NORDMANN BYGG AS
+/// in the register, orders cards; Siri Saksbehandler of the back office
+/// decides.
 pub struct Clients {
-    pub companies: CompanyServiceClient<Channel>,
-    pub orders: OrderServiceClient<Channel>,
-    pub media: MediaServiceClient<Channel>,
-    pub redaction: Option<RedactionServiceClient<Channel>>,
+    pub owner: PersonClients,
+    pub back_office: PersonClients,
 }
 
 impl Clients {
-    /// Clients of the running services (redaction only if it runs).
-    pub async fn connect(env: &TestEnv, with_redaction: bool) -> Self {
+    /// Logs both in through the BankID simulator.
+    pub async fn connect(env: &TestEnv) -> Self {
         Self {
-            companies: CompanyServiceClient::new(env.channel(Service::Companies).await),
-            orders: OrderServiceClient::new(env.channel(Service::Orders).await),
-            media: MediaServiceClient::new(env.channel(Service::Media).await),
-            redaction: if with_redaction {
-                Some(RedactionServiceClient::new(
-                    env.channel(Service::Redaction).await,
-                ))
-            } else {
-                None
-            },
+            owner: PersonClients::login(env, persons::KARI_NORDMANN).await,
+            back_office: PersonClients::login(env, persons::SIRI_SAKSBEHANDLER).await,
         }
-    }
-
-    pub fn redaction(&mut self) -> &mut RedactionServiceClient<Channel> {
-        self.redaction.as_mut().expect("redaction is running")
     }
 }
 
-/// Registers a company and lets the back office approve it; returns once
-/// orders and media have heard of the approval.
+/// Registers NORDMANN BYGG AS as its owner and lets the back office approve
+/// it; returns once orders and media have heard of the approval.
 pub async fn approved_company(env: &TestEnv, clients: &mut Clients) -> String {
     let company = clients
+        .owner
         .companies
         .register_company(companies::RegisterCompanyRequest {
-            org_number: fixtures::org_number(),
-            name: "Bygg og Vask AS".to_owned(),
+            org_number: orgs::NORDMANN_BYGG.to_owned(),
+            name: "Nordmann Bygg AS".to_owned(),
             contact: Some(companies::ContactInfo {
-                email: "post@byggogvask.no".to_owned(),
+                email: "post@nordmannbygg.no".to_owned(),
                 phone: "+4791234567".to_owned(),
             }),
             industry: companies::Industry::Construction as i32,
@@ -66,6 +115,7 @@ pub async fn approved_company(env: &TestEnv, clients: &mut Clients) -> String {
         .company
         .expect("a company");
     clients
+        .back_office
         .companies
         .approve_company(companies::ApproveCompanyRequest {
             company_id: company.company_id.clone(),
@@ -118,6 +168,7 @@ pub async fn create_order(
     national_ids: &[String],
 ) -> orders::Order {
     clients
+        .owner
         .orders
         .create_order(orders::CreateOrderRequest {
             company_id: company_id.to_owned(),
@@ -161,6 +212,7 @@ pub async fn upload(
             }),
     );
     clients
+        .owner
         .media
         .upload_document(futures::stream::iter(messages))
         .await
@@ -211,6 +263,7 @@ pub async fn submitted_order(env: &TestEnv, clients: &mut Clients) -> (orders::O
     let order = create_order(clients, &company_id, &national_ids).await;
     upload_all_documents(clients, &order).await;
     let order = clients
+        .owner
         .orders
         .submit_order(orders::SubmitOrderRequest {
             order_id: order.order_id.clone(),
@@ -226,6 +279,7 @@ pub async fn submitted_order(env: &TestEnv, clients: &mut Clients) -> (orders::O
 
 pub async fn approve(clients: &mut Clients, order_id: &str) -> orders::Order {
     clients
+        .back_office
         .orders
         .approve_order(orders::ApproveOrderRequest {
             order_id: order_id.to_owned(),
@@ -295,7 +349,7 @@ pub async fn receipt(
     order_id: &str,
     within: Duration,
 ) -> hms_proto::redaction::v1::Receipt {
-    let client = clients.redaction().clone();
+    let client = clients.owner.redaction.clone();
     eventually("a redaction receipt", within, || {
         let mut client = client.clone();
         async move {
@@ -313,19 +367,41 @@ pub async fn receipt(
 
 /// The `OrderRedacted` events in the test's redaction stream.
 pub async fn redacted_events(env: &TestEnv) -> Vec<hms_proto::events::v1::OrderRedacted> {
+    published(env).await
+}
+
+/// Waits until `service` has published every event in its outbox.
+pub async fn outbox_drained(env: &TestEnv, service: Service) {
+    let db = env.db(service).await;
+    eventually(
+        &format!("{}'s outbox to be published", service.name()),
+        SOON,
+        || {
+            let db = db.clone();
+            async move {
+                let waiting: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM hms_outbox WHERE published_at IS NULL",
+                )
+                .fetch_one(&db)
+                .await
+                .ok()?;
+                (waiting == 0).then_some(())
+            }
+        },
+    )
+    .await;
+}
+
+/// Every event of type `E` published in the test's namespace so far.
+pub async fn published<E: hms_events::Event>(env: &TestEnv) -> Vec<E> {
     use futures::StreamExt;
-    use prost::Message;
     let jetstream = env.jetstream().await;
-    let Ok(stream) = jetstream
-        .get_stream(env.stream_name(hms_events::Domain::Redaction))
-        .await
-    else {
+    let Ok(stream) = jetstream.get_stream(env.stream_name(E::TYPE.domain)).await else {
         return Vec::new();
     };
     let consumer = stream
         .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig {
-            filter_subject: env
-                .subject(<hms_proto::events::v1::OrderRedacted as hms_events::Event>::TYPE),
+            filter_subject: env.subject(E::TYPE),
             ..Default::default()
         })
         .await
@@ -337,10 +413,7 @@ pub async fn redacted_events(env: &TestEnv) -> Vec<hms_proto::events::v1::OrderR
     }
     let mut messages = consumer.messages().await.expect("messages");
     while let Some(Ok(message)) = messages.next().await {
-        events.push(
-            hms_proto::events::v1::OrderRedacted::decode(message.payload.clone())
-                .expect("an OrderRedacted"),
-        );
+        events.push(E::decode(message.payload.clone()).expect("an event of its type"));
         if events.len() as u64 >= pending {
             break;
         }
@@ -374,6 +447,7 @@ pub async fn stored_secrets(
 /// The documents media lists for an order.
 pub async fn list_documents(clients: &mut Clients, order_id: &str) -> Vec<media::Document> {
     clients
+        .owner
         .media
         .list_documents(media::ListDocumentsRequest {
             order_id: order_id.to_owned(),
@@ -412,4 +486,64 @@ pub async fn purge_as(
         })
         .await
         .map(tonic::Response::into_inner)
+}
+
+/// A grant to a person, by national identity number.
+pub fn person(national_id: &str) -> identity::Grantee {
+    identity::Grantee {
+        grantee: Some(identity::grantee::Grantee::NationalId(
+            national_id.to_owned(),
+        )),
+    }
+}
+
+/// A grant to a supplier company.
+pub fn supplier(org_number: &str) -> identity::Grantee {
+    identity::Grantee {
+        grantee: Some(identity::grantee::Grantee::SupplierOrgNumber(
+            org_number.to_owned(),
+        )),
+    }
+}
+
+/// `owner` grants `scope` on the company; returns the grant id.
+pub async fn grant(
+    owner: &mut IdentityServiceClient<Authed>,
+    company_id: &str,
+    grantee: identity::Grantee,
+    scope: &str,
+    valid_until: Option<chrono::DateTime<chrono::Utc>>,
+) -> String {
+    owner
+        .grant_access(identity::GrantAccessRequest {
+            company_id: company_id.to_owned(),
+            grantee: Some(grantee),
+            scopes: vec![scope.to_owned()],
+            valid_from: None,
+            valid_until: valid_until.map(hms_proto::time::timestamp),
+        })
+        .await
+        .expect("the owner grants access")
+        .into_inner()
+        .grant
+        .expect("a grant")
+        .grant_id
+}
+
+/// A supplier's access manager passes its grant on to one of its staff.
+pub async fn delegate(
+    manager: &mut IdentityServiceClient<Authed>,
+    grant_id: &str,
+    national_id: &str,
+    scope: &str,
+) {
+    manager
+        .delegate_grant(identity::DelegateGrantRequest {
+            grant_id: grant_id.to_owned(),
+            national_id: national_id.to_owned(),
+            scopes: vec![scope.to_owned()],
+            valid_until: None,
+        })
+        .await
+        .expect("the supplier's manager passes the grant on");
 }

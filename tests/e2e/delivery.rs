@@ -17,7 +17,7 @@ async fn an_order_approved_while_redaction_is_down_is_redacted_when_it_starts() 
     env.start(Service::Companies).await;
     env.start(Service::Orders).await;
     env.start(Service::Media).await;
-    let mut clients = Clients::connect(&env, false).await;
+    let mut clients = Clients::connect(&env).await;
     let (order, _) = submitted_order(&env, &mut clients).await;
     approve(&mut clients, &order.order_id).await;
 
@@ -29,11 +29,6 @@ async fn an_order_approved_while_redaction_is_down_is_redacted_when_it_starts() 
     assert_eq!(count(&orders_db, sealed, &order.order_id).await, 2);
 
     env.start(Service::Redaction).await;
-    clients.redaction = Some(
-        hms_proto::redaction::v1::redaction_service_client::RedactionServiceClient::new(
-            env.channel(Service::Redaction).await,
-        ),
-    );
     let receipt = receipt(&mut clients, &order.order_id, SOON).await;
     assert_eq!(receipt.trigger, redaction::Trigger::Event as i32);
     assert_eq!(count(&orders_db, sealed, &order.order_id).await, 0);
@@ -56,7 +51,7 @@ async fn a_lost_approval_event_is_redacted_by_the_reconciler() {
     env.start(Service::Companies).await;
     env.start(Service::Orders).await;
     env.start(Service::Media).await;
-    let mut clients = Clients::connect(&env, false).await;
+    let mut clients = Clients::connect(&env).await;
     let (order, _) = submitted_order(&env, &mut clients).await;
     approve(&mut clients, &order.order_id).await;
 
@@ -88,11 +83,6 @@ async fn a_lost_approval_event_is_redacted_by_the_reconciler() {
     assert_eq!(purged.purged, 1);
 
     env.start(Service::Redaction).await;
-    clients.redaction = Some(
-        hms_proto::redaction::v1::redaction_service_client::RedactionServiceClient::new(
-            env.channel(Service::Redaction).await,
-        ),
-    );
     let receipt = receipt(&mut clients, &order.order_id, SOON).await;
     assert_eq!(receipt.trigger, redaction::Trigger::Reconciler as i32);
     assert_eq!(
@@ -109,7 +99,7 @@ async fn a_lost_approval_event_is_redacted_by_the_reconciler() {
 async fn a_duplicate_event_and_repeated_calls_change_nothing_twice() {
     let mut env = TestEnv::new();
     env.start_all().await;
-    let mut clients = Clients::connect(&env, true).await;
+    let mut clients = Clients::connect(&env).await;
     let (order, _) = submitted_order(&env, &mut clients).await;
     approve(&mut clients, &order.order_id).await;
     let first = receipt(&mut clients, &order.order_id, SOON).await;
@@ -171,7 +161,8 @@ async fn a_duplicate_event_and_repeated_calls_change_nothing_twice() {
         (6, 6)
     );
     let manual = clients
-        .redaction()
+        .back_office
+        .redaction
         .redact_order(redaction::RedactOrderRequest {
             order_id: order.order_id.clone(),
         })
@@ -204,7 +195,7 @@ async fn a_poison_event_is_parked_without_blocking_the_events_behind_it() {
     env.set("HMS_EVENT_RETRY_BASE_MS", "4000");
     env.set("HMS_EVENT_RETRY_MAX_MS", "4000");
     env.start_all().await;
-    let mut clients = Clients::connect(&env, true).await;
+    let mut clients = Clients::connect(&env).await;
     let (order, _) = submitted_order(&env, &mut clients).await;
 
     let jetstream = env.jetstream().await;

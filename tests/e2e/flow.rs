@@ -13,7 +13,7 @@ use crate::common::*;
 async fn approving_an_order_masks_its_numbers_and_destroys_its_documents() {
     let mut env = TestEnv::new();
     env.start_all().await;
-    let mut clients = Clients::connect(&env, true).await;
+    let mut clients = Clients::connect(&env).await;
 
     let company_id = approved_company(&env, &mut clients).await;
     let national_ids = vec![fixtures::fodselsnummer(), fixtures::fodselsnummer()];
@@ -33,6 +33,7 @@ async fn approving_an_order_masks_its_numbers_and_destroys_its_documents() {
 
     // Submitting without documents is refused, naming who lacks what.
     let refused = clients
+        .owner
         .orders
         .submit_order(orders::SubmitOrderRequest {
             order_id: order.order_id.clone(),
@@ -76,7 +77,8 @@ async fn approving_an_order_masks_its_numbers_and_destroys_its_documents() {
         .iter()
         .find(|d| d.kind == media::DocumentKind::PassportPhoto as i32)
         .expect("a photo");
-    let anonymous = clients
+    let anonymous = PersonClients::with_token(&env, "")
+        .await
         .media
         .download_document(media::DownloadDocumentRequest {
             document_id: photo.document_id.clone(),
@@ -84,9 +86,16 @@ async fn approving_an_order_masks_its_numbers_and_destroys_its_documents() {
         .await
         .expect_err("decrypted documents need an identity");
     assert_eq!(anonymous.code(), tonic::Code::Unauthenticated);
-    let mut trusted = media::media_service_client::MediaServiceClient::new(
-        env.channel_as(Service::Media, "gateway").await,
-    );
+    let not_for_the_company = clients
+        .owner
+        .media
+        .download_document(media::DownloadDocumentRequest {
+            document_id: photo.document_id.clone(),
+        })
+        .await
+        .expect_err("only the back office reads documents back");
+    assert_eq!(not_for_the_company.code(), tonic::Code::PermissionDenied);
+    let mut trusted = clients.back_office.media.clone();
     let downloaded = download(&mut trusted, &photo.document_id).await;
     assert!(downloaded.starts_with(&[0xFF, 0xD8]), "a JPEG");
     assert!(!downloaded.windows(17).any(|w| w == b"GPS-SECRET-MARKER"));
@@ -123,6 +132,7 @@ async fn approving_an_order_masks_its_numbers_and_destroys_its_documents() {
     );
 
     let submitted = clients
+        .owner
         .orders
         .submit_order(orders::SubmitOrderRequest {
             order_id: order.order_id.clone(),
@@ -169,6 +179,7 @@ async fn approving_an_order_masks_its_numbers_and_destroys_its_documents() {
         "the fingerprint derived from them is erased"
     );
     let order_now = clients
+        .owner
         .orders
         .get_order(orders::GetOrderRequest {
             order_id: order.order_id.clone(),
@@ -264,9 +275,10 @@ async fn approving_an_order_masks_its_numbers_and_destroys_its_documents() {
 async fn a_rejected_order_is_redacted_too() {
     let mut env = TestEnv::new();
     env.start_all().await;
-    let mut clients = Clients::connect(&env, true).await;
+    let mut clients = Clients::connect(&env).await;
     let (order, _) = submitted_order(&env, &mut clients).await;
     let rejected = clients
+        .back_office
         .orders
         .reject_order(orders::RejectOrderRequest {
             order_id: order.order_id.clone(),
@@ -296,7 +308,7 @@ async fn a_retried_create_returns_the_same_order() {
     env.start(Service::Companies).await;
     env.start(Service::Orders).await;
     env.start(Service::Media).await;
-    let mut clients = Clients::connect(&env, false).await;
+    let mut clients = Clients::connect(&env).await;
     let company_id = approved_company(&env, &mut clients).await;
     let request = orders::CreateOrderRequest {
         company_id: company_id.clone(),
@@ -304,6 +316,7 @@ async fn a_retried_create_returns_the_same_order() {
         workers: vec![new_worker("Kari Nordmann", &fixtures::fodselsnummer())],
     };
     let first = clients
+        .owner
         .orders
         .create_order(request.clone())
         .await
@@ -312,6 +325,7 @@ async fn a_retried_create_returns_the_same_order() {
         .order
         .expect("order");
     let again = clients
+        .owner
         .orders
         .create_order(request.clone())
         .await
@@ -325,6 +339,7 @@ async fn a_retried_create_returns_the_same_order() {
     let mut different = request;
     different.workers = vec![new_worker("Ola Nordmann", &fixtures::fodselsnummer())];
     let conflict = clients
+        .owner
         .orders
         .create_order(different)
         .await

@@ -20,11 +20,19 @@ fn claims_of(token: &str) -> serde_json::Value {
     serde_json::from_slice(&bytes).expect("JSON claims")
 }
 
-async fn list_companies_with(env: &TestEnv, token: &str) -> Result<(), tonic::Status> {
-    CompanyServiceClient::new(env.channel_with_token(Service::Companies, token).await)
-        .list_companies(companies_pb::ListCompaniesRequest::default())
-        .await
-        .map(|_| ())
+/// Asks companies for a company nobody has: a token it accepts gets
+/// NOT_FOUND (the call got as far as the question), a bad one is refused.
+async fn ask_companies_with(env: &TestEnv, token: &str) -> Result<(), tonic::Status> {
+    let answer = CompanyServiceClient::new(env.channel_with_token(Service::Companies, token).await)
+        .get_company(companies_pb::GetCompanyRequest {
+            company_id: uuid::Uuid::now_v7().to_string(),
+        })
+        .await;
+    match answer {
+        Err(status) if status.code() == tonic::Code::NotFound => Ok(()),
+        Err(status) => Err(status),
+        Ok(_) => panic!("a company nobody registered was found"),
+    }
 }
 
 #[tokio::test]
@@ -49,7 +57,7 @@ async fn a_person_logs_in_with_bankid_and_the_session_can_be_refreshed_and_ended
     assert!(!payload.contains("14838"), "{payload}");
 
     // Another service verifies it against identity's published keys.
-    list_companies_with(&env, &tokens.access_token)
+    ask_companies_with(&env, &tokens.access_token)
         .await
         .expect("companies accepts the person's token");
 
@@ -173,7 +181,7 @@ async fn bad_tokens_are_refused_with_unauthenticated_and_no_detail() {
     env.start(Service::Companies).await;
     let login = env.login(persons::KARI_NORDMANN).await;
     let good = login.tokens.expect("tokens").access_token;
-    list_companies_with(&env, &good)
+    ask_companies_with(&env, &good)
         .await
         .expect("the real token works");
 
@@ -232,7 +240,7 @@ async fn bad_tokens_are_refused_with_unauthenticated_and_no_detail() {
     bad.push(("garbage", "not-a-token".to_owned()));
 
     for (what, token) in bad {
-        let status = list_companies_with(&env, &token).await.expect_err(what);
+        let status = ask_companies_with(&env, &token).await.expect_err(what);
         assert_eq!(status.code(), tonic::Code::Unauthenticated, "{what}");
         assert_eq!(status.message(), VAGUE, "{what}");
     }

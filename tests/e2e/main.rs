@@ -4,10 +4,14 @@
 
 mod common;
 
+mod authz_matrix;
 mod bad_input;
+mod delegation;
 mod delivery;
 mod docs;
 mod flow;
+mod fuzz;
+mod gateway;
 mod identity;
 mod operations;
 mod s3;

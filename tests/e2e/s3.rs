@@ -13,7 +13,7 @@ async fn documents_in_s3_are_sealed_and_purged() {
         env.set(key, &value);
     }
     env.start_all().await;
-    let mut clients = Clients::connect(&env, true).await;
+    let mut clients = Clients::connect(&env).await;
     let (order, _) = submitted_order(&env, &mut clients).await;
 
     let order_prefix = format!("{prefix}/orders/{}", order.order_id);

@@ -2,6 +2,7 @@
 //! test` runs what CI runs. Both start private PostgreSQL and NATS servers
 //! under `.hms/` when none are reachable.
 
+mod bench;
 mod nats;
 mod postgres;
 mod prereqs;
@@ -38,6 +39,13 @@ enum Task {
     Up,
     /// Run what CI runs: rustfmt, clippy, buf lint, build, all tests.
     Test,
+    /// Run the benchmarks against the real services and print their figures.
+    Bench {
+        /// Use the dev build instead of an optimised one (quicker to build,
+        /// slower to run).
+        #[arg(long)]
+        dev: bool,
+    },
     /// Only make sure PostgreSQL and NATS are there, and say where.
     Prereqs,
     /// Stop the private PostgreSQL and NATS servers under .hms/.
@@ -77,6 +85,7 @@ async fn run(task: Task, repo: &Repo) -> anyhow::Result<()> {
     match task {
         Task::Up => up::run(repo).await,
         Task::Test => test::run(repo).await,
+        Task::Bench { dev } => bench::run(repo, dev).await,
         Task::Prereqs => {
             let found = prereqs::ensure(repo).await?;
             let test_database_url = postgres::with_database(&found.database_url, "postgres")?;

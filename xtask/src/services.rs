@@ -62,14 +62,22 @@ pub const SERVICES: &[Service] = &[
         secrets: &[],
         extra_env: redaction_env,
     },
+    Service {
+        name: "gateway",
+        port_offset: 5,
+        secrets: &[],
+        extra_env: gateway_env,
+    },
 ];
 
 /// Who may get tokens from the identity service: each has a secret of its
-/// own in `.hms/dev-secrets.env`. The gateway is not run by `up` yet.
+/// own in `.hms/dev-secrets.env`.
 pub const SERVICE_CLIENTS: &[&str] = &["companies", "orders", "media", "redaction", "gateway"];
 
 /// The client the identity service is at the BankID simulator.
 pub const OIDC_CLIENT_ID: &str = "hms-identity";
+/// Where the gateway's REST API listens in development.
+pub const GATEWAY_HTTP_ADDR: &str = "127.0.0.1:8080";
 /// The gateway's login callback, where the simulator sends browsers back.
 pub const OIDC_REDIRECT_URI: &str = "http://127.0.0.1:8080/api/v1/auth/callback";
 /// Siri Saksbehandler, a synthetic test person of the BankID simulator.
@@ -147,6 +155,19 @@ fn media_env(deployment: &Deployment) -> Result<Env> {
             "HMS_MEDIA_STORE_URL",
             format!("file://{}", deployment.media_store.display()),
         ),
+    ])
+}
+
+fn gateway_env(deployment: &Deployment) -> Result<Env> {
+    Ok(vec![
+        ("HMS_HTTP_ADDR", GATEWAY_HTTP_ADDR.to_owned()),
+        ("HMS_COMPANIES_URL", deployment.url_of("companies")),
+        ("HMS_ORDERS_URL", deployment.url_of("orders")),
+        ("HMS_MEDIA_URL", deployment.url_of("media")),
+        // Plain HTTP on the developer's machine; production is HTTPS only.
+        ("HMS_COOKIE_SECURE", "false".to_owned()),
+        // After a browser login, show who logged in.
+        ("HMS_AFTER_LOGIN_URL", "/api/v1/me".to_owned()),
     ])
 }
 
@@ -366,6 +387,7 @@ mod tests {
             ("orders", &["HMS_NATIONAL_ID_KEY"]),
             ("media", &["HMS_MEDIA_MASTER_KEY"]),
             ("redaction", &[]),
+            ("gateway", &[]),
         ];
         assert_eq!(needs.len(), SERVICES.len());
         for (name, wanted) in needs {
@@ -505,7 +527,7 @@ mod tests {
         assert_eq!(
             build_args().join(" "),
             "build --bins -p hms-identity -p hms-companies -p hms-orders -p hms-media \
-             -p hms-redaction -p bankid-simulator -p brreg-fake"
+             -p hms-redaction -p hms-gateway -p bankid-simulator -p brreg-fake"
         );
         let deployment = deployment(DEFAULT_PORT_BASE)?;
         assert_eq!(

@@ -16,6 +16,8 @@ use crate::{postgres, prereqs, services};
 const BUF_PACKAGE: &str = "@bufbuild/buf@1.75.0";
 /// The S3 fake the media tests store objects in.
 const MOTO_PACKAGE: &str = "moto[server]==5.2.5";
+/// The API fuzzer the gateway's OpenAPI document is checked with.
+const SCHEMATHESIS_PACKAGE: &str = "schemathesis==4.32.5";
 
 enum Outcome {
     Passed,
@@ -154,15 +156,23 @@ pub async fn run(repo: &Repo) -> Result<()> {
         .await?;
 
     let moto = steps
-        .run("S3 fake (moto)", find_or_install_moto(repo))
+        .run("S3 fake (moto)", find_or_install(repo, &MOTO))
         .await?;
     let moto = moto.display().to_string();
+    let schemathesis = steps
+        .run(
+            "API fuzzer (schemathesis)",
+            find_or_install(repo, &SCHEMATHESIS),
+        )
+        .await?;
+    let schemathesis = schemathesis.display().to_string();
 
     let test_database_url = postgres::with_database(&prereqs.database_url, "postgres")?;
     let env = [
         ("HMS_TEST_DATABASE_URL", test_database_url.as_str()),
         ("HMS_TEST_NATS_URL", prereqs.nats_url.as_str()),
         ("HMS_TEST_MOTO_SERVER", moto.as_str()),
+        ("HMS_TEST_SCHEMATHESIS", schemathesis.as_str()),
     ];
     let has_nextest = process::succeeds(process::cargo(), &["nextest", "--version"]);
     let test_args: &[&str] = if has_nextest {
@@ -177,7 +187,7 @@ pub async fn run(repo: &Repo) -> Result<()> {
     Ok(())
 }
 
-async fn cargo(repo: &Repo, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
+pub async fn cargo(repo: &Repo, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     let mut command = Command::new(process::cargo());
     command
         .args(args)
@@ -254,19 +264,48 @@ async fn find_or_install_buf(repo: &Repo) -> std::result::Result<PathBuf, String
 
 /// `moto_server` (an S3 implementation from PyPI) from PATH or
 /// `.hms/tools/moto`, installed there in a virtual environment if need be.
-async fn find_or_install_moto(repo: &Repo) -> Result<PathBuf> {
-    let venv = repo.hms("tools/moto");
-    let local = venv.join("bin/moto_server");
+/// A Python tool the tests use, installed from PyPI into its own virtual
+/// environment under `.hms/tools/` when it is not on the path.
+struct PypiTool {
+    /// Its folder under `.hms/tools/`.
+    name: &'static str,
+    /// Pinned, so every machine tests with the same version.
+    package: &'static str,
+    binary: &'static str,
+    /// What the tests need it for, for the error when it cannot be had.
+    purpose: &'static str,
+}
+
+const MOTO: PypiTool = PypiTool {
+    name: "moto",
+    package: MOTO_PACKAGE,
+    binary: "moto_server",
+    purpose: "the S3 the media tests use",
+};
+
+const SCHEMATHESIS: PypiTool = PypiTool {
+    name: "schemathesis",
+    package: SCHEMATHESIS_PACKAGE,
+    binary: "st",
+    purpose: "fuzzes the gateway against its OpenAPI document",
+};
+
+async fn find_or_install(repo: &Repo, tool: &PypiTool) -> Result<PathBuf> {
+    let venv = repo.hms(&format!("tools/{}", tool.name));
+    let local = venv.join("bin").join(tool.binary);
     if process::is_executable(&local) {
         return Ok(local);
     }
-    if let Some(moto) = process::find_program("moto_server", &[]) {
-        return Ok(moto);
+    if let Some(found) = process::find_program(tool.binary, &[]) {
+        return Ok(found);
     }
     let Some(python) = process::find_program("python3", &[]) else {
         anyhow::bail!(
-            "python3 is needed to install {MOTO_PACKAGE} from PyPI (the S3 the media tests use); \
-             install python3 with venv, or put moto_server on PATH"
+            "python3 is needed to install {} from PyPI ({}); install python3 with venv, \
+             or put {} on PATH",
+            tool.package,
+            tool.purpose,
+            tool.binary
         );
     };
     let mut create = Command::new(python);
@@ -285,17 +324,18 @@ async fn find_or_install_moto(repo: &Repo) -> Result<PathBuf> {
             "install",
             "--quiet",
             "--disable-pip-version-check",
-            MOTO_PACKAGE,
+            tool.package,
         ])
         .current_dir(repo.root());
     process::run_streaming(
         &mut install,
-        &format!("{}/bin/pip install {MOTO_PACKAGE}", repo.show(&venv)),
+        &format!("{}/bin/pip install {}", repo.show(&venv), tool.package),
     )
     .await?;
     anyhow::ensure!(
         process::is_executable(&local),
-        "pip installed {MOTO_PACKAGE}, but {} is missing",
+        "pip installed {}, but {} is missing",
+        tool.package,
         repo.show(&local)
     );
     Ok(local)

@@ -36,6 +36,10 @@ pub mod ids {
     pub const LISE_LAVNIVA: &str = "12928825009";
     /// Eva Eier, innehaver of the enkeltpersonforetak EVA EIER SNEKKERSERVICE.
     pub const EVA_EIER: &str = "08849235150";
+    /// Tore Tidligere, no role in the register: for grants that were revoked.
+    pub const TORE_TIDLIGERE: &str = "15879112343";
+    /// Unni Utløpt, no role in the register: for grants that have run out.
+    pub const UNNI_UTLOPT: &str = "24839220045";
 }
 
 /// Namespaces the subject hash, so that the simulator's `sub` values cannot
@@ -257,6 +261,22 @@ pub fn builtin() -> Vec<TestPerson> {
             ACR_HIGH,
             "Innehaver of the enkeltpersonforetak EVA EIER SNEKKERSERVICE (310400009)",
         ),
+        person(
+            ids::TORE_TIDLIGERE,
+            "Tore",
+            "Tidligere",
+            (1991, 7, 15),
+            ACR_HIGH,
+            "No role in the register; for grants that were revoked",
+        ),
+        person(
+            ids::UNNI_UTLOPT,
+            "Unni",
+            "Utløpt",
+            (1992, 3, 24),
+            ACR_HIGH,
+            "No role in the register; for grants that have run out",
+        ),
     ]
 }
 
@@ -271,7 +291,7 @@ mod tests {
     #[test]
     fn every_builtin_person_has_a_valid_synthetic_number_matching_the_birthdate() {
         let persons = builtin();
-        assert_eq!(persons.len(), 7);
+        assert_eq!(persons.len(), 9);
         for person in &persons {
             let number = Fodselsnummer::parse(&person.national_id, WITH_SYNTHETIC)
                 .unwrap_or_else(|error| panic!("{}: {error}", person.name()));
@@ -355,7 +375,7 @@ mod tests {
         persons.push(persons[0].clone());
         assert!(matches!(
             validate(&persons),
-            Err(PersonsError::Duplicate { index: 8, .. })
+            Err(PersonsError::Duplicate { index: 10, .. })
         ));
 
         assert!(matches!(validate(&[]), Err(PersonsError::Empty)));

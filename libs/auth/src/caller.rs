@@ -40,7 +40,14 @@ impl Caller {
         match self {
             Self::Anonymous => "anonymous".to_owned(),
             Self::Service(name) => format!("service:{name}"),
-            Self::User(user) => format!("user:{}", user.user_id),
+            Self::User(user) => user.audit_name(),
         }
+    }
+}
+
+impl UserCaller {
+    /// How logs and audit records name the person: by user id only.
+    pub fn audit_name(&self) -> String {
+        format!("user:{}", self.user_id)
     }
 }

@@ -27,7 +27,7 @@ pub fn require_user(caller: &Caller) -> Result<&UserCaller, Status> {
     match caller {
         Caller::User(user) => Ok(user),
         Caller::Anonymous => Err(Status::unauthenticated("this call needs a login")),
-        Caller::Service(_) => Err(Status::permission_denied("not allowed")),
+        Caller::Service(_) => Err(hms_grpc::status::denied()),
     }
 }
 
@@ -137,7 +137,6 @@ impl Authorizer {
                 company_id,
                 org_number,
                 action: action.as_str().to_owned(),
-                auth_time: Some(hms_proto::time::timestamp(user.auth_time)),
             })
             .await
             .map_err(|status| {
@@ -178,7 +177,50 @@ impl Authorizer {
                 "this needs a recent BankID login; log in again",
             ))
         } else {
-            Err(Status::permission_denied("not allowed"))
+            Err(hms_grpc::status::denied())
+        }
+    }
+
+    /// [`require`](Self::require) on a registered company's data.
+    pub async fn require_company(
+        &self,
+        caller: &Caller,
+        company: CompanyId,
+        action: Action,
+        not_found: impl FnOnce() -> Status,
+    ) -> Result<UserCaller, Status> {
+        self.require(caller, Target::Company(company), action, not_found)
+            .await
+    }
+
+    /// [`require`](Self::require) for the back office's platform-wide
+    /// calls: there is no company to hide, so a refusal is a refusal.
+    pub async fn require_platform(
+        &self,
+        caller: &Caller,
+        action: Action,
+    ) -> Result<UserCaller, Status> {
+        self.require(caller, Target::Platform, action, hms_grpc::status::denied)
+            .await
+    }
+
+    /// [`require`](Self::require), except that the named services pass
+    /// too: calls that serve a person and, internally, another service
+    /// (identity reading a company).
+    pub async fn require_person_or(
+        &self,
+        services: &[&str],
+        caller: &Caller,
+        target: Target,
+        action: Action,
+        not_found: impl FnOnce() -> Status,
+    ) -> Result<(), Status> {
+        match caller {
+            Caller::Service(name) if services.contains(&name.as_str()) => Ok(()),
+            _ => self
+                .require(caller, target, action, not_found)
+                .await
+                .map(drop),
         }
     }
 }

@@ -25,14 +25,29 @@ pub fn connect(
     service: &'static str,
     tokens: Arc<dyn TokenSource>,
 ) -> Result<ServiceChannel, ChannelError> {
+    connect_with_deadline(url, service, tokens, Some(Duration::from_secs(30)))
+}
+
+/// [`connect`] with another limit on each call, or none: a client-streamed
+/// upload from a slow phone may rightly take minutes, and its caller bounds
+/// it instead.
+pub fn connect_with_deadline(
+    url: &str,
+    service: &'static str,
+    tokens: Arc<dyn TokenSource>,
+    deadline: Option<Duration>,
+) -> Result<ServiceChannel, ChannelError> {
     let endpoint = Endpoint::from_shared(url.to_owned())
         .map_err(|_| ChannelError {
             service,
             url: url.to_owned(),
         })?
         .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30))
         .tcp_keepalive(Some(Duration::from_secs(30)));
+    let endpoint = match deadline {
+        Some(deadline) => endpoint.timeout(deadline),
+        None => endpoint,
+    };
     Ok(ServiceChannel {
         inner: endpoint.connect_lazy(),
         audience: service,
@@ -41,7 +56,8 @@ pub fn connect(
 }
 
 /// What generated clients are built on: a channel whose calls carry the
-/// trace context and a token that identifies this service to the callee.
+/// trace context and a token that identifies this service to the callee,
+/// or the person's token the caller put on the request.
 #[derive(Clone)]
 pub struct ServiceChannel {
     inner: Channel,
@@ -65,6 +81,11 @@ impl Service<http::Request<tonic::body::Body>> for ServiceChannel {
         hms_telemetry::inject_into_http(request.headers_mut());
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        // A person's token the caller already put on the request (the
+        // gateway forwarding it) goes through: the callee decides for them.
+        if request.headers().contains_key("authorization") {
+            return Box::pin(async move { inner.call(request).await.map_err(Into::into) });
+        }
         let tokens = self.tokens.clone();
         let audience = self.audience;
         Box::pin(async move {

@@ -9,7 +9,6 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// `HMS_GRPC_ADDR` and `HMS_ADDR_FILE`.
 #[derive(Debug, Clone, Deserialize)]
@@ -144,6 +143,6 @@ fn call_span(request: &http::Request<()>) -> tracing::Span {
         rpc.service = %service,
         rpc.method = %method,
     );
-    let _ = span.set_parent(hms_telemetry::extract_from_http(request.headers()));
+    hms_telemetry::continue_from_http(&span, request.headers());
     span
 }

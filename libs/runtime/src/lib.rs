@@ -32,8 +32,11 @@ pub trait Service {
 
     fn load_config() -> Result<Self::Config, ConfigError>;
     fn common(config: &Self::Config) -> &CommonConfig;
-    /// Every migration the service's database needs, libraries' included.
-    fn migrations() -> Vec<&'static sqlx::migrate::Migrator>;
+    /// Every migration the service's database needs, libraries' included;
+    /// none for a service that keeps nothing.
+    fn migrations() -> Vec<&'static sqlx::migrate::Migrator> {
+        Vec::new()
+    }
     /// Runs the service until `shutdown` is cancelled.
     fn serve(
         config: Self::Config,
@@ -174,20 +177,14 @@ pub enum StartupError {
     Invalid(String),
 }
 
-/// A started service's shared parts: its database, NATS, identity and bound
-/// server, plus the background tasks to wait for at shutdown.
+/// A started service's shared parts: what every service has ([`Edge`]:
+/// identity, the bound server, shutdown), plus its database, NATS, and the
+/// background tasks to wait for at shutdown.
 pub struct Foundation {
-    pub service: &'static str,
+    pub edge: Edge,
     pub pool: PgPool,
     pub jetstream: async_nats::jetstream::Context,
-    /// Verifies the tokens of incoming calls.
-    pub verifier: TokenVerifier,
-    /// This service's tokens for the services it calls.
-    pub tokens: Arc<dyn TokenSource>,
-    pub server: GrpcServer,
-    pub shutdown: CancellationToken,
     pub events: EventsConfig,
-    addr_file: Option<PathBuf>,
     identity_url: String,
     authz: AuthzConfig,
     grace: Duration,
@@ -204,17 +201,7 @@ impl Foundation {
         config: &CommonConfig,
         shutdown: CancellationToken,
     ) -> Result<Self, StartupError> {
-        let secret = config
-            .auth
-            .service_secret
-            .clone()
-            .ok_or(hms_auth::AuthError::MissingSecret)?;
-        let keys: Arc<dyn KeySource> = Arc::new(IdentityKeys::new(&config.auth.identity_url)?);
-        let tokens: Arc<dyn TokenSource> = Arc::new(ServiceCredentials::new(
-            S::NAME,
-            &config.auth.identity_url,
-            secret,
-        )?);
+        let (keys, tokens) = identity_credentials(config, S::NAME)?;
         Self::prepare_with::<S>(config, shutdown, |_| Ok((keys, tokens))).await
     }
 
@@ -223,23 +210,17 @@ impl Foundation {
     pub async fn prepare_with<S: Service>(
         config: &CommonConfig,
         shutdown: CancellationToken,
-        auth: impl FnOnce(&PgPool) -> Result<(Arc<dyn KeySource>, Arc<dyn TokenSource>), StartupError>,
+        auth: impl FnOnce(&PgPool) -> Result<Credentials, StartupError>,
     ) -> Result<Self, StartupError> {
-        let service = S::NAME;
         let pool = open_database(config, &S::migrations()).await?;
-        let (keys, tokens) = auth(&pool)?;
-        let jetstream = hms_events::connect(&config.events, service).await?;
-        let server = GrpcServer::bind(&config.server).await?;
+        let credentials = auth(&pool)?;
+        let jetstream = hms_events::connect(&config.events, S::NAME).await?;
+        let edge = Edge::bind(S::NAME, config, credentials, shutdown).await?;
         Ok(Self {
-            service,
+            edge,
             pool,
             jetstream,
-            verifier: TokenVerifier::new(service, keys),
-            tokens,
-            server,
-            shutdown,
             events: config.events.clone(),
-            addr_file: config.server.addr_file.clone(),
             identity_url: config.auth.identity_url.clone(),
             authz: config.authz.clone(),
             grace: Duration::from_secs(config.startup.shutdown_grace_secs),
@@ -253,11 +234,7 @@ impl Foundation {
         url: &str,
         service: &'static str,
     ) -> Result<hms_grpc::client::ServiceChannel, StartupError> {
-        Ok(hms_grpc::client::connect(
-            url,
-            service,
-            self.tokens.clone(),
-        )?)
+        self.edge.connect(url, service)
     }
 
     /// Identity's decision point, for checking people's access.
@@ -284,7 +261,7 @@ impl Foundation {
             domains,
         )
         .await?;
-        self.spawn(relay.run(self.shutdown.clone()));
+        self.spawn(relay.run(self.edge.shutdown.clone()));
         Ok(())
     }
 
@@ -292,11 +269,11 @@ impl Foundation {
     /// [`adopt`](Self::adopt) so shutdown waits for them.
     pub fn subscriber(&self) -> hms_events::Subscriber {
         hms_events::Subscriber::new(
-            self.service,
+            self.edge.service,
             self.pool.clone(),
             self.jetstream.clone(),
             &self.events,
-            self.shutdown.clone(),
+            self.edge.shutdown.clone(),
         )
     }
 
@@ -308,17 +285,11 @@ impl Foundation {
     /// Serves until shutdown, then waits (up to the grace period) for the
     /// background tasks.
     pub async fn serve(self, routes: tonic::service::Routes) -> Result<(), StartupError> {
-        self.server.set_serving().await;
-        if let Some(path) = &self.addr_file {
-            write_addr_file(path, self.server.local_addr()).map_err(StartupError::AddrFile)?;
-        }
-        tracing::info!(service = self.service, addr = %self.server.local_addr(), "serving");
-        let served = self
-            .server
-            .serve(routes, self.verifier.clone(), self.shutdown.clone())
-            .await;
+        let service = self.edge.service;
+        let shutdown = self.edge.shutdown.clone();
+        let served = self.edge.serve_grpc(routes).await;
         // The server also stops on its own errors; make sure the tasks do too.
-        self.shutdown.cancel();
+        shutdown.cancel();
         let all = futures_join(self.tasks);
         if tokio::time::timeout(self.grace, all).await.is_err() {
             tracing::warn!("background tasks did not stop within the grace period");
@@ -331,8 +302,133 @@ impl Foundation {
         {
             tracing::warn!("database connections still busy at exit");
         }
-        tracing::info!(service = self.service, "stopped");
-        served.map_err(StartupError::from)
+        tracing::info!(service, "stopped");
+        served
+    }
+}
+
+/// Where a service's tokens come from: keys to verify incoming ones, and a
+/// source of its own.
+type Credentials = (Arc<dyn KeySource>, Arc<dyn TokenSource>);
+
+/// Identity's published keys, to verify incoming tokens, and this
+/// service's credentials (`HMS_SERVICE_SECRET`), to get its own.
+fn identity_credentials(config: &CommonConfig, service: &str) -> Result<Credentials, StartupError> {
+    let secret = config
+        .auth
+        .service_secret
+        .clone()
+        .ok_or(hms_auth::AuthError::MissingSecret)?;
+    let keys: Arc<dyn KeySource> = Arc::new(IdentityKeys::new(&config.auth.identity_url)?);
+    let tokens: Arc<dyn TokenSource> = Arc::new(ServiceCredentials::new(
+        service,
+        &config.auth.identity_url,
+        secret,
+    )?);
+    Ok((keys, tokens))
+}
+
+/// What every service has: its token handling, calls to other services, and
+/// the gRPC port (with health, which every deployment probes) and shutdown.
+/// A service that keeps nothing (the gateway) starts with this alone.
+pub struct Edge {
+    pub service: &'static str,
+    /// Verifies the tokens callers present.
+    pub verifier: TokenVerifier,
+    /// This service's tokens for the services it calls.
+    pub tokens: Arc<dyn TokenSource>,
+    pub server: GrpcServer,
+    pub shutdown: CancellationToken,
+    addr_file: Option<PathBuf>,
+}
+
+impl Edge {
+    pub async fn prepare<S: Service>(
+        config: &CommonConfig,
+        shutdown: CancellationToken,
+    ) -> Result<Self, StartupError> {
+        let credentials = identity_credentials(config, S::NAME)?;
+        Self::bind(S::NAME, config, credentials, shutdown).await
+    }
+
+    async fn bind(
+        service: &'static str,
+        config: &CommonConfig,
+        (keys, tokens): Credentials,
+        shutdown: CancellationToken,
+    ) -> Result<Self, StartupError> {
+        Ok(Self {
+            service,
+            verifier: TokenVerifier::new(service, keys),
+            tokens,
+            server: GrpcServer::bind(&config.server).await?,
+            shutdown,
+            addr_file: config.server.addr_file.clone(),
+        })
+    }
+
+    /// A channel to another service. Calls carry this service's token,
+    /// unless they already carry a person's (which the gateway forwards).
+    pub fn connect(
+        &self,
+        url: &str,
+        service: &'static str,
+    ) -> Result<hms_grpc::client::ServiceChannel, StartupError> {
+        Ok(hms_grpc::client::connect(
+            url,
+            service,
+            self.tokens.clone(),
+        )?)
+    }
+
+    /// [`connect`](Self::connect) with no limit on a call's duration, for
+    /// client-streamed uploads, which the caller's own deadline bounds.
+    pub fn connect_for_uploads(
+        &self,
+        url: &str,
+        service: &'static str,
+    ) -> Result<hms_grpc::client::ServiceChannel, StartupError> {
+        Ok(hms_grpc::client::connect_with_deadline(
+            url,
+            service,
+            self.tokens.clone(),
+            None,
+        )?)
+    }
+
+    /// Serves gRPC health until shutdown; `serving` runs beside it (the
+    /// service's own port) and is reported healthy once it is listening.
+    /// The address file names the health port, like every service's.
+    pub async fn serve(
+        self,
+        serving: impl Future<Output = Result<(), StartupError>>,
+    ) -> Result<(), StartupError> {
+        let service = self.service;
+        let shutdown = self.shutdown.clone();
+        let (health, serving) =
+            tokio::join!(self.serve_grpc(tonic::service::Routes::default()), async {
+                let result = serving.await;
+                // Either stopping stops both.
+                shutdown.cancel();
+                result
+            });
+        tracing::info!(service, "stopped");
+        serving?;
+        health
+    }
+
+    /// Reports SERVING, writes the address file (`HMS_ADDR_FILE`) and
+    /// serves `routes` with health and reflection until shutdown.
+    async fn serve_grpc(self, routes: tonic::service::Routes) -> Result<(), StartupError> {
+        self.server.set_serving().await;
+        if let Some(path) = &self.addr_file {
+            write_addr_file(path, self.server.local_addr()).map_err(StartupError::AddrFile)?;
+        }
+        tracing::info!(service = self.service, addr = %self.server.local_addr(), "serving");
+        Ok(self
+            .server
+            .serve(routes, self.verifier, self.shutdown)
+            .await?)
     }
 }
 
@@ -361,6 +457,10 @@ pub async fn migrate(
     config: &CommonConfig,
     migrations: &[&sqlx::migrate::Migrator],
 ) -> Result<(), StartupError> {
+    if migrations.is_empty() {
+        tracing::info!("nothing to migrate: this service keeps no data");
+        return Ok(());
+    }
     if config.startup.database_create {
         config.db.create_database_if_missing().await?;
     }

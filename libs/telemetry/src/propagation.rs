@@ -38,6 +38,11 @@ pub fn extract_from_http(headers: &http::HeaderMap) -> Context {
     })
 }
 
+/// Makes `span` continue the trace the caller's headers carry, if any.
+pub fn continue_from_http(span: &tracing::Span, headers: &http::HeaderMap) {
+    let _ = span.set_parent(extract_from_http(headers));
+}
+
 /// Writes stored trace context into the headers of a NATS message.
 pub fn inject_into_nats(context: &TraceContext, headers: &mut async_nats::HeaderMap) {
     for (key, value) in context {

@@ -23,15 +23,18 @@ pub enum Service {
     Orders,
     Media,
     Redaction,
+    /// The REST API; its gRPC port answers health checks only.
+    Gateway,
 }
 
 impl Service {
-    pub const ALL: [Service; 5] = [
+    pub const ALL: [Service; 6] = [
         Self::Identity,
         Self::Companies,
         Self::Orders,
         Self::Media,
         Self::Redaction,
+        Self::Gateway,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -41,6 +44,7 @@ impl Service {
             Self::Orders => "orders",
             Self::Media => "media",
             Self::Redaction => "redaction",
+            Self::Gateway => "gateway",
         }
     }
 }
@@ -58,6 +62,8 @@ pub struct TestEnv {
     service_secrets: BTreeMap<&'static str, String>,
     processes: BTreeMap<Service, ServiceProcess>,
     fakes: Vec<FakeProcess>,
+    /// Where the gateway's REST API listens.
+    gateway_http: SocketAddr,
 }
 
 /// The names that get service credentials in a test.
@@ -91,6 +97,8 @@ impl TestEnv {
                 )
             })
             .collect();
+        let http = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+        let gateway_http = http.local_addr().expect("local address");
         let ports = listeners
             .iter()
             .map(|(service, listener)| {
@@ -101,6 +109,8 @@ impl TestEnv {
             })
             .collect();
         drop(listeners);
+        drop(http);
+        let redirect_uri = format!("http://{gateway_http}/api/v1/auth/callback");
 
         let service_secrets: BTreeMap<&'static str, String> = SERVICE_CLIENTS
             .iter()
@@ -127,8 +137,13 @@ impl TestEnv {
             ("HMS_ALLOW_SYNTHETIC_NATIONAL_IDS", "true".to_owned()),
             ("HMS_OIDC_CLIENT_ID", fakes::CLIENT_ID.to_owned()),
             ("HMS_OIDC_CLIENT_SECRET", fakes::CLIENT_SECRET.to_owned()),
-            ("HMS_OIDC_REDIRECT_URI", fakes::REDIRECT_URI.to_owned()),
+            ("HMS_OIDC_REDIRECT_URI", redirect_uri),
+            ("HMS_HTTP_ADDR", gateway_http.to_string()),
             ("HMS_AUTHZ_CACHE_MS", "500".to_owned()),
+            (
+                "HMS_BACK_OFFICE_NATIONAL_IDS",
+                fakes::persons::SIRI_SAKSBEHANDLER.to_owned(),
+            ),
             ("HMS_NATIONAL_ID_KEY", hms_crypto::generate_key_base64()),
             ("HMS_MEDIA_MASTER_KEY", hms_crypto::generate_key_base64()),
             (
@@ -161,6 +176,7 @@ impl TestEnv {
             service_secrets,
             processes: BTreeMap::new(),
             fakes: Vec::new(),
+            gateway_http,
         };
         let orders_url = env.url(Service::Orders);
         let media_url = env.url(Service::Media);
@@ -225,7 +241,7 @@ impl TestEnv {
             Box::pin(self.start(Service::Identity)).await;
         }
         if service == Service::Identity && self.fakes.is_empty() {
-            let bankid = fakes::start_bankid(&self.dir).await;
+            let bankid = fakes::start_bankid(&self.dir, &self.redirect_uri()).await;
             let register = fakes::start_register(&self.dir).await;
             self.settings
                 .insert("HMS_OIDC_ISSUER_URL".to_owned(), bankid.url());
@@ -241,6 +257,16 @@ impl TestEnv {
         settings.insert("HMS_DATABASE_URL".to_owned(), self.database_url(service));
         let process = ServiceProcess::start(service, &self.dir, &settings).await;
         self.processes.insert(service, process);
+    }
+
+    /// The gateway's REST API, e.g. `http://127.0.0.1:40123`.
+    pub fn gateway_url(&self) -> String {
+        format!("http://{}", self.gateway_http)
+    }
+
+    /// Where BankID sends browsers back: the gateway's login callback.
+    pub fn redirect_uri(&self) -> String {
+        format!("{}/api/v1/auth/callback", self.gateway_url())
     }
 
     /// The BankID simulator's address (running once identity is).
@@ -270,36 +296,38 @@ impl TestEnv {
             .expect("connect to the service")
     }
 
-    /// A channel that presents the identity of the service `as_service`,
-    /// with a token identity issued to it.
-    pub async fn channel_as(
-        &self,
-        service: Service,
-        as_service: &str,
-    ) -> InterceptedService<Channel, ServiceAuth> {
-        let secret = self
-            .service_secrets
-            .get(as_service)
-            .unwrap_or_else(|| panic!("{as_service} has no service credentials in tests"));
-        let token = IdentityServiceClient::new(self.channel(Service::Identity).await)
+    /// The secret the service `name` proves itself with in this test.
+    pub fn service_secret(&self, name: &str) -> String {
+        self.service_secrets
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} has no service credentials in tests"))
+            .clone()
+    }
+
+    /// A token identity issued to the service `as_service` for calling
+    /// `callee`.
+    pub async fn service_token(&self, as_service: &str, callee: Service) -> String {
+        IdentityServiceClient::new(self.channel(Service::Identity).await)
             .issue_service_token(identity_pb::IssueServiceTokenRequest {
                 service: as_service.to_owned(),
-                secret: secret.clone(),
-                audience: service.name().to_owned(),
+                secret: self.service_secret(as_service),
+                audience: callee.name().to_owned(),
             })
             .await
             .expect("identity issues a service token")
             .into_inner()
-            .access_token;
+            .access_token
+    }
+
+    /// A channel that presents the identity of the service `as_service`,
+    /// with a token identity issued to it.
+    pub async fn channel_as(&self, service: Service, as_service: &str) -> Authed {
+        let token = self.service_token(as_service, service).await;
         InterceptedService::new(self.channel(service).await, ServiceAuth(token))
     }
 
     /// A channel that presents `token` (a person's access token).
-    pub async fn channel_with_token(
-        &self,
-        service: Service,
-        token: &str,
-    ) -> InterceptedService<Channel, ServiceAuth> {
+    pub async fn channel_with_token(&self, service: Service, token: &str) -> Authed {
         InterceptedService::new(self.channel(service).await, ServiceAuth(token.to_owned()))
     }
 
@@ -309,6 +337,15 @@ impl TestEnv {
         self.try_login(national_id)
             .await
             .unwrap_or_else(|status| panic!("login refused: {status:?}"))
+    }
+
+    /// Logs a test person in and returns their access token.
+    pub async fn access_token(&self, national_id: &str) -> String {
+        self.login(national_id)
+            .await
+            .tokens
+            .expect("tokens after a login")
+            .access_token
     }
 
     /// [`login`](Self::login), for tests of refused logins.
@@ -377,6 +414,11 @@ impl TestEnv {
             .await
             .expect("connect to NATS");
         jetstream::new(client)
+    }
+
+    /// The process id of a running service (for benchmarks that measure it).
+    pub fn pid(&self, service: Service) -> Option<u32> {
+        self.processes.get(&service).and_then(ServiceProcess::pid)
     }
 
     /// Everything every running service logged so far.
@@ -465,15 +507,28 @@ impl Drop for TestEnv {
     }
 }
 
+/// A channel that presents a token: a person's or a service's.
+pub type Authed = InterceptedService<Channel, ServiceAuth>;
+
 /// Adds a bearer token to every call.
 #[derive(Clone)]
 pub struct ServiceAuth(String);
+
+impl ServiceAuth {
+    /// Presents `token`; an empty one presents nothing (anonymous).
+    pub fn new(token: &str) -> Self {
+        Self(token.to_owned())
+    }
+}
 
 impl tonic::service::Interceptor for ServiceAuth {
     fn call(
         &mut self,
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
+        if self.0.is_empty() {
+            return Ok(request);
+        }
         let value = format!("Bearer {}", self.0)
             .parse()
             .map_err(|_| tonic::Status::internal("token"))?;

@@ -13,9 +13,9 @@ use crate::process::binary_dir;
 /// The simulator's test persons' national identity numbers, by who they are.
 pub use bankid_simulator::persons::ids as persons;
 
-/// The redirect URI the simulator accepts in tests. Nothing listens there:
-/// tests read the code from the redirect instead of following it.
-pub const REDIRECT_URI: &str = "http://127.0.0.1:9/api/v1/auth/callback";
+/// The register fake's companies' organisation numbers, by name.
+pub use brreg_fake::companies as orgs;
+
 pub const CLIENT_ID: &str = "hms-identity";
 pub const CLIENT_SECRET: &str = "test-client-secret";
 
@@ -70,8 +70,9 @@ impl FakeProcess {
     }
 }
 
-/// The simulator, with the client identity uses in tests.
-pub async fn start_bankid(dir: &Path) -> FakeProcess {
+/// The simulator, with the client identity uses in tests; it sends
+/// browsers back to `redirect_uri` (the gateway's callback).
+pub async fn start_bankid(dir: &Path, redirect_uri: &str) -> FakeProcess {
     FakeProcess::start(
         "bankid-simulator",
         dir,
@@ -81,7 +82,7 @@ pub async fn start_bankid(dir: &Path) -> FakeProcess {
             "--client-secret".to_owned(),
             CLIENT_SECRET.to_owned(),
             "--redirect-uri".to_owned(),
-            REDIRECT_URI.to_owned(),
+            redirect_uri.to_owned(),
         ],
     )
     .await

@@ -16,7 +16,7 @@ mod otlp;
 mod process;
 mod s3;
 
-pub use env::{Service, ServiceAuth, TestEnv};
+pub use env::{Authed, Service, ServiceAuth, TestEnv};
 pub use otlp::{OtlpReceiver, ReceivedSpan};
 pub use process::ServiceProcess;
 pub use s3::S3Fake;

@@ -20,6 +20,11 @@ pub struct ServiceProcess {
 }
 
 impl ServiceProcess {
+    /// The operating system's id of the running process.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Starts the binary with `settings` as its environment and waits for it
     /// to report SERVING; panics with its log if it does not.
     pub async fn start(service: Service, dir: &Path, settings: &BTreeMap<String, String>) -> Self {

@@ -1,27 +1,94 @@
-//! Who may do what in the companies service.
+//! Who may do what in the companies service. Identity decides for people:
 //!
-//! Users are not identified yet: BankID login and delegation arrive with the
-//! identity service, and then each action here is checked against the
-//! caller's grants for the company (or the back-office role). Until then the
-//! actions accept any caller that is not presenting bad credentials (those
-//! are refused before a handler runs).
+//! | call                                   | action                  | target                   |
+//! |----------------------------------------|-------------------------|--------------------------|
+//! | RegisterCompany                        | `company:register`      | the organisation number  |
+//! | GetCompany, ListContactHistory         | `company:read`          | the company              |
+//! | UpdateContactInfo                      | `company:contact:write` | the company              |
+//! | ListCompanies                          | `backoffice:read`       | the platform             |
+//! | Approve-, Reject-, SuspendCompany      | `companies:decide`      | the company              |
+//!
+//! Identity itself reads companies to learn their organisation numbers.
 
-use hms_auth::Caller;
+use hms_auth::UserCaller;
+use hms_authz::{Action, Authorizer, Target};
+use hms_domain::{CompanyId, OrgNumber};
 use tonic::Status;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Register,
-    Read,
-    List,
-    Decide,
+use crate::error::CompanyError;
+
+/// Services that may read a company (`GetCompany`, nothing else) without
+/// a person behind the call: identity learns organisation numbers so.
+const COMPANY_READERS: &[&str] = &["identity"];
+
+#[derive(Clone)]
+pub struct Guard {
+    authorizer: Authorizer,
 }
 
-pub fn authorize(caller: &Caller, action: Action) -> Result<(), Status> {
-    match (caller, action) {
-        (
-            Caller::Anonymous | Caller::Service(_) | Caller::User(_),
-            Action::Register | Action::Read | Action::List | Action::Decide,
-        ) => Ok(()),
+impl Guard {
+    pub fn new(authorizer: Authorizer) -> Self {
+        Self { authorizer }
     }
+
+    /// Lets a person do `action` on a registered company; one without
+    /// access to it learns nothing, not even that it exists.
+    pub async fn company(
+        &self,
+        caller: &hms_auth::Caller,
+        company: CompanyId,
+        action: Action,
+    ) -> Result<UserCaller, Status> {
+        self.authorizer
+            .require_company(caller, company, action, hidden)
+            .await
+    }
+
+    /// Reading a company: the company's people, the back office, and
+    /// identity.
+    pub async fn read(&self, caller: &hms_auth::Caller, company: CompanyId) -> Result<(), Status> {
+        self.authorizer
+            .require_person_or(
+                COMPANY_READERS,
+                caller,
+                Target::Company(company),
+                Action::CompanyRead,
+                hidden,
+            )
+            .await
+    }
+
+    /// Only the company's owners in the register may register it.
+    pub async fn register(
+        &self,
+        caller: &hms_auth::Caller,
+        org_number: &OrgNumber,
+    ) -> Result<(), Status> {
+        self.authorizer
+            .require(
+                caller,
+                Target::OrgNumber(org_number.clone()),
+                Action::CompanyRegister,
+                || {
+                    Status::permission_denied(
+                        "only the company's owners in the register may register it",
+                    )
+                },
+            )
+            .await
+            .map(drop)
+    }
+
+    /// The back office's view across companies.
+    pub async fn back_office(&self, caller: &hms_auth::Caller) -> Result<(), Status> {
+        self.authorizer
+            .require_platform(caller, Action::BackOfficeRead)
+            .await
+            .map(drop)
+    }
+}
+
+/// What someone without access is told: what a missing company gets.
+fn hidden() -> Status {
+    CompanyError::NotFound.into()
 }

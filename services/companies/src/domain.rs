@@ -62,6 +62,25 @@ pub struct Company {
     pub updated_at: DateTime<Utc>,
 }
 
+/// How the authorities reach a company, already valid.
+#[derive(Debug, Clone)]
+pub struct NewContact {
+    pub email: EmailAddress,
+    pub phone: PhoneNumber,
+}
+
+/// One change of a company's contact details, as the history keeps it.
+#[derive(Debug, Clone)]
+pub struct ContactChange {
+    pub old_email: String,
+    pub old_phone: String,
+    pub new_email: String,
+    pub new_phone: String,
+    pub changed_by: uuid::Uuid,
+    pub version: i64,
+    pub changed_at: DateTime<Utc>,
+}
+
 /// A decision of the back office.
 #[derive(Debug, Clone)]
 pub enum Decision {

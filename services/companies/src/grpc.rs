@@ -8,17 +8,39 @@ use hms_proto::companies::v1 as pb;
 use hms_proto::time::timestamp;
 use tonic::{Request, Response, Status};
 
-use crate::authz::{Action, authorize};
-use crate::domain::{Company, CompanyStatus, Decision, NewCompany};
+use hms_auth::UserCaller;
+use hms_authz::Action;
+
+use crate::authz::Guard;
+use crate::domain::{Company, CompanyStatus, ContactChange, Decision, NewCompany, NewContact};
 use crate::storage::{Cursor, Store};
+
+/// How many contact changes `ListContactHistory` shows.
+const CONTACT_HISTORY_LIMIT: i64 = 100;
 
 pub struct CompanyApi {
     store: Store,
+    guard: Guard,
 }
 
 impl CompanyApi {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, guard: Guard) -> Self {
+        Self { store, guard }
+    }
+
+    /// Parses `company_id` and lets the person do `action` on the company.
+    async fn authorize<T>(
+        &self,
+        request: &Request<T>,
+        company_id: &str,
+        action: Action,
+    ) -> Result<(CompanyId, UserCaller), Status> {
+        let id = parse_id("company_id", company_id, CompanyId::parse)?;
+        let person = self
+            .guard
+            .company(&hms_grpc::caller(request), id, action)
+            .await?;
+        Ok((id, person))
     }
 
     async fn decide<T>(
@@ -27,10 +49,13 @@ impl CompanyApi {
         company_id: &str,
         decision: Decision,
     ) -> Result<pb::Company, Status> {
-        let caller = hms_grpc::caller(request);
-        authorize(&caller, Action::Decide)?;
-        let id = parse_id("company_id", company_id, CompanyId::parse)?;
-        let company = self.store.decide(id, decision, &actor(&caller)).await?;
+        let (id, decided_by) = self
+            .authorize(request, company_id, Action::CompaniesDecide)
+            .await?;
+        let company = self
+            .store
+            .decide(id, decision, &decided_by.audit_name())
+            .await?;
         Ok(company_to_proto(company))
     }
 }
@@ -41,8 +66,9 @@ impl pb::company_service_server::CompanyService for CompanyApi {
         &self,
         request: Request<pb::RegisterCompanyRequest>,
     ) -> Result<Response<pb::RegisterCompanyResponse>, Status> {
-        authorize(&hms_grpc::caller(&request), Action::Register)?;
+        let caller = hms_grpc::caller(&request);
         let new = parse_new_company(request.into_inner())?;
+        self.guard.register(&caller, &new.org_number).await?;
         let company = self.store.register(new).await?;
         Ok(Response::new(pb::RegisterCompanyResponse {
             company: Some(company_to_proto(company)),
@@ -53,12 +79,12 @@ impl pb::company_service_server::CompanyService for CompanyApi {
         &self,
         request: Request<pb::GetCompanyRequest>,
     ) -> Result<Response<pb::GetCompanyResponse>, Status> {
-        authorize(&hms_grpc::caller(&request), Action::Read)?;
         let id = parse_id(
             "company_id",
             &request.get_ref().company_id,
             CompanyId::parse,
         )?;
+        self.guard.read(&hms_grpc::caller(&request), id).await?;
         let company = self.store.get(id).await?;
         Ok(Response::new(pb::GetCompanyResponse {
             company: Some(company_to_proto(company)),
@@ -69,7 +95,7 @@ impl pb::company_service_server::CompanyService for CompanyApi {
         &self,
         request: Request<pb::ListCompaniesRequest>,
     ) -> Result<Response<pb::ListCompaniesResponse>, Status> {
-        authorize(&hms_grpc::caller(&request), Action::List)?;
+        self.guard.back_office(&hms_grpc::caller(&request)).await?;
         let request = request.into_inner();
         let status = match pb::CompanyStatus::try_from(request.status) {
             Ok(pb::CompanyStatus::Unspecified) => None,
@@ -137,15 +163,56 @@ impl pb::company_service_server::CompanyService for CompanyApi {
             company: Some(company),
         }))
     }
+
+    async fn update_contact_info(
+        &self,
+        request: Request<pb::UpdateContactInfoRequest>,
+    ) -> Result<Response<pb::UpdateContactInfoResponse>, Status> {
+        let contact = parse_contact(request.get_ref().contact.clone())?;
+        let (id, person) = self
+            .authorize(
+                &request,
+                &request.get_ref().company_id,
+                Action::ContactWrite,
+            )
+            .await?;
+        let company = self
+            .store
+            .update_contact(id, contact, person.user_id)
+            .await?;
+        Ok(Response::new(pb::UpdateContactInfoResponse {
+            company: Some(company_to_proto(company)),
+        }))
+    }
+
+    async fn list_contact_history(
+        &self,
+        request: Request<pb::ListContactHistoryRequest>,
+    ) -> Result<Response<pb::ListContactHistoryResponse>, Status> {
+        let (id, _) = self
+            .authorize(&request, &request.get_ref().company_id, Action::CompanyRead)
+            .await?;
+        let changes = self
+            .store
+            .contact_history(id, CONTACT_HISTORY_LIMIT)
+            .await?;
+        Ok(Response::new(pb::ListContactHistoryResponse {
+            changes: changes.into_iter().map(change_to_proto).collect(),
+        }))
+    }
 }
 
-/// How the decision log names who decided.
-fn actor(caller: &hms_auth::Caller) -> String {
-    caller.audit_name()
+fn parse_contact(contact: Option<pb::ContactInfo>) -> Result<NewContact, Status> {
+    let contact = contact.ok_or_else(|| missing_field("contact"))?;
+    Ok(NewContact {
+        email: EmailAddress::parse(&contact.email)
+            .map_err(|e| invalid_field("contact.email", e))?,
+        phone: PhoneNumber::parse(&contact.phone).map_err(|e| invalid_field("contact.phone", e))?,
+    })
 }
 
 fn parse_new_company(request: pb::RegisterCompanyRequest) -> Result<NewCompany, Status> {
-    let contact = request.contact.ok_or_else(|| missing_field("contact"))?;
+    let contact = parse_contact(request.contact)?;
     let industry = match pb::Industry::try_from(request.industry) {
         Ok(pb::Industry::Construction) => Industry::Construction,
         Ok(pb::Industry::Cleaning) => Industry::Cleaning,
@@ -156,9 +223,8 @@ fn parse_new_company(request: pb::RegisterCompanyRequest) -> Result<NewCompany, 
         org_number: OrgNumber::parse(&request.org_number)
             .map_err(|e| invalid_field("org_number", e))?,
         name: CompanyName::parse(&request.name).map_err(|e| invalid_field("name", e))?,
-        email: EmailAddress::parse(&contact.email)
-            .map_err(|e| invalid_field("contact.email", e))?,
-        phone: PhoneNumber::parse(&contact.phone).map_err(|e| invalid_field("contact.phone", e))?,
+        email: contact.email,
+        phone: contact.phone,
         industry,
     })
 }
@@ -207,5 +273,21 @@ fn company_to_proto(company: Company) -> pb::Company {
         registered_at: Some(timestamp(company.registered_at)),
         updated_at: Some(timestamp(company.updated_at)),
         version: company.version,
+    }
+}
+
+fn change_to_proto(change: ContactChange) -> pb::ContactChange {
+    pb::ContactChange {
+        old_contact: Some(pb::ContactInfo {
+            email: change.old_email,
+            phone: change.old_phone,
+        }),
+        new_contact: Some(pb::ContactInfo {
+            email: change.new_email,
+            phone: change.new_phone,
+        }),
+        changed_by_user_id: change.changed_by.to_string(),
+        changed_at: Some(timestamp(change.changed_at)),
+        version: change.version,
     }
 }

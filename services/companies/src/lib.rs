@@ -41,7 +41,8 @@ impl Service for Companies {
         foundation
             .start_relay(&[hms_events::Domain::Companies])
             .await?;
-        let api = grpc::CompanyApi::new(storage::Store::new(foundation.pool.clone()));
+        let guard = authz::Guard::new(foundation.authorizer()?);
+        let api = grpc::CompanyApi::new(storage::Store::new(foundation.pool.clone()), guard);
         let routes = tonic::service::Routes::new(CompanyServiceServer::new(api));
         foundation.serve(routes).await
     }

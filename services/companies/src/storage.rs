@@ -8,7 +8,7 @@ use hms_proto::time::timestamp;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::domain::{Company, CompanyStatus, Decision, NewCompany};
+use crate::domain::{Company, CompanyStatus, ContactChange, Decision, NewCompany, NewContact};
 use crate::error::CompanyError;
 
 #[derive(Clone)]
@@ -115,6 +115,21 @@ impl Store {
             .try_into()
     }
 
+    /// The company, locked until the transaction ends.
+    async fn lock(
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        id: CompanyId,
+    ) -> Result<Company, CompanyError> {
+        sqlx::query_as::<_, CompanyRow>(&format!(
+            "SELECT {COLUMNS} FROM companies WHERE id = $1 FOR UPDATE"
+        ))
+        .bind(id.as_uuid())
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(CompanyError::NotFound)?
+        .try_into()
+    }
+
     /// Companies, oldest first, after `cursor`, optionally in one status.
     pub async fn list(
         &self,
@@ -146,14 +161,7 @@ impl Store {
         decided_by: &str,
     ) -> Result<Company, CompanyError> {
         let mut tx = self.pool.begin().await?;
-        let current: Company = sqlx::query_as::<_, CompanyRow>(&format!(
-            "SELECT {COLUMNS} FROM companies WHERE id = $1 FOR UPDATE"
-        ))
-        .bind(id.as_uuid())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(CompanyError::NotFound)?
-        .try_into()?;
+        let current = Self::lock(&mut tx, id).await?;
         let Some(next) = decision.next_status(current.status)? else {
             return Ok(current);
         };
@@ -227,5 +235,99 @@ impl Store {
         tx.commit().await?;
         tracing::info!(company_id = %company.id, from = current.status.as_str(), to = next.as_str(), "company decision");
         Ok(company)
+    }
+
+    /// Changes the contact details, keeps the change in the history and
+    /// announces it, in one transaction. The same details again change
+    /// nothing and announce nothing.
+    pub async fn update_contact(
+        &self,
+        id: CompanyId,
+        contact: NewContact,
+        changed_by: Uuid,
+    ) -> Result<Company, CompanyError> {
+        let mut tx = self.pool.begin().await?;
+        let current = Self::lock(&mut tx, id).await?;
+        if current.email == contact.email.as_str() && current.phone == contact.phone.as_str() {
+            return Ok(current);
+        }
+        let company: Company = sqlx::query_as::<_, CompanyRow>(&format!(
+            "UPDATE companies SET contact_email = $2, contact_phone = $3, version = version + 1, \
+             updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+        ))
+        .bind(id.as_uuid())
+        .bind(contact.email.as_str())
+        .bind(contact.phone.as_str())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_into()?;
+        sqlx::query(
+            "INSERT INTO contact_changes \
+             (company_id, old_email, old_phone, new_email, new_phone, changed_by_user_id, version, changed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(id.as_uuid())
+        .bind(&current.email)
+        .bind(&current.phone)
+        .bind(&company.email)
+        .bind(&company.phone)
+        .bind(changed_by)
+        .bind(company.version)
+        .bind(company.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        hms_events::enqueue(
+            &mut tx,
+            &events::ContactInfoChanged {
+                company_id: company.id.to_string(),
+                old_contact: Some(hms_proto::companies::v1::ContactInfo {
+                    email: current.email.clone(),
+                    phone: current.phone.clone(),
+                }),
+                new_contact: Some(hms_proto::companies::v1::ContactInfo {
+                    email: company.email.clone(),
+                    phone: company.phone.clone(),
+                }),
+                changed_by_user_id: changed_by.to_string(),
+                version: company.version,
+                occurred_at: Some(timestamp(company.updated_at)),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(company_id = %company.id, version = company.version, "contact details changed");
+        Ok(company)
+    }
+
+    /// The latest changes of a company's contact details, newest first.
+    pub async fn contact_history(
+        &self,
+        id: CompanyId,
+        limit: i64,
+    ) -> Result<Vec<ContactChange>, CompanyError> {
+        let rows = sqlx::query_as::<_, (String, String, String, String, Uuid, i64, DateTime<Utc>)>(
+            "SELECT old_email, old_phone, new_email, new_phone, changed_by_user_id, version, changed_at \
+             FROM contact_changes WHERE company_id = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(id.as_uuid())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(old_email, old_phone, new_email, new_phone, changed_by, version, changed_at)| {
+                    ContactChange {
+                        old_email,
+                        old_phone,
+                        new_email,
+                        new_phone,
+                        changed_by,
+                        version,
+                        changed_at,
+                    }
+                },
+            )
+            .collect())
     }
 }

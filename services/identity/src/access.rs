@@ -197,10 +197,14 @@ impl Access {
         session_id: Uuid,
         target: Target,
         action: Action,
-        auth_time: DateTime<Utc>,
     ) -> Result<Verdict, IdentityError> {
+        // The session's own login time counts: a service cannot claim a
+        // fresh login for someone.
         match self.store.live_user(session_id, user_id).await? {
-            Some(user) => self.decide(&user, &target, action, auth_time).await,
+            Some(live) => {
+                self.decide(&live.user, &target, action, live.auth_time)
+                    .await
+            }
             None => Ok(Verdict::deny("session ended")),
         }
     }
@@ -213,14 +217,16 @@ impl Access {
         target: Target,
         action: Action,
     ) -> Result<UserRow, IdentityError> {
-        let row = self
+        let live = self
             .store
             .live_user(user.session_id, user.user_id)
             .await?
             .ok_or(IdentityError::InvalidCredentials)?;
-        let verdict = self.decide(&row, &target, action, user.auth_time).await?;
+        let verdict = self
+            .decide(&live.user, &target, action, live.auth_time)
+            .await?;
         if verdict.allowed {
-            Ok(row)
+            Ok(live.user)
         } else if !verdict.visible {
             Err(IdentityError::NotFound)
         } else if verdict.step_up_required {

@@ -172,7 +172,8 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
         let row = store
             .live_user(user.session_id, user.user_id)
             .await?
-            .ok_or_else(|| Status::unauthenticated("invalid or expired credentials"))?;
+            .ok_or_else(|| Status::unauthenticated("invalid or expired credentials"))?
+            .user;
         let mut companies = Vec::new();
         for (company_id, org_number) in store.companies_owned(&row.register_key).await? {
             companies.push(pb::CompanyAccess {
@@ -362,12 +363,16 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             .store
             .grant(grant_id)
             .await?
-            .ok_or_else(|| Status::not_found("grant not found"))?;
-        // Only the supplier's own access managers may pass its grant on.
+            .ok_or_else(grant_hidden)?;
+        // Only the supplier's own access managers may pass its grant on;
+        // to anyone else it does not exist.
         let Some(supplier_org) = parent.supplier_org.clone() else {
-            return Err(Status::not_found("grant not found"));
+            return Err(grant_hidden());
         };
-        let granter = self.require_supplier_manager(user, &supplier_org).await?;
+        let granter = self
+            .require_supplier_manager(user, &supplier_org)
+            .await
+            .map_err(hide_grant)?;
         if grant_state(
             parent.valid_from,
             parent.valid_until,
@@ -441,21 +446,24 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             .store
             .grant(grant_id)
             .await?
-            .ok_or_else(|| Status::not_found("grant not found"))?;
+            .ok_or_else(grant_hidden)?;
         // The company's access managers may revoke any grant on it; a
         // supplier's may revoke what they passed on.
         let company = self
             .access()
             .company(grant.company_id)
             .await?
-            .ok_or_else(|| Status::not_found("grant not found"))?;
+            .ok_or_else(grant_hidden)?;
         let revoker = match self
             .access()
             .require(user, Target::Company(company.id), Action::AccessManage)
             .await
         {
             Ok(row) => row.user_id,
-            Err(error) => {
+            Err(IdentityError::StepUpRequired) => {
+                return Err(IdentityError::StepUpRequired.into());
+            }
+            Err(refusal) => {
                 let supplier = match grant.parent_grant_id {
                     Some(parent) => self
                         .accounts
@@ -465,9 +473,19 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
                         .and_then(|p| p.supplier_org),
                     None => None,
                 };
-                match supplier {
-                    Some(org) => self.require_supplier_manager(user, &org).await?,
-                    None => return Err(error.into()),
+                let as_supplier = match supplier {
+                    Some(org) => Some(self.require_supplier_manager(user, &org).await),
+                    None => None,
+                };
+                match as_supplier {
+                    Some(Ok(user_id)) => user_id,
+                    // The supplier's manager, but their login is too old.
+                    Some(Err(status)) if status.code() == tonic::Code::PermissionDenied => {
+                        return Err(status);
+                    }
+                    // Otherwise the company's answer: not found for those
+                    // who cannot see it, denied for those who can.
+                    _ => return Err(hide_grant(refusal.into())),
                 }
             }
         };
@@ -478,7 +496,7 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             .store
             .grant(grant_id)
             .await?
-            .ok_or_else(|| Status::not_found("grant not found"))?;
+            .ok_or_else(grant_hidden)?;
         Ok(Response::new(pb::RevokeAccessResponse {
             grant: Some(grant_to_proto(row)),
         }))
@@ -559,14 +577,9 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
                 ));
             }
         };
-        let auth_time = request
-            .auth_time
-            .as_ref()
-            .and_then(from_timestamp)
-            .ok_or_else(|| missing_field("auth_time"))?;
         let verdict = self
             .access()
-            .authorize(subject, session, target, action, auth_time)
+            .authorize(subject, session, target, action)
             .await?;
         Ok(Response::new(pb::AuthorizeResponse {
             allowed: verdict.allowed,
@@ -610,5 +623,19 @@ impl IdentityApi {
             Err(IdentityError::Denied) => Err(IdentityError::NotFound.into()),
             Err(error) => Err(error.into()),
         }
+    }
+}
+
+/// What anyone who may not see a grant is told, whether or not it exists.
+fn grant_hidden() -> Status {
+    Status::not_found("grant not found")
+}
+
+/// A refusal about a grant, with every "not found" worded the same.
+fn hide_grant(status: Status) -> Status {
+    if status.code() == tonic::Code::NotFound {
+        grant_hidden()
+    } else {
+        status
     }
 }

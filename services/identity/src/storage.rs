@@ -20,6 +20,16 @@ pub struct UserRow {
     pub name: String,
 }
 
+/// A person with a live session, and when that session's BankID login
+/// happened: the time step-up is judged by, from identity's own record
+/// rather than from whoever asks.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LiveUser {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub auth_time: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionRow {
     pub session_id: Uuid,
@@ -139,9 +149,9 @@ impl Store {
         &self,
         session_id: Uuid,
         user_id: Uuid,
-    ) -> Result<Option<UserRow>, IdentityError> {
+    ) -> Result<Option<LiveUser>, IdentityError> {
         Ok(sqlx::query_as(
-            "SELECT u.user_id, u.person_key, u.register_key, u.name
+            "SELECT u.user_id, u.person_key, u.register_key, u.name, s.auth_time
              FROM sessions s JOIN users u ON u.user_id = s.user_id
              WHERE s.session_id = $1 AND s.user_id = $2
                AND s.revoked_at IS NULL AND s.expires_at > now()",

@@ -1,30 +1,28 @@
-//! Who may do what in the media service.
+//! Who may do what in the media service. Identity decides for people, on
+//! the company of the order a document belongs to:
 //!
-//! Purging belongs to the redaction service alone. Downloads hand out
-//! decrypted documents, so they need an authenticated caller even before
-//! users are identified. Uploads and listings accept any caller until
-//! BankID and delegation arrive with the identity service; then they are
-//! checked against the caller's grants for the order's company, downloads
-//! against the back-office role. Bad credentials never get this far.
+//! | call             | action            | who else                  |
+//! |------------------|-------------------|---------------------------|
+//! | UploadDocument   | `cards:order`     |                           |
+//! | ListDocuments    | `orders:read`     | orders (before a submit)  |
+//! | DownloadDocument | `backoffice:read` |                           |
+//! | PurgeOrderMedia  |                   | redaction, and only it    |
+//!
+//! A person without access to the company gets NOT_FOUND, whether or not
+//! the order or document exists.
 
 use hms_auth::Caller;
 use tonic::Status;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Upload,
-    List,
-    Download,
-    Purge,
+/// Services that list an order's documents without a person behind the
+/// call: orders checks them before a submit.
+pub fn lists_documents(caller: &Caller) -> bool {
+    caller.is_service("orders")
 }
 
-pub fn authorize(caller: &Caller, action: Action) -> Result<(), Status> {
-    let allowed = match action {
-        Action::Upload | Action::List => true,
-        Action::Download => matches!(caller, Caller::Service(_)),
-        Action::Purge => caller.is_service("redaction"),
-    };
-    hms_grpc::status::permit(caller, allowed)
+/// Purging belongs to the redaction service alone.
+pub fn authorize_purge(caller: &Caller) -> Result<(), Status> {
+    hms_grpc::status::permit(caller, caller.is_service("redaction"))
 }
 
 #[cfg(test)]
@@ -32,24 +30,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn anonymous_callers_download_nothing() {
-        assert_eq!(
-            authorize(&Caller::Anonymous, Action::Download).map_err(|s| s.code()),
-            Err(tonic::Code::Unauthenticated)
-        );
-        assert!(authorize(&Caller::Service("gateway".into()), Action::Download).is_ok());
-    }
-
-    #[test]
     fn only_redaction_purges() {
-        assert!(authorize(&Caller::Service("redaction".into()), Action::Purge).is_ok());
+        assert!(authorize_purge(&Caller::Service("redaction".into())).is_ok());
         assert_eq!(
-            authorize(&Caller::Service("orders".into()), Action::Purge).map_err(|s| s.code()),
+            authorize_purge(&Caller::Service("orders".into())).map_err(|s| s.code()),
             Err(tonic::Code::PermissionDenied)
         );
         assert_eq!(
-            authorize(&Caller::Anonymous, Action::Purge).map_err(|s| s.code()),
+            authorize_purge(&Caller::Anonymous).map_err(|s| s.code()),
             Err(tonic::Code::Unauthenticated)
         );
+    }
+
+    #[test]
+    fn only_orders_lists_without_a_person() {
+        assert!(lists_documents(&Caller::Service("orders".into())));
+        assert!(!lists_documents(&Caller::Service("gateway".into())));
+        assert!(!lists_documents(&Caller::Anonymous));
     }
 }

@@ -15,7 +15,10 @@ use hms_proto::time::timestamp;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::authz::{Action, authorize};
+use hms_auth::Caller;
+use hms_authz::{Action, Authorizer};
+
+use crate::authz;
 use crate::deletions;
 use crate::error::MediaError;
 use crate::sanitize::{ImageLimits, SanitizeError, sanitize};
@@ -27,6 +30,7 @@ const DOWNLOAD_CHUNK: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct MediaApi {
     store: Store,
+    authorizer: Authorizer,
     vault: Vault,
     orders: OrderInternalServiceClient<ServiceChannel>,
     max_upload_bytes: u64,
@@ -36,6 +40,7 @@ pub struct MediaApi {
 impl MediaApi {
     pub fn new(
         store: Store,
+        authorizer: Authorizer,
         vault: Vault,
         orders: OrderInternalServiceClient<ServiceChannel>,
         max_upload_bytes: u64,
@@ -43,11 +48,53 @@ impl MediaApi {
     ) -> Self {
         Self {
             store,
+            authorizer,
             vault,
             orders,
             max_upload_bytes,
             limits,
         }
+    }
+
+    /// Lets a person do `action` on an order's documents: orders says whose
+    /// the order is, identity whether the person may.
+    async fn authorize_order(
+        &self,
+        caller: &Caller,
+        order_id: OrderId,
+        action: Action,
+    ) -> Result<(), Status> {
+        hms_authz::require_user(caller)?;
+        let company = self.order_company(order_id).await?;
+        self.authorizer
+            .require_company(caller, company, action, || {
+                Status::not_found("order not found")
+            })
+            .await
+            .map(drop)
+    }
+
+    /// Whose an order is: recorded here with its first document, else as
+    /// orders says. An order's company never changes.
+    async fn order_company(&self, order_id: OrderId) -> Result<CompanyId, MediaError> {
+        match self.store.order_company(order_id).await? {
+            Some(company) => Ok(company),
+            None => Ok(self.order_state(order_id).await?.0),
+        }
+    }
+
+    /// Whose an order is, and where it stands, as orders says.
+    async fn order_state(&self, order_id: OrderId) -> Result<(CompanyId, i32), MediaError> {
+        let state = self
+            .orders
+            .clone()
+            .get_order_state(GetOrderStateRequest {
+                order_id: order_id.to_string(),
+            })
+            .await
+            .map_err(from_orders)?
+            .into_inner();
+        Ok((company_from_orders(&state.company_id)?, state.status))
     }
 
     /// Asks orders whether the order still takes documents for this worker,
@@ -70,9 +117,7 @@ impl MediaApi {
         if !target.accepts_documents {
             return Err(MediaError::OrderClosed);
         }
-        CompanyId::parse(&target.company_id).map_err(|_| {
-            MediaError::Corrupt("orders answered with an invalid company id".to_owned())
-        })
+        company_from_orders(&target.company_id)
     }
 
     /// Whether an upload for this order and worker may start: orders says
@@ -124,17 +169,9 @@ impl MediaApi {
     async fn purge(&self, order_id: OrderId) -> Result<pb::PurgeOrderMediaResponse, MediaError> {
         // Only the redaction service may ask, but it may be wrong (or its
         // key stolen): documents of an order in progress are never purged.
-        let state = self
-            .orders
-            .clone()
-            .get_order_state(GetOrderStateRequest {
-                order_id: order_id.to_string(),
-            })
-            .await
-            .map_err(from_orders)?
-            .into_inner();
+        let (_, status) = self.order_state(order_id).await?;
         let decided = [OrderStatus::Approved as i32, OrderStatus::Rejected as i32];
-        if !decided.contains(&state.status) {
+        if !decided.contains(&status) {
             return Err(MediaError::NotDecided);
         }
         let record = self.store.purge(order_id).await?;
@@ -177,7 +214,8 @@ impl pb::media_service_server::MediaService for MediaApi {
         &self,
         request: Request<Streaming<pb::UploadDocumentRequest>>,
     ) -> Result<Response<pb::UploadDocumentResponse>, Status> {
-        authorize(&hms_grpc::caller(&request), Action::Upload)?;
+        let caller = hms_grpc::caller(&request);
+        hms_authz::require_user(&caller)?;
         let mut stream = request.into_inner();
         let metadata = match stream.message().await?.and_then(|message| message.part) {
             Some(pb::upload_document_request::Part::Metadata(metadata)) => metadata,
@@ -186,6 +224,8 @@ impl pb::media_service_server::MediaService for MediaApi {
         let order_id = parse_id("metadata.order_id", &metadata.order_id, OrderId::parse)?;
         let worker_id = parse_id("metadata.worker_id", &metadata.worker_id, WorkerId::parse)?;
         let kind = kind_from_proto(metadata.kind).ok_or_else(|| missing_field("metadata.kind"))?;
+        self.authorize_order(&caller, order_id, Action::CardsOrder)
+            .await?;
         let company_id = self.check_target(order_id, worker_id).await?;
 
         let bytes = self.read_file(&mut stream).await?;
@@ -246,8 +286,12 @@ impl pb::media_service_server::MediaService for MediaApi {
         &self,
         request: Request<pb::ListDocumentsRequest>,
     ) -> Result<Response<pb::ListDocumentsResponse>, Status> {
-        authorize(&hms_grpc::caller(&request), Action::List)?;
+        let caller = hms_grpc::caller(&request);
         let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
+        if !authz::lists_documents(&caller) {
+            self.authorize_order(&caller, order_id, Action::OrdersRead)
+                .await?;
+        }
         let documents = self.store.list(order_id).await?;
         Ok(Response::new(pb::ListDocumentsResponse {
             documents: documents.into_iter().map(document_to_proto).collect(),
@@ -261,13 +305,22 @@ impl pb::media_service_server::MediaService for MediaApi {
         &self,
         request: Request<pb::DownloadDocumentRequest>,
     ) -> Result<Response<Self::DownloadDocumentStream>, Status> {
-        authorize(&hms_grpc::caller(&request), Action::Download)?;
+        let caller = hms_grpc::caller(&request);
+        hms_authz::require_user(&caller)?;
         let document_id = parse_id(
             "document_id",
             &request.get_ref().document_id,
             DocumentId::parse,
         )?;
         let (document, wrapped_key) = self.store.get_with_key(document_id).await?;
+        // Recorded with the document: no call to orders, so an orders outage
+        // cannot make a document's existence show.
+        let company = self.order_company(document.order_id).await?;
+        self.authorizer
+            .require_company(&caller, company, Action::BackOfficeRead, || {
+                MediaError::NotFound.into()
+            })
+            .await?;
         let bytes = self
             .vault
             .get(document_id, &document.object_path, &wrapped_key)
@@ -289,10 +342,16 @@ impl pb::media_service_server::MediaService for MediaApi {
         &self,
         request: Request<pb::PurgeOrderMediaRequest>,
     ) -> Result<Response<pb::PurgeOrderMediaResponse>, Status> {
-        authorize(&hms_grpc::caller(&request), Action::Purge)?;
+        authz::authorize_purge(&hms_grpc::caller(&request))?;
         let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
         Ok(Response::new(self.purge(order_id).await?))
     }
+}
+
+/// A company id in an answer of the orders service.
+fn company_from_orders(id: &str) -> Result<CompanyId, MediaError> {
+    CompanyId::parse(id)
+        .map_err(|_| MediaError::Corrupt("orders answered with an invalid company id".to_owned()))
 }
 
 /// What an answer of the orders service means here.

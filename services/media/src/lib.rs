@@ -72,12 +72,13 @@ impl Service for Media {
             store.clone(),
             vault.clone(),
             SWEEP_INTERVAL,
-            foundation.shutdown.clone(),
+            foundation.edge.shutdown.clone(),
         ));
 
         let orders = foundation.connect(&config.media.orders_url, "orders")?;
         let api = grpc::MediaApi::new(
             store,
+            foundation.authorizer()?,
             vault,
             OrderInternalServiceClient::new(orders),
             config.media.media_max_upload_bytes,

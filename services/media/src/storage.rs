@@ -111,6 +111,16 @@ impl Store {
         Ok(matches!(purged, Some(Some(_))))
     }
 
+    /// The company an order belongs to, as recorded with its first document.
+    pub async fn order_company(&self, order_id: OrderId) -> Result<Option<CompanyId>, MediaError> {
+        let company: Option<Option<Uuid>> =
+            sqlx::query_scalar("SELECT company_id FROM media_orders WHERE order_id = $1")
+                .bind(order_id.as_uuid())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(company.flatten().map(CompanyId::from_uuid))
+    }
+
     /// The company's standing in this service's projection of company events.
     pub async fn standing(
         &self,

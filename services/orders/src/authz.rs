@@ -1,22 +1,86 @@
-//! Who may do what in the orders service.
+//! Who may do what in the orders service. Identity decides for people, on
+//! the order's company:
 //!
-//! The internal calls belong to one service identity each. User-facing
-//! actions accept any caller until users are identified (BankID and
-//! delegation arrive with the identity service; then each is checked against
-//! the caller's grants for the order's company, or the back-office role).
-//! Bad credentials never get this far.
+//! | call                                   | action          | target            |
+//! |----------------------------------------|-----------------|-------------------|
+//! | CreateOrder, AddWorker, SubmitOrder    | `cards:order`   | the company       |
+//! | GetOrder, ListOrders (one company)     | `orders:read`   | the company       |
+//! | ListOrders (every company)             | `backoffice:read` | the platform    |
+//! | ApproveOrder, RejectOrder              | `orders:decide` | the company       |
+//!
+//! A person without access to the company gets NOT_FOUND, whether or not
+//! the order exists. The internal calls belong to one service identity each.
 
-use hms_auth::Caller;
+use hms_auth::{Caller, UserCaller};
+use hms_authz::Authorizer;
+use hms_domain::{CompanyId, OrderId};
 use tonic::Status;
 
+use crate::error::OrderError;
+use crate::storage::Store;
+
+/// Checks people against identity's decision for the order's company.
+#[derive(Clone)]
+pub struct Guard {
+    authorizer: Authorizer,
+    store: Store,
+}
+
+impl Guard {
+    pub fn new(authorizer: Authorizer, store: Store) -> Self {
+        Self { authorizer, store }
+    }
+
+    /// Lets `caller` do `action` on an order; returns who acted.
+    pub async fn order(
+        &self,
+        caller: &Caller,
+        order_id: OrderId,
+        action: hms_authz::Action,
+    ) -> Result<UserCaller, Status> {
+        hms_authz::require_user(caller)?;
+        let (company_id, _) = self.store.state(order_id).await?;
+        self.order_of(caller, company_id, action).await
+    }
+
+    /// [`order`](Self::order) for an order the handler has loaded anyway.
+    pub async fn order_of(
+        &self,
+        caller: &Caller,
+        company_id: CompanyId,
+        action: hms_authz::Action,
+    ) -> Result<UserCaller, Status> {
+        self.authorizer
+            .require_company(caller, company_id, action, || OrderError::NotFound.into())
+            .await
+    }
+
+    /// Lets `caller` do `action` on a company's orders.
+    pub async fn company(
+        &self,
+        caller: &Caller,
+        company_id: CompanyId,
+        action: hms_authz::Action,
+    ) -> Result<UserCaller, Status> {
+        self.authorizer
+            .require_company(caller, company_id, action, || {
+                Status::not_found("company not found")
+            })
+            .await
+    }
+
+    /// The back office's view across companies.
+    pub async fn back_office(&self, caller: &Caller) -> Result<(), Status> {
+        self.authorizer
+            .require_platform(caller, hms_authz::Action::BackOfficeRead)
+            .await
+            .map(drop)
+    }
+}
+
+/// The internal calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
-    CreateOrder,
-    AddWorker,
-    ReadOrder,
-    ListOrders,
-    SubmitOrder,
-    DecideOrder,
     /// media, before it accepts a document.
     ResolveUploadTarget,
     /// media, before it purges an order's documents.
@@ -30,7 +94,6 @@ pub enum Action {
 pub fn authorize(caller: &Caller, action: Action) -> Result<(), Status> {
     use Action::*;
     let allowed = match action {
-        CreateOrder | AddWorker | ReadOrder | ListOrders | SubmitOrder | DecideOrder => true,
         ResolveUploadTarget | ReadOrderState => caller.is_service("media"),
         MaskNationalIds | ListAwaitingRedaction => caller.is_service("redaction"),
     };

@@ -67,9 +67,11 @@ impl Service for Orders {
             fingerprint_key,
             price_list,
         );
+        let guard = authz::Guard::new(foundation.authorizer()?, store.clone());
         let routes =
             tonic::service::Routes::new(OrderServiceServer::new(grpc::public::OrderApi::new(
                 store.clone(),
+                guard,
                 MediaServiceClient::new(media),
                 config.orders.national_id_policy(),
             )))

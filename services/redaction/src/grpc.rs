@@ -4,18 +4,19 @@ use hms_proto::redaction::v1 as pb;
 use hms_proto::time::timestamp;
 use tonic::{Request, Response, Status};
 
-use crate::authz::{Action, authorize};
+use crate::authz::Guard;
 use crate::domain::{Receipt, Trigger};
 use crate::error::RedactionError;
 use crate::redactor::Redactor;
 
 pub struct RedactionApi {
     redactor: Redactor,
+    guard: Guard,
 }
 
 impl RedactionApi {
-    pub fn new(redactor: Redactor) -> Self {
-        Self { redactor }
+    pub fn new(redactor: Redactor, guard: Guard) -> Self {
+        Self { redactor, guard }
     }
 }
 
@@ -25,13 +26,15 @@ impl pb::redaction_service_server::RedactionService for RedactionApi {
         &self,
         request: Request<pb::GetReceiptRequest>,
     ) -> Result<Response<pb::GetReceiptResponse>, Status> {
-        authorize(&hms_grpc::caller(&request), Action::ReadReceipt)?;
+        let caller = hms_grpc::caller(&request);
+        hms_authz::require_user(&caller)?;
         let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
         let receipt = self
             .redactor
             .receipt(order_id)
             .await?
             .ok_or(RedactionError::NoReceipt)?;
+        self.guard.read_receipt(&caller, receipt.company_id).await?;
         Ok(Response::new(pb::GetReceiptResponse {
             receipt: Some(receipt_to_proto(receipt)),
         }))
@@ -41,8 +44,9 @@ impl pb::redaction_service_server::RedactionService for RedactionApi {
         &self,
         request: Request<pb::RedactOrderRequest>,
     ) -> Result<Response<pb::RedactOrderResponse>, Status> {
-        authorize(&hms_grpc::caller(&request), Action::Redact)?;
         let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
+        let operator = self.guard.redact(&hms_grpc::caller(&request)).await?;
+        tracing::info!(%order_id, %operator, "manual redaction");
         let receipt = self
             .redactor
             .redact(order_id, None, Trigger::Manual)

@@ -67,11 +67,11 @@ impl Service for Redaction {
         foundation.spawn(redactor.clone().reconcile_forever(
             config.redaction.reconcile_interval(),
             config.redaction.reconcile_delay(),
-            foundation.shutdown.clone(),
+            foundation.edge.shutdown.clone(),
         ));
 
         let routes = tonic::service::Routes::new(RedactionServiceServer::new(
-            grpc::RedactionApi::new(redactor),
+            grpc::RedactionApi::new(redactor, authz::Guard::new(foundation.authorizer()?)),
         ));
         foundation.serve(routes).await
     }

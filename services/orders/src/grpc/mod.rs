@@ -5,7 +5,6 @@
 pub mod internal;
 pub mod public;
 
-use hms_auth::Caller;
 use hms_domain::{
     CardType, DocumentKind, Fodselsnummer, NationalIdKind, NationalIdPolicy, PersonName,
     PhoneNumber,
@@ -44,11 +43,6 @@ pub fn parse_worker(
             .map_err(|e| invalid_field(&format!("{field}.phone"), e))?,
         card_type,
     })
-}
-
-/// How decision records name who decided.
-pub fn actor(caller: &Caller) -> String {
-    caller.audit_name()
 }
 
 pub fn status_to_proto(status: OrderStatus) -> pb::OrderStatus {

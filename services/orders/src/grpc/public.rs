@@ -7,10 +7,13 @@ use hms_proto::media::v1::media_service_client::MediaServiceClient;
 use hms_proto::orders::v1 as pb;
 use tonic::{Request, Response, Status};
 
-use super::{actor, document_kind_from_media, order_to_proto, parse_worker, status_from_proto};
-use crate::authz::{Action, authorize};
+use super::{document_kind_from_media, order_to_proto, parse_worker, status_from_proto};
+use hms_authz::Action;
+
+use crate::authz::Guard;
 use crate::domain::{
-    MAX_WORKERS_PER_ORDER, NewOrder, OrderStatus, Transition, describe_missing, missing_documents,
+    MAX_WORKERS_PER_ORDER, NewOrder, Order, OrderStatus, Transition, describe_missing,
+    missing_documents,
 };
 use crate::error::OrderError;
 use crate::storage::{Cursor, OrderFilter, Store};
@@ -19,6 +22,7 @@ const MAX_IDEMPOTENCY_KEY_LEN: usize = 200;
 
 pub struct OrderApi {
     store: Store,
+    guard: Guard,
     media: MediaServiceClient<ServiceChannel>,
     policy: NationalIdPolicy,
 }
@@ -26,11 +30,13 @@ pub struct OrderApi {
 impl OrderApi {
     pub fn new(
         store: Store,
+        guard: Guard,
         media: MediaServiceClient<ServiceChannel>,
         policy: NationalIdPolicy,
     ) -> Self {
         Self {
             store,
+            guard,
             media,
             policy,
         }
@@ -39,8 +45,7 @@ impl OrderApi {
     /// Asks media which documents each worker has and refuses if any lacks
     /// one. Returns the worker ids checked, so the submit can make sure
     /// nobody was added in between.
-    async fn check_documents(&self, order_id: OrderId) -> Result<Vec<WorkerId>, OrderError> {
-        let order = self.store.get(order_id).await?;
+    async fn check_documents(&self, order: &Order) -> Result<Vec<WorkerId>, OrderError> {
         if order.status != OrderStatus::Draft {
             return Ok(order.workers.iter().map(|w| w.id).collect());
         }
@@ -51,7 +56,7 @@ impl OrderApi {
             .media
             .clone()
             .list_documents(ListDocumentsRequest {
-                order_id: order_id.to_string(),
+                order_id: order.id.to_string(),
             })
             .await
             .map_err(|status| {
@@ -85,9 +90,12 @@ impl pb::order_service_server::OrderService for OrderApi {
         &self,
         request: Request<pb::CreateOrderRequest>,
     ) -> Result<Response<pb::CreateOrderResponse>, Status> {
-        authorize(&hms_grpc::caller(&request), Action::CreateOrder)?;
+        let caller = hms_grpc::caller(&request);
         let request = request.into_inner();
         let company_id = parse_id("company_id", &request.company_id, CompanyId::parse)?;
+        self.guard
+            .company(&caller, company_id, Action::CardsOrder)
+            .await?;
         let idempotency_key = request.idempotency_key.trim().to_owned();
         if idempotency_key.is_empty() {
             return Err(missing_field("idempotency_key"));
@@ -142,9 +150,12 @@ impl pb::order_service_server::OrderService for OrderApi {
         &self,
         request: Request<pb::AddWorkerRequest>,
     ) -> Result<Response<pb::AddWorkerResponse>, Status> {
-        authorize(&hms_grpc::caller(&request), Action::AddWorker)?;
+        let caller = hms_grpc::caller(&request);
         let request = request.into_inner();
         let order_id = parse_id("order_id", &request.order_id, OrderId::parse)?;
+        self.guard
+            .order(&caller, order_id, Action::CardsOrder)
+            .await?;
         let worker = request.worker.ok_or_else(|| missing_field("worker"))?;
         let worker = parse_worker("worker", worker, self.policy)?;
         let (order, added) = self.store.add_worker(order_id, worker).await?;
@@ -164,9 +175,13 @@ impl pb::order_service_server::OrderService for OrderApi {
         &self,
         request: Request<pb::GetOrderRequest>,
     ) -> Result<Response<pb::GetOrderResponse>, Status> {
-        authorize(&hms_grpc::caller(&request), Action::ReadOrder)?;
+        let caller = hms_grpc::caller(&request);
+        hms_authz::require_user(&caller)?;
         let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
         let order = self.store.get(order_id).await?;
+        self.guard
+            .order_of(&caller, order.company_id, Action::OrdersRead)
+            .await?;
         Ok(Response::new(pb::GetOrderResponse {
             order: Some(order_to_proto(order)?),
         }))
@@ -176,12 +191,20 @@ impl pb::order_service_server::OrderService for OrderApi {
         &self,
         request: Request<pb::ListOrdersRequest>,
     ) -> Result<Response<pb::ListOrdersResponse>, Status> {
-        authorize(&hms_grpc::caller(&request), Action::ListOrders)?;
+        let caller = hms_grpc::caller(&request);
         let request = request.into_inner();
         let company_id = match request.company_id.trim() {
             "" => None,
             id => Some(CompanyId::parse(id).map_err(|e| invalid_field("company_id", e))?),
         };
+        match company_id {
+            Some(company_id) => {
+                self.guard
+                    .company(&caller, company_id, Action::OrdersRead)
+                    .await?;
+            }
+            None => self.guard.back_office(&caller).await?,
+        }
         let filter = OrderFilter {
             company_id,
             status: status_from_proto(request.status)?,
@@ -210,10 +233,14 @@ impl pb::order_service_server::OrderService for OrderApi {
         request: Request<pb::SubmitOrderRequest>,
     ) -> Result<Response<pb::SubmitOrderResponse>, Status> {
         let caller = hms_grpc::caller(&request);
-        authorize(&caller, Action::SubmitOrder)?;
+        hms_authz::require_user(&caller)?;
         let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
-        let checked = self.check_documents(order_id).await?;
         let current = self.store.get(order_id).await?;
+        let submitter = self
+            .guard
+            .order_of(&caller, current.company_id, Action::CardsOrder)
+            .await?;
+        let checked = self.check_documents(&current).await?;
         if current.status == OrderStatus::Draft {
             self.store
                 .ensure_company_approved(current.company_id)
@@ -221,16 +248,21 @@ impl pb::order_service_server::OrderService for OrderApi {
         }
         let order = self
             .store
-            .transition(order_id, Transition::Submit, &actor(&caller), |order| {
-                let now: Vec<WorkerId> = order.workers.iter().map(|w| w.id).collect();
-                if now == checked {
-                    Ok(())
-                } else {
-                    Err(OrderError::Transition(
-                        "workers changed while submitting; try again",
-                    ))
-                }
-            })
+            .transition(
+                order_id,
+                Transition::Submit,
+                &submitter.audit_name(),
+                |order| {
+                    let now: Vec<WorkerId> = order.workers.iter().map(|w| w.id).collect();
+                    if now == checked {
+                        Ok(())
+                    } else {
+                        Err(OrderError::Transition(
+                            "workers changed while submitting; try again",
+                        ))
+                    }
+                },
+            )
             .await?;
         Ok(Response::new(pb::SubmitOrderResponse {
             order: Some(order_to_proto(order)?),
@@ -241,12 +273,19 @@ impl pb::order_service_server::OrderService for OrderApi {
         &self,
         request: Request<pb::ApproveOrderRequest>,
     ) -> Result<Response<pb::ApproveOrderResponse>, Status> {
-        let caller = hms_grpc::caller(&request);
-        authorize(&caller, Action::DecideOrder)?;
         let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
+        let decided_by = self
+            .guard
+            .order(&hms_grpc::caller(&request), order_id, Action::OrdersDecide)
+            .await?;
         let order = self
             .store
-            .transition(order_id, Transition::Approve, &actor(&caller), |_| Ok(()))
+            .transition(
+                order_id,
+                Transition::Approve,
+                &decided_by.audit_name(),
+                |_| Ok(()),
+            )
             .await?;
         Ok(Response::new(pb::ApproveOrderResponse {
             order: Some(order_to_proto(order)?),
@@ -257,17 +296,19 @@ impl pb::order_service_server::OrderService for OrderApi {
         &self,
         request: Request<pb::RejectOrderRequest>,
     ) -> Result<Response<pb::RejectOrderResponse>, Status> {
-        let caller = hms_grpc::caller(&request);
-        authorize(&caller, Action::DecideOrder)?;
         let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
         let reason =
             Reason::parse(&request.get_ref().reason).map_err(|e| invalid_field("reason", e))?;
+        let decided_by = self
+            .guard
+            .order(&hms_grpc::caller(&request), order_id, Action::OrdersDecide)
+            .await?;
         let order = self
             .store
             .transition(
                 order_id,
                 Transition::Reject(reason),
-                &actor(&caller),
+                &decided_by.audit_name(),
                 |_| Ok(()),
             )
             .await?;

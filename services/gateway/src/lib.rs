@@ -1,0 +1,90 @@
+//! The gateway: the only way in for frontends (the ordering web app, the
+//! back-office app, mobile). It serves REST/JSON under `/api/v1` with an
+//! OpenAPI document, authenticates people and forwards their tokens to the
+//! services over gRPC, where every call is authorized. It keeps nothing.
+
+mod auth;
+mod config;
+mod docs;
+mod extract;
+mod limits;
+mod middleware;
+mod problem;
+mod routes;
+mod state;
+
+use hms_proto::companies::v1::company_service_client::CompanyServiceClient;
+use hms_proto::identity::v1::identity_service_client::IdentityServiceClient;
+use hms_proto::media::v1::media_service_client::MediaServiceClient;
+use hms_proto::orders::v1::order_service_client::OrderServiceClient;
+use hms_runtime::{Edge, Service, StartupError};
+use tokio_util::sync::CancellationToken;
+
+pub use config::{Config, GatewayConfig};
+
+/// The gateway, for `hms_runtime::main`.
+pub struct Gateway;
+
+impl Service for Gateway {
+    const NAME: &'static str = "gateway";
+    type Config = Config;
+
+    fn load_config() -> Result<Config, hms_config::ConfigError> {
+        Config::load()
+    }
+
+    fn common(config: &Config) -> &hms_runtime::CommonConfig {
+        &config.common
+    }
+
+    async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), StartupError> {
+        let edge = Edge::prepare::<Self>(&config.common, shutdown.clone()).await?;
+        let limits = limits::Limits::new(&config.gateway)?;
+        tokio::spawn(limits.clone().sweep(shutdown.clone()));
+        let state = state::AppState {
+            verifier: edge.verifier.clone(),
+            identity: IdentityServiceClient::new(
+                edge.connect(&config.common.auth.identity_url, "identity")?,
+            ),
+            companies: CompanyServiceClient::new(
+                edge.connect(&config.gateway.companies_url, "companies")?,
+            ),
+            orders: OrderServiceClient::new(edge.connect(&config.gateway.orders_url, "orders")?),
+            // Uploads are bounded by HMS_REQUEST_TIMEOUT_SECS, not by the
+            // 30 s every other call gets.
+            media: MediaServiceClient::new(
+                edge.connect_for_uploads(&config.gateway.media_url, "media")?,
+            ),
+            max_upload_bytes: config.gateway.max_upload_bytes,
+            cookies: auth::CookieJar {
+                secure: config.gateway.cookie_secure,
+            },
+            after_login_url: config.gateway.after_login_url()?,
+            browser_origins: config.gateway.cors_origins().into(),
+            limits: limits.clone(),
+        };
+        let app = middleware::wrap(docs::router(state), &config.gateway, limits)?;
+        let listener = tokio::net::TcpListener::bind(config.gateway.http_addr)
+            .await
+            .map_err(|error| {
+                StartupError::Invalid(format!(
+                    "cannot listen on HMS_HTTP_ADDR {}: {error}",
+                    config.gateway.http_addr
+                ))
+            })?;
+        let http_addr = listener
+            .local_addr()
+            .map_err(|error| StartupError::Invalid(error.to_string()))?;
+        tracing::info!(%http_addr, "REST API listening");
+        edge.serve(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+            .map_err(|error| StartupError::Invalid(format!("the HTTP server failed: {error}")))
+        })
+        .await
+    }
+}

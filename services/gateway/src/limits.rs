@@ -1,0 +1,145 @@
+//! Rate limits: per client address, on every request, and per person, once
+//! their token is checked. Over the limit is a `429` problem with
+//! `Retry-After`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use hms_runtime::StartupError;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::config::GatewayConfig;
+use crate::problem::{ApiError, ProblemKind};
+
+#[derive(Clone)]
+pub struct Limits {
+    clients: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    people: Arc<DefaultKeyedRateLimiter<Uuid>>,
+    /// Set behind a proxy: the header whose last address is the client's.
+    client_ip_header: Option<HeaderName>,
+}
+
+/// A refusal with the time until the next request may pass.
+pub struct Limited(Duration);
+
+impl IntoResponse for Limited {
+    fn into_response(self) -> Response {
+        let seconds = self.0.as_secs().max(1);
+        let mut response = ApiError::new(
+            ProblemKind::RateLimited,
+            format!("too many requests; try again in {seconds} s"),
+        )
+        .into_response();
+        if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+impl Limits {
+    pub fn new(config: &GatewayConfig) -> Result<Self, StartupError> {
+        let per_minute = |value: u32, name: &str| {
+            NonZeroU32::new(value)
+                .map(Quota::per_minute)
+                .ok_or_else(|| StartupError::Invalid(format!("{name} must be at least 1")))
+        };
+        let client_ip_header = match config.client_ip_header.trim() {
+            "" => None,
+            name => Some(HeaderName::try_from(name).map_err(|_| {
+                StartupError::Invalid(format!("HMS_CLIENT_IP_HEADER: {name} is not a header name"))
+            })?),
+        };
+        Ok(Self {
+            clients: Arc::new(RateLimiter::keyed(per_minute(
+                config.rate_limit_per_client,
+                "HMS_RATE_LIMIT_PER_CLIENT",
+            )?)),
+            people: Arc::new(RateLimiter::keyed(per_minute(
+                config.rate_limit_per_user,
+                "HMS_RATE_LIMIT_PER_USER",
+            )?)),
+            client_ip_header,
+        })
+    }
+
+    /// One more request by this person.
+    pub fn person(&self, user: Uuid) -> Result<(), Limited> {
+        self.people
+            .check_key(&user)
+            .map_err(|not_until| Limited(not_until.wait_time_from(DefaultClock::default().now())))
+    }
+
+    fn client(&self, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+        let address = self
+            .client_ip_header
+            .as_ref()
+            // The proxy appends the address it saw, on the last line and at
+            // its end: the one entry a client cannot forge.
+            .and_then(|name| headers.get_all(name).iter().next_back())
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.rsplit(',').next())
+            .and_then(|last| last.trim().parse().ok())
+            .unwrap_or_else(|| peer.ip());
+        match address {
+            // One client usually holds a whole /64; counting each address
+            // would give it endless allowances.
+            IpAddr::V6(v6) => {
+                let segments = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(
+                    segments[0],
+                    segments[1],
+                    segments[2],
+                    segments[3],
+                    0,
+                    0,
+                    0,
+                    0,
+                ))
+            }
+            v4 => v4,
+        }
+    }
+
+    /// Forgets clients and people idle long enough to have their whole
+    /// allowance again, so memory stays bounded.
+    pub async fn sweep(self, shutdown: CancellationToken) {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = every.tick() => {
+                    self.clients.retain_recent();
+                    self.clients.shrink_to_fit();
+                    self.people.retain_recent();
+                    self.people.shrink_to_fit();
+                }
+                () = shutdown.cancelled() => return,
+            }
+        }
+    }
+}
+
+/// The per-client limit, for every request.
+pub async fn per_client(
+    State(limits): State<Limits>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let client = limits.client(request.headers(), peer);
+    match limits.clients.check_key(&client) {
+        Ok(()) => next.run(request).await,
+        Err(not_until) => {
+            Limited(not_until.wait_time_from(DefaultClock::default().now())).into_response()
+        }
+    }
+}

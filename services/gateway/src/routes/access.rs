@@ -1,0 +1,302 @@
+//! Who may act for a company: its owners in the register and the grants
+//! they gave, to people and to suppliers, and those suppliers passed on.
+//! Granting, passing on and revoking need `access:manage` (or being the
+//! supplier's access manager) and a recent login.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use hms_proto::identity::v1 as pb;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::time;
+use crate::auth::Person;
+use crate::extract::{JsonBody, PathParams};
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+/// Who receives a grant: a person (by fødselsnummer; it applies to them
+/// from their next call) or a supplier company.
+// Not Debug: it holds a secret or a national id.
+#[derive(Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum NewGrantee {
+    Person { national_id: String },
+    Supplier { org_number: String },
+}
+
+// Not Debug: it holds a secret or a national id.
+#[derive(Deserialize, ToSchema)]
+pub struct NewGrant {
+    pub grantee: NewGrantee,
+    /// Some of `cards:order`, `workers:read`, `company:contact:write`,
+    /// `access:manage`; the last two never to a supplier.
+    pub scopes: Vec<String>,
+    /// From when; now when absent.
+    pub valid_from: Option<DateTime<Utc>>,
+    /// Until when; no end when absent.
+    pub valid_until: Option<DateTime<Utc>>,
+}
+
+/// A supplier's grant passed on to one of its staff.
+// Not Debug: it holds a secret or a national id.
+#[derive(Deserialize, ToSchema)]
+pub struct NewDelegation {
+    pub national_id: String,
+    /// A subset of the supplier grant's scopes.
+    pub scopes: Vec<String>,
+    /// Within the supplier grant's validity; the supplier grant's when absent.
+    pub valid_until: Option<DateTime<Utc>>,
+}
+
+/// Who holds a grant.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Grantee {
+    /// Named once they have logged in; until then by the birth-date part
+    /// of their number.
+    Person {
+        user_id: Option<String>,
+        label: String,
+    },
+    Supplier {
+        org_number: String,
+        name: String,
+    },
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Grant {
+    pub grant_id: String,
+    pub company_id: String,
+    pub grantee: Option<Grantee>,
+    pub scopes: Vec<String>,
+    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub granted_by_user_id: String,
+    pub granted_by_name: String,
+    pub granted_at: Option<DateTime<Utc>>,
+    /// For a grant a supplier passed on: the supplier's grant.
+    pub parent_grant_id: Option<String>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoked_by_name: Option<String>,
+    /// When it last allowed a call (updated at most once a minute).
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub state: GrantState,
+}
+
+/// Where a grant stands now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantState {
+    /// Starts later (`valid_from`).
+    Pending,
+    Active,
+    Expired,
+    Revoked,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegisterOwner {
+    /// Absent until the person has logged in.
+    pub user_id: Option<String>,
+    pub name: String,
+    /// The register's role, e.g. `daglig leder`.
+    pub role: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessList {
+    pub owners: Vec<RegisterOwner>,
+    /// Every grant, ended ones included, newest first.
+    pub grants: Vec<Grant>,
+}
+
+/// Everyone with access to the company, and how they got it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/companies/{company_id}/access",
+    tag = "access",
+    params(("company_id" = uuid::Uuid, Path)),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = AccessList),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    person: Person,
+    PathParams(company_id): PathParams<String>,
+) -> Result<Json<AccessList>, ApiError> {
+    let listed = state
+        .identity
+        .clone()
+        .list_access(person.request(pb::ListAccessRequest { company_id }))
+        .await?
+        .into_inner();
+    Ok(Json(AccessList {
+        owners: listed
+            .owners
+            .into_iter()
+            .map(|owner| RegisterOwner {
+                user_id: Some(owner.user_id).filter(|id| !id.is_empty()),
+                name: owner.name,
+                role: owner.role,
+            })
+            .collect(),
+        grants: listed
+            .grants
+            .into_iter()
+            .map(grant_from)
+            .collect::<Result<_, _>>()?,
+    }))
+}
+
+/// Grants access to the company.
+#[utoipa::path(
+    post,
+    path = "/api/v1/companies/{company_id}/access",
+    tag = "access",
+    params(("company_id" = uuid::Uuid, Path)),
+    request_body = NewGrant,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, body = Grant),
+        (status = 403, description = "Not allowed, or the login is too old: log in again", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn grant(
+    State(state): State<AppState>,
+    person: Person,
+    PathParams(company_id): PathParams<String>,
+    JsonBody(new): JsonBody<NewGrant>,
+) -> Result<(StatusCode, Json<Grant>), ApiError> {
+    let grantee = match new.grantee {
+        NewGrantee::Person { national_id } => pb::grantee::Grantee::NationalId(national_id),
+        NewGrantee::Supplier { org_number } => pb::grantee::Grantee::SupplierOrgNumber(org_number),
+    };
+    let granted = state
+        .identity
+        .clone()
+        .grant_access(person.request(pb::GrantAccessRequest {
+            company_id,
+            grantee: Some(pb::Grantee {
+                grantee: Some(grantee),
+            }),
+            scopes: new.scopes,
+            valid_from: new.valid_from.map(hms_proto::time::timestamp),
+            valid_until: new.valid_until.map(hms_proto::time::timestamp),
+        }))
+        .await?
+        .into_inner()
+        .grant;
+    created(granted)
+}
+
+/// A supplier's access manager passes the supplier's grant on to one of its
+/// staff, never wider than it is.
+#[utoipa::path(
+    post,
+    path = "/api/v1/grants/{grant_id}/delegations",
+    tag = "access",
+    params(("grant_id" = uuid::Uuid, Path, description = "The supplier's grant")),
+    request_body = NewDelegation,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, body = Grant),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The supplier's grant is not active", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delegate(
+    State(state): State<AppState>,
+    person: Person,
+    PathParams(grant_id): PathParams<String>,
+    JsonBody(new): JsonBody<NewDelegation>,
+) -> Result<(StatusCode, Json<Grant>), ApiError> {
+    let granted = state
+        .identity
+        .clone()
+        .delegate_grant(person.request(pb::DelegateGrantRequest {
+            grant_id,
+            national_id: new.national_id,
+            scopes: new.scopes,
+            valid_until: new.valid_until.map(hms_proto::time::timestamp),
+        }))
+        .await?
+        .into_inner()
+        .grant;
+    created(granted)
+}
+
+/// Revokes a grant, and every grant passed on from it, at once.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/grants/{grant_id}",
+    tag = "access",
+    params(("grant_id" = uuid::Uuid, Path)),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The grant, revoked", body = Grant),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn revoke(
+    State(state): State<AppState>,
+    person: Person,
+    PathParams(grant_id): PathParams<String>,
+) -> Result<Json<Grant>, ApiError> {
+    let revoked = state
+        .identity
+        .clone()
+        .revoke_access(person.request(pb::RevokeAccessRequest { grant_id }))
+        .await?
+        .into_inner()
+        .grant
+        .ok_or_else(|| ApiError::bad_answer("no grant"))?;
+    grant_from(revoked).map(Json)
+}
+
+fn created(grant: Option<pb::Grant>) -> Result<(StatusCode, Json<Grant>), ApiError> {
+    let grant = grant.ok_or_else(|| ApiError::bad_answer("no grant"))?;
+    Ok((StatusCode::CREATED, Json(grant_from(grant)?)))
+}
+
+fn grant_from(grant: pb::Grant) -> Result<Grant, ApiError> {
+    let state = match pb::GrantState::try_from(grant.state) {
+        Ok(pb::GrantState::Pending) => GrantState::Pending,
+        Ok(pb::GrantState::Active) => GrantState::Active,
+        Ok(pb::GrantState::Expired) => GrantState::Expired,
+        Ok(pb::GrantState::Revoked) => GrantState::Revoked,
+        _ => return Err(ApiError::bad_answer("unknown grant state")),
+    };
+    Ok(Grant {
+        grantee: grant.grantee.map(|grantee| match grantee {
+            pb::grant::Grantee::Person(person) => Grantee::Person {
+                user_id: Some(person.user_id).filter(|id| !id.is_empty()),
+                label: person.label,
+            },
+            pb::grant::Grantee::Supplier(supplier) => Grantee::Supplier {
+                org_number: supplier.org_number,
+                name: supplier.name,
+            },
+        }),
+        valid_from: time(grant.valid_from.as_ref()),
+        valid_until: time(grant.valid_until.as_ref()),
+        granted_at: time(grant.granted_at.as_ref()),
+        revoked_at: time(grant.revoked_at.as_ref()),
+        last_used_at: time(grant.last_used_at.as_ref()),
+        grant_id: grant.grant_id,
+        company_id: grant.company_id,
+        scopes: grant.scopes,
+        granted_by_user_id: grant.granted_by_user_id,
+        granted_by_name: grant.granted_by_name,
+        parent_grant_id: Some(grant.parent_grant_id).filter(|id| !id.is_empty()),
+        revoked_by_name: Some(grant.revoked_by_name).filter(|name| !name.is_empty()),
+        state,
+    })
+}

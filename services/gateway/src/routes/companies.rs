@@ -1,0 +1,416 @@
+//! Companies: registration by their owners, and what anyone with access
+//! sees of them.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use hms_proto::companies::v1 as pb;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Reason, time};
+use crate::auth::Person;
+use crate::extract::{JsonBody, PathParams, QueryParams};
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+/// The trade a company's workers need cards for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Industry {
+    Construction,
+    Cleaning,
+}
+
+/// Where a company stands with the back office.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CompanyStatus {
+    Pending,
+    Approved,
+    Rejected,
+    Suspended,
+}
+
+/// How the authorities reach a company.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Contact {
+    #[schema(example = "post@nordmannbygg.no")]
+    pub email: String,
+    /// E.164, for example `+4791234567`.
+    #[schema(example = "+4791234567")]
+    pub phone: String,
+}
+
+/// A company as its owner registers it.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewCompany {
+    /// The 9-digit organisasjonsnummer.
+    #[schema(example = "310100005")]
+    pub org_number: String,
+    pub name: String,
+    pub contact: Contact,
+    pub industry: Industry,
+}
+
+/// A registered company.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Company {
+    pub company_id: String,
+    pub org_number: String,
+    pub name: String,
+    pub contact: Contact,
+    pub industry: Industry,
+    pub status: CompanyStatus,
+    /// Why the back office rejected or suspended it.
+    pub status_reason: Option<String>,
+    pub registered_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// Registers a company. Only its owners in the Central Coordinating
+/// Register may; it then waits for the back office.
+#[utoipa::path(
+    post,
+    path = "/api/v1/companies",
+    tag = "companies",
+    request_body = NewCompany,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, body = Company),
+        (status = 403, description = "Not an owner in the register", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already registered", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn register(
+    State(state): State<AppState>,
+    person: Person,
+    JsonBody(new): JsonBody<NewCompany>,
+) -> Result<(StatusCode, Json<Company>), ApiError> {
+    let company = state
+        .companies
+        .clone()
+        .register_company(person.request(pb::RegisterCompanyRequest {
+            org_number: new.org_number,
+            name: new.name,
+            contact: Some(pb::ContactInfo {
+                email: new.contact.email,
+                phone: new.contact.phone,
+            }),
+            industry: match new.industry {
+                Industry::Construction => pb::Industry::Construction,
+                Industry::Cleaning => pb::Industry::Cleaning,
+            } as i32,
+        }))
+        .await?
+        .into_inner()
+        .company;
+    Ok((StatusCode::CREATED, Json(company_from(company)?)))
+}
+
+/// One company, to anyone with access to it. Anyone else gets `404`, as
+/// for a company that does not exist.
+#[utoipa::path(
+    get,
+    path = "/api/v1/companies/{company_id}",
+    tag = "companies",
+    params(("company_id" = uuid::Uuid, Path, description = "The company's id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = Company),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    person: Person,
+    PathParams(company_id): PathParams<String>,
+) -> Result<Json<Company>, ApiError> {
+    let company = state
+        .companies
+        .clone()
+        .get_company(person.request(pb::GetCompanyRequest { company_id }))
+        .await?
+        .into_inner()
+        .company;
+    company_from(company).map(Json)
+}
+
+fn company_from(company: Option<pb::Company>) -> Result<Company, ApiError> {
+    let company = company.ok_or_else(|| ApiError::bad_answer("no company"))?;
+    let contact = company.contact.unwrap_or_default();
+    let industry = match pb::Industry::try_from(company.industry) {
+        Ok(pb::Industry::Cleaning) => Industry::Cleaning,
+        Ok(pb::Industry::Construction) => Industry::Construction,
+        _ => return Err(ApiError::bad_answer("unknown industry")),
+    };
+    let status = match pb::CompanyStatus::try_from(company.status) {
+        Ok(pb::CompanyStatus::Pending) => CompanyStatus::Pending,
+        Ok(pb::CompanyStatus::Approved) => CompanyStatus::Approved,
+        Ok(pb::CompanyStatus::Rejected) => CompanyStatus::Rejected,
+        Ok(pb::CompanyStatus::Suspended) => CompanyStatus::Suspended,
+        _ => return Err(ApiError::bad_answer("unknown status")),
+    };
+    Ok(Company {
+        registered_at: time(company.registered_at.as_ref()),
+        updated_at: time(company.updated_at.as_ref()),
+        company_id: company.company_id,
+        org_number: company.org_number,
+        name: company.name,
+        contact: Contact {
+            email: contact.email,
+            phone: contact.phone,
+        },
+        industry,
+        status,
+        status_reason: Some(company.status_reason).filter(|reason| !reason.is_empty()),
+    })
+}
+
+/// One change of a company's contact details.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactChange {
+    pub old_contact: Contact,
+    pub new_contact: Contact,
+    /// The person who changed it.
+    pub changed_by_user_id: String,
+    pub changed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompanyPage {
+    pub companies: Vec<Company>,
+    /// Pass as `page_token` for the next page; absent on the last.
+    pub next_page_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct CompanyQuery {
+    /// Only companies in this status; the queue is `pending`.
+    pub status: Option<CompanyStatus>,
+    /// At most this many (default 50, at most 500).
+    pub page_size: Option<u32>,
+    pub page_token: Option<String>,
+}
+
+/// Changes how the authorities reach the company. Needs
+/// `company:contact:write` (never a supplier's) and a recent login.
+#[utoipa::path(
+    put,
+    path = "/api/v1/companies/{company_id}/contact",
+    tag = "companies",
+    params(("company_id" = uuid::Uuid, Path)),
+    request_body = Contact,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = Company),
+        (status = 403, description = "Not allowed, or the login is too old: log in again", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update_contact(
+    State(state): State<AppState>,
+    person: Person,
+    PathParams(company_id): PathParams<String>,
+    JsonBody(contact): JsonBody<Contact>,
+) -> Result<Json<Company>, ApiError> {
+    let company = state
+        .companies
+        .clone()
+        .update_contact_info(person.request(pb::UpdateContactInfoRequest {
+            company_id,
+            contact: Some(pb::ContactInfo {
+                email: contact.email,
+                phone: contact.phone,
+            }),
+        }))
+        .await?
+        .into_inner()
+        .company;
+    company_from(company).map(Json)
+}
+
+/// Every change of the company's contact details, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/companies/{company_id}/contact/history",
+    tag = "companies",
+    params(("company_id" = uuid::Uuid, Path)),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = [ContactChange]),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn contact_history(
+    State(state): State<AppState>,
+    person: Person,
+    PathParams(company_id): PathParams<String>,
+) -> Result<Json<Vec<ContactChange>>, ApiError> {
+    let changes = state
+        .companies
+        .clone()
+        .list_contact_history(person.request(pb::ListContactHistoryRequest { company_id }))
+        .await?
+        .into_inner()
+        .changes;
+    Ok(Json(
+        changes
+            .into_iter()
+            .map(|change| {
+                let old = change.old_contact.unwrap_or_default();
+                let new = change.new_contact.unwrap_or_default();
+                ContactChange {
+                    old_contact: Contact {
+                        email: old.email,
+                        phone: old.phone,
+                    },
+                    new_contact: Contact {
+                        email: new.email,
+                        phone: new.phone,
+                    },
+                    changed_at: time(change.changed_at.as_ref()),
+                    changed_by_user_id: change.changed_by_user_id,
+                }
+            })
+            .collect(),
+    ))
+}
+
+/// Back office: companies, oldest first; the queue is `status=pending`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/backoffice/companies",
+    tag = "back office",
+    params(CompanyQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = CompanyPage),
+    )
+)]
+pub async fn queue(
+    State(state): State<AppState>,
+    person: Person,
+    QueryParams(query): QueryParams<CompanyQuery>,
+) -> Result<Json<CompanyPage>, ApiError> {
+    let status = match query.status {
+        None => pb::CompanyStatus::Unspecified,
+        Some(CompanyStatus::Pending) => pb::CompanyStatus::Pending,
+        Some(CompanyStatus::Approved) => pb::CompanyStatus::Approved,
+        Some(CompanyStatus::Rejected) => pb::CompanyStatus::Rejected,
+        Some(CompanyStatus::Suspended) => pb::CompanyStatus::Suspended,
+    };
+    let page = state
+        .companies
+        .clone()
+        .list_companies(person.request(pb::ListCompaniesRequest {
+            status: status as i32,
+            page_size: query.page_size.unwrap_or_default(),
+            page_token: query.page_token.unwrap_or_default(),
+        }))
+        .await?
+        .into_inner();
+    Ok(Json(CompanyPage {
+        companies: page
+            .companies
+            .into_iter()
+            .map(|company| company_from(Some(company)))
+            .collect::<Result<_, _>>()?,
+        next_page_token: Some(page.next_page_token).filter(|token| !token.is_empty()),
+    }))
+}
+
+/// Back office: approves a pending company, or reinstates a suspended one.
+#[utoipa::path(
+    post,
+    path = "/api/v1/backoffice/companies/{company_id}/approve",
+    tag = "back office",
+    params(("company_id" = uuid::Uuid, Path)),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = Company),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn approve(
+    State(state): State<AppState>,
+    person: Person,
+    PathParams(company_id): PathParams<String>,
+) -> Result<Json<Company>, ApiError> {
+    let company = state
+        .companies
+        .clone()
+        .approve_company(person.request(pb::ApproveCompanyRequest { company_id }))
+        .await?
+        .into_inner()
+        .company;
+    company_from(company).map(Json)
+}
+
+/// Back office: rejects a pending company, with a reason.
+#[utoipa::path(
+    post,
+    path = "/api/v1/backoffice/companies/{company_id}/reject",
+    tag = "back office",
+    params(("company_id" = uuid::Uuid, Path)),
+    request_body = Reason,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = Company),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn reject(
+    State(state): State<AppState>,
+    person: Person,
+    PathParams(company_id): PathParams<String>,
+    JsonBody(reason): JsonBody<Reason>,
+) -> Result<Json<Company>, ApiError> {
+    let company = state
+        .companies
+        .clone()
+        .reject_company(person.request(pb::RejectCompanyRequest {
+            company_id,
+            reason: reason.reason,
+        }))
+        .await?
+        .into_inner()
+        .company;
+    company_from(company).map(Json)
+}
+
+/// Back office: suspends an approved company, with a reason.
+#[utoipa::path(
+    post,
+    path = "/api/v1/backoffice/companies/{company_id}/suspend",
+    tag = "back office",
+    params(("company_id" = uuid::Uuid, Path)),
+    request_body = Reason,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = Company),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn suspend(
+    State(state): State<AppState>,
+    person: Person,
+    PathParams(company_id): PathParams<String>,
+    JsonBody(reason): JsonBody<Reason>,
+) -> Result<Json<Company>, ApiError> {
+    let company = state
+        .companies
+        .clone()
+        .suspend_company(person.request(pb::SuspendCompanyRequest {
+            company_id,
+            reason: reason.reason,
+        }))
+        .await?
+        .into_inner()
+        .company;
+    company_from(company).map(Json)
+}

@@ -1,0 +1,483 @@
+//! Orders of cards for a company's workers: created with an
+//! `Idempotency-Key`, filled with workers, submitted; and the back office's
+//! decisions on them. National identity numbers go in and only ever come
+//! back masked.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{DateTime, Utc};
+use hms_proto::orders::v1 as pb;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{Reason, time};
+use crate::auth::Person;
+use crate::extract::{JsonBody, PathParams, QueryParams};
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+/// Which HMS card a worker gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CardType {
+    Construction,
+    Cleaning,
+}
+
+/// Where an order is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Draft,
+    Submitted,
+    Approved,
+    Rejected,
+}
+
+/// A worker as the client sends them.
+// Not Debug: it holds a secret or a national id.
+#[derive(Deserialize, ToSchema)]
+pub struct NewWorker {
+    /// Full name as on the ID document.
+    pub name: String,
+    /// Fødselsnummer, D-number or H-number: 11 digits. Never shown again
+    /// except masked.
+    pub national_id: String,
+    /// E.164, for example `+4791234567`.
+    pub phone: String,
+    pub card_type: CardType,
+}
+
+/// What kind of Norwegian identity number a worker has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NationalIdKind {
+    Fodselsnummer,
+    /// Day + 40, for people without permanent residence.
+    DNumber,
+    /// Month + 40, an auxiliary number from health care.
+    HNumber,
+}
+
+/// A worker as stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Worker {
+    pub worker_id: String,
+    pub name: String,
+    /// The birth date part, then five asterisks: `010190*****`.
+    pub national_id_masked: String,
+    pub national_id_kind: NationalIdKind,
+    pub phone: String,
+    pub card_type: CardType,
+}
+
+/// The price, in øre (1/100 NOK); VAT on the net total, rounded half up.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Price {
+    pub unit_net_ore: i64,
+    pub quantity: u32,
+    pub net_ore: i64,
+    /// 2500 is 25 %.
+    pub vat_rate_basis_points: u32,
+    pub vat_ore: i64,
+    pub gross_ore: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Order {
+    pub order_id: String,
+    pub company_id: String,
+    pub status: OrderStatus,
+    pub workers: Vec<Worker>,
+    pub price: Option<Price>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub decided_at: Option<DateTime<Utc>>,
+    /// The back office's reason, when rejected.
+    pub rejection_reason: Option<String>,
+    /// When every national identity number of the order was masked (its
+    /// personal data deleted).
+    pub national_ids_masked_at: Option<DateTime<Utc>>,
+}
+
+// Not Debug: it holds a secret or a national id.
+#[derive(Deserialize, ToSchema)]
+pub struct NewOrder {
+    /// May be empty; workers can be added later.
+    #[serde(default)]
+    pub workers: Vec<NewWorker>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkerAdded {
+    pub order: Order,
+    pub worker: Option<Worker>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderPage {
+    pub orders: Vec<Order>,
+    /// Pass as `page_token` for the next page; absent on the last.
+    pub next_page_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct OrderQuery {
+    /// Only orders in this status.
+    pub status: Option<OrderStatus>,
+    /// At most this many (default 50, at most 500).
+    pub page_size: Option<u32>,
+    pub page_token: Option<String>,
+}
+
+/// Creates an order. The `Idempotency-Key` header makes a retry return the
+/// same order; the same key with other content is refused.
+#[utoipa::path(
+    post,
+    path = "/api/v1/companies/{company_id}/orders",
+    tag = "orders",
+    params(
+        ("company_id" = uuid::Uuid, Path, description = "The company ordering"),
+        ("Idempotency-Key" = String, Header, description = "Unique per order, chosen by the client (at most 200 characters)"),
+    ),
+    request_body = NewOrder,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, body = Order),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Key reused for other content, or the company is not approved", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    person: Person,
+    PathParams(company_id): PathParams<String>,
+    headers: HeaderMap,
+    JsonBody(new): JsonBody<NewOrder>,
+) -> Result<(StatusCode, Json<Order>), ApiError> {
+    let idempotency_key = headers
+        .get("idempotency-key")
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
+        .ok_or_else(|| ApiError::invalid("the Idempotency-Key header is required"))?
+        .to_owned();
+    let order = state
+        .orders
+        .clone()
+        .create_order(person.request(pb::CreateOrderRequest {
+            company_id,
+            idempotency_key,
+            workers: new.workers.into_iter().map(worker_to_proto).collect(),
+        }))
+        .await?
+        .into_inner()
+        .order;
+    Ok((StatusCode::CREATED, Json(order_from(order)?)))
+}
+
+/// A company's orders, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/companies/{company_id}/orders",
+    tag = "orders",
+    params(("company_id" = uuid::Uuid, Path), OrderQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = OrderPage),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    person: Person,
+    PathParams(company_id): PathParams<String>,
+    QueryParams(query): QueryParams<OrderQuery>,
+) -> Result<Json<OrderPage>, ApiError> {
+    list_orders(&state, &person, company_id, query)
+        .await
+        .map(Json)
+}
+
+/// One order, to anyone who may see the company's orders.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders/{order_id}",
+    tag = "orders",
+    params(("order_id" = uuid::Uuid, Path)),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = Order),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    person: Person,
+    PathParams(order_id): PathParams<String>,
+) -> Result<Json<Order>, ApiError> {
+    let order = state
+        .orders
+        .clone()
+        .get_order(person.request(pb::GetOrderRequest { order_id }))
+        .await?
+        .into_inner()
+        .order;
+    order_from(order).map(Json)
+}
+
+/// Adds a worker to a draft order.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orders/{order_id}/workers",
+    tag = "orders",
+    params(("order_id" = uuid::Uuid, Path)),
+    request_body = NewWorker,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, body = WorkerAdded),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn add_worker(
+    State(state): State<AppState>,
+    person: Person,
+    PathParams(order_id): PathParams<String>,
+    JsonBody(worker): JsonBody<NewWorker>,
+) -> Result<(StatusCode, Json<WorkerAdded>), ApiError> {
+    let added = state
+        .orders
+        .clone()
+        .add_worker(person.request(pb::AddWorkerRequest {
+            order_id,
+            worker: Some(worker_to_proto(worker)),
+        }))
+        .await?
+        .into_inner();
+    Ok((
+        StatusCode::CREATED,
+        Json(WorkerAdded {
+            order: order_from(added.order)?,
+            worker: added.worker.map(worker_from).transpose()?,
+        }),
+    ))
+}
+
+/// Submits a draft order to the back office; every worker needs a passport
+/// photo, an ID document and a signature first.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orders/{order_id}/submit",
+    tag = "orders",
+    params(("order_id" = uuid::Uuid, Path)),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = Order),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Documents missing, or already decided", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn submit(
+    State(state): State<AppState>,
+    person: Person,
+    PathParams(order_id): PathParams<String>,
+) -> Result<Json<Order>, ApiError> {
+    let order = state
+        .orders
+        .clone()
+        .submit_order(person.request(pb::SubmitOrderRequest { order_id }))
+        .await?
+        .into_inner()
+        .order;
+    order_from(order).map(Json)
+}
+
+/// Back office: orders of every company, oldest first; the queue is
+/// `status=submitted`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/backoffice/orders",
+    tag = "back office",
+    params(OrderQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = OrderPage),
+    )
+)]
+pub async fn queue(
+    State(state): State<AppState>,
+    person: Person,
+    QueryParams(query): QueryParams<OrderQuery>,
+) -> Result<Json<OrderPage>, ApiError> {
+    list_orders(&state, &person, String::new(), query)
+        .await
+        .map(Json)
+}
+
+/// Back office: approves a submitted order. Its personal data is deleted
+/// shortly after.
+#[utoipa::path(
+    post,
+    path = "/api/v1/backoffice/orders/{order_id}/approve",
+    tag = "back office",
+    params(("order_id" = uuid::Uuid, Path)),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = Order),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn approve(
+    State(state): State<AppState>,
+    person: Person,
+    PathParams(order_id): PathParams<String>,
+) -> Result<Json<Order>, ApiError> {
+    let order = state
+        .orders
+        .clone()
+        .approve_order(person.request(pb::ApproveOrderRequest { order_id }))
+        .await?
+        .into_inner()
+        .order;
+    order_from(order).map(Json)
+}
+
+/// Back office: rejects a submitted order, with a reason for the company.
+#[utoipa::path(
+    post,
+    path = "/api/v1/backoffice/orders/{order_id}/reject",
+    tag = "back office",
+    params(("order_id" = uuid::Uuid, Path)),
+    request_body = Reason,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = Order),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn reject(
+    State(state): State<AppState>,
+    person: Person,
+    PathParams(order_id): PathParams<String>,
+    JsonBody(reason): JsonBody<Reason>,
+) -> Result<Json<Order>, ApiError> {
+    let order = state
+        .orders
+        .clone()
+        .reject_order(person.request(pb::RejectOrderRequest {
+            order_id,
+            reason: reason.reason,
+        }))
+        .await?
+        .into_inner()
+        .order;
+    order_from(order).map(Json)
+}
+
+async fn list_orders(
+    state: &AppState,
+    person: &Person,
+    company_id: String,
+    query: OrderQuery,
+) -> Result<OrderPage, ApiError> {
+    let status = match query.status {
+        None => pb::OrderStatus::Unspecified,
+        Some(OrderStatus::Draft) => pb::OrderStatus::Draft,
+        Some(OrderStatus::Submitted) => pb::OrderStatus::Submitted,
+        Some(OrderStatus::Approved) => pb::OrderStatus::Approved,
+        Some(OrderStatus::Rejected) => pb::OrderStatus::Rejected,
+    };
+    let page = state
+        .orders
+        .clone()
+        .list_orders(person.request(pb::ListOrdersRequest {
+            company_id,
+            status: status as i32,
+            page_size: query.page_size.unwrap_or_default(),
+            page_token: query.page_token.unwrap_or_default(),
+        }))
+        .await?
+        .into_inner();
+    Ok(OrderPage {
+        orders: page
+            .orders
+            .into_iter()
+            .map(|order| order_from(Some(order)))
+            .collect::<Result<_, _>>()?,
+        next_page_token: Some(page.next_page_token).filter(|token| !token.is_empty()),
+    })
+}
+
+fn worker_to_proto(worker: NewWorker) -> pb::NewWorker {
+    pb::NewWorker {
+        name: worker.name,
+        national_id: worker.national_id,
+        phone: worker.phone,
+        card_type: match worker.card_type {
+            CardType::Construction => pb::CardType::Construction,
+            CardType::Cleaning => pb::CardType::Cleaning,
+        } as i32,
+    }
+}
+
+fn worker_from(worker: pb::Worker) -> Result<Worker, ApiError> {
+    let card_type = match pb::CardType::try_from(worker.card_type) {
+        Ok(pb::CardType::Construction) => CardType::Construction,
+        Ok(pb::CardType::Cleaning) => CardType::Cleaning,
+        _ => return Err(ApiError::bad_answer("unknown card type")),
+    };
+    let national_id_kind = match pb::NationalIdKind::try_from(worker.national_id_kind) {
+        Ok(pb::NationalIdKind::Fodselsnummer) => NationalIdKind::Fodselsnummer,
+        Ok(pb::NationalIdKind::DNumber) => NationalIdKind::DNumber,
+        Ok(pb::NationalIdKind::HNumber) => NationalIdKind::HNumber,
+        _ => return Err(ApiError::bad_answer("unknown national id kind")),
+    };
+    Ok(Worker {
+        worker_id: worker.worker_id,
+        name: worker.name,
+        national_id_masked: worker.national_id_masked,
+        national_id_kind,
+        phone: worker.phone,
+        card_type,
+    })
+}
+
+fn order_from(order: Option<pb::Order>) -> Result<Order, ApiError> {
+    let order = order.ok_or_else(|| ApiError::bad_answer("no order"))?;
+    let status = match pb::OrderStatus::try_from(order.status) {
+        Ok(pb::OrderStatus::Draft) => OrderStatus::Draft,
+        Ok(pb::OrderStatus::Submitted) => OrderStatus::Submitted,
+        Ok(pb::OrderStatus::Approved) => OrderStatus::Approved,
+        Ok(pb::OrderStatus::Rejected) => OrderStatus::Rejected,
+        _ => return Err(ApiError::bad_answer("unknown order status")),
+    };
+    Ok(Order {
+        created_at: time(order.created_at.as_ref()),
+        submitted_at: time(order.submitted_at.as_ref()),
+        decided_at: time(order.decided_at.as_ref()),
+        national_ids_masked_at: time(order.national_ids_masked_at.as_ref()),
+        order_id: order.order_id,
+        company_id: order.company_id,
+        status,
+        workers: order
+            .workers
+            .into_iter()
+            .map(worker_from)
+            .collect::<Result<_, _>>()?,
+        price: order.price.map(|price| Price {
+            unit_net_ore: price.unit_net_ore,
+            quantity: price.quantity,
+            net_ore: price.net_ore,
+            vat_rate_basis_points: price.vat_rate_basis_points,
+            vat_ore: price.vat_ore,
+            gross_ore: price.gross_ore,
+            currency: price.currency,
+        }),
+        rejection_reason: Some(order.rejection_reason).filter(|reason| !reason.is_empty()),
+    })
+}

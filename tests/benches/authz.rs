@@ -1,0 +1,149 @@
+//! Authorization decisions per second, and their latency, through the
+//! client library services use (`hms_authz::Authorizer`): with its cache as
+//! configured by default, and with no cache, where every decision is a call
+//! to identity. Run with `cargo xtask bench`.
+//!
+//! The caller is a person's real token, verified the way every service
+//! verifies it; the decision is `cards:order` on a registered company whose
+//! owner the register fake names, so identity does its real work (session,
+//! company, register roles, grants) on every uncached call.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hms_auth::{Caller, IdentityKeys, KeySource, ServiceCredentials, TokenSource, TokenVerifier};
+use hms_authz::{Action, Authorizer, AuthzConfig, Target};
+use hms_domain::CompanyId;
+use hms_proto::companies::v1 as companies;
+use hms_proto::companies::v1::company_service_client::CompanyServiceClient;
+use hms_test_support::fakes::{orgs, persons};
+use hms_test_support::{Service, TestEnv};
+
+/// Concurrent callers, like the request handlers of one service.
+const CONCURRENCY: usize = 16;
+
+#[tokio::main]
+async fn main() {
+    let mut env = TestEnv::new();
+    // Logging every request would measure the terminal, not the decision.
+    env.set("HMS_LOG_FILTER", "warn");
+    env.start(Service::Companies).await;
+
+    let token = env.access_token(persons::KARI_NORDMANN).await;
+    let company =
+        CompanyServiceClient::new(env.channel_with_token(Service::Companies, &token).await)
+            .register_company(companies::RegisterCompanyRequest {
+                org_number: orgs::NORDMANN_BYGG.to_owned(),
+                name: "Nordmann Bygg AS".to_owned(),
+                contact: Some(companies::ContactInfo {
+                    email: "post@nordmannbygg.no".to_owned(),
+                    phone: "+4791234567".to_owned(),
+                }),
+                industry: companies::Industry::Construction as i32,
+            })
+            .await
+            .expect("the owner registers the company")
+            .into_inner()
+            .company
+            .expect("a company");
+    let target = Target::Company(CompanyId::parse(&company.company_id).expect("a company id"));
+
+    let identity_url = env.url(Service::Identity);
+    let keys: Arc<dyn KeySource> =
+        Arc::new(IdentityKeys::new(&identity_url).expect("identity's keys"));
+    let caller = TokenVerifier::new("orders", keys)
+        .verify(&token)
+        .await
+        .expect("the person's token verifies");
+    let tokens: Arc<dyn TokenSource> = Arc::new(
+        ServiceCredentials::new("orders", &identity_url, env.service_secret("orders").into())
+            .expect("service credentials"),
+    );
+    let channel = hms_grpc::client::connect(&identity_url, "identity", tokens)
+        .expect("a channel to identity");
+
+    println!(
+        "authorization decisions through hms_authz::Authorizer ({CONCURRENCY} concurrent callers)"
+    );
+    println!(
+        "{:<28} {:>10} {:>12} {:>10} {:>10} {:>10}",
+        "", "decisions", "per second", "p50", "p99", "max"
+    );
+    let cached = Authorizer::new(channel.clone(), &AuthzConfig::default());
+    run(
+        "cached (2 s, the default)",
+        &cached,
+        &caller,
+        &target,
+        Duration::from_secs(5),
+    )
+    .await;
+    let uncached = Authorizer::new(channel, &AuthzConfig { authz_cache_ms: 0 });
+    run(
+        "uncached (identity each time)",
+        &uncached,
+        &caller,
+        &target,
+        Duration::from_secs(10),
+    )
+    .await;
+}
+
+/// Decides as fast as `CONCURRENCY` callers can for `length`, then prints
+/// the figures.
+async fn run(
+    label: &str,
+    authorizer: &Authorizer,
+    caller: &Caller,
+    target: &Target,
+    length: Duration,
+) {
+    // Warm up connections, keys and the cache.
+    for _ in 0..50 {
+        decide(authorizer, caller, target).await;
+    }
+    let started = Instant::now();
+    let workers: Vec<_> = (0..CONCURRENCY)
+        .map(|_| {
+            let authorizer = authorizer.clone();
+            let caller = caller.clone();
+            let target = target.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while started.elapsed() < length {
+                    let begun = Instant::now();
+                    decide(&authorizer, &caller, &target).await;
+                    latencies.push(begun.elapsed());
+                    // A cache hit never waits, so it never lets the other
+                    // callers run; real handlers await I/O around it.
+                    tokio::task::yield_now().await;
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for worker in workers {
+        latencies.extend(worker.await.expect("a worker"));
+    }
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
+    let at = |fraction: f64| latencies[((latencies.len() - 1) as f64 * fraction) as usize];
+    println!(
+        "{label:<28} {:>10} {:>12.0} {:>10} {:>10} {:>10}",
+        latencies.len(),
+        latencies.len() as f64 / elapsed.as_secs_f64(),
+        format!("{:.1?}", at(0.50)),
+        format!("{:.1?}", at(0.99)),
+        format!("{:.1?}", latencies[latencies.len() - 1]),
+    );
+}
+
+async fn decide(authorizer: &Authorizer, caller: &Caller, target: &Target) {
+    let user = hms_authz::require_user(caller).expect("a person");
+    let decision = authorizer
+        .decide(user, target, Action::CardsOrder)
+        .await
+        .expect("identity decides");
+    assert!(decision.allowed, "the owner may order cards");
+}

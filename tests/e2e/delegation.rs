@@ -1,0 +1,405 @@
+//! Acting on a company's behalf: an owner from the register grants a
+//! supplier, the supplier passes the grant on, its employee orders cards,
+//! and the owner sees and ends all of it.
+
+use std::time::{Duration, Instant};
+
+use hms_proto::companies::v1 as companies;
+use hms_proto::events::v1 as events;
+use hms_proto::identity::v1 as identity;
+use hms_proto::identity::v1::identity_service_client::IdentityServiceClient;
+use hms_proto::orders::v1 as orders;
+use hms_test_support::fakes::{orgs, persons};
+use hms_test_support::{Service, TestEnv, eventually, fixtures};
+use tonic::Code;
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suppliers_employee_orders_for_a_company_until_the_owner_revokes_the_grant() {
+    let mut env = TestEnv::new();
+    env.start_all().await;
+
+    // Kari logs in with BankID; the register makes her owner of NORDMANN
+    // BYGG AS, so she may register it. The back office approves it.
+    let mut clients = Clients::connect(&env).await;
+    let company_id = approved_company(&env, &mut clients).await;
+    let kari_token = env.access_token(persons::KARI_NORDMANN).await;
+    let mut kari =
+        IdentityServiceClient::new(env.channel_with_token(Service::Identity, &kari_token).await);
+    let kari_id = me(&mut kari).await.user.expect("user").user_id;
+
+    // She grants the supplier HMS LEVERANDØREN AS `cards:order`, and
+    // nothing more: contact details are not a supplier's to change.
+    let too_much = kari
+        .grant_access(identity::GrantAccessRequest {
+            company_id: company_id.clone(),
+            grantee: Some(supplier(orgs::HMS_LEVERANDOREN)),
+            scopes: vec!["cards:order".to_owned(), "company:contact:write".to_owned()],
+            valid_from: None,
+            valid_until: None,
+        })
+        .await
+        .expect_err("no contact changes for suppliers");
+    assert_eq!(too_much.code(), Code::InvalidArgument);
+    let supplier_grant = grant(
+        &mut kari,
+        &company_id,
+        supplier(orgs::HMS_LEVERANDOREN),
+        "cards:order",
+        None,
+    )
+    .await;
+
+    // The supplier's daglig leder passes it on to his employee Per.
+    let ola_token = env.access_token(persons::OLA_LEVERANDOR).await;
+    let mut ola =
+        IdentityServiceClient::new(env.channel_with_token(Service::Identity, &ola_token).await);
+    let wider = ola
+        .delegate_grant(identity::DelegateGrantRequest {
+            grant_id: supplier_grant.clone(),
+            national_id: persons::PER_ANSATT.to_owned(),
+            scopes: vec!["cards:order".to_owned(), "workers:read".to_owned()],
+            valid_until: None,
+        })
+        .await
+        .expect_err("a grant is never widened on the way");
+    assert_eq!(wider.code(), Code::InvalidArgument);
+    delegate(
+        &mut ola,
+        &supplier_grant,
+        persons::PER_ANSATT,
+        "cards:order",
+    )
+    .await;
+
+    // Per logs in, sees the company he may act for, and orders a card.
+    let per_token = env.access_token(persons::PER_ANSATT).await;
+    let mut per_identity =
+        IdentityServiceClient::new(env.channel_with_token(Service::Identity, &per_token).await);
+    let per_me = me(&mut per_identity).await;
+    let per_id = per_me.user.expect("user").user_id;
+    let access = per_me
+        .companies
+        .iter()
+        .find(|access| access.company_id == company_id)
+        .expect("Per may act for the company");
+    assert_eq!(access.scopes, vec!["cards:order".to_owned()]);
+    assert_eq!(access.source, identity::AccessSource::SupplierGrant as i32);
+    let mut per = Clients {
+        owner: PersonClients::with_token(&env, &per_token).await,
+        back_office: clients.back_office.clone(),
+    };
+    let order = create_order(&mut per, &company_id, &[fixtures::fodselsnummer()]).await;
+    upload_all_documents(&mut per, &order).await;
+    let submitted = per
+        .owner
+        .orders
+        .submit_order(orders::SubmitOrderRequest {
+            order_id: order.order_id.clone(),
+        })
+        .await
+        .expect("Per submits the order")
+        .into_inner()
+        .order
+        .expect("an order");
+    assert_eq!(submitted.status, orders::OrderStatus::Submitted as i32);
+
+    // He cannot redirect the authorities' letters.
+    let contact_change = per
+        .owner
+        .companies
+        .update_contact_info(companies::UpdateContactInfoRequest {
+            company_id: company_id.clone(),
+            contact: Some(companies::ContactInfo {
+                email: "post@leverandoren.no".to_owned(),
+                phone: "+4799999999".to_owned(),
+            }),
+        })
+        .await
+        .expect_err("suppliers do not change contact details");
+    assert_eq!(contact_change.code(), Code::PermissionDenied);
+    let company = clients
+        .owner
+        .companies
+        .get_company(companies::GetCompanyRequest {
+            company_id: company_id.clone(),
+        })
+        .await
+        .expect("get the company")
+        .into_inner()
+        .company
+        .expect("a company");
+    assert_eq!(
+        company.contact.expect("contact").email,
+        "post@nordmannbygg.no"
+    );
+
+    // Kari sees everyone with access: herself from the register, the
+    // supplier's grant from her, Per's from Ola, and that Per used it.
+    let listed = list_access(&mut kari, &company_id).await;
+    assert!(
+        listed
+            .owners
+            .iter()
+            .any(|owner| owner.user_id == kari_id && owner.role == "daglig leder"),
+        "{:?}",
+        listed.owners
+    );
+    let supplier_row = find_grant(&listed, &supplier_grant);
+    assert!(matches!(
+        &supplier_row.grantee,
+        Some(identity::grant::Grantee::Supplier(s)) if s.org_number == orgs::HMS_LEVERANDOREN
+    ));
+    assert_eq!(supplier_row.granted_by_user_id, kari_id);
+    assert_eq!(supplier_row.granted_by_name, "Kari Nordmann");
+    assert_eq!(supplier_row.state, identity::GrantState::Active as i32);
+    let per_row = listed
+        .grants
+        .iter()
+        .find(|grant| grant.parent_grant_id == supplier_grant)
+        .expect("Per's grant, passed on from the supplier's");
+    assert!(matches!(
+        &per_row.grantee,
+        Some(identity::grant::Grantee::Person(p)) if p.user_id == per_id
+    ));
+    assert_eq!(per_row.granted_by_name, "Ola Leverandør");
+    assert_eq!(per_row.scopes, vec!["cards:order".to_owned()]);
+    assert!(per_row.last_used_at.is_some(), "Per's use is visible");
+    let per_grant = per_row.grant_id.clone();
+
+    // Kari revokes the supplier's grant; Per's goes with it, everywhere,
+    // within seconds.
+    let revoked_at = Instant::now();
+    kari.revoke_access(identity::RevokeAccessRequest {
+        grant_id: supplier_grant.clone(),
+    })
+    .await
+    .expect("revoke");
+    // Services reuse a decision for `HMS_AUTHZ_CACHE_MS` (here 500 ms):
+    // that bounds how long both reading and ordering keep working.
+    let per_orders = per.owner.orders.clone();
+    eventually("Per to lose access to the company", Duration::from_secs(5), || {
+        let mut per_orders = per_orders.clone();
+        let order_id = order.order_id.clone();
+        let company_id = company_id.clone();
+        async move {
+            let read = per_orders
+                .get_order(orders::GetOrderRequest { order_id })
+                .await
+                .map(drop);
+            let create = per_orders
+                .create_order(orders::CreateOrderRequest {
+                    company_id,
+                    idempotency_key: uuid::Uuid::new_v4().to_string(),
+                    workers: vec![new_worker("Etter Tilbaketrekking", &fixtures::fodselsnummer())],
+                })
+                .await
+                .map(drop);
+            // Nothing of the company shows: not even that it exists.
+            let hidden = |answer: &Result<(), tonic::Status>| {
+                matches!(answer, Err(status) if status.code() == Code::NotFound)
+            };
+            (hidden(&read) && hidden(&create)).then_some(())
+        }
+    })
+    .await;
+    println!(
+        "revocation reached every call after {} ms",
+        revoked_at.elapsed().as_millis()
+    );
+    let per_now = me(&mut per_identity).await;
+    assert!(per_now.companies.iter().all(|a| a.company_id != company_id));
+
+    let listed = list_access(&mut kari, &company_id).await;
+    for grant_id in [&supplier_grant, &per_grant] {
+        let row = find_grant(&listed, grant_id);
+        assert_eq!(row.state, identity::GrantState::Revoked as i32);
+        assert_eq!(row.revoked_by_name, "Kari Nordmann");
+    }
+
+    // Each grant and each revocation went out as an event.
+    outbox_drained(&env, Service::Identity).await;
+    let granted: Vec<events::AccessGranted> = published(&env).await;
+    assert_eq!(granted.len(), 2, "{granted:?}");
+    assert!(granted.iter().any(|event| event.grant_id == supplier_grant
+        && event.supplier_org_number == orgs::HMS_LEVERANDOREN));
+    // Per had not logged in yet when Ola passed the grant on: the event
+    // names him by masked number only.
+    assert!(granted.iter().any(|event| event.grant_id == per_grant
+        && event.parent_grant_id == supplier_grant
+        && event.grantee_user_id.is_empty()
+        && event.grantee_label.starts_with(&persons::PER_ANSATT[..6])));
+    let revoked: Vec<events::AccessRevoked> = published(&env).await;
+    assert_eq!(revoked.len(), 2, "{revoked:?}");
+    assert!(
+        revoked
+            .iter()
+            .all(|event| event.revoked_by_user_id == kari_id)
+    );
+
+    // No national identity number reached a log or an event.
+    let logs = env.logs();
+    for national_id in [
+        persons::KARI_NORDMANN,
+        persons::OLA_LEVERANDOR,
+        persons::PER_ANSATT,
+    ] {
+        assert!(!logs.contains(national_id), "a national id was logged");
+        assert!(
+            granted
+                .iter()
+                .all(|event| !format!("{event:?}").contains(national_id)),
+            "a national id in an event"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contact_details_change_with_a_recent_login_and_leave_a_history() {
+    let mut env = TestEnv::new();
+    // Long enough for a login and two changes on a busy machine.
+    env.set("HMS_STEP_UP_SECS", "6");
+    env.start_all().await;
+    let mut clients = Clients::connect(&env).await;
+    let company_id = approved_company(&env, &mut clients).await;
+    // A fresh login: changing contact details needs one.
+    let kari_token = env.access_token(persons::KARI_NORDMANN).await;
+    let kari_id = me(&mut IdentityServiceClient::new(
+        env.channel_with_token(Service::Identity, &kari_token).await,
+    ))
+    .await
+    .user
+    .expect("user")
+    .user_id;
+    let kari = PersonClients::with_token(&env, &kari_token).await;
+
+    let new_contact = companies::ContactInfo {
+        email: "kontor@nordmannbygg.no".to_owned(),
+        phone: "+4722334455".to_owned(),
+    };
+    let change = |contact: companies::ContactInfo| {
+        let mut companies = kari.companies.clone();
+        let company_id = company_id.clone();
+        async move {
+            companies
+                .update_contact_info(companies::UpdateContactInfoRequest {
+                    company_id,
+                    contact: Some(contact),
+                })
+                .await
+        }
+    };
+    let invalid = change(companies::ContactInfo {
+        email: "not an address".to_owned(),
+        phone: "+4722334455".to_owned(),
+    })
+    .await
+    .expect_err("an invalid address");
+    assert_eq!(invalid.code(), Code::InvalidArgument);
+    assert!(
+        invalid.message().contains("contact.email"),
+        "{}",
+        invalid.message()
+    );
+
+    let changed = change(new_contact.clone())
+        .await
+        .expect("the owner changes the contact details")
+        .into_inner()
+        .company
+        .expect("a company");
+    assert_eq!(changed.contact.as_ref(), Some(&new_contact));
+    change(new_contact.clone()).await.expect("the same again");
+
+    // One change in the history, and one event with the old contact, so the
+    // old address hears of it too.
+    let history = clients
+        .owner
+        .companies
+        .list_contact_history(companies::ListContactHistoryRequest {
+            company_id: company_id.clone(),
+        })
+        .await
+        .expect("history")
+        .into_inner()
+        .changes;
+    assert_eq!(history.len(), 1, "the repeat changed nothing");
+    assert_eq!(history[0].changed_by_user_id, kari_id);
+    assert_eq!(
+        history[0].old_contact.as_ref().map(|c| c.email.as_str()),
+        Some("post@nordmannbygg.no")
+    );
+    assert_eq!(history[0].new_contact.as_ref(), Some(&new_contact));
+    assert_eq!(history[0].version, changed.version);
+    // Everything companies had to say is out; only then count.
+    outbox_drained(&env, Service::Companies).await;
+    let events: Vec<events::ContactInfoChanged> = published(&env).await;
+    assert_eq!(events.len(), 1, "the repeat announced nothing");
+    assert_eq!(events[0].company_id, company_id);
+    assert_eq!(events[0].changed_by_user_id, kari_id);
+    assert_eq!(
+        events[0].old_contact.as_ref().map(|c| c.email.as_str()),
+        Some("post@nordmannbygg.no")
+    );
+
+    // Once the login is older than the step-up window, the same owner must
+    // log in again before changing them.
+    tokio::time::sleep(Duration::from_millis(6_600)).await;
+    let stale = change(companies::ContactInfo {
+        email: "annen@nordmannbygg.no".to_owned(),
+        phone: "+4722334455".to_owned(),
+    })
+    .await
+    .expect_err("the login is too old");
+    assert_eq!(stale.code(), Code::PermissionDenied);
+    assert!(
+        stale.message().contains("log in again"),
+        "{}",
+        stale.message()
+    );
+    let fresh = PersonClients::login(&env, persons::KARI_NORDMANN).await;
+    fresh
+        .companies
+        .clone()
+        .update_contact_info(companies::UpdateContactInfoRequest {
+            company_id: company_id.clone(),
+            contact: Some(companies::ContactInfo {
+                email: "annen@nordmannbygg.no".to_owned(),
+                phone: "+4722334455".to_owned(),
+            }),
+        })
+        .await
+        .expect("after a fresh login");
+}
+
+async fn me(
+    identity: &mut IdentityServiceClient<hms_test_support::Authed>,
+) -> identity::GetCurrentUserResponse {
+    identity
+        .get_current_user(identity::GetCurrentUserRequest {})
+        .await
+        .expect("who am I")
+        .into_inner()
+}
+
+async fn list_access(
+    identity: &mut IdentityServiceClient<hms_test_support::Authed>,
+    company_id: &str,
+) -> identity::ListAccessResponse {
+    identity
+        .list_access(identity::ListAccessRequest {
+            company_id: company_id.to_owned(),
+        })
+        .await
+        .expect("list access")
+        .into_inner()
+}
+
+fn find_grant<'a>(listed: &'a identity::ListAccessResponse, grant_id: &str) -> &'a identity::Grant {
+    listed
+        .grants
+        .iter()
+        .find(|grant| grant.grant_id == grant_id)
+        .unwrap_or_else(|| panic!("grant {grant_id} is listed"))
+}
