@@ -671,7 +671,9 @@ async fn scene(env: &TestEnv) -> (Fixtures, Vec<PersonClients>) {
     })
     .await
     .expect("revoke");
-    let expires_at = chrono::Utc::now() + chrono::Duration::seconds(4);
+    // Long enough for her login and one call on a busy machine; the matrix
+    // waits for the rest of it below.
+    let expires_at = chrono::Utc::now() + chrono::Duration::seconds(8);
     grant(
         &mut kari,
         &company,

@@ -373,6 +373,212 @@ async fn contact_details_change_with_a_recent_login_and_leave_a_history() {
         .expect("after a fresh login");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_access_manager_grants_only_within_their_own_grant_and_loses_what_they_gave_with_it() {
+    let mut env = TestEnv::new();
+    env.start_all().await;
+    let mut clients = Clients::connect(&env).await;
+    let company_id = approved_company(&env, &mut clients).await;
+    let mut kari = identity_as(&env, persons::KARI_NORDMANN).await;
+
+    // Kari makes Tore an access manager for a day, able to order cards.
+    let tore_until = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() + 86_400, 0)
+        .expect("a time");
+    let tore_grant = kari
+        .grant_access(identity::GrantAccessRequest {
+            company_id: company_id.clone(),
+            grantee: Some(person(persons::TORE_TIDLIGERE)),
+            scopes: vec!["access:manage".to_owned(), "cards:order".to_owned()],
+            valid_from: None,
+            valid_until: Some(hms_proto::time::timestamp(tore_until)),
+        })
+        .await
+        .expect("the owner makes an access manager")
+        .into_inner()
+        .grant
+        .expect("a grant")
+        .grant_id;
+    let mut tore = identity_as(&env, persons::TORE_TIDLIGERE).await;
+    let give = |scopes: &[&str], valid_from, valid_until| identity::GrantAccessRequest {
+        company_id: company_id.clone(),
+        grantee: Some(person(persons::UNNI_UTLOPT)),
+        scopes: scopes.iter().map(|scope| (*scope).to_owned()).collect(),
+        valid_from,
+        valid_until,
+    };
+
+    // He cannot give what he does not hold, nor for longer than he holds it.
+    let more = tore
+        .grant_access(give(&["company:contact:write"], None, None))
+        .await
+        .expect_err("a scope Tore lacks");
+    assert_eq!(more.code(), Code::InvalidArgument);
+    assert!(more.message().starts_with("scopes:"), "{}", more.message());
+    let longer = tore
+        .grant_access(give(
+            &["cards:order"],
+            None,
+            Some(hms_proto::time::timestamp(
+                tore_until + chrono::Duration::hours(1),
+            )),
+        ))
+        .await
+        .expect_err("past Tore's own end");
+    assert_eq!(longer.code(), Code::InvalidArgument);
+    assert!(
+        longer.message().starts_with("valid_until:"),
+        "{}",
+        longer.message()
+    );
+
+    // What he gives ends with his own grant, and hangs under it.
+    let unni_grant = tore
+        .grant_access(give(&["cards:order"], None, None))
+        .await
+        .expect("within Tore's grant")
+        .into_inner()
+        .grant
+        .expect("a grant");
+    assert_eq!(unni_grant.parent_grant_id, tore_grant);
+    assert_eq!(
+        unni_grant.valid_until,
+        Some(hms_proto::time::timestamp(tore_until))
+    );
+    // A grant may start later: until then it is pending and shows nothing.
+    let starts = chrono::Utc::now() + chrono::Duration::seconds(3);
+    let per_grant = tore
+        .grant_access(identity::GrantAccessRequest {
+            grantee: Some(person(persons::PER_ANSATT)),
+            ..give(
+                &["cards:order"],
+                Some(hms_proto::time::timestamp(starts)),
+                None,
+            )
+        })
+        .await
+        .expect("a grant that starts later")
+        .into_inner()
+        .grant
+        .expect("a grant");
+    assert_eq!(per_grant.state, identity::GrantState::Pending as i32);
+    let per = PersonClients::login(&env, persons::PER_ANSATT).await;
+    let unni = PersonClients::login(&env, persons::UNNI_UTLOPT).await;
+    let read = |companies: &companies::company_service_client::CompanyServiceClient<
+        hms_test_support::Authed,
+    >| {
+        let mut companies = companies.clone();
+        let company_id = company_id.clone();
+        async move {
+            companies
+                .get_company(companies::GetCompanyRequest { company_id })
+                .await
+                .map(drop)
+                .map_err(|status| status.code())
+        }
+    };
+    assert_eq!(read(&per.companies).await, Err(Code::NotFound));
+    assert_eq!(read(&unni.companies).await, Ok(()));
+    eventually("Per's grant to start", Duration::from_secs(15), || async {
+        read(&per.companies).await.ok()
+    })
+    .await;
+
+    // Kari ends Tore's grant, and with it everything he gave.
+    kari.revoke_access(identity::RevokeAccessRequest {
+        grant_id: tore_grant.clone(),
+    })
+    .await
+    .expect("revoke");
+    let listed = list_access(&mut kari, &company_id).await;
+    for grant_id in [&tore_grant, &unni_grant.grant_id, &per_grant.grant_id] {
+        let row = find_grant(&listed, grant_id);
+        assert_eq!(row.state, identity::GrantState::Revoked as i32, "{row:?}");
+    }
+    eventually(
+        "Unni and Per to lose access",
+        Duration::from_secs(5),
+        || async {
+            (read(&per.companies).await == Err(Code::NotFound)
+                && read(&unni.companies).await == Err(Code::NotFound))
+            .then_some(())
+        },
+    )
+    .await;
+    outbox_drained(&env, Service::Identity).await;
+    let revoked: Vec<events::AccessRevoked> = published(&env).await;
+    assert_eq!(revoked.len(), 3, "{revoked:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn granting_and_revoking_need_a_recent_login() {
+    let mut env = TestEnv::new();
+    env.set("HMS_STEP_UP_SECS", "5");
+    env.start_all().await;
+    let mut clients = Clients::connect(&env).await;
+    let company_id = approved_company(&env, &mut clients).await;
+    let give = |national_id: &str| identity::GrantAccessRequest {
+        company_id: company_id.clone(),
+        grantee: Some(person(national_id)),
+        scopes: vec!["workers:read".to_owned()],
+        valid_from: None,
+        valid_until: None,
+    };
+
+    let mut kari = identity_as(&env, persons::KARI_NORDMANN).await;
+    let granted = kari
+        .grant_access(give(persons::PER_ANSATT))
+        .await
+        .expect("just logged in")
+        .into_inner()
+        .grant
+        .expect("a grant")
+        .grant_id;
+
+    tokio::time::sleep(Duration::from_millis(5_500)).await;
+    let stale = kari
+        .grant_access(give(persons::UNNI_UTLOPT))
+        .await
+        .expect_err("the login is too old to grant");
+    assert_eq!(stale.code(), Code::PermissionDenied);
+    assert!(
+        stale.message().contains("log in again"),
+        "{}",
+        stale.message()
+    );
+    let stale = kari
+        .revoke_access(identity::RevokeAccessRequest {
+            grant_id: granted.clone(),
+        })
+        .await
+        .expect_err("the login is too old to revoke");
+    assert_eq!(stale.code(), Code::PermissionDenied);
+    // Reading who has access needs no fresh login.
+    let listed = list_access(&mut kari, &company_id).await;
+    assert_eq!(
+        find_grant(&listed, &granted).state,
+        identity::GrantState::Active as i32
+    );
+
+    let mut fresh = identity_as(&env, persons::KARI_NORDMANN).await;
+    fresh
+        .revoke_access(identity::RevokeAccessRequest { grant_id: granted })
+        .await
+        .expect("after a fresh login");
+    fresh
+        .grant_access(give(persons::UNNI_UTLOPT))
+        .await
+        .expect("after a fresh login");
+}
+
+/// The identity service as a person who has just logged in.
+async fn identity_as(
+    env: &TestEnv,
+    national_id: &str,
+) -> IdentityServiceClient<hms_test_support::Authed> {
+    let token = env.access_token(national_id).await;
+    IdentityServiceClient::new(env.channel_with_token(Service::Identity, &token).await)
+}
+
 async fn me(
     identity: &mut IdentityServiceClient<hms_test_support::Authed>,
 ) -> identity::GetCurrentUserResponse {

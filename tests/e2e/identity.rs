@@ -256,3 +256,78 @@ fn ed25519_stranger() -> EncodingKey {
     der.extend_from_slice(&seed);
     EncodingKey::from_ed_der(&der)
 }
+
+#[tokio::test]
+async fn a_new_signing_key_is_published_before_it_signs_and_the_old_one_after() {
+    let mut env = TestEnv::new();
+    // The shortest rotation allowed: the next key appears 10 s ahead.
+    env.set("HMS_SIGNING_KEY_ROTATION_SECS", "20");
+    env.start(Service::Companies).await;
+    let identity = IdentityServiceClient::new(env.channel(Service::Identity).await);
+    let published = || {
+        let mut identity = identity.clone();
+        async move {
+            let jwks = identity
+                .get_jwks(pb::GetJwksRequest {})
+                .await
+                .expect("the JWKS")
+                .into_inner()
+                .jwks_json;
+            let jwks: serde_json::Value = serde_json::from_str(&jwks).expect("JSON");
+            jwks["keys"]
+                .as_array()
+                .expect("keys")
+                .iter()
+                .map(|key| key["kid"].as_str().expect("a kid").to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let signing_kid = |token: &str| {
+        jsonwebtoken::decode_header(token)
+            .expect("a JWT header")
+            .kid
+            .expect("a kid")
+    };
+
+    let first_token = env.service_token("gateway", Service::Companies).await;
+    let first = signing_kid(&first_token);
+    assert_eq!(published().await, vec![first.clone()]);
+
+    // Within the rotation the next key is out while the first still signs.
+    let next = hms_test_support::eventually(
+        "the next key to be published",
+        std::time::Duration::from_secs(20),
+        || async {
+            let kids = published().await;
+            let signs = signing_kid(&env.service_token("gateway", Service::Companies).await);
+            (kids.len() == 2 && signs == first).then(|| {
+                kids.into_iter()
+                    .find(|kid| *kid != first)
+                    .expect("a new kid")
+            })
+        },
+    )
+    .await;
+
+    // Then it signs, and the first is still published for the tokens it
+    // signed, which every service keeps accepting.
+    hms_test_support::eventually(
+        "the next key to sign",
+        std::time::Duration::from_secs(20),
+        || async {
+            let signs = signing_kid(&env.service_token("gateway", Service::Companies).await);
+            (signs == next).then_some(())
+        },
+    )
+    .await;
+    let kids = published().await;
+    assert!(kids.contains(&first) && kids.contains(&next), "{kids:?}");
+    let answer = CompanyServiceClient::new(
+        env.channel_with_token(Service::Companies, &first_token)
+            .await,
+    )
+    .list_companies(companies_pb::ListCompaniesRequest::default())
+    .await
+    .expect_err("the gateway is not the back office");
+    assert_eq!(answer.code(), tonic::Code::PermissionDenied, "{answer:?}");
+}

@@ -82,17 +82,20 @@ struct Key {
 #[derive(Clone)]
 pub struct Authorizer {
     client: IdentityServiceClient<ServiceChannel>,
-    cache: moka::future::Cache<Key, Decision>,
+    /// None when `HMS_AUTHZ_CACHE_MS` is 0: then every decision is asked.
+    cache: Option<moka::future::Cache<Key, Decision>>,
 }
 
 impl Authorizer {
     pub fn new(identity: ServiceChannel, config: &AuthzConfig) -> Self {
         Self {
             client: IdentityServiceClient::new(identity),
-            cache: moka::future::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(Duration::from_millis(config.authz_cache_ms))
-                .build(),
+            cache: (config.authz_cache_ms > 0).then(|| {
+                moka::future::Cache::builder()
+                    .max_capacity(100_000)
+                    .time_to_live(Duration::from_millis(config.authz_cache_ms))
+                    .build()
+            }),
         }
     }
 
@@ -103,6 +106,9 @@ impl Authorizer {
         target: &Target,
         action: Action,
     ) -> Result<Decision, Status> {
+        let Some(cache) = &self.cache else {
+            return self.ask(user, target, action).await;
+        };
         let key = Key {
             user: user.user_id,
             session: user.session_id,
@@ -111,7 +117,7 @@ impl Authorizer {
             action,
         };
         // Concurrent misses for one key make one call.
-        self.cache
+        cache
             .try_get_with(key, self.ask(user, target, action))
             .await
             .map_err(|error: Arc<Status>| (*error).clone())

@@ -1,5 +1,5 @@
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use async_nats::jetstream;
@@ -13,6 +13,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use crate::fakes::{self, FakeProcess};
+use crate::ports::{self, ReservedPort};
 use crate::process::ServiceProcess;
 
 /// A service of the platform, as the tests start it.
@@ -64,6 +65,8 @@ pub struct TestEnv {
     fakes: Vec<FakeProcess>,
     /// Where the gateway's REST API listens.
     gateway_http: SocketAddr,
+    /// Held for the test's life, so no other test takes these ports.
+    _reserved: Vec<ReservedPort>,
 }
 
 /// The names that get service credentials in a test.
@@ -87,29 +90,16 @@ impl TestEnv {
         let dir = std::env::temp_dir().join("hms-tests").join(&id);
         std::fs::create_dir_all(&dir).expect("create the test's folder");
 
-        // Hold every port until all are chosen, so no two services get one.
-        let listeners: Vec<(Service, TcpListener)> = Service::ALL
+        let reserved: Vec<(Service, ReservedPort)> = Service::ALL
             .iter()
-            .map(|service| {
-                (
-                    *service,
-                    TcpListener::bind("127.0.0.1:0").expect("bind a free port"),
-                )
-            })
+            .map(|service| (*service, ports::reserve()))
             .collect();
-        let http = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-        let gateway_http = http.local_addr().expect("local address");
-        let ports = listeners
+        let http = ports::reserve();
+        let gateway_http = SocketAddr::from(([127, 0, 0, 1], http.port()));
+        let ports = reserved
             .iter()
-            .map(|(service, listener)| {
-                (
-                    *service,
-                    listener.local_addr().expect("local address").port(),
-                )
-            })
+            .map(|(service, reserved)| (*service, reserved.port()))
             .collect();
-        drop(listeners);
-        drop(http);
         let redirect_uri = format!("http://{gateway_http}/api/v1/auth/callback");
 
         let service_secrets: BTreeMap<&'static str, String> = SERVICE_CLIENTS
@@ -130,6 +120,9 @@ impl TestEnv {
         let mut settings = BTreeMap::new();
         for (key, value) in [
             ("HMS_DATABASE_CREATE", "true".to_owned()),
+            // Five databases a test, and tests run side by side against one
+            // PostgreSQL (100 connections by default): small pools.
+            ("HMS_DATABASE_MAX_CONNECTIONS", "3".to_owned()),
             ("HMS_NATS_URL", nats_url.clone()),
             ("HMS_NATS_NAMESPACE", id.clone()),
             ("HMS_SERVICE_CLIENTS", service_clients),
@@ -177,6 +170,11 @@ impl TestEnv {
             processes: BTreeMap::new(),
             fakes: Vec::new(),
             gateway_http,
+            _reserved: reserved
+                .into_iter()
+                .map(|(_, reserved)| reserved)
+                .chain([http])
+                .collect(),
         };
         let orders_url = env.url(Service::Orders);
         let media_url = env.url(Service::Media);

@@ -13,6 +13,7 @@ mod env;
 pub mod fakes;
 pub mod fixtures;
 mod otlp;
+pub mod ports;
 mod process;
 mod s3;
 

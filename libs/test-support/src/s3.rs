@@ -17,16 +17,15 @@ pub struct S3Fake {
     endpoint: String,
     bucket: String,
     _server: Child,
+    _port: crate::ports::ReservedPort,
 }
 
 impl S3Fake {
     /// Starts moto on a free port and creates `bucket`.
     pub async fn start(bucket: &str) -> Self {
         let binary = moto_server();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
+        let reserved = crate::ports::reserve();
+        let port = reserved.port();
         let server = Command::new(&binary)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(std::process::Stdio::null())
@@ -39,6 +38,7 @@ impl S3Fake {
             endpoint: format!("http://127.0.0.1:{port}"),
             bucket: bucket.to_owned(),
             _server: server,
+            _port: reserved,
         };
         // CreateBucket is a plain PUT; moto accepts it unsigned.
         let deadline = Instant::now() + Duration::from_secs(30);

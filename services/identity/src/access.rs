@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::config::Settings;
 use crate::domain::{self, Holdings, Verdict};
 use crate::error::IdentityError;
-use crate::storage::{GrantRow, NewGrant, Store, UserRow};
+use crate::storage::{ActiveGrant, GrantRow, NewGrant, Store, UserRow};
 
 /// The register's view is reused this long when the register is down.
 const REGISTER_STALE_LIMIT: chrono::Duration = chrono::Duration::hours(24);
@@ -273,6 +273,36 @@ impl Access {
         Ok(verdict)
     }
 
+    /// Where `user`'s right to grant on `company` comes from. Of their
+    /// grants holding `access:manage`, the one that covers the scopes
+    /// asked for and lasts longest: what they give is bounded by it.
+    pub async fn grant_authority(
+        &self,
+        user: &UserRow,
+        company: &KnownCompany,
+        scopes: &BTreeSet<Action>,
+    ) -> Result<GrantAuthority, IdentityError> {
+        self.refresh_register(&company.org).await?;
+        if self
+            .store
+            .is_register_owner(&company.org, &user.register_key)
+            .await?
+        {
+            return Ok(GrantAuthority::Owner);
+        }
+        self.store
+            .active_grants(&user.person_key, Some(company.id))
+            .await?
+            .into_iter()
+            .filter(|grant| grant.scopes.contains(&Action::AccessManage))
+            .max_by_key(|grant| {
+                let covers = scopes.iter().all(|scope| grant.scopes.contains(scope));
+                (covers, grant.valid_until.is_none(), grant.valid_until)
+            })
+            .map(GrantAuthority::Grant)
+            .ok_or(IdentityError::Denied)
+    }
+
     /// A company by id, or not found.
     pub async fn known_company(
         &self,
@@ -361,6 +391,16 @@ impl Access {
             }
         }
     }
+}
+
+/// Why someone may grant access to a company, which bounds what they give.
+#[derive(Debug, Clone)]
+pub enum GrantAuthority {
+    /// An owner in the register: anything grantable, for any time.
+    Owner,
+    /// A grant of `access:manage`: nothing it lacks, never past its end,
+    /// and revoked with it.
+    Grant(ActiveGrant),
 }
 
 /// What an `Authorize` is about.

@@ -45,7 +45,8 @@ pub struct IdentityConfig {
     #[serde(default = "default_step_up_secs")]
     pub step_up_secs: u64,
     /// `HMS_SIGNING_KEY_ROTATION_SECS`: a signing key signs for this long,
-    /// then a new one takes over.
+    /// then the next takes over; the next is published half this long
+    /// (at most ten minutes) before it signs.
     #[serde(default = "default_rotation_secs")]
     pub signing_key_rotation_secs: u64,
     /// `HMS_SERVICE_CLIENTS`: `name:sha256hex` pairs, comma-separated: the
@@ -180,6 +181,14 @@ impl IdentityConfig {
                 "must be between 1 and 3600",
             ));
         }
+        // The next key is published half a rotation ahead (at most ten
+        // minutes), which must exceed how often a verifier may refetch.
+        if self.signing_key_rotation_secs < 20 {
+            return Err(ConfigError::invalid(
+                "HMS_SIGNING_KEY_ROTATION_SECS",
+                "must be at least 20",
+            ));
+        }
         Ok(Settings {
             sealing,
             person_keys,
@@ -188,7 +197,7 @@ impl IdentityConfig {
             access_token_ttl: Duration::from_secs(self.access_token_secs),
             session_ttl: Duration::from_secs(self.session_secs),
             step_up_window: Duration::from_secs(self.step_up_secs),
-            rotation: Duration::from_secs(self.signing_key_rotation_secs.max(60)),
+            rotation: Duration::from_secs(self.signing_key_rotation_secs),
             service_clients,
             back_office,
             register_cache: Duration::from_secs(self.register_cache_secs),

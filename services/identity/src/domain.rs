@@ -145,6 +145,35 @@ pub fn parse_scopes(values: &[String]) -> Result<BTreeSet<Action>, String> {
         .collect()
 }
 
+/// How a grant made under another would reach beyond it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Widening {
+    /// It names a scope the other does not hold.
+    Scopes,
+    /// It would last longer than the other.
+    Time,
+}
+
+/// The end of a grant made under another (a supplier's grant passed on, or
+/// a grant given by someone whose own right to grant is a grant): it holds
+/// only scopes the other holds and ends no later; without an end of its own
+/// it ends with the other.
+pub fn bounded_by(
+    parent_scopes: &[Action],
+    parent_until: Option<DateTime<Utc>>,
+    scopes: &BTreeSet<Action>,
+    until: Option<DateTime<Utc>>,
+) -> Result<Option<DateTime<Utc>>, Widening> {
+    if scopes.iter().any(|scope| !parent_scopes.contains(scope)) {
+        return Err(Widening::Scopes);
+    }
+    match (until, parent_until) {
+        (Some(until), Some(limit)) if until > limit => Err(Widening::Time),
+        (None, limit) => Ok(limit),
+        (until, _) => Ok(until),
+    }
+}
+
 /// Where a grant stands at `now`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GrantState {
@@ -266,6 +295,41 @@ mod tests {
         assert!(parse_scopes(&[]).is_err());
         assert!(parse_scopes(&["orders:decide".into()]).is_err());
         assert!(parse_scopes(&["everything".into()]).is_err());
+    }
+
+    #[test]
+    fn a_grant_made_under_another_never_reaches_beyond_it() {
+        use Action::*;
+        let now = Utc::now();
+        let hour = chrono::Duration::hours(1);
+        let held = [CardsOrder, WorkersRead, AccessManage];
+        let asked = |scopes: &[Action]| scopes.iter().copied().collect::<BTreeSet<_>>();
+
+        assert_eq!(
+            bounded_by(&held, Some(now + hour), &asked(&[CardsOrder]), None),
+            Ok(Some(now + hour)),
+            "without an end of its own it ends with the other"
+        );
+        assert_eq!(
+            bounded_by(&held, Some(now + hour), &asked(&[WorkersRead]), Some(now)),
+            Ok(Some(now))
+        );
+        assert_eq!(
+            bounded_by(&held, Some(now), &asked(&[CardsOrder]), Some(now + hour)),
+            Err(Widening::Time)
+        );
+        assert_eq!(
+            bounded_by(&held, None, &asked(&[CardsOrder]), Some(now + hour)),
+            Ok(Some(now + hour))
+        );
+        assert_eq!(
+            bounded_by(&held, None, &asked(&[CardsOrder]), None),
+            Ok(None)
+        );
+        assert_eq!(
+            bounded_by(&held, None, &asked(&[CardsOrder, ContactWrite]), None),
+            Err(Widening::Scopes)
+        );
     }
 
     #[test]

@@ -15,9 +15,9 @@ use hms_proto::time::{from_timestamp, timestamp};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::access::{Access, Target};
+use crate::access::{Access, GrantAuthority, Target};
 use crate::accounts::{Accounts, SessionTokens};
-use crate::domain::{GrantState, grant_state};
+use crate::domain::{GrantState, Widening, bounded_by, grant_state};
 use crate::error::IdentityError;
 use crate::storage::{GrantRow, NewGrant};
 
@@ -48,6 +48,14 @@ impl IdentityApi {
         // The error names the problem, never the number.
         Fodselsnummer::parse(value, self.national_id_policy)
             .map_err(|error| invalid_field(field, error))
+    }
+}
+
+/// The refusal of a grant that would reach beyond the one it is made under.
+fn widened(widening: Widening, under: &str) -> Status {
+    match widening {
+        Widening::Scopes => invalid_field("scopes", format!("may only name scopes {under} holds")),
+        Widening::Time => invalid_field("valid_until", format!("may not outlast {under}")),
     }
 }
 
@@ -298,6 +306,19 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             ),
             None => None,
         };
+        // Someone whose own right to grant is a grant gives only within it.
+        let (parent_grant_id, valid_until) = match self
+            .access()
+            .grant_authority(&granter, &company, &scopes)
+            .await?
+        {
+            GrantAuthority::Owner => (None, valid_until),
+            GrantAuthority::Grant(own) => {
+                let until = bounded_by(&own.scopes, own.valid_until, &scopes, valid_until)
+                    .map_err(|widening| widened(widening, "your own grant"))?;
+                (Some(own.grant_id), until)
+            }
+        };
         if let Some(until) = valid_until
             && (until <= valid_from || until <= now)
         {
@@ -314,7 +335,7 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             grantee_label: None,
             supplier_org: None,
             supplier_name: None,
-            parent_grant_id: None,
+            parent_grant_id,
             scopes: scopes.iter().map(|s| s.as_str().to_owned()).collect(),
             valid_from,
             valid_until,
@@ -385,30 +406,20 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             ));
         }
         let scopes = Access::grant_scopes(&request.scopes, true)?;
-        if scopes
-            .iter()
-            .any(|scope| !parent.scopes.iter().any(|held| held == scope.as_str()))
-        {
-            return Err(invalid_field(
-                "scopes",
-                "may only name scopes the supplier's grant holds",
-            ));
-        }
         let valid_until = match &request.valid_until {
             Some(ts) => Some(
                 from_timestamp(ts)
                     .ok_or_else(|| invalid_field("valid_until", "is out of range"))?,
             ),
-            None => parent.valid_until,
+            None => None,
         };
-        if let (Some(until), Some(limit)) = (valid_until, parent.valid_until)
-            && until > limit
-        {
-            return Err(invalid_field(
-                "valid_until",
-                "may not outlast the supplier's grant",
-            ));
-        }
+        let held: Vec<Action> = parent
+            .scopes
+            .iter()
+            .filter_map(|scope| Action::parse(scope))
+            .collect();
+        let valid_until = bounded_by(&held, parent.valid_until, &scopes, valid_until)
+            .map_err(|widening| widened(widening, "the supplier's grant"))?;
         if valid_until.is_some_and(|until| until <= Utc::now()) {
             return Err(invalid_field("valid_until", "must be in the future"));
         }

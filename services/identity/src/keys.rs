@@ -22,12 +22,21 @@ use crate::error::IdentityError;
 
 /// How long a signing key keeps being published after it stopped signing:
 /// longer than any token it signed lives.
-const PUBLISH_AFTER_RETIRE: Duration = Duration::from_secs(2 * 3600);
+const PUBLISH_AFTER_RETIRE: chrono::Duration = chrono::Duration::hours(2);
+
+/// How long before it signs the next key is published: half a rotation, at
+/// most ten minutes. Longer than a verifier's least time between fetches of
+/// the JWKS (5 s), so none refuses the new key's first tokens.
+fn publish_lead(rotation: Duration) -> chrono::Duration {
+    chrono::Duration::from_std((rotation / 2).min(Duration::from_secs(600)))
+        .unwrap_or(chrono::Duration::MAX)
+}
 
 struct ActiveKey {
     kid: String,
     encoding: EncodingKey,
-    retire_at: DateTime<Utc>,
+    /// When to look again: to publish the next key, or to switch to it.
+    recheck_at: DateTime<Utc>,
 }
 
 /// Signs tokens with the current key and rotates it when its time is up.
@@ -125,17 +134,17 @@ impl Signer {
         Ok(IssuedToken { token, expires_at })
     }
 
-    /// Loads the current key, or creates one when there is none or it is
-    /// due for retirement.
+    /// Loads the key that signs now, creating one when there is none, and
+    /// publishes the next one ahead of its turn.
     async fn ensure_active(&self) -> Result<(), IdentityError> {
         if let Some(key) = self.active.read().await.as_ref()
-            && key.retire_at > Utc::now()
+            && key.recheck_at > Utc::now()
         {
             return Ok(());
         }
         let mut active = self.active.write().await;
         if let Some(key) = active.as_ref()
-            && key.retire_at > Utc::now()
+            && key.recheck_at > Utc::now()
         {
             return Ok(());
         }
@@ -146,7 +155,8 @@ impl Signer {
             .await?;
         let current: Option<(String, Vec<u8>, DateTime<Utc>)> = sqlx::query_as(
             "SELECT kid, private_key, retire_at FROM signing_keys
-             WHERE retire_at > now() ORDER BY created_at DESC LIMIT 1",
+             WHERE signs_from <= now() AND retire_at > now()
+             ORDER BY signs_from DESC LIMIT 1",
         )
         .fetch_optional(&mut *tx)
         .await?;
@@ -158,43 +168,68 @@ impl Signer {
                     .map_err(|_| IdentityError::Corrupt("a signing key cannot be opened"))?;
                 (kid, der, retire_at)
             }
-            None => {
-                let signing = SigningKey::generate(&mut rand_core_06::OsRng);
-                let der = Zeroizing::new(
-                    signing
-                        .to_pkcs8_der()
-                        .map_err(|_| IdentityError::Signing)?
-                        .as_bytes()
-                        .to_vec(),
-                );
-                let kid = Uuid::now_v7().to_string();
-                let sealed = self
-                    .sealing
-                    .seal(&der, kid.as_bytes())
-                    .map_err(|_| IdentityError::Signing)?;
-                let retire_at = Utc::now() + self.rotation;
-                sqlx::query(
-                    "INSERT INTO signing_keys (kid, private_key, public_key, retire_at, published_until)
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(&kid)
-                .bind(sealed)
-                .bind(signing.verifying_key().as_bytes().as_slice())
-                .bind(retire_at)
-                .bind(retire_at + PUBLISH_AFTER_RETIRE)
-                .execute(&mut *tx)
-                .await?;
-                tracing::info!(%kid, "new token signing key");
-                (kid, der, retire_at)
-            }
+            // A fresh deployment, or one that was down past its key's
+            // retirement: nobody holds a token to verify, so it signs now.
+            None => self.create_key(&mut tx, Utc::now()).await?,
         };
+        let lead = publish_lead(self.rotation);
+        let (mut successor,): (bool,) =
+            sqlx::query_as("SELECT EXISTS (SELECT 1 FROM signing_keys WHERE signs_from >= $1)")
+                .bind(retire_at)
+                .fetch_one(&mut *tx)
+                .await?;
+        if !successor && retire_at - Utc::now() <= lead {
+            self.create_key(&mut tx, retire_at).await?;
+            successor = true;
+        }
         tx.commit().await?;
         *active = Some(ActiveKey {
             kid,
             encoding: EncodingKey::from_ed_der(&der),
-            retire_at,
+            recheck_at: if successor {
+                retire_at
+            } else {
+                retire_at - lead
+            },
         });
         Ok(())
+    }
+
+    /// Makes a key that signs from `signs_from` for one rotation, published
+    /// from now until two hours after it retires.
+    async fn create_key(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        signs_from: DateTime<Utc>,
+    ) -> Result<(String, Zeroizing<Vec<u8>>, DateTime<Utc>), IdentityError> {
+        let signing = SigningKey::generate(&mut rand_core_06::OsRng);
+        let der = Zeroizing::new(
+            signing
+                .to_pkcs8_der()
+                .map_err(|_| IdentityError::Signing)?
+                .as_bytes()
+                .to_vec(),
+        );
+        let kid = Uuid::now_v7().to_string();
+        let sealed = self
+            .sealing
+            .seal(&der, kid.as_bytes())
+            .map_err(|_| IdentityError::Signing)?;
+        let retire_at = signs_from + self.rotation;
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, private_key, public_key, signs_from, retire_at, published_until)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&kid)
+        .bind(sealed)
+        .bind(signing.verifying_key().as_bytes().as_slice())
+        .bind(signs_from)
+        .bind(retire_at)
+        .bind(retire_at + PUBLISH_AFTER_RETIRE)
+        .execute(&mut *tx)
+        .await?;
+        tracing::info!(%kid, %signs_from, "new token signing key");
+        Ok((kid, der, retire_at))
     }
 
     /// Every key that may have signed a token still in use, as a JWKS.

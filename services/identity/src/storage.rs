@@ -98,7 +98,9 @@ struct GrantScopesRow {
     company_id: Uuid,
     grant_id: Uuid,
     scopes: Vec<String>,
+    valid_until: Option<DateTime<Utc>>,
     parent_scopes: Option<Vec<String>>,
+    via_supplier: bool,
 }
 
 /// A grant in force for a person, and what it gives them.
@@ -107,6 +109,7 @@ pub struct ActiveGrant {
     pub company_id: Uuid,
     pub grant_id: Uuid,
     pub scopes: Vec<Action>,
+    pub valid_until: Option<DateTime<Utc>>,
     /// Passed on by a supplier its company granted.
     pub via_supplier: bool,
 }
@@ -396,15 +399,20 @@ impl Store {
     // Grants.
 
     /// The person's active grants, on one company or all, each with the
-    /// scopes it gives: a grant passed on by a supplier gives only what both
-    /// links hold, and only while both are active.
+    /// scopes it gives: a grant made under another (passed on by a supplier,
+    /// or given by someone whose right to grant is a grant) gives only what
+    /// both hold, and only while both are active. Deeper links need no check
+    /// here: a grant never outlasts the one it was made under, and revoking
+    /// one revokes everything made under it.
     pub async fn active_grants(
         &self,
         person_key: &[u8],
         company_id: Option<Uuid>,
     ) -> Result<Vec<ActiveGrant>, IdentityError> {
         let rows: Vec<GrantScopesRow> = sqlx::query_as(&format!(
-            "SELECT g.company_id, g.grant_id, g.scopes, p.scopes AS parent_scopes FROM grants g
+            "SELECT g.company_id, g.grant_id, g.scopes, g.valid_until, p.scopes AS parent_scopes,
+                    (p.supplier_org IS NOT NULL) AS via_supplier
+             FROM grants g
              LEFT JOIN grants p ON p.grant_id = g.parent_grant_id
              WHERE g.grantee_person_key = $1 AND ($2::uuid IS NULL OR g.company_id = $2)
                AND {} AND (g.parent_grant_id IS NULL OR ({}))",
@@ -420,7 +428,8 @@ impl Store {
             .map(|row| ActiveGrant {
                 company_id: row.company_id,
                 grant_id: row.grant_id,
-                via_supplier: row.parent_scopes.is_some(),
+                valid_until: row.valid_until,
+                via_supplier: row.via_supplier,
                 scopes: row
                     .scopes
                     .iter()
@@ -496,16 +505,21 @@ impl Store {
         .await?)
     }
 
-    /// Revokes a grant and every grant passed on from it; returns those
-    /// revoked now (none if it already was).
+    /// Revokes a grant and every grant made under it, however deep; returns
+    /// those revoked now (none if it already was).
     pub async fn revoke_cascade(
         tx: &mut PgConnection,
         grant_id: Uuid,
         by: Uuid,
     ) -> Result<Vec<(Uuid, Uuid)>, IdentityError> {
         Ok(sqlx::query_as(
-            "UPDATE grants SET revoked_at = now(), revoked_by = $2
-             WHERE (grant_id = $1 OR parent_grant_id = $1) AND revoked_at IS NULL
+            "WITH RECURSIVE under(grant_id) AS (
+                 SELECT $1::uuid
+                 UNION
+                 SELECT g.grant_id FROM grants g JOIN under u ON g.parent_grant_id = u.grant_id
+             )
+             UPDATE grants SET revoked_at = now(), revoked_by = $2
+             WHERE grant_id IN (SELECT grant_id FROM under) AND revoked_at IS NULL
              RETURNING grant_id, company_id",
         )
         .bind(grant_id)

@@ -9,7 +9,7 @@ use hms_proto::companies::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Reason, time};
+use super::{PageSize, Reason, time};
 use crate::auth::Person;
 use crate::extract::{JsonBody, PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
@@ -186,11 +186,13 @@ pub struct CompanyPage {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CompanyQuery {
     /// Only companies in this status; the queue is `pending`.
     pub status: Option<CompanyStatus>,
-    /// At most this many (default 50, at most 500).
-    pub page_size: Option<u32>,
+    /// At most this many: 1 to 500, 50 when absent.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
+    pub page_size: Option<PageSize>,
     pub page_token: Option<String>,
 }
 
@@ -306,7 +308,7 @@ pub async fn queue(
         .clone()
         .list_companies(person.request(pb::ListCompaniesRequest {
             status: status as i32,
-            page_size: query.page_size.unwrap_or_default(),
+            page_size: PageSize::requested(query.page_size),
             page_token: query.page_token.unwrap_or_default(),
         }))
         .await?

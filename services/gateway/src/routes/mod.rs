@@ -19,6 +19,33 @@ pub struct Reason {
     pub reason: String,
 }
 
+/// How many items a page holds, when the client says: 1 to 500. A number
+/// outside is refused rather than quietly changed, as the document says.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "u32")]
+pub struct PageSize(u32);
+
+impl PageSize {
+    pub const MAX: u32 = 500;
+
+    /// For the gRPC request, where 0 asks for the service's default.
+    pub fn requested(size: Option<Self>) -> u32 {
+        size.map_or(0, |size| size.0)
+    }
+}
+
+impl TryFrom<u32> for PageSize {
+    type Error = &'static str;
+
+    fn try_from(size: u32) -> Result<Self, Self::Error> {
+        if (1..=Self::MAX).contains(&size) {
+            Ok(Self(size))
+        } else {
+            Err("must be between 1 and 500")
+        }
+    }
+}
+
 /// A protobuf time as the API shows times (RFC 3339, UTC).
 pub fn time(timestamp: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
     hms_proto::time::from_timestamp(timestamp?)

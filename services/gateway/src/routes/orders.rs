@@ -11,7 +11,7 @@ use hms_proto::orders::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Reason, time};
+use super::{PageSize, Reason, time};
 use crate::auth::Person;
 use crate::extract::{JsonBody, PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
@@ -124,11 +124,13 @@ pub struct OrderPage {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrderQuery {
     /// Only orders in this status.
     pub status: Option<OrderStatus>,
-    /// At most this many (default 50, at most 500).
-    pub page_size: Option<u32>,
+    /// At most this many: 1 to 500, 50 when absent.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
+    pub page_size: Option<PageSize>,
     pub page_token: Option<String>,
 }
 
@@ -398,7 +400,7 @@ async fn list_orders(
         .list_orders(person.request(pb::ListOrdersRequest {
             company_id,
             status: status as i32,
-            page_size: query.page_size.unwrap_or_default(),
+            page_size: PageSize::requested(query.page_size),
             page_token: query.page_token.unwrap_or_default(),
         }))
         .await?
