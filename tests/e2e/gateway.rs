@@ -524,6 +524,8 @@ async fn an_api_client_logs_in_with_a_bearer_token_and_sees_nothing_of_other_com
             .is_some_and(|v| v.starts_with("3.1"))
     );
     for path in [
+        "/api/openapi.json",
+        "/api/docs",
         "/api/v1/auth/login",
         "/api/v1/auth/callback",
         "/api/v1/auth/token",

@@ -116,6 +116,13 @@ async fn a_person_logs_in_with_bankid_and_the_session_can_be_refreshed_and_ended
         .await
         .expect_err("session ended");
     assert_eq!(ended.code(), tonic::Code::Unauthenticated);
+    // So does every other service: the token is bad credentials now, not a
+    // person without access.
+    let elsewhere = ask_companies_with(&env, &refreshed.access_token)
+        .await
+        .expect_err("companies refuses a token of an ended session");
+    assert_eq!(elsewhere.code(), tonic::Code::Unauthenticated);
+    assert_eq!(elsewhere.message(), VAGUE);
 }
 
 #[tokio::test]

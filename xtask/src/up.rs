@@ -503,7 +503,7 @@ mod tests {
         std::fs::create_dir_all(&dir)?;
         let path = dir.join("fake.addr");
         let script = format!(
-            "sleep 0.3; echo 127.0.0.1:4567 > {0}.partial; mv {0}.partial {0}; sleep 30",
+            "sleep 0.3; echo 127.0.0.1:4567 > {0}.partial; mv {0}.partial {0}; exec sleep 30",
             process::shell_quote(&path.display().to_string())
         );
         let mut fake = running("sh", &["-c", &script])?;

@@ -65,6 +65,8 @@ pub struct Decision {
     pub visible: bool,
     /// Allowed only after a fresh login.
     pub step_up_required: bool,
+    /// The person's session has ended: their token counts for nothing.
+    pub session_ended: bool,
     /// Why, for logs; never shown to the person.
     pub reason: String,
 }
@@ -154,6 +156,7 @@ impl Authorizer {
             allowed: response.allowed,
             visible: response.visible,
             step_up_required: response.step_up_required,
+            session_ended: response.session_ended,
             reason: response.reason,
         })
     }
@@ -176,7 +179,9 @@ impl Authorizer {
             return Ok(user.clone());
         }
         tracing::info!(user = %user.user_id, action = action.as_str(), reason = %decision.reason, "denied");
-        if !decision.visible {
+        if decision.session_ended {
+            Err(hms_auth::AuthError::InvalidToken.to_status())
+        } else if !decision.visible {
             Err(not_found())
         } else if decision.step_up_required {
             Err(Status::permission_denied(

@@ -125,6 +125,47 @@ impl utoipa::Modify for StandardProblems {
     }
 }
 
+/// The document and its page are routes too, and so in the document.
+fn describe_documentation(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder};
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    use utoipa::openapi::{ContentBuilder, ResponseBuilder};
+    for (path, operation_id, summary, media_type, schema_type) in [
+        (
+            "/api/openapi.json",
+            "openapi_document",
+            "This document (OpenAPI 3.1)",
+            "application/json",
+            Type::Object,
+        ),
+        (
+            "/api/docs",
+            "docs_page",
+            "This document as a page to read",
+            "text/html",
+            Type::String,
+        ),
+    ] {
+        let operation = OperationBuilder::new()
+            .tag("documentation")
+            .operation_id(Some(operation_id))
+            .summary(Some(summary))
+            .response(
+                "200",
+                ResponseBuilder::new().description(summary).content(
+                    media_type,
+                    ContentBuilder::new()
+                        .schema(Some(ObjectBuilder::new().schema_type(schema_type)))
+                        .build(),
+                ),
+            )
+            .build();
+        openapi
+            .paths
+            .add_path_operation(path, vec![HttpMethod::Get], operation);
+    }
+}
+
 /// Every route, with the document that describes them.
 fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -157,6 +198,7 @@ fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(orders::reject))
         .with_state(state)
         .split_for_parts();
+    describe_documentation(&mut document);
     // The paths exist only now, so this modifier runs here.
     utoipa::Modify::modify(&StandardProblems, &mut document);
     (router, document)

@@ -161,7 +161,7 @@ impl Access {
         user: &UserRow,
         company: Option<&KnownCompany>,
         org: Option<&str>,
-    ) -> Result<(Holdings, Vec<Uuid>), IdentityError> {
+    ) -> Result<(Holdings, Vec<(Uuid, Vec<Action>)>), IdentityError> {
         let back_office = self.is_back_office(user);
         let mut holdings = Holdings {
             back_office,
@@ -181,10 +181,8 @@ impl Access {
                 .active_grants(&user.person_key, Some(company.id))
                 .await?
             {
-                if !grant.scopes.is_empty() {
-                    used.push(grant.grant_id);
-                }
-                holdings.granted.extend(grant.scopes);
+                holdings.granted.extend(grant.scopes.iter().copied());
+                used.push((grant.grant_id, grant.scopes));
             }
         }
         Ok((holdings, used))
@@ -205,7 +203,7 @@ impl Access {
                 self.decide(&live.user, &target, action, live.auth_time)
                     .await
             }
-            None => Ok(Verdict::deny("session ended")),
+            None => Ok(Verdict::session_ended()),
         }
     }
 
@@ -268,7 +266,13 @@ impl Access {
             self.step_up_window,
         );
         if verdict.allowed && !holdings.register_owner && !holdings.back_office {
-            self.store.touch_grants(&used).await?;
+            // "Last used" belongs to the grants this decision rested on.
+            let serving: Vec<Uuid> = used
+                .into_iter()
+                .filter(|(_, scopes)| domain::grant_permits(scopes, action))
+                .map(|(grant_id, _)| grant_id)
+                .collect();
+            self.store.touch_grants(&serving).await?;
         }
         Ok(verdict)
     }

@@ -27,6 +27,8 @@ pub struct Verdict {
     pub allowed: bool,
     pub visible: bool,
     pub step_up_required: bool,
+    /// The session is over: the caller is nobody now.
+    pub session_ended: bool,
     pub reason: &'static str,
 }
 
@@ -36,11 +38,24 @@ impl Verdict {
         Self::refuse(false, reason)
     }
 
-    fn refuse(visible: bool, reason: &'static str) -> Self {
+    /// No: the session this token belongs to has ended.
+    pub fn session_ended() -> Self {
         Self {
-            allowed: false,
+            session_ended: true,
+            ..Self::deny("session ended")
+        }
+    }
+
+    fn refuse(visible: bool, reason: &'static str) -> Self {
+        Self::answer(false, visible, reason)
+    }
+
+    fn answer(allowed: bool, visible: bool, reason: &'static str) -> Self {
+        Self {
+            allowed,
             visible,
             step_up_required: false,
+            session_ended: false,
             reason,
         }
     }
@@ -87,6 +102,16 @@ impl Holdings {
     }
 }
 
+/// Whether one grant's scopes alone allow `action`.
+pub fn grant_permits(scopes: &[Action], action: Action) -> bool {
+    Holdings {
+        granted: scopes.iter().copied().collect(),
+        ..Holdings::default()
+    }
+    .permits(action)
+    .is_some()
+}
+
 /// May a person with `holdings`, logged in at `auth_time`, do `action` now?
 pub fn decide(
     holdings: &Holdings,
@@ -111,19 +136,12 @@ pub fn decide(
         let window = chrono::Duration::from_std(step_up_window).unwrap_or(chrono::Duration::MAX);
         if age > window {
             return Verdict {
-                allowed: false,
-                visible,
                 step_up_required: true,
-                reason: "login too old for a sensitive act",
+                ..Verdict::refuse(visible, "login too old for a sensitive act")
             };
         }
     }
-    Verdict {
-        allowed: true,
-        visible,
-        step_up_required: false,
-        reason,
-    }
+    Verdict::answer(true, visible, reason)
 }
 
 /// Scopes as a request names them: known, grantable, at least one.

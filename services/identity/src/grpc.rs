@@ -597,6 +597,7 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             visible: verdict.visible,
             reason: verdict.reason.to_owned(),
             step_up_required: verdict.step_up_required,
+            session_ended: verdict.session_ended,
         }))
     }
 }
