@@ -439,7 +439,8 @@ async fn an_access_manager_grants_only_within_their_own_grant_and_loses_what_the
         .into_inner()
         .grant
         .expect("a grant");
-    assert_eq!(unni_grant.parent_grant_id, tore_grant);
+    assert_eq!(unni_grant.authority_grant_id, tore_grant);
+    assert!(unni_grant.parent_grant_id.is_empty(), "not a supplier's");
     assert_eq!(
         unni_grant.valid_until,
         Some(hms_proto::time::timestamp(tore_until))
@@ -482,6 +483,39 @@ async fn an_access_manager_grants_only_within_their_own_grant_and_loses_what_the
         read(&per.companies).await.ok()
     })
     .await;
+    // He may give a supplier what he holds, too, on the same terms.
+    let supplier_grant = tore
+        .grant_access(identity::GrantAccessRequest {
+            grantee: Some(supplier(orgs::HMS_LEVERANDOREN)),
+            ..give(&["cards:order"], None, None)
+        })
+        .await
+        .expect("Tore gives a supplier what he holds")
+        .into_inner()
+        .grant
+        .expect("a grant");
+    assert_eq!(supplier_grant.authority_grant_id, tore_grant);
+    assert_eq!(
+        supplier_grant.valid_until,
+        Some(hms_proto::time::timestamp(tore_until))
+    );
+
+    // He may revoke what he gave, but not what the owner gave others.
+    let owners_grant = grant(
+        &mut kari,
+        &company_id,
+        person(&fixtures::fodselsnummer()),
+        "workers:read",
+        None,
+    )
+    .await;
+    let not_his = tore
+        .revoke_access(identity::RevokeAccessRequest {
+            grant_id: owners_grant.clone(),
+        })
+        .await
+        .expect_err("the owner's grant is not Tore's to end");
+    assert_eq!(not_his.code(), Code::PermissionDenied);
 
     // Kari ends Tore's grant, and with it everything he gave.
     kari.revoke_access(identity::RevokeAccessRequest {
@@ -490,7 +524,17 @@ async fn an_access_manager_grants_only_within_their_own_grant_and_loses_what_the
     .await
     .expect("revoke");
     let listed = list_access(&mut kari, &company_id).await;
-    for grant_id in [&tore_grant, &unni_grant.grant_id, &per_grant.grant_id] {
+    assert_eq!(
+        find_grant(&listed, &owners_grant).state,
+        identity::GrantState::Active as i32,
+        "what the owner gave stays"
+    );
+    for grant_id in [
+        &tore_grant,
+        &unni_grant.grant_id,
+        &per_grant.grant_id,
+        &supplier_grant.grant_id,
+    ] {
         let row = find_grant(&listed, grant_id);
         assert_eq!(row.state, identity::GrantState::Revoked as i32, "{row:?}");
     }
@@ -506,7 +550,130 @@ async fn an_access_manager_grants_only_within_their_own_grant_and_loses_what_the
     .await;
     outbox_drained(&env, Service::Identity).await;
     let revoked: Vec<events::AccessRevoked> = published(&env).await;
-    assert_eq!(revoked.len(), 3, "{revoked:?}");
+    assert_eq!(revoked.len(), 4, "{revoked:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suppliers_manager_by_grant_passes_on_only_within_their_own_grant() {
+    let mut env = TestEnv::new();
+    env.start_all().await;
+    let mut clients = Clients::connect(&env).await;
+    let company_id = approved_company(&env, &mut clients).await;
+    let mut kari = identity_as(&env, persons::KARI_NORDMANN).await;
+    let customer_grant = grant(
+        &mut kari,
+        &company_id,
+        supplier(orgs::HMS_LEVERANDOREN),
+        "cards:order",
+        None,
+    )
+    .await;
+
+    // Ola registers his supplier company and makes Per its access manager
+    // for an hour.
+    let ola = PersonClients::login(&env, persons::OLA_LEVERANDOR).await;
+    let supplier_company = ola
+        .companies
+        .clone()
+        .register_company(companies::RegisterCompanyRequest {
+            org_number: orgs::HMS_LEVERANDOREN.to_owned(),
+            name: "HMS Leverandøren AS".to_owned(),
+            contact: Some(companies::ContactInfo {
+                email: "post@leverandoren.no".to_owned(),
+                phone: "+4722110000".to_owned(),
+            }),
+            industry: companies::Industry::Construction as i32,
+        })
+        .await
+        .expect("register the supplier")
+        .into_inner()
+        .company
+        .expect("a company")
+        .company_id;
+    let per_until = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() + 3_600, 0)
+        .expect("a time");
+    let per_manages = ola
+        .identity
+        .clone()
+        .grant_access(identity::GrantAccessRequest {
+            company_id: supplier_company.clone(),
+            grantee: Some(person(persons::PER_ANSATT)),
+            scopes: vec!["access:manage".to_owned()],
+            valid_from: None,
+            valid_until: Some(hms_proto::time::timestamp(per_until)),
+        })
+        .await
+        .expect("Ola makes Per an access manager of the supplier")
+        .into_inner()
+        .grant
+        .expect("a grant")
+        .grant_id;
+
+    // Per passes the customer's open-ended grant on to himself: it ends
+    // with his own grant, not after it.
+    let mut per = identity_as(&env, persons::PER_ANSATT).await;
+    let pass_on =
+        |valid_until: Option<chrono::DateTime<chrono::Utc>>| identity::DelegateGrantRequest {
+            grant_id: customer_grant.clone(),
+            national_id: persons::PER_ANSATT.to_owned(),
+            scopes: vec!["cards:order".to_owned()],
+            valid_until: valid_until.map(hms_proto::time::timestamp),
+        };
+    let longer = per
+        .delegate_grant(pass_on(Some(per_until + chrono::Duration::hours(1))))
+        .await
+        .expect_err("past Per's own grant");
+    assert_eq!(longer.code(), Code::InvalidArgument);
+    let passed = per
+        .delegate_grant(pass_on(None))
+        .await
+        .expect("within Per's grant")
+        .into_inner()
+        .grant
+        .expect("a grant");
+    assert_eq!(passed.parent_grant_id, customer_grant);
+    assert_eq!(passed.authority_grant_id, per_manages);
+    assert_eq!(
+        passed.valid_until,
+        Some(hms_proto::time::timestamp(per_until))
+    );
+    let per_clients = PersonClients::login(&env, persons::PER_ANSATT).await;
+    let read = || {
+        let mut companies = per_clients.companies.clone();
+        let company_id = company_id.clone();
+        async move {
+            companies
+                .get_company(companies::GetCompanyRequest { company_id })
+                .await
+                .map(drop)
+                .map_err(|status| status.code())
+        }
+    };
+    assert_eq!(read().await, Ok(()));
+
+    // Ola ends Per's role at the supplier: what Per passed on to the
+    // customer's company goes with it.
+    ola.identity
+        .clone()
+        .revoke_access(identity::RevokeAccessRequest {
+            grant_id: per_manages,
+        })
+        .await
+        .expect("Ola revokes");
+    let listed = list_access(&mut kari, &company_id).await;
+    assert_eq!(
+        find_grant(&listed, &passed.grant_id).state,
+        identity::GrantState::Revoked as i32
+    );
+    assert_eq!(
+        find_grant(&listed, &customer_grant).state,
+        identity::GrantState::Active as i32,
+        "the supplier keeps the customer's grant"
+    );
+    eventually("Per to lose access", Duration::from_secs(5), || async {
+        (read().await == Err(Code::NotFound)).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -267,7 +267,7 @@ fn ed25519_stranger() -> EncodingKey {
 #[tokio::test]
 async fn a_new_signing_key_is_published_before_it_signs_and_the_old_one_after() {
     let mut env = TestEnv::new();
-    // The shortest rotation allowed: the next key appears 10 s ahead.
+    // The shortest rotation allowed.
     env.set("HMS_SIGNING_KEY_ROTATION_SECS", "20");
     env.start(Service::Companies).await;
     let identity = IdentityServiceClient::new(env.channel(Service::Identity).await);
@@ -296,31 +296,23 @@ async fn a_new_signing_key_is_published_before_it_signs_and_the_old_one_after() 
             .expect("a kid")
     };
 
+    // The next key is out from the start, while the first signs.
     let first_token = env.service_token("gateway", Service::Companies).await;
     let first = signing_kid(&first_token);
-    assert_eq!(published().await, vec![first.clone()]);
+    let kids = published().await;
+    assert_eq!(kids.len(), 2, "{kids:?}");
+    assert!(kids.contains(&first), "{kids:?}");
+    let next = kids
+        .into_iter()
+        .find(|kid| *kid != first)
+        .expect("the next key");
 
-    // Within the rotation the next key is out while the first still signs.
-    let next = hms_test_support::eventually(
-        "the next key to be published",
-        std::time::Duration::from_secs(20),
-        || async {
-            let kids = published().await;
-            let signs = signing_kid(&env.service_token("gateway", Service::Companies).await);
-            (kids.len() == 2 && signs == first).then(|| {
-                kids.into_iter()
-                    .find(|kid| *kid != first)
-                    .expect("a new kid")
-            })
-        },
-    )
-    .await;
-
-    // Then it signs, and the first is still published for the tokens it
-    // signed, which every service keeps accepting.
+    // Once the first retires the next signs, its own successor is out, and
+    // the first is still published for the tokens it signed, which every
+    // service keeps accepting.
     hms_test_support::eventually(
         "the next key to sign",
-        std::time::Duration::from_secs(20),
+        std::time::Duration::from_secs(30),
         || async {
             let signs = signing_kid(&env.service_token("gateway", Service::Companies).await);
             (signs == next).then_some(())
@@ -328,6 +320,7 @@ async fn a_new_signing_key_is_published_before_it_signs_and_the_old_one_after() 
     )
     .await;
     let kids = published().await;
+    assert_eq!(kids.len(), 3, "{kids:?}");
     assert!(kids.contains(&first) && kids.contains(&next), "{kids:?}");
     let answer = CompanyServiceClient::new(
         env.channel_with_token(Service::Companies, &first_token)

@@ -34,6 +34,7 @@ use crate::state::AppState;
         (name = "access", description = "Who may act for a company"),
         (name = "orders", description = "Orders of HMS cards for workers"),
         (name = "back office", description = "The authority's case handlers: queues and decisions"),
+        (name = "documentation", description = "This document, as JSON and as a page"),
     )
 )]
 struct ApiDoc;

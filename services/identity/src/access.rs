@@ -307,6 +307,35 @@ impl Access {
             .ok_or(IdentityError::Denied)
     }
 
+    /// Whether `user`, who may manage access on `company`, may revoke
+    /// `grant`: an owner any grant, an access manager by grant their own
+    /// grant and what was given under it, however far down.
+    pub async fn may_revoke(
+        &self,
+        user: &UserRow,
+        company: &KnownCompany,
+        grant: &GrantRow,
+    ) -> Result<bool, IdentityError> {
+        let own: Vec<Uuid> = match self
+            .grant_authority(user, company, &BTreeSet::new())
+            .await?
+        {
+            GrantAuthority::Owner => return Ok(true),
+            GrantAuthority::Grant(_) => self
+                .store
+                .active_grants(&user.person_key, Some(company.id))
+                .await?
+                .into_iter()
+                .filter(|held| held.scopes.contains(&Action::AccessManage))
+                .map(|held| held.grant_id)
+                .collect(),
+        };
+        if grant.grantee_user_id == Some(user.user_id) {
+            return Ok(true);
+        }
+        self.store.is_under(grant.grant_id, &own).await
+    }
+
     /// A company by id, or not found.
     pub async fn known_company(
         &self,
@@ -337,6 +366,10 @@ impl Access {
             granted_by_user_id: grant.granted_by.to_string(),
             parent_grant_id: grant
                 .parent_grant_id
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
+            authority_grant_id: grant
+                .authority_grant_id
                 .map(|id| id.to_string())
                 .unwrap_or_default(),
             occurred_at: Some(hms_proto::time::timestamp(Utc::now())),

@@ -45,8 +45,8 @@ pub struct IdentityConfig {
     #[serde(default = "default_step_up_secs")]
     pub step_up_secs: u64,
     /// `HMS_SIGNING_KEY_ROTATION_SECS`: a signing key signs for this long,
-    /// then the next takes over; the next is published half this long
-    /// (at most ten minutes) before it signs.
+    /// then the next takes over; the next is published this long before
+    /// it signs.
     #[serde(default = "default_rotation_secs")]
     pub signing_key_rotation_secs: u64,
     /// `HMS_SERVICE_CLIENTS`: `name:sha256hex` pairs, comma-separated: the
@@ -181,8 +181,8 @@ impl IdentityConfig {
                 "must be between 1 and 3600",
             ));
         }
-        // The next key is published half a rotation ahead (at most ten
-        // minutes), which must exceed how often a verifier may refetch.
+        // The next key is published a rotation ahead, which must exceed how
+        // often a verifier may refetch the keys (5 s), with room to spare.
         if self.signing_key_rotation_secs < 20 {
             return Err(ConfigError::invalid(
                 "HMS_SIGNING_KEY_ROTATION_SECS",

@@ -192,6 +192,14 @@ pub fn bounded_by(
     }
 }
 
+/// The earlier of two ends, where none is never.
+pub fn earlier_end(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Where a grant stands at `now`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GrantState {

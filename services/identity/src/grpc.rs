@@ -15,11 +15,11 @@ use hms_proto::time::{from_timestamp, timestamp};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::access::{Access, GrantAuthority, Target};
+use crate::access::{Access, GrantAuthority, KnownCompany, Target};
 use crate::accounts::{Accounts, SessionTokens};
-use crate::domain::{GrantState, Widening, bounded_by, grant_state};
+use crate::domain::{GrantState, Widening, bounded_by, earlier_end, grant_state};
 use crate::error::IdentityError;
-use crate::storage::{GrantRow, NewGrant};
+use crate::storage::{ActiveGrant, GrantRow, NewGrant};
 
 /// Lifetime of service tokens.
 const SERVICE_TOKEN_TTL: Duration = Duration::from_secs(600);
@@ -109,6 +109,10 @@ fn grant_to_proto(row: GrantRow) -> pb::Grant {
         granted_at: Some(timestamp(row.granted_at)),
         parent_grant_id: row
             .parent_grant_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        authority_grant_id: row
+            .authority_grant_id
             .map(|id| id.to_string())
             .unwrap_or_default(),
         revoked_at: row.revoked_at.map(timestamp),
@@ -307,7 +311,7 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             None => None,
         };
         // Someone whose own right to grant is a grant gives only within it.
-        let (parent_grant_id, valid_until) = match self
+        let (authority_grant_id, valid_until) = match self
             .access()
             .grant_authority(&granter, &company, &scopes)
             .await?
@@ -335,7 +339,8 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             grantee_label: None,
             supplier_org: None,
             supplier_name: None,
-            parent_grant_id,
+            parent_grant_id: None,
+            authority_grant_id,
             scopes: scopes.iter().map(|s| s.as_str().to_owned()).collect(),
             valid_from,
             valid_until,
@@ -390,7 +395,7 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
         let Some(supplier_org) = parent.supplier_org.clone() else {
             return Err(grant_hidden());
         };
-        let granter = self
+        let (granter, authority) = self
             .require_supplier_manager(user, &supplier_org)
             .await
             .map_err(hide_grant)?;
@@ -418,8 +423,22 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             .iter()
             .filter_map(|scope| Action::parse(scope))
             .collect();
-        let valid_until = bounded_by(&held, parent.valid_until, &scopes, valid_until)
-            .map_err(|widening| widened(widening, "the supplier's grant"))?;
+        // Within the supplier's grant, and, for a manager whose right to
+        // manage the supplier's access is itself a grant, within that too.
+        let limit = earlier_end(
+            parent.valid_until,
+            authority.as_ref().and_then(|own| own.valid_until),
+        );
+        let valid_until = bounded_by(&held, limit, &scopes, valid_until).map_err(|widening| {
+            widened(
+                widening,
+                if authority.is_some() {
+                    "the supplier's grant, or your own grant on the supplier,"
+                } else {
+                    "the supplier's grant"
+                },
+            )
+        })?;
         if valid_until.is_some_and(|until| until <= Utc::now()) {
             return Err(invalid_field("valid_until", "must be in the future"));
         }
@@ -434,6 +453,7 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             supplier_org: None,
             supplier_name: None,
             parent_grant_id: Some(parent.grant_id),
+            authority_grant_id: authority.map(|own| own.grant_id),
             scopes: scopes.iter().map(|s| s.as_str().to_owned()).collect(),
             valid_from: Utc::now().max(parent.valid_from),
             valid_until,
@@ -458,8 +478,9 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             .grant(grant_id)
             .await?
             .ok_or_else(grant_hidden)?;
-        // The company's access managers may revoke any grant on it; a
-        // supplier's may revoke what they passed on.
+        // The company's owners may revoke any grant on it, an access manager
+        // by grant what was given under theirs (and their own); a
+        // supplier's managers what they passed on.
         let company = self
             .access()
             .company(grant.company_id)
@@ -470,7 +491,14 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             .require(user, Target::Company(company.id), Action::AccessManage)
             .await
         {
-            Ok(row) => row.user_id,
+            Ok(row) => {
+                if !self.access().may_revoke(&row, &company, &grant).await? {
+                    return Err(Status::permission_denied(
+                        "you may revoke only what was given under your own grant",
+                    ));
+                }
+                row.user_id
+            }
             Err(IdentityError::StepUpRequired) => {
                 return Err(IdentityError::StepUpRequired.into());
             }
@@ -489,7 +517,7 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
                     None => None,
                 };
                 match as_supplier {
-                    Some(Ok(user_id)) => user_id,
+                    Some(Ok((user_id, _))) => user_id,
                     // The supplier's manager, but their login is too old.
                     Some(Err(status)) if status.code() == tonic::Code::PermissionDenied => {
                         return Err(status);
@@ -617,24 +645,48 @@ impl IdentityApi {
     /// The caller manages access for the supplier `org`: an owner in the
     /// register, or `access:manage` on the supplier's own company, with a
     /// recent login like any grant. Anyone else learns nothing of the grant.
+    /// The supplier's access manager, and the grant of theirs on the
+    /// supplier's own company that makes them one, unless they are an
+    /// owner in the register.
     async fn require_supplier_manager(
         &self,
         user: &hms_auth::UserCaller,
         org: &str,
-    ) -> Result<Uuid, Status> {
-        let target = match self.accounts.store.company_by_org(org).await? {
+    ) -> Result<(Uuid, Option<ActiveGrant>), Status> {
+        let company = self.accounts.store.company_by_org(org).await?;
+        let target = match company {
             Some(company_id) => Target::Company(company_id),
             None => Target::Org(org.to_owned()),
         };
-        match self
+        let manager = match self
             .access()
             .require(user, target, Action::AccessManage)
             .await
         {
-            Ok(row) => Ok(row.user_id),
-            Err(IdentityError::Denied) => Err(IdentityError::NotFound.into()),
-            Err(error) => Err(error.into()),
-        }
+            Ok(row) => row,
+            Err(IdentityError::Denied) => return Err(IdentityError::NotFound.into()),
+            Err(error) => return Err(error.into()),
+        };
+        // Grants exist only on registered companies: on an unregistered
+        // supplier only its owners manage access.
+        let authority = match company {
+            Some(company_id) => {
+                let supplier = KnownCompany {
+                    id: company_id,
+                    org: org.to_owned(),
+                };
+                match self
+                    .access()
+                    .grant_authority(&manager, &supplier, &BTreeSet::new())
+                    .await?
+                {
+                    GrantAuthority::Owner => None,
+                    GrantAuthority::Grant(own) => Some(own),
+                }
+            }
+            None => None,
+        };
+        Ok((manager.user_id, authority))
     }
 }
 

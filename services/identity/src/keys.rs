@@ -24,19 +24,11 @@ use crate::error::IdentityError;
 /// longer than any token it signed lives.
 const PUBLISH_AFTER_RETIRE: chrono::Duration = chrono::Duration::hours(2);
 
-/// How long before it signs the next key is published: half a rotation, at
-/// most ten minutes. Longer than a verifier's least time between fetches of
-/// the JWKS (5 s), so none refuses the new key's first tokens.
-fn publish_lead(rotation: Duration) -> chrono::Duration {
-    chrono::Duration::from_std((rotation / 2).min(Duration::from_secs(600)))
-        .unwrap_or(chrono::Duration::MAX)
-}
-
 struct ActiveKey {
     kid: String,
     encoding: EncodingKey,
-    /// When to look again: to publish the next key, or to switch to it.
-    recheck_at: DateTime<Utc>,
+    /// When the next key takes over.
+    retire_at: DateTime<Utc>,
 }
 
 /// Signs tokens with the current key and rotates it when its time is up.
@@ -135,16 +127,16 @@ impl Signer {
     }
 
     /// Loads the key that signs now, creating one when there is none, and
-    /// publishes the next one ahead of its turn.
+    /// makes sure the next one is already published.
     async fn ensure_active(&self) -> Result<(), IdentityError> {
         if let Some(key) = self.active.read().await.as_ref()
-            && key.recheck_at > Utc::now()
+            && key.retire_at > Utc::now()
         {
             return Ok(());
         }
         let mut active = self.active.write().await;
         if let Some(key) = active.as_ref()
-            && key.recheck_at > Utc::now()
+            && key.retire_at > Utc::now()
         {
             return Ok(());
         }
@@ -153,11 +145,14 @@ impl Signer {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext('hms_identity_signing_keys'))")
             .execute(&mut *tx)
             .await?;
+        // One clock for every comparison here: ours, not the database's.
+        let now = Utc::now();
         let current: Option<(String, Vec<u8>, DateTime<Utc>)> = sqlx::query_as(
             "SELECT kid, private_key, retire_at FROM signing_keys
-             WHERE signs_from <= now() AND retire_at > now()
+             WHERE signs_from <= $1 AND retire_at > $1
              ORDER BY signs_from DESC LIMIT 1",
         )
+        .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
         let (kid, der, retire_at) = match current {
@@ -170,27 +165,23 @@ impl Signer {
             }
             // A fresh deployment, or one that was down past its key's
             // retirement: nobody holds a token to verify, so it signs now.
-            None => self.create_key(&mut tx, Utc::now()).await?,
+            None => self.create_key(&mut tx, now).await?,
         };
-        let lead = publish_lead(self.rotation);
-        let (mut successor,): (bool,) =
+        // The next key is published from the moment this one signs: a
+        // whole rotation ahead of its own first token.
+        let (successor,): (bool,) =
             sqlx::query_as("SELECT EXISTS (SELECT 1 FROM signing_keys WHERE signs_from >= $1)")
                 .bind(retire_at)
                 .fetch_one(&mut *tx)
                 .await?;
-        if !successor && retire_at - Utc::now() <= lead {
+        if !successor {
             self.create_key(&mut tx, retire_at).await?;
-            successor = true;
         }
         tx.commit().await?;
         *active = Some(ActiveKey {
             kid,
             encoding: EncodingKey::from_ed_der(&der),
-            recheck_at: if successor {
-                retire_at
-            } else {
-                retire_at - lead
-            },
+            retire_at,
         });
         Ok(())
     }

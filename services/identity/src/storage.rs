@@ -49,6 +49,7 @@ pub struct GrantRow {
     pub supplier_org: Option<String>,
     pub supplier_name: Option<String>,
     pub parent_grant_id: Option<Uuid>,
+    pub authority_grant_id: Option<Uuid>,
     pub scopes: Vec<String>,
     pub valid_from: DateTime<Utc>,
     pub valid_until: Option<DateTime<Utc>>,
@@ -62,7 +63,8 @@ pub struct GrantRow {
 
 const GRANT_COLUMNS: &str = "
     g.grant_id, g.company_id, gu.user_id AS grantee_user_id, gu.name AS grantee_name,
-    g.grantee_label, g.supplier_org, g.supplier_name, g.parent_grant_id, g.scopes,
+    g.grantee_label, g.supplier_org, g.supplier_name, g.parent_grant_id, g.authority_grant_id,
+    g.scopes,
     g.valid_from, g.valid_until, g.granted_by, gb.name AS granted_by_name, g.granted_at,
     g.revoked_at, rb.name AS revoked_by_name, g.last_used_at
     FROM grants g
@@ -78,7 +80,10 @@ pub struct NewGrant {
     pub grantee_label: Option<String>,
     pub supplier_org: Option<String>,
     pub supplier_name: Option<String>,
+    /// The supplier's grant this one passes on.
     pub parent_grant_id: Option<Uuid>,
+    /// The granter's own grant that let them grant (when not an owner).
+    pub authority_grant_id: Option<Uuid>,
     pub scopes: Vec<String>,
     pub valid_from: DateTime<Utc>,
     pub valid_until: Option<DateTime<Utc>>,
@@ -399,11 +404,11 @@ impl Store {
     // Grants.
 
     /// The person's active grants, on one company or all, each with the
-    /// scopes it gives: a grant made under another (passed on by a supplier,
-    /// or given by someone whose right to grant is a grant) gives only what
-    /// both hold, and only while both are active. Deeper links need no check
-    /// here: a grant never outlasts the one it was made under, and revoking
-    /// one revokes everything made under it.
+    /// scopes it gives: a grant passed on from a supplier's gives only what
+    /// both hold, and only while both are active; a grant given under the
+    /// granter's own grant only while that one is. Deeper links need no
+    /// check here: a grant never outlasts the ones it was made under, and
+    /// revoking one revokes everything made under it.
     pub async fn active_grants(
         &self,
         person_key: &[u8],
@@ -414,10 +419,13 @@ impl Store {
                     (p.supplier_org IS NOT NULL) AS via_supplier
              FROM grants g
              LEFT JOIN grants p ON p.grant_id = g.parent_grant_id
+             LEFT JOIN grants a ON a.grant_id = g.authority_grant_id
              WHERE g.grantee_person_key = $1 AND ($2::uuid IS NULL OR g.company_id = $2)
-               AND {} AND (g.parent_grant_id IS NULL OR ({}))",
+               AND {} AND (g.parent_grant_id IS NULL OR ({}))
+               AND (g.authority_grant_id IS NULL OR ({}))",
             active("g"),
             active("p"),
+            active("a"),
         ))
         .bind(person_key)
         .bind(company_id)
@@ -465,8 +473,9 @@ impl Store {
     ) -> Result<(), IdentityError> {
         sqlx::query(
             "INSERT INTO grants (grant_id, company_id, grantee_person_key, grantee_label,
-                supplier_org, supplier_name, parent_grant_id, scopes, valid_from, valid_until, granted_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                supplier_org, supplier_name, parent_grant_id, authority_grant_id, scopes,
+                valid_from, valid_until, granted_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(grant.grant_id)
         .bind(grant.company_id)
@@ -475,6 +484,7 @@ impl Store {
         .bind(&grant.supplier_org)
         .bind(&grant.supplier_name)
         .bind(grant.parent_grant_id)
+        .bind(grant.authority_grant_id)
         .bind(&grant.scopes)
         .bind(grant.valid_from)
         .bind(grant.valid_until)
@@ -505,6 +515,32 @@ impl Store {
         .await?)
     }
 
+    /// Whether `grant_id` was made under one of `ancestors`, directly or
+    /// through other grants.
+    pub async fn is_under(
+        &self,
+        grant_id: Uuid,
+        ancestors: &[Uuid],
+    ) -> Result<bool, IdentityError> {
+        let (under,): (bool,) = sqlx::query_as(
+            "WITH RECURSIVE above(grant_id) AS (
+                 SELECT up FROM grants g
+                 CROSS JOIN LATERAL (VALUES (g.parent_grant_id), (g.authority_grant_id)) v(up)
+                 WHERE g.grant_id = $1 AND up IS NOT NULL
+                 UNION
+                 SELECT up FROM grants g JOIN above a ON g.grant_id = a.grant_id
+                 CROSS JOIN LATERAL (VALUES (g.parent_grant_id), (g.authority_grant_id)) v(up)
+                 WHERE up IS NOT NULL
+             )
+             SELECT EXISTS (SELECT 1 FROM above WHERE grant_id = ANY($2))",
+        )
+        .bind(grant_id)
+        .bind(ancestors)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(under)
+    }
+
     /// Revokes a grant and every grant made under it, however deep; returns
     /// those revoked now (none if it already was).
     pub async fn revoke_cascade(
@@ -516,7 +552,8 @@ impl Store {
             "WITH RECURSIVE under(grant_id) AS (
                  SELECT $1::uuid
                  UNION
-                 SELECT g.grant_id FROM grants g JOIN under u ON g.parent_grant_id = u.grant_id
+                 SELECT g.grant_id FROM grants g
+                 JOIN under u ON u.grant_id IN (g.parent_grant_id, g.authority_grant_id)
              )
              UPDATE grants SET revoked_at = now(), revoked_by = $2
              WHERE grant_id IN (SELECT grant_id FROM under) AND revoked_at IS NULL

@@ -80,6 +80,9 @@ pub struct Grant {
     pub granted_at: Option<DateTime<Utc>>,
     /// For a grant a supplier passed on: the supplier's grant.
     pub parent_grant_id: Option<String>,
+    /// When the granter is not an owner: the granter's own grant that let
+    /// them grant. This grant ends no later and is revoked with it.
+    pub authority_grant_id: Option<String>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub revoked_by_name: Option<String>,
     /// When it last allowed a call (updated at most once a minute).
@@ -296,6 +299,7 @@ fn grant_from(grant: pb::Grant) -> Result<Grant, ApiError> {
         granted_by_user_id: grant.granted_by_user_id,
         granted_by_name: grant.granted_by_name,
         parent_grant_id: Some(grant.parent_grant_id).filter(|id| !id.is_empty()),
+        authority_grant_id: Some(grant.authority_grant_id).filter(|id| !id.is_empty()),
         revoked_by_name: Some(grant.revoked_by_name).filter(|name| !name.is_empty()),
         state,
     })
