@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use hms_auth::{Caller, IdentityKeys, KeySource, ServiceCredentials, TokenSource, TokenVerifier};
 use hms_authz::{Action, Authorizer, AuthzConfig, Target};
 use hms_domain::CompanyId;
-use hms_proto::companies::v1 as companies;
 use hms_proto::companies::v1::company_service_client::CompanyServiceClient;
-use hms_test_support::fakes::{orgs, persons};
-use hms_test_support::{Service, TestEnv};
+use hms_test_support::fakes::persons;
+use hms_test_support::latency::Latencies;
+use hms_test_support::{Service, TestEnv, fixtures};
 
 /// Concurrent callers, like the request handlers of one service.
 const CONCURRENCY: usize = 16;
@@ -32,15 +32,7 @@ async fn main() {
     let token = env.access_token(persons::KARI_NORDMANN).await;
     let company =
         CompanyServiceClient::new(env.channel_with_token(Service::Companies, &token).await)
-            .register_company(companies::RegisterCompanyRequest {
-                org_number: orgs::NORDMANN_BYGG.to_owned(),
-                name: "Nordmann Bygg AS".to_owned(),
-                contact: Some(companies::ContactInfo {
-                    email: "post@nordmannbygg.no".to_owned(),
-                    phone: "+4791234567".to_owned(),
-                }),
-                industry: companies::Industry::Construction as i32,
-            })
+            .register_company(fixtures::nordmann_bygg())
             .await
             .expect("the owner registers the company")
             .into_inner()
@@ -126,16 +118,14 @@ async fn run(
     for worker in workers {
         latencies.extend(worker.await.expect("a worker"));
     }
-    let elapsed = started.elapsed();
-    latencies.sort_unstable();
-    let at = |fraction: f64| latencies[((latencies.len() - 1) as f64 * fraction) as usize];
+    let figures = Latencies::of(latencies, started.elapsed());
     println!(
         "{label:<28} {:>10} {:>12.0} {:>10} {:>10} {:>10}",
-        latencies.len(),
-        latencies.len() as f64 / elapsed.as_secs_f64(),
-        format!("{:.1?}", at(0.50)),
-        format!("{:.1?}", at(0.99)),
-        format!("{:.1?}", latencies[latencies.len() - 1]),
+        figures.count,
+        figures.per_second,
+        format!("{:.1?}", figures.p50),
+        format!("{:.1?}", figures.p99),
+        format!("{:.1?}", figures.max),
     );
 }
 

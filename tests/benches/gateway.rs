@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use hms_test_support::fakes::{orgs, persons};
+use hms_test_support::latency::Latencies;
 use hms_test_support::{Service, TestEnv, fixtures};
 use serde_json::{Value, json};
 
@@ -57,7 +58,7 @@ async fn main() {
         .await
         .expect("approve");
     assert!(approved.status().is_success(), "{}", approved.status());
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    env.wait_for_standing(&company_id, "approved").await;
     let order: Value = http
         .post(format!("{api}/api/v1/companies/{company_id}/orders"))
         .bearer_auth(&kari)
@@ -118,20 +119,14 @@ async fn read_benchmark(http: &reqwest::Client, api: &str, token: &str, company_
     for worker in workers {
         latencies.extend(worker.await.expect("a worker"));
     }
-    let elapsed = started.elapsed();
-    latencies.sort_unstable();
-    let at = |fraction: f64| latencies[((latencies.len() - 1) as f64 * fraction) as usize];
+    let figures = Latencies::of(latencies, started.elapsed());
     println!(
         "authenticated read through the gateway ({CONCURRENCY} concurrent clients, {} s)",
         length.as_secs()
     );
     println!(
         "  {} requests, {:.0} per second, p50 {:.1?}, p99 {:.1?}, max {:.1?}",
-        latencies.len(),
-        latencies.len() as f64 / elapsed.as_secs_f64(),
-        at(0.50),
-        at(0.99),
-        latencies[latencies.len() - 1],
+        figures.count, figures.per_second, figures.p50, figures.p99, figures.max,
     );
 }
 

@@ -402,12 +402,7 @@ async fn call(rpc: &str, caller: &PersonClients, fx: &Fixtures) -> Result<(), St
             .map(drop),
         "hms.companies.v1.CompanyService/RegisterCompany" => c
             .companies
-            .register_company(companies::RegisterCompanyRequest {
-                org_number: orgs::NORDMANN_BYGG.to_owned(),
-                name: "Nordmann Bygg AS".to_owned(),
-                contact: Some(contact("post@nordmannbygg.no")),
-                industry: companies::Industry::Construction as i32,
-            })
+            .register_company(fixtures::nordmann_bygg())
             .await
             .map(drop),
         "hms.companies.v1.CompanyService/GetCompany" => c
@@ -742,14 +737,11 @@ async fn scene(env: &TestEnv) -> (Fixtures, Vec<PersonClients>) {
 
 /// The person's grant works: they see the company.
 async fn works_for(person: &PersonClients, company_id: &str) {
-    person
-        .companies
-        .clone()
-        .get_company(companies::GetCompanyRequest {
-            company_id: company_id.to_owned(),
-        })
-        .await
-        .expect("the grant works");
+    assert_eq!(
+        company_answer(&person.companies, company_id).await,
+        Ok(()),
+        "the grant works"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -203,7 +203,7 @@ async fn bad_uploads_are_refused_and_leave_nothing_stored() {
         })
         .await
         .expect("suspend");
-    wait_for_standing(&env, &company_id, "suspended").await;
+    env.wait_for_standing(&company_id, "suspended").await;
     let refused = upload(
         &mut clients,
         &order.order_id,

@@ -13,7 +13,7 @@ use hms_proto::orders::v1 as orders;
 use hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient;
 use hms_proto::orders::v1::order_service_client::OrderServiceClient;
 use hms_proto::redaction::v1::redaction_service_client::RedactionServiceClient;
-use hms_test_support::fakes::{orgs, persons};
+use hms_test_support::fakes::persons;
 use hms_test_support::{Authed, Service, ServiceAuth, TestEnv, eventually, fixtures};
 use sqlx::PgPool;
 use tonic::service::interceptor::InterceptedService;
@@ -100,15 +100,7 @@ pub async fn approved_company(env: &TestEnv, clients: &mut Clients) -> String {
     let company = clients
         .owner
         .companies
-        .register_company(companies::RegisterCompanyRequest {
-            org_number: orgs::NORDMANN_BYGG.to_owned(),
-            name: "Nordmann Bygg AS".to_owned(),
-            contact: Some(companies::ContactInfo {
-                email: "post@nordmannbygg.no".to_owned(),
-                phone: "+4791234567".to_owned(),
-            }),
-            industry: companies::Industry::Construction as i32,
-        })
+        .register_company(fixtures::nordmann_bygg())
         .await
         .expect("register a company")
         .into_inner()
@@ -122,35 +114,8 @@ pub async fn approved_company(env: &TestEnv, clients: &mut Clients) -> String {
         })
         .await
         .expect("approve the company");
-    wait_for_standing(env, &company.company_id, "approved").await;
+    env.wait_for_standing(&company.company_id, "approved").await;
     company.company_id
-}
-
-/// Waits until the projections in orders and media show `status`.
-pub async fn wait_for_standing(env: &TestEnv, company_id: &str, status: &str) {
-    let company = uuid::Uuid::parse_str(company_id).expect("uuid");
-    for service in [Service::Orders, Service::Media] {
-        let db = env.db(service).await;
-        eventually(
-            &format!("{} to see the company {status}", service.name()),
-            SOON,
-            || {
-                let db = db.clone();
-                async move {
-                    let seen: Option<String> = sqlx::query_scalar(
-                        "SELECT status FROM hms_company_status WHERE company_id = $1",
-                    )
-                    .bind(company)
-                    .fetch_optional(&db)
-                    .await
-                    .ok()
-                    .flatten();
-                    (seen.as_deref() == Some(status)).then_some(())
-                }
-            },
-        )
-        .await;
-    }
 }
 
 pub fn new_worker(name: &str, national_id: &str) -> orders::NewWorker {
@@ -486,6 +451,21 @@ pub async fn purge_as(
         })
         .await
         .map(tonic::Response::into_inner)
+}
+
+/// What a person is told when they read the company: nothing, or why not.
+pub async fn company_answer(
+    companies: &CompanyServiceClient<Authed>,
+    company_id: &str,
+) -> Result<(), tonic::Code> {
+    companies
+        .clone()
+        .get_company(companies::GetCompanyRequest {
+            company_id: company_id.to_owned(),
+        })
+        .await
+        .map(drop)
+        .map_err(|status| status.code())
 }
 
 /// Asserts that a call was refused with `code`, saying `says`.

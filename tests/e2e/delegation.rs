@@ -24,9 +24,7 @@ async fn a_suppliers_employee_orders_for_a_company_until_the_owner_revokes_the_g
     // BYGG AS, so she may register it. The back office approves it.
     let mut clients = Clients::connect(&env).await;
     let company_id = approved_company(&env, &mut clients).await;
-    let kari_token = env.access_token(persons::KARI_NORDMANN).await;
-    let mut kari =
-        IdentityServiceClient::new(env.channel_with_token(Service::Identity, &kari_token).await);
+    let mut kari = identity_as(&env, persons::KARI_NORDMANN).await;
     let kari_id = me(&mut kari).await.user.expect("user").user_id;
 
     // She grants the supplier HMS LEVERANDØREN AS `cards:order`, and
@@ -52,9 +50,7 @@ async fn a_suppliers_employee_orders_for_a_company_until_the_owner_revokes_the_g
     .await;
 
     // The supplier's daglig leder passes it on to his employee Per.
-    let ola_token = env.access_token(persons::OLA_LEVERANDOR).await;
-    let mut ola =
-        IdentityServiceClient::new(env.channel_with_token(Service::Identity, &ola_token).await);
+    let mut ola = identity_as(&env, persons::OLA_LEVERANDOR).await;
     let wider = ola
         .delegate_grant(identity::DelegateGrantRequest {
             grant_id: supplier_grant.clone(),
@@ -264,15 +260,12 @@ async fn contact_details_change_with_a_recent_login_and_leave_a_history() {
     let mut clients = Clients::connect(&env).await;
     let company_id = approved_company(&env, &mut clients).await;
     // A fresh login: changing contact details needs one.
-    let kari_token = env.access_token(persons::KARI_NORDMANN).await;
-    let kari_id = me(&mut IdentityServiceClient::new(
-        env.channel_with_token(Service::Identity, &kari_token).await,
-    ))
-    .await
-    .user
-    .expect("user")
-    .user_id;
-    let kari = PersonClients::with_token(&env, &kari_token).await;
+    let kari = PersonClients::login(&env, persons::KARI_NORDMANN).await;
+    let kari_id = me(&mut kari.identity.clone())
+        .await
+        .user
+        .expect("user")
+        .user_id;
 
     let new_contact = companies::ContactInfo {
         email: "kontor@nordmannbygg.no".to_owned(),
@@ -697,21 +690,6 @@ async fn granting_and_revoking_need_a_recent_login() {
         .grant_access(give(persons::UNNI_UTLOPT))
         .await
         .expect("after a fresh login");
-}
-
-/// What a person is told when they read the company: nothing, or why not.
-async fn company_answer(
-    companies: &companies::company_service_client::CompanyServiceClient<hms_test_support::Authed>,
-    company_id: &str,
-) -> Result<(), Code> {
-    companies
-        .clone()
-        .get_company(companies::GetCompanyRequest {
-            company_id: company_id.to_owned(),
-        })
-        .await
-        .map(drop)
-        .map_err(|status| status.code())
 }
 
 /// The identity service as a person who has just logged in.

@@ -52,6 +52,11 @@ async fn bankid(http: &reqwest::Client, authorization_url: &str, national_id: &s
     location(response.headers())
 }
 
+/// Sends `request` and reads the answer as [`json_of`] does.
+async fn send(request: reqwest::RequestBuilder) -> (StatusCode, HeaderMap, Value) {
+    json_of(request.send().await.expect("a response")).await
+}
+
 async fn json_of(response: reqwest::Response) -> (StatusCode, HeaderMap, Value) {
     let status = response.status();
     let headers = response.headers().clone();
@@ -60,16 +65,18 @@ async fn json_of(response: reqwest::Response) -> (StatusCode, HeaderMap, Value) 
     (status, headers, body)
 }
 
+/// An API client's login, for its access token.
+async fn api_token(http: &reqwest::Client, api: &str, national_id: &str) -> String {
+    api_login(http, api, national_id).await["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned()
+}
+
 /// An API client's login: JSON in, JSON out, the browser part at the
 /// simulator; returns the session (tokens).
 async fn api_login(http: &reqwest::Client, api: &str, national_id: &str) -> Value {
-    let (status, _, started) = json_of(
-        http.post(format!("{api}/api/v1/auth/login"))
-            .send()
-            .await
-            .expect("login"),
-    )
-    .await;
+    let (status, _, started) = send(http.post(format!("{api}/api/v1/auth/login"))).await;
     assert_eq!(status, StatusCode::OK, "{started}");
     let back = bankid(
         http,
@@ -85,12 +92,9 @@ async fn api_login(http: &reqwest::Client, api: &str, national_id: &str) -> Valu
             .expect("a parameter")
     };
     assert_eq!(query("state"), started["state"]);
-    let (status, _, tokens) = json_of(
+    let (status, _, tokens) = send(
         http.post(format!("{api}/api/v1/auth/token"))
-            .json(&json!({"state": query("state"), "code": query("code")}))
-            .send()
-            .await
-            .expect("token"),
+            .json(&json!({"state": query("state"), "code": query("code")})),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
@@ -159,12 +163,9 @@ async fn a_browser_logs_in_with_bankid_and_registers_a_company_over_http() {
     assert!(refresh.contains("Path=/api/v1/auth"), "{refresh}");
     let session = pair(&access);
 
-    let (status, headers, me) = json_of(
+    let (status, headers, me) = send(
         http.get(format!("{api}/api/v1/me"))
-            .header(header::COOKIE, &session)
-            .send()
-            .await
-            .expect("me"),
+            .header(header::COOKIE, &session),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{me}");
@@ -204,51 +205,39 @@ async fn a_browser_logs_in_with_bankid_and_registers_a_company_over_http() {
     });
     // A change made with the cookie must come from the web app's own pages
     // (browsers say so in Sec-Fetch-Site), not from a page elsewhere.
-    let (status, headers, problem) = json_of(
+    let (status, headers, problem) = send(
         http.post(format!("{api}/api/v1/companies"))
             .header(header::COOKIE, &session)
             .header("sec-fetch-site", "cross-site")
-            .json(&new_company)
-            .send()
-            .await
-            .expect("register"),
+            .json(&new_company),
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
     assert_problem(&headers, &problem, status, "forbidden");
-    let (status, _, company) = json_of(
+    let (status, _, company) = send(
         http.post(format!("{api}/api/v1/companies"))
             .header(header::COOKIE, &session)
             .header("sec-fetch-site", "same-origin")
-            .json(&new_company)
-            .send()
-            .await
-            .expect("register"),
+            .json(&new_company),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{company}");
     assert_eq!(company["status"], "pending");
     assert_eq!(company["contact"]["email"], "post@nordmannbygg.no");
     let company_id = company["company_id"].as_str().expect("an id").to_owned();
-    let (status, headers, again) = json_of(
+    let (status, headers, again) = send(
         http.post(format!("{api}/api/v1/companies"))
             .header(header::COOKIE, &session)
             .header("sec-fetch-site", "same-origin")
-            .json(&new_company)
-            .send()
-            .await
-            .expect("register again"),
+            .json(&new_company),
     )
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_problem(&headers, &again, status, "conflict");
 
-    let (status, _, fetched) = json_of(
+    let (status, _, fetched) = send(
         http.get(format!("{api}/api/v1/companies/{company_id}"))
-            .header(header::COOKIE, &session)
-            .send()
-            .await
-            .expect("get"),
+            .header(header::COOKIE, &session),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -274,17 +263,11 @@ async fn a_browser_logs_in_with_bankid_and_registers_a_company_over_http() {
         ),
         (new_company.to_string(), "text/plain", "application/json"),
     ] {
-        let (status, headers, problem) = json_of(
-            http.post(format!("{api}/api/v1/companies"))
+        let (status, headers, problem) = send(http.post(format!("{api}/api/v1/companies"))
                 .header(header::COOKIE, &session)
                 .header("sec-fetch-site", "same-origin")
                 .header(header::CONTENT_TYPE, content_type)
-                .body(body)
-                .send()
-                .await
-                .expect("a bad request"),
-        )
-        .await;
+                .body(body)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
         assert_problem(&headers, &problem, status, "invalid-request");
         let detail = problem["detail"].as_str().unwrap_or_default();
@@ -306,12 +289,9 @@ async fn a_browser_logs_in_with_bankid_and_registers_a_company_over_http() {
     let refresh = set_cookie(renewed.headers(), "hms_refresh");
     let session = pair(&set_cookie(renewed.headers(), "hms_access"));
     assert_ne!(pair(&refresh), pair(&old_refresh));
-    let (status, _, me) = json_of(
+    let (status, _, me) = send(
         http.get(format!("{api}/api/v1/me"))
-            .header(header::COOKIE, &session)
-            .send()
-            .await
-            .expect("me"),
+            .header(header::COOKIE, &session),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{me}");
@@ -334,23 +314,17 @@ async fn a_browser_logs_in_with_bankid_and_registers_a_company_over_http() {
         .expect("logout");
     assert_eq!(out.status(), StatusCode::NO_CONTENT);
     assert!(set_cookie(out.headers(), "hms_access").contains("Max-Age=0"));
-    let (status, headers, body) = json_of(
+    let (status, headers, body) = send(
         http.post(format!("{api}/api/v1/auth/refresh"))
             .header(header::COOKIE, pair(&refresh))
-            .header("sec-fetch-site", "same-origin")
-            .send()
-            .await
-            .expect("refresh"),
+            .header("sec-fetch-site", "same-origin"),
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_problem(&headers, &body, status, "unauthenticated");
-    let (status, _, _) = json_of(
+    let (status, _, _) = send(
         http.get(format!("{api}/api/v1/me"))
-            .header(header::COOKIE, &session)
-            .send()
-            .await
-            .expect("me"),
+            .header(header::COOKIE, &session),
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -376,10 +350,8 @@ async fn an_api_client_logs_in_with_a_bearer_token_and_sees_nothing_of_other_com
     let api = env.gateway_url();
 
     // API clients: the same login, answered in JSON.
-    let login = |national_id: &'static str| api_login(&http, &api, national_id);
-    let kari = login(persons::KARI_NORDMANN).await;
-    let kari_token = kari["access_token"].as_str().expect("a token").to_owned();
-    let (status, _, company) = json_of(
+    let kari_token = api_token(&http, &api, persons::KARI_NORDMANN).await;
+    let (status, _, company) = send(
         http.post(format!("{api}/api/v1/companies"))
             .bearer_auth(&kari_token)
             .json(&json!({
@@ -387,10 +359,7 @@ async fn an_api_client_logs_in_with_a_bearer_token_and_sees_nothing_of_other_com
                 "name": "Nordmann Bygg AS",
                 "contact": {"email": "post@nordmannbygg.no", "phone": "+4791234567"},
                 "industry": "construction",
-            }))
-            .send()
-            .await
-            .expect("register"),
+            })),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{company}");
@@ -398,9 +367,9 @@ async fn an_api_client_logs_in_with_a_bearer_token_and_sees_nothing_of_other_com
 
     // Nils, of another company, cannot register Kari's, and gets the same
     // 404 for her company as for one that does not exist.
-    let nils = login(persons::NILS_ANNEN).await;
+    let nils = api_login(&http, &api, persons::NILS_ANNEN).await;
     let nils_token = nils["access_token"].as_str().expect("a token").to_owned();
-    let (status, headers, problem) = json_of(
+    let (status, headers, problem) = send(
         http.post(format!("{api}/api/v1/companies"))
             .bearer_auth(&nils_token)
             .json(&json!({
@@ -408,22 +377,16 @@ async fn an_api_client_logs_in_with_a_bearer_token_and_sees_nothing_of_other_com
                 "name": "Nordmann Bygg AS",
                 "contact": {"email": "nils@annen.no", "phone": "+4791234567"},
                 "industry": "construction",
-            }))
-            .send()
-            .await
-            .expect("register someone else's"),
+            })),
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_problem(&headers, &problem, status, "forbidden");
     let mut answers = Vec::new();
     for id in [company_id.clone(), uuid::Uuid::now_v7().to_string()] {
-        let (status, headers, problem) = json_of(
+        let (status, headers, problem) = send(
             http.get(format!("{api}/api/v1/companies/{id}"))
-                .bearer_auth(&nils_token)
-                .send()
-                .await
-                .expect("get"),
+                .bearer_auth(&nils_token),
         )
         .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
@@ -468,30 +431,24 @@ async fn an_api_client_logs_in_with_a_bearer_token_and_sees_nothing_of_other_com
             "not-found",
         ),
     ] {
-        let (got, headers, body) = json_of(request.send().await.expect("a request")).await;
+        let (got, headers, body) = send(request).await;
         assert_eq!(got, status, "{body}");
         assert_problem(&headers, &body, status, kind);
     }
 
     // A wrong method, a body over the JSON limit, and a request id that is
     // not one.
-    let (status, headers, problem) = json_of(
+    let (status, headers, problem) = send(
         http.patch(format!("{api}/api/v1/me"))
-            .bearer_auth(&kari_token)
-            .send()
-            .await
-            .expect("patch"),
+            .bearer_auth(&kari_token),
     )
     .await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_problem(&headers, &problem, status, "method-not-allowed");
-    let (status, headers, problem) = json_of(
+    let (status, headers, problem) = send(
         http.post(format!("{api}/api/v1/companies"))
             .bearer_auth(&kari_token)
-            .json(&json!({"name": "x".repeat(70_000)}))
-            .send()
-            .await
-            .expect("a large body"),
+            .json(&json!({"name": "x".repeat(70_000)})),
     )
     .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{problem}");
@@ -510,13 +467,7 @@ async fn an_api_client_logs_in_with_a_bearer_token_and_sees_nothing_of_other_com
     assert!(uuid::Uuid::parse_str(request_id).is_ok(), "{request_id}");
 
     // The OpenAPI document and its page are served.
-    let (status, _, document) = json_of(
-        http.get(format!("{api}/api/openapi.json"))
-            .send()
-            .await
-            .expect("openapi"),
-    )
-    .await;
+    let (status, _, document) = send(http.get(format!("{api}/api/openapi.json"))).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         document["openapi"]
@@ -583,7 +534,7 @@ async fn approved_company_over_http(
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{approved}");
-    crate::common::wait_for_standing(env, &company_id, "approved").await;
+    env.wait_for_standing(&company_id, "approved").await;
     company_id
 }
 
@@ -599,7 +550,7 @@ async fn call(
     if let Some(body) = body {
         request = request.json(&body);
     }
-    json_of(request.send().await.expect("a response")).await
+    send(request).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -608,15 +559,9 @@ async fn orders_access_contact_and_the_back_office_over_http() {
     env.start_all().await;
     let http = http();
     let api = env.gateway_url();
-    let token = |session: &Value| {
-        session["access_token"]
-            .as_str()
-            .expect("a token")
-            .to_owned()
-    };
-    let kari = token(&api_login(&http, &api, persons::KARI_NORDMANN).await);
-    let siri = token(&api_login(&http, &api, persons::SIRI_SAKSBEHANDLER).await);
-    let nils = token(&api_login(&http, &api, persons::NILS_ANNEN).await);
+    let kari = api_token(&http, &api, persons::KARI_NORDMANN).await;
+    let siri = api_token(&http, &api, persons::SIRI_SAKSBEHANDLER).await;
+    let nils = api_token(&http, &api, persons::NILS_ANNEN).await;
     use reqwest::Method;
 
     let (status, _, company) = call(
@@ -682,7 +627,7 @@ async fn orders_access_contact_and_the_back_office_over_http() {
     .await;
     assert_eq!(status, StatusCode::OK, "{approved}");
     assert_eq!(approved["status"], "approved");
-    crate::common::wait_for_standing(&env, &company_id, "approved").await;
+    env.wait_for_standing(&company_id, "approved").await;
 
     // An order for two workers, created once however often it is sent.
     let workers = json!({"workers": [
@@ -697,7 +642,7 @@ async fn orders_access_contact_and_the_back_office_over_http() {
         if let Some(key) = key {
             request = request.header("idempotency-key", key);
         }
-        async move { json_of(request.send().await.expect("create")).await }
+        async move { send(request).await }
     };
     let (status, headers, problem) = create(None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -819,13 +764,7 @@ async fn orders_access_contact_and_the_back_office_over_http() {
     assert_eq!(revoked["state"], "revoked");
 
     // The document is complete for these routes.
-    let (_, _, document) = json_of(
-        http.get(format!("{api}/api/openapi.json"))
-            .send()
-            .await
-            .expect("openapi"),
-    )
-    .await;
+    let (_, _, document) = send(http.get(format!("{api}/api/openapi.json"))).await;
     for path in [
         "/api/v1/companies/{company_id}/orders",
         "/api/v1/orders/{order_id}/workers",
@@ -848,34 +787,22 @@ async fn the_whole_journey_over_http_ends_with_the_personal_data_deleted() {
     env.start_all().await;
     let http = http();
     let api = env.gateway_url();
-    let token = |session: &Value| {
-        session["access_token"]
-            .as_str()
-            .expect("a token")
-            .to_owned()
-    };
-    let kari = token(&api_login(&http, &api, persons::KARI_NORDMANN).await);
-    let siri = token(&api_login(&http, &api, persons::SIRI_SAKSBEHANDLER).await);
-    let nils = token(&api_login(&http, &api, persons::NILS_ANNEN).await);
+    let kari = api_token(&http, &api, persons::KARI_NORDMANN).await;
+    let siri = api_token(&http, &api, persons::SIRI_SAKSBEHANDLER).await;
+    let nils = api_token(&http, &api, persons::NILS_ANNEN).await;
 
     // Kari registers her company; the back office approves it.
     let company_id = approved_company_over_http(&env, &http, &kari, &siri).await;
 
     // Two cards.
     let numbers = [fixtures::fodselsnummer(), fixtures::fodselsnummer()];
-    let (status, _, order) = json_of(
-        http.post(format!("{api}/api/v1/companies/{company_id}/orders"))
+    let (status, _, order) = send(http.post(format!("{api}/api/v1/companies/{company_id}/orders"))
             .bearer_auth(&kari)
             .header("idempotency-key", "journey-1")
             .json(&json!({"workers": [
                 {"name": "Ola Arbeider", "national_id": numbers[0], "phone": "+4798765432", "card_type": "construction"},
                 {"name": "Kari Arbeider", "national_id": numbers[1], "phone": "+4798765433", "card_type": "construction"},
-            ]}))
-            .send()
-            .await
-            .expect("create"),
-    )
-    .await;
+            ]}))).await;
     assert_eq!(status, StatusCode::CREATED, "{order}");
     let order_id = order["order_id"].as_str().expect("an id").to_owned();
     let workers: Vec<String> = order["workers"]
@@ -1084,14 +1011,8 @@ async fn too_many_requests_get_429_per_person_and_per_client() {
     env.start_all().await;
     let http = http();
     let api = env.gateway_url();
-    let token = |session: &Value| {
-        session["access_token"]
-            .as_str()
-            .expect("a token")
-            .to_owned()
-    };
-    let kari = token(&api_login(&http, &api, persons::KARI_NORDMANN).await);
-    let nils = token(&api_login(&http, &api, persons::NILS_ANNEN).await);
+    let kari = api_token(&http, &api, persons::KARI_NORDMANN).await;
+    let nils = api_token(&http, &api, persons::NILS_ANNEN).await;
     let me = |token: &str| {
         http.get(format!("{api}/api/v1/me"))
             .bearer_auth(token)
@@ -1179,25 +1100,13 @@ async fn an_upload_without_a_length_is_cut_at_the_limit_and_cors_allows_only_its
     );
 
     // A company with a draft order to upload to.
-    let token = |session: &Value| {
-        session["access_token"]
-            .as_str()
-            .expect("a token")
-            .to_owned()
-    };
-    let kari = token(&api_login(&http, &api, persons::KARI_NORDMANN).await);
-    let siri = token(&api_login(&http, &api, persons::SIRI_SAKSBEHANDLER).await);
+    let kari = api_token(&http, &api, persons::KARI_NORDMANN).await;
+    let siri = api_token(&http, &api, persons::SIRI_SAKSBEHANDLER).await;
     let company_id = approved_company_over_http(&env, &http, &kari, &siri).await;
-    let (_, _, order) = json_of(
-        http.post(format!("{api}/api/v1/companies/{company_id}/orders"))
+    let (_, _, order) = send(http.post(format!("{api}/api/v1/companies/{company_id}/orders"))
             .bearer_auth(&kari)
             .header("idempotency-key", "cut")
-            .json(&json!({"workers": [{"name": "Ola Arbeider", "national_id": fixtures::fodselsnummer(), "phone": "+4798765432", "card_type": "construction"}]}))
-            .send()
-            .await
-            .expect("order"),
-    )
-    .await;
+            .json(&json!({"workers": [{"name": "Ola Arbeider", "national_id": fixtures::fodselsnummer(), "phone": "+4798765432", "card_type": "construction"}]}))).await;
     let order_id = order["order_id"].as_str().expect("an id").to_owned();
     let worker_id = order["workers"][0]["worker_id"]
         .as_str()
@@ -1212,16 +1121,13 @@ async fn an_upload_without_a_length_is_cut_at_the_limit_and_cors_allows_only_its
         .chunks(64 * 1024)
         .map(|piece| Ok(piece.to_vec()))
         .collect();
-    let (status, headers, problem) = json_of(
+    let (status, headers, problem) = send(
         http.put(format!(
             "{api}/api/v1/orders/{order_id}/workers/{worker_id}/documents/passport_photo"
         ))
         .bearer_auth(&kari)
         .header(header::CONTENT_TYPE, "application/octet-stream")
-        .body(reqwest::Body::wrap_stream(futures::stream::iter(pieces)))
-        .send()
-        .await
-        .expect("upload"),
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(pieces))),
     )
     .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{problem}");

@@ -33,32 +33,21 @@ async fn the_approval_trace_reaches_the_redaction_consumer_and_the_media_purge()
         .expect("approve");
     receipt(&mut clients, &order.order_id, SOON).await;
 
-    let spans = eventually("the consumer's and the purge's spans", SOON, || {
-        let spans: Vec<ReceivedSpan> = receiver
-            .spans()
-            .into_iter()
-            .filter(|span| span.trace_id == trace_id)
-            .collect();
-        let has = |service: &str, name: &str| {
-            spans.iter().any(|s| s.service == service && s.name == name)
-        };
-        let complete = has("orders", "hms.orders.v1.OrderService/ApproveOrder")
-            && has("redaction", "consume hms.orders.v1.order_approved")
-            && has("redaction", "redaction.redact")
-            && has("media", "hms.media.v1.MediaService/PurgeOrderMedia")
-            && has("media", "media.purge");
-        async move { complete.then_some(spans) }
-    })
+    let spans = trace_spans(
+        &receiver,
+        &trace_id,
+        &[
+            ("orders", "hms.orders.v1.OrderService/ApproveOrder"),
+            ("redaction", "consume hms.orders.v1.order_approved"),
+            ("redaction", "redaction.redact"),
+            ("media", "hms.media.v1.MediaService/PurgeOrderMedia"),
+            ("media", "media.purge"),
+        ],
+    )
     .await;
 
     // The purge hangs below the redaction, which hangs below the consumer.
-    let find = |service: &str, name: &str| {
-        spans
-            .iter()
-            .find(|s| s.service == service && s.name == name)
-            .cloned()
-            .expect("span present")
-    };
+    let find = |service: &str, name: &str| find_span(&spans, service, name);
     let consume = find("redaction", "consume hms.orders.v1.order_approved");
     let redact = find("redaction", "redaction.redact");
     let purge_call = find("media", "hms.media.v1.MediaService/PurgeOrderMedia");
@@ -95,32 +84,17 @@ async fn one_trace_runs_from_the_http_request_through_the_gateway_to_the_service
         .expect("a read");
     assert!(response.status().is_success(), "{}", response.status());
 
-    let spans = eventually(
-        "the gateway's, companies' and identity's spans",
-        SOON,
-        || {
-            let spans: Vec<ReceivedSpan> = receiver
-                .spans()
-                .into_iter()
-                .filter(|span| span.trace_id == trace_id)
-                .collect();
-            let has = |service: &str, name: &str| {
-                spans.iter().any(|s| s.service == service && s.name == name)
-            };
-            let complete = has("gateway", "GET /api/v1/companies/{company_id}")
-                && has("companies", "hms.companies.v1.CompanyService/GetCompany")
-                && has("identity", "hms.identity.v1.IdentityService/Authorize");
-            async move { complete.then_some(spans) }
-        },
+    let spans = trace_spans(
+        &receiver,
+        &trace_id,
+        &[
+            ("gateway", "GET /api/v1/companies/{company_id}"),
+            ("companies", "hms.companies.v1.CompanyService/GetCompany"),
+            ("identity", "hms.identity.v1.IdentityService/Authorize"),
+        ],
     )
     .await;
-    let find = |service: &str, name: &str| {
-        spans
-            .iter()
-            .find(|s| s.service == service && s.name == name)
-            .cloned()
-            .expect("span present")
-    };
+    let find = |service: &str, name: &str| find_span(&spans, service, name);
     let http = find("gateway", "GET /api/v1/companies/{company_id}");
     let read = find("companies", "hms.companies.v1.CompanyService/GetCompany");
     assert_eq!(
@@ -131,4 +105,35 @@ async fn one_trace_runs_from_the_http_request_through_the_gateway_to_the_service
         read.parent_span_id, http.span_id,
         "the service call hangs below the request"
     );
+}
+
+/// The spans of one trace, once every `(service, name)` in `expected` has
+/// arrived.
+async fn trace_spans(
+    receiver: &OtlpReceiver,
+    trace_id: &str,
+    expected: &[(&str, &str)],
+) -> Vec<ReceivedSpan> {
+    eventually("the trace's spans", SOON, || {
+        let spans: Vec<ReceivedSpan> = receiver
+            .spans()
+            .into_iter()
+            .filter(|span| span.trace_id == trace_id)
+            .collect();
+        let complete = expected.iter().all(|(service, name)| {
+            spans
+                .iter()
+                .any(|span| span.service == *service && span.name == *name)
+        });
+        async move { complete.then_some(spans) }
+    })
+    .await
+}
+
+fn find_span(spans: &[ReceivedSpan], service: &str, name: &str) -> ReceivedSpan {
+    spans
+        .iter()
+        .find(|span| span.service == service && span.name == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("a span {name} from {service}"))
 }

@@ -56,7 +56,9 @@ pub struct TestEnv {
     admin_url: String,
     nats_url: String,
     dir: PathBuf,
-    ports: BTreeMap<Service, u16>,
+    /// Each service's gRPC port, held for the test's life so that no other
+    /// test takes it.
+    ports: BTreeMap<Service, ReservedPort>,
     settings: BTreeMap<String, String>,
     /// Every service name's secret towards identity, including callers the
     /// tests impersonate (`gateway`).
@@ -64,9 +66,7 @@ pub struct TestEnv {
     processes: BTreeMap<Service, ServiceProcess>,
     fakes: Vec<FakeProcess>,
     /// Where the gateway's REST API listens.
-    gateway_http: SocketAddr,
-    /// Held for the test's life, so no other test takes these ports.
-    _reserved: Vec<ReservedPort>,
+    gateway_http: ReservedPort,
 }
 
 /// The names that get service credentials in a test.
@@ -90,17 +90,10 @@ impl TestEnv {
         let dir = std::env::temp_dir().join("hms-tests").join(&id);
         std::fs::create_dir_all(&dir).expect("create the test's folder");
 
-        let reserved: Vec<(Service, ReservedPort)> = Service::ALL
+        let ports = Service::ALL
             .iter()
             .map(|service| (*service, ports::reserve()))
             .collect();
-        let http = ports::reserve();
-        let gateway_http = SocketAddr::from(([127, 0, 0, 1], http.port()));
-        let ports = reserved
-            .iter()
-            .map(|(service, reserved)| (*service, reserved.port()))
-            .collect();
-        let redirect_uri = format!("http://{gateway_http}/api/v1/auth/callback");
 
         let service_secrets: BTreeMap<&'static str, String> = SERVICE_CLIENTS
             .iter()
@@ -130,8 +123,6 @@ impl TestEnv {
             ("HMS_ALLOW_SYNTHETIC_NATIONAL_IDS", "true".to_owned()),
             ("HMS_OIDC_CLIENT_ID", fakes::CLIENT_ID.to_owned()),
             ("HMS_OIDC_CLIENT_SECRET", fakes::CLIENT_SECRET.to_owned()),
-            ("HMS_OIDC_REDIRECT_URI", redirect_uri),
-            ("HMS_HTTP_ADDR", gateway_http.to_string()),
             ("HMS_AUTHZ_CACHE_MS", "500".to_owned()),
             (
                 "HMS_BACK_OFFICE_NATIONAL_IDS",
@@ -169,12 +160,7 @@ impl TestEnv {
             service_secrets,
             processes: BTreeMap::new(),
             fakes: Vec::new(),
-            gateway_http,
-            _reserved: reserved
-                .into_iter()
-                .map(|(_, reserved)| reserved)
-                .chain([http])
-                .collect(),
+            gateway_http: ports::reserve(),
         };
         let orders_url = env.url(Service::Orders);
         let media_url = env.url(Service::Media);
@@ -186,6 +172,11 @@ impl TestEnv {
         let companies_url = env.url(Service::Companies);
         env.settings
             .insert("HMS_COMPANIES_URL".to_owned(), companies_url);
+        let http_addr = env.gateway_http_addr().to_string();
+        env.settings.insert("HMS_HTTP_ADDR".to_owned(), http_addr);
+        let redirect_uri = env.redirect_uri();
+        env.settings
+            .insert("HMS_OIDC_REDIRECT_URI".to_owned(), redirect_uri);
         env
     }
 
@@ -215,7 +206,7 @@ impl TestEnv {
     }
 
     pub fn addr(&self, service: Service) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.ports[&service]))
+        SocketAddr::from(([127, 0, 0, 1], self.ports[&service].port()))
     }
 
     pub fn url(&self, service: Service) -> String {
@@ -257,9 +248,13 @@ impl TestEnv {
         self.processes.insert(service, process);
     }
 
+    fn gateway_http_addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.gateway_http.port()))
+    }
+
     /// The gateway's REST API, e.g. `http://127.0.0.1:40123`.
     pub fn gateway_url(&self) -> String {
-        format!("http://{}", self.gateway_http)
+        format!("http://{}", self.gateway_http_addr())
     }
 
     /// Where BankID sends browsers back: the gateway's login callback.
@@ -384,6 +379,34 @@ impl TestEnv {
             })
             .await?
             .into_inner())
+    }
+
+    /// Waits until the projections of company standing in orders and media
+    /// show `status` for the company.
+    pub async fn wait_for_standing(&self, company_id: &str, status: &str) {
+        let company = uuid::Uuid::parse_str(company_id).expect("a company id");
+        for service in [Service::Orders, Service::Media] {
+            let db = self.db(service).await;
+            crate::eventually(
+                &format!("{} to see the company {status}", service.name()),
+                std::time::Duration::from_secs(15),
+                || {
+                    let db = db.clone();
+                    async move {
+                        let seen: Option<String> = sqlx::query_scalar(
+                            "SELECT status FROM hms_company_status WHERE company_id = $1",
+                        )
+                        .bind(company)
+                        .fetch_optional(&db)
+                        .await
+                        .ok()
+                        .flatten();
+                        (seen.as_deref() == Some(status)).then_some(())
+                    }
+                },
+            )
+            .await;
+        }
     }
 
     /// A pool on a service's database, to look at what it stored.

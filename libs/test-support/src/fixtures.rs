@@ -3,12 +3,29 @@
 
 use std::io::Cursor;
 
+use hms_proto::companies::v1 as companies;
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use rand::Rng;
+
+use crate::fakes::orgs;
 
 const ORG_WEIGHTS: [u32; 8] = [3, 2, 7, 6, 5, 4, 3, 2];
 const K1_WEIGHTS: [u32; 9] = [3, 7, 6, 1, 8, 9, 4, 5, 2];
 const K2_WEIGHTS: [u32; 10] = [5, 4, 3, 2, 7, 6, 5, 4, 3, 2];
+
+/// Kari Nordmann's NORDMANN BYGG AS as she registers it (the register
+/// fake makes her its owner).
+pub fn nordmann_bygg() -> companies::RegisterCompanyRequest {
+    companies::RegisterCompanyRequest {
+        org_number: orgs::NORDMANN_BYGG.to_owned(),
+        name: "Nordmann Bygg AS".to_owned(),
+        contact: Some(companies::ContactInfo {
+            email: "post@nordmannbygg.no".to_owned(),
+            phone: "+4791234567".to_owned(),
+        }),
+        industry: companies::Industry::Construction as i32,
+    }
+}
 
 /// A random valid organisation number.
 pub fn org_number() -> String {

@@ -12,8 +12,9 @@
 mod env;
 pub mod fakes;
 pub mod fixtures;
+pub mod latency;
 mod otlp;
-pub mod ports;
+mod ports;
 mod process;
 mod s3;
 

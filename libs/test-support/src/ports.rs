@@ -8,7 +8,7 @@
 //! a lock file that the test process holds for as long as it lives: the
 //! kernel drops the lock when the process ends, however it ends.
 
-use std::fs::{File, TryLockError};
+use std::fs::File;
 use std::net::TcpListener;
 use std::path::PathBuf;
 
@@ -40,9 +40,8 @@ pub fn reserve() -> ReservedPort {
         let Ok(lock) = File::create(folder.join(format!("{port}.lock"))) else {
             continue;
         };
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock | TryLockError::Error(_)) => continue,
+        if lock.try_lock().is_err() {
+            continue;
         }
         // Held by something that is not a test (or a test's server that
         // outlived it): leave it.
@@ -62,6 +61,8 @@ fn lock_folder() -> PathBuf {
 
 #[cfg(test)]
 mod tests {
+    use std::fs::TryLockError;
+
     use super::*;
 
     #[test]

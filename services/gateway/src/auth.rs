@@ -17,21 +17,26 @@ pub const ACCESS_COOKIE: &str = "hms_access";
 pub const REFRESH_COOKIE: &str = "hms_refresh";
 /// Binds a login in progress to the browser that started it.
 pub const LOGIN_COOKIE: &str = "hms_login";
+/// Where the access cookie is sent: every API route.
+pub const ACCESS_PATH: &str = "/api";
+/// Where the refresh and login cookies are sent: the session routes only.
+pub const SESSION_PATH: &str = "/api/v1/auth";
 
-/// A logged-in person: the token to forward on their behalf, checked.
-/// Deliberately not `Debug`: the token must not reach a log.
+/// A logged-in person: the checked token to forward on their behalf, as
+/// the header it travels in. Deliberately not `Debug`: the token must not
+/// reach a log.
 #[derive(Clone)]
 pub struct Person {
-    token: String,
+    authorization: tonic::metadata::AsciiMetadataValue,
 }
 
 impl Person {
     /// A request to a service on the person's behalf.
     pub fn request<T>(&self, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
-        if let Ok(value) = format!("Bearer {}", self.token).parse() {
-            request.metadata_mut().insert("authorization", value);
-        }
+        request
+            .metadata_mut()
+            .insert("authorization", self.authorization.clone());
         request
     }
 }
@@ -41,17 +46,12 @@ impl FromRequestParts<AppState> for Person {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let token = match bearer(&parts.headers) {
-            Some(token) => token,
-            None => {
-                let token = cookie(&parts.headers, ACCESS_COOKIE)
-                    .ok_or_else(|| ApiError::unauthenticated().into_response())?;
-                if !parts.method.is_safe() {
-                    refuse_cross_site(&parts.headers, state)
-                        .map_err(IntoResponse::into_response)?;
-                }
-                token
-            }
-        };
+            Some(token) => Some(token),
+            None if parts.method.is_safe() => cookie(&parts.headers, ACCESS_COOKIE),
+            None => cookie_for_change(&parts.headers, ACCESS_COOKIE, state)
+                .map_err(IntoResponse::into_response)?,
+        }
+        .ok_or_else(|| ApiError::unauthenticated().into_response())?;
         match state.verifier.verify(&token).await {
             Ok(Caller::User(user)) => {
                 // Pseudonymous: the user id, never the person's number.
@@ -60,11 +60,29 @@ impl FromRequestParts<AppState> for Person {
                     .limits
                     .person(user.user_id)
                     .map_err(IntoResponse::into_response)?;
-                Ok(Self { token })
+                // A token that verified is plain ASCII; anything else is
+                // refused rather than sent on without it.
+                let authorization = format!("Bearer {token}")
+                    .parse()
+                    .map_err(|_| ApiError::unauthenticated().into_response())?;
+                Ok(Self { authorization })
             }
             // A service token is not a person; services call services directly.
             Ok(_) | Err(_) => Err(ApiError::unauthenticated().into_response()),
         }
+    }
+}
+
+/// The cookie `name`, for a request that changes something: only from a
+/// page of our own ([`refuse_cross_site`]).
+pub fn cookie_for_change(
+    headers: &HeaderMap,
+    name: &str,
+    state: &AppState,
+) -> Result<Option<String>, ApiError> {
+    match cookie(headers, name) {
+        Some(value) => refuse_cross_site(headers, state).map(|()| Some(value)),
+        None => Ok(None),
     }
 }
 
@@ -73,14 +91,12 @@ impl FromRequestParts<AppState> for Person {
 /// from our own pages (`Sec-Fetch-Site: same-origin`, which browsers set
 /// and pages cannot) or from an allowed web origin.
 pub fn refuse_cross_site(headers: &HeaderMap, state: &AppState) -> Result<(), ApiError> {
-    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-    let same_origin = header("sec-fetch-site") == Some("same-origin");
-    let allowed_origin = header("origin").is_some_and(|origin| {
-        state
-            .browser_origins
-            .iter()
-            .any(|allowed| allowed == origin)
-    });
+    let same_origin = headers
+        .get("sec-fetch-site")
+        .is_some_and(|site| site == "same-origin");
+    let allowed_origin = headers
+        .get(header::ORIGIN)
+        .is_some_and(|origin| state.browser_origins.contains(origin));
     if same_origin || allowed_origin {
         Ok(())
     } else {
@@ -127,7 +143,7 @@ impl CookieJar {
     /// The login cookie must come back with the identity provider's
     /// redirect, a top-level navigation from another site: `Lax`.
     pub fn login(&self, state: &str) -> HeaderValue {
-        self.build(LOGIN_COOKIE, state, "/api/v1/auth", 600, "Lax")
+        self.build(LOGIN_COOKIE, state, SESSION_PATH, 600, "Lax")
     }
 
     /// Removes a cookie set on `path`.

@@ -102,12 +102,19 @@ impl GatewayConfig {
         }
     }
 
-    pub fn cors_origins(&self) -> Vec<String> {
+    /// `HMS_CORS_ORIGINS`, checked: each a valid header value.
+    pub fn cors_origins(&self) -> Result<Vec<http::HeaderValue>, hms_runtime::StartupError> {
         self.cors_origins
             .split(',')
             .map(str::trim)
             .filter(|origin| !origin.is_empty())
-            .map(str::to_owned)
+            .map(|origin| {
+                http::HeaderValue::from_str(origin).map_err(|_| {
+                    hms_runtime::StartupError::Invalid(format!(
+                        "HMS_CORS_ORIGINS: {origin} is not an origin"
+                    ))
+                })
+            })
             .collect()
     }
 }

@@ -2,12 +2,13 @@
 //! (`/api/openapi.json`), and a page that shows it to people (`/api/docs`).
 
 use std::fmt::Write;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
+use bytes::Bytes;
+use hms_runtime::StartupError;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
@@ -205,54 +206,55 @@ fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     (router, document)
 }
 
-pub fn router(state: AppState) -> Router {
+/// The API with its document, rendered once at start-up: each request for
+/// it shares the same bytes.
+pub fn router(state: AppState) -> Result<Router, StartupError> {
     let (api, document) = api(state);
-    let json = Arc::new(
-        document
-            .to_pretty_json()
-            .unwrap_or_else(|_| "{}".to_owned()),
-    );
-    let page = Arc::new(render(&document));
-    api.route(
-        "/api/openapi.json",
-        get(move || {
-            let json = json.clone();
-            async move {
-                (
-                    [(
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/json"),
-                    )],
-                    json.as_str().to_owned(),
-                )
-            }
-        }),
-    )
-    .route(
-        "/api/docs",
-        get(move || {
-            let page = page.clone();
-            async move {
-                (
-                    [(
-                        header::CONTENT_SECURITY_POLICY,
-                        HeaderValue::from_static(
-                            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-                        ),
-                    )],
-                    Html(page.as_str().to_owned()),
-                )
-                    .into_response()
-            }
-        }),
-    )
+    let json = Bytes::from(document.to_pretty_json().map_err(|error| {
+        StartupError::Invalid(format!("the OpenAPI document cannot be written: {error}"))
+    })?);
+    let page = Bytes::from(render(&document));
+    Ok(api
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let json = json.clone();
+                async move {
+                    (
+                        [(
+                            header::CONTENT_TYPE,
+                            HeaderValue::from_static("application/json"),
+                        )],
+                        json,
+                    )
+                }
+            }),
+        )
+        .route(
+            "/api/docs",
+            get(move || {
+                let page = page.clone();
+                async move {
+                    (
+                        [(
+                            header::CONTENT_SECURITY_POLICY,
+                            HeaderValue::from_static(
+                                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+                            ),
+                        )],
+                        Html(page),
+                    )
+                        .into_response()
+                }
+            }),
+        )
     .fallback(|| async { ApiError::new(ProblemKind::NotFound, "no such route") })
     .method_not_allowed_fallback(|| async {
         ApiError::new(
             ProblemKind::MethodNotAllowed,
             "this route does not take that method",
         )
-    })
+    }))
 }
 
 /// A plain page listing every operation: readable without JavaScript or

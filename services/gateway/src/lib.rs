@@ -41,6 +41,7 @@ impl Service for Gateway {
         let edge = Edge::prepare::<Self>(&config.common, shutdown.clone()).await?;
         let limits = limits::Limits::new(&config.gateway)?;
         tokio::spawn(limits.clone().sweep(shutdown.clone()));
+        let origins = config.gateway.cors_origins()?;
         let state = state::AppState {
             verifier: edge.verifier.clone(),
             identity: IdentityServiceClient::new(
@@ -60,10 +61,10 @@ impl Service for Gateway {
                 secure: config.gateway.cookie_secure,
             },
             after_login_url: config.gateway.after_login_url()?,
-            browser_origins: config.gateway.cors_origins().into(),
+            browser_origins: origins.clone().into(),
             limits: limits.clone(),
         };
-        let app = middleware::wrap(docs::router(state), &config.gateway, limits)?;
+        let app = middleware::wrap(docs::router(state)?, &config.gateway, origins, limits);
         let listener = tokio::net::TcpListener::bind(config.gateway.http_addr)
             .await
             .map_err(|error| {

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultKeyedRateLimiter, NotUntil, Quota, RateLimiter};
 use hms_runtime::StartupError;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -31,6 +31,13 @@ pub struct Limits {
 /// A refusal with the time until the next request may pass.
 pub struct Limited(Duration);
 
+impl Limited {
+    /// How long until the limiter lets the next request through.
+    fn until(not_until: NotUntil<<DefaultClock as Clock>::Instant>) -> Self {
+        Self(not_until.wait_time_from(DefaultClock::default().now()))
+    }
+}
+
 impl IntoResponse for Limited {
     fn into_response(self) -> Response {
         let seconds = self.0.as_secs().max(1);
@@ -39,9 +46,9 @@ impl IntoResponse for Limited {
             format!("too many requests; try again in {seconds} s"),
         )
         .into_response();
-        if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         response
     }
 }
@@ -74,9 +81,7 @@ impl Limits {
 
     /// One more request by this person.
     pub fn person(&self, user: Uuid) -> Result<(), Limited> {
-        self.people
-            .check_key(&user)
-            .map_err(|not_until| Limited(not_until.wait_time_from(DefaultClock::default().now())))
+        self.people.check_key(&user).map_err(Limited::until)
     }
 
     fn client(&self, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
@@ -136,10 +141,8 @@ pub async fn per_client(
     next: Next,
 ) -> Response {
     let client = limits.client(request.headers(), peer);
-    match limits.clients.check_key(&client) {
+    match limits.clients.check_key(&client).map_err(Limited::until) {
         Ok(()) => next.run(request).await,
-        Err(not_until) => {
-            Limited(not_until.wait_time_from(DefaultClock::default().now())).into_response()
-        }
+        Err(limited) => limited.into_response(),
     }
 }

@@ -9,7 +9,6 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use hms_runtime::StartupError;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -23,21 +22,14 @@ use crate::problem::{ApiError, ProblemKind};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// `origins`: the web origins allowed to call from a browser.
 pub fn wrap(
     router: Router,
     config: &GatewayConfig,
+    origins: Vec<HeaderValue>,
     limits: Limits,
-) -> Result<Router, StartupError> {
+) -> Router {
     let timeout = config.request_timeout();
-    let origins = config
-        .cors_origins()
-        .iter()
-        .map(|origin| {
-            HeaderValue::from_str(origin).map_err(|_| {
-                StartupError::Invalid(format!("HMS_CORS_ORIGINS: {origin} is not an origin"))
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_credentials(true)
@@ -82,12 +74,11 @@ pub fn wrap(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ));
-    Ok(router
+    router
         // Innermost, so a panic's 500 still passes every layer around it.
         .layer(CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {
-                tracing::error!("a request handler panicked");
-                ApiError::new(ProblemKind::Internal, "the error was logged").into_response()
+                ApiError::internal("a request handler panicked").into_response()
             },
         ))
         .layer(axum::middleware::from_fn(move |request, next| {
@@ -106,7 +97,7 @@ pub fn wrap(
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(span))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
-        ))
+        )
 }
 
 /// One span per request, continuing the caller's trace. It names the route

@@ -113,7 +113,12 @@ impl ApiError {
     /// missing part, an unknown enum value): the platform's fault, so a
     /// 500 for the client and the detail in the log.
     pub fn bad_answer(what: &'static str) -> Self {
-        tracing::error!(what, "a service's answer is unusable");
+        Self::internal(format_args!("a service's answer is unusable: {what}"))
+    }
+
+    /// Our fault: the cause goes to the log, the client learns only that.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "internal error");
         Self::new(ProblemKind::Internal, "the error was logged")
     }
 
@@ -169,8 +174,11 @@ impl From<tonic::Status> for ApiError {
             ProblemKind::PayloadTooLarge
             | ProblemKind::MethodNotAllowed
             | ProblemKind::Internal => {
-                tracing::error!(code = ?status.code(), message = status.message(), "a service failed");
-                "the error was logged".to_owned()
+                return Self::internal(format_args!(
+                    "a service failed: {:?} {}",
+                    status.code(),
+                    status.message()
+                ));
             }
         };
         Self { kind, detail }

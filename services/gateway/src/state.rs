@@ -26,5 +26,5 @@ pub struct AppState {
     pub after_login_url: String,
     /// Web origins whose pages may make changes with the session cookie
     /// (`HMS_CORS_ORIGINS`).
-    pub browser_origins: std::sync::Arc<[String]>,
+    pub browser_origins: std::sync::Arc<[http::HeaderValue]>,
 }

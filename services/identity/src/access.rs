@@ -161,13 +161,13 @@ impl Access {
         user: &UserRow,
         company: Option<&KnownCompany>,
         org: Option<&str>,
-    ) -> Result<(Holdings, Vec<(Uuid, Vec<Action>)>), IdentityError> {
+    ) -> Result<(Holdings, Vec<ActiveGrant>), IdentityError> {
         let back_office = self.is_back_office(user);
         let mut holdings = Holdings {
             back_office,
             ..Holdings::default()
         };
-        let mut used = Vec::new();
+        let mut grants = Vec::new();
         if let Some(org) = org.or(company.map(|company| company.org.as_str())) {
             self.refresh_register(org).await?;
             holdings.register_owner = self
@@ -176,16 +176,15 @@ impl Access {
                 .await?;
         }
         if let Some(company) = company {
-            for grant in self
+            grants = self
                 .store
                 .active_grants(&user.person_key, Some(company.id))
-                .await?
-            {
+                .await?;
+            for grant in &grants {
                 holdings.granted.extend(grant.scopes.iter().copied());
-                used.push((grant.grant_id, grant.scopes));
             }
         }
-        Ok((holdings, used))
+        Ok((holdings, grants))
     }
 
     /// The decision point.
@@ -199,10 +198,10 @@ impl Access {
         // The session's own login time counts: a service cannot claim a
         // fresh login for someone.
         match self.store.live_user(session_id, user_id).await? {
-            Some(live) => {
-                self.decide(&live.user, &target, action, live.auth_time)
-                    .await
-            }
+            Some(live) => Ok(self
+                .decide(&live.user, &target, action, live.auth_time)
+                .await?
+                .0),
             None => Ok(Verdict::session_ended()),
         }
     }
@@ -215,16 +214,51 @@ impl Access {
         target: Target,
         action: Action,
     ) -> Result<UserRow, IdentityError> {
+        Ok(self.require_holding(user, target, action).await?.0)
+    }
+
+    /// [`require`](Self::require) for managing access to `company`, with
+    /// what the right rests on, so that what the manager does can be
+    /// bounded by it.
+    pub async fn require_manager(
+        &self,
+        user: &hms_auth::UserCaller,
+        company: &KnownCompany,
+    ) -> Result<(UserRow, GrantAuthority), IdentityError> {
+        let (manager, holdings, grants) = self
+            .require_holding(user, Target::Company(company.id), Action::AccessManage)
+            .await?;
+        if holdings.register_owner {
+            return Ok((manager, GrantAuthority::Owner));
+        }
+        let grants: Vec<ActiveGrant> = grants
+            .into_iter()
+            .filter(|grant| grant.scopes.contains(&Action::AccessManage))
+            .collect();
+        if grants.is_empty() {
+            return Err(IdentityError::Denied);
+        }
+        Ok((manager, GrantAuthority::Grants(grants)))
+    }
+
+    /// The decision as an error when denied; the person, and what they
+    /// hold, when allowed.
+    async fn require_holding(
+        &self,
+        user: &hms_auth::UserCaller,
+        target: Target,
+        action: Action,
+    ) -> Result<(UserRow, Holdings, Vec<ActiveGrant>), IdentityError> {
         let live = self
             .store
             .live_user(user.session_id, user.user_id)
             .await?
             .ok_or(IdentityError::InvalidCredentials)?;
-        let verdict = self
+        let (verdict, holdings, grants) = self
             .decide(&live.user, &target, action, live.auth_time)
             .await?;
         if verdict.allowed {
-            Ok(live.user)
+            Ok((live.user, holdings, grants))
         } else if !verdict.visible {
             Err(IdentityError::NotFound)
         } else if verdict.step_up_required {
@@ -240,11 +274,12 @@ impl Access {
         target: &Target,
         action: Action,
         auth_time: DateTime<Utc>,
-    ) -> Result<Verdict, IdentityError> {
+    ) -> Result<(Verdict, Holdings, Vec<ActiveGrant>), IdentityError> {
+        let refused = |verdict| Ok((verdict, Holdings::default(), Vec::new()));
         let (company, org) = match target {
             Target::Company(id) => match self.company(*id).await? {
                 Some(company) => (Some(company), None),
-                None => return Ok(Verdict::deny("no such company")),
+                None => return refused(Verdict::deny("no such company")),
             },
             Target::Org(org) => (None, Some(org.as_str())),
             Target::Platform => (None, None),
@@ -255,9 +290,9 @@ impl Access {
                 Action::BackOfficeRead | Action::CompaniesDecide | Action::OrdersDecide
             )
         {
-            return Ok(Verdict::deny("this action needs a company"));
+            return refused(Verdict::deny("this action needs a company"));
         }
-        let (holdings, used) = self.holdings(user, company.as_ref(), org).await?;
+        let (holdings, grants) = self.holdings(user, company.as_ref(), org).await?;
         let verdict = domain::decide(
             &holdings,
             action,
@@ -267,73 +302,33 @@ impl Access {
         );
         if verdict.allowed && !holdings.register_owner && !holdings.back_office {
             // "Last used" belongs to the grants this decision rested on.
-            let serving: Vec<Uuid> = used
-                .into_iter()
-                .filter(|(_, scopes)| domain::grant_permits(scopes, action))
-                .map(|(grant_id, _)| grant_id)
+            let serving: Vec<Uuid> = grants
+                .iter()
+                .filter(|grant| domain::grant_permits(&grant.scopes, action))
+                .map(|grant| grant.grant_id)
                 .collect();
             self.store.touch_grants(&serving).await?;
         }
-        Ok(verdict)
+        Ok((verdict, holdings, grants))
     }
 
-    /// Where `user`'s right to grant on `company` comes from. Of their
-    /// grants holding `access:manage`, the one that covers the scopes
-    /// asked for and lasts longest: what they give is bounded by it.
-    pub async fn grant_authority(
-        &self,
-        user: &UserRow,
-        company: &KnownCompany,
-        scopes: &BTreeSet<Action>,
-    ) -> Result<GrantAuthority, IdentityError> {
-        self.refresh_register(&company.org).await?;
-        if self
-            .store
-            .is_register_owner(&company.org, &user.register_key)
-            .await?
-        {
-            return Ok(GrantAuthority::Owner);
-        }
-        self.store
-            .active_grants(&user.person_key, Some(company.id))
-            .await?
-            .into_iter()
-            .filter(|grant| grant.scopes.contains(&Action::AccessManage))
-            .max_by_key(|grant| {
-                let covers = scopes.iter().all(|scope| grant.scopes.contains(scope));
-                (covers, grant.valid_until.is_none(), grant.valid_until)
-            })
-            .map(GrantAuthority::Grant)
-            .ok_or(IdentityError::Denied)
-    }
-
-    /// Whether `user`, who may manage access on `company`, may revoke
-    /// `grant`: an owner any grant, an access manager by grant their own
-    /// grant and what was given under it, however far down.
+    /// Whether a manager may revoke `grant`: an owner any grant, an access
+    /// manager by grant their own grant and what was given under theirs,
+    /// however far down.
     pub async fn may_revoke(
         &self,
-        user: &UserRow,
-        company: &KnownCompany,
+        manager: &UserRow,
+        authority: &GrantAuthority,
         grant: &GrantRow,
     ) -> Result<bool, IdentityError> {
-        let own: Vec<Uuid> = match self
-            .grant_authority(user, company, &BTreeSet::new())
-            .await?
-        {
-            GrantAuthority::Owner => return Ok(true),
-            GrantAuthority::Grant(_) => self
-                .store
-                .active_grants(&user.person_key, Some(company.id))
-                .await?
-                .into_iter()
-                .filter(|held| held.scopes.contains(&Action::AccessManage))
-                .map(|held| held.grant_id)
-                .collect(),
-        };
-        if grant.grantee_user_id == Some(user.user_id) {
-            return Ok(true);
+        match authority {
+            GrantAuthority::Owner => Ok(true),
+            GrantAuthority::Grants(_) if grant.grantee_user_id == Some(manager.user_id) => Ok(true),
+            GrantAuthority::Grants(own) => {
+                let own: Vec<Uuid> = own.iter().map(|held| held.grant_id).collect();
+                self.store.is_under(grant.grant_id, &own).await
+            }
         }
-        self.store.is_under(grant.grant_id, &own).await
     }
 
     /// A company by id, or not found.
@@ -430,14 +425,30 @@ impl Access {
     }
 }
 
-/// Why someone may grant access to a company, which bounds what they give.
+/// Why someone may manage access to a company, which bounds what they do.
 #[derive(Debug, Clone)]
 pub enum GrantAuthority {
     /// An owner in the register: anything grantable, for any time.
     Owner,
-    /// A grant of `access:manage`: nothing it lacks, never past its end,
-    /// and revoked with it.
-    Grant(ActiveGrant),
+    /// Their grants of `access:manage` in force (never none): what they give
+    /// lacks nothing those lack, never outlasts them and is revoked with
+    /// them.
+    Grants(Vec<ActiveGrant>),
+}
+
+impl GrantAuthority {
+    /// The grant a grant of `asked` is given under: of the manager's, the
+    /// one that covers what is asked and lasts longest. None for an owner,
+    /// whom nothing bounds.
+    pub fn under(&self, asked: &BTreeSet<Action>) -> Option<&ActiveGrant> {
+        match self {
+            Self::Owner => None,
+            Self::Grants(grants) => grants.iter().max_by_key(|grant| {
+                let covers = asked.iter().all(|scope| grant.scopes.contains(scope));
+                (covers, grant.valid_until.is_none(), grant.valid_until)
+            }),
+        }
+    }
 }
 
 /// What an `Authorize` is about.

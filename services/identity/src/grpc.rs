@@ -285,10 +285,7 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
         let request = request.into_inner();
         let company_id = parse_id("company_id", &request.company_id, CompanyId::parse)?;
         let company = self.access().known_company(company_id).await?;
-        let granter = self
-            .access()
-            .require(user, Target::Company(company.id), Action::AccessManage)
-            .await?;
+        let (granter, authority) = self.access().require_manager(user, &company).await?;
 
         let grantee = request
             .grantee
@@ -311,13 +308,10 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             None => None,
         };
         // Someone whose own right to grant is a grant gives only within it.
-        let (authority_grant_id, valid_until) = match self
-            .access()
-            .grant_authority(&granter, &company, &scopes)
-            .await?
-        {
+        let (authority_grant_id, valid_until) = match &authority {
             GrantAuthority::Owner => (None, valid_until),
-            GrantAuthority::Grant(own) => {
+            GrantAuthority::Grants(_) => {
+                let own = authority.under(&scopes).ok_or(IdentityError::Denied)?;
                 let until = bounded_by(&own.scopes, own.valid_until, &scopes, valid_until)
                     .map_err(|widening| widened(widening, "your own grant"))?;
                 (Some(own.grant_id), until)
@@ -486,18 +480,18 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             .company(grant.company_id)
             .await?
             .ok_or_else(grant_hidden)?;
-        let revoker = match self
-            .access()
-            .require(user, Target::Company(company.id), Action::AccessManage)
-            .await
-        {
-            Ok(row) => {
-                if !self.access().may_revoke(&row, &company, &grant).await? {
+        let revoker = match self.access().require_manager(user, &company).await {
+            Ok((manager, authority)) => {
+                if !self
+                    .access()
+                    .may_revoke(&manager, &authority, &grant)
+                    .await?
+                {
                     return Err(Status::permission_denied(
                         "you may revoke only what was given under your own grant",
                     ));
                 }
-                row.user_id
+                manager.user_id
             }
             Err(IdentityError::StepUpRequired) => {
                 return Err(IdentityError::StepUpRequired.into());
@@ -653,38 +647,35 @@ impl IdentityApi {
         user: &hms_auth::UserCaller,
         org: &str,
     ) -> Result<(Uuid, Option<ActiveGrant>), Status> {
-        let company = self.accounts.store.company_by_org(org).await?;
-        let target = match company {
-            Some(company_id) => Target::Company(company_id),
-            None => Target::Org(org.to_owned()),
-        };
-        let manager = match self
-            .access()
-            .require(user, target, Action::AccessManage)
-            .await
-        {
-            Ok(row) => row,
-            Err(IdentityError::Denied) => return Err(IdentityError::NotFound.into()),
-            Err(error) => return Err(error.into()),
-        };
         // Grants exist only on registered companies: on an unregistered
         // supplier only its owners manage access.
-        let authority = match company {
+        let managing = match self.accounts.store.company_by_org(org).await? {
             Some(company_id) => {
                 let supplier = KnownCompany {
                     id: company_id,
                     org: org.to_owned(),
                 };
-                match self
-                    .access()
-                    .grant_authority(&manager, &supplier, &BTreeSet::new())
-                    .await?
-                {
-                    GrantAuthority::Owner => None,
-                    GrantAuthority::Grant(own) => Some(own),
-                }
+                self.access().require_manager(user, &supplier).await
             }
-            None => None,
+            None => self
+                .access()
+                .require(user, Target::Org(org.to_owned()), Action::AccessManage)
+                .await
+                .map(|manager| (manager, GrantAuthority::Owner)),
+        };
+        let (manager, authority) = match managing {
+            Ok(managing) => managing,
+            Err(IdentityError::Denied) => return Err(IdentityError::NotFound.into()),
+            Err(error) => return Err(error.into()),
+        };
+        let authority = match &authority {
+            GrantAuthority::Owner => None,
+            GrantAuthority::Grants(_) => Some(
+                authority
+                    .under(&BTreeSet::new())
+                    .cloned()
+                    .ok_or(IdentityError::Denied)?,
+            ),
         };
         Ok((manager.user_id, authority))
     }

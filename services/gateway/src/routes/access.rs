@@ -11,7 +11,7 @@ use hms_proto::identity::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::time;
+use super::{non_empty, time};
 use crate::auth::Person;
 use crate::extract::{JsonBody, PathParams};
 use crate::problem::{ApiError, Problem};
@@ -101,6 +101,8 @@ pub enum GrantState {
     Revoked,
 }
 
+proto_enum!(pb::GrantState => GrantState { Pending, Active, Expired, Revoked });
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RegisterOwner {
     /// Absent until the person has logged in.
@@ -145,7 +147,7 @@ pub async fn list(
             .owners
             .into_iter()
             .map(|owner| RegisterOwner {
-                user_id: Some(owner.user_id).filter(|id| !id.is_empty()),
+                user_id: non_empty(owner.user_id),
                 name: owner.name,
                 role: owner.role,
             })
@@ -270,17 +272,11 @@ fn created(grant: Option<pb::Grant>) -> Result<(StatusCode, Json<Grant>), ApiErr
 }
 
 fn grant_from(grant: pb::Grant) -> Result<Grant, ApiError> {
-    let state = match pb::GrantState::try_from(grant.state) {
-        Ok(pb::GrantState::Pending) => GrantState::Pending,
-        Ok(pb::GrantState::Active) => GrantState::Active,
-        Ok(pb::GrantState::Expired) => GrantState::Expired,
-        Ok(pb::GrantState::Revoked) => GrantState::Revoked,
-        _ => return Err(ApiError::bad_answer("unknown grant state")),
-    };
+    let state = GrantState::from_proto(grant.state)?;
     Ok(Grant {
         grantee: grant.grantee.map(|grantee| match grantee {
             pb::grant::Grantee::Person(person) => Grantee::Person {
-                user_id: Some(person.user_id).filter(|id| !id.is_empty()),
+                user_id: non_empty(person.user_id),
                 label: person.label,
             },
             pb::grant::Grantee::Supplier(supplier) => Grantee::Supplier {
@@ -298,9 +294,9 @@ fn grant_from(grant: pb::Grant) -> Result<Grant, ApiError> {
         scopes: grant.scopes,
         granted_by_user_id: grant.granted_by_user_id,
         granted_by_name: grant.granted_by_name,
-        parent_grant_id: Some(grant.parent_grant_id).filter(|id| !id.is_empty()),
-        authority_grant_id: Some(grant.authority_grant_id).filter(|id| !id.is_empty()),
-        revoked_by_name: Some(grant.revoked_by_name).filter(|name| !name.is_empty()),
+        parent_grant_id: non_empty(grant.parent_grant_id),
+        authority_grant_id: non_empty(grant.authority_grant_id),
+        revoked_by_name: non_empty(grant.revoked_by_name),
         state,
     })
 }

@@ -12,13 +12,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::time;
-use crate::auth::{ACCESS_COOKIE, LOGIN_COOKIE, Person, REFRESH_COOKIE, cookie, refuse_cross_site};
+use crate::auth::{
+    ACCESS_COOKIE, ACCESS_PATH, LOGIN_COOKIE, Person, REFRESH_COOKIE, SESSION_PATH, cookie,
+    cookie_for_change,
+};
 use crate::extract::{JsonBody, QueryParams};
 use crate::problem::{ApiError, Problem, ProblemKind};
 use crate::state::AppState;
-
-/// Where the refresh cookie is sent: the session routes only.
-const SESSION_PATH: &str = "/api/v1/auth";
 
 /// A login to complete at BankID.
 // Not Debug: it holds a secret or a national id.
@@ -50,7 +50,7 @@ pub struct Callback {
 
 /// A refresh token, for API clients (browsers send the cookie instead).
 // Not Debug: it holds a secret or a national id.
-#[derive(Default, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
     pub refresh_token: Option<String>,
 }
@@ -89,6 +89,8 @@ pub enum AccessSource {
     /// A supplier's grant, passed on to the person.
     SupplierGrant,
 }
+
+proto_enum!(pb::AccessSource => AccessSource { RegisterRole, PersonGrant, SupplierGrant });
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CompanyAccess {
@@ -226,11 +228,8 @@ pub async fn refresh(
     let browser = from_body.is_none();
     let refresh_token = match from_body {
         Some(token) => token,
-        None => {
-            let token = cookie(&headers, REFRESH_COOKIE).ok_or_else(ApiError::unauthenticated)?;
-            refuse_cross_site(&headers, &state)?;
-            token
-        }
+        None => cookie_for_change(&headers, REFRESH_COOKIE, &state)?
+            .ok_or_else(ApiError::unauthenticated)?,
     };
     let tokens = state
         .identity
@@ -269,13 +268,7 @@ pub async fn logout(
     let from_body = body.and_then(|JsonBody(body)| body.refresh_token);
     let refresh_token = match from_body {
         Some(token) => Some(token),
-        None => {
-            let token = cookie(&headers, REFRESH_COOKIE);
-            if token.is_some() {
-                refuse_cross_site(&headers, &state)?;
-            }
-            token
-        }
+        None => cookie_for_change(&headers, REFRESH_COOKIE, &state)?,
     };
     let ended = match refresh_token {
         Some(refresh_token) => state
@@ -296,7 +289,7 @@ pub async fn logout(
     let cookies = response.headers_mut();
     cookies.append(
         header::SET_COOKIE,
-        state.cookies.clear(ACCESS_COOKIE, "/api"),
+        state.cookies.clear(ACCESS_COOKIE, ACCESS_PATH),
     );
     cookies.append(
         header::SET_COOKIE,
@@ -331,14 +324,8 @@ pub async fn me(State(state): State<AppState>, person: Person) -> Result<Json<Me
             .companies
             .into_iter()
             .map(|access| {
-                let source = match pb::AccessSource::try_from(access.source) {
-                    Ok(pb::AccessSource::RegisterRole) => AccessSource::RegisterRole,
-                    Ok(pb::AccessSource::PersonGrant) => AccessSource::PersonGrant,
-                    Ok(pb::AccessSource::SupplierGrant) => AccessSource::SupplierGrant,
-                    _ => return Err(ApiError::bad_answer("unknown access source")),
-                };
                 Ok(CompanyAccess {
-                    source,
+                    source: AccessSource::from_proto(access.source)?,
                     company_id: access.company_id,
                     org_number: access.org_number,
                     scopes: access.scopes,
@@ -408,7 +395,7 @@ fn set_session_cookies(state: &AppState, tokens: &pb::Tokens, headers: &mut Head
     let cookies: [HeaderValue; 2] = [
         state
             .cookies
-            .session(ACCESS_COOKIE, &tokens.access_token, "/api", lifetime),
+            .session(ACCESS_COOKIE, &tokens.access_token, ACCESS_PATH, lifetime),
         state.cookies.session(
             REFRESH_COOKIE,
             &tokens.refresh_token,

@@ -9,7 +9,7 @@ use hms_proto::companies::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{PageSize, Reason, time};
+use super::{PageSize, Reason, non_empty, time};
 use crate::auth::Person;
 use crate::extract::{JsonBody, PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
@@ -23,6 +23,8 @@ pub enum Industry {
     Cleaning,
 }
 
+proto_enum!(pb::Industry => Industry { Construction, Cleaning });
+
 /// Where a company stands with the back office.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -33,6 +35,8 @@ pub enum CompanyStatus {
     Suspended,
 }
 
+proto_enum!(pb::CompanyStatus => CompanyStatus { Pending, Approved, Rejected, Suspended });
+
 /// How the authorities reach a company.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Contact {
@@ -41,6 +45,24 @@ pub struct Contact {
     /// E.164, for example `+4791234567`.
     #[schema(example = "+4791234567")]
     pub phone: String,
+}
+
+impl From<Contact> for pb::ContactInfo {
+    fn from(contact: Contact) -> Self {
+        Self {
+            email: contact.email,
+            phone: contact.phone,
+        }
+    }
+}
+
+impl From<pb::ContactInfo> for Contact {
+    fn from(contact: pb::ContactInfo) -> Self {
+        Self {
+            email: contact.email,
+            phone: contact.phone,
+        }
+    }
 }
 
 /// A company as its owner registers it.
@@ -94,14 +116,8 @@ pub async fn register(
         .register_company(person.request(pb::RegisterCompanyRequest {
             org_number: new.org_number,
             name: new.name,
-            contact: Some(pb::ContactInfo {
-                email: new.contact.email,
-                phone: new.contact.phone,
-            }),
-            industry: match new.industry {
-                Industry::Construction => pb::Industry::Construction,
-                Industry::Cleaning => pb::Industry::Cleaning,
-            } as i32,
+            contact: Some(new.contact.into()),
+            industry: pb::Industry::from(new.industry) as i32,
         }))
         .await?
         .into_inner()
@@ -139,32 +155,16 @@ pub async fn get(
 
 fn company_from(company: Option<pb::Company>) -> Result<Company, ApiError> {
     let company = company.ok_or_else(|| ApiError::bad_answer("no company"))?;
-    let contact = company.contact.unwrap_or_default();
-    let industry = match pb::Industry::try_from(company.industry) {
-        Ok(pb::Industry::Cleaning) => Industry::Cleaning,
-        Ok(pb::Industry::Construction) => Industry::Construction,
-        _ => return Err(ApiError::bad_answer("unknown industry")),
-    };
-    let status = match pb::CompanyStatus::try_from(company.status) {
-        Ok(pb::CompanyStatus::Pending) => CompanyStatus::Pending,
-        Ok(pb::CompanyStatus::Approved) => CompanyStatus::Approved,
-        Ok(pb::CompanyStatus::Rejected) => CompanyStatus::Rejected,
-        Ok(pb::CompanyStatus::Suspended) => CompanyStatus::Suspended,
-        _ => return Err(ApiError::bad_answer("unknown status")),
-    };
     Ok(Company {
         registered_at: time(company.registered_at.as_ref()),
         updated_at: time(company.updated_at.as_ref()),
         company_id: company.company_id,
         org_number: company.org_number,
         name: company.name,
-        contact: Contact {
-            email: contact.email,
-            phone: contact.phone,
-        },
-        industry,
-        status,
-        status_reason: Some(company.status_reason).filter(|reason| !reason.is_empty()),
+        contact: company.contact.unwrap_or_default().into(),
+        industry: Industry::from_proto(company.industry)?,
+        status: CompanyStatus::from_proto(company.status)?,
+        status_reason: non_empty(company.status_reason),
     })
 }
 
@@ -222,10 +222,7 @@ pub async fn update_contact(
         .clone()
         .update_contact_info(person.request(pb::UpdateContactInfoRequest {
             company_id,
-            contact: Some(pb::ContactInfo {
-                email: contact.email,
-                phone: contact.phone,
-            }),
+            contact: Some(contact.into()),
         }))
         .await?
         .into_inner()
@@ -260,21 +257,11 @@ pub async fn contact_history(
     Ok(Json(
         changes
             .into_iter()
-            .map(|change| {
-                let old = change.old_contact.unwrap_or_default();
-                let new = change.new_contact.unwrap_or_default();
-                ContactChange {
-                    old_contact: Contact {
-                        email: old.email,
-                        phone: old.phone,
-                    },
-                    new_contact: Contact {
-                        email: new.email,
-                        phone: new.phone,
-                    },
-                    changed_at: time(change.changed_at.as_ref()),
-                    changed_by_user_id: change.changed_by_user_id,
-                }
+            .map(|change| ContactChange {
+                old_contact: change.old_contact.unwrap_or_default().into(),
+                new_contact: change.new_contact.unwrap_or_default().into(),
+                changed_at: time(change.changed_at.as_ref()),
+                changed_by_user_id: change.changed_by_user_id,
             })
             .collect(),
     ))
@@ -296,13 +283,9 @@ pub async fn queue(
     person: Person,
     QueryParams(query): QueryParams<CompanyQuery>,
 ) -> Result<Json<CompanyPage>, ApiError> {
-    let status = match query.status {
-        None => pb::CompanyStatus::Unspecified,
-        Some(CompanyStatus::Pending) => pb::CompanyStatus::Pending,
-        Some(CompanyStatus::Approved) => pb::CompanyStatus::Approved,
-        Some(CompanyStatus::Rejected) => pb::CompanyStatus::Rejected,
-        Some(CompanyStatus::Suspended) => pb::CompanyStatus::Suspended,
-    };
+    let status = query
+        .status
+        .map_or(pb::CompanyStatus::Unspecified, Into::into);
     let page = state
         .companies
         .clone()
@@ -319,7 +302,7 @@ pub async fn queue(
             .into_iter()
             .map(|company| company_from(Some(company)))
             .collect::<Result<_, _>>()?,
-        next_page_token: Some(page.next_page_token).filter(|token| !token.is_empty()),
+        next_page_token: non_empty(page.next_page_token),
     }))
 }
 

@@ -30,6 +30,8 @@ pub enum DocumentKind {
     Signature,
 }
 
+proto_enum!(pb::DocumentKind => DocumentKind { PassportPhoto, IdDocument, Signature });
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Document {
     pub document_id: String,
@@ -119,7 +121,7 @@ pub async fn upload(
             pb::UploadMetadata {
                 order_id: path.order_id,
                 worker_id: path.worker_id,
-                kind: kind_to_proto(path.kind) as i32,
+                kind: pb::DocumentKind::from(path.kind) as i32,
             },
         )),
     };
@@ -222,9 +224,10 @@ pub async fn download(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_static("attachment"),
     );
-    if let Ok(length) = HeaderValue::from_str(&document.size_bytes.to_string()) {
-        headers.insert(header::CONTENT_LENGTH, length);
-    }
+    headers.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(document.size_bytes),
+    );
     Ok(response)
 }
 
@@ -259,22 +262,9 @@ pub async fn list(
         .map(Json)
 }
 
-fn kind_to_proto(kind: DocumentKind) -> pb::DocumentKind {
-    match kind {
-        DocumentKind::PassportPhoto => pb::DocumentKind::PassportPhoto,
-        DocumentKind::IdDocument => pb::DocumentKind::IdDocument,
-        DocumentKind::Signature => pb::DocumentKind::Signature,
-    }
-}
-
 fn document_from(document: Option<pb::Document>) -> Result<Document, ApiError> {
     let document = document.ok_or_else(|| ApiError::bad_answer("no document"))?;
-    let kind = match pb::DocumentKind::try_from(document.kind) {
-        Ok(pb::DocumentKind::PassportPhoto) => DocumentKind::PassportPhoto,
-        Ok(pb::DocumentKind::IdDocument) => DocumentKind::IdDocument,
-        Ok(pb::DocumentKind::Signature) => DocumentKind::Signature,
-        _ => return Err(ApiError::bad_answer("unknown document kind")),
-    };
+    let kind = DocumentKind::from_proto(document.kind)?;
     Ok(Document {
         uploaded_at: time(document.uploaded_at.as_ref()),
         document_id: document.document_id,

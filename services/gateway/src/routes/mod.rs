@@ -2,6 +2,34 @@
 //! request, forward the person's token, and turn the answer back into JSON;
 //! authorization stays in the services.
 
+/// An enum of the API and its protobuf twin, variant for variant: into a
+/// request, and back from an answer, where a value the gateway does not
+/// know is the platform's fault (a 500 whose cause is logged).
+macro_rules! proto_enum {
+    ($pb:ident :: $proto:ident => $api:ident { $($variant:ident),+ $(,)? }) => {
+        impl From<$api> for $pb::$proto {
+            fn from(value: $api) -> Self {
+                match value {
+                    $($api::$variant => $pb::$proto::$variant,)+
+                }
+            }
+        }
+
+        impl $api {
+            /// The value a service answered with.
+            pub fn from_proto(value: i32) -> Result<Self, crate::problem::ApiError> {
+                match $pb::$proto::try_from(value) {
+                    $(Ok($pb::$proto::$variant) => Ok(Self::$variant),)+
+                    _ => Err(crate::problem::ApiError::bad_answer(concat!(
+                        "unknown ",
+                        stringify!($proto)
+                    ))),
+                }
+            }
+        }
+    };
+}
+
 pub mod access;
 pub mod auth;
 pub mod companies;
@@ -44,6 +72,11 @@ impl TryFrom<u32> for PageSize {
             Err("must be between 1 and 500")
         }
     }
+}
+
+/// A protobuf string field, where empty means absent.
+pub fn non_empty(value: String) -> Option<String> {
+    Some(value).filter(|value| !value.is_empty())
 }
 
 /// A protobuf time as the API shows times (RFC 3339, UTC).

@@ -11,7 +11,7 @@ use hms_proto::orders::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{PageSize, Reason, time};
+use super::{PageSize, Reason, non_empty, time};
 use crate::auth::Person;
 use crate::extract::{JsonBody, PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
@@ -25,6 +25,8 @@ pub enum CardType {
     Cleaning,
 }
 
+proto_enum!(pb::CardType => CardType { Construction, Cleaning });
+
 /// Where an order is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -34,6 +36,8 @@ pub enum OrderStatus {
     Approved,
     Rejected,
 }
+
+proto_enum!(pb::OrderStatus => OrderStatus { Draft, Submitted, Approved, Rejected });
 
 /// A worker as the client sends them.
 // Not Debug: it holds a secret or a national id.
@@ -59,6 +63,8 @@ pub enum NationalIdKind {
     /// Month + 40, an auxiliary number from health care.
     HNumber,
 }
+
+proto_enum!(pb::NationalIdKind => NationalIdKind { Fodselsnummer, DNumber, HNumber });
 
 /// A worker as stored.
 #[derive(Debug, Serialize, ToSchema)]
@@ -387,13 +393,9 @@ async fn list_orders(
     company_id: String,
     query: OrderQuery,
 ) -> Result<OrderPage, ApiError> {
-    let status = match query.status {
-        None => pb::OrderStatus::Unspecified,
-        Some(OrderStatus::Draft) => pb::OrderStatus::Draft,
-        Some(OrderStatus::Submitted) => pb::OrderStatus::Submitted,
-        Some(OrderStatus::Approved) => pb::OrderStatus::Approved,
-        Some(OrderStatus::Rejected) => pb::OrderStatus::Rejected,
-    };
+    let status = query
+        .status
+        .map_or(pb::OrderStatus::Unspecified, Into::into);
     let page = state
         .orders
         .clone()
@@ -411,7 +413,7 @@ async fn list_orders(
             .into_iter()
             .map(|order| order_from(Some(order)))
             .collect::<Result<_, _>>()?,
-        next_page_token: Some(page.next_page_token).filter(|token| !token.is_empty()),
+        next_page_token: non_empty(page.next_page_token),
     })
 }
 
@@ -420,44 +422,24 @@ fn worker_to_proto(worker: NewWorker) -> pb::NewWorker {
         name: worker.name,
         national_id: worker.national_id,
         phone: worker.phone,
-        card_type: match worker.card_type {
-            CardType::Construction => pb::CardType::Construction,
-            CardType::Cleaning => pb::CardType::Cleaning,
-        } as i32,
+        card_type: pb::CardType::from(worker.card_type) as i32,
     }
 }
 
 fn worker_from(worker: pb::Worker) -> Result<Worker, ApiError> {
-    let card_type = match pb::CardType::try_from(worker.card_type) {
-        Ok(pb::CardType::Construction) => CardType::Construction,
-        Ok(pb::CardType::Cleaning) => CardType::Cleaning,
-        _ => return Err(ApiError::bad_answer("unknown card type")),
-    };
-    let national_id_kind = match pb::NationalIdKind::try_from(worker.national_id_kind) {
-        Ok(pb::NationalIdKind::Fodselsnummer) => NationalIdKind::Fodselsnummer,
-        Ok(pb::NationalIdKind::DNumber) => NationalIdKind::DNumber,
-        Ok(pb::NationalIdKind::HNumber) => NationalIdKind::HNumber,
-        _ => return Err(ApiError::bad_answer("unknown national id kind")),
-    };
     Ok(Worker {
         worker_id: worker.worker_id,
         name: worker.name,
         national_id_masked: worker.national_id_masked,
-        national_id_kind,
+        national_id_kind: NationalIdKind::from_proto(worker.national_id_kind)?,
         phone: worker.phone,
-        card_type,
+        card_type: CardType::from_proto(worker.card_type)?,
     })
 }
 
 fn order_from(order: Option<pb::Order>) -> Result<Order, ApiError> {
     let order = order.ok_or_else(|| ApiError::bad_answer("no order"))?;
-    let status = match pb::OrderStatus::try_from(order.status) {
-        Ok(pb::OrderStatus::Draft) => OrderStatus::Draft,
-        Ok(pb::OrderStatus::Submitted) => OrderStatus::Submitted,
-        Ok(pb::OrderStatus::Approved) => OrderStatus::Approved,
-        Ok(pb::OrderStatus::Rejected) => OrderStatus::Rejected,
-        _ => return Err(ApiError::bad_answer("unknown order status")),
-    };
+    let status = OrderStatus::from_proto(order.status)?;
     Ok(Order {
         created_at: time(order.created_at.as_ref()),
         submitted_at: time(order.submitted_at.as_ref()),
@@ -480,6 +462,6 @@ fn order_from(order: Option<pb::Order>) -> Result<Order, ApiError> {
             gross_ore: price.gross_ore,
             currency: price.currency,
         }),
-        rejection_reason: Some(order.rejection_reason).filter(|reason| !reason.is_empty()),
+        rejection_reason: non_empty(order.rejection_reason),
     })
 }
