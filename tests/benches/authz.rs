@@ -25,6 +25,9 @@ const CONCURRENCY: usize = 16;
 #[tokio::main]
 async fn main() {
     let mut env = TestEnv::new();
+    // The services' own pool size, not the small pools that let many
+    // tests share one PostgreSQL.
+    env.set("HMS_DATABASE_MAX_CONNECTIONS", "10");
     // Logging every request would measure the terminal, not the decision.
     env.set("HMS_LOG_FILTER", "warn");
     env.start(Service::Companies).await;

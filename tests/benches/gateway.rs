@@ -18,6 +18,9 @@ const UPLOAD_BYTES: usize = 10_000_000;
 #[tokio::main]
 async fn main() {
     let mut env = TestEnv::new();
+    // The services' own pool size, not the small pools that let many
+    // tests share one PostgreSQL.
+    env.set("HMS_DATABASE_MAX_CONNECTIONS", "10");
     env.set("HMS_LOG_FILTER", "warn");
     env.set("HMS_RATE_LIMIT_PER_CLIENT", "100000000");
     env.set("HMS_RATE_LIMIT_PER_USER", "100000000");
