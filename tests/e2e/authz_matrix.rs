@@ -143,7 +143,12 @@ fn matrix() -> Vec<(&'static str, Expect)> {
             "hms.identity.v1.IdentityService/RefreshSession",
             Same(Code::Unauthenticated),
         ),
-        ("hms.identity.v1.IdentityService/Logout", Same(Code::Ok)),
+        // Asked with a refresh token of no session: nothing is ended, and
+        // nobody is told otherwise.
+        (
+            "hms.identity.v1.IdentityService/Logout",
+            Same(Code::Unauthenticated),
+        ),
         (
             "hms.identity.v1.IdentityService/GetCurrentUser",
             Each(PERSON),
@@ -364,6 +369,7 @@ async fn call(rpc: &str, caller: &PersonClients, fx: &Fixtures) -> Result<(), St
                 scopes: vec!["workers:read".to_owned()],
                 valid_from: None,
                 valid_until: None,
+                grantee_name: String::new(),
             })
             .await
             .map(drop),
@@ -374,6 +380,7 @@ async fn call(rpc: &str, caller: &PersonClients, fx: &Fixtures) -> Result<(), St
                 national_id: fixtures::fodselsnummer(),
                 scopes: vec!["cards:order".to_owned()],
                 valid_until: None,
+                grantee_name: String::new(),
             })
             .await
             .map(drop),

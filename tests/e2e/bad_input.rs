@@ -64,6 +64,26 @@ async fn an_invalid_national_id_is_refused_by_field_and_nothing_is_stored() {
         );
     }
 
+    // A name that reads differently from what it is: a right-to-left
+    // override, a zero-width space.
+    for name in ["Kari \u{202E}nnamdroN", "Ka\u{200B}ri Nordmann"] {
+        let refused = clients
+            .owner
+            .orders
+            .create_order(orders::CreateOrderRequest {
+                company_id: company_id.clone(),
+                idempotency_key: uuid::Uuid::new_v4().to_string(),
+                workers: vec![new_worker(name, &fixtures::fodselsnummer())],
+            })
+            .await
+            .expect_err("an invisible formatting character");
+        assert_refused(
+            &refused,
+            tonic::Code::InvalidArgument,
+            "workers[0].name: must not contain invisible formatting characters",
+        );
+    }
+
     let orders_db = env.db(Service::Orders).await;
     let stored: i64 =
         sqlx::query_scalar("SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM workers)")
@@ -146,18 +166,27 @@ async fn bad_uploads_are_refused_and_leave_nothing_stored() {
         refused.message()
     );
 
-    // A PDF where a photo belongs.
-    let refused = upload(
-        &mut clients,
-        &order.order_id,
-        &worker_id,
-        media::DocumentKind::Signature,
-        fixtures::pdf(),
-        1024,
-    )
-    .await
-    .expect_err("a PDF signature");
-    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    // No PDF anywhere: not where a photo belongs, and not as an ID copy,
+    // where a script in it, an HTML page around it or a number in its
+    // metadata would reach the back office's viewer.
+    for (kind, pdf) in [
+        (media::DocumentKind::Signature, fixtures::pdf()),
+        (media::DocumentKind::IdDocument, fixtures::pdf()),
+        (
+            media::DocumentKind::IdDocument,
+            fixtures::hostile_pdf(&fixtures::fodselsnummer()),
+        ),
+    ] {
+        let refused = upload(&mut clients, &order.order_id, &worker_id, kind, pdf, 1024)
+            .await
+            .expect_err("a PDF");
+        assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+        assert!(
+            refused.message().contains("not a JPEG or PNG image"),
+            "{}",
+            refused.message()
+        );
+    }
 
     // A tiny PNG that declares a gigantic image: refused before decoding.
     let bomb = fixtures::png_declaring(60_000, 60_000);
@@ -320,9 +349,9 @@ async fn an_order_in_progress_cannot_be_redacted() {
     let documents = list_documents(&mut clients, &order.order_id).await;
     assert_eq!(documents.len(), 3, "the draft's documents are all there");
     let orders_db = env.db(Service::Orders).await;
-    let (sealed, _) = stored_secrets(&orders_db, &order.order_id).await;
+    let stored = stored_secrets(&orders_db, &order.order_id).await;
     assert!(
-        sealed.iter().all(Option::is_some),
+        stored.sealed.iter().all(Option::is_some),
         "the draft's numbers are still sealed, not erased"
     );
     let media_db = env.db(Service::Media).await;
@@ -334,5 +363,94 @@ async fn an_order_in_progress_cannot_be_redacted() {
     assert_eq!(
         purged, 0,
         "no tombstone either: the draft still takes documents"
+    );
+}
+
+/// The most memory a process has used since it started, from Linux's
+/// `/proc/<pid>/status`.
+fn peak_memory_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the process");
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM");
+    kib / 1024
+}
+
+/// The bound media's memory stays under while 20 of the largest photos it
+/// accepts are uploaded at once: two decoders (this machine's cores) of
+/// about 50 MiB each, the service itself, and the uploads waiting in line.
+const MEDIA_PEAK_MIB: u64 = 400;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_costly_images_at_once_keep_media_within_its_memory_bound() {
+    let mut env = TestEnv::new();
+    env.set("HMS_MEDIA_DECODE_CONCURRENCY", "2");
+    // Waiting in line is what is measured here, not giving up.
+    env.set("HMS_MEDIA_DECODE_WAIT_SECS", "300");
+    env.start(Service::Companies).await;
+    env.start(Service::Orders).await;
+    env.start(Service::Media).await;
+    let mut clients = Clients::connect(&env).await;
+    let company_id = approved_company(&env, &mut clients).await;
+    let numbers: Vec<String> = (0..20).map(|_| fixtures::fodselsnummer()).collect();
+    let order = create_order(&mut clients, &company_id, &numbers).await;
+
+    // The review's image, 6000×6000 with alpha, is more than a card photo
+    // needs: refused from its header, before anything is decoded.
+    let refused = upload(
+        &mut clients,
+        &order.order_id,
+        &order.workers[0].worker_id,
+        media::DocumentKind::PassportPhoto,
+        fixtures::png_declaring(6_000, 6_000),
+        64 * 1024,
+    )
+    .await
+    .expect_err("too many pixels for a photo");
+    assert_refused(&refused, tonic::Code::InvalidArgument, "pixels");
+
+    // The largest photo accepted (12.6 megapixels, with alpha), for every
+    // worker at once.
+    let photo = fixtures::png_rgba(4_096, 3_072);
+    println!("each upload is {} KiB", photo.len() / 1024);
+    let pid = env.pid(Service::Media).expect("media runs");
+    let before = peak_memory_mib(pid);
+    let uploads = order.workers.iter().map(|worker| {
+        let mut media = clients.owner.media.clone();
+        let messages = vec![
+            media::UploadDocumentRequest {
+                part: Some(media::upload_document_request::Part::Metadata(
+                    media::UploadMetadata {
+                        order_id: order.order_id.clone(),
+                        worker_id: worker.worker_id.clone(),
+                        kind: media::DocumentKind::PassportPhoto as i32,
+                    },
+                )),
+            },
+            media::UploadDocumentRequest {
+                part: Some(media::upload_document_request::Part::Chunk(photo.clone())),
+            },
+        ];
+        async move { media.upload_document(futures::stream::iter(messages)).await }
+    });
+    let started = std::time::Instant::now();
+    let results = futures::future::join_all(uploads).await;
+    let took = started.elapsed();
+    for result in &results {
+        assert!(result.is_ok(), "{result:?}");
+    }
+    let peak = peak_memory_mib(pid);
+    println!(
+        "20 uploads of 4096×3072 RGBA in {took:?}: media's peak memory {before} MiB before, {peak} MiB after (bound {MEDIA_PEAK_MIB} MiB)"
+    );
+    assert!(
+        peak < MEDIA_PEAK_MIB,
+        "media peaked at {peak} MiB, over {MEDIA_PEAK_MIB} MiB"
+    );
+    assert_eq!(
+        list_documents(&mut clients, &order.order_id).await.len(),
+        20
     );
 }

@@ -132,12 +132,28 @@ pub async fn create_order(
     company_id: &str,
     national_ids: &[String],
 ) -> orders::Order {
+    create_order_with_key(
+        clients,
+        company_id,
+        &uuid::Uuid::new_v4().to_string(),
+        national_ids,
+    )
+    .await
+}
+
+/// [`create_order`] under a chosen idempotency key.
+pub async fn create_order_with_key(
+    clients: &mut Clients,
+    company_id: &str,
+    idempotency_key: &str,
+    national_ids: &[String],
+) -> orders::Order {
     clients
         .owner
         .orders
         .create_order(orders::CreateOrderRequest {
             company_id: company_id.to_owned(),
-            idempotency_key: uuid::Uuid::new_v4().to_string(),
+            idempotency_key: idempotency_key.to_owned(),
             workers: national_ids
                 .iter()
                 .enumerate()
@@ -191,8 +207,9 @@ pub async fn upload_all_documents(
 ) -> Vec<media::Document> {
     let mut stored = Vec::new();
     for (index, worker) in order.workers.iter().enumerate() {
+        // A photo or a scan of the ID document: JPEG or PNG.
         let id_document = if index % 2 == 0 {
-            fixtures::pdf()
+            fixtures::jpeg_with_exif(160, 100, b"SCANNER-MODEL")
         } else {
             fixtures::png(120, 80)
         };
@@ -386,12 +403,18 @@ pub async fn published<E: hms_events::Event>(env: &TestEnv) -> Vec<E> {
     events
 }
 
-/// The raw bytes stored for an order's national identity numbers (sealed)
-/// and its request fingerprint, as PostgreSQL holds them.
-pub async fn stored_secrets(
-    db: &PgPool,
-    order_id: &str,
-) -> (Vec<Option<Vec<u8>>>, Option<Vec<u8>>) {
+/// What orders keeps that is derived from personal data, as PostgreSQL
+/// holds it.
+pub struct StoredSecrets {
+    /// Each worker's sealed national identity number.
+    pub sealed: Vec<Option<Vec<u8>>>,
+    /// The keyed fingerprint of the create request.
+    pub fingerprint: Option<Vec<u8>>,
+    /// The keyed digest of the client's idempotency key.
+    pub key_digest: Option<Vec<u8>>,
+}
+
+pub async fn stored_secrets(db: &PgPool, order_id: &str) -> StoredSecrets {
     let order = uuid::Uuid::parse_str(order_id).expect("uuid");
     let sealed: Vec<Option<Vec<u8>>> = sqlx::query_scalar(
         "SELECT national_id_sealed FROM workers WHERE order_id = $1 ORDER BY position",
@@ -400,13 +423,18 @@ pub async fn stored_secrets(
     .fetch_all(db)
     .await
     .expect("read workers");
-    let fingerprint: Option<Vec<u8>> =
-        sqlx::query_scalar("SELECT request_fingerprint FROM orders WHERE id = $1")
-            .bind(order)
-            .fetch_one(db)
-            .await
-            .expect("read the order");
-    (sealed, fingerprint)
+    let (fingerprint, key_digest) = sqlx::query_as(
+        "SELECT request_fingerprint, idempotency_key_digest FROM orders WHERE id = $1",
+    )
+    .bind(order)
+    .fetch_one(db)
+    .await
+    .expect("read the order");
+    StoredSecrets {
+        sealed,
+        fingerprint,
+        key_digest,
+    }
 }
 
 /// The documents media lists for an order.
@@ -507,6 +535,7 @@ pub async fn grant(
             scopes: vec![scope.to_owned()],
             valid_from: None,
             valid_until: valid_until.map(hms_proto::time::timestamp),
+            grantee_name: String::new(),
         })
         .await
         .expect("the owner grants access")
@@ -529,6 +558,7 @@ pub async fn delegate(
             national_id: national_id.to_owned(),
             scopes: vec![scope.to_owned()],
             valid_until: None,
+            grantee_name: String::new(),
         })
         .await
         .expect("the supplier's manager passes the grant on");

@@ -36,6 +36,7 @@ async fn a_suppliers_employee_orders_for_a_company_until_the_owner_revokes_the_g
             scopes: vec!["cards:order".to_owned(), "company:contact:write".to_owned()],
             valid_from: None,
             valid_until: None,
+            grantee_name: String::new(),
         })
         .await
         .expect_err("no contact changes for suppliers");
@@ -57,6 +58,7 @@ async fn a_suppliers_employee_orders_for_a_company_until_the_owner_revokes_the_g
             national_id: persons::PER_ANSATT.to_owned(),
             scopes: vec!["cards:order".to_owned(), "workers:read".to_owned()],
             valid_until: None,
+            grantee_name: String::new(),
         })
         .await
         .expect_err("a grant is never widened on the way");
@@ -220,12 +222,13 @@ async fn a_suppliers_employee_orders_for_a_company_until_the_owner_revokes_the_g
     assert_eq!(granted.len(), 2, "{granted:?}");
     assert!(granted.iter().any(|event| event.grant_id == supplier_grant
         && event.supplier_org_number == orgs::HMS_LEVERANDOREN));
-    // Per had not logged in yet when Ola passed the grant on: the event
-    // names him by masked number only.
+    // Per had not logged in yet when Ola passed the grant on, and Ola gave
+    // no name: the event names him by nothing of his number (not even the
+    // birth date).
     assert!(granted.iter().any(|event| event.grant_id == per_grant
         && event.parent_grant_id == supplier_grant
         && event.grantee_user_id.is_empty()
-        && event.grantee_label.starts_with(&persons::PER_ANSATT[..6])));
+        && event.grantee_label.is_empty()));
     let revoked: Vec<events::AccessRevoked> = published(&env).await;
     assert_eq!(revoked.len(), 2, "{revoked:?}");
     assert!(
@@ -374,6 +377,7 @@ async fn an_access_manager_grants_only_within_their_own_grant_and_loses_what_the
             scopes: vec!["access:manage".to_owned(), "cards:order".to_owned()],
             valid_from: None,
             valid_until: Some(hms_proto::time::timestamp(tore_until)),
+            grantee_name: String::new(),
         })
         .await
         .expect("the owner makes an access manager")
@@ -388,6 +392,7 @@ async fn an_access_manager_grants_only_within_their_own_grant_and_loses_what_the
         scopes: scopes.iter().map(|scope| (*scope).to_owned()).collect(),
         valid_from,
         valid_until,
+        grantee_name: String::new(),
     };
 
     // He cannot give what he does not hold, nor for longer than he holds it.
@@ -568,6 +573,7 @@ async fn a_suppliers_manager_by_grant_passes_on_only_within_their_own_grant() {
             scopes: vec!["access:manage".to_owned()],
             valid_from: None,
             valid_until: Some(hms_proto::time::timestamp(per_until)),
+            grantee_name: String::new(),
         })
         .await
         .expect("Ola makes Per an access manager of the supplier")
@@ -585,6 +591,7 @@ async fn a_suppliers_manager_by_grant_passes_on_only_within_their_own_grant() {
             national_id: persons::PER_ANSATT.to_owned(),
             scopes: vec!["cards:order".to_owned()],
             valid_until: valid_until.map(hms_proto::time::timestamp),
+            grantee_name: String::new(),
         };
     let longer = per
         .delegate_grant(pass_on(Some(per_until + chrono::Duration::hours(1))))
@@ -649,6 +656,7 @@ async fn granting_and_revoking_need_a_recent_login() {
         scopes: vec!["workers:read".to_owned()],
         valid_from: None,
         valid_until: None,
+        grantee_name: String::new(),
     };
 
     let mut kari = identity_as(&env, persons::KARI_NORDMANN).await;
@@ -690,6 +698,130 @@ async fn granting_and_revoking_need_a_recent_login() {
         .grant_access(give(persons::UNNI_UTLOPT))
         .await
         .expect("after a fresh login");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_access_managers_see_every_grant_and_ended_grants_are_pruned() {
+    let mut env = TestEnv::new();
+    env.set("HMS_ENDED_GRANT_RETENTION_SECS", "5");
+    env.set("HMS_HOUSEKEEPING_INTERVAL_SECS", "1");
+    env.start_all().await;
+    let mut clients = Clients::connect(&env).await;
+    let company_id = approved_company(&env, &mut clients).await;
+    let mut kari = identity_as(&env, persons::KARI_NORDMANN).await;
+
+    // Kari makes Per an orderer (naming him, since he has not logged in
+    // yet), Nils a reader, and gives a supplier a grant.
+    let per_grant = kari
+        .grant_access(identity::GrantAccessRequest {
+            company_id: company_id.clone(),
+            grantee: Some(person(persons::PER_ANSATT)),
+            scopes: vec!["cards:order".to_owned()],
+            valid_from: None,
+            valid_until: None,
+            grantee_name: "Per på lageret".to_owned(),
+        })
+        .await
+        .expect("a grant")
+        .into_inner()
+        .grant
+        .expect("a grant");
+    let Some(identity::grant::Grantee::Person(per)) = &per_grant.grantee else {
+        panic!("a grant to a person");
+    };
+    assert_eq!(
+        (per.user_id.as_str(), per.label.as_str()),
+        ("", "Per på lageret")
+    );
+    let nils_grant = grant(
+        &mut kari,
+        &company_id,
+        person(persons::NILS_ANNEN),
+        "workers:read",
+        None,
+    )
+    .await;
+    let supplier_grant = grant(
+        &mut kari,
+        &company_id,
+        supplier(orgs::HMS_LEVERANDOREN),
+        "cards:order",
+        None,
+    )
+    .await;
+
+    // A number is no name, and neither is a birth date.
+    let numbered = kari
+        .grant_access(identity::GrantAccessRequest {
+            company_id: company_id.clone(),
+            grantee: Some(person(persons::UNNI_UTLOPT)),
+            scopes: vec!["cards:order".to_owned()],
+            valid_from: None,
+            valid_until: None,
+            grantee_name: persons::UNNI_UTLOPT[..6].to_owned(),
+        })
+        .await
+        .expect_err("digits as a name");
+    assert_refused(&numbered, Code::InvalidArgument, "grantee_name");
+
+    // The owner sees every grant; Per, who may only order, sees his own.
+    let all = list_access(&mut kari, &company_id).await;
+    for grant_id in [&per_grant.grant_id, &nils_grant, &supplier_grant] {
+        find_grant(&all, grant_id);
+    }
+    let mut per = identity_as(&env, persons::PER_ANSATT).await;
+    let own = list_access(&mut per, &company_id).await;
+    let listed: Vec<&str> = own.grants.iter().map(|g| g.grant_id.as_str()).collect();
+    assert_eq!(listed, [per_grant.grant_id.as_str()]);
+    assert!(!own.owners.is_empty(), "the register's owners are public");
+    // Now that he has logged in, his own name shows.
+    let Some(identity::grant::Grantee::Person(named)) = &own.grants[0].grantee else {
+        panic!("a grant to a person");
+    };
+    assert_eq!(named.label, "Per Ansatt");
+    // An access manager by grant and the back office see every grant.
+    let tore_grant = grant(
+        &mut kari,
+        &company_id,
+        person(persons::TORE_TIDLIGERE),
+        "access:manage",
+        None,
+    )
+    .await;
+    let mut tore = identity_as(&env, persons::TORE_TIDLIGERE).await;
+    assert_eq!(list_access(&mut tore, &company_id).await.grants.len(), 4);
+    let mut siri = identity_as(&env, persons::SIRI_SAKSBEHANDLER).await;
+    assert_eq!(list_access(&mut siri, &company_id).await.grants.len(), 4);
+
+    // A revoked grant is listed for the retention, then deleted.
+    kari.revoke_access(identity::RevokeAccessRequest {
+        grant_id: nils_grant.clone(),
+    })
+    .await
+    .expect("revoke");
+    let listed = list_access(&mut kari, &company_id).await;
+    assert_eq!(
+        find_grant(&listed, &nils_grant).state,
+        identity::GrantState::Revoked as i32
+    );
+    eventually(
+        "the ended grant to be pruned",
+        Duration::from_secs(15),
+        || {
+            let mut kari = kari.clone();
+            let company_id = company_id.clone();
+            let nils_grant = nils_grant.clone();
+            async move {
+                let listed = list_access(&mut kari, &company_id).await;
+                (!listed.grants.iter().any(|g| g.grant_id == nils_grant)).then_some(listed)
+            }
+        },
+    )
+    .await;
+    let listed = list_access(&mut kari, &company_id).await;
+    for kept in [&per_grant.grant_id, &supplier_grant, &tore_grant] {
+        find_grant(&listed, kept);
+    }
 }
 
 /// The identity service as a person who has just logged in.

@@ -17,7 +17,10 @@ async fn approving_an_order_masks_its_numbers_and_destroys_its_documents() {
 
     let company_id = approved_company(&env, &mut clients).await;
     let national_ids = vec![fixtures::fodselsnummer(), fixtures::fodselsnummer()];
-    let order = create_order(&mut clients, &company_id, &national_ids).await;
+    // The client may choose any idempotency key, even a worker's number:
+    // only a keyed digest of it is kept, and erased with the numbers.
+    let order =
+        create_order_with_key(&mut clients, &company_id, &national_ids[0], &national_ids).await;
     assert_eq!(order.status, orders::OrderStatus::Draft as i32);
     for (worker, national_id) in order.workers.iter().zip(&national_ids) {
         assert_eq!(
@@ -100,9 +103,9 @@ async fn approving_an_order_masks_its_numbers_and_destroys_its_documents() {
     assert!(downloaded.starts_with(&[0xFF, 0xD8]), "a JPEG");
     assert!(!downloaded.windows(17).any(|w| w == b"GPS-SECRET-MARKER"));
 
-    let (sealed, fingerprint) = stored_secrets(&orders_db, &order.order_id).await;
-    assert_eq!(sealed.len(), 2);
-    for (bytes, national_id) in sealed.iter().zip(&national_ids) {
+    let stored = stored_secrets(&orders_db, &order.order_id).await;
+    assert_eq!(stored.sealed.len(), 2);
+    for (bytes, national_id) in stored.sealed.iter().zip(&national_ids) {
         let bytes = bytes.as_ref().expect("sealed while the order is open");
         assert!(
             !bytes.windows(11).any(|w| w == national_id.as_bytes()),
@@ -110,9 +113,14 @@ async fn approving_an_order_masks_its_numbers_and_destroys_its_documents() {
         );
     }
     assert_eq!(
-        fingerprint.map(|f| f.len()),
+        stored.fingerprint.map(|f| f.len()),
         Some(32),
         "a keyed fingerprint"
+    );
+    assert_eq!(
+        stored.key_digest.map(|d| d.len()),
+        Some(32),
+        "the idempotency key only as a keyed digest"
     );
     let before = everything_in(&orders_db).await;
     for national_id in &national_ids {
@@ -169,14 +177,18 @@ async fn approving_an_order_masks_its_numbers_and_destroys_its_documents() {
         .await,
         0
     );
-    let (sealed, fingerprint) = stored_secrets(&orders_db, &order.order_id).await;
+    let stored = stored_secrets(&orders_db, &order.order_id).await;
     assert!(
-        sealed.iter().all(Option::is_none),
+        stored.sealed.iter().all(Option::is_none),
         "the sealed numbers are erased"
     );
     assert_eq!(
-        fingerprint, None,
+        stored.fingerprint, None,
         "the fingerprint derived from them is erased"
+    );
+    assert_eq!(
+        stored.key_digest, None,
+        "so is the digest of the idempotency key"
     );
     let order_now = clients
         .owner
@@ -197,12 +209,14 @@ async fn approving_an_order_masks_its_numbers_and_destroys_its_documents() {
         );
     }
 
-    // No object of the order remains, in the store or in media's database.
+    // No object of the order remains, in the store or in media's database,
+    // and not even the order's folder, named by its id.
     assert!(
         files_below(&order_objects).is_empty(),
         "objects left: {:?}",
         files_below(&order_objects)
     );
+    assert!(!order_objects.exists(), "the order's folder is left behind");
     assert_eq!(
         count(
             &media_db,

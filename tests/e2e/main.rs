@@ -14,5 +14,6 @@ mod fuzz;
 mod gateway;
 mod identity;
 mod operations;
+mod outage;
 mod s3;
 mod tracing;

@@ -15,7 +15,7 @@ use sqlx::{ConnectOptions, Connection, PgPool};
 pub use sqlx;
 
 /// `HMS_DATABASE_URL`, `HMS_DATABASE_MAX_CONNECTIONS`,
-/// `HMS_DATABASE_CONNECT_TIMEOUT_SECS`.
+/// `HMS_DATABASE_CONNECT_TIMEOUT_SECS`, `HMS_DATABASE_ACQUIRE_TIMEOUT_SECS`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct DbConfig {
     /// `postgres://user:password@host:port/database`; a secret, never logged.
@@ -25,6 +25,14 @@ pub struct DbConfig {
     /// How long start-up waits for the database to accept connections.
     #[serde(default = "default_connect_timeout_secs")]
     pub database_connect_timeout_secs: u64,
+    /// How long a call waits for a connection (all busy, or the database
+    /// unreachable) before it is answered `UNAVAILABLE`.
+    #[serde(default = "default_acquire_timeout_secs")]
+    pub database_acquire_timeout_secs: u64,
+}
+
+fn default_acquire_timeout_secs() -> u64 {
+    5
 }
 
 fn default_max_connections() -> u32 {
@@ -65,7 +73,9 @@ impl DbConfig {
         self.retry("waiting for the database", || {
             PgPoolOptions::new()
                 .max_connections(self.database_max_connections)
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(Duration::from_secs(
+                    self.database_acquire_timeout_secs.max(1),
+                ))
                 .connect_with(options.clone())
         })
         .await
@@ -157,7 +167,52 @@ impl<'s> MigrationSource<'s> for Combined {
     }
 }
 
+/// Whether an error means the database could not serve the call now (down,
+/// unreachable, restarting, out of connections, or a conflict with a
+/// concurrent transaction), so that the same call may succeed if tried
+/// again: the caller is told `UNAVAILABLE`, not that something is broken.
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // 08: connection exception; 53: insufficient resources (too
+            // many connections, disk full); 57P: shutting down, restarting,
+            // not accepting connections; 57014: cancelled (a statement
+            // timeout on a busy server); 55P03: lock not available; 25006:
+            // read-only (a standby, during a failover); 40001/40P01:
+            // serialization failure and deadlock, which a retry resolves.
+            code.starts_with("08")
+                || code.starts_with("53")
+                || code.starts_with("57P")
+                || ["57014", "55P03", "25006", "40001", "40P01"].contains(&code.as_ref())
+        }),
+        _ => false,
+    }
+}
+
 /// Whether an error is PostgreSQL refusing a duplicate key.
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.code() == Some(Cow::Borrowed("23505")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_out_of_reach_is_unavailable_and_a_bug_is_not() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert!(is_unavailable(&sqlx::Error::Io(refused)));
+        assert!(is_unavailable(&sqlx::Error::PoolTimedOut));
+        assert!(is_unavailable(&sqlx::Error::PoolClosed));
+        assert!(!is_unavailable(&sqlx::Error::RowNotFound));
+        assert!(!is_unavailable(&sqlx::Error::ColumnNotFound("x".into())));
+        assert!(!is_unavailable(&sqlx::Error::Protocol(
+            "bad message".into()
+        )));
+    }
 }

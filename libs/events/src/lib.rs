@@ -81,6 +81,16 @@ impl EventsError {
     fn jetstream(error: impl std::fmt::Display) -> Self {
         Self::JetStream(error.to_string())
     }
+
+    /// Whether the database or NATS could not serve now, so the same call
+    /// may succeed later (see [`hms_db::is_unavailable`]).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Database(error) => hms_db::is_unavailable(error),
+            Self::Connect(..) | Self::JetStream(_) => true,
+            _ => false,
+        }
+    }
 }
 
 /// A JetStream context, once NATS accepts connections (retrying until the

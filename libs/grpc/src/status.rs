@@ -22,6 +22,17 @@ pub fn internal(error: impl std::fmt::Display) -> Status {
     Status::internal(format!("internal error (id {error_id})"))
 }
 
+/// A failure of the service's own storage: `UNAVAILABLE` when the database
+/// is out of reach for now (`unavailable`, from `hms_db::is_unavailable`),
+/// else internal.
+pub fn storage(unavailable: bool, error: impl std::fmt::Display) -> Status {
+    if unavailable {
+        self::unavailable("the database", error)
+    } else {
+        internal(error)
+    }
+}
+
 /// A dependency is down or slow; the client may retry.
 pub fn unavailable(what: &str, error: impl std::fmt::Display) -> Status {
     tracing::warn!(%error, dependency = what, "dependency unavailable");

@@ -116,7 +116,13 @@ pub fn init(
             )
             .try_init(),
         LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().with_target(true))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(true)
+                    // Colours for a person at a terminal; a log file or a
+                    // log collector gets plain text it can search.
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())),
+            )
             .try_init(),
     };
     installed.map_err(|_| TelemetryError::AlreadyInstalled)?;

@@ -12,6 +12,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
+use crate::cable::Cable;
 use crate::fakes::{self, FakeProcess};
 use crate::ports::{self, ReservedPort};
 use crate::process::ServiceProcess;
@@ -65,6 +66,9 @@ pub struct TestEnv {
     service_secrets: BTreeMap<&'static str, String>,
     processes: BTreeMap<Service, ServiceProcess>,
     fakes: Vec<FakeProcess>,
+    /// Services that reach their database through a cable the test can
+    /// pull.
+    cables: BTreeMap<Service, Cable>,
     /// Where the gateway's REST API listens.
     gateway_http: ReservedPort,
 }
@@ -146,6 +150,13 @@ impl TestEnv {
             // The reconciler stays out of the way unless a test asks for it.
             ("HMS_RECONCILE_DELAY_SECS", "3600".to_owned()),
             ("HMS_SHUTDOWN_GRACE_SECS", "5".to_owned()),
+            // Tests send from one address, faster than any person; the
+            // test of the limits sets its own.
+            ("HMS_RATE_LIMIT_PER_CLIENT", "1000000".to_owned()),
+            ("HMS_RATE_LIMIT_PER_USER", "1000000".to_owned()),
+            ("HMS_RATE_LIMIT_BURST", "1000000".to_owned()),
+            ("HMS_RATE_LIMIT_LOGIN_PER_CLIENT", "1000000".to_owned()),
+            ("HMS_RATE_LIMIT_LOGIN_BURST", "1000000".to_owned()),
             ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
         ] {
             settings.insert(key.to_owned(), value);
@@ -160,6 +171,7 @@ impl TestEnv {
             service_secrets,
             processes: BTreeMap::new(),
             fakes: Vec::new(),
+            cables: BTreeMap::new(),
             gateway_http: ports::reserve(),
         };
         let orders_url = env.url(Service::Orders);
@@ -184,6 +196,37 @@ impl TestEnv {
     pub fn set(&mut self, key: &str, value: &str) -> &mut Self {
         self.settings.insert(key.to_owned(), value.to_owned());
         self
+    }
+
+    /// Leaves a variable unset for services started later, so they use
+    /// their own default.
+    pub fn unset(&mut self, key: &str) -> &mut Self {
+        self.settings.remove(key);
+        self
+    }
+
+    /// Makes `service` (started later) reach its database through a cable
+    /// the test can pull ([`database_down`](Self::database_down)).
+    pub fn database_through_cable(&mut self, service: Service) -> &mut Self {
+        let upstream = host_and_port(&self.admin_url);
+        self.cables.insert(service, Cable::to(upstream));
+        self
+    }
+
+    /// `service`'s database goes away: connections cut, new ones refused.
+    pub fn database_down(&self, service: Service) {
+        self.cables
+            .get(&service)
+            .expect("call database_through_cable before starting the service")
+            .pull();
+    }
+
+    /// `service`'s database is back.
+    pub fn database_up(&self, service: Service) {
+        self.cables
+            .get(&service)
+            .expect("call database_through_cable before starting the service")
+            .plug();
     }
 
     /// A setting the services get.
@@ -243,7 +286,11 @@ impl TestEnv {
             settings.insert("HMS_SERVICE_SECRET".to_owned(), secret.clone());
         }
         settings.insert("HMS_GRPC_ADDR".to_owned(), self.addr(service).to_string());
-        settings.insert("HMS_DATABASE_URL".to_owned(), self.database_url(service));
+        let database_url = match self.cables.get(&service) {
+            Some(cable) => with_port(&self.database_url(service), cable.port()),
+            None => self.database_url(service),
+        };
+        settings.insert("HMS_DATABASE_URL".to_owned(), database_url);
         let process = ServiceProcess::start(service, &self.dir, &settings).await;
         self.processes.insert(service, process);
     }
@@ -463,6 +510,7 @@ impl TestEnv {
     fn cleanup(&mut self) {
         self.processes.clear();
         self.fakes.clear();
+        self.cables.clear();
         let databases: Vec<String> = Service::ALL
             .iter()
             .map(|s| self.database_name(*s))
@@ -558,6 +606,35 @@ impl tonic::service::Interceptor for ServiceAuth {
     }
 }
 
+/// The `host:port` of a PostgreSQL URL (5432 when it names none).
+fn host_and_port(url: &str) -> String {
+    let authority = authority(url);
+    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    if host_port.contains(':') {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:5432")
+    }
+}
+
+/// The URL pointed at `127.0.0.1:port` instead of its host and port.
+fn with_port(url: &str, port: u16) -> String {
+    let authority = authority(url);
+    let credentials = authority
+        .rsplit_once('@')
+        .map(|(credentials, _)| format!("{credentials}@"))
+        .unwrap_or_default();
+    url.replacen(authority, &format!("{credentials}127.0.0.1:{port}"), 1)
+}
+
+/// `user:password@host:port` of `scheme://user:password@host:port/…`.
+fn authority(url: &str) -> &str {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[start..];
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    &rest[..end]
+}
+
 /// The URL with its database name replaced.
 fn with_database(url: &str, database: &str) -> String {
     let (base, query) = match url.split_once('?') {
@@ -578,6 +655,20 @@ fn with_database(url: &str, database: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_are_pointed_through_a_cable() {
+        assert_eq!(host_and_port("postgres://u@h:1/postgres"), "h:1");
+        assert_eq!(host_and_port("postgres://u:p@h/db"), "h:5432");
+        assert_eq!(
+            with_port("postgres://u:p@h:5432/db?sslmode=disable", 2000),
+            "postgres://u:p@127.0.0.1:2000/db?sslmode=disable"
+        );
+        assert_eq!(
+            with_port("postgres://h/db", 2000),
+            "postgres://127.0.0.1:2000/db"
+        );
+    }
 
     #[test]
     fn database_names_are_swapped_in_urls() {

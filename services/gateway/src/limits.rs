@@ -1,5 +1,8 @@
-//! Rate limits: per client address, on every request, and per person, once
-//! their token is checked. Over the limit is a `429` problem with
+//! Rate limits: per client address, on every request, stricter on the
+//! routes that start or complete a BankID login (each writes a pending
+//! login or spends one), and per person, once their token is checked. Each allows a
+//! small burst at once and then its rate: a quota of a minute is not
+//! spent in the first second. Over the limit is a `429` problem with
 //! `Retry-After`.
 
 use std::net::{IpAddr, SocketAddr};
@@ -23,6 +26,10 @@ use crate::problem::{ApiError, ProblemKind};
 #[derive(Clone)]
 pub struct Limits {
     clients: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    /// Logins started or completed, per client address. Refreshing and
+    /// logging out are not among them: a whole office behind one address
+    /// refreshes every few minutes, and a refused logout is worse than none.
+    logins: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     people: Arc<DefaultKeyedRateLimiter<Uuid>>,
     /// Set behind a proxy: the header whose last address is the client's.
     client_ip_header: Option<HeaderName>,
@@ -55,10 +62,12 @@ impl IntoResponse for Limited {
 
 impl Limits {
     pub fn new(config: &GatewayConfig) -> Result<Self, StartupError> {
-        let per_minute = |value: u32, name: &str| {
-            NonZeroU32::new(value)
-                .map(Quota::per_minute)
-                .ok_or_else(|| StartupError::Invalid(format!("{name} must be at least 1")))
+        let quota = |per_minute: u32, burst: u32, name: &str, burst_name: &str| {
+            let per_minute = NonZeroU32::new(per_minute)
+                .ok_or_else(|| StartupError::Invalid(format!("{name} must be at least 1")))?;
+            let burst = NonZeroU32::new(burst)
+                .ok_or_else(|| StartupError::Invalid(format!("{burst_name} must be at least 1")))?;
+            Ok::<_, StartupError>(Quota::per_minute(per_minute).allow_burst(burst))
         };
         let client_ip_header = match config.client_ip_header.trim() {
             "" => None,
@@ -67,13 +76,23 @@ impl Limits {
             })?),
         };
         Ok(Self {
-            clients: Arc::new(RateLimiter::keyed(per_minute(
+            clients: Arc::new(RateLimiter::keyed(quota(
                 config.rate_limit_per_client,
+                config.rate_limit_burst,
                 "HMS_RATE_LIMIT_PER_CLIENT",
+                "HMS_RATE_LIMIT_BURST",
             )?)),
-            people: Arc::new(RateLimiter::keyed(per_minute(
+            logins: Arc::new(RateLimiter::keyed(quota(
+                config.rate_limit_login_per_client,
+                config.rate_limit_login_burst,
+                "HMS_RATE_LIMIT_LOGIN_PER_CLIENT",
+                "HMS_RATE_LIMIT_LOGIN_BURST",
+            )?)),
+            people: Arc::new(RateLimiter::keyed(quota(
                 config.rate_limit_per_user,
+                config.rate_limit_burst,
                 "HMS_RATE_LIMIT_PER_USER",
+                "HMS_RATE_LIMIT_BURST",
             )?)),
             client_ip_header,
         })
@@ -124,6 +143,8 @@ impl Limits {
                 _ = every.tick() => {
                     self.clients.retain_recent();
                     self.clients.shrink_to_fit();
+                    self.logins.retain_recent();
+                    self.logins.shrink_to_fit();
                     self.people.retain_recent();
                     self.people.shrink_to_fit();
                 }
@@ -133,7 +154,14 @@ impl Limits {
     }
 }
 
-/// The per-client limit, for every request.
+/// The routes that start or complete a BankID login.
+const LOGIN_ROUTES: [&str; 3] = [
+    "/api/v1/auth/login",
+    "/api/v1/auth/token",
+    "/api/v1/auth/callback",
+];
+
+/// The per-client limits, for every request.
 pub async fn per_client(
     State(limits): State<Limits>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -141,7 +169,11 @@ pub async fn per_client(
     next: Next,
 ) -> Response {
     let client = limits.client(request.headers(), peer);
-    match limits.clients.check_key(&client).map_err(Limited::until) {
+    let mut allowed = limits.clients.check_key(&client);
+    if allowed.is_ok() && LOGIN_ROUTES.contains(&request.uri().path()) {
+        allowed = limits.logins.check_key(&client);
+    }
+    match allowed.map_err(Limited::until) {
         Ok(()) => next.run(request).await,
         Err(limited) => limited.into_response(),
     }

@@ -95,7 +95,12 @@ pub fn wrap(
             ServiceBuilder::new()
                 .layer(axum::middleware::from_fn(drop_unusable_request_id))
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-                .layer(TraceLayer::new_for_http().make_span_with(span))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(span)
+                        .on_response(log_response)
+                        .on_failure(()),
+                )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
         )
 }
@@ -123,6 +128,20 @@ fn span(request: &Request) -> tracing::Span {
     );
     hms_telemetry::continue_from_http(&span, request.headers());
     span
+}
+
+/// One line per answered request, refusals included, so that a burst of
+/// 401s, 403s or 429s shows in the logs. The span around it names the
+/// method, route pattern and request id; nothing of the request's
+/// headers, query or body is written.
+fn log_response<B>(response: &Response<B>, latency: Duration, _span: &tracing::Span) {
+    let status = response.status().as_u16();
+    let latency_ms = latency.as_secs_f64() * 1000.0;
+    match status {
+        500.. => tracing::error!(status, latency_ms, "request answered"),
+        401 | 403 | 429 => tracing::warn!(status, latency_ms, "request refused"),
+        _ => tracing::info!(status, latency_ms, "request answered"),
+    }
 }
 
 /// A client's own `x-request-id` is kept only if it looks like one (up to

@@ -185,13 +185,25 @@ impl From<tonic::Status> for ApiError {
     }
 }
 
+/// How long a client is asked to wait after a `503`: long enough for a
+/// dependency's restart or failover, short enough not to lose the user.
+const RETRY_UNAVAILABLE_AFTER_SECS: u32 = 5;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.kind.status(), axum::Json(self.problem())).into_response();
-        response.headers_mut().insert(
+        let headers = response.headers_mut();
+        headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        // "Try again" is only useful with a when; rate limits set their own.
+        if self.kind == ProblemKind::Unavailable {
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(RETRY_UNAVAILABLE_AFTER_SECS),
+            );
+        }
         response
     }
 }
@@ -210,6 +222,18 @@ mod tests {
         let error = ApiError::from(tonic::Status::unavailable("orders at 10.0.0.7 refused"));
         assert_eq!(error.kind.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(!error.detail.contains("10.0.0.7"));
+    }
+
+    #[test]
+    fn unavailable_says_when_to_try_again() {
+        let response = ApiError::from(tonic::Status::unavailable("database down")).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers().get(header::RETRY_AFTER),
+            Some(&HeaderValue::from(RETRY_UNAVAILABLE_AFTER_SECS))
+        );
+        let response = ApiError::from(tonic::Status::not_found("order not found")).into_response();
+        assert!(!response.headers().contains_key(header::RETRY_AFTER));
     }
 
     #[test]

@@ -217,6 +217,23 @@ impl Access {
         Ok(self.require_holding(user, target, action).await?.0)
     }
 
+    /// Which grants on `company` the person may see: all of them, or only
+    /// their own. Not found for someone with no access to the company.
+    pub async fn grants_visible_to(
+        &self,
+        user: &hms_auth::UserCaller,
+        company: &KnownCompany,
+    ) -> Result<GrantsVisible, IdentityError> {
+        let (person, holdings, _) = self
+            .require_holding(user, Target::Company(company.id), Action::CompanyRead)
+            .await?;
+        Ok(if domain::sees_every_grant(&holdings) {
+            GrantsVisible::All
+        } else {
+            GrantsVisible::OwnOnly(person.user_id)
+        })
+    }
+
     /// [`require`](Self::require) for managing access to `company`, with
     /// what the right rests on, so that what the manager does can be
     /// bounded by it.
@@ -447,6 +464,26 @@ impl GrantAuthority {
                 let covers = asked.iter().all(|scope| grant.scopes.contains(scope));
                 (covers, grant.valid_until.is_none(), grant.valid_until)
             }),
+        }
+    }
+}
+
+/// Which of a company's grants someone may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantsVisible {
+    All,
+    /// Only the grants to this user, and those they gave (a supplier's
+    /// manager passing the supplier's grant on).
+    OwnOnly(Uuid),
+}
+
+impl GrantsVisible {
+    pub fn shows(&self, grant: &GrantRow) -> bool {
+        match self {
+            Self::All => true,
+            Self::OwnOnly(user_id) => {
+                grant.grantee_user_id == Some(*user_id) || grant.granted_by == *user_id
+            }
         }
     }
 }

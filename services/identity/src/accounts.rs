@@ -14,6 +14,7 @@ use crate::error::IdentityError;
 use crate::keys::{IssuedToken, Signer};
 use crate::login::{OidcLogin, StartedLogin};
 use crate::storage::Store;
+use hms_auth::UserCaller;
 
 /// A started login must be completed within this time.
 const LOGIN_TTL: chrono::Duration = chrono::Duration::minutes(10);
@@ -93,10 +94,9 @@ impl Accounts {
             &person.family_name,
         ));
         let name = person.name();
-        let label = person.national_id.masked().to_string();
         let user_id = self
             .store
-            .upsert_user(&person_key, &register_key, &name, &label)
+            .upsert_user(&person_key, &register_key, &name)
             .await?;
         let back_office = self.settings.back_office.contains(&person_key);
         let tokens = self.open_session(user_id, person.auth_time).await?;
@@ -141,13 +141,17 @@ impl Accounts {
         })
     }
 
+    /// New tokens for a refresh token, which is spent. A spent one
+    /// presented again ends its session (refresh token rotation with reuse
+    /// detection), unless it was spent only moments ago
+    /// (`HMS_REFRESH_REUSE_GRACE_SECS`).
     pub async fn refresh(&self, refresh_token: &str) -> Result<SessionTokens, IdentityError> {
-        let new_refresh = random_token();
-        let session = self
-            .store
-            .rotate_refresh_token(&hash(refresh_token), &hash(&new_refresh))
-            .await?
-            .ok_or(IdentityError::InvalidCredentials)?;
+        let presented = hash(refresh_token);
+        let Some(session) = self.store.session_by_refresh_token(&presented).await? else {
+            return Err(self.refused_refresh(&presented).await);
+        };
+        // Signed before the old token is spent: if signing fails, the
+        // person still holds a good refresh token to try again with.
         let access = self
             .signer
             .user_token(
@@ -157,6 +161,15 @@ impl Accounts {
                 self.settings.access_token_ttl,
             )
             .await?;
+        let new_refresh = random_token();
+        if !self
+            .store
+            .rotate_refresh_token(&presented, &hash(&new_refresh))
+            .await?
+        {
+            // A concurrent refresh with the same token won.
+            return Err(self.refused_refresh(&presented).await);
+        }
         Ok(SessionTokens {
             access,
             refresh_token: new_refresh,
@@ -164,9 +177,59 @@ impl Accounts {
         })
     }
 
-    pub async fn logout(&self, refresh_token: &str) -> Result<(), IdentityError> {
-        // Unknown or already ended: the outcome the caller wants either way.
-        self.store.revoke_session(&hash(refresh_token)).await?;
+    /// Why a refresh token that is no live session's current one is
+    /// refused; ends its session if it is a spent one presented again.
+    async fn refused_refresh(&self, presented: &[u8]) -> IdentityError {
+        match self
+            .store
+            .end_session_of_spent(presented, self.settings.refresh_reuse_grace)
+            .await
+        {
+            Ok(Some(session_id)) => {
+                // Someone holds a copy of a token that was exchanged: the
+                // thief or the person, we cannot tell which, so neither
+                // keeps the session.
+                tracing::warn!(%session_id, "a spent refresh token was presented; session ended");
+                IdentityError::InvalidCredentials
+            }
+            Ok(None) => IdentityError::InvalidCredentials,
+            Err(error) => error,
+        }
+    }
+
+    /// Ends the session of the caller's access token (`current`) and the one
+    /// `refresh_token` belongs to. Refused, with nothing ended, when a
+    /// refresh token is given that belongs to no session, or another
+    /// person's, or when neither names a session.
+    pub async fn logout(
+        &self,
+        current: Option<&UserCaller>,
+        refresh_token: Option<&str>,
+    ) -> Result<(), IdentityError> {
+        let mut sessions = Vec::new();
+        if let Some(token) = refresh_token {
+            let (session_id, user_id) = self
+                .store
+                .session_of_refresh_token(&hash(token))
+                .await?
+                .ok_or(IdentityError::InvalidCredentials)?;
+            if current.is_some_and(|caller| caller.user_id != user_id) {
+                return Err(IdentityError::InvalidCredentials);
+            }
+            sessions.push((session_id, user_id));
+        }
+        if let Some(caller) = current {
+            sessions.push((caller.session_id, caller.user_id));
+        }
+        if sessions.is_empty() {
+            return Err(IdentityError::InvalidCredentials);
+        }
+        for (session_id, user_id) in sessions {
+            // Already ended is ended: the outcome asked for.
+            if self.store.end_session(session_id, user_id).await? {
+                tracing::info!(%session_id, "logged out");
+            }
+        }
         Ok(())
     }
 

@@ -65,6 +65,30 @@ pub struct IdentityConfig {
     pub register_cache_secs: u64,
     /// `HMS_COMPANIES_URL`: where the companies service answers.
     pub companies_url: String,
+    /// `HMS_ENDED_GRANT_RETENTION_SECS`: how long a revoked or expired
+    /// grant stays in the access list after its end, then it is deleted.
+    #[serde(default = "default_ended_grant_retention_secs")]
+    pub ended_grant_retention_secs: u64,
+    /// `HMS_REFRESH_REUSE_GRACE_SECS`: a refresh token presented again
+    /// within this time of its exchange is refused; later, it ends the
+    /// session (it was stolen). The grace lets two tabs refresh at once and
+    /// a client retry after a lost answer.
+    #[serde(default = "default_refresh_reuse_grace_secs")]
+    pub refresh_reuse_grace_secs: u64,
+    /// `HMS_HOUSEKEEPING_INTERVAL_SECS`: how often ended grants and
+    /// sessions are pruned.
+    #[serde(default = "default_housekeeping_interval_secs")]
+    pub housekeeping_interval_secs: u64,
+}
+
+fn default_ended_grant_retention_secs() -> u64 {
+    90 * 24 * 3600
+}
+fn default_refresh_reuse_grace_secs() -> u64 {
+    15
+}
+fn default_housekeeping_interval_secs() -> u64 {
+    3600
 }
 
 fn default_national_id_claim() -> String {
@@ -130,6 +154,9 @@ pub struct Settings {
     /// Fingerprints of the case handlers' national identity numbers.
     pub back_office: Vec<Vec<u8>>,
     pub register_cache: Duration,
+    pub ended_grant_retention: Duration,
+    pub housekeeping_interval: Duration,
+    pub refresh_reuse_grace: Duration,
 }
 
 impl IdentityConfig {
@@ -181,6 +208,14 @@ impl IdentityConfig {
                 "must be between 1 and 3600",
             ));
         }
+        // A retention beyond any date would make "ended before now minus
+        // the retention" meaningless.
+        if self.ended_grant_retention_secs > 100 * 365 * 24 * 3600 {
+            return Err(ConfigError::invalid(
+                "HMS_ENDED_GRANT_RETENTION_SECS",
+                "must be at most 100 years",
+            ));
+        }
         // The next key is published a rotation ahead, which must exceed how
         // often a verifier may refetch the keys (5 s), with room to spare.
         if self.signing_key_rotation_secs < 20 {
@@ -201,6 +236,9 @@ impl IdentityConfig {
             service_clients,
             back_office,
             register_cache: Duration::from_secs(self.register_cache_secs),
+            ended_grant_retention: Duration::from_secs(self.ended_grant_retention_secs),
+            housekeeping_interval: Duration::from_secs(self.housekeeping_interval_secs.max(1)),
+            refresh_reuse_grace: Duration::from_secs(self.refresh_reuse_grace_secs),
         })
     }
 }

@@ -102,6 +102,15 @@ impl Holdings {
     }
 }
 
+/// Whether a person sees every grant on the company, not only their own:
+/// those who manage its access, and the back office. Seeing is not acting:
+/// no recent login is needed.
+pub fn sees_every_grant(holdings: &Holdings) -> bool {
+    holdings.register_owner
+        || holdings.back_office
+        || holdings.granted.contains(&Action::AccessManage)
+}
+
 /// Whether one grant's scopes alone allow `action`.
 pub fn grant_permits(scopes: &[Action], action: Action) -> bool {
     Holdings {

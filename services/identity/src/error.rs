@@ -61,7 +61,9 @@ impl From<IdentityError> for Status {
             Denied | StepUpRequired => Status::permission_denied(error.to_string()),
             Invalid { .. } => Status::invalid_argument(error.to_string()),
             Precondition(_) => Status::failed_precondition(error.to_string()),
-            Signing | Corrupt(_) | Database(_) | Events(_) => hms_grpc::status::internal(error),
+            Database(ref cause) => hms_grpc::status::storage(hms_db::is_unavailable(cause), error),
+            Events(ref cause) => hms_grpc::status::storage(cause.is_unavailable(), error),
+            Signing | Corrupt(_) => hms_grpc::status::internal(error),
         }
     }
 }

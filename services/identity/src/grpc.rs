@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use hms_auth::Caller;
 use hms_authz::{Action, require_user};
-use hms_domain::{CompanyId, Fodselsnummer, OrgNumber};
+use hms_domain::{CompanyId, Fodselsnummer, OrgNumber, PersonName};
 use hms_grpc::status::{invalid_field, missing_field, parse_id};
 use hms_proto::identity::v1 as pb;
 use hms_proto::time::{from_timestamp, timestamp};
@@ -66,6 +66,20 @@ fn tokens_to_proto(tokens: SessionTokens) -> pb::Tokens {
         refresh_token: tokens.refresh_token,
         session_expires_at: Some(timestamp(tokens.session_expires_at)),
     }
+}
+
+/// The name a granter gives the person they grant to, if any. A number
+/// (or anything holding digits) is refused: the label is shown to everyone
+/// who may see the grant.
+fn grantee_name(field: &str, value: &str) -> Result<Option<String>, Status> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    let name = PersonName::parse(value).map_err(|problem| invalid_field(field, problem))?;
+    if name.as_str().chars().any(char::is_numeric) {
+        return Err(invalid_field(field, "must be a name, without digits"));
+    }
+    Ok(Some(name.as_str().to_owned()))
 }
 
 fn required<'a>(field: &str, value: &'a str) -> Result<&'a str, Status> {
@@ -169,8 +183,13 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
         &self,
         request: Request<pb::LogoutRequest>,
     ) -> Result<Response<pb::LogoutResponse>, Status> {
-        let token = required("refresh_token", &request.get_ref().refresh_token)?;
-        self.accounts.logout(token).await?;
+        let caller = hms_grpc::caller(&request);
+        let current = match &caller {
+            Caller::User(user) => Some(user),
+            _ => None,
+        };
+        let refresh_token = Some(request.get_ref().refresh_token.trim()).filter(|t| !t.is_empty());
+        self.accounts.logout(current, refresh_token).await?;
         Ok(Response::new(pb::LogoutResponse {}))
     }
 
@@ -344,7 +363,7 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             pb::grantee::Grantee::NationalId(number) => {
                 let fnr = self.parse_national_id("grantee.national_id", &number)?;
                 grant.grantee_person_key = Some(self.accounts.person_key(&fnr));
-                grant.grantee_label = Some(fnr.masked().to_string());
+                grant.grantee_label = grantee_name("grantee_name", &request.grantee_name)?;
             }
             pb::grantee::Grantee::SupplierOrgNumber(org) => {
                 let org = OrgNumber::parse(&org)
@@ -443,7 +462,7 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             grant_id: Uuid::now_v7(),
             company_id: parent.company_id,
             grantee_person_key: Some(key),
-            grantee_label: Some(fnr.masked().to_string()),
+            grantee_label: grantee_name("grantee_name", &request.grantee_name)?,
             supplier_org: None,
             supplier_name: None,
             parent_grant_id: Some(parent.grant_id),
@@ -547,9 +566,7 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             CompanyId::parse,
         )?;
         let company = self.access().known_company(company_id).await?;
-        self.access()
-            .require(user, Target::Company(company.id), Action::CompanyRead)
-            .await?;
+        let visible = self.access().grants_visible_to(user, &company).await?;
         let owners = self
             .accounts
             .store
@@ -568,6 +585,7 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             .grants_of_company(company.id)
             .await?
             .into_iter()
+            .filter(|grant| visible.shows(grant))
             .map(grant_to_proto)
             .collect();
         Ok(Response::new(pb::ListAccessResponse { owners, grants }))

@@ -9,6 +9,7 @@ mod config;
 mod domain;
 mod error;
 mod grpc;
+mod housekeeping;
 mod keys;
 mod login;
 mod storage;
@@ -75,6 +76,12 @@ impl Service for Identity {
             foundation.connect(&config.identity.companies_url, "companies")?,
         );
         let store = storage::Store::new(foundation.pool.clone());
+        foundation.spawn(housekeeping::run(
+            store.clone(),
+            settings.ended_grant_retention,
+            settings.housekeeping_interval,
+            foundation.edge.shutdown.clone(),
+        ));
         let access = access::Access::new(store.clone(), register, companies, &settings);
         let national_id_policy = settings.national_id_policy;
         let accounts = Arc::new(accounts::Accounts::new(

@@ -1,5 +1,7 @@
 //! The identity database.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use hms_authz::Action;
 use sqlx::{PgConnection, PgPool};
@@ -132,11 +134,10 @@ impl Store {
         person_key: &[u8],
         register_key: &[u8],
         name: &str,
-        label: &str,
     ) -> Result<Uuid, IdentityError> {
         let user_id: Uuid = sqlx::query_scalar(
-            "INSERT INTO users (user_id, person_key, register_key, name, masked_label)
-             VALUES ($1, $2, $3, $4, $5)
+            "INSERT INTO users (user_id, person_key, register_key, name)
+             VALUES ($1, $2, $3, $4)
              ON CONFLICT (person_key) DO UPDATE
                 SET register_key = EXCLUDED.register_key, name = EXCLUDED.name,
                     last_login_at = now()
@@ -146,7 +147,6 @@ impl Store {
         .bind(person_key)
         .bind(register_key)
         .bind(name)
-        .bind(label)
         .fetch_one(&self.pool)
         .await?;
         Ok(user_id)
@@ -242,32 +242,137 @@ impl Store {
         Ok(session_id)
     }
 
-    /// Swaps a live session's refresh token for a new one.
-    pub async fn rotate_refresh_token(
+    /// The live session whose current refresh token this is.
+    pub async fn session_by_refresh_token(
         &self,
-        old_hash: &[u8],
-        new_hash: &[u8],
+        refresh_hash: &[u8],
     ) -> Result<Option<SessionRow>, IdentityError> {
         Ok(sqlx::query_as(
-            "UPDATE sessions SET refresh_token_hash = $2
-             WHERE refresh_token_hash = $1 AND revoked_at IS NULL AND expires_at > now()
-             RETURNING session_id, user_id, auth_time, expires_at",
+            "SELECT session_id, user_id, auth_time, expires_at FROM sessions
+             WHERE refresh_token_hash = $1 AND revoked_at IS NULL AND expires_at > now()",
         )
-        .bind(old_hash)
-        .bind(new_hash)
+        .bind(refresh_hash)
         .fetch_optional(&self.pool)
         .await?)
     }
 
-    pub async fn revoke_session(&self, refresh_hash: &[u8]) -> Result<bool, IdentityError> {
-        let revoked = sqlx::query(
-            "UPDATE sessions SET revoked_at = now()
-             WHERE refresh_token_hash = $1 AND revoked_at IS NULL",
+    /// Swaps a live session's refresh token for a new one, keeping the old
+    /// one's hash as spent; false if it is no longer the current one (a
+    /// concurrent refresh won).
+    pub async fn rotate_refresh_token(
+        &self,
+        old_hash: &[u8],
+        new_hash: &[u8],
+    ) -> Result<bool, IdentityError> {
+        let mut tx = self.pool.begin().await?;
+        let rotated: Option<Uuid> = sqlx::query_scalar(
+            "UPDATE sessions SET refresh_token_hash = $2
+             WHERE refresh_token_hash = $1 AND revoked_at IS NULL AND expires_at > now()
+             RETURNING session_id",
+        )
+        .bind(old_hash)
+        .bind(new_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(session_id) = rotated else {
+            return Ok(false);
+        };
+        sqlx::query("INSERT INTO spent_refresh_tokens (token_hash, session_id) VALUES ($1, $2)")
+            .bind(old_hash)
+            .bind(session_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// A refresh token that is no longer any session's current one: if it
+    /// was spent longer than `grace` ago, its session is ended and its id
+    /// returned. Within the grace it is only refused, so that two tabs
+    /// refreshing at once, or a retry after a lost answer, do not end it.
+    pub async fn end_session_of_spent(
+        &self,
+        spent_hash: &[u8],
+        grace: Duration,
+    ) -> Result<Option<Uuid>, IdentityError> {
+        Ok(sqlx::query_scalar(
+            "UPDATE sessions s SET revoked_at = now()
+             FROM spent_refresh_tokens t
+             WHERE t.token_hash = $1 AND s.session_id = t.session_id AND s.revoked_at IS NULL
+               AND t.spent_at < now() - make_interval(secs => $2)
+             RETURNING s.session_id",
+        )
+        .bind(spent_hash)
+        .bind(grace.as_secs_f64())
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// The session (and its user) a refresh token belongs to, current or
+    /// spent, ended or not.
+    pub async fn session_of_refresh_token(
+        &self,
+        refresh_hash: &[u8],
+    ) -> Result<Option<(Uuid, Uuid)>, IdentityError> {
+        Ok(sqlx::query_as(
+            "SELECT s.session_id, s.user_id FROM sessions s
+             WHERE s.refresh_token_hash = $1
+                OR s.session_id = (SELECT session_id FROM spent_refresh_tokens WHERE token_hash = $1)",
         )
         .bind(refresh_hash)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Ends a session of `user_id`; whether it was live until now.
+    pub async fn end_session(
+        &self,
+        session_id: Uuid,
+        user_id: Uuid,
+    ) -> Result<bool, IdentityError> {
+        let ended = sqlx::query(
+            "UPDATE sessions SET revoked_at = now()
+             WHERE session_id = $1 AND user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(session_id)
+        .bind(user_id)
         .execute(&self.pool)
         .await?;
-        Ok(revoked.rows_affected() > 0)
+        Ok(ended.rows_affected() > 0)
+    }
+
+    /// Removes sessions that ended (logged out or expired) before `before`,
+    /// with their spent refresh tokens.
+    pub async fn prune_sessions(&self, before: DateTime<Utc>) -> Result<u64, IdentityError> {
+        Ok(
+            sqlx::query("DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1")
+                .bind(before)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+
+    /// Removes grants that ended (revoked or expired) before `before`. A
+    /// grant given under another never outlasts it, so what hangs from a
+    /// pruned grant has ended too and goes with it; a grant something still
+    /// in force hangs from is kept all the same.
+    pub async fn prune_grants(&self, before: DateTime<Utc>) -> Result<u64, IdentityError> {
+        Ok(sqlx::query(
+            "WITH RECURSIVE kept AS (
+                 SELECT grant_id, parent_grant_id, authority_grant_id FROM grants
+                 WHERE COALESCE(LEAST(revoked_at, valid_until) >= $1, true)
+                 UNION
+                 SELECT g.grant_id, g.parent_grant_id, g.authority_grant_id
+                 FROM grants g JOIN kept k
+                   ON g.grant_id = k.parent_grant_id OR g.grant_id = k.authority_grant_id
+             )
+             DELETE FROM grants WHERE grant_id NOT IN (SELECT grant_id FROM kept)",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
     }
 
     // Companies and the register.

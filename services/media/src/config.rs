@@ -3,7 +3,7 @@ use hms_runtime::CommonConfig;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::sanitize::ImageLimits;
+use crate::sanitize::{ImageLimits, UploadLimits};
 
 /// The media service's own settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -25,12 +25,31 @@ pub struct MediaConfig {
     /// `HMS_MEDIA_MAX_IMAGE_SIDE`: widest or tallest image accepted, in pixels.
     #[serde(default = "default_max_image_side")]
     pub media_max_image_side: u32,
-    /// `HMS_MEDIA_MAX_IMAGE_PIXELS`: most pixels an image may declare.
+    /// `HMS_MEDIA_MAX_IMAGE_PIXELS`: most pixels a copy of an ID document
+    /// may declare.
     #[serde(default = "default_max_image_pixels")]
     pub media_max_image_pixels: u64,
+    /// `HMS_MEDIA_MAX_PHOTO_PIXELS`: most pixels a passport photo or a
+    /// signature may declare (a 12-megapixel phone photo is 4032×3024).
+    #[serde(default = "default_max_photo_pixels")]
+    pub media_max_photo_pixels: u64,
     /// `HMS_MEDIA_MAX_DECODE_BYTES`: most memory one image decode may use.
     #[serde(default = "default_max_decode_bytes")]
     pub media_max_decode_bytes: u64,
+    /// `HMS_MEDIA_DECODE_CONCURRENCY`: images decoded at once; 0 for one
+    /// per core. Memory use is bounded by this times the decode limits.
+    #[serde(default)]
+    pub media_decode_concurrency: usize,
+    /// `HMS_MEDIA_MAX_CONCURRENT_UPLOADS`: uploads held in memory at once
+    /// (streaming in, waiting for or in a decoder); each up to
+    /// `HMS_MEDIA_MAX_UPLOAD_BYTES`.
+    #[serde(default = "default_max_concurrent_uploads")]
+    pub media_max_concurrent_uploads: usize,
+    /// `HMS_MEDIA_DECODE_WAIT_SECS`: how long an upload waits for a place,
+    /// and then for a free decoder, before it is answered `UNAVAILABLE` (to
+    /// try again).
+    #[serde(default = "default_decode_wait_secs")]
+    pub media_decode_wait_secs: u64,
     /// `HMS_ORDERS_URL`: where the orders service answers.
     pub orders_url: String,
 }
@@ -44,23 +63,46 @@ fn default_max_upload_bytes() -> u64 {
 }
 
 fn default_max_image_side() -> u32 {
-    8_000
+    6_000
 }
 
 fn default_max_image_pixels() -> u64 {
-    40_000_000
+    24_000_000
+}
+
+fn default_max_photo_pixels() -> u64 {
+    12_600_000
 }
 
 fn default_max_decode_bytes() -> u64 {
-    256 * 1024 * 1024
+    128 * 1024 * 1024
+}
+
+fn default_max_concurrent_uploads() -> usize {
+    16
+}
+
+fn default_decode_wait_secs() -> u64 {
+    20
 }
 
 impl MediaConfig {
-    pub fn image_limits(&self) -> ImageLimits {
-        ImageLimits {
+    pub fn upload_limits(&self) -> UploadLimits {
+        let limits = |max_pixels| ImageLimits {
             max_side: self.media_max_image_side,
-            max_pixels: self.media_max_image_pixels,
+            max_pixels,
             max_decode_bytes: self.media_max_decode_bytes,
+        };
+        UploadLimits {
+            photo: limits(self.media_max_photo_pixels.min(self.media_max_image_pixels)),
+            id_document: limits(self.media_max_image_pixels),
+        }
+    }
+
+    pub fn decode_concurrency(&self) -> usize {
+        match self.media_decode_concurrency {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            count => count,
         }
     }
 }

@@ -22,6 +22,14 @@ pub enum MediaError {
     OrderPurged,
     #[error("the orders service is unavailable: {0}")]
     OrdersUnavailable(String),
+    /// Every decoder (or every place for an upload in memory) stayed busy
+    /// for as long as an upload may wait.
+    #[error("every image decoder is busy")]
+    Busy,
+    #[error(
+        "this ID copy is a PDF, which is no longer opened; ask the company to upload a photo or scan of the document"
+    )]
+    UnsafeDocument,
     #[error("the orders service failed: {0}")]
     OrdersFailed(String),
     #[error("the order is not decided; its documents are kept")]
@@ -42,14 +50,14 @@ impl From<MediaError> for Status {
         match error {
             NotFound | TargetNotFound(_) => Status::not_found(error.to_string()),
             Rejected(_) | TooLarge(_) => Status::invalid_argument(error.to_string()),
-            CompanyNotApproved(_) | OrderClosed | OrderPurged | NotDecided => {
+            CompanyNotApproved(_) | OrderClosed | OrderPurged | NotDecided | UnsafeDocument => {
                 Status::failed_precondition(error.to_string())
             }
             OrdersUnavailable(cause) => hms_grpc::status::unavailable("the orders service", cause),
+            Busy => hms_grpc::status::unavailable("the media service", "every decoder is busy"),
             Store(cause) => hms_grpc::status::unavailable("the object store", cause),
-            OrdersFailed(_) | Corrupt(_) | Crypto(_) | Database(_) => {
-                hms_grpc::status::internal(error)
-            }
+            Database(ref cause) => hms_grpc::status::storage(hms_db::is_unavailable(cause), error),
+            OrdersFailed(_) | Corrupt(_) | Crypto(_) => hms_grpc::status::internal(error),
         }
     }
 }

@@ -19,9 +19,10 @@ use hms_auth::Caller;
 use hms_authz::{Action, Authorizer};
 
 use crate::authz;
+use crate::decoding::Decoders;
 use crate::deletions;
 use crate::error::MediaError;
-use crate::sanitize::{ImageLimits, SanitizeError, sanitize};
+use crate::sanitize::ContentType;
 use crate::storage::{Document, NewDocument, Store};
 use crate::vault::Vault;
 
@@ -34,7 +35,7 @@ pub struct MediaApi {
     vault: Vault,
     orders: OrderInternalServiceClient<ServiceChannel>,
     max_upload_bytes: u64,
-    limits: ImageLimits,
+    decoders: Decoders,
 }
 
 impl MediaApi {
@@ -44,7 +45,7 @@ impl MediaApi {
         vault: Vault,
         orders: OrderInternalServiceClient<ServiceChannel>,
         max_upload_bytes: u64,
-        limits: ImageLimits,
+        decoders: Decoders,
     ) -> Self {
         Self {
             store,
@@ -52,7 +53,7 @@ impl MediaApi {
             vault,
             orders,
             max_upload_bytes,
-            limits,
+            decoders,
         }
     }
 
@@ -228,13 +229,10 @@ impl pb::media_service_server::MediaService for MediaApi {
             .await?;
         let company_id = self.check_target(order_id, worker_id).await?;
 
+        // A place in memory for the file before any of it is read.
+        let _place = self.decoders.admit().await?;
         let bytes = self.read_file(&mut stream).await?;
-        let limits = self.limits;
-        // A decoder that panics on a hostile file refuses that file.
-        let sanitized = tokio::task::spawn_blocking(move || sanitize(kind, &bytes, limits))
-            .await
-            .unwrap_or(Err(SanitizeError::Undecodable))
-            .map_err(MediaError::from)?;
+        let sanitized = self.decoders.sanitize(kind, bytes).await?;
         // The upload may have streamed for a while: the order must still
         // take documents now.
         self.upload_target(order_id, worker_id).await?;
@@ -321,6 +319,10 @@ impl pb::media_service_server::MediaService for MediaApi {
                 MediaError::NotFound.into()
             })
             .await?;
+        // Stored before PDFs were refused; never handed to a viewer now.
+        if document.content_type == ContentType::Pdf {
+            return Err(MediaError::UnsafeDocument.into());
+        }
         let bytes = self
             .vault
             .get(document_id, &document.object_path, &wrapped_key)

@@ -6,6 +6,7 @@
 
 mod authz;
 mod config;
+mod decoding;
 mod deletions;
 mod error;
 mod grpc;
@@ -82,7 +83,12 @@ impl Service for Media {
             vault,
             OrderInternalServiceClient::new(orders),
             config.media.media_max_upload_bytes,
-            config.media.image_limits(),
+            decoding::Decoders::new(
+                config.media.media_max_concurrent_uploads,
+                config.media.decode_concurrency(),
+                Duration::from_secs(config.media.media_decode_wait_secs),
+                config.media.upload_limits(),
+            ),
         );
         let max_message =
             usize::try_from(config.media.media_max_upload_bytes).unwrap_or(usize::MAX);

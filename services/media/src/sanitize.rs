@@ -4,7 +4,14 @@
 //! under limits set before decoding (so a small file declaring a huge image
 //! is refused without allocating it), turned upright, and re-encoded: the
 //! stored copy carries no EXIF or other metadata (GPS position, camera,
-//! thumbnails). PDFs are only accepted as ID documents and stored as sent.
+//! thumbnails), and nothing of the original file but its pixels.
+//!
+//! Only JPEG and PNG images are accepted, ID copies included. A PDF can
+//! carry JavaScript, actions, forms, embedded files and metadata, and be
+//! an HTML page at the same time; the back office would open it in a
+//! viewer. Re-writing PDFs safely would take a PDF renderer in this
+//! service; a photo or scan of the ID document is what the back office
+//! needs to see.
 
 use std::io::Cursor;
 
@@ -19,11 +26,32 @@ pub struct ImageLimits {
     pub max_decode_bytes: u64,
 }
 
+/// The bounds for each kind of document: a passport photo or a signature
+/// needs far fewer pixels than a legible copy of an ID document.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadLimits {
+    /// Passport photos and signatures.
+    pub photo: ImageLimits,
+    /// Copies of ID documents.
+    pub id_document: ImageLimits,
+}
+
+impl UploadLimits {
+    pub const fn for_kind(&self, kind: DocumentKind) -> ImageLimits {
+        match kind {
+            DocumentKind::PassportPhoto | DocumentKind::Signature => self.photo,
+            DocumentKind::IdDocument => self.id_document,
+        }
+    }
+}
+
 /// The formats stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContentType {
     Jpeg,
     Png,
+    /// Stored by earlier versions, which took PDFs as ID copies; still
+    /// listed and downloaded until those orders are purged.
     Pdf,
 }
 
@@ -65,44 +93,26 @@ pub struct Sanitized {
     pub bytes: Vec<u8>,
 }
 
-fn accepted(kind: DocumentKind) -> (&'static [ContentType], &'static str) {
-    match kind {
-        DocumentKind::PassportPhoto | DocumentKind::Signature => (
-            &[ContentType::Jpeg, ContentType::Png],
-            "a JPEG or PNG image",
-        ),
-        DocumentKind::IdDocument => (
-            &[ContentType::Jpeg, ContentType::Png, ContentType::Pdf],
-            "a JPEG or PNG image or a PDF",
-        ),
-    }
-}
+/// What every kind of document must be.
+const EXPECTED: &str = "a JPEG or PNG image";
 
 /// Sniffs, checks and cleans an upload. CPU-bound: call it off the async
-/// runtime.
+/// runtime, and no more at once than there are cores ([`crate::decoding`]).
 pub fn sanitize(
     kind: DocumentKind,
     bytes: &[u8],
-    limits: ImageLimits,
+    limits: &UploadLimits,
 ) -> Result<Sanitized, SanitizeError> {
     if bytes.is_empty() {
         return Err(SanitizeError::Empty);
     }
-    let (allowed, expected) = accepted(kind);
-    let sniffed = match infer::get(bytes).map(|t| t.mime_type()) {
-        Some("image/jpeg") => Some(ContentType::Jpeg),
-        Some("image/png") => Some(ContentType::Png),
-        Some("application/pdf") => Some(ContentType::Pdf),
-        _ => None,
+    let limits = limits.for_kind(kind);
+    let (content_type, format) = match infer::get(bytes).map(|t| t.mime_type()) {
+        Some("image/jpeg") => (ContentType::Jpeg, ImageFormat::Jpeg),
+        Some("image/png") => (ContentType::Png, ImageFormat::Png),
+        _ => return Err(SanitizeError::WrongType { expected: EXPECTED }),
     };
-    let content_type = sniffed
-        .filter(|t| allowed.contains(t))
-        .ok_or(SanitizeError::WrongType { expected })?;
-    let bytes = match content_type {
-        ContentType::Jpeg => reencode(bytes, ImageFormat::Jpeg, limits)?,
-        ContentType::Png => reencode(bytes, ImageFormat::Png, limits)?,
-        ContentType::Pdf => check_pdf(bytes)?,
-    };
+    let bytes = reencode(bytes, format, limits)?;
     Ok(Sanitized {
         content_type,
         bytes,
@@ -156,35 +166,30 @@ fn reencode(
     Ok(out.into_inner())
 }
 
-/// A PDF must at least look like one from end to end.
-fn check_pdf(bytes: &[u8]) -> Result<Vec<u8>, SanitizeError> {
-    let tail = &bytes[bytes.len().saturating_sub(1024)..];
-    let has_eof = tail.windows(5).any(|window| window == b"%%EOF");
-    if !bytes.starts_with(b"%PDF-") || !has_eof {
-        return Err(SanitizeError::WrongType {
-            expected: "a complete PDF",
-        });
-    }
-    Ok(bytes.to_vec())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use hms_test_support::fixtures;
     use image::ImageEncoder;
 
-    const LIMITS: ImageLimits = ImageLimits {
-        max_side: 4_000,
-        max_pixels: 4_000_000,
-        max_decode_bytes: 64 * 1024 * 1024,
+    const LIMITS: UploadLimits = UploadLimits {
+        photo: ImageLimits {
+            max_side: 4_000,
+            max_pixels: 4_000_000,
+            max_decode_bytes: 64 * 1024 * 1024,
+        },
+        id_document: ImageLimits {
+            max_side: 6_000,
+            max_pixels: 16_000_000,
+            max_decode_bytes: 128 * 1024 * 1024,
+        },
     };
 
     #[test]
     fn photos_lose_their_exif() {
         let original = fixtures::jpeg_with_exif(64, 48, b"GPS 59.9139N 10.7522E");
         assert!(original.windows(4).any(|w| w == b"Exif"));
-        let clean = sanitize(DocumentKind::PassportPhoto, &original, LIMITS).expect("accepted");
+        let clean = sanitize(DocumentKind::PassportPhoto, &original, &LIMITS).expect("accepted");
         assert_eq!(clean.content_type, ContentType::Jpeg);
         assert!(!clean.bytes.windows(4).any(|w| w == b"Exif"));
         assert!(!clean.bytes.windows(3).any(|w| w == b"GPS"));
@@ -199,7 +204,7 @@ mod tests {
             assert!(bomb.len() < 100);
             assert!(
                 matches!(
-                    sanitize(DocumentKind::Signature, &bomb, LIMITS),
+                    sanitize(DocumentKind::Signature, &bomb, &LIMITS),
                     Err(SanitizeError::TooLarge { .. })
                 ),
                 "{width}×{height}"
@@ -214,25 +219,50 @@ mod tests {
             b"GIF89a\x01\x00\x01\x00",
             b"\x89PNG\r\n\x1a\nbroken",
         ] {
-            assert!(sanitize(DocumentKind::PassportPhoto, bytes, LIMITS).is_err());
+            assert!(sanitize(DocumentKind::PassportPhoto, bytes, &LIMITS).is_err());
         }
         assert_eq!(
-            sanitize(DocumentKind::PassportPhoto, b"", LIMITS).err(),
+            sanitize(DocumentKind::PassportPhoto, b"", &LIMITS).err(),
             Some(SanitizeError::Empty)
         );
     }
 
     #[test]
-    fn pdfs_only_as_id_documents() {
-        let pdf = fixtures::pdf();
-        let pdf = pdf.as_slice();
-        let stored = sanitize(DocumentKind::IdDocument, pdf, LIMITS).expect("accepted");
-        assert_eq!(stored.content_type, ContentType::Pdf);
-        assert!(matches!(
-            sanitize(DocumentKind::PassportPhoto, pdf, LIMITS),
-            Err(SanitizeError::WrongType { .. })
-        ));
-        assert!(sanitize(DocumentKind::IdDocument, b"%PDF-1.4 truncated", LIMITS).is_err());
+    fn pdfs_are_refused_even_as_id_documents() {
+        let polyglot = b"%PDF-1.4\n<html><script>alert(1)</script></html>\n\
+            1 0 obj << /Type /Catalog /OpenAction << /S /JavaScript /JS (app.alert(1)) >> >> endobj\n\
+            trailer << /Root 1 0 R /Info << /Author (01019012345) >> >>\n%%EOF\n";
+        for kind in [
+            DocumentKind::IdDocument,
+            DocumentKind::PassportPhoto,
+            DocumentKind::Signature,
+        ] {
+            for pdf in [fixtures::pdf(), polyglot.to_vec()] {
+                assert_eq!(
+                    sanitize(kind, &pdf, &LIMITS).err(),
+                    Some(SanitizeError::WrongType { expected: EXPECTED }),
+                    "{kind:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_id_copy_may_have_more_pixels_than_a_photo() {
+        let scan = fixtures::png(3_000, 2_000);
+        let refused = sanitize(DocumentKind::PassportPhoto, &scan, &LIMITS);
+        assert!(
+            matches!(
+                refused,
+                Err(SanitizeError::TooLarge {
+                    max_pixels: 4_000_000,
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
+        let stored = sanitize(DocumentKind::IdDocument, &scan, &LIMITS).expect("a legible scan");
+        assert_eq!(stored.content_type, ContentType::Png);
     }
 
     #[test]
@@ -241,7 +271,8 @@ mod tests {
         image::codecs::png::PngEncoder::new(&mut out)
             .write_image(&[255u8; 4 * 4 * 4], 4, 4, image::ExtendedColorType::Rgba8)
             .expect("encode");
-        let clean = sanitize(DocumentKind::Signature, &out.into_inner(), LIMITS).expect("accepted");
+        let clean =
+            sanitize(DocumentKind::Signature, &out.into_inner(), &LIMITS).expect("accepted");
         assert_eq!(clean.content_type, ContentType::Png);
     }
 }

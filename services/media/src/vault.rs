@@ -53,8 +53,11 @@ impl Vault {
                         dir.display()
                     )
                 })?;
+                // An order's folder goes with its last object: a purged
+                // order leaves not even its id behind.
                 let store = object_store::local::LocalFileSystem::new_with_prefix(&dir)
-                    .map_err(|error| format!("HMS_MEDIA_STORE_URL: {error}"))?;
+                    .map_err(|error| format!("HMS_MEDIA_STORE_URL: {error}"))?
+                    .with_automatic_cleanup(true);
                 Ok(Arc::new(store))
             }
             "s3" => {

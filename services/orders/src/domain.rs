@@ -76,6 +76,55 @@ impl Transition {
     }
 }
 
+/// What a client names a create request by, so that a retry finds the order
+/// the first attempt made. The client chooses it, so it may hold anything,
+/// a national identity number included: it is never stored, only its keyed
+/// [`digest`](Self::digest), and that is erased with the order's personal
+/// data.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+/// Never shows the key: it may hold personal data.
+impl std::fmt::Debug for IdempotencyKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdempotencyKey(..)")
+    }
+}
+
+/// Why an idempotency key is refused. Never quotes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum IdempotencyKeyError {
+    #[error("is required")]
+    Empty,
+    #[error("must not contain control characters")]
+    ControlCharacters,
+    #[error("must be at most {} characters", IdempotencyKey::MAX_CHARS)]
+    TooLong,
+}
+
+impl IdempotencyKey {
+    pub const MAX_CHARS: usize = 200;
+
+    pub fn parse(input: &str) -> Result<Self, IdempotencyKeyError> {
+        let key = input.trim();
+        if key.is_empty() {
+            Err(IdempotencyKeyError::Empty)
+        } else if key.chars().any(char::is_control) {
+            Err(IdempotencyKeyError::ControlCharacters)
+        } else if key.chars().count() > Self::MAX_CHARS {
+            Err(IdempotencyKeyError::TooLong)
+        } else {
+            Ok(Self(key.to_owned()))
+        }
+    }
+
+    /// What is stored in place of the key: keyed, because a key could be a
+    /// national identity number, which a plain hash would not hide.
+    pub fn digest(&self, key: &FingerprintKey) -> Vec<u8> {
+        key.fingerprint([b"idempotency-key".as_slice(), self.0.as_bytes()])
+    }
+}
+
 /// A worker as a client sends it, every field valid.
 #[derive(Debug, Clone)]
 pub struct NewWorker {
@@ -89,7 +138,7 @@ pub struct NewWorker {
 #[derive(Debug, Clone)]
 pub struct NewOrder {
     pub company_id: CompanyId,
-    pub idempotency_key: String,
+    pub idempotency_key: IdempotencyKey,
     pub workers: Vec<NewWorker>,
 }
 
@@ -103,7 +152,7 @@ impl NewOrder {
             .iter()
             .map(|w| w.national_id.expose())
             .collect();
-        let mut fields: Vec<&[u8]> = vec![company.as_bytes(), self.idempotency_key.as_bytes()];
+        let mut fields: Vec<&[u8]> = vec![company.as_bytes(), self.idempotency_key.0.as_bytes()];
         for (worker, national_id) in self.workers.iter().zip(&exposed) {
             fields.extend([
                 worker.name.as_str().as_bytes(),

@@ -48,9 +48,9 @@ impl From<OrderError> for Status {
             | Transition(_)
             | DocumentsMissing(_) => Status::failed_precondition(error.to_string()),
             MediaUnavailable(cause) => hms_grpc::status::unavailable("the media service", cause),
-            MediaFailed(_) | Corrupt(_) | Crypto(_) | Database(_) | Events(_) => {
-                hms_grpc::status::internal(error)
-            }
+            Database(ref cause) => hms_grpc::status::storage(hms_db::is_unavailable(cause), error),
+            Events(ref cause) => hms_grpc::status::storage(cause.is_unavailable(), error),
+            MediaFailed(_) | Corrupt(_) | Crypto(_) => hms_grpc::status::internal(error),
         }
     }
 }

@@ -157,22 +157,27 @@ impl Store {
     }
 
     /// Creates a draft order, or returns the one an earlier call with the
-    /// same idempotency key created.
+    /// same idempotency key created (until the order's personal data is
+    /// erased).
     pub async fn create(&self, new: NewOrder) -> Result<Order, OrderError> {
         let fingerprint = new.fingerprint(&self.fingerprint_key);
+        let key_digest = new.idempotency_key.digest(&self.fingerprint_key);
         let mut tx = self.pool.begin().await?;
-        if let Some(order) = self.replay(&mut tx, &new, &fingerprint).await? {
+        if let Some(order) = self
+            .replay(&mut tx, &new, &key_digest, &fingerprint)
+            .await?
+        {
             return Ok(order);
         }
         ensure_company_approved(&mut tx, new.company_id).await?;
         let order_id = OrderId::new();
         let inserted = sqlx::query(
-            "INSERT INTO orders (id, company_id, idempotency_key, request_fingerprint, status, unit_net_ore, \
+            "INSERT INTO orders (id, company_id, idempotency_key_digest, request_fingerprint, status, unit_net_ore, \
              vat_rate_basis_points) VALUES ($1, $2, $3, $4, 'draft', $5, $6)",
         )
         .bind(order_id.as_uuid())
         .bind(new.company_id.as_uuid())
-        .bind(&new.idempotency_key)
+        .bind(&key_digest)
         .bind(&fingerprint)
         .bind(self.price_list.unit_net.ore())
         .bind(self.price_list.vat_rate.basis_points() as i32)
@@ -185,7 +190,7 @@ impl Store {
                 drop(tx);
                 let mut tx = self.pool.begin().await?;
                 return self
-                    .replay(&mut tx, &new, &fingerprint)
+                    .replay(&mut tx, &new, &key_digest, &fingerprint)
                     .await?
                     .ok_or(OrderError::NotFound);
             }
@@ -207,20 +212,20 @@ impl Store {
         &self,
         tx: &mut PgConnection,
         new: &NewOrder,
+        key_digest: &[u8],
         fingerprint: &[u8],
     ) -> Result<Option<Order>, OrderError> {
         let existing: Option<(Uuid, Option<Vec<u8>>)> = sqlx::query_as(
-            "SELECT id, request_fingerprint FROM orders WHERE company_id = $1 AND idempotency_key = $2",
+            "SELECT id, request_fingerprint FROM orders WHERE company_id = $1 AND idempotency_key_digest = $2",
         )
         .bind(new.company_id.as_uuid())
-        .bind(&new.idempotency_key)
+        .bind(key_digest)
         .fetch_optional(&mut *tx)
         .await?;
+        // Key digest and fingerprint are erased together with the personal
+        // data: a retry that late creates a new draft.
         match existing {
             None => Ok(None),
-            // Erased with the personal data: the order is decided and the
-            // retry can only be a late one.
-            Some((id, None)) => Ok(Some(load_order(tx, OrderId::from_uuid(id)).await?)),
             Some((id, Some(stored))) if stored == fingerprint => {
                 Ok(Some(load_order(tx, OrderId::from_uuid(id)).await?))
             }
@@ -462,7 +467,8 @@ impl Store {
         .rows_affected();
         let masked_at: DateTime<Utc> = sqlx::query_scalar(
             "UPDATE orders SET national_ids_masked_at = COALESCE(national_ids_masked_at, now()), \
-             request_fingerprint = NULL WHERE id = $1 RETURNING national_ids_masked_at",
+             request_fingerprint = NULL, idempotency_key_digest = NULL \
+             WHERE id = $1 RETURNING national_ids_masked_at",
         )
         .bind(order_id.as_uuid())
         .fetch_one(&mut *tx)

@@ -66,9 +66,9 @@ impl From<RedactionError> for Status {
             NoReceipt | UnknownOrder => Status::not_found(error.to_string()),
             NotDecided => Status::failed_precondition(error.to_string()),
             Unavailable { service, message } => hms_grpc::status::unavailable(service, message),
-            Failed { .. } | Corrupt(_) | Database(_) | Events(_) => {
-                hms_grpc::status::internal(error)
-            }
+            Database(ref cause) => hms_grpc::status::storage(hms_db::is_unavailable(cause), error),
+            Events(ref cause) => hms_grpc::status::storage(cause.is_unavailable(), error),
+            Failed { .. } | Corrupt(_) => hms_grpc::status::internal(error),
         }
     }
 }

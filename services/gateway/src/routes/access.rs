@@ -23,8 +23,16 @@ use crate::state::AppState;
 #[derive(Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum NewGrantee {
-    Person { national_id: String },
-    Supplier { org_number: String },
+    Person {
+        national_id: String,
+        /// The name you know them by, shown until they log in (then their
+        /// name from BankID). Optional; no digits.
+        #[serde(default)]
+        name: Option<String>,
+    },
+    Supplier {
+        org_number: String,
+    },
 }
 
 // Not Debug: it holds a secret or a national id.
@@ -45,6 +53,9 @@ pub struct NewGrant {
 #[derive(Deserialize, ToSchema)]
 pub struct NewDelegation {
     pub national_id: String,
+    /// The name you know them by, shown until they log in. Optional.
+    #[serde(default)]
+    pub name: Option<String>,
     /// A subset of the supplier grant's scopes.
     pub scopes: Vec<String>,
     /// Within the supplier grant's validity; the supplier grant's when absent.
@@ -55,9 +66,10 @@ pub struct NewDelegation {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Grantee {
-    /// Named once they have logged in; until then by the birth-date part
-    /// of their number.
+    /// Named once they have logged in; until then by the name the granter
+    /// gave (empty if none). Never by any part of their number.
     Person {
+        /// Absent until they have logged in.
         user_id: Option<String>,
         label: String,
     },
@@ -115,7 +127,11 @@ pub struct RegisterOwner {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AccessList {
     pub owners: Vec<RegisterOwner>,
-    /// Every grant, ended ones included, newest first.
+    /// The grants you may see, newest first: all of them for the company's
+    /// owners, access managers and the back office, else those given to you
+    /// or by you.
+    /// Ended grants are listed for `HMS_ENDED_GRANT_RETENTION_SECS` (90
+    /// days by default) after their end.
     pub grants: Vec<Grant>,
 }
 
@@ -180,9 +196,15 @@ pub async fn grant(
     PathParams(company_id): PathParams<String>,
     JsonBody(new): JsonBody<NewGrant>,
 ) -> Result<(StatusCode, Json<Grant>), ApiError> {
-    let grantee = match new.grantee {
-        NewGrantee::Person { national_id } => pb::grantee::Grantee::NationalId(national_id),
-        NewGrantee::Supplier { org_number } => pb::grantee::Grantee::SupplierOrgNumber(org_number),
+    let (grantee, grantee_name) = match new.grantee {
+        NewGrantee::Person { national_id, name } => (
+            pb::grantee::Grantee::NationalId(national_id),
+            name.unwrap_or_default(),
+        ),
+        NewGrantee::Supplier { org_number } => (
+            pb::grantee::Grantee::SupplierOrgNumber(org_number),
+            String::new(),
+        ),
     };
     let granted = state
         .identity
@@ -195,6 +217,7 @@ pub async fn grant(
             scopes: new.scopes,
             valid_from: new.valid_from.map(hms_proto::time::timestamp),
             valid_until: new.valid_until.map(hms_proto::time::timestamp),
+            grantee_name,
         }))
         .await?
         .into_inner()
@@ -231,6 +254,7 @@ pub async fn delegate(
             national_id: new.national_id,
             scopes: new.scopes,
             valid_until: new.valid_until.map(hms_proto::time::timestamp),
+            grantee_name: new.name.unwrap_or_default(),
         }))
         .await?
         .into_inner()

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use super::time;
 use crate::auth::{
     ACCESS_COOKIE, ACCESS_PATH, LOGIN_COOKIE, Person, REFRESH_COOKIE, SESSION_PATH, cookie,
-    cookie_for_change,
+    cookie_for_change, session_token,
 };
 use crate::extract::{JsonBody, QueryParams};
 use crate::problem::{ApiError, Problem, ProblemKind};
@@ -249,14 +249,17 @@ pub async fn refresh(
 }
 
 /// Ends the session: its refresh token stops working at once, and so, in
-/// every service, does its access token.
+/// every service, does its access token. The session is the one the access
+/// token (bearer or cookie) belongs to, or the refresh token's (body or
+/// cookie). A logout that ended nothing is never reported as done.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/logout",
     tag = "session",
-    request_body(content = Option<RefreshRequest>, description = "API clients only; browsers send the cookie"),
+    request_body(content = Option<RefreshRequest>, description = "Optional for API clients that send their access token; browsers send the cookies"),
     responses(
         (status = 204, description = "Logged out; cookies cleared"),
+        (status = 401, description = "No valid access or refresh token named a session; cookies cleared all the same", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A browser's logout from a page elsewhere", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -270,15 +273,44 @@ pub async fn logout(
         Some(token) => Some(token),
         None => cookie_for_change(&headers, REFRESH_COOKIE, &state)?,
     };
-    let ended = match refresh_token {
-        Some(refresh_token) => state
+    // The access token names its session; one that no longer verifies
+    // (expired) names nothing, and the refresh token must do.
+    let current = match session_token(&headers, &state)? {
+        Some(token) => matches!(
+            state.verifier.verify(&token).await,
+            Ok(hms_auth::Caller::User(_))
+        )
+        .then_some(token),
+        None => None,
+    };
+    // The access token's session is the one to end; a refresh token
+    // (cookie or body) names it only when no live access token does.
+    let mut request = tonic::Request::new(pb::LogoutRequest::default());
+    let ended = match (current, refresh_token) {
+        (Some(token), _) => match format!("Bearer {token}").parse() {
+            Ok(authorization) => {
+                request
+                    .metadata_mut()
+                    .insert("authorization", authorization);
+                Ok(request)
+            }
+            Err(_) => Err(ApiError::unauthenticated()),
+        },
+        (None, Some(refresh_token)) => {
+            request.get_mut().refresh_token = refresh_token;
+            Ok(request)
+        }
+        (None, None) => Err(ApiError::unauthenticated()),
+    };
+    let ended = match ended {
+        Ok(request) => state
             .identity
             .clone()
-            .logout(pb::LogoutRequest { refresh_token })
+            .logout(request)
             .await
             .map(drop)
             .map_err(ApiError::from),
-        None => Ok(()),
+        Err(refused) => Err(refused),
     };
     // The browser forgets the session even when identity could not be
     // told; the answer says whether it was.

@@ -38,15 +38,17 @@ pub struct Document {
     pub order_id: String,
     pub worker_id: String,
     pub kind: DocumentKind,
-    /// Sniffed from the bytes: `image/jpeg`, `image/png` or `application/pdf`.
+    /// Sniffed from the bytes: `image/jpeg` or `image/png`
+    /// (`application/pdf` only for ID copies uploaded before PDFs were
+    /// refused).
     pub content_type: String,
     /// Of the stored file; images are re-encoded without their metadata.
     pub size_bytes: u64,
     pub uploaded_at: Option<DateTime<Utc>>,
 }
 
-/// The file: a JPEG or PNG image, or (for ID documents) a PDF, as raw
-/// bytes.
+/// The file: a JPEG or PNG image, as raw bytes. ID copies too: a photo or
+/// scan of the document, not a PDF.
 pub struct FileBytes;
 
 impl utoipa::PartialSchema for FileBytes {
@@ -89,10 +91,11 @@ enum Cut {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, body = Document),
-        (status = 400, description = "Not an accepted image or PDF", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Not a JPEG or PNG image (PDFs are refused), or too many pixels", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The order takes no documents now", body = Problem, content_type = "application/problem+json"),
         (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Every image decoder is busy; try again after `Retry-After`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn upload(

@@ -12,13 +12,11 @@ use hms_authz::Action;
 
 use crate::authz::Guard;
 use crate::domain::{
-    MAX_WORKERS_PER_ORDER, NewOrder, Order, OrderStatus, Transition, describe_missing,
-    missing_documents,
+    IdempotencyKey, MAX_WORKERS_PER_ORDER, NewOrder, Order, OrderStatus, Transition,
+    describe_missing, missing_documents,
 };
 use crate::error::OrderError;
 use crate::storage::{Cursor, OrderFilter, Store};
-
-const MAX_IDEMPOTENCY_KEY_LEN: usize = 200;
 
 pub struct OrderApi {
     store: Store,
@@ -96,22 +94,8 @@ impl pb::order_service_server::OrderService for OrderApi {
         self.guard
             .company(&caller, company_id, Action::CardsOrder)
             .await?;
-        let idempotency_key = request.idempotency_key.trim().to_owned();
-        if idempotency_key.is_empty() {
-            return Err(missing_field("idempotency_key"));
-        }
-        if idempotency_key.chars().any(char::is_control) {
-            return Err(invalid_field(
-                "idempotency_key",
-                "must not contain control characters",
-            ));
-        }
-        if idempotency_key.chars().count() > MAX_IDEMPOTENCY_KEY_LEN {
-            return Err(invalid_field(
-                "idempotency_key",
-                format!("must be at most {MAX_IDEMPOTENCY_KEY_LEN} characters"),
-            ));
-        }
+        let idempotency_key = IdempotencyKey::parse(&request.idempotency_key)
+            .map_err(|problem| invalid_field("idempotency_key", problem))?;
         if request.workers.len() > MAX_WORKERS_PER_ORDER {
             return Err(invalid_field(
                 "workers",
