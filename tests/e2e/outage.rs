@@ -1,7 +1,7 @@
 //! A dependency that is down means "try again", never "broken": with a
 //! service's database gone, its calls answer `UNAVAILABLE` (through the
-//! gateway `503` with `Retry-After`), and everything
-//! works again once the database is back.
+//! gateway `503` with `Retry-After`), and everything works again once the
+//! database is back.
 
 use std::time::Duration;
 

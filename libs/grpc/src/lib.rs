@@ -13,7 +13,7 @@ pub mod paging;
 pub mod server;
 pub mod status;
 
-pub use server::{GrpcServer, ServerConfig};
+pub use server::{GrpcApis, GrpcServer, ServerConfig};
 
 /// The [`hms_auth::Caller`] of a request, put there by the server's
 /// authentication layer.

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use hms_auth::TokenVerifier;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
+use tonic::server::NamedService;
 use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
@@ -29,6 +30,40 @@ pub enum ServerError {
     Reflection(String),
     #[error("gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
+}
+
+/// The gRPC services a server answers, known by name so that reflection
+/// lists exactly those (and health), not every service of the platform.
+#[derive(Default)]
+pub struct GrpcApis {
+    routes: Routes,
+    names: Vec<&'static str>,
+}
+
+impl GrpcApis {
+    /// Answers `service` too.
+    pub fn with<S>(mut self, service: S) -> Self
+    where
+        S: tower::Service<
+                http::Request<tonic::body::Body>,
+                Response = http::Response<tonic::body::Body>,
+                Error = std::convert::Infallible,
+            > + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.names.push(S::NAME);
+        self.routes = self.routes.add_service(service);
+        self
+    }
+
+    /// The names reflection lists.
+    pub fn names(&self) -> &[&'static str] {
+        &self.names
+    }
 }
 
 /// A bound gRPC server with health and reflection, not yet serving.
@@ -73,22 +108,30 @@ impl GrpcServer {
         self.health.clone()
     }
 
-    /// Serves `routes` until `shutdown` is cancelled, then lets in-flight
+    /// Serves `apis` until `shutdown` is cancelled, then lets in-flight
     /// calls finish. Callers are identified with `verifier`.
     pub async fn serve(
         self,
-        routes: Routes,
+        apis: GrpcApis,
         verifier: TokenVerifier,
         shutdown: CancellationToken,
     ) -> Result<(), ServerError> {
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(hms_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        // Its own APIs, health, and reflection itself.
+        let reflection = |reflection: &str| {
+            let health = <tonic_health::pb::health_server::HealthServer<
+                tonic_health::server::HealthService,
+            > as NamedService>::NAME;
+            apis.names().iter().chain([&health, &reflection]).fold(
+                tonic_reflection::server::Builder::configure()
+                    .register_encoded_file_descriptor_set(hms_proto::FILE_DESCRIPTOR_SET)
+                    .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
+                |builder, name| builder.with_service_name(*name),
+            )
+        };
+        let reflection_v1 = reflection("grpc.reflection.v1.ServerReflection")
             .build_v1()
             .map_err(|error| ServerError::Reflection(error.to_string()))?;
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(hms_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        let reflection_v1alpha = reflection("grpc.reflection.v1alpha.ServerReflection")
             .build_v1alpha()
             .map_err(|error| ServerError::Reflection(error.to_string()))?;
 
@@ -99,7 +142,7 @@ impl GrpcServer {
         Server::builder()
             .trace_fn(call_span)
             .layer(crate::authenticate::AuthenticateLayer::new(verifier))
-            .add_routes(routes)
+            .add_routes(apis.routes)
             .add_service(self.health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

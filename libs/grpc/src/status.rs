@@ -14,6 +14,19 @@ pub fn missing_field(field: &str) -> Status {
     Status::invalid_argument(format!("{field}: is required"))
 }
 
+/// A protobuf enum field as its Rust twin: left out is "required", a
+/// number the enum lacks "is not a known {known_as}".
+pub fn enum_field<T: hms_proto::ProtoEnum>(
+    field: &str,
+    known_as: &str,
+    value: i32,
+) -> Result<T, Status> {
+    T::from_i32(value).map_err(|error| match error {
+        hms_proto::EnumError::Unspecified => missing_field(field),
+        hms_proto::EnumError::Unknown => invalid_field(field, format!("is not a known {known_as}")),
+    })
+}
+
 /// Something failed on our side. The cause is logged with an error id the
 /// client can quote; the client sees only the id.
 pub fn internal(error: impl std::fmt::Display) -> Status {

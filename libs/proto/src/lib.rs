@@ -1,6 +1,7 @@
 //! The platform's contracts, generated from `proto/` at build time: one
 //! module per protobuf package, plus the descriptor set that gRPC reflection
-//! serves and conversions between protobuf and Rust time.
+//! serves, and conversions: between protobuf enums and their Rust twins
+//! ([`convert`]) and between protobuf and Rust time ([`time`]).
 
 pub mod companies {
     pub mod v1 {
@@ -44,7 +45,10 @@ pub mod events {
     }
 }
 
+pub mod convert;
 pub mod time;
+
+pub use convert::{EnumError, ProtoEnum};
 
 /// Every file of `proto/` and its imports, encoded as a
 /// `google.protobuf.FileDescriptorSet`, for gRPC reflection.

@@ -284,10 +284,10 @@ impl Foundation {
 
     /// Serves until shutdown, then waits (up to the grace period) for the
     /// background tasks.
-    pub async fn serve(self, routes: tonic::service::Routes) -> Result<(), StartupError> {
+    pub async fn serve(self, apis: hms_grpc::GrpcApis) -> Result<(), StartupError> {
         let service = self.edge.service;
         let shutdown = self.edge.shutdown.clone();
-        let served = self.edge.serve_grpc(routes).await;
+        let served = self.edge.serve_grpc(apis).await;
         // The server also stops on its own errors; make sure the tasks do too.
         shutdown.cancel();
         let all = futures_join(self.tasks);
@@ -406,7 +406,7 @@ impl Edge {
         let service = self.service;
         let shutdown = self.shutdown.clone();
         let (health, serving) =
-            tokio::join!(self.serve_grpc(tonic::service::Routes::default()), async {
+            tokio::join!(self.serve_grpc(hms_grpc::GrpcApis::default()), async {
                 let result = serving.await;
                 // Either stopping stops both.
                 shutdown.cancel();
@@ -419,7 +419,7 @@ impl Edge {
 
     /// Reports SERVING, writes the address file (`HMS_ADDR_FILE`) and
     /// serves `routes` with health and reflection until shutdown.
-    async fn serve_grpc(self, routes: tonic::service::Routes) -> Result<(), StartupError> {
+    async fn serve_grpc(self, apis: hms_grpc::GrpcApis) -> Result<(), StartupError> {
         self.server.set_serving().await;
         if let Some(path) = &self.addr_file {
             write_addr_file(path, self.server.local_addr()).map_err(StartupError::AddrFile)?;
@@ -427,7 +427,7 @@ impl Edge {
         tracing::info!(service = self.service, addr = %self.server.local_addr(), "serving");
         Ok(self
             .server
-            .serve(routes, self.verifier, self.shutdown)
+            .serve(apis, self.verifier, self.shutdown)
             .await?)
     }
 }

@@ -1,11 +1,12 @@
 //! The gRPC API: parses requests into domain values, checks the caller, and
 //! hands over to storage.
 
-use hms_domain::{CompanyId, CompanyName, EmailAddress, Industry, OrgNumber, PhoneNumber, Reason};
+use hms_domain::{CompanyId, CompanyName, EmailAddress, OrgNumber, PhoneNumber, Reason};
 use hms_grpc::paging;
-use hms_grpc::status::{invalid_field, missing_field, parse_id};
+use hms_grpc::status::{enum_field, invalid_field, missing_field, parse_id};
 use hms_proto::companies::v1 as pb;
 use hms_proto::time::timestamp;
+use hms_proto::{EnumError, ProtoEnum};
 use tonic::{Request, Response, Status};
 
 use hms_auth::UserCaller;
@@ -97,10 +98,12 @@ impl pb::company_service_server::CompanyService for CompanyApi {
     ) -> Result<Response<pb::ListCompaniesResponse>, Status> {
         self.guard.back_office(&hms_grpc::caller(&request)).await?;
         let request = request.into_inner();
-        let status = match pb::CompanyStatus::try_from(request.status) {
-            Ok(pb::CompanyStatus::Unspecified) => None,
-            Ok(status) => Some(status_from_proto(status)),
-            Err(_) => return Err(invalid_field("status", "is not a known status")),
+        let status = match CompanyStatus::from_i32(request.status) {
+            Ok(status) => Some(status),
+            Err(EnumError::Unspecified) => None,
+            Err(EnumError::Unknown) => {
+                return Err(invalid_field("status", "is not a known status"));
+            }
         };
         let limit = paging::page_size(request.page_size, 50, 500);
         let after = paging::decode_token(&request.page_token)?
@@ -213,12 +216,7 @@ fn parse_contact(contact: Option<pb::ContactInfo>) -> Result<NewContact, Status>
 
 fn parse_new_company(request: pb::RegisterCompanyRequest) -> Result<NewCompany, Status> {
     let contact = parse_contact(request.contact)?;
-    let industry = match pb::Industry::try_from(request.industry) {
-        Ok(pb::Industry::Construction) => Industry::Construction,
-        Ok(pb::Industry::Cleaning) => Industry::Cleaning,
-        Ok(pb::Industry::Unspecified) => return Err(missing_field("industry")),
-        Err(_) => return Err(invalid_field("industry", "is not a known industry")),
-    };
+    let industry = enum_field("industry", "industry", request.industry)?;
     Ok(NewCompany {
         org_number: OrgNumber::parse(&request.org_number)
             .map_err(|e| invalid_field("org_number", e))?,
@@ -233,30 +231,7 @@ fn parse_reason(reason: &str) -> Result<Reason, Status> {
     Reason::parse(reason).map_err(|error| invalid_field("reason", error))
 }
 
-pub fn industry_to_proto(industry: Industry) -> pb::Industry {
-    match industry {
-        Industry::Construction => pb::Industry::Construction,
-        Industry::Cleaning => pb::Industry::Cleaning,
-    }
-}
-
-fn status_to_proto(status: CompanyStatus) -> pb::CompanyStatus {
-    match status {
-        CompanyStatus::Pending => pb::CompanyStatus::Pending,
-        CompanyStatus::Approved => pb::CompanyStatus::Approved,
-        CompanyStatus::Rejected => pb::CompanyStatus::Rejected,
-        CompanyStatus::Suspended => pb::CompanyStatus::Suspended,
-    }
-}
-
-fn status_from_proto(status: pb::CompanyStatus) -> CompanyStatus {
-    match status {
-        pb::CompanyStatus::Unspecified | pb::CompanyStatus::Pending => CompanyStatus::Pending,
-        pb::CompanyStatus::Approved => CompanyStatus::Approved,
-        pb::CompanyStatus::Rejected => CompanyStatus::Rejected,
-        pb::CompanyStatus::Suspended => CompanyStatus::Suspended,
-    }
-}
+hms_proto::proto_enum!(CompanyStatus => pb::CompanyStatus { Pending, Approved, Rejected, Suspended });
 
 fn company_to_proto(company: Company) -> pb::Company {
     pb::Company {
@@ -267,8 +242,8 @@ fn company_to_proto(company: Company) -> pb::Company {
             email: company.email,
             phone: company.phone,
         }),
-        industry: industry_to_proto(company.industry) as i32,
-        status: status_to_proto(company.status) as i32,
+        industry: company.industry.to_i32(),
+        status: company.status.to_i32(),
         status_reason: company.status_reason.unwrap_or_default(),
         registered_at: Some(timestamp(company.registered_at)),
         updated_at: Some(timestamp(company.updated_at)),

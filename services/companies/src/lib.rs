@@ -43,7 +43,7 @@ impl Service for Companies {
             .await?;
         let guard = authz::Guard::new(foundation.authorizer()?);
         let api = grpc::CompanyApi::new(storage::Store::new(foundation.pool.clone()), guard);
-        let routes = tonic::service::Routes::new(CompanyServiceServer::new(api));
-        foundation.serve(routes).await
+        let apis = hms_grpc::GrpcApis::default().with(CompanyServiceServer::new(api));
+        foundation.serve(apis).await
     }
 }

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use hms_domain::{CompanyId, Industry};
+use hms_proto::ProtoEnum;
 use hms_proto::events::v1 as events;
 use hms_proto::time::timestamp;
 use sqlx::PgPool;
@@ -95,7 +96,7 @@ impl Store {
                 company_id: company.id.to_string(),
                 org_number: company.org_number.clone(),
                 name: company.name.clone(),
-                industry: crate::grpc::industry_to_proto(company.industry) as i32,
+                industry: company.industry.to_i32(),
                 version: company.version,
                 occurred_at: Some(timestamp(company.registered_at)),
             },

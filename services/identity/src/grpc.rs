@@ -10,6 +10,7 @@ use hms_auth::Caller;
 use hms_authz::{Action, require_user};
 use hms_domain::{CompanyId, Fodselsnummer, OrgNumber, PersonName};
 use hms_grpc::status::{invalid_field, missing_field, parse_id};
+use hms_proto::ProtoEnum;
 use hms_proto::identity::v1 as pb;
 use hms_proto::time::{from_timestamp, timestamp};
 use tonic::{Request, Response, Status};
@@ -91,13 +92,10 @@ fn required<'a>(field: &str, value: &'a str) -> Result<&'a str, Status> {
     }
 }
 
+hms_proto::proto_enum!(GrantState => pb::GrantState { Pending, Active, Expired, Revoked });
+
 fn grant_to_proto(row: GrantRow) -> pb::Grant {
-    let state = match grant_state(row.valid_from, row.valid_until, row.revoked_at, Utc::now()) {
-        GrantState::Pending => pb::GrantState::Pending,
-        GrantState::Active => pb::GrantState::Active,
-        GrantState::Expired => pb::GrantState::Expired,
-        GrantState::Revoked => pb::GrantState::Revoked,
-    };
+    let state = grant_state(row.valid_from, row.valid_until, row.revoked_at, Utc::now());
     let grantee = match row.supplier_org {
         Some(org_number) => pb::grant::Grantee::Supplier(pb::SupplierCompany {
             org_number,
@@ -132,7 +130,7 @@ fn grant_to_proto(row: GrantRow) -> pb::Grant {
         revoked_at: row.revoked_at.map(timestamp),
         revoked_by_name: row.revoked_by_name.unwrap_or_default(),
         last_used_at: row.last_used_at.map(timestamp),
-        state: state as i32,
+        state: state.to_i32(),
     }
 }
 
@@ -214,7 +212,7 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
                     .iter()
                     .map(|s| s.as_str().to_owned())
                     .collect(),
-                source: pb::AccessSource::RegisterRole as i32,
+                source: pb::AccessSource::RegisterRole.into(),
             });
         }
         // Register owners hold every scope already; grants add other companies.
@@ -242,7 +240,8 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
                     pb::AccessSource::SupplierGrant
                 } else {
                     pb::AccessSource::PersonGrant
-                } as i32,
+                }
+                .into(),
             });
         }
         Ok(Response::new(pb::GetCurrentUserResponse {

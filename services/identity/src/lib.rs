@@ -88,7 +88,7 @@ impl Service for Identity {
             login, signer, store, access, settings,
         ));
         let api = grpc::IdentityApi::new(accounts, national_id_policy);
-        let routes = tonic::service::Routes::new(IdentityServiceServer::new(api));
-        foundation.serve(routes).await
+        let apis = hms_grpc::GrpcApis::default().with(IdentityServiceServer::new(api));
+        foundation.serve(apis).await
     }
 }

@@ -5,9 +5,10 @@
 use std::pin::Pin;
 
 use hms_company_status::Standing;
-use hms_domain::{CompanyId, DocumentId, DocumentKind, OrderId, WorkerId};
+use hms_domain::{CompanyId, DocumentId, OrderId, WorkerId};
 use hms_grpc::client::ServiceChannel;
-use hms_grpc::status::{invalid_field, missing_field, parse_id};
+use hms_grpc::status::{enum_field, invalid_field, missing_field, parse_id};
+use hms_proto::ProtoEnum;
 use hms_proto::media::v1 as pb;
 use hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient;
 use hms_proto::orders::v1::{GetOrderStateRequest, OrderStatus, ResolveUploadTargetRequest};
@@ -224,7 +225,7 @@ impl pb::media_service_server::MediaService for MediaApi {
         };
         let order_id = parse_id("metadata.order_id", &metadata.order_id, OrderId::parse)?;
         let worker_id = parse_id("metadata.worker_id", &metadata.worker_id, WorkerId::parse)?;
-        let kind = kind_from_proto(metadata.kind).ok_or_else(|| missing_field("metadata.kind"))?;
+        let kind = enum_field("metadata.kind", "document kind", metadata.kind)?;
         self.authorize_order(&caller, order_id, Action::CardsOrder)
             .await?;
         let company_id = self.check_target(order_id, worker_id).await?;
@@ -366,29 +367,12 @@ fn from_orders(status: tonic::Status) -> MediaError {
     }
 }
 
-fn kind_from_proto(kind: i32) -> Option<DocumentKind> {
-    match pb::DocumentKind::try_from(kind).ok()? {
-        pb::DocumentKind::PassportPhoto => Some(DocumentKind::PassportPhoto),
-        pb::DocumentKind::IdDocument => Some(DocumentKind::IdDocument),
-        pb::DocumentKind::Signature => Some(DocumentKind::Signature),
-        pb::DocumentKind::Unspecified => None,
-    }
-}
-
-fn kind_to_proto(kind: DocumentKind) -> pb::DocumentKind {
-    match kind {
-        DocumentKind::PassportPhoto => pb::DocumentKind::PassportPhoto,
-        DocumentKind::IdDocument => pb::DocumentKind::IdDocument,
-        DocumentKind::Signature => pb::DocumentKind::Signature,
-    }
-}
-
 fn document_to_proto(document: Document) -> pb::Document {
     pb::Document {
         document_id: document.id.to_string(),
         order_id: document.order_id.to_string(),
         worker_id: document.worker_id.to_string(),
-        kind: kind_to_proto(document.kind) as i32,
+        kind: document.kind.to_i32(),
         content_type: document.content_type.as_str().to_owned(),
         size_bytes: document.size_bytes,
         uploaded_at: Some(timestamp(document.uploaded_at)),

@@ -92,10 +92,10 @@ impl Service for Media {
         );
         let max_message =
             usize::try_from(config.media.media_max_upload_bytes).unwrap_or(usize::MAX);
-        let routes = tonic::service::Routes::new(
+        let apis = hms_grpc::GrpcApis::default().with(
             MediaServiceServer::new(api)
                 .max_decoding_message_size(max_message.saturating_add(1024)),
         );
-        foundation.serve(routes).await
+        foundation.serve(apis).await
     }
 }

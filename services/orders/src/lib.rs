@@ -68,16 +68,16 @@ impl Service for Orders {
             price_list,
         );
         let guard = authz::Guard::new(foundation.authorizer()?, store.clone());
-        let routes =
-            tonic::service::Routes::new(OrderServiceServer::new(grpc::public::OrderApi::new(
+        let apis = hms_grpc::GrpcApis::default()
+            .with(OrderServiceServer::new(grpc::public::OrderApi::new(
                 store.clone(),
                 guard,
                 MediaServiceClient::new(media),
                 config.orders.national_id_policy(),
             )))
-            .add_service(OrderInternalServiceServer::new(
+            .with(OrderInternalServiceServer::new(
                 grpc::internal::OrderInternalApi::new(store),
             ));
-        foundation.serve(routes).await
+        foundation.serve(apis).await
     }
 }

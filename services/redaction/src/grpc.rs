@@ -1,5 +1,6 @@
 use hms_domain::OrderId;
 use hms_grpc::status::parse_id;
+use hms_proto::ProtoEnum;
 use hms_proto::redaction::v1 as pb;
 use hms_proto::time::timestamp;
 use tonic::{Request, Response, Status};
@@ -57,6 +58,8 @@ impl pb::redaction_service_server::RedactionService for RedactionApi {
     }
 }
 
+hms_proto::proto_enum!(Trigger => pb::Trigger { Event, Reconciler, Manual });
+
 fn receipt_to_proto(receipt: Receipt) -> pb::Receipt {
     pb::Receipt {
         order_id: receipt.order_id.to_string(),
@@ -64,11 +67,7 @@ fn receipt_to_proto(receipt: Receipt) -> pb::Receipt {
         workers_masked: receipt.removed.workers_masked,
         objects_deleted: receipt.removed.objects_deleted,
         keys_destroyed: receipt.removed.keys_destroyed,
-        trigger: match receipt.trigger {
-            Trigger::Event => pb::Trigger::Event,
-            Trigger::Reconciler => pb::Trigger::Reconciler,
-            Trigger::Manual => pb::Trigger::Manual,
-        } as i32,
+        trigger: receipt.trigger.to_i32(),
         started_at: Some(timestamp(receipt.started_at)),
         completed_at: Some(timestamp(receipt.completed_at)),
     }

@@ -70,9 +70,9 @@ impl Service for Redaction {
             foundation.edge.shutdown.clone(),
         ));
 
-        let routes = tonic::service::Routes::new(RedactionServiceServer::new(
+        let apis = hms_grpc::GrpcApis::default().with(RedactionServiceServer::new(
             grpc::RedactionApi::new(redactor, authz::Guard::new(foundation.authorizer()?)),
         ));
-        foundation.serve(routes).await
+        foundation.serve(apis).await
     }
 }

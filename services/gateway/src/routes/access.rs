@@ -11,7 +11,7 @@ use hms_proto::identity::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{non_empty, time};
+use super::{Answered, non_empty, time};
 use crate::auth::Person;
 use crate::extract::{JsonBody, PathParams};
 use crate::problem::{ApiError, Problem};
@@ -113,7 +113,7 @@ pub enum GrantState {
     Revoked,
 }
 
-proto_enum!(pb::GrantState => GrantState { Pending, Active, Expired, Revoked });
+hms_proto::proto_enum!(GrantState => pb::GrantState { Pending, Active, Expired, Revoked });
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RegisterOwner {
@@ -296,7 +296,7 @@ fn created(grant: Option<pb::Grant>) -> Result<(StatusCode, Json<Grant>), ApiErr
 }
 
 fn grant_from(grant: pb::Grant) -> Result<Grant, ApiError> {
-    let state = GrantState::from_proto(grant.state)?;
+    let state = GrantState::answered(grant.state)?;
     Ok(Grant {
         grantee: grant.grantee.map(|grantee| match grantee {
             pb::grant::Grantee::Person(person) => Grantee::Person {

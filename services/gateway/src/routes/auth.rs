@@ -2,6 +2,7 @@
 //! cookies) and for API clients (JSON and bearer tokens), and the person's
 //! own view of who they are and whom they may act for.
 
+use super::Answered;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -90,7 +91,7 @@ pub enum AccessSource {
     SupplierGrant,
 }
 
-proto_enum!(pb::AccessSource => AccessSource { RegisterRole, PersonGrant, SupplierGrant });
+hms_proto::proto_enum!(AccessSource => pb::AccessSource { RegisterRole, PersonGrant, SupplierGrant });
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CompanyAccess {
@@ -357,7 +358,7 @@ pub async fn me(State(state): State<AppState>, person: Person) -> Result<Json<Me
             .into_iter()
             .map(|access| {
                 Ok(CompanyAccess {
-                    source: AccessSource::from_proto(access.source)?,
+                    source: AccessSource::answered(access.source)?,
                     company_id: access.company_id,
                     org_number: access.org_number,
                     scopes: access.scopes,

@@ -5,11 +5,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use hms_proto::ProtoEnum;
 use hms_proto::companies::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{PageSize, Reason, non_empty, time};
+use super::{Answered, PageSize, Reason, non_empty, time};
 use crate::auth::Person;
 use crate::extract::{JsonBody, PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
@@ -23,7 +24,7 @@ pub enum Industry {
     Cleaning,
 }
 
-proto_enum!(pb::Industry => Industry { Construction, Cleaning });
+hms_proto::proto_enum!(Industry => pb::Industry { Construction, Cleaning });
 
 /// Where a company stands with the back office.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -35,7 +36,7 @@ pub enum CompanyStatus {
     Suspended,
 }
 
-proto_enum!(pb::CompanyStatus => CompanyStatus { Pending, Approved, Rejected, Suspended });
+hms_proto::proto_enum!(CompanyStatus => pb::CompanyStatus { Pending, Approved, Rejected, Suspended });
 
 /// How the authorities reach a company.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -117,7 +118,7 @@ pub async fn register(
             org_number: new.org_number,
             name: new.name,
             contact: Some(new.contact.into()),
-            industry: pb::Industry::from(new.industry) as i32,
+            industry: new.industry.to_i32(),
         }))
         .await?
         .into_inner()
@@ -162,8 +163,8 @@ fn company_from(company: Option<pb::Company>) -> Result<Company, ApiError> {
         org_number: company.org_number,
         name: company.name,
         contact: company.contact.unwrap_or_default().into(),
-        industry: Industry::from_proto(company.industry)?,
-        status: CompanyStatus::from_proto(company.status)?,
+        industry: Industry::answered(company.industry)?,
+        status: CompanyStatus::answered(company.status)?,
         status_reason: non_empty(company.status_reason),
     })
 }
@@ -283,17 +284,19 @@ pub async fn queue(
     person: Person,
     QueryParams(query): QueryParams<CompanyQuery>,
 ) -> Result<Json<CompanyPage>, ApiError> {
-    let status = query
-        .status
-        .map_or(pb::CompanyStatus::Unspecified, Into::into);
     let page = state
         .companies
         .clone()
-        .list_companies(person.request(pb::ListCompaniesRequest {
-            status: status as i32,
-            page_size: PageSize::requested(query.page_size),
-            page_token: query.page_token.unwrap_or_default(),
-        }))
+        .list_companies(
+            person.request(pb::ListCompaniesRequest {
+                // Left out: any status.
+                status: query
+                    .status
+                    .map_or(pb::CompanyStatus::Unspecified.into(), ProtoEnum::to_i32),
+                page_size: PageSize::requested(query.page_size),
+                page_token: query.page_token.unwrap_or_default(),
+            }),
+        )
         .await?
         .into_inner();
     Ok(Json(CompanyPage {

@@ -2,6 +2,7 @@
 //! upload streams through to the media service as it arrives; the gateway
 //! never holds the whole file, and stops reading once it passes the limit.
 
+use super::Answered;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
@@ -10,6 +11,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use hms_proto::ProtoEnum;
 use hms_proto::media::v1 as pb;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
@@ -30,7 +32,7 @@ pub enum DocumentKind {
     Signature,
 }
 
-proto_enum!(pb::DocumentKind => DocumentKind { PassportPhoto, IdDocument, Signature });
+hms_proto::proto_enum!(DocumentKind => pb::DocumentKind { PassportPhoto, IdDocument, Signature });
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Document {
@@ -124,7 +126,7 @@ pub async fn upload(
             pb::UploadMetadata {
                 order_id: path.order_id,
                 worker_id: path.worker_id,
-                kind: pb::DocumentKind::from(path.kind) as i32,
+                kind: path.kind.to_i32(),
             },
         )),
     };
@@ -267,7 +269,7 @@ pub async fn list(
 
 fn document_from(document: Option<pb::Document>) -> Result<Document, ApiError> {
     let document = document.ok_or_else(|| ApiError::bad_answer("no document"))?;
-    let kind = DocumentKind::from_proto(document.kind)?;
+    let kind = DocumentKind::answered(document.kind)?;
     Ok(Document {
         uploaded_at: time(document.uploaded_at.as_ref()),
         document_id: document.document_id,

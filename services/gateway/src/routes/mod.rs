@@ -2,34 +2,6 @@
 //! request, forward the person's token, and turn the answer back into JSON;
 //! authorization stays in the services.
 
-/// An enum of the API and its protobuf twin, variant for variant: into a
-/// request, and back from an answer, where a value the gateway does not
-/// know is the platform's fault (a 500 whose cause is logged).
-macro_rules! proto_enum {
-    ($pb:ident :: $proto:ident => $api:ident { $($variant:ident),+ $(,)? }) => {
-        impl From<$api> for $pb::$proto {
-            fn from(value: $api) -> Self {
-                match value {
-                    $($api::$variant => $pb::$proto::$variant,)+
-                }
-            }
-        }
-
-        impl $api {
-            /// The value a service answered with.
-            pub fn from_proto(value: i32) -> Result<Self, crate::problem::ApiError> {
-                match $pb::$proto::try_from(value) {
-                    $(Ok($pb::$proto::$variant) => Ok(Self::$variant),)+
-                    _ => Err(crate::problem::ApiError::bad_answer(concat!(
-                        "unknown ",
-                        stringify!($proto)
-                    ))),
-                }
-            }
-        }
-    };
-}
-
 pub mod access;
 pub mod auth;
 pub mod companies;
@@ -37,6 +9,7 @@ pub mod documents;
 pub mod orders;
 
 use chrono::{DateTime, Utc};
+use hms_proto::ProtoEnum;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -73,6 +46,18 @@ impl TryFrom<u32> for PageSize {
         }
     }
 }
+
+/// An enum of the API, in a service's answer (its protobuf twin, declared
+/// with `hms_proto::proto_enum!`). A value the gateway does not know is the
+/// platform's fault: a 500 whose cause is logged.
+pub trait Answered: ProtoEnum {
+    fn answered(value: i32) -> Result<Self, crate::problem::ApiError> {
+        Self::from_i32(value)
+            .map_err(|_| crate::problem::ApiError::bad_answer(std::any::type_name::<Self>()))
+    }
+}
+
+impl<T: ProtoEnum> Answered for T {}
 
 /// A protobuf string field, where empty means absent.
 pub fn non_empty(value: String) -> Option<String> {

@@ -7,11 +7,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
+use hms_proto::ProtoEnum;
 use hms_proto::orders::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{PageSize, Reason, non_empty, time};
+use super::{Answered, PageSize, Reason, non_empty, time};
 use crate::auth::Person;
 use crate::extract::{JsonBody, PathParams, QueryParams};
 use crate::problem::{ApiError, Problem};
@@ -25,7 +26,7 @@ pub enum CardType {
     Cleaning,
 }
 
-proto_enum!(pb::CardType => CardType { Construction, Cleaning });
+hms_proto::proto_enum!(CardType => pb::CardType { Construction, Cleaning });
 
 /// Where an order is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -37,7 +38,7 @@ pub enum OrderStatus {
     Rejected,
 }
 
-proto_enum!(pb::OrderStatus => OrderStatus { Draft, Submitted, Approved, Rejected });
+hms_proto::proto_enum!(OrderStatus => pb::OrderStatus { Draft, Submitted, Approved, Rejected });
 
 /// A worker as the client sends them.
 // Not Debug: it holds a secret or a national id.
@@ -64,7 +65,7 @@ pub enum NationalIdKind {
     HNumber,
 }
 
-proto_enum!(pb::NationalIdKind => NationalIdKind { Fodselsnummer, DNumber, HNumber });
+hms_proto::proto_enum!(NationalIdKind => pb::NationalIdKind { Fodselsnummer, DNumber, HNumber });
 
 /// A worker as stored.
 #[derive(Debug, Serialize, ToSchema)]
@@ -393,18 +394,20 @@ async fn list_orders(
     company_id: String,
     query: OrderQuery,
 ) -> Result<OrderPage, ApiError> {
-    let status = query
-        .status
-        .map_or(pb::OrderStatus::Unspecified, Into::into);
     let page = state
         .orders
         .clone()
-        .list_orders(person.request(pb::ListOrdersRequest {
-            company_id,
-            status: status as i32,
-            page_size: PageSize::requested(query.page_size),
-            page_token: query.page_token.unwrap_or_default(),
-        }))
+        .list_orders(
+            person.request(pb::ListOrdersRequest {
+                company_id,
+                // Left out: any status.
+                status: query
+                    .status
+                    .map_or(pb::OrderStatus::Unspecified.into(), ProtoEnum::to_i32),
+                page_size: PageSize::requested(query.page_size),
+                page_token: query.page_token.unwrap_or_default(),
+            }),
+        )
         .await?
         .into_inner();
     Ok(OrderPage {
@@ -422,7 +425,7 @@ fn worker_to_proto(worker: NewWorker) -> pb::NewWorker {
         name: worker.name,
         national_id: worker.national_id,
         phone: worker.phone,
-        card_type: pb::CardType::from(worker.card_type) as i32,
+        card_type: worker.card_type.to_i32(),
     }
 }
 
@@ -431,15 +434,15 @@ fn worker_from(worker: pb::Worker) -> Result<Worker, ApiError> {
         worker_id: worker.worker_id,
         name: worker.name,
         national_id_masked: worker.national_id_masked,
-        national_id_kind: NationalIdKind::from_proto(worker.national_id_kind)?,
+        national_id_kind: NationalIdKind::answered(worker.national_id_kind)?,
         phone: worker.phone,
-        card_type: CardType::from_proto(worker.card_type)?,
+        card_type: CardType::answered(worker.card_type)?,
     })
 }
 
 fn order_from(order: Option<pb::Order>) -> Result<Order, ApiError> {
     let order = order.ok_or_else(|| ApiError::bad_answer("no order"))?;
-    let status = OrderStatus::from_proto(order.status)?;
+    let status = OrderStatus::answered(order.status)?;
     Ok(Order {
         created_at: time(order.created_at.as_ref()),
         submitted_at: time(order.submitted_at.as_ref()),

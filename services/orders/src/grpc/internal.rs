@@ -4,10 +4,10 @@ use hms_proto::orders::v1 as pb;
 use hms_proto::time::{from_timestamp, timestamp};
 use tonic::{Request, Response, Status};
 
-use super::status_to_proto;
 use crate::authz::{Action, authorize};
 use crate::domain::OrderStatus;
 use crate::storage::Store;
+use hms_proto::ProtoEnum;
 
 pub struct OrderInternalApi {
     store: Store,
@@ -31,7 +31,7 @@ impl pb::order_internal_service_server::OrderInternalService for OrderInternalAp
         let target = self.store.upload_target(order_id, worker_id).await?;
         Ok(Response::new(pb::ResolveUploadTargetResponse {
             company_id: target.company_id.to_string(),
-            status: status_to_proto(target.status) as i32,
+            status: target.status.to_i32(),
             accepts_documents: target.status == OrderStatus::Draft,
         }))
     }
@@ -45,7 +45,7 @@ impl pb::order_internal_service_server::OrderInternalService for OrderInternalAp
         let (company_id, status) = self.store.state(order_id).await?;
         Ok(Response::new(pb::GetOrderStateResponse {
             company_id: company_id.to_string(),
-            status: status_to_proto(status) as i32,
+            status: status.to_i32(),
         }))
     }
 
@@ -84,7 +84,7 @@ impl pb::order_internal_service_server::OrderInternalService for OrderInternalAp
                 .map(|order| pb::OrderAwaitingRedaction {
                     order_id: order.order_id.to_string(),
                     company_id: order.company_id.to_string(),
-                    status: status_to_proto(order.status) as i32,
+                    status: order.status.to_i32(),
                     decided_at: Some(timestamp(order.decided_at)),
                 })
                 .collect(),

@@ -5,13 +5,11 @@
 pub mod internal;
 pub mod public;
 
-use hms_domain::{
-    CardType, DocumentKind, Fodselsnummer, NationalIdKind, NationalIdPolicy, PersonName,
-    PhoneNumber,
-};
-use hms_grpc::status::{invalid_field, missing_field};
+use hms_domain::{Fodselsnummer, NationalIdPolicy, PersonName, PhoneNumber};
+use hms_grpc::status::{enum_field, invalid_field};
 use hms_proto::orders::v1 as pb;
 use hms_proto::time::{timestamp, timestamp_opt};
+use hms_proto::{EnumError, ProtoEnum};
 use tonic::Status;
 
 use crate::domain::{NewWorker, Order, OrderStatus, Worker};
@@ -23,17 +21,7 @@ pub fn parse_worker(
     worker: pb::NewWorker,
     policy: NationalIdPolicy,
 ) -> Result<NewWorker, Status> {
-    let card_type = match pb::CardType::try_from(worker.card_type) {
-        Ok(pb::CardType::Construction) => CardType::Construction,
-        Ok(pb::CardType::Cleaning) => CardType::Cleaning,
-        Ok(pb::CardType::Unspecified) => return Err(missing_field(&format!("{field}.card_type"))),
-        Err(_) => {
-            return Err(invalid_field(
-                &format!("{field}.card_type"),
-                "is not a known card type",
-            ));
-        }
-    };
+    let card_type = enum_field(&format!("{field}.card_type"), "card type", worker.card_type)?;
     Ok(NewWorker {
         name: PersonName::parse(&worker.name)
             .map_err(|e| invalid_field(&format!("{field}.name"), e))?,
@@ -45,33 +33,14 @@ pub fn parse_worker(
     })
 }
 
-pub fn status_to_proto(status: OrderStatus) -> pb::OrderStatus {
-    match status {
-        OrderStatus::Draft => pb::OrderStatus::Draft,
-        OrderStatus::Submitted => pb::OrderStatus::Submitted,
-        OrderStatus::Approved => pb::OrderStatus::Approved,
-        OrderStatus::Rejected => pb::OrderStatus::Rejected,
-    }
-}
+hms_proto::proto_enum!(OrderStatus => pb::OrderStatus { Draft, Submitted, Approved, Rejected });
 
-pub fn status_from_proto(status: i32) -> Result<Option<OrderStatus>, Status> {
-    match pb::OrderStatus::try_from(status) {
-        Ok(pb::OrderStatus::Unspecified) => Ok(None),
-        Ok(pb::OrderStatus::Draft) => Ok(Some(OrderStatus::Draft)),
-        Ok(pb::OrderStatus::Submitted) => Ok(Some(OrderStatus::Submitted)),
-        Ok(pb::OrderStatus::Approved) => Ok(Some(OrderStatus::Approved)),
-        Ok(pb::OrderStatus::Rejected) => Ok(Some(OrderStatus::Rejected)),
-        Err(_) => Err(invalid_field("status", "is not a known status")),
-    }
-}
-
-pub fn document_kind_from_media(kind: i32) -> Option<DocumentKind> {
-    use hms_proto::media::v1::DocumentKind as Media;
-    match Media::try_from(kind).ok()? {
-        Media::PassportPhoto => Some(DocumentKind::PassportPhoto),
-        Media::IdDocument => Some(DocumentKind::IdDocument),
-        Media::Signature => Some(DocumentKind::Signature),
-        Media::Unspecified => None,
+/// A status to filter by: none when left out.
+pub fn status_filter(status: i32) -> Result<Option<OrderStatus>, Status> {
+    match OrderStatus::from_i32(status) {
+        Ok(status) => Ok(Some(status)),
+        Err(EnumError::Unspecified) => Ok(None),
+        Err(EnumError::Unknown) => Err(invalid_field("status", "is not a known status")),
     }
 }
 
@@ -80,16 +49,9 @@ fn worker_to_proto(worker: Worker) -> pb::Worker {
         worker_id: worker.id.to_string(),
         name: worker.name,
         national_id_masked: worker.national_id_masked.to_string(),
-        national_id_kind: match worker.national_id_kind {
-            NationalIdKind::Fodselsnummer => pb::NationalIdKind::Fodselsnummer,
-            NationalIdKind::DNumber => pb::NationalIdKind::DNumber,
-            NationalIdKind::HNumber => pb::NationalIdKind::HNumber,
-        } as i32,
+        national_id_kind: worker.national_id_kind.to_i32(),
         phone: worker.phone,
-        card_type: match worker.card_type {
-            CardType::Construction => pb::CardType::Construction,
-            CardType::Cleaning => pb::CardType::Cleaning,
-        } as i32,
+        card_type: worker.card_type.to_i32(),
     }
 }
 
@@ -98,7 +60,7 @@ pub fn order_to_proto(order: Order) -> Result<pb::Order, OrderError> {
     Ok(pb::Order {
         order_id: order.id.to_string(),
         company_id: order.company_id.to_string(),
-        status: status_to_proto(order.status) as i32,
+        status: order.status.to_i32(),
         price: Some(pb::Price {
             unit_net_ore: price.unit_net.ore(),
             quantity: price.quantity,

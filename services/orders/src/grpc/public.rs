@@ -1,13 +1,14 @@
-use hms_domain::{CompanyId, NationalIdPolicy, OrderId, Reason, WorkerId};
+use hms_domain::{CompanyId, DocumentKind, NationalIdPolicy, OrderId, Reason, WorkerId};
 use hms_grpc::client::ServiceChannel;
 use hms_grpc::paging;
 use hms_grpc::status::{invalid_field, missing_field, parse_id};
+use hms_proto::ProtoEnum;
 use hms_proto::media::v1::ListDocumentsRequest;
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
 use hms_proto::orders::v1 as pb;
 use tonic::{Request, Response, Status};
 
-use super::{document_kind_from_media, order_to_proto, parse_worker, status_from_proto};
+use super::{order_to_proto, parse_worker, status_filter};
 use hms_authz::Action;
 
 use crate::authz::Guard;
@@ -71,7 +72,7 @@ impl OrderApi {
             .iter()
             .filter_map(|doc| {
                 let worker = WorkerId::parse(&doc.worker_id).ok()?;
-                Some((worker, document_kind_from_media(doc.kind)?))
+                Some((worker, DocumentKind::from_i32(doc.kind).ok()?))
             })
             .collect();
         let missing = missing_documents(&order.workers, &stored);
@@ -191,7 +192,7 @@ impl pb::order_service_server::OrderService for OrderApi {
         }
         let filter = OrderFilter {
             company_id,
-            status: status_from_proto(request.status)?,
+            status: status_filter(request.status)?,
         };
         let limit = paging::page_size(request.page_size, 50, 500);
         let after = paging::decode_token(&request.page_token)?
