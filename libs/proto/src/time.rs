@@ -1,7 +1,7 @@
 //! `google.protobuf.Timestamp` ⇄ `chrono::DateTime<Utc>`.
 
 use chrono::{DateTime, Utc};
-use prost_types::Timestamp;
+pub use prost_types::Timestamp;
 
 /// The protobuf form of an instant.
 pub fn timestamp(at: DateTime<Utc>) -> Timestamp {

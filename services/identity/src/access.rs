@@ -60,6 +60,11 @@ impl Access {
         }
     }
 
+    /// The fingerprint a person is known by, from their number.
+    pub fn person_key(&self, fnr: &hms_domain::Fodselsnummer) -> Vec<u8> {
+        crate::config::person_key(&self.person_keys, fnr)
+    }
+
     /// The key a register role holder (or a logged-in person) is matched by.
     pub fn register_key(&self, person: &PersonMatch) -> Vec<u8> {
         self.person_keys
@@ -408,22 +413,6 @@ impl Access {
         }
         tx.commit().await?;
         Ok(())
-    }
-
-    /// Scopes for a grant, refusing what a supplier may never hold.
-    pub fn grant_scopes(
-        values: &[String],
-        to_supplier: bool,
-    ) -> Result<BTreeSet<Action>, IdentityError> {
-        let scopes = domain::parse_scopes(values)
-            .map_err(|problem| IdentityError::invalid("scopes", problem))?;
-        if to_supplier && scopes.iter().any(|scope| scope.withheld_from_suppliers()) {
-            return Err(IdentityError::invalid(
-                "scopes",
-                "company:contact:write and access:manage cannot be given to a supplier",
-            ));
-        }
-        Ok(scopes)
     }
 
     /// The register's unit for a supplier, which must exist and be active.

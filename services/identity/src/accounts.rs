@@ -1,7 +1,13 @@
-//! Logins and sessions: from BankID's answer to the platform's tokens.
+//! Accounts, the use cases: logins and sessions (from BankID's answer to
+//! the platform's tokens), who a person is and whom they may act for, and
+//! services' own tokens.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use hms_auth::UserCaller;
+use hms_authz::Action;
 use hms_brreg::PersonMatch;
 use hms_crypto::SealingKey;
 use rand_core_06::RngCore;
@@ -10,14 +16,17 @@ use uuid::Uuid;
 
 use crate::access::Access;
 use crate::config::{Settings, person_key};
+use crate::domain::AccessSource;
 use crate::error::IdentityError;
 use crate::keys::{IssuedToken, Signer};
 use crate::login::{OidcLogin, StartedLogin};
 use crate::storage::Store;
-use hms_auth::UserCaller;
 
 /// A started login must be completed within this time.
 const LOGIN_TTL: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Lifetime of service tokens.
+const SERVICE_TOKEN_TTL: std::time::Duration = std::time::Duration::from_secs(600);
 
 pub struct Accounts {
     pub login: OidcLogin,
@@ -33,6 +42,22 @@ pub struct SessionTokens {
     pub access: IssuedToken,
     pub refresh_token: String,
     pub session_expires_at: DateTime<Utc>,
+}
+
+/// The person behind a session, as they see themselves.
+pub struct CurrentUser {
+    pub user_id: Uuid,
+    pub name: String,
+    pub back_office: bool,
+    pub companies: Vec<CompanyAccess>,
+}
+
+/// A company a person may act for, and why.
+pub struct CompanyAccess {
+    pub company_id: Uuid,
+    pub org_number: String,
+    pub scopes: BTreeSet<Action>,
+    pub source: AccessSource,
 }
 
 pub struct LoggedIn {
@@ -233,8 +258,88 @@ impl Accounts {
         Ok(())
     }
 
+    /// A token for `service` to call `audience`, for the service's secret
+    /// (OAuth client credentials).
+    pub async fn issue_service_token(
+        &self,
+        service: &str,
+        secret: &str,
+        audience: &str,
+    ) -> Result<IssuedToken, IdentityError> {
+        if !self.service_secret_matches(service, secret) {
+            tracing::warn!(service, "service credentials refused");
+            return Err(IdentityError::InvalidCredentials);
+        }
+        let known = self.settings.service_clients.contains_key(audience) || audience == "identity";
+        if !known || audience == service {
+            return Err(IdentityError::invalid(
+                "audience",
+                "is not a service of the platform",
+            ));
+        }
+        self.signer
+            .service_token(service, audience, SERVICE_TOKEN_TTL)
+            .await
+    }
+
+    /// The person logged in, and every company they may act for: those
+    /// the register makes them an owner of (with every scope), then those
+    /// granted to them.
+    pub async fn current_user(&self, user: &UserCaller) -> Result<CurrentUser, IdentityError> {
+        let row = self
+            .store
+            .live_user(user.session_id, user.user_id)
+            .await?
+            .ok_or(IdentityError::InvalidCredentials)?
+            .user;
+        let mut companies: Vec<CompanyAccess> = self
+            .store
+            .companies_owned(&row.register_key)
+            .await?
+            .into_iter()
+            .map(|(company_id, org_number)| CompanyAccess {
+                company_id,
+                org_number,
+                scopes: Action::SCOPES.iter().copied().collect(),
+                source: AccessSource::RegisterRole,
+            })
+            .collect();
+        let mut granted: BTreeMap<Uuid, (BTreeSet<Action>, bool)> = BTreeMap::new();
+        for grant in self.store.active_grants(&row.person_key, None).await? {
+            let (scopes, via_supplier) = granted.entry(grant.company_id).or_default();
+            scopes.extend(grant.scopes);
+            *via_supplier |= grant.via_supplier;
+        }
+        for (company_id, (scopes, via_supplier)) in granted {
+            // Register owners hold every scope already.
+            let owned = companies.iter().any(|c| c.company_id == company_id);
+            if owned || scopes.is_empty() {
+                continue;
+            }
+            let Some(company) = self.access.company(company_id).await? else {
+                continue;
+            };
+            companies.push(CompanyAccess {
+                company_id,
+                org_number: company.org,
+                scopes,
+                source: if via_supplier {
+                    AccessSource::SupplierGrant
+                } else {
+                    AccessSource::PersonGrant
+                },
+            });
+        }
+        Ok(CurrentUser {
+            back_office: self.access.is_back_office(&row),
+            user_id: row.user_id,
+            name: row.name,
+            companies,
+        })
+    }
+
     /// Checks a service's secret against the configured hash.
-    pub fn service_secret_matches(&self, service: &str, secret: &str) -> bool {
+    fn service_secret_matches(&self, service: &str, secret: &str) -> bool {
         let Some(expected) = self.settings.service_clients.get(service) else {
             return false;
         };
@@ -248,12 +353,8 @@ impl Accounts {
     }
 
     /// The fingerprint a person is known by, from their number.
-    pub fn person_key(&self, fnr: &hms_domain::Fodselsnummer) -> Vec<u8> {
+    fn person_key(&self, fnr: &hms_domain::Fodselsnummer) -> Vec<u8> {
         person_key(&self.settings.person_keys, fnr)
-    }
-
-    pub fn known_service(&self, name: &str) -> bool {
-        self.settings.service_clients.contains_key(name) || name == "identity"
     }
 }
 

@@ -209,6 +209,17 @@ pub fn earlier_end(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option
     }
 }
 
+/// How a person came to act for a company.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessSource {
+    /// An ownership role in the register.
+    RegisterRole,
+    /// A grant to the person.
+    PersonGrant,
+    /// A supplier's grant, passed on to the person.
+    SupplierGrant,
+}
+
 /// Where a grant stands at `now`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GrantState {

@@ -14,8 +14,14 @@ pub enum IdentityError {
     InvalidCredentials,
     #[error("not found")]
     NotFound,
+    /// A grant that does not exist, or that the asker may not see.
+    #[error("grant not found")]
+    GrantNotFound,
     #[error("not allowed")]
     Denied,
+    /// Not allowed, and why.
+    #[error("{0}")]
+    Refused(&'static str),
     #[error("this needs a recent BankID login; log in again")]
     StepUpRequired,
     #[error("{field}: {problem}")]
@@ -57,8 +63,8 @@ impl From<IdentityError> for Status {
             }
             LoginFailed | LoginLevelTooLow => Status::failed_precondition(error.to_string()),
             InvalidCredentials => Status::unauthenticated(error.to_string()),
-            NotFound => Status::not_found(error.to_string()),
-            Denied | StepUpRequired => Status::permission_denied(error.to_string()),
+            NotFound | GrantNotFound => Status::not_found(error.to_string()),
+            Denied | Refused(_) | StepUpRequired => Status::permission_denied(error.to_string()),
             Invalid { .. } => Status::invalid_argument(error.to_string()),
             Precondition(_) => Status::failed_precondition(error.to_string()),
             Database(ref cause) => hms_grpc::status::storage(hms_db::is_unavailable(cause), error),

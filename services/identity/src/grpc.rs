@@ -1,14 +1,13 @@
-//! The gRPC API: parses requests, checks the caller, hands over to accounts
-//! and access.
+//! The gRPC API: parses requests into domain values, identifies the caller,
+//! hands over to the use cases ([`Accounts`], [`Delegation`], [`Access`])
+//! and turns their answers into messages. No rule lives here.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use hms_auth::Caller;
 use hms_authz::{Action, require_user};
-use hms_domain::{CompanyId, Fodselsnummer, OrgNumber, PersonName};
+use hms_domain::{CompanyId, Fodselsnummer, NationalIdPolicy, OrgNumber, PersonName};
 use hms_grpc::status::{invalid_field, missing_field, parse_id};
 use hms_proto::ProtoEnum;
 use hms_proto::identity::v1 as pb;
@@ -16,24 +15,27 @@ use hms_proto::time::{from_timestamp, timestamp};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::access::{Access, GrantAuthority, KnownCompany, Target};
-use crate::accounts::{Accounts, SessionTokens};
-use crate::domain::{GrantState, Widening, bounded_by, earlier_end, grant_state};
-use crate::error::IdentityError;
-use crate::storage::{ActiveGrant, GrantRow, NewGrant};
-
-/// Lifetime of service tokens.
-const SERVICE_TOKEN_TTL: Duration = Duration::from_secs(600);
+use crate::access::{Access, Target};
+use crate::accounts::{Accounts, CompanyAccess, SessionTokens};
+use crate::delegation::{Delegation, GrantRequest, NewGrantee, PassOnRequest};
+use crate::domain::{AccessSource, GrantState, grant_state, parse_scopes};
+use crate::storage::{GrantRow, RegisterOwnerRow};
 
 pub struct IdentityApi {
     accounts: Arc<Accounts>,
-    national_id_policy: hms_domain::NationalIdPolicy,
+    delegation: Delegation,
+    national_id_policy: NationalIdPolicy,
 }
 
 impl IdentityApi {
-    pub fn new(accounts: Arc<Accounts>, national_id_policy: hms_domain::NationalIdPolicy) -> Self {
+    pub fn new(
+        accounts: Arc<Accounts>,
+        delegation: Delegation,
+        national_id_policy: NationalIdPolicy,
+    ) -> Self {
         Self {
             accounts,
+            delegation,
             national_id_policy,
         }
     }
@@ -42,7 +44,7 @@ impl IdentityApi {
         &self.accounts.access
     }
 
-    fn parse_national_id(&self, field: &str, value: &str) -> Result<Fodselsnummer, Status> {
+    fn national_id(&self, field: &str, value: &str) -> Result<Fodselsnummer, Status> {
         if value.trim().is_empty() {
             return Err(missing_field(field));
         }
@@ -52,11 +54,42 @@ impl IdentityApi {
     }
 }
 
-/// The refusal of a grant that would reach beyond the one it is made under.
-fn widened(widening: Widening, under: &str) -> Status {
-    match widening {
-        Widening::Scopes => invalid_field("scopes", format!("may only name scopes {under} holds")),
-        Widening::Time => invalid_field("valid_until", format!("may not outlast {under}")),
+hms_proto::proto_enum!(GrantState => pb::GrantState { Pending, Active, Expired, Revoked });
+hms_proto::proto_enum!(AccessSource => pb::AccessSource { RegisterRole, PersonGrant, SupplierGrant });
+
+/// The name a giver calls the person they grant to, if any. Anything with
+/// digits is refused: the label is shown to everyone who may see the grant,
+/// and must never carry a number or a birth date.
+fn grantee_name(field: &str, value: &str) -> Result<Option<PersonName>, Status> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    let name = PersonName::parse(value).map_err(|problem| invalid_field(field, problem))?;
+    if name.as_str().chars().any(char::is_numeric) {
+        return Err(invalid_field(field, "must be a name, without digits"));
+    }
+    Ok(Some(name))
+}
+
+fn scopes(values: &[String]) -> Result<std::collections::BTreeSet<Action>, Status> {
+    parse_scopes(values).map_err(|problem| invalid_field("scopes", problem))
+}
+
+fn time(
+    field: &str,
+    value: Option<&hms_proto::time::Timestamp>,
+) -> Result<Option<DateTime<Utc>>, Status> {
+    value
+        .map(|ts| from_timestamp(ts).ok_or_else(|| invalid_field(field, "is out of range")))
+        .transpose()
+}
+
+fn required<'a>(field: &str, value: &'a str) -> Result<&'a str, Status> {
+    let value = value.trim();
+    if value.is_empty() {
+        Err(missing_field(field))
+    } else {
+        Ok(value)
     }
 }
 
@@ -69,30 +102,26 @@ fn tokens_to_proto(tokens: SessionTokens) -> pb::Tokens {
     }
 }
 
-/// The name a granter gives the person they grant to, if any. A number
-/// (or anything holding digits) is refused: the label is shown to everyone
-/// who may see the grant.
-fn grantee_name(field: &str, value: &str) -> Result<Option<String>, Status> {
-    if value.trim().is_empty() {
-        return Ok(None);
-    }
-    let name = PersonName::parse(value).map_err(|problem| invalid_field(field, problem))?;
-    if name.as_str().chars().any(char::is_numeric) {
-        return Err(invalid_field(field, "must be a name, without digits"));
-    }
-    Ok(Some(name.as_str().to_owned()))
-}
-
-fn required<'a>(field: &str, value: &'a str) -> Result<&'a str, Status> {
-    let value = value.trim();
-    if value.is_empty() {
-        Err(missing_field(field))
-    } else {
-        Ok(value)
+fn company_access_to_proto(access: CompanyAccess) -> pb::CompanyAccess {
+    pb::CompanyAccess {
+        company_id: access.company_id.to_string(),
+        org_number: access.org_number,
+        scopes: access
+            .scopes
+            .iter()
+            .map(|scope| scope.as_str().to_owned())
+            .collect(),
+        source: access.source.to_i32(),
     }
 }
 
-hms_proto::proto_enum!(GrantState => pb::GrantState { Pending, Active, Expired, Revoked });
+fn owner_to_proto(owner: RegisterOwnerRow) -> pb::RegisterOwner {
+    pb::RegisterOwner {
+        user_id: owner.user_id.map(|id| id.to_string()).unwrap_or_default(),
+        role: role_description(&owner.role).to_owned(),
+        name: owner.name,
+    }
+}
 
 fn grant_to_proto(row: GrantRow) -> pb::Grant {
     let state = grant_state(row.valid_from, row.valid_until, row.revoked_at, Utc::now());
@@ -109,6 +138,7 @@ fn grant_to_proto(row: GrantRow) -> pb::Grant {
             label: row.grantee_name.or(row.grantee_label).unwrap_or_default(),
         }),
     };
+    let id = |id: Option<Uuid>| id.map(|id| id.to_string()).unwrap_or_default();
     pb::Grant {
         grant_id: row.grant_id.to_string(),
         company_id: row.company_id.to_string(),
@@ -119,18 +149,23 @@ fn grant_to_proto(row: GrantRow) -> pb::Grant {
         granted_by_user_id: row.granted_by.to_string(),
         granted_by_name: row.granted_by_name,
         granted_at: Some(timestamp(row.granted_at)),
-        parent_grant_id: row
-            .parent_grant_id
-            .map(|id| id.to_string())
-            .unwrap_or_default(),
-        authority_grant_id: row
-            .authority_grant_id
-            .map(|id| id.to_string())
-            .unwrap_or_default(),
+        parent_grant_id: id(row.parent_grant_id),
+        authority_grant_id: id(row.authority_grant_id),
         revoked_at: row.revoked_at.map(timestamp),
         revoked_by_name: row.revoked_by_name.unwrap_or_default(),
         last_used_at: row.last_used_at.map(timestamp),
         state: state.to_i32(),
+    }
+}
+
+/// How people know the register's ownership roles.
+fn role_description(code: &str) -> &str {
+    match code {
+        "DAGL" => "daglig leder",
+        "LEDE" => "styreleder",
+        "INNH" => "innehaver",
+        "DTPR" | "DTSO" => "deltaker",
+        other => other,
     }
 }
 
@@ -147,7 +182,6 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             expires_at: Some(timestamp(expires_at)),
         }))
     }
-
     async fn complete_login(
         &self,
         request: Request<pb::CompleteLoginRequest>,
@@ -165,7 +199,6 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             }),
         }))
     }
-
     async fn refresh_session(
         &self,
         request: Request<pb::RefreshSessionRequest>,
@@ -176,7 +209,6 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             tokens: Some(tokens_to_proto(tokens)),
         }))
     }
-
     async fn logout(
         &self,
         request: Request<pb::LogoutRequest>,
@@ -190,67 +222,23 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
         self.accounts.logout(current, refresh_token).await?;
         Ok(Response::new(pb::LogoutResponse {}))
     }
-
     async fn get_current_user(
         &self,
         request: Request<pb::GetCurrentUserRequest>,
     ) -> Result<Response<pb::GetCurrentUserResponse>, Status> {
         let caller = hms_grpc::caller(&request);
-        let user = require_user(&caller)?;
-        let store = &self.accounts.store;
-        let row = store
-            .live_user(user.session_id, user.user_id)
-            .await?
-            .ok_or_else(|| Status::unauthenticated("invalid or expired credentials"))?
-            .user;
-        let mut companies = Vec::new();
-        for (company_id, org_number) in store.companies_owned(&row.register_key).await? {
-            companies.push(pb::CompanyAccess {
-                company_id: company_id.to_string(),
-                org_number,
-                scopes: Action::SCOPES
-                    .iter()
-                    .map(|s| s.as_str().to_owned())
-                    .collect(),
-                source: pb::AccessSource::RegisterRole.into(),
-            });
-        }
-        // Register owners hold every scope already; grants add other companies.
-        let mut granted: BTreeMap<Uuid, (BTreeSet<Action>, bool)> = BTreeMap::new();
-        for grant in store.active_grants(&row.person_key, None).await? {
-            let (scopes, via_supplier) = granted.entry(grant.company_id).or_default();
-            scopes.extend(grant.scopes);
-            *via_supplier |= grant.via_supplier;
-        }
-        for (company_id, (scopes, via_supplier)) in granted {
-            let owned = companies
-                .iter()
-                .any(|c| c.company_id == company_id.to_string());
-            if owned || scopes.is_empty() {
-                continue;
-            }
-            let Some(company) = self.access().company(company_id).await? else {
-                continue;
-            };
-            companies.push(pb::CompanyAccess {
-                company_id: company_id.to_string(),
-                org_number: company.org,
-                scopes: scopes.iter().map(|s| s.as_str().to_owned()).collect(),
-                source: if via_supplier {
-                    pb::AccessSource::SupplierGrant
-                } else {
-                    pb::AccessSource::PersonGrant
-                }
-                .into(),
-            });
-        }
+        let user = self.accounts.current_user(require_user(&caller)?).await?;
         Ok(Response::new(pb::GetCurrentUserResponse {
             user: Some(pb::User {
-                user_id: row.user_id.to_string(),
-                back_office: self.access().is_back_office(&row),
-                name: row.name,
+                user_id: user.user_id.to_string(),
+                name: user.name,
+                back_office: user.back_office,
             }),
-            companies,
+            companies: user
+                .companies
+                .into_iter()
+                .map(company_access_to_proto)
+                .collect(),
         }))
     }
 
@@ -262,7 +250,6 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
         let jwks_json = serde_json::to_string(&jwks).map_err(hms_grpc::status::internal)?;
         Ok(Response::new(pb::GetJwksResponse { jwks_json }))
     }
-
     async fn issue_service_token(
         &self,
         request: Request<pb::IssueServiceTokenRequest>,
@@ -270,23 +257,9 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
         let request = request.into_inner();
         let service = required("service", &request.service)?;
         let audience = required("audience", &request.audience)?;
-        if !self
-            .accounts
-            .service_secret_matches(service, &request.secret)
-        {
-            tracing::warn!(service, "service credentials refused");
-            return Err(Status::unauthenticated("invalid or expired credentials"));
-        }
-        if !self.accounts.known_service(audience) || audience == service {
-            return Err(invalid_field(
-                "audience",
-                "is not a service of the platform",
-            ));
-        }
         let issued = self
             .accounts
-            .signer
-            .service_token(service, audience, SERVICE_TOKEN_TTL)
+            .issue_service_token(service, &request.secret, audience)
             .await?;
         Ok(Response::new(pb::IssueServiceTokenResponse {
             access_token: issued.token,
@@ -301,90 +274,32 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
         let caller = hms_grpc::caller(&request);
         let user = require_user(&caller)?;
         let request = request.into_inner();
-        let company_id = parse_id("company_id", &request.company_id, CompanyId::parse)?;
-        let company = self.access().known_company(company_id).await?;
-        let (granter, authority) = self.access().require_manager(user, &company).await?;
-
-        let grantee = request
-            .grantee
-            .and_then(|grantee| grantee.grantee)
-            .ok_or_else(|| missing_field("grantee"))?;
-        let to_supplier = matches!(grantee, pb::grantee::Grantee::SupplierOrgNumber(_));
-        let scopes = Access::grant_scopes(&request.scopes, to_supplier)?;
-        let now = Utc::now();
-        let valid_from = match &request.valid_from {
-            Some(ts) => {
-                from_timestamp(ts).ok_or_else(|| invalid_field("valid_from", "is out of range"))?
-            }
-            None => now,
-        };
-        let valid_until = match &request.valid_until {
-            Some(ts) => Some(
-                from_timestamp(ts)
-                    .ok_or_else(|| invalid_field("valid_until", "is out of range"))?,
+        let grantee = match request.grantee.and_then(|grantee| grantee.grantee) {
+            Some(pb::grantee::Grantee::NationalId(number)) => NewGrantee::Person {
+                national_id: self.national_id("grantee.national_id", &number)?,
+                name: grantee_name("grantee_name", &request.grantee_name)?,
+            },
+            Some(pb::grantee::Grantee::SupplierOrgNumber(org)) => NewGrantee::Supplier(
+                OrgNumber::parse(&org)
+                    .map_err(|e| invalid_field("grantee.supplier_org_number", e))?,
             ),
-            None => None,
+            None => return Err(missing_field("grantee")),
         };
-        // Someone whose own right to grant is a grant gives only within it.
-        let (authority_grant_id, valid_until) = match &authority {
-            GrantAuthority::Owner => (None, valid_until),
-            GrantAuthority::Grants(_) => {
-                let own = authority.under(&scopes).ok_or(IdentityError::Denied)?;
-                let until = bounded_by(&own.scopes, own.valid_until, &scopes, valid_until)
-                    .map_err(|widening| widened(widening, "your own grant"))?;
-                (Some(own.grant_id), until)
-            }
-        };
-        if let Some(until) = valid_until
-            && (until <= valid_from || until <= now)
-        {
-            return Err(invalid_field(
-                "valid_until",
-                "must be after valid_from and in the future",
-            ));
-        }
-
-        let mut grant = NewGrant {
-            grant_id: Uuid::now_v7(),
-            company_id: company.id,
-            grantee_person_key: None,
-            grantee_label: None,
-            supplier_org: None,
-            supplier_name: None,
-            parent_grant_id: None,
-            authority_grant_id,
-            scopes: scopes.iter().map(|s| s.as_str().to_owned()).collect(),
-            valid_from,
-            valid_until,
-            granted_by: granter.user_id,
-        };
-        match grantee {
-            pb::grantee::Grantee::NationalId(number) => {
-                let fnr = self.parse_national_id("grantee.national_id", &number)?;
-                grant.grantee_person_key = Some(self.accounts.person_key(&fnr));
-                grant.grantee_label = grantee_name("grantee_name", &request.grantee_name)?;
-            }
-            pb::grantee::Grantee::SupplierOrgNumber(org) => {
-                let org = OrgNumber::parse(&org)
-                    .map_err(|e| invalid_field("grantee.supplier_org_number", e))?;
-                if org.as_str() == company.org {
-                    return Err(invalid_field(
-                        "grantee.supplier_org_number",
-                        "is the company itself",
-                    ));
-                }
-                grant.supplier_name = Some(self.access().supplier_name(&org).await?);
-                grant.supplier_org = Some(org.as_str().to_owned());
-            }
-        }
-        let grantee_user = match &grant.grantee_person_key {
-            Some(key) => self.accounts.store.user_by_person_key(key).await?,
-            None => None,
-        };
-        let row = self.access().record_grant(grant, grantee_user).await?;
-        tracing::info!(grant_id = %row.grant_id, company_id = %row.company_id, "access granted");
+        let grant = self
+            .delegation
+            .grant(
+                user,
+                GrantRequest {
+                    company_id: parse_id("company_id", &request.company_id, CompanyId::parse)?,
+                    grantee,
+                    scopes: scopes(&request.scopes)?,
+                    valid_from: time("valid_from", request.valid_from.as_ref())?,
+                    valid_until: time("valid_until", request.valid_until.as_ref())?,
+                },
+            )
+            .await?;
         Ok(Response::new(pb::GrantAccessResponse {
-            grant: Some(grant_to_proto(row)),
+            grant: Some(grant_to_proto(grant)),
         }))
     }
 
@@ -395,85 +310,21 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
         let caller = hms_grpc::caller(&request);
         let user = require_user(&caller)?;
         let request = request.into_inner();
-        let grant_id = parse_id("grant_id", &request.grant_id, Uuid::parse_str)?;
-        let parent = self
-            .accounts
-            .store
-            .grant(grant_id)
-            .await?
-            .ok_or_else(grant_hidden)?;
-        // Only the supplier's own access managers may pass its grant on;
-        // to anyone else it does not exist.
-        let Some(supplier_org) = parent.supplier_org.clone() else {
-            return Err(grant_hidden());
-        };
-        let (granter, authority) = self
-            .require_supplier_manager(user, &supplier_org)
-            .await
-            .map_err(hide_grant)?;
-        if grant_state(
-            parent.valid_from,
-            parent.valid_until,
-            parent.revoked_at,
-            Utc::now(),
-        ) != GrantState::Active
-        {
-            return Err(Status::failed_precondition(
-                "the supplier's grant is not active",
-            ));
-        }
-        let scopes = Access::grant_scopes(&request.scopes, true)?;
-        let valid_until = match &request.valid_until {
-            Some(ts) => Some(
-                from_timestamp(ts)
-                    .ok_or_else(|| invalid_field("valid_until", "is out of range"))?,
-            ),
-            None => None,
-        };
-        let held: Vec<Action> = parent
-            .scopes
-            .iter()
-            .filter_map(|scope| Action::parse(scope))
-            .collect();
-        // Within the supplier's grant, and, for a manager whose right to
-        // manage the supplier's access is itself a grant, within that too.
-        let limit = earlier_end(
-            parent.valid_until,
-            authority.as_ref().and_then(|own| own.valid_until),
-        );
-        let valid_until = bounded_by(&held, limit, &scopes, valid_until).map_err(|widening| {
-            widened(
-                widening,
-                if authority.is_some() {
-                    "the supplier's grant, or your own grant on the supplier,"
-                } else {
-                    "the supplier's grant"
+        let grant = self
+            .delegation
+            .pass_on(
+                user,
+                PassOnRequest {
+                    grant_id: parse_id("grant_id", &request.grant_id, Uuid::parse_str)?,
+                    national_id: self.national_id("national_id", &request.national_id)?,
+                    name: grantee_name("grantee_name", &request.grantee_name)?,
+                    scopes: scopes(&request.scopes)?,
+                    valid_until: time("valid_until", request.valid_until.as_ref())?,
                 },
             )
-        })?;
-        if valid_until.is_some_and(|until| until <= Utc::now()) {
-            return Err(invalid_field("valid_until", "must be in the future"));
-        }
-        let fnr = self.parse_national_id("national_id", &request.national_id)?;
-        let key = self.accounts.person_key(&fnr);
-        let grantee_user = self.accounts.store.user_by_person_key(&key).await?;
-        let grant = NewGrant {
-            grant_id: Uuid::now_v7(),
-            company_id: parent.company_id,
-            grantee_person_key: Some(key),
-            grantee_label: grantee_name("grantee_name", &request.grantee_name)?,
-            supplier_org: None,
-            supplier_name: None,
-            parent_grant_id: Some(parent.grant_id),
-            authority_grant_id: authority.map(|own| own.grant_id),
-            scopes: scopes.iter().map(|s| s.as_str().to_owned()).collect(),
-            valid_from: Utc::now().max(parent.valid_from),
-            valid_until,
-            granted_by: granter,
-        };
-        let row = self.access().record_grant(grant, grantee_user).await?;
+            .await?;
         Ok(Response::new(pb::DelegateGrantResponse {
-            grant: Some(grant_to_proto(row)),
+            grant: Some(grant_to_proto(grant)),
         }))
     }
 
@@ -484,72 +335,9 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
         let caller = hms_grpc::caller(&request);
         let user = require_user(&caller)?;
         let grant_id = parse_id("grant_id", &request.get_ref().grant_id, Uuid::parse_str)?;
-        let grant = self
-            .accounts
-            .store
-            .grant(grant_id)
-            .await?
-            .ok_or_else(grant_hidden)?;
-        // The company's owners may revoke any grant on it, an access manager
-        // by grant what was given under theirs (and their own); a
-        // supplier's managers what they passed on.
-        let company = self
-            .access()
-            .company(grant.company_id)
-            .await?
-            .ok_or_else(grant_hidden)?;
-        let revoker = match self.access().require_manager(user, &company).await {
-            Ok((manager, authority)) => {
-                if !self
-                    .access()
-                    .may_revoke(&manager, &authority, &grant)
-                    .await?
-                {
-                    return Err(Status::permission_denied(
-                        "you may revoke only what was given under your own grant",
-                    ));
-                }
-                manager.user_id
-            }
-            Err(IdentityError::StepUpRequired) => {
-                return Err(IdentityError::StepUpRequired.into());
-            }
-            Err(refusal) => {
-                let supplier = match grant.parent_grant_id {
-                    Some(parent) => self
-                        .accounts
-                        .store
-                        .grant(parent)
-                        .await?
-                        .and_then(|p| p.supplier_org),
-                    None => None,
-                };
-                let as_supplier = match supplier {
-                    Some(org) => Some(self.require_supplier_manager(user, &org).await),
-                    None => None,
-                };
-                match as_supplier {
-                    Some(Ok((user_id, _))) => user_id,
-                    // The supplier's manager, but their login is too old.
-                    Some(Err(status)) if status.code() == tonic::Code::PermissionDenied => {
-                        return Err(status);
-                    }
-                    // Otherwise the company's answer: not found for those
-                    // who cannot see it, denied for those who can.
-                    _ => return Err(hide_grant(refusal.into())),
-                }
-            }
-        };
-        self.access().revoke(grant_id, revoker).await?;
-        tracing::info!(%grant_id, "access revoked");
-        let row = self
-            .accounts
-            .store
-            .grant(grant_id)
-            .await?
-            .ok_or_else(grant_hidden)?;
+        let grant = self.delegation.revoke(user, grant_id).await?;
         Ok(Response::new(pb::RevokeAccessResponse {
-            grant: Some(grant_to_proto(row)),
+            grant: Some(grant_to_proto(grant)),
         }))
     }
 
@@ -564,30 +352,11 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             &request.get_ref().company_id,
             CompanyId::parse,
         )?;
-        let company = self.access().known_company(company_id).await?;
-        let visible = self.access().grants_visible_to(user, &company).await?;
-        let owners = self
-            .accounts
-            .store
-            .register_owners(&company.org)
-            .await?
-            .into_iter()
-            .map(|(user_id, name, role)| pb::RegisterOwner {
-                user_id: user_id.map(|id| id.to_string()).unwrap_or_default(),
-                name,
-                role: role_description(&role).to_owned(),
-            })
-            .collect();
-        let grants = self
-            .accounts
-            .store
-            .grants_of_company(company.id)
-            .await?
-            .into_iter()
-            .filter(|grant| visible.shows(grant))
-            .map(grant_to_proto)
-            .collect();
-        Ok(Response::new(pb::ListAccessResponse { owners, grants }))
+        let listed = self.delegation.list(user, company_id).await?;
+        Ok(Response::new(pb::ListAccessResponse {
+            owners: listed.owners.into_iter().map(owner_to_proto).collect(),
+            grants: listed.grants.into_iter().map(grant_to_proto).collect(),
+        }))
     }
 
     async fn authorize(
@@ -638,76 +407,5 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             step_up_required: verdict.step_up_required,
             session_ended: verdict.session_ended,
         }))
-    }
-}
-
-/// How people know the register's ownership roles.
-fn role_description(code: &str) -> &str {
-    match code {
-        "DAGL" => "daglig leder",
-        "LEDE" => "styreleder",
-        "INNH" => "innehaver",
-        "DTPR" | "DTSO" => "deltaker",
-        other => other,
-    }
-}
-
-impl IdentityApi {
-    /// The caller manages access for the supplier `org`: an owner in the
-    /// register, or `access:manage` on the supplier's own company, with a
-    /// recent login like any grant. Anyone else learns nothing of the grant.
-    /// The supplier's access manager, and the grant of theirs on the
-    /// supplier's own company that makes them one, unless they are an
-    /// owner in the register.
-    async fn require_supplier_manager(
-        &self,
-        user: &hms_auth::UserCaller,
-        org: &str,
-    ) -> Result<(Uuid, Option<ActiveGrant>), Status> {
-        // Grants exist only on registered companies: on an unregistered
-        // supplier only its owners manage access.
-        let managing = match self.accounts.store.company_by_org(org).await? {
-            Some(company_id) => {
-                let supplier = KnownCompany {
-                    id: company_id,
-                    org: org.to_owned(),
-                };
-                self.access().require_manager(user, &supplier).await
-            }
-            None => self
-                .access()
-                .require(user, Target::Org(org.to_owned()), Action::AccessManage)
-                .await
-                .map(|manager| (manager, GrantAuthority::Owner)),
-        };
-        let (manager, authority) = match managing {
-            Ok(managing) => managing,
-            Err(IdentityError::Denied) => return Err(IdentityError::NotFound.into()),
-            Err(error) => return Err(error.into()),
-        };
-        let authority = match &authority {
-            GrantAuthority::Owner => None,
-            GrantAuthority::Grants(_) => Some(
-                authority
-                    .under(&BTreeSet::new())
-                    .cloned()
-                    .ok_or(IdentityError::Denied)?,
-            ),
-        };
-        Ok((manager.user_id, authority))
-    }
-}
-
-/// What anyone who may not see a grant is told, whether or not it exists.
-fn grant_hidden() -> Status {
-    Status::not_found("grant not found")
-}
-
-/// A refusal about a grant, with every "not found" worded the same.
-fn hide_grant(status: Status) -> Status {
-    if status.code() == tonic::Code::NotFound {
-        grant_hidden()
-    } else {
-        status
     }
 }

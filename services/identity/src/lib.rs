@@ -6,6 +6,7 @@
 mod access;
 mod accounts;
 mod config;
+mod delegation;
 mod domain;
 mod error;
 mod grpc;
@@ -84,10 +85,11 @@ impl Service for Identity {
         ));
         let access = access::Access::new(store.clone(), register, companies, &settings);
         let national_id_policy = settings.national_id_policy;
+        let delegation = delegation::Delegation::new(access.clone(), store.clone());
         let accounts = Arc::new(accounts::Accounts::new(
             login, signer, store, access, settings,
         ));
-        let api = grpc::IdentityApi::new(accounts, national_id_policy);
+        let api = grpc::IdentityApi::new(accounts, delegation, national_id_policy);
         let apis = hms_grpc::GrpcApis::default().with(IdentityServiceServer::new(api));
         foundation.serve(apis).await
     }

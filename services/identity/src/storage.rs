@@ -74,6 +74,16 @@ const GRANT_COLUMNS: &str = "
     JOIN users gb ON gb.user_id = g.granted_by
     LEFT JOIN users rb ON rb.user_id = g.revoked_by";
 
+/// An owner of a company in the register, and their user once they have
+/// logged in.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RegisterOwnerRow {
+    pub user_id: Option<Uuid>,
+    pub name: String,
+    /// The register's role code (`DAGL`, `LEDE`, …).
+    pub role: String,
+}
+
 /// A new grant, as written.
 pub struct NewGrant {
     pub grant_id: Uuid,
@@ -477,12 +487,9 @@ impl Store {
     }
 
     /// The owners of a company: name, role, and user id once they logged in.
-    pub async fn register_owners(
-        &self,
-        org: &str,
-    ) -> Result<Vec<(Option<Uuid>, String, String)>, IdentityError> {
+    pub async fn register_owners(&self, org: &str) -> Result<Vec<RegisterOwnerRow>, IdentityError> {
         Ok(sqlx::query_as(
-            "SELECT u.user_id, r.holder_name, r.role FROM register_roles r
+            "SELECT u.user_id, r.holder_name AS name, r.role FROM register_roles r
              LEFT JOIN users u ON u.register_key = r.holder_key
              WHERE r.org_number = $1 ORDER BY r.role, r.holder_name",
         )

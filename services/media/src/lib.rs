@@ -8,8 +8,10 @@ mod authz;
 mod config;
 mod decoding;
 mod deletions;
+mod documents;
 mod error;
 mod grpc;
+mod orders;
 mod sanitize;
 mod storage;
 mod vault;
@@ -18,7 +20,6 @@ use std::time::Duration;
 
 use hms_crypto::SealingKey;
 use hms_proto::media::v1::media_service_server::MediaServiceServer;
-use hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient;
 use hms_runtime::{Foundation, Service, StartupError};
 use tokio_util::sync::CancellationToken;
 
@@ -76,19 +77,18 @@ impl Service for Media {
             foundation.edge.shutdown.clone(),
         ));
 
-        let orders = foundation.connect(&config.media.orders_url, "orders")?;
+        let orders = orders::Orders::new(foundation.connect(&config.media.orders_url, "orders")?);
+        let decoders = decoding::Decoders::new(
+            config.media.media_max_concurrent_uploads,
+            config.media.decode_concurrency(),
+            Duration::from_secs(config.media.media_decode_wait_secs),
+            config.media.upload_limits(),
+        );
+        let documents = documents::Documents::new(store, vault, orders, decoders);
         let api = grpc::MediaApi::new(
-            store,
+            documents,
             foundation.authorizer()?,
-            vault,
-            OrderInternalServiceClient::new(orders),
             config.media.media_max_upload_bytes,
-            decoding::Decoders::new(
-                config.media.media_max_concurrent_uploads,
-                config.media.decode_concurrency(),
-                Duration::from_secs(config.media.media_decode_wait_secs),
-                config.media.upload_limits(),
-            ),
         );
         let max_message =
             usize::try_from(config.media.media_max_upload_bytes).unwrap_or(usize::MAX);

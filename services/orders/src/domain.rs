@@ -7,6 +7,9 @@ use hms_domain::{
     PersonName, PhoneNumber, Price, PriceList, Reason, WorkerId,
 };
 
+use hms_proto::events::v1 as events;
+use hms_proto::time::timestamp;
+
 use crate::error::OrderError;
 
 /// The most workers one order may hold.
@@ -134,7 +137,8 @@ pub struct NewWorker {
     pub card_type: CardType,
 }
 
-/// A new order as a client sends it.
+/// A new order as a client sends it: at most
+/// [`MAX_WORKERS_PER_ORDER`] workers, each person once.
 #[derive(Debug, Clone)]
 pub struct NewOrder {
     pub company_id: CompanyId,
@@ -142,7 +146,39 @@ pub struct NewOrder {
     pub workers: Vec<NewWorker>,
 }
 
+/// Why a new order cannot be made as sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NewOrderError {
+    #[error("an order holds at most {MAX_WORKERS_PER_ORDER} workers")]
+    TooManyWorkers,
+    /// The worker at this position is someone who is on the order already.
+    #[error("the same person is already on the order")]
+    SamePersonTwice(usize),
+}
+
 impl NewOrder {
+    pub fn new(
+        company_id: CompanyId,
+        idempotency_key: IdempotencyKey,
+        workers: Vec<NewWorker>,
+    ) -> Result<Self, NewOrderError> {
+        if workers.len() > MAX_WORKERS_PER_ORDER {
+            return Err(NewOrderError::TooManyWorkers);
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(index) = workers
+            .iter()
+            .position(|worker| !seen.insert(worker.national_id.clone()))
+        {
+            return Err(NewOrderError::SamePersonTwice(index));
+        }
+        Ok(Self {
+            company_id,
+            idempotency_key,
+            workers,
+        })
+    }
+
     /// A keyed fingerprint of the normalised request, to recognise a retry.
     /// Keyed, because it is derived from the national identity numbers.
     pub fn fingerprint(&self, key: &FingerprintKey) -> Vec<u8> {
@@ -199,6 +235,43 @@ impl Order {
             .price(quantity)
             .map_err(|error| OrderError::Corrupt(format!("price of order {}: {error}", self.id)))
     }
+
+    /// The event announcing that the order reached its status; a draft
+    /// announces nothing.
+    pub fn status_event(&self) -> Option<StatusEvent> {
+        let order_id = self.id.to_string();
+        let company_id = self.company_id.to_string();
+        let worker_count = u32::try_from(self.workers.len()).unwrap_or(u32::MAX);
+        Some(match self.status {
+            OrderStatus::Draft => return None,
+            OrderStatus::Submitted => StatusEvent::Submitted(events::OrderSubmitted {
+                order_id,
+                company_id,
+                worker_count,
+                occurred_at: self.submitted_at.map(timestamp),
+            }),
+            OrderStatus::Approved => StatusEvent::Approved(events::OrderApproved {
+                order_id,
+                company_id,
+                worker_count,
+                occurred_at: self.decided_at.map(timestamp),
+            }),
+            OrderStatus::Rejected => StatusEvent::Rejected(events::OrderRejected {
+                order_id,
+                company_id,
+                reason: self.rejection_reason.clone().unwrap_or_default(),
+                occurred_at: self.decided_at.map(timestamp),
+            }),
+        })
+    }
+}
+
+/// What an order's change of status publishes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StatusEvent {
+    Submitted(events::OrderSubmitted),
+    Approved(events::OrderApproved),
+    Rejected(events::OrderRejected),
 }
 
 /// The documents a worker still lacks before the order can be submitted.
@@ -340,5 +413,69 @@ mod tests {
             national_ids_masked_at: None,
         };
         assert_eq!(order.price().expect("price").gross.ore(), 33_225);
+    }
+
+    #[test]
+    fn each_status_after_draft_announces_itself_with_its_own_time() {
+        let decided = Utc::now();
+        let mut order = Order {
+            id: OrderId::new(),
+            company_id: CompanyId::new(),
+            status: Draft,
+            workers: vec![worker(1), worker(2)],
+            price_list: PriceList::STANDARD,
+            created_at: decided,
+            submitted_at: Some(decided - chrono::Duration::hours(1)),
+            decided_at: Some(decided),
+            rejection_reason: Some("blurred photo".to_owned()),
+            national_ids_masked_at: None,
+        };
+        assert_eq!(order.status_event(), None);
+        order.status = Submitted;
+        let Some(StatusEvent::Submitted(submitted)) = order.status_event() else {
+            panic!("a submission");
+        };
+        assert_eq!(submitted.worker_count, 2);
+        assert_eq!(submitted.occurred_at, order.submitted_at.map(timestamp));
+        order.status = Approved;
+        let Some(StatusEvent::Approved(approved)) = order.status_event() else {
+            panic!("an approval");
+        };
+        assert_eq!(approved.occurred_at, Some(timestamp(decided)));
+        order.status = Rejected;
+        let Some(StatusEvent::Rejected(rejected)) = order.status_event() else {
+            panic!("a rejection");
+        };
+        assert_eq!(rejected.reason, "blurred photo");
+        assert_eq!(rejected.order_id, order.id.to_string());
+    }
+
+    #[test]
+    fn a_new_order_names_each_person_once() {
+        let policy = hms_domain::NationalIdPolicy {
+            allow_synthetic: true,
+        };
+        let person = |number: &str| NewWorker {
+            name: PersonName::parse("Kari Nordmann").expect("a name"),
+            national_id: Fodselsnummer::parse(number, policy).expect("a number"),
+            phone: PhoneNumber::parse("+4791234567").expect("a phone"),
+            card_type: CardType::Construction,
+        };
+        let key = || IdempotencyKey::parse("order-1").expect("a key");
+        // Synthetic numbers of the BankID simulator's test persons.
+        let (kari, ola) = ("14838510117", "02917820204");
+        let twice = NewOrder::new(
+            CompanyId::new(),
+            key(),
+            vec![person(kari), person(ola), person(kari)],
+        );
+        assert_eq!(twice.err(), Some(NewOrderError::SamePersonTwice(2)));
+        let many = (0..=MAX_WORKERS_PER_ORDER).map(|_| person(kari)).collect();
+        assert_eq!(
+            NewOrder::new(CompanyId::new(), key(), many).err(),
+            Some(NewOrderError::TooManyWorkers)
+        );
+        let order = NewOrder::new(CompanyId::new(), key(), vec![person(kari), person(ola)]);
+        assert_eq!(order.map(|order| order.workers.len()).ok(), Some(2));
     }
 }

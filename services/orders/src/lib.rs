@@ -8,10 +8,11 @@ mod config;
 mod domain;
 mod error;
 mod grpc;
+mod media;
+mod ordering;
 mod storage;
 
 use hms_crypto::{FingerprintKey, SealingKey};
-use hms_proto::media::v1::media_service_client::MediaServiceClient;
 use hms_proto::orders::v1::order_internal_service_server::OrderInternalServiceServer;
 use hms_proto::orders::v1::order_service_server::OrderServiceServer;
 use hms_runtime::{Foundation, Service, StartupError};
@@ -60,7 +61,7 @@ impl Service for Orders {
         hms_company_status::subscribe(&mut subscriber).await?;
         foundation.adopt(subscriber.into_tasks());
 
-        let media = foundation.connect(&config.orders.media_url, "media")?;
+        let media = media::Media::new(foundation.connect(&config.orders.media_url, "media")?);
         let store = storage::Store::new(
             foundation.pool.clone(),
             national_id_key,
@@ -70,9 +71,9 @@ impl Service for Orders {
         let guard = authz::Guard::new(foundation.authorizer()?, store.clone());
         let apis = hms_grpc::GrpcApis::default()
             .with(OrderServiceServer::new(grpc::public::OrderApi::new(
+                ordering::Ordering::new(store.clone(), media),
                 store.clone(),
                 guard,
-                MediaServiceClient::new(media),
                 config.orders.national_id_policy(),
             )))
             .with(OrderInternalServiceServer::new(

@@ -11,13 +11,11 @@ use hms_domain::{
     CardType, CompanyId, MaskedNationalId, Money, NationalIdKind, OrderId, PriceList, VatRate,
     WorkerId,
 };
-use hms_proto::events::v1 as events;
-use hms_proto::time::timestamp;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::domain::{
-    MAX_WORKERS_PER_ORDER, NewOrder, NewWorker, Order, OrderStatus, Transition, Worker,
+    MAX_WORKERS_PER_ORDER, NewOrder, NewWorker, Order, OrderStatus, StatusEvent, Transition, Worker,
 };
 use crate::error::OrderError;
 
@@ -396,52 +394,17 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let order = load_order(&mut tx, order_id).await?;
-        let order_id_text = order.id.to_string();
-        let company_id = order.company_id.to_string();
-        let worker_count = order.workers.len() as u32;
-        match next {
-            OrderStatus::Submitted => {
-                let occurred_at = order.submitted_at.map(timestamp);
-                hms_events::enqueue(
-                    &mut tx,
-                    &events::OrderSubmitted {
-                        order_id: order_id_text,
-                        company_id,
-                        worker_count,
-                        occurred_at,
-                    },
-                )
-                .await?;
+        // Announced in the same transaction (outbox).
+        let _event_id = match order.status_event() {
+            Some(StatusEvent::Submitted(event)) => hms_events::enqueue(&mut tx, &event).await?,
+            Some(StatusEvent::Approved(event)) => hms_events::enqueue(&mut tx, &event).await?,
+            Some(StatusEvent::Rejected(event)) => hms_events::enqueue(&mut tx, &event).await?,
+            None => {
+                return Err(OrderError::Corrupt(
+                    "an order moved back to draft".to_owned(),
+                ));
             }
-            OrderStatus::Approved => {
-                let occurred_at = order.decided_at.map(timestamp);
-                hms_events::enqueue(
-                    &mut tx,
-                    &events::OrderApproved {
-                        order_id: order_id_text,
-                        company_id,
-                        worker_count,
-                        occurred_at,
-                    },
-                )
-                .await?;
-            }
-            OrderStatus::Rejected => {
-                let occurred_at = order.decided_at.map(timestamp);
-                let reason = reason.unwrap_or_default();
-                hms_events::enqueue(
-                    &mut tx,
-                    &events::OrderRejected {
-                        order_id: order_id_text,
-                        company_id,
-                        reason,
-                        occurred_at,
-                    },
-                )
-                .await?;
-            }
-            OrderStatus::Draft => {}
-        }
+        };
         tx.commit().await?;
         tracing::info!(order_id = %order.id, to = next.as_str(), "order transition");
         Ok(order)

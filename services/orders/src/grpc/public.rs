@@ -1,10 +1,6 @@
-use hms_domain::{CompanyId, DocumentKind, NationalIdPolicy, OrderId, Reason, WorkerId};
-use hms_grpc::client::ServiceChannel;
+use hms_domain::{CompanyId, NationalIdPolicy, OrderId, Reason};
 use hms_grpc::paging;
 use hms_grpc::status::{invalid_field, missing_field, parse_id};
-use hms_proto::ProtoEnum;
-use hms_proto::media::v1::ListDocumentsRequest;
-use hms_proto::media::v1::media_service_client::MediaServiceClient;
 use hms_proto::orders::v1 as pb;
 use tonic::{Request, Response, Status};
 
@@ -12,74 +8,25 @@ use super::{order_to_proto, parse_worker, status_filter};
 use hms_authz::Action;
 
 use crate::authz::Guard;
-use crate::domain::{
-    IdempotencyKey, MAX_WORKERS_PER_ORDER, NewOrder, Order, OrderStatus, Transition,
-    describe_missing, missing_documents,
-};
-use crate::error::OrderError;
+use crate::domain::{IdempotencyKey, MAX_WORKERS_PER_ORDER, NewOrder, NewOrderError};
+use crate::ordering::Ordering;
 use crate::storage::{Cursor, OrderFilter, Store};
 
 pub struct OrderApi {
+    ordering: Ordering,
     store: Store,
     guard: Guard,
-    media: MediaServiceClient<ServiceChannel>,
     policy: NationalIdPolicy,
 }
 
 impl OrderApi {
-    pub fn new(
-        store: Store,
-        guard: Guard,
-        media: MediaServiceClient<ServiceChannel>,
-        policy: NationalIdPolicy,
-    ) -> Self {
+    pub fn new(ordering: Ordering, store: Store, guard: Guard, policy: NationalIdPolicy) -> Self {
         Self {
+            ordering,
             store,
             guard,
-            media,
             policy,
         }
-    }
-
-    /// Asks media which documents each worker has and refuses if any lacks
-    /// one. Returns the worker ids checked, so the submit can make sure
-    /// nobody was added in between.
-    async fn check_documents(&self, order: &Order) -> Result<Vec<WorkerId>, OrderError> {
-        if order.status != OrderStatus::Draft {
-            return Ok(order.workers.iter().map(|w| w.id).collect());
-        }
-        if order.workers.is_empty() {
-            return Err(OrderError::NoWorkers);
-        }
-        let documents = self
-            .media
-            .clone()
-            .list_documents(ListDocumentsRequest {
-                order_id: order.id.to_string(),
-            })
-            .await
-            .map_err(|status| {
-                let cause = format!("{:?}: {}", status.code(), status.message());
-                if hms_grpc::status::is_transient(status.code()) {
-                    OrderError::MediaUnavailable(cause)
-                } else {
-                    OrderError::MediaFailed(cause)
-                }
-            })?
-            .into_inner()
-            .documents;
-        let stored: Vec<_> = documents
-            .iter()
-            .filter_map(|doc| {
-                let worker = WorkerId::parse(&doc.worker_id).ok()?;
-                Some((worker, DocumentKind::from_i32(doc.kind).ok()?))
-            })
-            .collect();
-        let missing = missing_documents(&order.workers, &stored);
-        if !missing.is_empty() {
-            return Err(OrderError::DocumentsMissing(describe_missing(&missing)));
-        }
-        Ok(order.workers.iter().map(|w| w.id).collect())
     }
 }
 
@@ -98,10 +45,7 @@ impl pb::order_service_server::OrderService for OrderApi {
         let idempotency_key = IdempotencyKey::parse(&request.idempotency_key)
             .map_err(|problem| invalid_field("idempotency_key", problem))?;
         if request.workers.len() > MAX_WORKERS_PER_ORDER {
-            return Err(invalid_field(
-                "workers",
-                format!("an order holds at most {MAX_WORKERS_PER_ORDER} workers"),
-            ));
+            return Err(invalid_field("workers", NewOrderError::TooManyWorkers));
         }
         let workers = request
             .workers
@@ -109,23 +53,14 @@ impl pb::order_service_server::OrderService for OrderApi {
             .enumerate()
             .map(|(index, worker)| parse_worker(&format!("workers[{index}]"), worker, self.policy))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut seen = std::collections::HashSet::new();
-        for (index, worker) in workers.iter().enumerate() {
-            if !seen.insert(worker.national_id.clone()) {
-                return Err(invalid_field(
-                    &format!("workers[{index}].national_id"),
-                    "the same person is already on the order",
-                ));
-            }
-        }
-        let order = self
-            .store
-            .create(NewOrder {
-                company_id,
-                idempotency_key,
-                workers,
-            })
-            .await?;
+        let new =
+            NewOrder::new(company_id, idempotency_key, workers).map_err(|error| match error {
+                NewOrderError::TooManyWorkers => invalid_field("workers", error),
+                NewOrderError::SamePersonTwice(index) => {
+                    invalid_field(&format!("workers[{index}].national_id"), error)
+                }
+            })?;
+        let order = self.ordering.create(new).await?;
         Ok(Response::new(pb::CreateOrderResponse {
             order: Some(order_to_proto(order)?),
         }))
@@ -143,7 +78,7 @@ impl pb::order_service_server::OrderService for OrderApi {
             .await?;
         let worker = request.worker.ok_or_else(|| missing_field("worker"))?;
         let worker = parse_worker("worker", worker, self.policy)?;
-        let (order, added) = self.store.add_worker(order_id, worker).await?;
+        let (order, added) = self.ordering.add_worker(order_id, worker).await?;
         let order = order_to_proto(order)?;
         let worker = order
             .workers
@@ -225,29 +160,9 @@ impl pb::order_service_server::OrderService for OrderApi {
             .guard
             .order_of(&caller, current.company_id, Action::CardsOrder)
             .await?;
-        let checked = self.check_documents(&current).await?;
-        if current.status == OrderStatus::Draft {
-            self.store
-                .ensure_company_approved(current.company_id)
-                .await?;
-        }
         let order = self
-            .store
-            .transition(
-                order_id,
-                Transition::Submit,
-                &submitter.audit_name(),
-                |order| {
-                    let now: Vec<WorkerId> = order.workers.iter().map(|w| w.id).collect();
-                    if now == checked {
-                        Ok(())
-                    } else {
-                        Err(OrderError::Transition(
-                            "workers changed while submitting; try again",
-                        ))
-                    }
-                },
-            )
+            .ordering
+            .submit(current, &submitter.audit_name())
             .await?;
         Ok(Response::new(pb::SubmitOrderResponse {
             order: Some(order_to_proto(order)?),
@@ -264,13 +179,8 @@ impl pb::order_service_server::OrderService for OrderApi {
             .order(&hms_grpc::caller(&request), order_id, Action::OrdersDecide)
             .await?;
         let order = self
-            .store
-            .transition(
-                order_id,
-                Transition::Approve,
-                &decided_by.audit_name(),
-                |_| Ok(()),
-            )
+            .ordering
+            .approve(order_id, &decided_by.audit_name())
             .await?;
         Ok(Response::new(pb::ApproveOrderResponse {
             order: Some(order_to_proto(order)?),
@@ -289,13 +199,8 @@ impl pb::order_service_server::OrderService for OrderApi {
             .order(&hms_grpc::caller(&request), order_id, Action::OrdersDecide)
             .await?;
         let order = self
-            .store
-            .transition(
-                order_id,
-                Transition::Reject(reason),
-                &decided_by.audit_name(),
-                |_| Ok(()),
-            )
+            .ordering
+            .reject(order_id, reason, &decided_by.audit_name())
             .await?;
         Ok(Response::new(pb::RejectOrderResponse {
             order: Some(order_to_proto(order)?),

@@ -1,0 +1,225 @@
+//! Documents, the use cases: taking an upload in, listing and reading
+//! documents back, and purging an order's documents for good. Who may ask
+//! is checked before these are called ([`crate::grpc`]); what may be stored
+//! and when is decided here.
+
+use hms_company_status::Standing;
+use hms_domain::{CompanyId, DocumentId, DocumentKind, OrderId, WorkerId};
+
+use crate::decoding::{Decoders, Place};
+use crate::deletions;
+use crate::error::MediaError;
+use crate::orders::Orders;
+use crate::sanitize::ContentType;
+use crate::storage::{Document, NewDocument, PurgeTotals, Store};
+use crate::vault::Vault;
+
+/// An upload allowed to start: the order takes documents for the worker,
+/// its company is approved, and the bytes have a place in memory.
+pub struct Upload {
+    order_id: OrderId,
+    worker_id: WorkerId,
+    company_id: CompanyId,
+    _place: Place,
+}
+
+/// A document found, not yet read.
+pub struct Found {
+    document: Document,
+    wrapped_key: Vec<u8>,
+    pub company_id: CompanyId,
+}
+
+/// What a purge removed, this time and in all.
+pub struct Purged {
+    pub objects_deleted: u32,
+    pub keys_destroyed: u32,
+    pub totals: PurgeTotals,
+}
+
+#[derive(Clone)]
+pub struct Documents {
+    store: Store,
+    vault: Vault,
+    orders: Orders,
+    decoders: Decoders,
+}
+
+impl Documents {
+    pub fn new(store: Store, vault: Vault, orders: Orders, decoders: Decoders) -> Self {
+        Self {
+            store,
+            vault,
+            orders,
+            decoders,
+        }
+    }
+
+    /// Whose an order is: recorded here with its first document, else as
+    /// orders says. An order's company never changes.
+    pub async fn company_of(&self, order_id: OrderId) -> Result<CompanyId, MediaError> {
+        match self.store.order_company(order_id).await? {
+            Some(company) => Ok(company),
+            None => Ok(self.orders.state(order_id).await?.company_id),
+        }
+    }
+
+    /// Whether an upload for this order and worker may start: orders says
+    /// the order takes documents, this service's projection says the
+    /// company is approved, the order was not purged, and there is room.
+    pub async fn begin_upload(
+        &self,
+        order_id: OrderId,
+        worker_id: WorkerId,
+    ) -> Result<Upload, MediaError> {
+        let company_id = self.orders.upload_target(order_id, worker_id).await?;
+        match self.store.standing(company_id).await? {
+            Standing::Approved => {}
+            other => return Err(MediaError::CompanyNotApproved(other.refusal())),
+        }
+        if self.store.is_purged(order_id).await? {
+            return Err(MediaError::OrderPurged);
+        }
+        let place = self.decoders.admit().await?;
+        Ok(Upload {
+            order_id,
+            worker_id,
+            company_id,
+            _place: place,
+        })
+    }
+
+    /// Cleans the file, seals it under a key of its own and records it, in
+    /// place of any earlier document of the same kind for the worker.
+    pub async fn finish_upload(
+        &self,
+        upload: Upload,
+        kind: DocumentKind,
+        bytes: Vec<u8>,
+    ) -> Result<Document, MediaError> {
+        let Upload {
+            order_id,
+            worker_id,
+            company_id,
+            ..
+        } = upload;
+        let sanitized = self.decoders.sanitize(kind, bytes).await?;
+        // The upload may have streamed for a while: the order must still
+        // take documents now.
+        self.orders.upload_target(order_id, worker_id).await?;
+
+        let document_id = DocumentId::new();
+        let stored = self
+            .vault
+            .put(order_id, document_id, &sanitized.bytes)
+            .await?;
+        let recorded = self
+            .store
+            .record(NewDocument {
+                id: document_id,
+                order_id,
+                company_id,
+                worker_id,
+                kind,
+                content_type: sanitized.content_type,
+                size_bytes: sanitized.bytes.len() as u64,
+                object_path: &stored.path,
+                wrapped_key: &stored.wrapped_key,
+                master_key_id: self.vault.master_key_id(),
+            })
+            .await;
+        match recorded {
+            Ok((document, replaced)) => {
+                if replaced.is_some() {
+                    // The replaced object's key is gone; remove the object now.
+                    let _ =
+                        deletions::delete_pending(&self.store, &self.vault, Some(order_id)).await;
+                }
+                tracing::info!(document_id = %document.id, %order_id, kind = kind.as_str(), size = document.size_bytes, "document stored");
+                Ok(document)
+            }
+            Err(error) => {
+                // Its key exists nowhere now, but the object must not linger.
+                if self.vault.delete(&stored.path).await.is_err() {
+                    let _ = self.store.queue_orphan(&stored.path, order_id).await;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    pub async fn list(&self, order_id: OrderId) -> Result<Vec<Document>, MediaError> {
+        self.store.list(order_id).await
+    }
+
+    /// A document, and the company whose order it belongs to (for the
+    /// caller to be checked against), before it is read.
+    pub async fn find(&self, document_id: DocumentId) -> Result<Found, MediaError> {
+        let (document, wrapped_key) = self.store.get_with_key(document_id).await?;
+        // Recorded with the document: no call to orders, so an orders
+        // outage cannot make a document's existence show.
+        let company_id = self.company_of(document.order_id).await?;
+        Ok(Found {
+            document,
+            wrapped_key,
+            company_id,
+        })
+    }
+
+    /// A found document's clean bytes.
+    pub async fn read(&self, found: Found) -> Result<(Document, Vec<u8>), MediaError> {
+        let Found {
+            document,
+            wrapped_key,
+            ..
+        } = found;
+        // Stored before PDFs were refused; never handed to a viewer now.
+        if document.content_type == ContentType::Pdf {
+            return Err(MediaError::UnsafeDocument);
+        }
+        let bytes = self
+            .vault
+            .get(document.id, &document.object_path, &wrapped_key)
+            .await?;
+        Ok((document, bytes))
+    }
+
+    /// Destroys every key of the order's documents, then the objects. Only
+    /// for a decided order, whoever asks: redaction may be wrong (or its key
+    /// stolen), and documents of an order in progress are never purged.
+    #[tracing::instrument(name = "media.purge", skip(self), fields(%order_id))]
+    pub async fn purge(&self, order_id: OrderId) -> Result<Purged, MediaError> {
+        if !self.orders.state(order_id).await?.decided {
+            return Err(MediaError::NotDecided);
+        }
+        let record = self.store.purge(order_id).await?;
+        let mut deleted =
+            deletions::delete_pending(&self.store, &self.vault, Some(order_id)).await?;
+        // Objects stored by an upload that crashed before it was recorded
+        // are in no table; the order's prefix in the store finds them.
+        let strays = self.vault.delete_order_objects(order_id).await?;
+        if strays > 0 {
+            self.store.count_stray_deletions(order_id, strays).await?;
+            deleted.deleted += strays;
+        }
+        if deleted.failed > 0 {
+            // The keys are destroyed already; the objects are unreadable and
+            // stay queued. Redaction retries until they are gone.
+            return Err(MediaError::Store(format!(
+                "{} objects could not be deleted yet",
+                deleted.failed
+            )));
+        }
+        let totals = self.store.purge_totals(order_id).await?;
+        tracing::info!(
+            objects_deleted = deleted.deleted,
+            keys_destroyed = record.keys_destroyed,
+            "order media purged"
+        );
+        Ok(Purged {
+            objects_deleted: deleted.deleted,
+            keys_destroyed: record.keys_destroyed,
+            totals,
+        })
+    }
+}
