@@ -17,7 +17,7 @@ use hms_domain::CompanyId;
 use hms_proto::companies::v1::company_service_client::CompanyServiceClient;
 use hms_test_support::fakes::persons;
 use hms_test_support::latency::Latencies;
-use hms_test_support::{Service, TestEnv, fixtures};
+use hms_test_support::{ServiceName, TestEnv, fixtures};
 
 /// Concurrent callers, like the request handlers of one service.
 const CONCURRENCY: usize = 16;
@@ -30,11 +30,11 @@ async fn main() {
     env.set("HMS_DATABASE_MAX_CONNECTIONS", "10");
     // Logging every request would measure the terminal, not the decision.
     env.set("HMS_LOG_FILTER", "warn");
-    env.start(Service::Companies).await;
+    env.start(ServiceName::Companies).await;
 
     let token = env.access_token(persons::KARI_NORDMANN).await;
     let company =
-        CompanyServiceClient::new(env.channel_with_token(Service::Companies, &token).await)
+        CompanyServiceClient::new(env.channel_with_token(ServiceName::Companies, &token).await)
             .register_company(fixtures::nordmann_bygg())
             .await
             .expect("the owner registers the company")
@@ -43,7 +43,7 @@ async fn main() {
             .expect("a company");
     let target = Target::Company(CompanyId::parse(&company.company_id).expect("a company id"));
 
-    let identity_url = env.url(Service::Identity);
+    let identity_url = env.url(ServiceName::Identity);
     let keys: Arc<dyn KeySource> =
         Arc::new(IdentityKeys::new(&identity_url).expect("identity's keys"));
     let caller = TokenVerifier::new("orders", keys)
@@ -54,8 +54,9 @@ async fn main() {
         ServiceCredentials::new("orders", &identity_url, env.service_secret("orders").into())
             .expect("service credentials"),
     );
-    let channel = hms_grpc::client::connect(&identity_url, "identity", tokens)
-        .expect("a channel to identity");
+    let channel =
+        hms_grpc::client::connect(&identity_url, hms_layout::ServiceName::Identity, tokens)
+            .expect("a channel to identity");
 
     println!(
         "authorization decisions through hms_authz::Authorizer ({CONCURRENCY} concurrent callers)"

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use hms_test_support::fakes::{orgs, persons};
 use hms_test_support::latency::Latencies;
-use hms_test_support::{Service, TestEnv, fixtures};
+use hms_test_support::{ServiceName, TestEnv, fixtures};
 use serde_json::{Value, json};
 
 const CONCURRENCY: usize = 16;
@@ -141,7 +141,7 @@ async fn upload_benchmark(
     order_id: &str,
     worker_id: &str,
 ) {
-    let pid = env.pid(Service::Gateway).expect("the gateway runs");
+    let pid = env.pid(ServiceName::Gateway).expect("the gateway runs");
     // The read benchmark ran in this process first: the high-water mark
     // starts afresh, so the peak is the uploads' own.
     reset_peak_memory(pid);

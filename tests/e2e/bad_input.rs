@@ -3,16 +3,16 @@
 use hms_proto::companies::v1 as companies;
 use hms_proto::media::v1 as media;
 use hms_proto::orders::v1 as orders;
-use hms_test_support::{Service, TestEnv, fixtures};
+use hms_test_support::{ServiceName, TestEnv, fixtures};
 
 use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_national_id_is_refused_by_field_and_nothing_is_stored() {
     let mut env = TestEnv::new();
-    env.start(Service::Companies).await;
-    env.start(Service::Orders).await;
-    env.start(Service::Media).await;
+    env.start(ServiceName::Companies).await;
+    env.start(ServiceName::Orders).await;
+    env.start(ServiceName::Media).await;
     let mut clients = Clients::connect(&env).await;
     let company_id = approved_company(&env, &mut clients).await;
 
@@ -84,7 +84,7 @@ async fn an_invalid_national_id_is_refused_by_field_and_nothing_is_stored() {
         );
     }
 
-    let orders_db = env.db(Service::Orders).await;
+    let orders_db = env.db(ServiceName::Orders).await;
     let stored: i64 =
         sqlx::query_scalar("SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM workers)")
             .fetch_one(&orders_db)
@@ -119,9 +119,9 @@ async fn an_invalid_national_id_is_refused_by_field_and_nothing_is_stored() {
 async fn bad_uploads_are_refused_and_leave_nothing_stored() {
     let mut env = TestEnv::new();
     env.set("HMS_MEDIA_MAX_UPLOAD_BYTES", "1048576");
-    env.start(Service::Companies).await;
-    env.start(Service::Orders).await;
-    env.start(Service::Media).await;
+    env.start(ServiceName::Companies).await;
+    env.start(ServiceName::Orders).await;
+    env.start(ServiceName::Media).await;
     let mut clients = Clients::connect(&env).await;
     let company_id = approved_company(&env, &mut clients).await;
     let order = create_order(&mut clients, &company_id, &[fixtures::fodselsnummer()]).await;
@@ -262,7 +262,7 @@ async fn bad_uploads_are_refused_and_leave_nothing_stored() {
     assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
 
     // Nothing of all that was stored.
-    let media_db = env.db(Service::Media).await;
+    let media_db = env.db(ServiceName::Media).await;
     let documents: i64 = sqlx::query_scalar(
         "SELECT (SELECT count(*) FROM documents) + (SELECT count(*) FROM document_keys)",
     )
@@ -280,13 +280,13 @@ async fn bad_uploads_are_refused_and_leave_nothing_stored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn internal_calls_need_the_right_service_identity() {
     let mut env = TestEnv::new();
-    env.start(Service::Orders).await;
-    env.start(Service::Media).await;
+    env.start(ServiceName::Orders).await;
+    env.start(ServiceName::Media).await;
     let order_id = uuid::Uuid::now_v7().to_string();
 
     let mut anonymous =
         hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient::new(
-            env.channel(Service::Orders).await,
+            env.channel(ServiceName::Orders).await,
         );
     let refused = anonymous
         .mask_national_ids(orders::MaskNationalIdsRequest {
@@ -309,7 +309,7 @@ async fn internal_calls_need_the_right_service_identity() {
     // A forged or damaged token is refused before any handler runs, and the
     // answer says nothing about why.
     let mut forged = hms_proto::orders::v1::order_service_client::OrderServiceClient::new(
-        env.channel(Service::Orders).await,
+        env.channel(ServiceName::Orders).await,
     );
     let mut request = tonic::Request::new(orders::GetOrderRequest {
         order_id: uuid::Uuid::now_v7().to_string(),
@@ -328,9 +328,9 @@ async fn internal_calls_need_the_right_service_identity() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_in_progress_cannot_be_redacted() {
     let mut env = TestEnv::new();
-    env.start(Service::Companies).await;
-    env.start(Service::Orders).await;
-    env.start(Service::Media).await;
+    env.start(ServiceName::Companies).await;
+    env.start(ServiceName::Orders).await;
+    env.start(ServiceName::Media).await;
     let mut clients = Clients::connect(&env).await;
     let company_id = approved_company(&env, &mut clients).await;
     let order = create_order(&mut clients, &company_id, &[fixtures::fodselsnummer()]).await;
@@ -348,13 +348,13 @@ async fn an_order_in_progress_cannot_be_redacted() {
 
     let documents = list_documents(&mut clients, &order.order_id).await;
     assert_eq!(documents.len(), 3, "the draft's documents are all there");
-    let orders_db = env.db(Service::Orders).await;
+    let orders_db = env.db(ServiceName::Orders).await;
     let stored = stored_secrets(&orders_db, &order.order_id).await;
     assert!(
         stored.sealed.iter().all(Option::is_some),
         "the draft's numbers are still sealed, not erased"
     );
-    let media_db = env.db(Service::Media).await;
+    let media_db = env.db(ServiceName::Media).await;
     let purged: i64 =
         sqlx::query_scalar("SELECT count(*) FROM media_orders WHERE purged_at IS NOT NULL")
             .fetch_one(&media_db)
@@ -389,9 +389,9 @@ async fn twenty_costly_images_at_once_keep_media_within_its_memory_bound() {
     env.set("HMS_MEDIA_DECODE_CONCURRENCY", "2");
     // Waiting in line is what is measured here, not giving up.
     env.set("HMS_MEDIA_DECODE_WAIT_SECS", "300");
-    env.start(Service::Companies).await;
-    env.start(Service::Orders).await;
-    env.start(Service::Media).await;
+    env.start(ServiceName::Companies).await;
+    env.start(ServiceName::Orders).await;
+    env.start(ServiceName::Media).await;
     let mut clients = Clients::connect(&env).await;
     let company_id = approved_company(&env, &mut clients).await;
     let numbers: Vec<String> = (0..20).map(|_| fixtures::fodselsnummer()).collect();
@@ -415,7 +415,7 @@ async fn twenty_costly_images_at_once_keep_media_within_its_memory_bound() {
     // worker at once.
     let photo = fixtures::png_rgba(4_096, 3_072);
     println!("each upload is {} KiB", photo.len() / 1024);
-    let pid = env.pid(Service::Media).expect("media runs");
+    let pid = env.pid(ServiceName::Media).expect("media runs");
     let before = peak_memory_mib(pid);
     let uploads = order.workers.iter().map(|worker| {
         let mut media = clients.owner.media.clone();

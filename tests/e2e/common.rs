@@ -14,7 +14,7 @@ use hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceCl
 use hms_proto::orders::v1::order_service_client::OrderServiceClient;
 use hms_proto::redaction::v1::redaction_service_client::RedactionServiceClient;
 use hms_test_support::fakes::persons;
-use hms_test_support::{Authed, Service, ServiceAuth, TestEnv, eventually, fixtures};
+use hms_test_support::{Authed, ServiceAuth, ServiceName, TestEnv, eventually, fixtures};
 use sqlx::PgPool;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -51,27 +51,30 @@ impl PersonClients {
     pub async fn as_service(env: &TestEnv, name: &str) -> Self {
         let mut tokens = std::collections::HashMap::new();
         // The gateway has no gRPC API to call.
-        for service in Service::ALL.into_iter().filter(|s| *s != Service::Gateway) {
-            tokens.insert(service.name(), env.service_token(name, service).await);
+        for service in ServiceName::ALL
+            .into_iter()
+            .filter(|s| *s != ServiceName::Gateway)
+        {
+            tokens.insert(service.as_str(), env.service_token(name, service).await);
         }
         Self::presenting(env, |service| {
-            tokens.get(service.name()).cloned().unwrap_or_default()
+            tokens.get(service.as_str()).cloned().unwrap_or_default()
         })
         .await
     }
 
-    async fn presenting(env: &TestEnv, token: impl Fn(Service) -> String) -> Self {
-        let channel = |service: Service| {
+    async fn presenting(env: &TestEnv, token: impl Fn(ServiceName) -> String) -> Self {
+        let channel = |service: ServiceName| {
             let endpoint = Channel::from_shared(env.url(service)).expect("valid url");
             InterceptedService::new(endpoint.connect_lazy(), ServiceAuth::new(&token(service)))
         };
         Self {
-            identity: IdentityServiceClient::new(channel(Service::Identity)),
-            companies: CompanyServiceClient::new(channel(Service::Companies)),
-            orders: OrderServiceClient::new(channel(Service::Orders)),
-            orders_internal: OrderInternalServiceClient::new(channel(Service::Orders)),
-            media: MediaServiceClient::new(channel(Service::Media)),
-            redaction: RedactionServiceClient::new(channel(Service::Redaction)),
+            identity: IdentityServiceClient::new(channel(ServiceName::Identity)),
+            companies: CompanyServiceClient::new(channel(ServiceName::Companies)),
+            orders: OrderServiceClient::new(channel(ServiceName::Orders)),
+            orders_internal: OrderInternalServiceClient::new(channel(ServiceName::Orders)),
+            media: MediaServiceClient::new(channel(ServiceName::Media)),
+            redaction: RedactionServiceClient::new(channel(ServiceName::Redaction)),
         }
     }
 }
@@ -353,10 +356,10 @@ pub async fn redacted_events(env: &TestEnv) -> Vec<hms_proto::events::v1::OrderR
 }
 
 /// Waits until `service` has published every event in its outbox.
-pub async fn outbox_drained(env: &TestEnv, service: Service) {
+pub async fn outbox_drained(env: &TestEnv, service: ServiceName) {
     let db = env.db(service).await;
     eventually(
-        &format!("{}'s outbox to be published", service.name()),
+        &format!("{}'s outbox to be published", service.as_str()),
         SOON,
         || {
             let db = db.clone();
@@ -458,7 +461,7 @@ pub async fn mask_as(
     order_id: &str,
 ) -> Result<orders::MaskNationalIdsResponse, tonic::Status> {
     hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient::new(
-        env.channel_as(Service::Orders, caller).await,
+        env.channel_as(ServiceName::Orders, caller).await,
     )
     .mask_national_ids(orders::MaskNationalIdsRequest {
         order_id: order_id.to_owned(),
@@ -473,7 +476,7 @@ pub async fn purge_as(
     caller: &str,
     order_id: &str,
 ) -> Result<media::PurgeOrderMediaResponse, tonic::Status> {
-    MediaServiceClient::new(env.channel_as(Service::Media, caller).await)
+    MediaServiceClient::new(env.channel_as(ServiceName::Media, caller).await)
         .purge_order_media(media::PurgeOrderMediaRequest {
             order_id: order_id.to_owned(),
         })

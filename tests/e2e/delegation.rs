@@ -10,7 +10,7 @@ use hms_proto::identity::v1 as identity;
 use hms_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use hms_proto::orders::v1 as orders;
 use hms_test_support::fakes::{orgs, persons};
-use hms_test_support::{Service, TestEnv, eventually, fixtures};
+use hms_test_support::{ServiceName, TestEnv, eventually, fixtures};
 use tonic::Code;
 
 use crate::common::*;
@@ -73,8 +73,10 @@ async fn a_suppliers_employee_orders_for_a_company_until_the_owner_revokes_the_g
 
     // Per logs in, sees the company he may act for, and orders a card.
     let per_token = env.access_token(persons::PER_ANSATT).await;
-    let mut per_identity =
-        IdentityServiceClient::new(env.channel_with_token(Service::Identity, &per_token).await);
+    let mut per_identity = IdentityServiceClient::new(
+        env.channel_with_token(ServiceName::Identity, &per_token)
+            .await,
+    );
     let per_me = me(&mut per_identity).await;
     let per_id = per_me.user.expect("user").user_id;
     let access = per_me
@@ -217,7 +219,7 @@ async fn a_suppliers_employee_orders_for_a_company_until_the_owner_revokes_the_g
     }
 
     // Each grant and each revocation went out as an event.
-    outbox_drained(&env, Service::Identity).await;
+    outbox_drained(&env, ServiceName::Identity).await;
     let granted: Vec<events::AccessGranted> = published(&env).await;
     assert_eq!(granted.len(), 2, "{granted:?}");
     assert!(granted.iter().any(|event| event.grant_id == supplier_grant
@@ -324,7 +326,7 @@ async fn contact_details_change_with_a_recent_login_and_leave_a_history() {
     assert_eq!(history[0].new_contact.as_ref(), Some(&new_contact));
     assert_eq!(history[0].version, changed.version);
     // Everything companies had to say is out; only then count.
-    outbox_drained(&env, Service::Companies).await;
+    outbox_drained(&env, ServiceName::Companies).await;
     let events: Vec<events::ContactInfoChanged> = published(&env).await;
     assert_eq!(events.len(), 1, "the repeat announced nothing");
     assert_eq!(events[0].company_id, company_id);
@@ -520,7 +522,7 @@ async fn an_access_manager_grants_only_within_their_own_grant_and_loses_what_the
         },
     )
     .await;
-    outbox_drained(&env, Service::Identity).await;
+    outbox_drained(&env, ServiceName::Identity).await;
     let revoked: Vec<events::AccessRevoked> = published(&env).await;
     assert_eq!(revoked.len(), 4, "{revoked:?}");
 }
@@ -830,7 +832,7 @@ async fn identity_as(
     national_id: &str,
 ) -> IdentityServiceClient<hms_test_support::Authed> {
     let token = env.access_token(national_id).await;
-    IdentityServiceClient::new(env.channel_with_token(Service::Identity, &token).await)
+    IdentityServiceClient::new(env.channel_with_token(ServiceName::Identity, &token).await)
 }
 
 async fn me(

@@ -6,7 +6,7 @@ use async_nats::jetstream;
 use hms_events::{Domain, Event};
 use hms_proto::events::v1 as events;
 use hms_proto::redaction::v1 as redaction;
-use hms_test_support::{Service, TestEnv, eventually};
+use hms_test_support::{ServiceName, TestEnv, eventually};
 use prost::Message;
 
 use crate::common::*;
@@ -14,25 +14,25 @@ use crate::common::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_approved_while_redaction_is_down_is_redacted_when_it_starts() {
     let mut env = TestEnv::new();
-    env.start(Service::Companies).await;
-    env.start(Service::Orders).await;
-    env.start(Service::Media).await;
+    env.start(ServiceName::Companies).await;
+    env.start(ServiceName::Orders).await;
+    env.start(ServiceName::Media).await;
     let mut clients = Clients::connect(&env).await;
     let (order, _) = submitted_order(&env, &mut clients).await;
     approve(&mut clients, &order.order_id).await;
 
     // Nothing redacts while redaction is down.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let orders_db = env.db(Service::Orders).await;
+    let orders_db = env.db(ServiceName::Orders).await;
     let sealed =
         "SELECT count(*) FROM workers WHERE order_id = $1 AND national_id_sealed IS NOT NULL";
     assert_eq!(count(&orders_db, sealed, &order.order_id).await, 2);
 
-    env.start(Service::Redaction).await;
+    env.start(ServiceName::Redaction).await;
     let receipt = receipt(&mut clients, &order.order_id, SOON).await;
     assert_eq!(receipt.trigger, redaction::Trigger::Event as i32);
     assert_eq!(count(&orders_db, sealed, &order.order_id).await, 0);
-    let media_db = env.db(Service::Media).await;
+    let media_db = env.db(ServiceName::Media).await;
     assert_eq!(
         count(
             &media_db,
@@ -48,15 +48,15 @@ async fn an_order_approved_while_redaction_is_down_is_redacted_when_it_starts() 
 async fn a_lost_approval_event_is_redacted_by_the_reconciler() {
     let mut env = TestEnv::new();
     env.set("HMS_RECONCILE_DELAY_SECS", "1");
-    env.start(Service::Companies).await;
-    env.start(Service::Orders).await;
-    env.start(Service::Media).await;
+    env.start(ServiceName::Companies).await;
+    env.start(ServiceName::Orders).await;
+    env.start(ServiceName::Media).await;
     let mut clients = Clients::connect(&env).await;
     let (order, _) = submitted_order(&env, &mut clients).await;
     approve(&mut clients, &order.order_id).await;
 
     // Wait until the event left the outbox, then lose it.
-    let orders_db = env.db(Service::Orders).await;
+    let orders_db = env.db(ServiceName::Orders).await;
     eventually("the approval to be published", SOON, || {
         let db = orders_db.clone();
         async move {
@@ -82,7 +82,7 @@ async fn a_lost_approval_event_is_redacted_by_the_reconciler() {
         .expect("purge the approval");
     assert_eq!(purged.purged, 1);
 
-    env.start(Service::Redaction).await;
+    env.start(ServiceName::Redaction).await;
     let receipt = receipt(&mut clients, &order.order_id, SOON).await;
     assert_eq!(receipt.trigger, redaction::Trigger::Reconciler as i32);
     assert_eq!(
@@ -178,7 +178,7 @@ async fn a_duplicate_event_and_repeated_calls_change_nothing_twice() {
         1,
         "OrderRedacted was published once"
     );
-    let redaction_db = env.db(Service::Redaction).await;
+    let redaction_db = env.db(ServiceName::Redaction).await;
     let receipts: i64 = sqlx::query_scalar("SELECT count(*) FROM redactions")
         .fetch_one(&redaction_db)
         .await
@@ -269,7 +269,7 @@ async fn a_poison_event_is_parked_without_blocking_the_events_behind_it() {
         "{reasons:?}"
     );
     // Parking does not leave the poison half-handled in redaction.
-    let redaction_db = env.db(Service::Redaction).await;
+    let redaction_db = env.db(ServiceName::Redaction).await;
     assert_eq!(
         count(
             &redaction_db,

@@ -5,7 +5,7 @@ use std::time::Instant;
 use hms_proto::media::v1 as media;
 use hms_proto::orders::v1 as orders;
 use hms_proto::redaction::v1 as redaction;
-use hms_test_support::{Service, ServiceAuth, TestEnv, fixtures};
+use hms_test_support::{ServiceAuth, ServiceName, TestEnv, fixtures};
 
 use crate::common::*;
 
@@ -52,8 +52,8 @@ async fn approving_an_order_masks_its_numbers_and_destroys_its_documents() {
 
     let documents = upload_all_documents(&mut clients, &order).await;
     assert_eq!(documents.len(), 6);
-    let media_db = env.db(Service::Media).await;
-    let orders_db = env.db(Service::Orders).await;
+    let media_db = env.db(ServiceName::Media).await;
+    let orders_db = env.db(ServiceName::Orders).await;
     let order_objects = env.objects_dir().join("orders").join(&order.order_id);
     let stored = files_below(&order_objects);
     assert_eq!(stored.len(), 6, "one object per document");
@@ -319,9 +319,9 @@ async fn a_rejected_order_is_redacted_too() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_create_returns_the_same_order() {
     let mut env = TestEnv::new();
-    env.start(Service::Companies).await;
-    env.start(Service::Orders).await;
-    env.start(Service::Media).await;
+    env.start(ServiceName::Companies).await;
+    env.start(ServiceName::Orders).await;
+    env.start(ServiceName::Media).await;
     let mut clients = Clients::connect(&env).await;
     let company_id = approved_company(&env, &mut clients).await;
     let request = orders::CreateOrderRequest {
@@ -359,7 +359,7 @@ async fn a_retried_create_returns_the_same_order() {
         .await
         .expect_err("same key, other content");
     assert_eq!(conflict.code(), tonic::Code::FailedPrecondition);
-    let orders_db = env.db(Service::Orders).await;
+    let orders_db = env.db(ServiceName::Orders).await;
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
         .fetch_one(&orders_db)
         .await

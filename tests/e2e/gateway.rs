@@ -1146,7 +1146,7 @@ async fn logging_out_with_a_bearer_token_ends_the_session_and_refusals_are_logge
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_without_a_length_is_cut_at_the_limit_and_cors_allows_only_its_origins() {
-    use hms_test_support::{Service, fixtures};
+    use hms_test_support::{ServiceName, fixtures};
     use reqwest::Method;
 
     let mut env = TestEnv::new();
@@ -1222,7 +1222,7 @@ async fn an_upload_without_a_length_is_cut_at_the_limit_and_cors_allows_only_its
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{problem}");
     assert_problem(&headers, &problem, status, "payload-too-large");
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let media = env.db(Service::Media).await;
+    let media = env.db(ServiceName::Media).await;
     let stored: i64 = sqlx::query_scalar(
         "SELECT (SELECT count(*) FROM documents) + (SELECT count(*) FROM document_keys)",
     )

@@ -7,7 +7,7 @@ use hms_proto::companies::v1::company_service_client::CompanyServiceClient;
 use hms_proto::identity::v1 as pb;
 use hms_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use hms_test_support::fakes::persons;
-use hms_test_support::{Service, TestEnv};
+use hms_test_support::{ServiceName, TestEnv};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
 const VAGUE: &str = "invalid or expired credentials";
@@ -23,11 +23,12 @@ fn claims_of(token: &str) -> serde_json::Value {
 /// Asks companies for a company nobody has: a token it accepts gets
 /// NOT_FOUND (the call got as far as the question), a bad one is refused.
 async fn ask_companies_with(env: &TestEnv, token: &str) -> Result<(), tonic::Status> {
-    let answer = CompanyServiceClient::new(env.channel_with_token(Service::Companies, token).await)
-        .get_company(companies_pb::GetCompanyRequest {
-            company_id: uuid::Uuid::now_v7().to_string(),
-        })
-        .await;
+    let answer =
+        CompanyServiceClient::new(env.channel_with_token(ServiceName::Companies, token).await)
+            .get_company(companies_pb::GetCompanyRequest {
+                company_id: uuid::Uuid::now_v7().to_string(),
+            })
+            .await;
     match answer {
         Err(status) if status.code() == tonic::Code::NotFound => Ok(()),
         Err(status) => Err(status),
@@ -38,7 +39,7 @@ async fn ask_companies_with(env: &TestEnv, token: &str) -> Result<(), tonic::Sta
 #[tokio::test]
 async fn a_person_logs_in_with_bankid_and_the_session_can_be_refreshed_and_ended() {
     let mut env = TestEnv::new();
-    env.start(Service::Companies).await;
+    env.start(ServiceName::Companies).await;
 
     let login = env.login(persons::KARI_NORDMANN).await;
     let user = login.user.expect("user");
@@ -62,7 +63,7 @@ async fn a_person_logs_in_with_bankid_and_the_session_can_be_refreshed_and_ended
         .expect("companies accepts the person's token");
 
     let mut identity = IdentityServiceClient::new(
-        env.channel_with_token(Service::Identity, &tokens.access_token)
+        env.channel_with_token(ServiceName::Identity, &tokens.access_token)
             .await,
     );
     let me = identity
@@ -77,7 +78,7 @@ async fn a_person_logs_in_with_bankid_and_the_session_can_be_refreshed_and_ended
     assert_eq!(again.user.expect("user").user_id, user.user_id);
 
     // Refreshing rotates the refresh token: the old one stops working.
-    let mut anonymous = IdentityServiceClient::new(env.channel(Service::Identity).await);
+    let mut anonymous = IdentityServiceClient::new(env.channel(ServiceName::Identity).await);
     let refreshed = anonymous
         .refresh_session(pb::RefreshSessionRequest {
             refresh_token: tokens.refresh_token.clone(),
@@ -122,13 +123,13 @@ async fn a_person_logs_in_with_bankid_and_the_session_can_be_refreshed_and_ended
 async fn a_replayed_refresh_token_ends_the_whole_session() {
     let mut env = TestEnv::new();
     env.set("HMS_REFRESH_REUSE_GRACE_SECS", "1");
-    env.start(Service::Companies).await;
+    env.start(ServiceName::Companies).await;
     let tokens = env
         .login(persons::KARI_NORDMANN)
         .await
         .tokens
         .expect("tokens");
-    let mut anonymous = IdentityServiceClient::new(env.channel(Service::Identity).await);
+    let mut anonymous = IdentityServiceClient::new(env.channel(ServiceName::Identity).await);
     let refresh = |refresh_token: &str| pb::RefreshSessionRequest {
         refresh_token: refresh_token.to_owned(),
     };
@@ -197,7 +198,7 @@ async fn a_replayed_refresh_token_ends_the_whole_session() {
 #[tokio::test]
 async fn a_login_is_completed_once_and_only_at_the_required_level() {
     let mut env = TestEnv::new();
-    env.start(Service::Identity).await;
+    env.start(ServiceName::Identity).await;
 
     let low = env
         .try_login(persons::LISE_LAVNIVA)
@@ -207,7 +208,7 @@ async fn a_login_is_completed_once_and_only_at_the_required_level() {
     assert!(low.message().contains("level"), "{}", low.message());
     assert!(!low.message().contains(persons::LISE_LAVNIVA));
 
-    let mut identity = IdentityServiceClient::new(env.channel(Service::Identity).await);
+    let mut identity = IdentityServiceClient::new(env.channel(ServiceName::Identity).await);
     let unknown = identity
         .complete_login(pb::CompleteLoginRequest {
             state: "made-up".into(),
@@ -232,7 +233,7 @@ async fn a_login_is_completed_once_and_only_at_the_required_level() {
 /// database and HMS_IDENTITY_KEY could: to forge tokens that are wrong in
 /// one way only.
 async fn identity_signing_key(env: &TestEnv) -> (String, EncodingKey) {
-    let db = env.db(Service::Identity).await;
+    let db = env.db(ServiceName::Identity).await;
     let (kid, sealed): (String, Vec<u8>) = sqlx::query_as(
         "SELECT kid, private_key FROM signing_keys WHERE retire_at > now() ORDER BY created_at DESC LIMIT 1",
     )
@@ -254,7 +255,7 @@ fn secrecy_string(value: &str) -> secrecy::SecretString {
 #[tokio::test]
 async fn bad_tokens_are_refused_with_unauthenticated_and_no_detail() {
     let mut env = TestEnv::new();
-    env.start(Service::Companies).await;
+    env.start(ServiceName::Companies).await;
     let login = env.login(persons::KARI_NORDMANN).await;
     let good = login.tokens.expect("tokens").access_token;
     ask_companies_with(&env, &good)
@@ -338,8 +339,8 @@ async fn a_new_signing_key_is_published_before_it_signs_and_the_old_one_after() 
     let mut env = TestEnv::new();
     // The shortest rotation allowed.
     env.set("HMS_SIGNING_KEY_ROTATION_SECS", "20");
-    env.start(Service::Companies).await;
-    let identity = IdentityServiceClient::new(env.channel(Service::Identity).await);
+    env.start(ServiceName::Companies).await;
+    let identity = IdentityServiceClient::new(env.channel(ServiceName::Identity).await);
     let published = || {
         let mut identity = identity.clone();
         async move {
@@ -366,7 +367,7 @@ async fn a_new_signing_key_is_published_before_it_signs_and_the_old_one_after() 
     };
 
     // The next key is out from the start, while the first signs.
-    let first_token = env.service_token("gateway", Service::Companies).await;
+    let first_token = env.service_token("gateway", ServiceName::Companies).await;
     let first = signing_kid(&first_token);
     let kids = published().await;
     assert_eq!(kids.len(), 2, "{kids:?}");
@@ -383,7 +384,7 @@ async fn a_new_signing_key_is_published_before_it_signs_and_the_old_one_after() 
         "the next key to sign",
         std::time::Duration::from_secs(30),
         || async {
-            let signs = signing_kid(&env.service_token("gateway", Service::Companies).await);
+            let signs = signing_kid(&env.service_token("gateway", ServiceName::Companies).await);
             (signs == next).then_some(())
         },
     )
@@ -392,7 +393,7 @@ async fn a_new_signing_key_is_published_before_it_signs_and_the_old_one_after() 
     assert_eq!(kids.len(), 3, "{kids:?}");
     assert!(kids.contains(&first) && kids.contains(&next), "{kids:?}");
     let answer = CompanyServiceClient::new(
-        env.channel_with_token(Service::Companies, &first_token)
+        env.channel_with_token(ServiceName::Companies, &first_token)
             .await,
     )
     .list_companies(companies_pb::ListCompaniesRequest::default())

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use hms_test_support::{Service, TestEnv};
+use hms_test_support::{ServiceName, TestEnv};
 use tonic_reflection::pb::v1::ServerReflectionRequest;
 use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
@@ -15,18 +15,24 @@ async fn every_service_serves_reflection_and_stops_cleanly_on_sigterm() {
     env.start_all().await;
     // Each lists what it answers, and nothing it would answer UNIMPLEMENTED.
     for (service, apis) in [
-        (Service::Identity, &["hms.identity.v1.IdentityService"][..]),
-        (Service::Companies, &["hms.companies.v1.CompanyService"]),
         (
-            Service::Orders,
+            ServiceName::Identity,
+            &["hms.identity.v1.IdentityService"][..],
+        ),
+        (ServiceName::Companies, &["hms.companies.v1.CompanyService"]),
+        (
+            ServiceName::Orders,
             &[
                 "hms.orders.v1.OrderService",
                 "hms.orders.v1.OrderInternalService",
             ],
         ),
-        (Service::Media, &["hms.media.v1.MediaService"]),
-        (Service::Redaction, &["hms.redaction.v1.RedactionService"]),
-        (Service::Gateway, &[]),
+        (ServiceName::Media, &["hms.media.v1.MediaService"]),
+        (
+            ServiceName::Redaction,
+            &["hms.redaction.v1.RedactionService"],
+        ),
+        (ServiceName::Gateway, &[]),
     ] {
         let mut client = ServerReflectionClient::new(env.channel(service).await);
         let request = ServerReflectionRequest {
@@ -39,10 +45,10 @@ async fn every_service_serves_reflection_and_stops_cleanly_on_sigterm() {
             .expect("reflection")
             .into_inner();
         let Some(Ok(response)) = responses.next().await else {
-            panic!("{} answered no reflection", service.name());
+            panic!("{} answered no reflection", service.as_str());
         };
         let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
-            panic!("{} answered something else", service.name());
+            panic!("{} answered something else", service.as_str());
         };
         let mut names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
         names.sort();
@@ -55,17 +61,17 @@ async fn every_service_serves_reflection_and_stops_cleanly_on_sigterm() {
             .map(|name| (*name).to_owned())
             .collect();
         expected.sort();
-        assert_eq!(names, expected, "{}", service.name());
+        assert_eq!(names, expected, "{}", service.as_str());
     }
 
-    for service in Service::ALL {
+    for service in ServiceName::ALL {
         let stopping = Instant::now();
         let code = env.stop(service).await;
-        assert_eq!(code, Some(0), "{} exits cleanly", service.name());
+        assert_eq!(code, Some(0), "{} exits cleanly", service.as_str());
         assert!(
             stopping.elapsed() < Duration::from_secs(10),
             "{} stopped in {:?}",
-            service.name(),
+            service.as_str(),
             stopping.elapsed()
         );
     }

@@ -11,18 +11,18 @@ use hms_proto::media::v1 as media;
 use hms_proto::orders::v1 as orders;
 use hms_proto::redaction::v1 as redaction;
 use hms_test_support::fakes::persons;
-use hms_test_support::{Service, TestEnv, eventually};
+use hms_test_support::{ServiceName, TestEnv, eventually};
 use tonic::Code;
 
 use crate::common::*;
 
 /// The services that keep a database.
-const WITH_A_DATABASE: [Service; 5] = [
-    Service::Identity,
-    Service::Companies,
-    Service::Orders,
-    Service::Media,
-    Service::Redaction,
+const WITH_A_DATABASE: [ServiceName; 5] = [
+    ServiceName::Identity,
+    ServiceName::Companies,
+    ServiceName::Orders,
+    ServiceName::Media,
+    ServiceName::Redaction,
 ];
 
 fn assert_unavailable<T: std::fmt::Debug>(answer: Result<T, tonic::Status>, what: &str) {
@@ -38,19 +38,19 @@ fn assert_unavailable<T: std::fmt::Debug>(answer: Result<T, tonic::Status>, what
 /// A call to `service` that needs its database.
 async fn ask(
     clients: &Clients,
-    service: Service,
+    service: ServiceName,
     company_id: &str,
     order_id: &str,
 ) -> Result<(), tonic::Status> {
     let owner = &clients.owner;
     match service {
-        Service::Identity => owner
+        ServiceName::Identity => owner
             .identity
             .clone()
             .get_current_user(identity::GetCurrentUserRequest {})
             .await
             .map(drop),
-        Service::Companies => owner
+        ServiceName::Companies => owner
             .companies
             .clone()
             .get_company(companies::GetCompanyRequest {
@@ -58,7 +58,7 @@ async fn ask(
             })
             .await
             .map(drop),
-        Service::Orders => owner
+        ServiceName::Orders => owner
             .orders
             .clone()
             .get_order(orders::GetOrderRequest {
@@ -66,7 +66,7 @@ async fn ask(
             })
             .await
             .map(drop),
-        Service::Media => owner
+        ServiceName::Media => owner
             .media
             .clone()
             .list_documents(media::ListDocumentsRequest {
@@ -74,7 +74,7 @@ async fn ask(
             })
             .await
             .map(drop),
-        Service::Redaction => owner
+        ServiceName::Redaction => owner
             .redaction
             .clone()
             .get_receipt(redaction::GetReceiptRequest {
@@ -82,7 +82,7 @@ async fn ask(
             })
             .await
             .map(drop),
-        Service::Gateway => unreachable!("the gateway keeps no database"),
+        ServiceName::Gateway => unreachable!("the gateway keeps no database"),
     }
 }
 
@@ -104,7 +104,7 @@ async fn a_database_that_is_down_means_try_again_everywhere_until_it_is_back() {
 
     // Orders' database goes away while the back office approves: over gRPC
     // and through the gateway alike, "try again".
-    env.database_down(Service::Orders);
+    env.database_down(ServiceName::Orders);
     assert_unavailable(
         clients
             .back_office
@@ -138,7 +138,7 @@ async fn a_database_that_is_down_means_try_again_everywhere_until_it_is_back() {
     assert_eq!(problem["type"], "/problems/unavailable", "{problem}");
 
     // Back again: the approval goes through, and the order is redacted.
-    env.database_up(Service::Orders);
+    env.database_up(ServiceName::Orders);
     let approved = eventually(
         "the approval to go through",
         Duration::from_secs(20),
@@ -158,20 +158,20 @@ async fn a_database_that_is_down_means_try_again_everywhere_until_it_is_back() {
     // Every other service the same way, and all of it answers again once
     // its database is back.
     for service in [
-        Service::Companies,
-        Service::Media,
-        Service::Redaction,
-        Service::Identity,
+        ServiceName::Companies,
+        ServiceName::Media,
+        ServiceName::Redaction,
+        ServiceName::Identity,
     ] {
         env.database_down(service);
         assert_unavailable(
             ask(&clients, service, &company_id, &order.order_id).await,
-            &format!("{} without its database", service.name()),
+            &format!("{} without its database", service.as_str()),
         );
         env.database_up(service);
     }
     for service in WITH_A_DATABASE {
-        let what = format!("{} to answer again", service.name());
+        let what = format!("{} to answer again", service.as_str());
         eventually(&what, Duration::from_secs(20), || {
             let clients = &clients;
             let (company_id, order_id) = (&company_id, &order.order_id);

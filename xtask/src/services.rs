@@ -1,6 +1,7 @@
-//! The services `up` runs and `test` builds. Adding a service is one row in
-//! [`SERVICES`] (plus, if it needs settings of its own, a small function).
-//! The development fakes they talk to are in [`FAKES`].
+//! The services `up` runs and `test` builds. Their names, ports, databases
+//! and who calls whom come from the system's layout (`hms_layout`); here
+//! is only what development adds: the secrets each reads and settings of
+//! its own. The development fakes they talk to are in [`FAKES`].
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -8,63 +9,53 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
+use hms_layout::ServiceName;
+
 use crate::{postgres, secrets};
 
 pub struct Service {
-    /// `companies`: the package and binary are `hms-companies`, the
-    /// database `hms_companies`.
-    pub name: &'static str,
-    /// Its gRPC port is the port base plus this.
-    pub port_offset: u16,
+    pub name: ServiceName,
     /// Secrets from `.hms/dev-secrets.env` it reads. Its own service secret
-    /// (`HMS_SERVICE_SECRET_<NAME>`) comes as `HMS_SERVICE_SECRET` when
-    /// it [`calls_identity`](Self::calls_identity).
+    /// (`HMS_SERVICE_SECRET_<NAME>`) comes as `HMS_SERVICE_SECRET` when it
+    /// is an identity client.
     pub secrets: &'static [&'static str],
-    /// Settings only this service reads, beyond those all services get.
+    /// Settings only this service reads, beyond those all services get and
+    /// the addresses of the services it calls.
     pub extra_env: fn(&Deployment) -> Result<Env>,
 }
 
 /// `(KEY, value)` settings.
 pub type Env = Vec<(&'static str, String)>;
 
-/// The token issuer, which every other service calls.
-const IDENTITY: &str = "identity";
-
-/// In start order: a service comes after those it calls at start-up.
+/// In the layout's start order (a test holds them to it).
 pub const SERVICES: &[Service] = &[
     Service {
-        name: IDENTITY,
-        port_offset: 4,
+        name: ServiceName::Identity,
         secrets: &["HMS_IDENTITY_KEY", "HMS_OIDC_CLIENT_SECRET"],
         extra_env: identity_env,
     },
     Service {
-        name: "companies",
-        port_offset: 0,
+        name: ServiceName::Companies,
         secrets: &[],
         extra_env: no_extra_env,
     },
     Service {
-        name: "orders",
-        port_offset: 1,
+        name: ServiceName::Orders,
         secrets: &["HMS_NATIONAL_ID_KEY"],
-        extra_env: orders_env,
+        extra_env: synthetic_ids,
     },
     Service {
-        name: "media",
-        port_offset: 2,
+        name: ServiceName::Media,
         secrets: &["HMS_MEDIA_MASTER_KEY"],
         extra_env: media_env,
     },
     Service {
-        name: "redaction",
-        port_offset: 3,
+        name: ServiceName::Redaction,
         secrets: &[],
-        extra_env: redaction_env,
+        extra_env: no_extra_env,
     },
     Service {
-        name: "gateway",
-        port_offset: 5,
+        name: ServiceName::Gateway,
         secrets: &[],
         extra_env: gateway_env,
     },
@@ -72,7 +63,11 @@ pub const SERVICES: &[Service] = &[
 
 /// Who may get tokens from the identity service: each has a secret of its
 /// own in `.hms/dev-secrets.env`.
-pub const SERVICE_CLIENTS: &[&str] = &["companies", "orders", "media", "redaction", "gateway"];
+pub fn service_clients() -> impl Iterator<Item = ServiceName> {
+    ServiceName::ALL
+        .into_iter()
+        .filter(|service| service.is_identity_client())
+}
 
 /// The client the identity service is at the BankID simulator.
 pub const OIDC_CLIENT_ID: &str = "hms-identity";
@@ -113,8 +108,8 @@ fn no_extra_env(_: &Deployment) -> Result<Env> {
 
 fn identity_env(deployment: &Deployment) -> Result<Env> {
     let mut clients = Vec::new();
-    for name in SERVICE_CLIENTS {
-        let secret = deployment.secret(&secrets::service_secret(name))?;
+    for name in service_clients() {
+        let secret = deployment.secret(&secrets::service_secret(name.as_str()))?;
         let hash: String = Sha256::digest(secret.as_bytes())
             .iter()
             .map(|byte| format!("{byte:02x}"))
@@ -123,7 +118,6 @@ fn identity_env(deployment: &Deployment) -> Result<Env> {
     }
     Ok(vec![
         ("HMS_SERVICE_CLIENTS", clients.join(",")),
-        ("HMS_COMPANIES_URL", deployment.url_of("companies")),
         (
             "HMS_OIDC_ISSUER_URL",
             deployment.fake_url(&BANKID_SIMULATOR),
@@ -140,30 +134,24 @@ fn identity_env(deployment: &Deployment) -> Result<Env> {
     ])
 }
 
-fn orders_env(deployment: &Deployment) -> Result<Env> {
-    Ok(vec![
-        ("HMS_MEDIA_URL", deployment.url_of("media")),
-        // Development data uses Test-Norge/Tenor numbers, never real ones.
-        ("HMS_ALLOW_SYNTHETIC_NATIONAL_IDS", "true".to_owned()),
-    ])
+fn synthetic_ids(_: &Deployment) -> Result<Env> {
+    // Development data uses Test-Norge/Tenor numbers, never real ones.
+    Ok(vec![(
+        "HMS_ALLOW_SYNTHETIC_NATIONAL_IDS",
+        "true".to_owned(),
+    )])
 }
 
 fn media_env(deployment: &Deployment) -> Result<Env> {
-    Ok(vec![
-        ("HMS_ORDERS_URL", deployment.url_of("orders")),
-        (
-            "HMS_MEDIA_STORE_URL",
-            format!("file://{}", deployment.media_store.display()),
-        ),
-    ])
+    Ok(vec![(
+        "HMS_MEDIA_STORE_URL",
+        format!("file://{}", deployment.media_store.display()),
+    )])
 }
 
-fn gateway_env(deployment: &Deployment) -> Result<Env> {
+fn gateway_env(_: &Deployment) -> Result<Env> {
     Ok(vec![
         ("HMS_HTTP_ADDR", GATEWAY_HTTP_ADDR.to_owned()),
-        ("HMS_COMPANIES_URL", deployment.url_of("companies")),
-        ("HMS_ORDERS_URL", deployment.url_of("orders")),
-        ("HMS_MEDIA_URL", deployment.url_of("media")),
         // Plain HTTP on the developer's machine; production is HTTPS only.
         ("HMS_COOKIE_SECURE", "false".to_owned()),
         // After a browser login, show who logged in.
@@ -171,25 +159,18 @@ fn gateway_env(deployment: &Deployment) -> Result<Env> {
     ])
 }
 
-fn redaction_env(deployment: &Deployment) -> Result<Env> {
-    Ok(vec![
-        ("HMS_ORDERS_URL", deployment.url_of("orders")),
-        ("HMS_MEDIA_URL", deployment.url_of("media")),
-    ])
-}
-
 impl Service {
     pub fn package(&self) -> String {
-        format!("hms-{}", self.name)
+        self.name.package()
     }
 
-    pub fn database(&self) -> String {
-        format!("hms_{}", self.name)
+    /// Its database, if it keeps data.
+    pub fn database(&self) -> Option<String> {
+        self.name.database()
     }
 
-    /// Everyone but the token issuer itself gets tokens from it.
-    pub fn calls_identity(&self) -> bool {
-        self.name != IDENTITY
+    pub fn port_offset(&self) -> u16 {
+        self.name.spec().port_offset
     }
 }
 
@@ -243,7 +224,7 @@ impl Deployment {
     ) -> Result<Self> {
         let highest = SERVICES
             .iter()
-            .map(|service| service.port_offset)
+            .map(Service::port_offset)
             .chain(FAKES.iter().map(|fake| fake.port_offset))
             .max();
         if port_base == 0 || highest.is_some_and(|offset| port_base.checked_add(offset).is_none()) {
@@ -263,7 +244,7 @@ impl Deployment {
 
     pub fn addr(&self, service: &Service) -> SocketAddr {
         // `new` checked that this does not overflow.
-        let port = self.port_base.saturating_add(service.port_offset);
+        let port = self.port_base.saturating_add(service.port_offset());
         SocketAddr::from((Ipv4Addr::LOCALHOST, port))
     }
 
@@ -278,13 +259,10 @@ impl Deployment {
         format!("http://{}", self.fake_addr(fake))
     }
 
-    /// `http://127.0.0.1:<port>` of the service called `name`.
-    fn url_of(&self, name: &str) -> String {
-        let service = SERVICES
-            .iter()
-            .find(|service| service.name == name)
-            .expect("extra_env functions name services of the table (checked by a test)");
-        format!("http://{}", self.addr(service))
+    /// `http://127.0.0.1:<port>` of `service`.
+    fn url_of(&self, service: ServiceName) -> String {
+        let port = self.port_base.saturating_add(service.spec().port_offset);
+        format!("http://{}", SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
     }
 
     /// The secret `key` from `.hms/dev-secrets.env`.
@@ -301,19 +279,27 @@ impl Deployment {
     pub fn env(&self, service: &Service) -> Result<Vec<(String, String)>> {
         let mut env = vec![
             ("HMS_GRPC_ADDR".to_owned(), self.addr(service).to_string()),
-            (
-                "HMS_DATABASE_URL".to_owned(),
-                postgres::with_database(&self.database_url, &service.database())?,
-            ),
             ("HMS_NATS_URL".to_owned(), self.nats_url.clone()),
             ("HMS_LOG_FORMAT".to_owned(), "text".to_owned()),
-            ("HMS_IDENTITY_URL".to_owned(), self.url_of(IDENTITY)),
+            (
+                ServiceName::Identity.url_setting(),
+                self.url_of(ServiceName::Identity),
+            ),
         ];
+        if let Some(database) = service.database() {
+            env.push((
+                "HMS_DATABASE_URL".to_owned(),
+                postgres::with_database(&self.database_url, &database)?,
+            ));
+        }
+        for callee in service.name.callees() {
+            env.push((callee.url_setting(), self.url_of(callee)));
+        }
         for key in service.secrets {
             env.push(((*key).to_owned(), self.secret(key)?.to_owned()));
         }
-        if service.calls_identity() {
-            let own = self.secret(&secrets::service_secret(service.name))?;
+        if service.name.is_identity_client() {
+            let own = self.secret(&secrets::service_secret(service.name.as_str()))?;
             env.push(("HMS_SERVICE_SECRET".to_owned(), own.to_owned()));
         }
         env.extend(
@@ -350,23 +336,35 @@ mod tests {
     fn service(name: &str) -> &'static Service {
         SERVICES
             .iter()
-            .find(|service| service.name == name)
+            .find(|service| service.name.as_str() == name)
             .expect("a service of the table")
     }
 
     #[test]
     fn every_service_gets_its_port_database_and_identity() -> Result<()> {
         let deployment = deployment(DEFAULT_PORT_BASE)?;
+        let names: Vec<ServiceName> = SERVICES.iter().map(|service| service.name).collect();
+        assert_eq!(
+            names,
+            ServiceName::ALL,
+            "every service, in the layout's order"
+        );
         for service in SERVICES {
-            // Also proves every extra_env names a real service.
             let env = deployment.env(service)?;
-            let port = 50051 + service.port_offset;
+            let port = 50051 + service.port_offset();
             assert_eq!(
                 lookup(&env, "HMS_GRPC_ADDR"),
                 Some(format!("127.0.0.1:{port}").as_str())
             );
-            let database = format!("postgres://postgres@127.0.0.1:5432/hms_{}", service.name);
-            assert_eq!(lookup(&env, "HMS_DATABASE_URL"), Some(database.as_str()));
+            let database = service
+                .database()
+                .map(|name| format!("postgres://postgres@127.0.0.1:5432/{name}"));
+            assert_eq!(
+                lookup(&env, "HMS_DATABASE_URL"),
+                database.as_deref(),
+                "{}",
+                service.name
+            );
             assert_eq!(lookup(&env, "HMS_NATS_URL"), Some("nats://127.0.0.1:4222"));
             assert_eq!(lookup(&env, "HMS_LOG_FORMAT"), Some("text"));
             assert_eq!(
@@ -374,7 +372,7 @@ mod tests {
                 Some("http://127.0.0.1:50055")
             );
         }
-        assert_eq!(SERVICES[0].name, "identity", "started first");
+        assert_eq!(SERVICES[0].name, ServiceName::Identity, "started first");
         Ok(())
     }
 
@@ -422,7 +420,8 @@ mod tests {
             .map(|entry| entry.split_once(':').context("name:hash"))
             .collect::<Result<_>>()?;
         let names: Vec<&str> = clients.iter().map(|(name, _)| *name).collect();
-        assert_eq!(names, SERVICE_CLIENTS);
+        let expected: Vec<&str> = service_clients().map(ServiceName::as_str).collect();
+        assert_eq!(names, expected);
         // sha256("value-of-HMS_SERVICE_SECRET_COMPANIES")
         let expected: String = Sha256::digest(b"value-of-HMS_SERVICE_SECRET_COMPANIES")
             .iter()
@@ -453,15 +452,12 @@ mod tests {
 
     #[test]
     fn every_client_has_a_generated_secret() {
-        for name in SERVICE_CLIENTS {
-            let key = secrets::service_secret(name);
+        for name in service_clients() {
+            let key = secrets::service_secret(name.as_str());
             assert!(
                 secrets::SECRETS.iter().any(|(known, _)| *known == key),
                 "{key}"
             );
-        }
-        for service in SERVICES.iter().filter(|service| service.calls_identity()) {
-            assert!(SERVICE_CLIENTS.contains(&service.name), "{}", service.name);
         }
     }
 
@@ -514,7 +510,7 @@ mod tests {
     fn names_ports_and_build_arguments_are_consistent() -> Result<()> {
         let mut offsets: Vec<u16> = SERVICES
             .iter()
-            .map(|s| s.port_offset)
+            .map(Service::port_offset)
             .chain(FAKES.iter().map(|f| f.port_offset))
             .collect();
         offsets.sort_unstable();

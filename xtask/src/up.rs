@@ -58,7 +58,7 @@ pub async fn run(repo: &Repo) -> Result<()> {
     let secrets = secrets::load_or_create(&secrets_file)?;
     println!("Secrets: {}", repo.show(&secrets_file));
 
-    let databases: Vec<String> = SERVICES.iter().map(Service::database).collect();
+    let databases: Vec<String> = SERVICES.iter().filter_map(Service::database).collect();
     let created = postgres::create_databases(&prereqs.database_url, &databases).await?;
     println!(
         "Databases: {}{}",
@@ -91,7 +91,7 @@ pub async fn run(repo: &Repo) -> Result<()> {
     }
     for service in SERVICES {
         launches.push(Launch {
-            name: service.name,
+            name: service.name.as_str(),
             binary: binary(&binaries, &service.package(), &service.package())?,
             args: Vec::new(),
             env: deployment.env(service)?,
@@ -194,7 +194,7 @@ async fn target_dir(repo: &Repo) -> Result<PathBuf> {
 fn check_ports_free(deployment: &Deployment) -> Result<()> {
     let services = SERVICES
         .iter()
-        .map(|service| (service.name, deployment.addr(service)));
+        .map(|service| (service.name.as_str(), deployment.addr(service)));
     let fakes = FAKES
         .iter()
         .map(|fake| (fake.name, deployment.fake_addr(fake)));
@@ -380,9 +380,9 @@ fn print_summary(repo: &Repo, deployment: &Deployment, prereqs: &prereqs::Prereq
     let log_of = |name: &str| repo.show(&repo.hms(&format!("logs/{name}.log")));
     let services = SERVICES.iter().map(|service| {
         (
-            service.name,
+            service.name.as_str(),
             format!("gRPC {}", deployment.addr(service)),
-            log_of(service.name),
+            log_of(service.name.as_str()),
         )
     });
     let fakes = FAKES

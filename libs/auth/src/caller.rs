@@ -23,8 +23,8 @@ pub struct UserCaller {
 
 impl Caller {
     /// Whether this is the named service.
-    pub fn is_service(&self, name: &str) -> bool {
-        matches!(self, Self::Service(service) if service == name)
+    pub fn is_service(&self, name: hms_layout::ServiceName) -> bool {
+        matches!(self, Self::Service(service) if service == name.as_str())
     }
 
     /// The person, if a person is calling.

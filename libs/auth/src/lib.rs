@@ -38,7 +38,8 @@ pub struct AuthConfig {
 }
 
 fn default_identity_url() -> String {
-    "http://127.0.0.1:50050".to_owned()
+    let port = hms_layout::ServiceName::Identity.port(hms_layout::DEV_PORT_BASE);
+    format!("http://127.0.0.1:{port}")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

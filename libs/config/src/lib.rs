@@ -5,6 +5,7 @@
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use hms_layout::{DEV_PORT_BASE, ServiceName};
 use serde::de::DeserializeOwned;
 
 /// A setting could not be read. Names the setting, never a secret's value.
@@ -26,12 +27,40 @@ pub struct Sources {
 }
 
 impl Sources {
+    /// The sources of `service`: defaults from the system's layout (its
+    /// port, database, and where the services it calls answer on one
+    /// machine) and its own (`own`), then `HMS_CONFIG_FILE`, then the
+    /// environment.
+    pub fn for_service(service: ServiceName, own: &[(&str, &str)]) -> Self {
+        let mut defaults = vec![(
+            "grpc_addr".to_owned(),
+            format!("0.0.0.0:{}", service.port(DEV_PORT_BASE)),
+        )];
+        if let Some(database) = service.database() {
+            defaults.push((
+                "database_url".to_owned(),
+                format!("postgres://postgres@127.0.0.1:5432/{database}"),
+            ));
+        }
+        for callee in service.callees() {
+            defaults.push((
+                format!("{callee}_url"),
+                format!("http://127.0.0.1:{}", callee.port(DEV_PORT_BASE)),
+            ));
+        }
+        defaults.extend(
+            own.iter()
+                .map(|(key, value)| ((*key).to_owned(), (*value).to_owned())),
+        );
+        Self::new(&defaults)
+    }
+
     /// Defaults (`("grpc_addr", "0.0.0.0:50052")`), then `HMS_CONFIG_FILE`,
     /// then the environment.
-    pub fn new(defaults: &[(&str, &str)]) -> Self {
+    pub fn new<K: AsRef<str>, V: AsRef<str>>(defaults: &[(K, V)]) -> Self {
         let mut figment = Figment::new();
         for (key, value) in defaults {
-            figment = figment.merge(Serialized::default(key, value));
+            figment = figment.merge(Serialized::default(key.as_ref(), value.as_ref()));
         }
         if let Ok(file) = std::env::var("HMS_CONFIG_FILE") {
             figment = figment.merge(Toml::file_exact(file));
@@ -171,6 +200,30 @@ mod tests {
         });
     }
 
+    #[derive(Debug, Deserialize)]
+    struct Calls {
+        grpc_addr: std::net::SocketAddr,
+        database_url: String,
+        identity_url: String,
+        orders_url: String,
+        media_url: String,
+    }
+
+    #[test]
+    fn a_services_defaults_come_from_the_layout() {
+        figment::Jail::expect_with(|_| {
+            let redaction: Calls = Sources::for_service(ServiceName::Redaction, &[])
+                .get()
+                .expect("defaults suffice");
+            assert_eq!(redaction.grpc_addr.port(), 50054);
+            assert!(redaction.database_url.ends_with("/hms_redaction"));
+            assert_eq!(redaction.identity_url, "http://127.0.0.1:50055");
+            assert_eq!(redaction.orders_url, "http://127.0.0.1:50052");
+            assert_eq!(redaction.media_url, "http://127.0.0.1:50053");
+            Ok(())
+        });
+    }
+
     #[test]
     fn setting_names_come_from_the_fields() {
         assert_eq!(setting_names::<Section>(), ["HMS_GRPC_ADDR", "HMS_FLAG"]);
@@ -180,7 +233,9 @@ mod tests {
     fn errors_name_the_setting_not_the_value() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("HMS_GRPC_ADDR", "secret-looking-value");
-            let error = Sources::new(&[]).get::<Section>().expect_err("invalid");
+            let error = Sources::new::<&str, &str>(&[])
+                .get::<Section>()
+                .expect_err("invalid");
             let text = error.to_string();
             assert!(text.contains("HMS_GRPC_ADDR"), "{text}");
             assert!(!text.contains("secret-looking-value"), "{text}");

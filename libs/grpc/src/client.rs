@@ -8,13 +8,14 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hms_auth::TokenSource;
+use hms_layout::ServiceName;
 use tonic::transport::{Channel, Endpoint};
 use tower::Service;
 
 #[derive(Debug, thiserror::Error)]
 #[error("invalid URL for the {service} service: {url}")]
 pub struct ChannelError {
-    service: &'static str,
+    service: ServiceName,
     url: String,
 }
 
@@ -22,7 +23,7 @@ pub struct ChannelError {
 /// after us, and reconnects are handled by the channel.
 pub fn connect(
     url: &str,
-    service: &'static str,
+    service: ServiceName,
     tokens: Arc<dyn TokenSource>,
 ) -> Result<ServiceChannel, ChannelError> {
     connect_with_deadline(url, service, tokens, Some(Duration::from_secs(30)))
@@ -33,7 +34,7 @@ pub fn connect(
 /// it instead.
 pub fn connect_with_deadline(
     url: &str,
-    service: &'static str,
+    service: ServiceName,
     tokens: Arc<dyn TokenSource>,
     deadline: Option<Duration>,
 ) -> Result<ServiceChannel, ChannelError> {
@@ -50,7 +51,7 @@ pub fn connect_with_deadline(
     };
     Ok(ServiceChannel {
         inner: endpoint.connect_lazy(),
-        audience: service,
+        audience: service.as_str(),
         tokens,
     })
 }

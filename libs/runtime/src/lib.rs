@@ -18,6 +18,7 @@ use hms_config::{ConfigError, Sources};
 use hms_db::DbConfig;
 use hms_events::EventsConfig;
 use hms_grpc::{GrpcServer, ServerConfig};
+use hms_layout::ServiceName;
 use hms_telemetry::TelemetryConfig;
 use serde::Deserialize;
 use sqlx::PgPool;
@@ -27,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 /// What a service is, for the shared `main`.
 pub trait Service {
     /// The service's name: its identity towards other services and in traces.
-    const NAME: &'static str;
+    const NAME: ServiceName;
     type Config: Send + 'static;
 
     fn load_config() -> Result<Self::Config, ConfigError>;
@@ -55,14 +56,17 @@ pub fn main<S: Service>() -> std::process::ExitCode {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("{}: cannot start the async runtime: {error}", S::NAME);
+            eprintln!(
+                "{}: cannot start the async runtime: {error}",
+                S::NAME.as_str()
+            );
             return std::process::ExitCode::FAILURE;
         }
     };
     let outcome = runtime.block_on(async {
         let config = S::load_config()?;
         let common = S::common(&config);
-        let _telemetry = hms_telemetry::init(S::NAME, &common.telemetry)?;
+        let _telemetry = hms_telemetry::init(S::NAME.as_str(), &common.telemetry)?;
         let result = match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => S::serve(config, shutdown_signal()).await,
             Command::Migrate => migrate(common, &S::migrations()).await,
@@ -71,14 +75,14 @@ pub fn main<S: Service>() -> std::process::ExitCode {
             }
         };
         if let Err(error) = &result {
-            tracing::error!(%error, "{} failed", S::NAME);
+            tracing::error!(%error, "{} failed", S::NAME.as_str());
         }
         result
     });
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("{}: {error}", S::NAME);
+            eprintln!("{}: {error}", S::NAME.as_str());
             std::process::ExitCode::FAILURE
         }
     }
@@ -133,7 +137,9 @@ impl Default for StartupConfig {
 #[derive(Debug, Clone)]
 pub struct CommonConfig {
     pub server: ServerConfig,
-    pub db: DbConfig,
+    /// None for a service that keeps no data (the layout says which): it
+    /// needs no database settings.
+    pub db: Option<DbConfig>,
     pub events: EventsConfig,
     pub telemetry: TelemetryConfig,
     pub auth: AuthConfig,
@@ -142,10 +148,14 @@ pub struct CommonConfig {
 }
 
 impl CommonConfig {
-    pub fn load(sources: &Sources) -> Result<Self, ConfigError> {
+    pub fn load(sources: &Sources, service: ServiceName) -> Result<Self, ConfigError> {
         Ok(Self {
             server: sources.get()?,
-            db: sources.get()?,
+            db: if service.spec().keeps_data {
+                Some(sources.get()?)
+            } else {
+                None
+            },
             events: sources.get()?,
             telemetry: sources.get()?,
             auth: sources.get()?,
@@ -173,6 +183,9 @@ pub enum StartupError {
     Channel(#[from] hms_grpc::client::ChannelError),
     #[error("cannot write the address file: {0}")]
     AddrFile(std::io::Error),
+    /// A service the layout says keeps no data was started as one that does.
+    #[error("this service keeps no data and has no database settings")]
+    KeepsNoData,
     #[error("{0}")]
     Invalid(String),
 }
@@ -201,7 +214,7 @@ impl Foundation {
         config: &CommonConfig,
         shutdown: CancellationToken,
     ) -> Result<Self, StartupError> {
-        let (keys, tokens) = identity_credentials(config, S::NAME)?;
+        let (keys, tokens) = identity_credentials(config, S::NAME.as_str())?;
         Self::prepare_with::<S>(config, shutdown, |_| Ok((keys, tokens))).await
     }
 
@@ -214,8 +227,8 @@ impl Foundation {
     ) -> Result<Self, StartupError> {
         let pool = open_database(config, &S::migrations()).await?;
         let credentials = auth(&pool)?;
-        let jetstream = hms_events::connect(&config.events, S::NAME).await?;
-        let edge = Edge::bind(S::NAME, config, credentials, shutdown).await?;
+        let jetstream = hms_events::connect(&config.events, S::NAME.as_str()).await?;
+        let edge = Edge::bind(S::NAME.as_str(), config, credentials, shutdown).await?;
         Ok(Self {
             edge,
             pool,
@@ -232,14 +245,14 @@ impl Foundation {
     pub fn connect(
         &self,
         url: &str,
-        service: &'static str,
+        service: ServiceName,
     ) -> Result<hms_grpc::client::ServiceChannel, StartupError> {
         self.edge.connect(url, service)
     }
 
     /// Identity's decision point, for checking people's access.
     pub fn authorizer(&self) -> Result<Authorizer, StartupError> {
-        let identity = self.connect(&self.identity_url, "identity")?;
+        let identity = self.connect(&self.identity_url, ServiceName::Identity)?;
         Ok(Authorizer::new(identity, &self.authz))
     }
 
@@ -347,8 +360,8 @@ impl Edge {
         config: &CommonConfig,
         shutdown: CancellationToken,
     ) -> Result<Self, StartupError> {
-        let credentials = identity_credentials(config, S::NAME)?;
-        Self::bind(S::NAME, config, credentials, shutdown).await
+        let credentials = identity_credentials(config, S::NAME.as_str())?;
+        Self::bind(S::NAME.as_str(), config, credentials, shutdown).await
     }
 
     async fn bind(
@@ -372,7 +385,7 @@ impl Edge {
     pub fn connect(
         &self,
         url: &str,
-        service: &'static str,
+        service: ServiceName,
     ) -> Result<hms_grpc::client::ServiceChannel, StartupError> {
         Ok(hms_grpc::client::connect(
             url,
@@ -386,7 +399,7 @@ impl Edge {
     pub fn connect_for_uploads(
         &self,
         url: &str,
-        service: &'static str,
+        service: ServiceName,
     ) -> Result<hms_grpc::client::ServiceChannel, StartupError> {
         Ok(hms_grpc::client::connect_with_deadline(
             url,
@@ -442,10 +455,11 @@ async fn open_database(
     config: &CommonConfig,
     migrations: &[&sqlx::migrate::Migrator],
 ) -> Result<PgPool, StartupError> {
+    let db = config.db.as_ref().ok_or(StartupError::KeepsNoData)?;
     if config.startup.database_create {
-        config.db.create_database_if_missing().await?;
+        db.create_database_if_missing().await?;
     }
-    let pool = config.db.connect().await?;
+    let pool = db.connect().await?;
     if config.startup.migrate_on_start {
         hms_db::migrate(&pool, migrations).await?;
     }
@@ -461,10 +475,11 @@ pub async fn migrate(
         tracing::info!("nothing to migrate: this service keeps no data");
         return Ok(());
     }
+    let db = config.db.as_ref().ok_or(StartupError::KeepsNoData)?;
     if config.startup.database_create {
-        config.db.create_database_if_missing().await?;
+        db.create_database_if_missing().await?;
     }
-    let pool = config.db.connect().await?;
+    let pool = db.connect().await?;
     hms_db::migrate(&pool, migrations).await?;
     pool.close().await;
     tracing::info!("migrations applied");

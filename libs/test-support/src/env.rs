@@ -16,40 +16,7 @@ use crate::cable::Cable;
 use crate::fakes::{self, FakeProcess};
 use crate::ports::{self, ReservedPort};
 use crate::process::ServiceProcess;
-
-/// A service of the platform, as the tests start it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Service {
-    Identity,
-    Companies,
-    Orders,
-    Media,
-    Redaction,
-    /// The REST API; its gRPC port answers health checks only.
-    Gateway,
-}
-
-impl Service {
-    pub const ALL: [Service; 6] = [
-        Self::Identity,
-        Self::Companies,
-        Self::Orders,
-        Self::Media,
-        Self::Redaction,
-        Self::Gateway,
-    ];
-
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Identity => "identity",
-            Self::Companies => "companies",
-            Self::Orders => "orders",
-            Self::Media => "media",
-            Self::Redaction => "redaction",
-            Self::Gateway => "gateway",
-        }
-    }
-}
+pub use hms_layout::ServiceName;
 
 /// One test's private slice of the platform.
 pub struct TestEnv {
@@ -59,29 +26,19 @@ pub struct TestEnv {
     dir: PathBuf,
     /// Each service's gRPC port, held for the test's life so that no other
     /// test takes it.
-    ports: BTreeMap<Service, ReservedPort>,
+    ports: BTreeMap<ServiceName, ReservedPort>,
     settings: BTreeMap<String, String>,
     /// Every service name's secret towards identity, including callers the
     /// tests impersonate (`gateway`).
     service_secrets: BTreeMap<&'static str, String>,
-    processes: BTreeMap<Service, ServiceProcess>,
+    processes: BTreeMap<ServiceName, ServiceProcess>,
     fakes: Vec<FakeProcess>,
     /// Services that reach their database through a cable the test can
     /// pull.
-    cables: BTreeMap<Service, Cable>,
+    cables: BTreeMap<ServiceName, Cable>,
     /// Where the gateway's REST API listens.
     gateway_http: ReservedPort,
 }
-
-/// The names that get service credentials in a test.
-const SERVICE_CLIENTS: [&str; 6] = [
-    "companies",
-    "orders",
-    "media",
-    "redaction",
-    "gateway",
-    "notifications",
-];
 
 impl TestEnv {
     /// A fresh environment; nothing runs until [`start`](Self::start).
@@ -94,14 +51,15 @@ impl TestEnv {
         let dir = std::env::temp_dir().join("hms-tests").join(&id);
         std::fs::create_dir_all(&dir).expect("create the test's folder");
 
-        let ports = Service::ALL
+        let ports = ServiceName::ALL
             .iter()
             .map(|service| (*service, ports::reserve()))
             .collect();
 
-        let service_secrets: BTreeMap<&'static str, String> = SERVICE_CLIENTS
-            .iter()
-            .map(|name| (*name, hms_crypto::generate_key_base64()))
+        let service_secrets: BTreeMap<&'static str, String> = ServiceName::ALL
+            .into_iter()
+            .filter(|service| service.is_identity_client())
+            .map(|service| (service.as_str(), hms_crypto::generate_key_base64()))
             .collect();
         let service_clients = service_secrets
             .iter()
@@ -174,16 +132,11 @@ impl TestEnv {
             cables: BTreeMap::new(),
             gateway_http: ports::reserve(),
         };
-        let orders_url = env.url(Service::Orders);
-        let media_url = env.url(Service::Media);
-        env.settings.insert("HMS_ORDERS_URL".to_owned(), orders_url);
-        env.settings.insert("HMS_MEDIA_URL".to_owned(), media_url);
-        let identity_url = env.url(Service::Identity);
-        env.settings
-            .insert("HMS_IDENTITY_URL".to_owned(), identity_url);
-        let companies_url = env.url(Service::Companies);
-        env.settings
-            .insert("HMS_COMPANIES_URL".to_owned(), companies_url);
+        // Every service finds every other it calls (the layout says who).
+        for service in ServiceName::ALL {
+            let url = env.url(service);
+            env.settings.insert(service.url_setting(), url);
+        }
         let http_addr = env.gateway_http_addr().to_string();
         env.settings.insert("HMS_HTTP_ADDR".to_owned(), http_addr);
         let redirect_uri = env.redirect_uri();
@@ -207,14 +160,14 @@ impl TestEnv {
 
     /// Makes `service` (started later) reach its database through a cable
     /// the test can pull ([`database_down`](Self::database_down)).
-    pub fn database_through_cable(&mut self, service: Service) -> &mut Self {
+    pub fn database_through_cable(&mut self, service: ServiceName) -> &mut Self {
         let upstream = host_and_port(&self.admin_url);
         self.cables.insert(service, Cable::to(upstream));
         self
     }
 
     /// `service`'s database goes away: connections cut, new ones refused.
-    pub fn database_down(&self, service: Service) {
+    pub fn database_down(&self, service: ServiceName) {
         self.cables
             .get(&service)
             .expect("call database_through_cable before starting the service")
@@ -222,7 +175,7 @@ impl TestEnv {
     }
 
     /// `service`'s database is back.
-    pub fn database_up(&self, service: Service) {
+    pub fn database_up(&self, service: ServiceName) {
         self.cables
             .get(&service)
             .expect("call database_through_cable before starting the service")
@@ -248,19 +201,19 @@ impl TestEnv {
         self.dir.join("objects")
     }
 
-    pub fn addr(&self, service: Service) -> SocketAddr {
+    pub fn addr(&self, service: ServiceName) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.ports[&service].port()))
     }
 
-    pub fn url(&self, service: Service) -> String {
+    pub fn url(&self, service: ServiceName) -> String {
         format!("http://{}", self.addr(service))
     }
 
-    pub fn database_name(&self, service: Service) -> String {
-        format!("hmst_{}_{}", self.id, service.name())
+    pub fn database_name(&self, service: ServiceName) -> String {
+        format!("hmst_{}_{}", self.id, service.as_str())
     }
 
-    pub fn database_url(&self, service: Service) -> String {
+    pub fn database_url(&self, service: ServiceName) -> String {
         with_database(&self.admin_url, &self.database_name(service))
     }
 
@@ -268,11 +221,12 @@ impl TestEnv {
     /// Identity, the token issuer every call depends on, is started first
     /// if it is not running, and with it the BankID simulator and the
     /// register fake.
-    pub async fn start(&mut self, service: Service) {
-        if service != Service::Identity && !self.processes.contains_key(&Service::Identity) {
-            Box::pin(self.start(Service::Identity)).await;
+    pub async fn start(&mut self, service: ServiceName) {
+        if service != ServiceName::Identity && !self.processes.contains_key(&ServiceName::Identity)
+        {
+            Box::pin(self.start(ServiceName::Identity)).await;
         }
-        if service == Service::Identity && self.fakes.is_empty() {
+        if service == ServiceName::Identity && self.fakes.is_empty() {
             let bankid = fakes::start_bankid(&self.dir, &self.redirect_uri()).await;
             let register = fakes::start_register(&self.dir).await;
             self.settings
@@ -282,7 +236,7 @@ impl TestEnv {
             self.fakes = vec![bankid, register];
         }
         let mut settings = self.settings.clone();
-        if let Some(secret) = self.service_secrets.get(service.name()) {
+        if let Some(secret) = self.service_secrets.get(service.as_str()) {
             settings.insert("HMS_SERVICE_SECRET".to_owned(), secret.clone());
         }
         settings.insert("HMS_GRPC_ADDR".to_owned(), self.addr(service).to_string());
@@ -316,19 +270,19 @@ impl TestEnv {
 
     /// Starts every service.
     pub async fn start_all(&mut self) {
-        for service in Service::ALL {
+        for service in ServiceName::ALL {
             self.start(service).await;
         }
     }
 
     /// Stops a service gracefully (SIGTERM) and returns its exit code.
-    pub async fn stop(&mut self, service: Service) -> Option<i32> {
+    pub async fn stop(&mut self, service: ServiceName) -> Option<i32> {
         let mut process = self.processes.remove(&service)?;
         process.terminate().await
     }
 
     /// A plain channel to a running service, as an anonymous client.
-    pub async fn channel(&self, service: Service) -> Channel {
+    pub async fn channel(&self, service: ServiceName) -> Channel {
         Channel::from_shared(self.url(service))
             .expect("valid url")
             .connect()
@@ -346,12 +300,12 @@ impl TestEnv {
 
     /// A token identity issued to the service `as_service` for calling
     /// `callee`.
-    pub async fn service_token(&self, as_service: &str, callee: Service) -> String {
-        IdentityServiceClient::new(self.channel(Service::Identity).await)
+    pub async fn service_token(&self, as_service: &str, callee: ServiceName) -> String {
+        IdentityServiceClient::new(self.channel(ServiceName::Identity).await)
             .issue_service_token(identity_pb::IssueServiceTokenRequest {
                 service: as_service.to_owned(),
                 secret: self.service_secret(as_service),
-                audience: callee.name().to_owned(),
+                audience: callee.as_str().to_owned(),
             })
             .await
             .expect("identity issues a service token")
@@ -361,13 +315,13 @@ impl TestEnv {
 
     /// A channel that presents the identity of the service `as_service`,
     /// with a token identity issued to it.
-    pub async fn channel_as(&self, service: Service, as_service: &str) -> Authed {
+    pub async fn channel_as(&self, service: ServiceName, as_service: &str) -> Authed {
         let token = self.service_token(as_service, service).await;
         InterceptedService::new(self.channel(service).await, ServiceAuth(token))
     }
 
     /// A channel that presents `token` (a person's access token).
-    pub async fn channel_with_token(&self, service: Service, token: &str) -> Authed {
+    pub async fn channel_with_token(&self, service: ServiceName, token: &str) -> Authed {
         InterceptedService::new(self.channel(service).await, ServiceAuth(token.to_owned()))
     }
 
@@ -393,7 +347,7 @@ impl TestEnv {
         &self,
         national_id: &str,
     ) -> Result<identity_pb::CompleteLoginResponse, tonic::Status> {
-        let mut identity = IdentityServiceClient::new(self.channel(Service::Identity).await);
+        let mut identity = IdentityServiceClient::new(self.channel(ServiceName::Identity).await);
         let begin = identity
             .begin_login(identity_pb::BeginLoginRequest {})
             .await?
@@ -432,10 +386,10 @@ impl TestEnv {
     /// show `status` for the company.
     pub async fn wait_for_standing(&self, company_id: &str, status: &str) {
         let company = uuid::Uuid::parse_str(company_id).expect("a company id");
-        for service in [Service::Orders, Service::Media] {
+        for service in [ServiceName::Orders, ServiceName::Media] {
             let db = self.db(service).await;
             crate::eventually(
-                &format!("{} to see the company {status}", service.name()),
+                &format!("{} to see the company {status}", service.as_str()),
                 std::time::Duration::from_secs(15),
                 || {
                     let db = db.clone();
@@ -457,7 +411,7 @@ impl TestEnv {
     }
 
     /// A pool on a service's database, to look at what it stored.
-    pub async fn db(&self, service: Service) -> PgPool {
+    pub async fn db(&self, service: ServiceName) -> PgPool {
         PgPoolOptions::new()
             .max_connections(2)
             .connect(&self.database_url(service))
@@ -485,7 +439,7 @@ impl TestEnv {
     }
 
     /// The process id of a running service (for benchmarks that measure it).
-    pub fn pid(&self, service: Service) -> Option<u32> {
+    pub fn pid(&self, service: ServiceName) -> Option<u32> {
         self.processes.get(&service).and_then(ServiceProcess::pid)
     }
 
@@ -511,7 +465,7 @@ impl TestEnv {
         self.processes.clear();
         self.fakes.clear();
         self.cables.clear();
-        let databases: Vec<String> = Service::ALL
+        let databases: Vec<String> = ServiceName::ALL
             .iter()
             .map(|s| self.database_name(*s))
             .collect();

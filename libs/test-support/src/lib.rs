@@ -20,7 +20,7 @@ mod process;
 mod s3;
 
 pub use cable::Cable;
-pub use env::{Authed, Service, ServiceAuth, TestEnv};
+pub use env::{Authed, ServiceAuth, ServiceName, TestEnv};
 pub use otlp::{OtlpReceiver, ReceivedSpan};
 pub use process::ServiceProcess;
 pub use s3::S3Fake;

@@ -8,13 +8,13 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::env::Service;
+use crate::env::ServiceName;
 
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A running service binary. Killed when dropped.
 pub struct ServiceProcess {
-    service: Service,
+    service: ServiceName,
     child: Child,
     log: PathBuf,
 }
@@ -27,15 +27,19 @@ impl ServiceProcess {
 
     /// Starts the binary with `settings` as its environment and waits for it
     /// to report SERVING; panics with its log if it does not.
-    pub async fn start(service: Service, dir: &Path, settings: &BTreeMap<String, String>) -> Self {
-        let binary = binary_dir().join(format!("hms-{}", service.name()));
+    pub async fn start(
+        service: ServiceName,
+        dir: &Path,
+        settings: &BTreeMap<String, String>,
+    ) -> Self {
+        let binary = binary_dir().join(format!("hms-{}", service.as_str()));
         assert!(
             binary.exists(),
             "{} is missing: build the services first (`cargo xtask test` does)",
             binary.display()
         );
-        let log = dir.join(format!("{}.log", service.name()));
-        let addr_file = dir.join(format!("{}.addr", service.name()));
+        let log = dir.join(format!("{}.log", service.as_str()));
+        let addr_file = dir.join(format!("{}.addr", service.as_str()));
         let _ = std::fs::remove_file(&addr_file);
         let log_file = std::fs::OpenOptions::new()
             .create(true)
@@ -67,7 +71,7 @@ impl ServiceProcess {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!(
                     "{} exited during start-up ({status}):\n{}",
-                    self.service.name(),
+                    self.service.as_str(),
                     self.log_tail(60)
                 );
             }
@@ -79,7 +83,7 @@ impl ServiceProcess {
             assert!(
                 Instant::now() < deadline,
                 "{} did not become ready within {START_TIMEOUT:?}:\n{}",
-                self.service.name(),
+                self.service.as_str(),
                 self.log_tail(60)
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -108,7 +112,11 @@ impl ServiceProcess {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let all: Vec<&str> = text.lines().collect();
         let start = all.len().saturating_sub(lines);
-        format!("== {} ==\n{}", self.service.name(), all[start..].join("\n"))
+        format!(
+            "== {} ==\n{}",
+            self.service.as_str(),
+            all[start..].join("\n")
+        )
     }
 
     /// Everything the service logged so far.

@@ -1,4 +1,5 @@
 use hms_config::{ConfigError, Sources};
+use hms_layout::ServiceName;
 use hms_runtime::CommonConfig;
 
 /// The companies service reads only the common settings.
@@ -9,15 +10,9 @@ pub struct Config {
 
 impl Config {
     pub fn load() -> Result<Self, ConfigError> {
-        let sources = Sources::new(&[
-            ("grpc_addr", "0.0.0.0:50051"),
-            (
-                "database_url",
-                "postgres://postgres@127.0.0.1:5432/hms_companies",
-            ),
-        ]);
+        let sources = Sources::for_service(ServiceName::Companies, &[]);
         Ok(Self {
-            common: CommonConfig::load(&sources)?,
+            common: CommonConfig::load(&sources, ServiceName::Companies)?,
         })
     }
 }

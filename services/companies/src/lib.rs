@@ -9,6 +9,7 @@ mod error;
 mod grpc;
 mod storage;
 
+use hms_layout::ServiceName;
 use hms_proto::companies::v1::company_service_server::CompanyServiceServer;
 use hms_runtime::{Foundation, Service, StartupError};
 use tokio_util::sync::CancellationToken;
@@ -21,7 +22,7 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!();
 pub struct Companies;
 
 impl Service for Companies {
-    const NAME: &'static str = "companies";
+    const NAME: ServiceName = ServiceName::Companies;
     type Config = Config;
 
     fn load_config() -> Result<Config, hms_config::ConfigError> {

@@ -2,6 +2,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use hms_config::{ConfigError, Sources};
+use hms_layout::ServiceName;
 use hms_runtime::CommonConfig;
 use serde::Deserialize;
 
@@ -151,15 +152,9 @@ pub struct Config {
 
 impl Config {
     pub fn load() -> Result<Self, ConfigError> {
-        let sources = Sources::new(&[
-            ("grpc_addr", "0.0.0.0:50056"),
-            ("http_addr", "0.0.0.0:8080"),
-            ("companies_url", "http://127.0.0.1:50051"),
-            ("orders_url", "http://127.0.0.1:50052"),
-            ("media_url", "http://127.0.0.1:50053"),
-        ]);
+        let sources = Sources::for_service(ServiceName::Gateway, &[("http_addr", "0.0.0.0:8080")]);
         Ok(Self {
-            common: CommonConfig::load(&sources)?,
+            common: CommonConfig::load(&sources, ServiceName::Gateway)?,
             gateway: sources.get()?,
         })
     }

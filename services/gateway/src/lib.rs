@@ -13,6 +13,7 @@ mod problem;
 mod routes;
 mod state;
 
+use hms_layout::ServiceName;
 use hms_proto::companies::v1::company_service_client::CompanyServiceClient;
 use hms_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
@@ -26,7 +27,7 @@ pub use config::{Config, GatewayConfig};
 pub struct Gateway;
 
 impl Service for Gateway {
-    const NAME: &'static str = "gateway";
+    const NAME: ServiceName = ServiceName::Gateway;
     type Config = Config;
 
     fn load_config() -> Result<Config, hms_config::ConfigError> {
@@ -45,16 +46,18 @@ impl Service for Gateway {
         let state = state::AppState {
             verifier: edge.verifier.clone(),
             identity: IdentityServiceClient::new(
-                edge.connect(&config.common.auth.identity_url, "identity")?,
+                edge.connect(&config.common.auth.identity_url, ServiceName::Identity)?,
             ),
             companies: CompanyServiceClient::new(
-                edge.connect(&config.gateway.companies_url, "companies")?,
+                edge.connect(&config.gateway.companies_url, ServiceName::Companies)?,
             ),
-            orders: OrderServiceClient::new(edge.connect(&config.gateway.orders_url, "orders")?),
+            orders: OrderServiceClient::new(
+                edge.connect(&config.gateway.orders_url, ServiceName::Orders)?,
+            ),
             // Uploads are bounded by HMS_REQUEST_TIMEOUT_SECS, not by the
             // 30 s every other call gets.
             media: MediaServiceClient::new(
-                edge.connect_for_uploads(&config.gateway.media_url, "media")?,
+                edge.connect_for_uploads(&config.gateway.media_url, ServiceName::Media)?,
             ),
             max_upload_bytes: config.gateway.max_upload_bytes,
             cookies: auth::CookieJar {

@@ -4,6 +4,7 @@ use std::time::Duration;
 use hms_config::{ConfigError, Sources};
 use hms_crypto::{FingerprintKey, SealingKey};
 use hms_domain::{Fodselsnummer, NationalIdPolicy};
+use hms_layout::ServiceName;
 use hms_runtime::CommonConfig;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -286,22 +287,19 @@ pub struct Config {
 
 impl Config {
     pub fn load() -> Result<Self, ConfigError> {
-        let sources = Sources::new(&[
-            ("grpc_addr", "0.0.0.0:50050"),
-            (
-                "database_url",
-                "postgres://postgres@127.0.0.1:5432/hms_identity",
-            ),
-            ("oidc_issuer_url", "http://127.0.0.1:8090"),
-            ("oidc_client_id", "hms-identity"),
-            (
-                "oidc_redirect_uri",
-                "http://127.0.0.1:8080/api/v1/auth/callback",
-            ),
-            ("companies_url", "http://127.0.0.1:50051"),
-        ]);
+        let sources = Sources::for_service(
+            ServiceName::Identity,
+            &[
+                ("oidc_issuer_url", "http://127.0.0.1:8090"),
+                ("oidc_client_id", "hms-identity"),
+                (
+                    "oidc_redirect_uri",
+                    "http://127.0.0.1:8080/api/v1/auth/callback",
+                ),
+            ],
+        );
         Ok(Self {
-            common: CommonConfig::load(&sources)?,
+            common: CommonConfig::load(&sources, ServiceName::Identity)?,
             identity: sources.get()?,
         })
     }

@@ -15,6 +15,7 @@ mod keys;
 mod login;
 mod storage;
 
+use hms_layout::ServiceName;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,7 +33,7 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!();
 pub struct Identity;
 
 impl Service for Identity {
-    const NAME: &'static str = "identity";
+    const NAME: ServiceName = ServiceName::Identity;
     type Config = Config;
 
     fn load_config() -> Result<Config, hms_config::ConfigError> {
@@ -74,7 +75,7 @@ impl Service for Identity {
             .await?;
 
         let companies = CompanyServiceClient::new(
-            foundation.connect(&config.identity.companies_url, "companies")?,
+            foundation.connect(&config.identity.companies_url, ServiceName::Companies)?,
         );
         let store = storage::Store::new(foundation.pool.clone());
         foundation.spawn(housekeeping::run(

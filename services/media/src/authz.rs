@@ -12,17 +12,18 @@
 //! the order or document exists.
 
 use hms_auth::Caller;
+use hms_layout::ServiceName;
 use tonic::Status;
 
 /// Services that list an order's documents without a person behind the
 /// call: orders checks them before a submit.
 pub fn lists_documents(caller: &Caller) -> bool {
-    caller.is_service("orders")
+    caller.is_service(ServiceName::Orders)
 }
 
 /// Purging belongs to the redaction service alone.
 pub fn authorize_purge(caller: &Caller) -> Result<(), Status> {
-    hms_grpc::status::permit(caller, caller.is_service("redaction"))
+    hms_grpc::status::permit(caller, caller.is_service(ServiceName::Redaction))
 }
 
 #[cfg(test)]

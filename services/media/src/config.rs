@@ -1,4 +1,5 @@
 use hms_config::{ConfigError, Sources};
+use hms_layout::ServiceName;
 use hms_runtime::CommonConfig;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -115,17 +116,12 @@ pub struct Config {
 
 impl Config {
     pub fn load() -> Result<Self, ConfigError> {
-        let sources = Sources::new(&[
-            ("grpc_addr", "0.0.0.0:50053"),
-            (
-                "database_url",
-                "postgres://postgres@127.0.0.1:5432/hms_media",
-            ),
-            ("orders_url", "http://127.0.0.1:50052"),
-            ("media_store_url", "file:///var/lib/hms/media"),
-        ]);
+        let sources = Sources::for_service(
+            ServiceName::Media,
+            &[("media_store_url", "file:///var/lib/hms/media")],
+        );
         Ok(Self {
-            common: CommonConfig::load(&sources)?,
+            common: CommonConfig::load(&sources, ServiceName::Media)?,
             media: sources.get()?,
         })
     }

@@ -16,6 +16,7 @@ mod sanitize;
 mod storage;
 mod vault;
 
+use hms_layout::ServiceName;
 use std::time::Duration;
 
 use hms_crypto::SealingKey;
@@ -33,7 +34,7 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(30);
 pub struct Media;
 
 impl Service for Media {
-    const NAME: &'static str = "media";
+    const NAME: ServiceName = ServiceName::Media;
     type Config = Config;
 
     fn load_config() -> Result<Config, hms_config::ConfigError> {
@@ -77,7 +78,8 @@ impl Service for Media {
             foundation.edge.shutdown.clone(),
         ));
 
-        let orders = orders::Orders::new(foundation.connect(&config.media.orders_url, "orders")?);
+        let orders =
+            orders::Orders::new(foundation.connect(&config.media.orders_url, ServiceName::Orders)?);
         let decoders = decoding::Decoders::new(
             config.media.media_max_concurrent_uploads,
             config.media.decode_concurrency(),

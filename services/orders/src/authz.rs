@@ -14,6 +14,7 @@
 use hms_auth::{Caller, UserCaller};
 use hms_authz::Authorizer;
 use hms_domain::{CompanyId, OrderId};
+use hms_layout::ServiceName;
 use tonic::Status;
 
 use crate::error::OrderError;
@@ -94,8 +95,8 @@ pub enum Action {
 pub fn authorize(caller: &Caller, action: Action) -> Result<(), Status> {
     use Action::*;
     let allowed = match action {
-        ResolveUploadTarget | ReadOrderState => caller.is_service("media"),
-        MaskNationalIds | ListAwaitingRedaction => caller.is_service("redaction"),
+        ResolveUploadTarget | ReadOrderState => caller.is_service(ServiceName::Media),
+        MaskNationalIds | ListAwaitingRedaction => caller.is_service(ServiceName::Redaction),
     };
     hms_grpc::status::permit(caller, allowed)
 }

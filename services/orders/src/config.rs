@@ -1,5 +1,6 @@
 use hms_config::{ConfigError, Sources};
 use hms_domain::{Money, NationalIdPolicy, PriceList, VatRate};
+use hms_layout::ServiceName;
 use hms_runtime::CommonConfig;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -56,16 +57,9 @@ pub struct Config {
 
 impl Config {
     pub fn load() -> Result<Self, ConfigError> {
-        let sources = Sources::new(&[
-            ("grpc_addr", "0.0.0.0:50052"),
-            (
-                "database_url",
-                "postgres://postgres@127.0.0.1:5432/hms_orders",
-            ),
-            ("media_url", "http://127.0.0.1:50053"),
-        ]);
+        let sources = Sources::for_service(ServiceName::Orders, &[]);
         Ok(Self {
-            common: CommonConfig::load(&sources)?,
+            common: CommonConfig::load(&sources, ServiceName::Orders)?,
             orders: sources.get()?,
         })
     }

@@ -13,6 +13,7 @@ mod ordering;
 mod storage;
 
 use hms_crypto::{FingerprintKey, SealingKey};
+use hms_layout::ServiceName;
 use hms_proto::orders::v1::order_internal_service_server::OrderInternalServiceServer;
 use hms_proto::orders::v1::order_service_server::OrderServiceServer;
 use hms_runtime::{Foundation, Service, StartupError};
@@ -26,7 +27,7 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!();
 pub struct Orders;
 
 impl Service for Orders {
-    const NAME: &'static str = "orders";
+    const NAME: ServiceName = ServiceName::Orders;
     type Config = Config;
 
     fn load_config() -> Result<Config, hms_config::ConfigError> {
@@ -61,7 +62,8 @@ impl Service for Orders {
         hms_company_status::subscribe(&mut subscriber).await?;
         foundation.adopt(subscriber.into_tasks());
 
-        let media = media::Media::new(foundation.connect(&config.orders.media_url, "media")?);
+        let media =
+            media::Media::new(foundation.connect(&config.orders.media_url, ServiceName::Media)?);
         let store = storage::Store::new(
             foundation.pool.clone(),
             national_id_key,

@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use hms_config::{ConfigError, Sources};
+use hms_layout::ServiceName;
 use hms_runtime::CommonConfig;
 use serde::Deserialize;
 
@@ -47,17 +48,9 @@ pub struct Config {
 
 impl Config {
     pub fn load() -> Result<Self, ConfigError> {
-        let sources = Sources::new(&[
-            ("grpc_addr", "0.0.0.0:50054"),
-            (
-                "database_url",
-                "postgres://postgres@127.0.0.1:5432/hms_redaction",
-            ),
-            ("orders_url", "http://127.0.0.1:50052"),
-            ("media_url", "http://127.0.0.1:50053"),
-        ]);
+        let sources = Sources::for_service(ServiceName::Redaction, &[]);
         Ok(Self {
-            common: CommonConfig::load(&sources)?,
+            common: CommonConfig::load(&sources, ServiceName::Redaction)?,
             redaction: sources.get()?,
         })
     }

@@ -12,6 +12,7 @@ mod grpc;
 mod redactor;
 mod storage;
 
+use hms_layout::ServiceName;
 use hms_proto::events::v1::{OrderApproved, OrderRejected};
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
 use hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient;
@@ -27,7 +28,7 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!();
 pub struct Redaction;
 
 impl Service for Redaction {
-    const NAME: &'static str = "redaction";
+    const NAME: ServiceName = ServiceName::Redaction;
     type Config = Config;
 
     fn load_config() -> Result<Config, hms_config::ConfigError> {
@@ -48,8 +49,8 @@ impl Service for Redaction {
             .start_relay(&[hms_events::Domain::Redaction])
             .await?;
 
-        let orders = foundation.connect(&config.redaction.orders_url, "orders")?;
-        let media = foundation.connect(&config.redaction.media_url, "media")?;
+        let orders = foundation.connect(&config.redaction.orders_url, ServiceName::Orders)?;
+        let media = foundation.connect(&config.redaction.media_url, ServiceName::Media)?;
         let redactor = redactor::Redactor::new(
             storage::Store::new(foundation.pool.clone()),
             OrderInternalServiceClient::new(orders),
