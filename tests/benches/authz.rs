@@ -74,7 +74,12 @@ async fn main() {
         Duration::from_secs(5),
     )
     .await;
-    let uncached = Authorizer::new(channel, &AuthzConfig { authz_cache_ms: 0 });
+    let uncached = Authorizer::new(
+        channel,
+        &AuthzConfig {
+            cache: std::time::Duration::ZERO,
+        },
+    );
     run(
         "uncached (identity each time)",
         &uncached,

@@ -35,13 +35,18 @@ pub fn require_user(caller: &Caller) -> Result<&UserCaller, Status> {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct AuthzConfig {
-    pub authz_cache_ms: u64,
+    /// Zero: every decision is asked of identity.
+    #[serde(
+        rename = "authz_cache_ms",
+        deserialize_with = "hms_config::duration::millis"
+    )]
+    pub cache: Duration,
 }
 
 impl Default for AuthzConfig {
     fn default() -> Self {
         Self {
-            authz_cache_ms: 2_000,
+            cache: Duration::from_secs(2),
         }
     }
 }
@@ -92,10 +97,10 @@ impl Authorizer {
     pub fn new(identity: ServiceChannel, config: &AuthzConfig) -> Self {
         Self {
             client: IdentityServiceClient::new(identity),
-            cache: (config.authz_cache_ms > 0).then(|| {
+            cache: (!config.cache.is_zero()).then(|| {
                 moka::future::Cache::builder()
                     .max_capacity(100_000)
-                    .time_to_live(Duration::from_millis(config.authz_cache_ms))
+                    .time_to_live(config.cache)
                     .build()
             }),
         }

@@ -8,6 +8,29 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use hms_layout::{DEV_PORT_BASE, ServiceName};
 use serde::de::DeserializeOwned;
 
+/// Durations as settings give them: whole seconds, milliseconds or hours,
+/// named by the suffix of the setting (`HMS_REQUEST_TIMEOUT_SECS`). Used as
+/// `#[serde(rename = "request_timeout_secs", deserialize_with =
+/// "hms_config::duration::seconds")]` on a `Duration` field, so the code
+/// gets a `Duration` and the setting keeps its name.
+pub mod duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        u64::deserialize(deserializer).map(Duration::from_secs)
+    }
+
+    pub fn millis<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        u64::deserialize(deserializer).map(Duration::from_millis)
+    }
+
+    pub fn hours<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        u64::deserialize(deserializer).map(|hours| Duration::from_secs(hours.saturating_mul(3600)))
+    }
+}
+
 /// A setting could not be read. Names the setting, never a secret's value.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
@@ -179,6 +202,8 @@ mod tests {
         grpc_addr: std::net::SocketAddr,
         #[serde(default)]
         flag: bool,
+        #[serde(rename = "grace_secs", default, deserialize_with = "duration::seconds")]
+        grace: std::time::Duration,
     }
 
     #[test]
@@ -191,11 +216,13 @@ mod tests {
 
             jail.set_env("HMS_GRPC_ADDR", "127.0.0.1:2");
             jail.set_env("HMS_FLAG", "true");
+            jail.set_env("HMS_GRACE_SECS", "7");
             let section: Section = Sources::new(&[("grpc_addr", "127.0.0.1:1")])
                 .get()
                 .expect("env");
             assert_eq!(section.grpc_addr.port(), 2);
             assert!(section.flag);
+            assert_eq!(section.grace, std::time::Duration::from_secs(7));
             Ok(())
         });
     }
@@ -226,7 +253,10 @@ mod tests {
 
     #[test]
     fn setting_names_come_from_the_fields() {
-        assert_eq!(setting_names::<Section>(), ["HMS_GRPC_ADDR", "HMS_FLAG"]);
+        assert_eq!(
+            setting_names::<Section>(),
+            ["HMS_GRPC_ADDR", "HMS_FLAG", "HMS_GRACE_SECS"]
+        );
     }
 
     #[test]

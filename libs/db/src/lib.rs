@@ -23,24 +23,32 @@ pub struct DbConfig {
     #[serde(default = "default_max_connections")]
     pub database_max_connections: u32,
     /// How long start-up waits for the database to accept connections.
-    #[serde(default = "default_connect_timeout_secs")]
-    pub database_connect_timeout_secs: u64,
+    #[serde(
+        rename = "database_connect_timeout_secs",
+        default = "default_connect_timeout",
+        deserialize_with = "hms_config::duration::seconds"
+    )]
+    pub connect_timeout: Duration,
     /// How long a call waits for a connection (all busy, or the database
     /// unreachable) before it is answered `UNAVAILABLE`.
-    #[serde(default = "default_acquire_timeout_secs")]
-    pub database_acquire_timeout_secs: u64,
+    #[serde(
+        rename = "database_acquire_timeout_secs",
+        default = "default_acquire_timeout",
+        deserialize_with = "hms_config::duration::seconds"
+    )]
+    pub acquire_timeout: Duration,
 }
 
-fn default_acquire_timeout_secs() -> u64 {
-    5
+fn default_acquire_timeout() -> Duration {
+    Duration::from_secs(5)
 }
 
 fn default_max_connections() -> u32 {
     10
 }
 
-fn default_connect_timeout_secs() -> u64 {
-    30
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(30)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,9 +81,7 @@ impl DbConfig {
         self.retry("waiting for the database", || {
             PgPoolOptions::new()
                 .max_connections(self.database_max_connections)
-                .acquire_timeout(Duration::from_secs(
-                    self.database_acquire_timeout_secs.max(1),
-                ))
+                .acquire_timeout(self.acquire_timeout.max(Duration::from_secs(1)))
                 .connect_with(options.clone())
         })
         .await
@@ -87,7 +93,7 @@ impl DbConfig {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
     {
-        let timeout = Duration::from_secs(self.database_connect_timeout_secs);
+        let timeout = self.connect_timeout;
         let deadline = Instant::now() + timeout;
         loop {
             match attempt().await {

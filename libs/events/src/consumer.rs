@@ -117,7 +117,7 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
             description: Some(format!("{} handled by {}", E::TYPE, self.name)),
             filter_subject: self.namespace.subject(E::TYPE),
             ack_policy: jetstream::consumer::AckPolicy::Explicit,
-            ack_wait: Duration::from_secs(self.config.event_ack_wait_secs),
+            ack_wait: self.config.event_ack_wait,
             // Unlimited on the server: we count deliveries ourselves and
             // park, so the server never silently drops a message we failed
             // to park.
@@ -332,7 +332,7 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
     ) -> Result<(), HandlerError> {
         let work = std::panic::AssertUnwindSafe(self.handle_once(event, meta)).catch_unwind();
         tokio::pin!(work);
-        let period = Duration::from_secs(self.config.event_ack_wait_secs.max(3) / 3);
+        let period = (self.config.event_ack_wait / 3).max(Duration::from_secs(1));
         let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         loop {
             tokio::select! {
@@ -398,7 +398,7 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
     /// Forgets handled-event records older than any message the stream can
     /// still hold.
     async fn prune(&self) {
-        let keep = Duration::from_secs(self.config.nats_stream_max_age_hours * 3600) + PRUNE_MARGIN;
+        let keep = self.config.nats_stream_max_age + PRUNE_MARGIN;
         let cutoff =
             chrono::Utc::now() - chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
         let pruned = sqlx::query(

@@ -99,7 +99,7 @@ pub async fn connect(
     config: &EventsConfig,
     client_name: &str,
 ) -> Result<async_nats::jetstream::Context, EventsError> {
-    let timeout = Duration::from_secs(config.nats_connect_timeout_secs);
+    let timeout = config.nats_connect_timeout;
     let deadline = Instant::now() + timeout;
     loop {
         let options = async_nats::ConnectOptions::new()

@@ -75,7 +75,7 @@ impl Relay {
             pool,
             jetstream,
             namespace,
-            retention: Duration::from_secs(config.outbox_retention_hours * 3600),
+            retention: config.outbox_retention,
             batch_size: 100,
         })
     }

@@ -12,23 +12,47 @@ pub struct EventsConfig {
     /// Prefix for every subject and stream, so several deployments (or
     /// tests) can share one NATS. Empty in production.
     pub nats_namespace: String,
-    pub nats_connect_timeout_secs: u64,
+    #[serde(
+        rename = "nats_connect_timeout_secs",
+        deserialize_with = "hms_config::duration::seconds"
+    )]
+    pub nats_connect_timeout: Duration,
     /// Replicas of each stream this service creates (3 in a NATS cluster).
     pub nats_stream_replicas: usize,
     /// How long streams keep events.
-    pub nats_stream_max_age_hours: u64,
+    #[serde(
+        rename = "nats_stream_max_age_hours",
+        deserialize_with = "hms_config::duration::hours"
+    )]
+    pub nats_stream_max_age: Duration,
     /// Deliveries of one event before it is parked.
     pub event_max_deliver: i64,
     /// Delay before the first redelivery of a failed event; it doubles with
     /// every further failure.
-    pub event_retry_base_ms: u64,
+    #[serde(
+        rename = "event_retry_base_ms",
+        deserialize_with = "hms_config::duration::millis"
+    )]
+    pub event_retry_base: Duration,
     /// Longest delay between redeliveries.
-    pub event_retry_max_ms: u64,
+    #[serde(
+        rename = "event_retry_max_ms",
+        deserialize_with = "hms_config::duration::millis"
+    )]
+    pub event_retry_max: Duration,
     /// How long a consumer may work on one event before JetStream offers it
     /// again.
-    pub event_ack_wait_secs: u64,
+    #[serde(
+        rename = "event_ack_wait_secs",
+        deserialize_with = "hms_config::duration::seconds"
+    )]
+    pub event_ack_wait: Duration,
     /// How long published outbox rows are kept before they are deleted.
-    pub outbox_retention_hours: u64,
+    #[serde(
+        rename = "outbox_retention_hours",
+        deserialize_with = "hms_config::duration::hours"
+    )]
+    pub outbox_retention: Duration,
 }
 
 impl Default for EventsConfig {
@@ -36,14 +60,14 @@ impl Default for EventsConfig {
         Self {
             nats_url: "nats://127.0.0.1:4222".to_owned(),
             nats_namespace: String::new(),
-            nats_connect_timeout_secs: 30,
+            nats_connect_timeout: Duration::from_secs(30),
             nats_stream_replicas: 1,
-            nats_stream_max_age_hours: 24 * 14,
+            nats_stream_max_age: Duration::from_secs(14 * 24 * 3600),
             event_max_deliver: 5,
-            event_retry_base_ms: 1_000,
-            event_retry_max_ms: 60_000,
-            event_ack_wait_secs: 60,
-            outbox_retention_hours: 72,
+            event_retry_base: Duration::from_secs(1),
+            event_retry_max: Duration::from_secs(60),
+            event_ack_wait: Duration::from_secs(60),
+            outbox_retention: Duration::from_secs(72 * 3600),
         }
     }
 }
@@ -56,8 +80,8 @@ impl EventsConfig {
     /// The delay before delivery number `delivered + 1`.
     pub fn retry_delay(&self, delivered: i64) -> Duration {
         let exponent = u32::try_from(delivered.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
-        let delay = self.event_retry_base_ms.saturating_mul(1u64 << exponent);
-        Duration::from_millis(delay.min(self.event_retry_max_ms))
+        let delay = self.event_retry_base.saturating_mul(1u32 << exponent);
+        delay.min(self.event_retry_max)
     }
 }
 
@@ -68,8 +92,8 @@ mod tests {
     #[test]
     fn retry_delays_double_up_to_the_cap() {
         let config = EventsConfig {
-            event_retry_base_ms: 100,
-            event_retry_max_ms: 1_000,
+            event_retry_base: Duration::from_millis(100),
+            event_retry_max: Duration::from_secs(1),
             ..EventsConfig::default()
         };
         let delays: Vec<u128> = (1..=6).map(|n| config.retry_delay(n).as_millis()).collect();

@@ -29,7 +29,7 @@ pub async fn ensure_stream(
         max_age: if domain == Domain::Parked {
             Duration::ZERO
         } else {
-            Duration::from_secs(config.nats_stream_max_age_hours * 3600)
+            config.nats_stream_max_age
         },
         duplicate_window: DUPLICATE_WINDOW,
         num_replicas: config.nats_stream_replicas,

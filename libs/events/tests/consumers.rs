@@ -64,7 +64,7 @@ async fn prepare_creates_a_consumer_filtered_on_one_subject() {
 
     // Prepared again with other limits: the consumer is updated in place.
     let changed = EventsConfig {
-        event_ack_wait_secs: 42,
+        event_ack_wait: std::time::Duration::from_secs(42),
         ..config.clone()
     };
     let again = Consumer::<OrderApproved, _>::new(

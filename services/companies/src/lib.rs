@@ -11,7 +11,7 @@ mod storage;
 
 use hms_layout::ServiceName;
 use hms_proto::companies::v1::company_service_server::CompanyServiceServer;
-use hms_runtime::{Foundation, Service, StartupError};
+use hms_runtime::{Service, StartupError, StatefulService};
 use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
@@ -38,13 +38,13 @@ impl Service for Companies {
     }
 
     async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), StartupError> {
-        let mut foundation = Foundation::prepare::<Self>(&config.common, shutdown).await?;
-        foundation
+        let mut service = StatefulService::prepare::<Self>(&config.common, shutdown).await?;
+        service
             .start_relay(&[hms_events::Domain::Companies])
             .await?;
-        let guard = authz::Guard::new(foundation.authorizer()?);
-        let api = grpc::CompanyApi::new(storage::Store::new(foundation.pool.clone()), guard);
+        let guard = authz::Guard::new(service.authorizer()?);
+        let api = grpc::CompanyApi::new(storage::Store::new(service.pool.clone()), guard);
         let apis = hms_grpc::GrpcApis::default().with(CompanyServiceServer::new(api));
-        foundation.serve(apis).await
+        service.serve(apis).await
     }
 }

@@ -1,5 +1,9 @@
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::time::Duration;
+
+use governor::Quota;
+use http::{HeaderName, HeaderValue};
 
 use hms_config::{ConfigError, Sources};
 use hms_layout::ServiceName;
@@ -36,8 +40,12 @@ pub struct GatewayConfig {
     pub cors_origins: String,
     /// `HMS_REQUEST_TIMEOUT_SECS`: the longest a request may take (uploads
     /// included).
-    #[serde(default = "default_request_timeout")]
-    pub request_timeout_secs: u64,
+    #[serde(
+        rename = "request_timeout_secs",
+        default = "default_request_timeout",
+        deserialize_with = "hms_config::duration::seconds"
+    )]
+    pub request_timeout: Duration,
     /// `HMS_RATE_LIMIT_PER_CLIENT`: requests a minute from one client
     /// address.
     #[serde(default = "default_rate_limit_per_client")]
@@ -75,8 +83,8 @@ fn default_true() -> bool {
     true
 }
 
-fn default_request_timeout() -> u64 {
-    60
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(60)
 }
 
 fn default_rate_limit_per_client() -> u32 {
@@ -107,47 +115,103 @@ fn default_max_json_bytes() -> usize {
     64 * 1024
 }
 
+/// The gateway's settings in the form it uses them, checked when they are
+/// loaded.
+pub struct Settings {
+    pub http_addr: SocketAddr,
+    pub companies_url: String,
+    pub orders_url: String,
+    pub media_url: String,
+    pub max_upload_bytes: u64,
+    /// A path on this host or an https address, fit for a header.
+    pub after_login_url: String,
+    pub cookie_secure: bool,
+    pub cors_origins: Vec<HeaderValue>,
+    pub request_timeout: Duration,
+    pub rate_limits: RateLimits,
+    pub max_json_bytes: usize,
+}
+
+/// How many requests pass, at once and then a minute.
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    pub per_client: Quota,
+    pub per_person: Quota,
+    pub logins_per_client: Quota,
+    /// Behind a proxy, the header whose last address is the client's.
+    pub client_ip_header: Option<HeaderName>,
+}
+
 impl GatewayConfig {
-    pub fn request_timeout(&self) -> Duration {
-        Duration::from_secs(self.request_timeout_secs.max(1))
-    }
-
-    /// `HMS_AFTER_LOGIN_URL`, checked: a path on this host or an https
-    /// address, and a valid header value.
-    pub fn after_login_url(&self) -> Result<String, hms_runtime::StartupError> {
-        let url = self.after_login_url.trim();
-        let shaped =
-            (url.starts_with('/') && !url.starts_with("//")) || url.starts_with("https://");
-        if shaped && http::HeaderValue::from_str(url).is_ok() {
-            Ok(url.to_owned())
-        } else {
-            Err(hms_runtime::StartupError::Invalid(
-                "HMS_AFTER_LOGIN_URL must be a path (/…) or an https:// address".to_owned(),
-            ))
+    fn settings(self) -> Result<Settings, ConfigError> {
+        let after_login_url = self.after_login_url.trim().to_owned();
+        let shaped = (after_login_url.starts_with('/') && !after_login_url.starts_with("//"))
+            || after_login_url.starts_with("https://");
+        if !shaped || HeaderValue::from_str(&after_login_url).is_err() {
+            return Err(ConfigError::invalid(
+                "HMS_AFTER_LOGIN_URL",
+                "must be a path (/…) or an https:// address",
+            ));
         }
-    }
-
-    /// `HMS_CORS_ORIGINS`, checked: each a valid header value.
-    pub fn cors_origins(&self) -> Result<Vec<http::HeaderValue>, hms_runtime::StartupError> {
-        self.cors_origins
+        let cors_origins = self
+            .cors_origins
             .split(',')
             .map(str::trim)
             .filter(|origin| !origin.is_empty())
             .map(|origin| {
-                http::HeaderValue::from_str(origin).map_err(|_| {
-                    hms_runtime::StartupError::Invalid(format!(
-                        "HMS_CORS_ORIGINS: {origin} is not an origin"
-                    ))
+                HeaderValue::from_str(origin).map_err(|_| {
+                    ConfigError::invalid("HMS_CORS_ORIGINS", format!("{origin} is not an origin"))
                 })
             })
-            .collect()
+            .collect::<Result<_, _>>()?;
+        let client_ip_header = match self.client_ip_header.trim() {
+            "" => None,
+            name => Some(HeaderName::try_from(name).map_err(|_| {
+                ConfigError::invalid(
+                    "HMS_CLIENT_IP_HEADER",
+                    format!("{name} is not a header name"),
+                )
+            })?),
+        };
+        let burst = at_least_one("HMS_RATE_LIMIT_BURST", self.rate_limit_burst)?;
+        let per_minute = |setting, value| {
+            at_least_one(setting, value).map(|rate| Quota::per_minute(rate).allow_burst(burst))
+        };
+        Ok(Settings {
+            rate_limits: RateLimits {
+                per_client: per_minute("HMS_RATE_LIMIT_PER_CLIENT", self.rate_limit_per_client)?,
+                per_person: per_minute("HMS_RATE_LIMIT_PER_USER", self.rate_limit_per_user)?,
+                logins_per_client: Quota::per_minute(at_least_one(
+                    "HMS_RATE_LIMIT_LOGIN_PER_CLIENT",
+                    self.rate_limit_login_per_client,
+                )?)
+                .allow_burst(at_least_one(
+                    "HMS_RATE_LIMIT_LOGIN_BURST",
+                    self.rate_limit_login_burst,
+                )?),
+                client_ip_header,
+            },
+            http_addr: self.http_addr,
+            companies_url: self.companies_url,
+            orders_url: self.orders_url,
+            media_url: self.media_url,
+            max_upload_bytes: self.max_upload_bytes,
+            after_login_url,
+            cookie_secure: self.cookie_secure,
+            cors_origins,
+            request_timeout: self.request_timeout.max(Duration::from_secs(1)),
+            max_json_bytes: self.max_json_bytes,
+        })
     }
 }
 
-#[derive(Debug, Clone)]
+fn at_least_one(setting: &str, value: u32) -> Result<NonZeroU32, ConfigError> {
+    NonZeroU32::new(value).ok_or_else(|| ConfigError::invalid(setting, "must be at least 1"))
+}
+
 pub struct Config {
     pub common: CommonConfig,
-    pub gateway: GatewayConfig,
+    pub gateway: Settings,
 }
 
 impl Config {
@@ -155,7 +219,7 @@ impl Config {
         let sources = Sources::for_service(ServiceName::Gateway, &[("http_addr", "0.0.0.0:8080")]);
         Ok(Self {
             common: CommonConfig::load(&sources, ServiceName::Gateway)?,
-            gateway: sources.get()?,
+            gateway: sources.get::<GatewayConfig>()?.settings()?,
         })
     }
 }

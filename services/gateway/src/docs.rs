@@ -210,9 +210,11 @@ fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
 /// it shares the same bytes.
 pub fn router(state: AppState) -> Result<Router, StartupError> {
     let (api, document) = api(state);
-    let json = Bytes::from(document.to_pretty_json().map_err(|error| {
-        StartupError::Invalid(format!("the OpenAPI document cannot be written: {error}"))
-    })?);
+    let json = Bytes::from(
+        document
+            .to_pretty_json()
+            .map_err(|error| StartupError::OpenApi(error.to_string()))?,
+    );
     let page = Bytes::from(render(&document));
     Ok(api
         .route(

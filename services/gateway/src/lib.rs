@@ -18,7 +18,7 @@ use hms_proto::companies::v1::company_service_client::CompanyServiceClient;
 use hms_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
 use hms_proto::orders::v1::order_service_client::OrderServiceClient;
-use hms_runtime::{Edge, Service, StartupError};
+use hms_runtime::{Service, ServiceCore, StartupError};
 use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, GatewayConfig};
@@ -39,55 +39,53 @@ impl Service for Gateway {
     }
 
     async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), StartupError> {
-        let edge = Edge::prepare::<Self>(&config.common, shutdown.clone()).await?;
-        let limits = limits::Limits::new(&config.gateway)?;
+        let core = ServiceCore::prepare::<Self>(&config.common, shutdown.clone()).await?;
+        let settings = config.gateway;
+        let limits = limits::Limits::new(&settings.rate_limits);
         tokio::spawn(limits.clone().sweep(shutdown.clone()));
-        let origins = config.gateway.cors_origins()?;
+        let origins = settings.cors_origins.clone();
         let state = state::AppState {
-            verifier: edge.verifier.clone(),
+            verifier: core.verifier.clone(),
             identity: IdentityServiceClient::new(
-                edge.connect(&config.common.auth.identity_url, ServiceName::Identity)?,
+                core.connect(&config.common.auth.identity_url, ServiceName::Identity)?,
             ),
             companies: CompanyServiceClient::new(
-                edge.connect(&config.gateway.companies_url, ServiceName::Companies)?,
+                core.connect(&settings.companies_url, ServiceName::Companies)?,
             ),
             orders: OrderServiceClient::new(
-                edge.connect(&config.gateway.orders_url, ServiceName::Orders)?,
+                core.connect(&settings.orders_url, ServiceName::Orders)?,
             ),
             // Uploads are bounded by HMS_REQUEST_TIMEOUT_SECS, not by the
             // 30 s every other call gets.
             media: MediaServiceClient::new(
-                edge.connect_for_uploads(&config.gateway.media_url, ServiceName::Media)?,
+                core.connect_for_uploads(&settings.media_url, ServiceName::Media)?,
             ),
-            max_upload_bytes: config.gateway.max_upload_bytes,
+            max_upload_bytes: settings.max_upload_bytes,
             cookies: auth::CookieJar {
-                secure: config.gateway.cookie_secure,
+                secure: settings.cookie_secure,
             },
-            after_login_url: config.gateway.after_login_url()?,
+            after_login_url: settings.after_login_url.clone(),
             browser_origins: origins.clone().into(),
             limits: limits.clone(),
         };
-        let app = middleware::wrap(docs::router(state)?, &config.gateway, origins, limits);
-        let listener = tokio::net::TcpListener::bind(config.gateway.http_addr)
+        let app = middleware::wrap(docs::router(state)?, &settings, origins, limits);
+        let listen = |error| StartupError::Listen {
+            addr: settings.http_addr,
+            error,
+        };
+        let listener = tokio::net::TcpListener::bind(settings.http_addr)
             .await
-            .map_err(|error| {
-                StartupError::Invalid(format!(
-                    "cannot listen on HMS_HTTP_ADDR {}: {error}",
-                    config.gateway.http_addr
-                ))
-            })?;
-        let http_addr = listener
-            .local_addr()
-            .map_err(|error| StartupError::Invalid(error.to_string()))?;
+            .map_err(listen)?;
+        let http_addr = listener.local_addr().map_err(listen)?;
         tracing::info!(%http_addr, "REST API listening");
-        edge.serve(async move {
+        core.serve(async move {
             axum::serve(
                 listener,
                 app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
             )
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await
-            .map_err(|error| StartupError::Invalid(format!("the HTTP server failed: {error}")))
+            .map_err(StartupError::Http)
         })
         .await
     }

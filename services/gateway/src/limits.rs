@@ -6,7 +6,6 @@
 //! `Retry-After`.
 
 use std::net::{IpAddr, SocketAddr};
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,12 +14,11 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, NotUntil, Quota, RateLimiter};
-use hms_runtime::StartupError;
+use governor::{DefaultKeyedRateLimiter, NotUntil, RateLimiter};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::config::GatewayConfig;
+use crate::config::RateLimits;
 use crate::problem::{ApiError, ProblemKind};
 
 #[derive(Clone)]
@@ -61,41 +59,13 @@ impl IntoResponse for Limited {
 }
 
 impl Limits {
-    pub fn new(config: &GatewayConfig) -> Result<Self, StartupError> {
-        let quota = |per_minute: u32, burst: u32, name: &str, burst_name: &str| {
-            let per_minute = NonZeroU32::new(per_minute)
-                .ok_or_else(|| StartupError::Invalid(format!("{name} must be at least 1")))?;
-            let burst = NonZeroU32::new(burst)
-                .ok_or_else(|| StartupError::Invalid(format!("{burst_name} must be at least 1")))?;
-            Ok::<_, StartupError>(Quota::per_minute(per_minute).allow_burst(burst))
-        };
-        let client_ip_header = match config.client_ip_header.trim() {
-            "" => None,
-            name => Some(HeaderName::try_from(name).map_err(|_| {
-                StartupError::Invalid(format!("HMS_CLIENT_IP_HEADER: {name} is not a header name"))
-            })?),
-        };
-        Ok(Self {
-            clients: Arc::new(RateLimiter::keyed(quota(
-                config.rate_limit_per_client,
-                config.rate_limit_burst,
-                "HMS_RATE_LIMIT_PER_CLIENT",
-                "HMS_RATE_LIMIT_BURST",
-            )?)),
-            logins: Arc::new(RateLimiter::keyed(quota(
-                config.rate_limit_login_per_client,
-                config.rate_limit_login_burst,
-                "HMS_RATE_LIMIT_LOGIN_PER_CLIENT",
-                "HMS_RATE_LIMIT_LOGIN_BURST",
-            )?)),
-            people: Arc::new(RateLimiter::keyed(quota(
-                config.rate_limit_per_user,
-                config.rate_limit_burst,
-                "HMS_RATE_LIMIT_PER_USER",
-                "HMS_RATE_LIMIT_BURST",
-            )?)),
-            client_ip_header,
-        })
+    pub fn new(limits: &RateLimits) -> Self {
+        Self {
+            clients: Arc::new(RateLimiter::keyed(limits.per_client)),
+            logins: Arc::new(RateLimiter::keyed(limits.logins_per_client)),
+            people: Arc::new(RateLimiter::keyed(limits.per_person)),
+            client_ip_header: limits.client_ip_header.clone(),
+        }
     }
 
     /// One more request by this person.

@@ -16,7 +16,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::config::GatewayConfig;
+use crate::config::Settings;
 use crate::limits::{self, Limits};
 use crate::problem::{ApiError, ProblemKind};
 
@@ -25,11 +25,11 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// `origins`: the web origins allowed to call from a browser.
 pub fn wrap(
     router: Router,
-    config: &GatewayConfig,
+    config: &Settings,
     origins: Vec<HeaderValue>,
     limits: Limits,
 ) -> Router {
-    let timeout = config.request_timeout();
+    let timeout = config.request_timeout;
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_credentials(true)

@@ -2,6 +2,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use hms_config::{ConfigError, Sources};
+use openidconnect::{ClientId, IssuerUrl, RedirectUrl};
+
+use crate::login::OidcSettings;
 use hms_crypto::{FingerprintKey, SealingKey};
 use hms_domain::{Fodselsnummer, NationalIdPolicy};
 use hms_layout::ServiceName;
@@ -158,10 +161,14 @@ pub struct Settings {
     pub ended_grant_retention: Duration,
     pub housekeeping_interval: Duration,
     pub refresh_reuse_grace: Duration,
+    pub oidc: OidcSettings,
+    /// The Central Coordinating Register's open API.
+    pub register_url: url::Url,
+    pub companies_url: String,
 }
 
 impl IdentityConfig {
-    pub fn settings(&self) -> Result<Settings, ConfigError> {
+    fn settings(self) -> Result<Settings, ConfigError> {
         let sealing = SealingKey::from_base64(&self.identity_key)
             .map_err(|e| ConfigError::invalid("HMS_IDENTITY_KEY", e))?;
         let person_keys = FingerprintKey::derive(&self.identity_key, "person")
@@ -225,7 +232,21 @@ impl IdentityConfig {
                 "must be at least 20",
             ));
         }
+        let oidc = OidcSettings {
+            issuer: IssuerUrl::new(self.oidc_issuer_url.clone())
+                .map_err(|e| ConfigError::invalid("HMS_OIDC_ISSUER_URL", e))?,
+            client_id: ClientId::new(self.oidc_client_id.clone()),
+            client_secret: self.oidc_client_secret.clone(),
+            redirect: RedirectUrl::new(self.oidc_redirect_uri.clone())
+                .map_err(|e| ConfigError::invalid("HMS_OIDC_REDIRECT_URI", e))?,
+            national_id_claim: self.oidc_national_id_claim.clone(),
+            accepted_acr: accepted_acr.clone(),
+        };
         Ok(Settings {
+            oidc,
+            register_url: url::Url::parse(&self.register_url)
+                .map_err(|e| ConfigError::invalid("HMS_REGISTER_URL", e))?,
+            companies_url: self.companies_url.clone(),
             sealing,
             person_keys,
             national_id_policy,
@@ -279,10 +300,9 @@ fn parse_service_client(entry: &str) -> Result<(String, [u8; 32]), ConfigError> 
     Ok((name.to_owned(), hash))
 }
 
-#[derive(Debug, Clone)]
 pub struct Config {
     pub common: CommonConfig,
-    pub identity: IdentityConfig,
+    pub identity: Settings,
 }
 
 impl Config {
@@ -300,7 +320,7 @@ impl Config {
         );
         Ok(Self {
             common: CommonConfig::load(&sources, ServiceName::Identity)?,
-            identity: sources.get()?,
+            identity: sources.get::<IdentityConfig>()?.settings()?,
         })
     }
 }

@@ -22,7 +22,7 @@ use std::time::Duration;
 use hms_auth::{KeySource, TokenSource};
 use hms_proto::companies::v1::company_service_client::CompanyServiceClient;
 use hms_proto::identity::v1::identity_service_server::IdentityServiceServer;
-use hms_runtime::{Foundation, Service, StartupError};
+use hms_runtime::{Service, StartupError, StatefulService};
 use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, IdentityConfig};
@@ -49,40 +49,32 @@ impl Service for Identity {
     }
 
     async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), StartupError> {
-        let settings = config.identity.settings()?;
-        let login = login::OidcLogin::new(
-            &config.identity,
-            settings.accepted_acr.clone(),
-            settings.national_id_policy,
-        )?;
-        let register_url = url::Url::parse(&config.identity.register_url)
-            .map_err(|e| hms_config::ConfigError::invalid("HMS_REGISTER_URL", e))?;
-        let register = hms_brreg::RegisterClient::new(register_url, Duration::from_secs(10))
-            .map_err(|e| hms_config::ConfigError::invalid("HMS_REGISTER_URL", e))?;
+        let settings = config.identity;
+        let login = login::OidcLogin::new(settings.oidc.clone(), settings.national_id_policy)?;
+        let register =
+            hms_brreg::RegisterClient::new(settings.register_url.clone(), Duration::from_secs(10))
+                .map_err(|e| hms_config::ConfigError::invalid("HMS_REGISTER_URL", e))?;
 
-        let mut signer = None;
-        let mut foundation = Foundation::prepare_with::<Self>(&config.common, shutdown, |pool| {
-            let keys = keys::Signer::new(pool.clone(), settings.sealing.clone(), settings.rotation);
-            signer = Some(keys.clone());
-            let source: Arc<dyn KeySource> = Arc::new(keys.clone());
-            let tokens: Arc<dyn TokenSource> = Arc::new(keys);
-            Ok((source, tokens))
-        })
-        .await?;
-        let signer = signer.ok_or_else(|| StartupError::Invalid("no signer".to_owned()))?;
-        foundation
-            .start_relay(&[hms_events::Domain::Identity])
+        let (mut service, signer) =
+            StatefulService::prepare_with::<Self, keys::Signer>(&config.common, shutdown, |pool| {
+                let signer =
+                    keys::Signer::new(pool.clone(), settings.sealing.clone(), settings.rotation);
+                let source: Arc<dyn KeySource> = Arc::new(signer.clone());
+                let tokens: Arc<dyn TokenSource> = Arc::new(signer.clone());
+                ((source, tokens), signer)
+            })
             .await?;
+        service.start_relay(&[hms_events::Domain::Identity]).await?;
 
         let companies = CompanyServiceClient::new(
-            foundation.connect(&config.identity.companies_url, ServiceName::Companies)?,
+            service.connect(&settings.companies_url, ServiceName::Companies)?,
         );
-        let store = storage::Store::new(foundation.pool.clone());
-        foundation.spawn(housekeeping::run(
+        let store = storage::Store::new(service.pool.clone());
+        service.spawn(housekeeping::run(
             store.clone(),
             settings.ended_grant_retention,
             settings.housekeeping_interval,
-            foundation.edge.shutdown.clone(),
+            service.core.shutdown.clone(),
         ));
         let access = access::Access::new(store.clone(), register, companies, &settings);
         let national_id_policy = settings.national_id_policy;
@@ -92,6 +84,6 @@ impl Service for Identity {
         ));
         let api = grpc::IdentityApi::new(accounts, delegation, national_id_policy);
         let apis = hms_grpc::GrpcApis::default().with(IdentityServiceServer::new(api));
-        foundation.serve(apis).await
+        service.serve(apis).await
     }
 }

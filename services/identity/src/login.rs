@@ -23,7 +23,6 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 
-use crate::config::IdentityConfig;
 use crate::error::IdentityError;
 
 /// Claims beyond the standard ones; the national identity number arrives
@@ -110,16 +109,23 @@ pub struct OidcLogin {
     discovered: RwLock<Option<Discovered>>,
 }
 
+/// Where and how identity logs people in, as checked at start-up.
+#[derive(Clone)]
+pub struct OidcSettings {
+    pub issuer: IssuerUrl,
+    pub client_id: ClientId,
+    pub client_secret: SecretString,
+    pub redirect: RedirectUrl,
+    /// `pid`, `nin` or `nnin_altsub`.
+    pub national_id_claim: String,
+    pub accepted_acr: Vec<String>,
+}
+
 impl OidcLogin {
     pub fn new(
-        config: &IdentityConfig,
-        accepted_acr: Vec<String>,
+        settings: OidcSettings,
         national_id_policy: NationalIdPolicy,
     ) -> Result<Self, hms_config::ConfigError> {
-        let issuer = IssuerUrl::new(config.oidc_issuer_url.clone())
-            .map_err(|e| hms_config::ConfigError::invalid("HMS_OIDC_ISSUER_URL", e))?;
-        let redirect = RedirectUrl::new(config.oidc_redirect_uri.clone())
-            .map_err(|e| hms_config::ConfigError::invalid("HMS_OIDC_REDIRECT_URI", e))?;
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             // Following redirects would open the client to SSRF.
@@ -128,12 +134,12 @@ impl OidcLogin {
             .build()
             .map_err(|e| hms_config::ConfigError::invalid("HMS_OIDC_ISSUER_URL", e))?;
         Ok(Self {
-            issuer,
-            client_id: ClientId::new(config.oidc_client_id.clone()),
-            client_secret: config.oidc_client_secret.clone(),
-            redirect,
-            national_id_claim: config.oidc_national_id_claim.clone(),
-            accepted_acr,
+            issuer: settings.issuer,
+            client_id: settings.client_id,
+            client_secret: settings.client_secret,
+            redirect: settings.redirect,
+            national_id_claim: settings.national_id_claim,
+            accepted_acr: settings.accepted_acr,
             national_id_policy,
             http,
             discovered: RwLock::new(None),

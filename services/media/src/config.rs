@@ -4,7 +4,12 @@ use hms_runtime::CommonConfig;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use std::time::Duration;
+
+use hms_crypto::SealingKey;
+
 use crate::sanitize::{ImageLimits, UploadLimits};
+use crate::vault::StoreLocation;
 
 /// The media service's own settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -49,8 +54,12 @@ pub struct MediaConfig {
     /// `HMS_MEDIA_DECODE_WAIT_SECS`: how long an upload waits for a place,
     /// and then for a free decoder, before it is answered `UNAVAILABLE` (to
     /// try again).
-    #[serde(default = "default_decode_wait_secs")]
-    pub media_decode_wait_secs: u64,
+    #[serde(
+        rename = "media_decode_wait_secs",
+        default = "default_decode_wait",
+        deserialize_with = "hms_config::duration::seconds"
+    )]
+    pub media_decode_wait: Duration,
     /// `HMS_ORDERS_URL`: where the orders service answers.
     pub orders_url: String,
 }
@@ -83,35 +92,58 @@ fn default_max_concurrent_uploads() -> usize {
     16
 }
 
-fn default_decode_wait_secs() -> u64 {
-    20
+fn default_decode_wait() -> Duration {
+    Duration::from_secs(20)
+}
+
+/// The media service's settings in the form it uses them, checked when
+/// they are loaded.
+pub struct Settings {
+    /// Wraps every object's own key.
+    pub master_key: SealingKey,
+    pub master_key_id: String,
+    pub store: StoreLocation,
+    pub max_upload_bytes: u64,
+    pub upload_limits: UploadLimits,
+    pub max_concurrent_uploads: usize,
+    /// Images decoded at once.
+    pub decoders: usize,
+    pub decode_wait: Duration,
+    pub orders_url: String,
 }
 
 impl MediaConfig {
-    pub fn upload_limits(&self) -> UploadLimits {
+    fn settings(self) -> Result<Settings, ConfigError> {
         let limits = |max_pixels| ImageLimits {
             max_side: self.media_max_image_side,
             max_pixels,
             max_decode_bytes: self.media_max_decode_bytes,
         };
-        UploadLimits {
-            photo: limits(self.media_max_photo_pixels.min(self.media_max_image_pixels)),
-            id_document: limits(self.media_max_image_pixels),
-        }
-    }
-
-    pub fn decode_concurrency(&self) -> usize {
-        match self.media_decode_concurrency {
-            0 => std::thread::available_parallelism().map_or(1, usize::from),
-            count => count,
-        }
+        Ok(Settings {
+            master_key: SealingKey::from_base64(&self.media_master_key)
+                .map_err(|e| ConfigError::invalid("HMS_MEDIA_MASTER_KEY", e))?,
+            master_key_id: self.media_master_key_id,
+            store: StoreLocation::parse(&self.media_store_url)
+                .map_err(|e| ConfigError::invalid("HMS_MEDIA_STORE_URL", e))?,
+            max_upload_bytes: self.media_max_upload_bytes,
+            upload_limits: UploadLimits {
+                photo: limits(self.media_max_photo_pixels.min(self.media_max_image_pixels)),
+                id_document: limits(self.media_max_image_pixels),
+            },
+            max_concurrent_uploads: self.media_max_concurrent_uploads.max(1),
+            decoders: match self.media_decode_concurrency {
+                0 => std::thread::available_parallelism().map_or(1, usize::from),
+                count => count,
+            },
+            decode_wait: self.media_decode_wait,
+            orders_url: self.orders_url,
+        })
     }
 }
 
-#[derive(Debug, Clone)]
 pub struct Config {
     pub common: CommonConfig,
-    pub media: MediaConfig,
+    pub media: Settings,
 }
 
 impl Config {
@@ -122,7 +154,7 @@ impl Config {
         );
         Ok(Self {
             common: CommonConfig::load(&sources, ServiceName::Media)?,
-            media: sources.get()?,
+            media: sources.get::<MediaConfig>()?.settings()?,
         })
     }
 }

@@ -19,9 +19,8 @@ mod vault;
 use hms_layout::ServiceName;
 use std::time::Duration;
 
-use hms_crypto::SealingKey;
 use hms_proto::media::v1::media_service_server::MediaServiceServer;
-use hms_runtime::{Foundation, Service, StartupError};
+use hms_runtime::{Service, StartupError, StatefulService};
 use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, MediaConfig};
@@ -54,50 +53,40 @@ impl Service for Media {
     }
 
     async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), StartupError> {
+        let settings = config.media;
         // S3 over TLS signs and encrypts with ring.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let master = SealingKey::from_base64(&config.media.media_master_key)
-            .map_err(|error| StartupError::Invalid(format!("HMS_MEDIA_MASTER_KEY: {error}")))?;
-        let object_store = vault::Vault::open_store(&config.media.media_store_url)
-            .map_err(StartupError::Invalid)?;
-        let vault = vault::Vault::new(
-            object_store,
-            master,
-            config.media.media_master_key_id.clone(),
-        );
+        let object_store = vault::Vault::open_store(&settings.store)
+            .map_err(|error| hms_config::ConfigError::invalid("HMS_MEDIA_STORE_URL", error))?;
+        let vault = vault::Vault::new(object_store, settings.master_key, settings.master_key_id);
 
-        let mut foundation = Foundation::prepare::<Self>(&config.common, shutdown).await?;
-        let mut subscriber = foundation.subscriber();
+        let mut service = StatefulService::prepare::<Self>(&config.common, shutdown).await?;
+        let mut subscriber = service.subscriber();
         hms_company_status::subscribe(&mut subscriber).await?;
-        foundation.adopt(subscriber.into_tasks());
-        let store = storage::Store::new(foundation.pool.clone());
-        foundation.spawn(deletions::sweep(
+        service.adopt(subscriber.into_tasks());
+        let store = storage::Store::new(service.pool.clone());
+        service.spawn(deletions::sweep(
             store.clone(),
             vault.clone(),
             SWEEP_INTERVAL,
-            foundation.edge.shutdown.clone(),
+            service.core.shutdown.clone(),
         ));
 
         let orders =
-            orders::Orders::new(foundation.connect(&config.media.orders_url, ServiceName::Orders)?);
+            orders::Orders::new(service.connect(&settings.orders_url, ServiceName::Orders)?);
         let decoders = decoding::Decoders::new(
-            config.media.media_max_concurrent_uploads,
-            config.media.decode_concurrency(),
-            Duration::from_secs(config.media.media_decode_wait_secs),
-            config.media.upload_limits(),
+            settings.max_concurrent_uploads,
+            settings.decoders,
+            settings.decode_wait,
+            settings.upload_limits,
         );
         let documents = documents::Documents::new(store, vault, orders, decoders);
-        let api = grpc::MediaApi::new(
-            documents,
-            foundation.authorizer()?,
-            config.media.media_max_upload_bytes,
-        );
-        let max_message =
-            usize::try_from(config.media.media_max_upload_bytes).unwrap_or(usize::MAX);
+        let api = grpc::MediaApi::new(documents, service.authorizer()?, settings.max_upload_bytes);
+        let max_message = usize::try_from(settings.max_upload_bytes).unwrap_or(usize::MAX);
         let apis = hms_grpc::GrpcApis::default().with(
             MediaServiceServer::new(api)
                 .max_decoding_message_size(max_message.saturating_add(1024)),
         );
-        foundation.serve(apis).await
+        service.serve(apis).await
     }
 }

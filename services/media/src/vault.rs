@@ -12,6 +12,32 @@ use url::Url;
 
 use crate::error::MediaError;
 
+/// Where objects are kept, as `HMS_MEDIA_STORE_URL` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// `file:///dir`
+    Local(std::path::PathBuf),
+    /// `s3://bucket/prefix`, with `AWS_*` settings from the environment.
+    S3 { url: Url, prefix: String },
+}
+
+impl StoreLocation {
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let parsed = Url::parse(url).map_err(|error| error.to_string())?;
+        match parsed.scheme() {
+            "file" => parsed
+                .to_file_path()
+                .map(Self::Local)
+                .map_err(|()| "not a local path".to_owned()),
+            "s3" => Ok(Self::S3 {
+                prefix: parsed.path().trim_matches('/').to_owned(),
+                url: parsed,
+            }),
+            other => Err(format!("unsupported scheme `{other}` (use file or s3)")),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Vault {
     store: Arc<dyn ObjectStore>,
@@ -38,16 +64,12 @@ impl Vault {
         &self.master_key_id
     }
 
-    /// The object store a `HMS_MEDIA_STORE_URL` names: `file:///dir` or
-    /// `s3://bucket/prefix` (with `AWS_*` settings from the environment).
-    pub fn open_store(url: &str) -> Result<Arc<dyn ObjectStore>, String> {
-        let parsed = Url::parse(url).map_err(|error| format!("HMS_MEDIA_STORE_URL: {error}"))?;
-        match parsed.scheme() {
-            "file" => {
-                let dir = parsed
-                    .to_file_path()
-                    .map_err(|()| "HMS_MEDIA_STORE_URL: not a local path".to_owned())?;
-                std::fs::create_dir_all(&dir).map_err(|error| {
+    /// The object store at `location`, opened (a local folder is created
+    /// if missing). The error says why, never a credential.
+    pub fn open_store(location: &StoreLocation) -> Result<Arc<dyn ObjectStore>, String> {
+        match location {
+            StoreLocation::Local(dir) => {
+                std::fs::create_dir_all(dir).map_err(|error| {
                     format!(
                         "cannot create the media directory {}: {error}",
                         dir.display()
@@ -55,28 +77,25 @@ impl Vault {
                 })?;
                 // An order's folder goes with its last object: a purged
                 // order leaves not even its id behind.
-                let store = object_store::local::LocalFileSystem::new_with_prefix(&dir)
-                    .map_err(|error| format!("HMS_MEDIA_STORE_URL: {error}"))?
+                let store = object_store::local::LocalFileSystem::new_with_prefix(dir)
+                    .map_err(|error| error.to_string())?
                     .with_automatic_cleanup(true);
                 Ok(Arc::new(store))
             }
-            "s3" => {
+            StoreLocation::S3 { url, prefix } => {
                 let store = object_store::aws::AmazonS3Builder::from_env()
-                    .with_url(url)
+                    .with_url(url.as_str())
                     .build()
-                    .map_err(|error| format!("HMS_MEDIA_STORE_URL: {error}"))?;
-                let prefix = parsed.path().trim_matches('/');
+                    .map_err(|error| error.to_string())?;
                 if prefix.is_empty() {
                     Ok(Arc::new(store))
                 } else {
                     Ok(Arc::new(object_store::prefix::PrefixStore::new(
-                        store, prefix,
+                        store,
+                        prefix.as_str(),
                     )))
                 }
             }
-            other => Err(format!(
-                "HMS_MEDIA_STORE_URL: unsupported scheme `{other}` (use file or s3)"
-            )),
         }
     }
 

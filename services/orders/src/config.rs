@@ -1,4 +1,5 @@
 use hms_config::{ConfigError, Sources};
+use hms_crypto::{FingerprintKey, SealingKey};
 use hms_domain::{Money, NationalIdPolicy, PriceList, VatRate};
 use hms_layout::ServiceName;
 use hms_runtime::CommonConfig;
@@ -32,27 +33,45 @@ fn default_vat_rate() -> u32 {
     2_500
 }
 
-impl OrdersConfig {
-    pub fn price_list(&self) -> Result<PriceList, ConfigError> {
-        Ok(PriceList {
-            unit_net: Money::from_ore(self.card_price_ore)
-                .map_err(|e| ConfigError::invalid("HMS_CARD_PRICE_ORE", e))?,
-            vat_rate: VatRate::from_basis_points(self.vat_rate_basis_points)
-                .map_err(|e| ConfigError::invalid("HMS_VAT_RATE_BASIS_POINTS", e))?,
-        })
-    }
+/// The orders service's settings in the form it uses them, checked when
+/// they are loaded.
+pub struct Settings {
+    /// Seals national identity numbers at rest.
+    pub national_id_key: SealingKey,
+    /// Keys the fingerprints that recognise a retried create.
+    pub fingerprint_key: FingerprintKey,
+    pub national_id_policy: NationalIdPolicy,
+    pub price_list: PriceList,
+    pub media_url: String,
+}
 
-    pub fn national_id_policy(&self) -> NationalIdPolicy {
-        NationalIdPolicy {
-            allow_synthetic: self.allow_synthetic_national_ids,
-        }
+impl OrdersConfig {
+    fn settings(self) -> Result<Settings, ConfigError> {
+        let key_error = |error| ConfigError::invalid("HMS_NATIONAL_ID_KEY", error);
+        Ok(Settings {
+            national_id_key: SealingKey::from_base64(&self.national_id_key).map_err(key_error)?,
+            fingerprint_key: FingerprintKey::derive(
+                &self.national_id_key,
+                "orders request fingerprint",
+            )
+            .map_err(key_error)?,
+            national_id_policy: NationalIdPolicy {
+                allow_synthetic: self.allow_synthetic_national_ids,
+            },
+            price_list: PriceList {
+                unit_net: Money::from_ore(self.card_price_ore)
+                    .map_err(|e| ConfigError::invalid("HMS_CARD_PRICE_ORE", e))?,
+                vat_rate: VatRate::from_basis_points(self.vat_rate_basis_points)
+                    .map_err(|e| ConfigError::invalid("HMS_VAT_RATE_BASIS_POINTS", e))?,
+            },
+            media_url: self.media_url,
+        })
     }
 }
 
-#[derive(Debug, Clone)]
 pub struct Config {
     pub common: CommonConfig,
-    pub orders: OrdersConfig,
+    pub orders: Settings,
 }
 
 impl Config {
@@ -60,7 +79,7 @@ impl Config {
         let sources = Sources::for_service(ServiceName::Orders, &[]);
         Ok(Self {
             common: CommonConfig::load(&sources, ServiceName::Orders)?,
-            orders: sources.get()?,
+            orders: sources.get::<OrdersConfig>()?.settings()?,
         })
     }
 }

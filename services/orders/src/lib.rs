@@ -12,11 +12,10 @@ mod media;
 mod ordering;
 mod storage;
 
-use hms_crypto::{FingerprintKey, SealingKey};
 use hms_layout::ServiceName;
 use hms_proto::orders::v1::order_internal_service_server::OrderInternalServiceServer;
 use hms_proto::orders::v1::order_service_server::OrderServiceServer;
-use hms_runtime::{Foundation, Service, StartupError};
+use hms_runtime::{Service, StartupError, StatefulService};
 use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, OrdersConfig};
@@ -47,40 +46,31 @@ impl Service for Orders {
     }
 
     async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), StartupError> {
-        let national_id_key = SealingKey::from_base64(&config.orders.national_id_key)
-            .map_err(|error| StartupError::Invalid(format!("HMS_NATIONAL_ID_KEY: {error}")))?;
-        let fingerprint_key =
-            FingerprintKey::derive(&config.orders.national_id_key, "orders request fingerprint")
-                .map_err(|error| StartupError::Invalid(format!("HMS_NATIONAL_ID_KEY: {error}")))?;
-        let price_list = config.orders.price_list()?;
-
-        let mut foundation = Foundation::prepare::<Self>(&config.common, shutdown).await?;
-        foundation
-            .start_relay(&[hms_events::Domain::Orders])
-            .await?;
-        let mut subscriber = foundation.subscriber();
+        let settings = config.orders;
+        let mut service = StatefulService::prepare::<Self>(&config.common, shutdown).await?;
+        service.start_relay(&[hms_events::Domain::Orders]).await?;
+        let mut subscriber = service.subscriber();
         hms_company_status::subscribe(&mut subscriber).await?;
-        foundation.adopt(subscriber.into_tasks());
+        service.adopt(subscriber.into_tasks());
 
-        let media =
-            media::Media::new(foundation.connect(&config.orders.media_url, ServiceName::Media)?);
+        let media = media::Media::new(service.connect(&settings.media_url, ServiceName::Media)?);
         let store = storage::Store::new(
-            foundation.pool.clone(),
-            national_id_key,
-            fingerprint_key,
-            price_list,
+            service.pool.clone(),
+            settings.national_id_key,
+            settings.fingerprint_key,
+            settings.price_list,
         );
-        let guard = authz::Guard::new(foundation.authorizer()?, store.clone());
+        let guard = authz::Guard::new(service.authorizer()?, store.clone());
         let apis = hms_grpc::GrpcApis::default()
             .with(OrderServiceServer::new(grpc::public::OrderApi::new(
                 ordering::Ordering::new(store.clone(), media),
                 store.clone(),
                 guard,
-                config.orders.national_id_policy(),
+                settings.national_id_policy,
             )))
             .with(OrderInternalServiceServer::new(
                 grpc::internal::OrderInternalApi::new(store),
             ));
-        foundation.serve(apis).await
+        service.serve(apis).await
     }
 }

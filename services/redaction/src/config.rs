@@ -14,30 +14,28 @@ pub struct RedactionConfig {
     pub media_url: String,
     /// `HMS_RECONCILE_INTERVAL_SECS`: how often the reconciler looks for
     /// decided orders that were not redacted.
-    #[serde(default = "default_reconcile_interval")]
-    pub reconcile_interval_secs: u64,
+    #[serde(
+        rename = "reconcile_interval_secs",
+        default = "default_reconcile_interval",
+        deserialize_with = "hms_config::duration::seconds"
+    )]
+    pub reconcile_interval: Duration,
     /// `HMS_RECONCILE_DELAY_SECS`: how long after its decision an order
     /// without a receipt counts as missed (its event lost or stuck).
-    #[serde(default = "default_reconcile_delay")]
-    pub reconcile_delay_secs: u64,
+    #[serde(
+        rename = "reconcile_delay_secs",
+        default = "default_reconcile_delay",
+        deserialize_with = "hms_config::duration::seconds"
+    )]
+    pub reconcile_delay: Duration,
 }
 
-fn default_reconcile_interval() -> u64 {
-    60
+fn default_reconcile_interval() -> Duration {
+    Duration::from_secs(60)
 }
 
-fn default_reconcile_delay() -> u64 {
-    300
-}
-
-impl RedactionConfig {
-    pub fn reconcile_interval(&self) -> Duration {
-        Duration::from_secs(self.reconcile_interval_secs.max(1))
-    }
-
-    pub fn reconcile_delay(&self) -> Duration {
-        Duration::from_secs(self.reconcile_delay_secs)
-    }
+fn default_reconcile_delay() -> Duration {
+    Duration::from_secs(300)
 }
 
 #[derive(Debug, Clone)]

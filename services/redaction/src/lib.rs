@@ -12,12 +12,14 @@ mod grpc;
 mod redactor;
 mod storage;
 
+use std::time::Duration;
+
 use hms_layout::ServiceName;
 use hms_proto::events::v1::{OrderApproved, OrderRejected};
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
 use hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient;
 use hms_proto::redaction::v1::redaction_service_server::RedactionServiceServer;
-use hms_runtime::{Foundation, Service, StartupError};
+use hms_runtime::{Service, StartupError, StatefulService};
 use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, RedactionConfig};
@@ -44,36 +46,41 @@ impl Service for Redaction {
     }
 
     async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), StartupError> {
-        let mut foundation = Foundation::prepare::<Self>(&config.common, shutdown).await?;
-        foundation
+        let mut service = StatefulService::prepare::<Self>(&config.common, shutdown).await?;
+        service
             .start_relay(&[hms_events::Domain::Redaction])
             .await?;
 
-        let orders = foundation.connect(&config.redaction.orders_url, ServiceName::Orders)?;
-        let media = foundation.connect(&config.redaction.media_url, ServiceName::Media)?;
+        let orders = service.connect(&config.redaction.orders_url, ServiceName::Orders)?;
+        let media = service.connect(&config.redaction.media_url, ServiceName::Media)?;
         let redactor = redactor::Redactor::new(
-            storage::Store::new(foundation.pool.clone()),
+            storage::Store::new(service.pool.clone()),
             OrderInternalServiceClient::new(orders),
             MediaServiceClient::new(media),
         );
 
-        let mut subscriber = foundation.subscriber();
+        let mut subscriber = service.subscriber();
         subscriber
             .subscribe::<OrderApproved, _>(events::OnDecision(redactor.clone()))
             .await?;
         subscriber
             .subscribe::<OrderRejected, _>(events::OnDecision(redactor.clone()))
             .await?;
-        foundation.adopt(subscriber.into_tasks());
-        foundation.spawn(redactor.clone().reconcile_forever(
-            config.redaction.reconcile_interval(),
-            config.redaction.reconcile_delay(),
-            foundation.edge.shutdown.clone(),
-        ));
+        service.adopt(subscriber.into_tasks());
+        service.spawn(
+            redactor.clone().reconcile_forever(
+                config
+                    .redaction
+                    .reconcile_interval
+                    .max(Duration::from_secs(1)),
+                config.redaction.reconcile_delay,
+                service.core.shutdown.clone(),
+            ),
+        );
 
         let apis = hms_grpc::GrpcApis::default().with(RedactionServiceServer::new(
-            grpc::RedactionApi::new(redactor, authz::Guard::new(foundation.authorizer()?)),
+            grpc::RedactionApi::new(redactor, authz::Guard::new(service.authorizer()?)),
         ));
-        foundation.serve(apis).await
+        service.serve(apis).await
     }
 }
