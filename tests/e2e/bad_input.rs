@@ -3,7 +3,8 @@
 use hms_proto::companies::v1 as companies;
 use hms_proto::media::v1 as media;
 use hms_proto::orders::v1 as orders;
-use hms_test_support::{ServiceName, TestEnv, fixtures};
+use hms_test_support::{ExpectRefused, ServiceName, TestEnv, fixtures};
+use tonic::Code;
 
 use crate::common::*;
 
@@ -29,8 +30,7 @@ async fn an_invalid_national_id_is_refused_by_field_and_nothing_is_stored() {
             ],
         })
         .await
-        .expect_err("an invalid number");
-    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+        .expect_refused(Code::InvalidArgument, "workers[1].national_id:");
     assert!(
         refused.message().starts_with("workers[1].national_id:"),
         "{}",
@@ -55,8 +55,7 @@ async fn an_invalid_national_id_is_refused_by_field_and_nothing_is_stored() {
                 workers: vec![new_worker("Kari Nordmann", input)],
             })
             .await
-            .expect_err("an invalid number");
-        assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+            .expect_refused(Code::InvalidArgument, field);
         assert!(
             refused.message().starts_with(field),
             "{}",
@@ -67,7 +66,7 @@ async fn an_invalid_national_id_is_refused_by_field_and_nothing_is_stored() {
     // A name that reads differently from what it is: a right-to-left
     // override, a zero-width space.
     for name in ["Kari \u{202E}nnamdroN", "Ka\u{200B}ri Nordmann"] {
-        let refused = clients
+        clients
             .owner
             .orders
             .create_order(orders::CreateOrderRequest {
@@ -76,12 +75,10 @@ async fn an_invalid_national_id_is_refused_by_field_and_nothing_is_stored() {
                 workers: vec![new_worker(name, &fixtures::fodselsnummer())],
             })
             .await
-            .expect_err("an invisible formatting character");
-        assert_refused(
-            &refused,
-            tonic::Code::InvalidArgument,
-            "workers[0].name: must not contain invisible formatting characters",
-        );
+            .expect_refused(
+                Code::InvalidArgument,
+                "workers[0].name: must not contain invisible formatting characters",
+            );
     }
 
     let orders_db = env.db(ServiceName::Orders).await;
@@ -106,8 +103,7 @@ async fn an_invalid_national_id_is_refused_by_field_and_nothing_is_stored() {
             industry: companies::Industry::Cleaning as i32,
         })
         .await
-        .expect_err("a bad organisation number");
-    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+        .expect_refused(Code::InvalidArgument, "org_number:");
     assert!(
         refused.message().starts_with("org_number:"),
         "{}",
@@ -129,7 +125,7 @@ async fn bad_uploads_are_refused_and_leave_nothing_stored() {
 
     // Too large: refused while streaming, before the whole file is read.
     let oversized = vec![0xAB; 2 * 1024 * 1024];
-    let refused = upload(
+    upload(
         &mut clients,
         &order.order_id,
         &worker_id,
@@ -138,18 +134,13 @@ async fn bad_uploads_are_refused_and_leave_nothing_stored() {
         64 * 1024,
     )
     .await
-    .expect_err("too large");
-    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
-    assert!(
-        refused
-            .message()
-            .contains("larger than the limit of 1048576 bytes"),
-        "{}",
-        refused.message()
+    .expect_refused(
+        Code::InvalidArgument,
+        "larger than the limit of 1048576 bytes",
     );
 
     // Not an image at all.
-    let refused = upload(
+    upload(
         &mut clients,
         &order.order_id,
         &worker_id,
@@ -158,13 +149,7 @@ async fn bad_uploads_are_refused_and_leave_nothing_stored() {
         1024,
     )
     .await
-    .expect_err("not an image");
-    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
-    assert!(
-        refused.message().contains("not a JPEG or PNG image"),
-        "{}",
-        refused.message()
-    );
+    .expect_refused(Code::InvalidArgument, "not a JPEG or PNG image");
 
     // No PDF anywhere: not where a photo belongs, and not as an ID copy,
     // where a script in it, an HTML page around it or a number in its
@@ -177,21 +162,15 @@ async fn bad_uploads_are_refused_and_leave_nothing_stored() {
             fixtures::hostile_pdf(&fixtures::fodselsnummer()),
         ),
     ] {
-        let refused = upload(&mut clients, &order.order_id, &worker_id, kind, pdf, 1024)
+        upload(&mut clients, &order.order_id, &worker_id, kind, pdf, 1024)
             .await
-            .expect_err("a PDF");
-        assert_eq!(refused.code(), tonic::Code::InvalidArgument);
-        assert!(
-            refused.message().contains("not a JPEG or PNG image"),
-            "{}",
-            refused.message()
-        );
+            .expect_refused(Code::InvalidArgument, "not a JPEG or PNG image");
     }
 
     // A tiny PNG that declares a gigantic image: refused before decoding.
     let bomb = fixtures::png_declaring(60_000, 60_000);
     assert!(bomb.len() < 200);
-    let refused = upload(
+    upload(
         &mut clients,
         &order.order_id,
         &worker_id,
@@ -200,13 +179,7 @@ async fn bad_uploads_are_refused_and_leave_nothing_stored() {
         1024,
     )
     .await
-    .expect_err("a decompression bomb");
-    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
-    assert!(
-        refused.message().contains("the image is larger than"),
-        "{}",
-        refused.message()
-    );
+    .expect_refused(Code::InvalidArgument, "the image is larger than");
 
     // A worker that is not on the order.
     let refused = upload(
@@ -218,8 +191,7 @@ async fn bad_uploads_are_refused_and_leave_nothing_stored() {
         1024,
     )
     .await
-    .expect_err("unknown worker");
-    assert_eq!(refused.code(), tonic::Code::NotFound);
+    .expect_refused(Code::NotFound, "worker not found on this order");
     assert_eq!(refused.message(), "worker not found on this order");
 
     // A company that is no longer approved.
@@ -233,7 +205,7 @@ async fn bad_uploads_are_refused_and_leave_nothing_stored() {
         .await
         .expect("suspend");
     env.wait_for_standing(&company_id, "suspended").await;
-    let refused = upload(
+    upload(
         &mut clients,
         &order.order_id,
         &worker_id,
@@ -242,14 +214,9 @@ async fn bad_uploads_are_refused_and_leave_nothing_stored() {
         1024,
     )
     .await
-    .expect_err("a suspended company");
-    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
-    assert!(
-        refused.message().contains("suspended"),
-        "{}",
-        refused.message()
-    );
-    let refused = clients
+    .expect_refused(Code::FailedPrecondition, "suspended");
+    // A suspended company orders nothing either.
+    clients
         .owner
         .orders
         .create_order(orders::CreateOrderRequest {
@@ -258,8 +225,7 @@ async fn bad_uploads_are_refused_and_leave_nothing_stored() {
             workers: vec![],
         })
         .await
-        .expect_err("a suspended company orders nothing");
-    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+        .expect_refused(Code::FailedPrecondition, "");
 
     // Nothing of all that was stored.
     let media_db = env.db(ServiceName::Media).await;
@@ -288,23 +254,19 @@ async fn internal_calls_need_the_right_service_identity() {
         hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient::new(
             env.channel(ServiceName::Orders).await,
         );
-    let refused = anonymous
+    anonymous
         .mask_national_ids(orders::MaskNationalIdsRequest {
             order_id: order_id.clone(),
         })
         .await
-        .expect_err("anonymous");
-    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
-
-    let refused = mask_as(&env, "media", &order_id)
+        .expect_refused(Code::Unauthenticated, "");
+    // Media may not mask, and orders may not purge.
+    mask_as(&env, "media", &order_id)
         .await
-        .expect_err("media may not mask");
-    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
-
-    let refused = purge_as(&env, "orders", &order_id)
+        .expect_refused(Code::PermissionDenied, "");
+    purge_as(&env, "orders", &order_id)
         .await
-        .expect_err("orders may not purge");
-    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+        .expect_refused(Code::PermissionDenied, "");
 
     // A forged or damaged token is refused before any handler runs, and the
     // answer says nothing about why.
@@ -320,8 +282,10 @@ async fn internal_calls_need_the_right_service_identity() {
             .parse()
             .expect("ascii"),
     );
-    let refused = forged.get_order(request).await.expect_err("a forged token");
-    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    let refused = forged
+        .get_order(request)
+        .await
+        .expect_refused(Code::Unauthenticated, "invalid or expired credentials");
     assert_eq!(refused.message(), "invalid or expired credentials");
 }
 
@@ -337,14 +301,12 @@ async fn an_order_in_progress_cannot_be_redacted() {
     upload_all_documents(&mut clients, &order).await;
 
     // Even with redaction's identity, nothing of a draft is destroyed.
-    let refused = purge_as(&env, "redaction", &order.order_id)
+    purge_as(&env, "redaction", &order.order_id)
         .await
-        .expect_err("the order is a draft");
-    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
-    let refused = mask_as(&env, "redaction", &order.order_id)
+        .expect_refused(Code::FailedPrecondition, "");
+    mask_as(&env, "redaction", &order.order_id)
         .await
-        .expect_err("the order is a draft");
-    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+        .expect_refused(Code::FailedPrecondition, "");
 
     let documents = list_documents(&mut clients, &order.order_id).await;
     assert_eq!(documents.len(), 3, "the draft's documents are all there");
@@ -399,7 +361,7 @@ async fn twenty_costly_images_at_once_keep_media_within_its_memory_bound() {
 
     // The review's image, 6000×6000 with alpha, is more than a card photo
     // needs: refused from its header, before anything is decoded.
-    let refused = upload(
+    upload(
         &mut clients,
         &order.order_id,
         &order.workers[0].worker_id,
@@ -408,8 +370,7 @@ async fn twenty_costly_images_at_once_keep_media_within_its_memory_bound() {
         64 * 1024,
     )
     .await
-    .expect_err("too many pixels for a photo");
-    assert_refused(&refused, tonic::Code::InvalidArgument, "pixels");
+    .expect_refused(Code::InvalidArgument, "pixels");
 
     // The largest photo accepted (12.6 megapixels, with alpha), for every
     // worker at once.

@@ -499,12 +499,6 @@ pub async fn company_answer(
         .map_err(|status| status.code())
 }
 
-/// Asserts that a call was refused with `code`, saying `says`.
-pub fn assert_refused(status: &tonic::Status, code: tonic::Code, says: &str) {
-    assert_eq!(status.code(), code, "{status:?}");
-    assert!(status.message().contains(says), "{}", status.message());
-}
-
 /// A grant to a person, by national identity number.
 pub fn person(national_id: &str) -> identity::Grantee {
     identity::Grantee {

@@ -27,6 +27,16 @@ pub fn nordmann_bygg() -> companies::RegisterCompanyRequest {
     }
 }
 
+/// The same registration as the gateway's REST API takes it.
+pub fn nordmann_bygg_json() -> serde_json::Value {
+    serde_json::json!({
+        "org_number": orgs::NORDMANN_BYGG,
+        "name": "Nordmann Bygg AS",
+        "contact": {"email": "post@nordmannbygg.no", "phone": "+4791234567"},
+        "industry": "construction",
+    })
+}
+
 /// A random valid organisation number.
 pub fn org_number() -> String {
     let mut rng = rand::rng();

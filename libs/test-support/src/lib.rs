@@ -9,6 +9,7 @@
 //! service binaries are taken from the Cargo target folder (`cargo xtask test`
 //! builds them first).
 
+pub mod api;
 mod cable;
 mod env;
 pub mod fakes;
@@ -19,6 +20,7 @@ mod ports;
 mod process;
 mod s3;
 
+pub use api::{Answer, Api};
 pub use cable::Cable;
 pub use env::{Authed, ServiceAuth, ServiceName, TestEnv};
 pub use otlp::{OtlpReceiver, ReceivedSpan};
@@ -45,5 +47,30 @@ where
             "timed out after {timeout:?} waiting for {what}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A gRPC call that should be refused: `.expect_refused(Code::NotFound,
+/// "order not found")` fails the test unless the call was refused with
+/// that code and a message containing the text; the status, for more.
+pub trait ExpectRefused {
+    fn expect_refused(self, code: tonic::Code, says: &str) -> tonic::Status;
+}
+
+impl<T: std::fmt::Debug> ExpectRefused for Result<T, tonic::Status> {
+    #[track_caller]
+    fn expect_refused(self, code: tonic::Code, says: &str) -> tonic::Status {
+        match self {
+            Ok(answer) => panic!("expected {code:?} ({says}), got an answer: {answer:?}"),
+            Err(status) => {
+                assert_eq!(status.code(), code, "{status:?}");
+                assert!(
+                    status.message().contains(says),
+                    "expected {code:?} saying {says:?}, got {:?}",
+                    status.message()
+                );
+                status
+            }
+        }
     }
 }

@@ -43,7 +43,6 @@ impl Service for Gateway {
         let settings = config.gateway;
         let limits = limits::Limits::new(&settings.rate_limits);
         tokio::spawn(limits.clone().sweep(shutdown.clone()));
-        let origins = settings.cors_origins.clone();
         let state = state::AppState {
             verifier: core.verifier.clone(),
             identity: IdentityServiceClient::new(
@@ -65,10 +64,10 @@ impl Service for Gateway {
                 secure: settings.cookie_secure,
             },
             after_login_url: settings.after_login_url.clone(),
-            browser_origins: origins.clone().into(),
-            limits: limits.clone(),
+            browser_origins: settings.cors_origins.clone().into(),
+            limits,
         };
-        let app = middleware::wrap(docs::router(state)?, &settings, origins, limits);
+        let app = app(state, &settings)?;
         let listen = |error| StartupError::Listen {
             addr: settings.http_addr,
             error,
@@ -90,3 +89,12 @@ impl Service for Gateway {
         .await
     }
 }
+
+/// The REST API with everything every request passes through.
+fn app(state: state::AppState, settings: &config::Settings) -> Result<axum::Router, StartupError> {
+    let limits = state.limits.clone();
+    Ok(middleware::wrap(docs::router(state)?, settings, limits))
+}
+
+#[cfg(test)]
+mod in_process;

@@ -22,16 +22,10 @@ use crate::problem::{ApiError, ProblemKind};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// `origins`: the web origins allowed to call from a browser.
-pub fn wrap(
-    router: Router,
-    config: &Settings,
-    origins: Vec<HeaderValue>,
-    limits: Limits,
-) -> Router {
+pub fn wrap(router: Router, config: &Settings, limits: Limits) -> Router {
     let timeout = config.request_timeout;
     let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
+        .allow_origin(AllowOrigin::list(config.cors_origins.clone()))
         .allow_credentials(true)
         .allow_methods([
             Method::GET,
