@@ -310,7 +310,17 @@ async fn the_openapi_document_describes_the_routes_served() {
         "/api/v1/auth/logout",
         "/api/v1/companies/{company_id}/access",
         "/api/v1/orders/{order_id}/submit",
+        "/api/v1/backoffice/companies/{company_id}/suspend",
     ] {
         assert!(document["paths"][path].is_object(), "{path}");
+    }
+    // Every schema the document refers to is in it.
+    let text = document.to_string();
+    for reference in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = reference.split('"').next().unwrap_or_default();
+        assert!(
+            document["components"]["schemas"][name].is_object(),
+            "{name} is referred to but missing"
+        );
     }
 }

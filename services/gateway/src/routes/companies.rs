@@ -327,14 +327,7 @@ pub async fn approve(
     person: Person,
     PathParams(company_id): PathParams<String>,
 ) -> Result<Json<Company>, ApiError> {
-    let company = state
-        .companies
-        .clone()
-        .approve_company(person.request(pb::ApproveCompanyRequest { company_id }))
-        .await?
-        .into_inner()
-        .company;
-    company_from(company).map(Json)
+    decide(&state, &person, company_id, Decision::Approve).await
 }
 
 /// Back office: rejects a pending company, with a reason.
@@ -357,17 +350,7 @@ pub async fn reject(
     PathParams(company_id): PathParams<String>,
     JsonBody(reason): JsonBody<Reason>,
 ) -> Result<Json<Company>, ApiError> {
-    let company = state
-        .companies
-        .clone()
-        .reject_company(person.request(pb::RejectCompanyRequest {
-            company_id,
-            reason: reason.reason,
-        }))
-        .await?
-        .into_inner()
-        .company;
-    company_from(company).map(Json)
+    decide(&state, &person, company_id, Decision::Reject(reason.reason)).await
 }
 
 /// Back office: suspends an approved company, with a reason.
@@ -390,15 +373,53 @@ pub async fn suspend(
     PathParams(company_id): PathParams<String>,
     JsonBody(reason): JsonBody<Reason>,
 ) -> Result<Json<Company>, ApiError> {
-    let company = state
-        .companies
-        .clone()
-        .suspend_company(person.request(pb::SuspendCompanyRequest {
-            company_id,
-            reason: reason.reason,
-        }))
-        .await?
-        .into_inner()
-        .company;
+    decide(
+        &state,
+        &person,
+        company_id,
+        Decision::Suspend(reason.reason),
+    )
+    .await
+}
+
+/// What the back office decides about a company, with its reason.
+enum Decision {
+    Approve,
+    Reject(String),
+    Suspend(String),
+}
+
+/// The back office's decision, asked of companies: one route each, one way
+/// to ask.
+async fn decide(
+    state: &AppState,
+    person: &Person,
+    company_id: String,
+    decision: Decision,
+) -> Result<Json<Company>, ApiError> {
+    let mut companies = state.companies.clone();
+    let company = match decision {
+        Decision::Approve => {
+            companies
+                .approve_company(person.request(pb::ApproveCompanyRequest { company_id }))
+                .await?
+                .into_inner()
+                .company
+        }
+        Decision::Reject(reason) => {
+            companies
+                .reject_company(person.request(pb::RejectCompanyRequest { company_id, reason }))
+                .await?
+                .into_inner()
+                .company
+        }
+        Decision::Suspend(reason) => {
+            companies
+                .suspend_company(person.request(pb::SuspendCompanyRequest { company_id, reason }))
+                .await?
+                .into_inner()
+                .company
+        }
+    };
     company_from(company).map(Json)
 }

@@ -345,14 +345,7 @@ pub async fn approve(
     person: Person,
     PathParams(order_id): PathParams<String>,
 ) -> Result<Json<Order>, ApiError> {
-    let order = state
-        .orders
-        .clone()
-        .approve_order(person.request(pb::ApproveOrderRequest { order_id }))
-        .await?
-        .into_inner()
-        .order;
-    order_from(order).map(Json)
+    decide(&state, &person, order_id, None).await
 }
 
 /// Back office: rejects a submitted order, with a reason for the company.
@@ -375,16 +368,34 @@ pub async fn reject(
     PathParams(order_id): PathParams<String>,
     JsonBody(reason): JsonBody<Reason>,
 ) -> Result<Json<Order>, ApiError> {
-    let order = state
-        .orders
-        .clone()
-        .reject_order(person.request(pb::RejectOrderRequest {
-            order_id,
-            reason: reason.reason,
-        }))
-        .await?
-        .into_inner()
-        .order;
+    decide(&state, &person, order_id, Some(reason.reason)).await
+}
+
+/// The back office's decision, asked of orders: approved without a reason,
+/// rejected with one.
+async fn decide(
+    state: &AppState,
+    person: &Person,
+    order_id: String,
+    rejected_because: Option<String>,
+) -> Result<Json<Order>, ApiError> {
+    let mut orders = state.orders.clone();
+    let order = match rejected_because {
+        None => {
+            orders
+                .approve_order(person.request(pb::ApproveOrderRequest { order_id }))
+                .await?
+                .into_inner()
+                .order
+        }
+        Some(reason) => {
+            orders
+                .reject_order(person.request(pb::RejectOrderRequest { order_id, reason }))
+                .await?
+                .into_inner()
+                .order
+        }
+    };
     order_from(order).map(Json)
 }
 
