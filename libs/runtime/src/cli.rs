@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::{CommonConfig, Service, StartupError};
+use crate::{CommonConfig, Config, Service, StartupError};
 
 /// The whole `main` of a service binary: parse the command line, load the
 /// configuration, set up telemetry, and serve, migrate or check health.
@@ -29,15 +29,14 @@ pub fn main<S: Service>() -> std::process::ExitCode {
         }
     };
     let outcome = runtime.block_on(async {
-        let config = S::load_config()?;
-        let common = S::common(&config);
-        let _telemetry = hms_telemetry::init(S::NAME.as_str(), &common.telemetry)?;
+        let config = Config::load::<S>()?;
+        let _telemetry = hms_telemetry::init(S::NAME.as_str(), &config.common.telemetry)?;
         let result = match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => S::serve(config, shutdown_signal()).await,
-            Command::Migrate => migrate(common, &S::migrations()).await,
+            Command::Migrate => migrate(&config.common, &S::migrations()).await,
             Command::Healthcheck { addr } => {
-                healthcheck(addr.unwrap_or(common.server.grpc_addr)).await
+                healthcheck(addr.unwrap_or(config.common.server.grpc_addr)).await
             }
+            Command::Serve => S::serve(config, shutdown_signal()).await,
         };
         if let Err(error) = &result {
             tracing::error!(%error, "{} failed", S::NAME.as_str());

@@ -13,7 +13,7 @@ mod stateful;
 
 use std::future::Future;
 
-use hms_config::ConfigError;
+use hms_config::{ConfigError, Sources};
 use hms_layout::ServiceName;
 use tokio_util::sync::CancellationToken;
 
@@ -25,12 +25,17 @@ pub use stateful::StatefulService;
 
 /// What a service is, for the shared `main`.
 pub trait Service {
-    /// The service's name: its identity towards other services and in traces.
+    /// The service's name: its identity towards other services and in
+    /// traces, and its row in the layout.
     const NAME: ServiceName;
-    type Config: Send + 'static;
+    /// Defaults of its own settings, beyond those the layout gives (its
+    /// port, its database, where the services it calls answer).
+    const DEFAULTS: &'static [(&'static str, &'static str)] = &[];
+    /// Its own settings, in the form it uses them.
+    type Settings: Send + 'static;
 
-    fn load_config() -> Result<Self::Config, ConfigError>;
-    fn common(config: &Self::Config) -> &CommonConfig;
+    /// Reads its own settings; those every service reads are read for it.
+    fn settings(sources: &Sources) -> Result<Self::Settings, ConfigError>;
     /// Every migration the service's database needs, libraries' included;
     /// none for a service that keeps nothing.
     fn migrations() -> Vec<&'static sqlx::migrate::Migrator> {
@@ -38,7 +43,25 @@ pub trait Service {
     }
     /// Runs the service until `shutdown` is cancelled.
     fn serve(
-        config: Self::Config,
+        config: Config<Self::Settings>,
         shutdown: CancellationToken,
     ) -> impl Future<Output = Result<(), StartupError>> + Send;
+}
+
+/// A service's configuration: the settings every service reads, and its
+/// own.
+pub struct Config<S> {
+    pub common: CommonConfig,
+    pub own: S,
+}
+
+impl<S> Config<S> {
+    /// From the defaults, `HMS_CONFIG_FILE` and the environment.
+    pub fn load<T: Service<Settings = S>>() -> Result<Self, ConfigError> {
+        let sources = Sources::for_service(T::NAME, T::DEFAULTS);
+        Ok(Self {
+            common: CommonConfig::load(&sources, T::NAME)?,
+            own: T::settings(&sources)?,
+        })
+    }
 }

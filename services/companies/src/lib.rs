@@ -3,7 +3,6 @@
 //! other services keep their own view of which companies are approved.
 
 mod authz;
-mod config;
 mod domain;
 mod error;
 mod grpc;
@@ -11,10 +10,8 @@ mod storage;
 
 use hms_layout::ServiceName;
 use hms_proto::companies::v1::company_service_server::CompanyServiceServer;
-use hms_runtime::{Service, StartupError, StatefulService};
+use hms_runtime::{Config, Service, StartupError, StatefulService};
 use tokio_util::sync::CancellationToken;
-
-pub use config::Config;
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!();
 
@@ -23,21 +20,20 @@ pub struct Companies;
 
 impl Service for Companies {
     const NAME: ServiceName = ServiceName::Companies;
-    type Config = Config;
+    type Settings = ();
 
-    fn load_config() -> Result<Config, hms_config::ConfigError> {
-        Config::load()
-    }
-
-    fn common(config: &Config) -> &hms_runtime::CommonConfig {
-        &config.common
+    fn settings(_: &hms_config::Sources) -> Result<(), hms_config::ConfigError> {
+        Ok(())
     }
 
     fn migrations() -> Vec<&'static sqlx::migrate::Migrator> {
         vec![&hms_events::MIGRATIONS, &MIGRATIONS]
     }
 
-    async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), StartupError> {
+    async fn serve(
+        config: Config<Self::Settings>,
+        shutdown: CancellationToken,
+    ) -> Result<(), StartupError> {
         let mut service = StatefulService::prepare::<Self>(&config.common, shutdown).await?;
         service
             .start_relay(&[hms_events::Domain::Companies])

@@ -6,8 +6,6 @@ use governor::Quota;
 use http::{HeaderName, HeaderValue};
 
 use hms_config::{ConfigError, Sources};
-use hms_layout::ServiceName;
-use hms_runtime::CommonConfig;
 use serde::Deserialize;
 
 /// The gateway's own settings.
@@ -209,17 +207,7 @@ fn at_least_one(setting: &str, value: u32) -> Result<NonZeroU32, ConfigError> {
     NonZeroU32::new(value).ok_or_else(|| ConfigError::invalid(setting, "must be at least 1"))
 }
 
-pub struct Config {
-    pub common: CommonConfig,
-    pub gateway: Settings,
-}
-
-impl Config {
-    pub fn load() -> Result<Self, ConfigError> {
-        let sources = Sources::for_service(ServiceName::Gateway, &[("http_addr", "0.0.0.0:8080")]);
-        Ok(Self {
-            common: CommonConfig::load(&sources, ServiceName::Gateway)?,
-            gateway: sources.get::<GatewayConfig>()?.settings()?,
-        })
-    }
+/// Reads the service's own settings.
+pub fn load(sources: &Sources) -> Result<Settings, ConfigError> {
+    sources.get::<GatewayConfig>()?.settings()
 }

@@ -18,29 +18,29 @@ use hms_proto::companies::v1::company_service_client::CompanyServiceClient;
 use hms_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
 use hms_proto::orders::v1::order_service_client::OrderServiceClient;
-use hms_runtime::{Service, ServiceCore, StartupError};
+use hms_runtime::{Config, Service, ServiceCore, StartupError};
 use tokio_util::sync::CancellationToken;
 
-pub use config::{Config, GatewayConfig};
+pub use config::GatewayConfig;
 
 /// The gateway, for `hms_runtime::main`.
 pub struct Gateway;
 
 impl Service for Gateway {
     const NAME: ServiceName = ServiceName::Gateway;
-    type Config = Config;
+    const DEFAULTS: &'static [(&'static str, &'static str)] = &[("http_addr", "0.0.0.0:8080")];
+    type Settings = config::Settings;
 
-    fn load_config() -> Result<Config, hms_config::ConfigError> {
-        Config::load()
+    fn settings(sources: &hms_config::Sources) -> Result<Self::Settings, hms_config::ConfigError> {
+        config::load(sources)
     }
 
-    fn common(config: &Config) -> &hms_runtime::CommonConfig {
-        &config.common
-    }
-
-    async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), StartupError> {
+    async fn serve(
+        config: Config<Self::Settings>,
+        shutdown: CancellationToken,
+    ) -> Result<(), StartupError> {
         let core = ServiceCore::prepare::<Self>(&config.common, shutdown.clone()).await?;
-        let settings = config.gateway;
+        let settings = config.own;
         let limits = limits::Limits::new(&settings.rate_limits);
         tokio::spawn(limits.clone().sweep(shutdown.clone()));
         let state = state::AppState {

@@ -7,8 +7,6 @@ use openidconnect::{ClientId, IssuerUrl, RedirectUrl};
 use crate::login::OidcSettings;
 use hms_crypto::{FingerprintKey, SealingKey};
 use hms_domain::{Fodselsnummer, NationalIdPolicy};
-use hms_layout::ServiceName;
-use hms_runtime::CommonConfig;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -300,29 +298,9 @@ fn parse_service_client(entry: &str) -> Result<(String, [u8; 32]), ConfigError> 
     Ok((name.to_owned(), hash))
 }
 
-pub struct Config {
-    pub common: CommonConfig,
-    pub identity: Settings,
-}
-
-impl Config {
-    pub fn load() -> Result<Self, ConfigError> {
-        let sources = Sources::for_service(
-            ServiceName::Identity,
-            &[
-                ("oidc_issuer_url", "http://127.0.0.1:8090"),
-                ("oidc_client_id", "hms-identity"),
-                (
-                    "oidc_redirect_uri",
-                    "http://127.0.0.1:8080/api/v1/auth/callback",
-                ),
-            ],
-        );
-        Ok(Self {
-            common: CommonConfig::load(&sources, ServiceName::Identity)?,
-            identity: sources.get::<IdentityConfig>()?.settings()?,
-        })
-    }
+/// Reads the service's own settings.
+pub fn load(sources: &Sources) -> Result<Settings, ConfigError> {
+    sources.get::<IdentityConfig>()?.settings()
 }
 
 #[cfg(test)]

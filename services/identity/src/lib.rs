@@ -22,10 +22,10 @@ use std::time::Duration;
 use hms_auth::{KeySource, TokenSource};
 use hms_proto::companies::v1::company_service_client::CompanyServiceClient;
 use hms_proto::identity::v1::identity_service_server::IdentityServiceServer;
-use hms_runtime::{Service, StartupError, StatefulService};
+use hms_runtime::{Config, Service, StartupError, StatefulService};
 use tokio_util::sync::CancellationToken;
 
-pub use config::{Config, IdentityConfig};
+pub use config::IdentityConfig;
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!();
 
@@ -34,22 +34,29 @@ pub struct Identity;
 
 impl Service for Identity {
     const NAME: ServiceName = ServiceName::Identity;
-    type Config = Config;
+    const DEFAULTS: &'static [(&'static str, &'static str)] = &[
+        ("oidc_issuer_url", "http://127.0.0.1:8090"),
+        ("oidc_client_id", "hms-identity"),
+        (
+            "oidc_redirect_uri",
+            "http://127.0.0.1:8080/api/v1/auth/callback",
+        ),
+    ];
+    type Settings = config::Settings;
 
-    fn load_config() -> Result<Config, hms_config::ConfigError> {
-        Config::load()
-    }
-
-    fn common(config: &Config) -> &hms_runtime::CommonConfig {
-        &config.common
+    fn settings(sources: &hms_config::Sources) -> Result<Self::Settings, hms_config::ConfigError> {
+        config::load(sources)
     }
 
     fn migrations() -> Vec<&'static sqlx::migrate::Migrator> {
         vec![&hms_events::MIGRATIONS, &MIGRATIONS]
     }
 
-    async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), StartupError> {
-        let settings = config.identity;
+    async fn serve(
+        config: Config<Self::Settings>,
+        shutdown: CancellationToken,
+    ) -> Result<(), StartupError> {
+        let settings = config.own;
         let login = login::OidcLogin::new(settings.oidc.clone(), settings.national_id_policy)?;
         let register =
             hms_brreg::RegisterClient::new(settings.register_url.clone(), Duration::from_secs(10))

@@ -1,6 +1,4 @@
 use hms_config::{ConfigError, Sources};
-use hms_layout::ServiceName;
-use hms_runtime::CommonConfig;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -141,20 +139,7 @@ impl MediaConfig {
     }
 }
 
-pub struct Config {
-    pub common: CommonConfig,
-    pub media: Settings,
-}
-
-impl Config {
-    pub fn load() -> Result<Self, ConfigError> {
-        let sources = Sources::for_service(
-            ServiceName::Media,
-            &[("media_store_url", "file:///var/lib/hms/media")],
-        );
-        Ok(Self {
-            common: CommonConfig::load(&sources, ServiceName::Media)?,
-            media: sources.get::<MediaConfig>()?.settings()?,
-        })
-    }
+/// Reads the service's own settings.
+pub fn load(sources: &Sources) -> Result<Settings, ConfigError> {
+    sources.get::<MediaConfig>()?.settings()
 }

@@ -20,10 +20,10 @@ use hms_layout::ServiceName;
 use std::time::Duration;
 
 use hms_proto::media::v1::media_service_server::MediaServiceServer;
-use hms_runtime::{Service, StartupError, StatefulService};
+use hms_runtime::{Config, Service, StartupError, StatefulService};
 use tokio_util::sync::CancellationToken;
 
-pub use config::{Config, MediaConfig};
+pub use config::MediaConfig;
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!();
 
@@ -34,14 +34,12 @@ pub struct Media;
 
 impl Service for Media {
     const NAME: ServiceName = ServiceName::Media;
-    type Config = Config;
+    const DEFAULTS: &'static [(&'static str, &'static str)] =
+        &[("media_store_url", "file:///var/lib/hms/media")];
+    type Settings = config::Settings;
 
-    fn load_config() -> Result<Config, hms_config::ConfigError> {
-        Config::load()
-    }
-
-    fn common(config: &Config) -> &hms_runtime::CommonConfig {
-        &config.common
+    fn settings(sources: &hms_config::Sources) -> Result<Self::Settings, hms_config::ConfigError> {
+        config::load(sources)
     }
 
     fn migrations() -> Vec<&'static sqlx::migrate::Migrator> {
@@ -52,8 +50,11 @@ impl Service for Media {
         ]
     }
 
-    async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), StartupError> {
-        let settings = config.media;
+    async fn serve(
+        config: Config<Self::Settings>,
+        shutdown: CancellationToken,
+    ) -> Result<(), StartupError> {
+        let settings = config.own;
         // S3 over TLS signs and encrypts with ring.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let object_store = vault::Vault::open_store(&settings.store)

@@ -1,8 +1,6 @@
 use hms_config::{ConfigError, Sources};
 use hms_crypto::{FingerprintKey, SealingKey};
 use hms_domain::{Money, NationalIdPolicy, PriceList, VatRate};
-use hms_layout::ServiceName;
-use hms_runtime::CommonConfig;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -69,17 +67,7 @@ impl OrdersConfig {
     }
 }
 
-pub struct Config {
-    pub common: CommonConfig,
-    pub orders: Settings,
-}
-
-impl Config {
-    pub fn load() -> Result<Self, ConfigError> {
-        let sources = Sources::for_service(ServiceName::Orders, &[]);
-        Ok(Self {
-            common: CommonConfig::load(&sources, ServiceName::Orders)?,
-            orders: sources.get::<OrdersConfig>()?.settings()?,
-        })
-    }
+/// Reads the service's own settings.
+pub fn load(sources: &Sources) -> Result<Settings, ConfigError> {
+    sources.get::<OrdersConfig>()?.settings()
 }

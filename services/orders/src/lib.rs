@@ -15,10 +15,10 @@ mod storage;
 use hms_layout::ServiceName;
 use hms_proto::orders::v1::order_internal_service_server::OrderInternalServiceServer;
 use hms_proto::orders::v1::order_service_server::OrderServiceServer;
-use hms_runtime::{Service, StartupError, StatefulService};
+use hms_runtime::{Config, Service, StartupError, StatefulService};
 use tokio_util::sync::CancellationToken;
 
-pub use config::{Config, OrdersConfig};
+pub use config::OrdersConfig;
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!();
 
@@ -27,14 +27,10 @@ pub struct Orders;
 
 impl Service for Orders {
     const NAME: ServiceName = ServiceName::Orders;
-    type Config = Config;
+    type Settings = config::Settings;
 
-    fn load_config() -> Result<Config, hms_config::ConfigError> {
-        Config::load()
-    }
-
-    fn common(config: &Config) -> &hms_runtime::CommonConfig {
-        &config.common
+    fn settings(sources: &hms_config::Sources) -> Result<Self::Settings, hms_config::ConfigError> {
+        config::load(sources)
     }
 
     fn migrations() -> Vec<&'static sqlx::migrate::Migrator> {
@@ -45,8 +41,11 @@ impl Service for Orders {
         ]
     }
 
-    async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), StartupError> {
-        let settings = config.orders;
+    async fn serve(
+        config: Config<Self::Settings>,
+        shutdown: CancellationToken,
+    ) -> Result<(), StartupError> {
+        let settings = config.own;
         let mut service = StatefulService::prepare::<Self>(&config.common, shutdown).await?;
         service.start_relay(&[hms_events::Domain::Orders]).await?;
         let mut subscriber = service.subscriber();

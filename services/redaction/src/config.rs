@@ -1,8 +1,6 @@
 use std::time::Duration;
 
 use hms_config::{ConfigError, Sources};
-use hms_layout::ServiceName;
-use hms_runtime::CommonConfig;
 use serde::Deserialize;
 
 /// The redaction service's own settings.
@@ -38,18 +36,7 @@ fn default_reconcile_delay() -> Duration {
     Duration::from_secs(300)
 }
 
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub common: CommonConfig,
-    pub redaction: RedactionConfig,
-}
-
-impl Config {
-    pub fn load() -> Result<Self, ConfigError> {
-        let sources = Sources::for_service(ServiceName::Redaction, &[]);
-        Ok(Self {
-            common: CommonConfig::load(&sources, ServiceName::Redaction)?,
-            redaction: sources.get()?,
-        })
-    }
+/// Reads the service's own settings.
+pub fn load(sources: &Sources) -> Result<RedactionConfig, ConfigError> {
+    sources.get()
 }

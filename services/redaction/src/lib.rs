@@ -19,10 +19,10 @@ use hms_proto::events::v1::{OrderApproved, OrderRejected};
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
 use hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient;
 use hms_proto::redaction::v1::redaction_service_server::RedactionServiceServer;
-use hms_runtime::{Service, StartupError, StatefulService};
+use hms_runtime::{Config, Service, StartupError, StatefulService};
 use tokio_util::sync::CancellationToken;
 
-pub use config::{Config, RedactionConfig};
+pub use config::RedactionConfig;
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!();
 
@@ -31,28 +31,27 @@ pub struct Redaction;
 
 impl Service for Redaction {
     const NAME: ServiceName = ServiceName::Redaction;
-    type Config = Config;
+    type Settings = config::RedactionConfig;
 
-    fn load_config() -> Result<Config, hms_config::ConfigError> {
-        Config::load()
-    }
-
-    fn common(config: &Config) -> &hms_runtime::CommonConfig {
-        &config.common
+    fn settings(sources: &hms_config::Sources) -> Result<Self::Settings, hms_config::ConfigError> {
+        config::load(sources)
     }
 
     fn migrations() -> Vec<&'static sqlx::migrate::Migrator> {
         vec![&hms_events::MIGRATIONS, &MIGRATIONS]
     }
 
-    async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), StartupError> {
+    async fn serve(
+        config: Config<Self::Settings>,
+        shutdown: CancellationToken,
+    ) -> Result<(), StartupError> {
         let mut service = StatefulService::prepare::<Self>(&config.common, shutdown).await?;
         service
             .start_relay(&[hms_events::Domain::Redaction])
             .await?;
 
-        let orders = service.connect(&config.redaction.orders_url, ServiceName::Orders)?;
-        let media = service.connect(&config.redaction.media_url, ServiceName::Media)?;
+        let orders = service.connect(&config.own.orders_url, ServiceName::Orders)?;
+        let media = service.connect(&config.own.media_url, ServiceName::Media)?;
         let redactor = redactor::Redactor::new(
             storage::Store::new(service.pool.clone()),
             OrderInternalServiceClient::new(orders),
@@ -67,16 +66,11 @@ impl Service for Redaction {
             .subscribe::<OrderRejected, _>(events::OnDecision(redactor.clone()))
             .await?;
         service.adopt(subscriber.into_tasks());
-        service.spawn(
-            redactor.clone().reconcile_forever(
-                config
-                    .redaction
-                    .reconcile_interval
-                    .max(Duration::from_secs(1)),
-                config.redaction.reconcile_delay,
-                service.core.shutdown.clone(),
-            ),
-        );
+        service.spawn(redactor.clone().reconcile_forever(
+            config.own.reconcile_interval.max(Duration::from_secs(1)),
+            config.own.reconcile_delay,
+            service.core.shutdown.clone(),
+        ));
 
         let apis = hms_grpc::GrpcApis::default().with(RedactionServiceServer::new(
             grpc::RedactionApi::new(redactor, authz::Guard::new(service.authorizer()?)),
