@@ -101,6 +101,7 @@ async fn an_invalid_national_id_is_refused_by_field_and_nothing_is_stored() {
                 phone: "+4791234567".to_owned(),
             }),
             industry: companies::Industry::Cleaning as i32,
+            language: companies::Language::Nb as i32,
         })
         .await
         .expect_refused(Code::InvalidArgument, "org_number:");

@@ -545,6 +545,7 @@ async fn a_suppliers_manager_by_grant_passes_on_only_within_their_own_grant() {
                 phone: "+4722110000".to_owned(),
             }),
             industry: companies::Industry::Construction as i32,
+            language: companies::Language::Nb as i32,
         })
         .await
         .expect("register the supplier")

@@ -47,6 +47,15 @@ vocabulary!(
 );
 
 vocabulary!(
+    /// The language a company is written to in: Norwegian bokmål unless it
+    /// asks for English.
+    Language {
+        Nb => "nb",
+        En => "en",
+    }
+);
+
+vocabulary!(
     /// Which HMS card a worker gets.
     CardType {
         Construction => "construction",

@@ -14,7 +14,7 @@ mod text;
 
 pub use contact::{ContactError, EmailAddress, PhoneNumber};
 pub use ids::{CompanyId, DocumentId, IdError, OrderId, WorkerId};
-pub use kinds::{CardType, DocumentKind, Industry, UnknownKind};
+pub use kinds::{CardType, DocumentKind, Industry, Language, UnknownKind};
 pub use money::{Money, MoneyError, Price, PriceList, VatRate};
 pub use national_id::{
     Fodselsnummer, MaskedNationalId, NationalIdError, NationalIdKind, NationalIdPolicy,

@@ -5,7 +5,7 @@
 //! build instead of going wrong quietly. Protobuf's `UNSPECIFIED` has no
 //! twin: it is what a client sends when it leaves the field out.
 
-use hms_domain::{CardType, DocumentKind, Industry, NationalIdKind};
+use hms_domain::{CardType, DocumentKind, Industry, Language, NationalIdKind};
 
 /// Why an `i32` from the wire is not a value of the enum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -71,6 +71,7 @@ macro_rules! proto_enum {
 }
 
 proto_enum!(Industry => crate::companies::v1::Industry { Construction, Cleaning });
+proto_enum!(Language => crate::companies::v1::Language { Nb, En });
 proto_enum!(CardType => crate::orders::v1::CardType { Construction, Cleaning });
 proto_enum!(NationalIdKind => crate::orders::v1::NationalIdKind { Fodselsnummer, DNumber, HNumber });
 proto_enum!(DocumentKind => crate::media::v1::DocumentKind { PassportPhoto, IdDocument, Signature });

@@ -24,6 +24,7 @@ pub fn nordmann_bygg() -> companies::RegisterCompanyRequest {
             phone: "+4791234567".to_owned(),
         }),
         industry: companies::Industry::Construction as i32,
+        language: companies::Language::Nb as i32,
     }
 }
 

@@ -1,7 +1,9 @@
 //! What a company is, and which decisions the back office may take on it.
 
 use chrono::{DateTime, Utc};
-use hms_domain::{CompanyId, CompanyName, EmailAddress, Industry, OrgNumber, PhoneNumber, Reason};
+use hms_domain::{
+    CompanyId, CompanyName, EmailAddress, Industry, Language, OrgNumber, PhoneNumber, Reason,
+};
 
 use crate::error::CompanyError;
 
@@ -44,6 +46,7 @@ pub struct NewCompany {
     pub email: EmailAddress,
     pub phone: PhoneNumber,
     pub industry: Industry,
+    pub language: Language,
 }
 
 /// A registered company.
@@ -55,6 +58,7 @@ pub struct Company {
     pub email: String,
     pub phone: String,
     pub industry: Industry,
+    pub language: Language,
     pub status: CompanyStatus,
     pub status_reason: Option<String>,
     pub version: i64,

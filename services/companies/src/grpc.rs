@@ -1,7 +1,7 @@
 //! The gRPC API: parses requests into domain values, checks the caller, and
 //! hands over to storage.
 
-use hms_domain::{CompanyId, CompanyName, EmailAddress, OrgNumber, PhoneNumber, Reason};
+use hms_domain::{CompanyId, CompanyName, EmailAddress, Language, OrgNumber, PhoneNumber, Reason};
 use hms_grpc::paging;
 use hms_grpc::status::{enum_field, invalid_field, missing_field, parse_id};
 use hms_proto::companies::v1 as pb;
@@ -224,6 +224,14 @@ fn parse_new_company(request: pb::RegisterCompanyRequest) -> Result<NewCompany, 
         email: contact.email,
         phone: contact.phone,
         industry,
+        // Left out: Norwegian bokmål.
+        language: match Language::from_i32(request.language) {
+            Ok(language) => language,
+            Err(EnumError::Unspecified) => Language::Nb,
+            Err(EnumError::Unknown) => {
+                return Err(invalid_field("language", "is not a known language"));
+            }
+        },
     })
 }
 
@@ -243,6 +251,7 @@ fn company_to_proto(company: Company) -> pb::Company {
             phone: company.phone,
         }),
         industry: company.industry.to_i32(),
+        language: company.language.to_i32(),
         status: company.status.to_i32(),
         status_reason: company.status_reason.unwrap_or_default(),
         registered_at: Some(timestamp(company.registered_at)),

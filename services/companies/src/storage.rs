@@ -2,7 +2,7 @@
 //! written in one transaction.
 
 use chrono::{DateTime, Utc};
-use hms_domain::{CompanyId, Industry};
+use hms_domain::{CompanyId, Industry, Language};
 use hms_proto::ProtoEnum;
 use hms_proto::events::v1 as events;
 use hms_proto::time::timestamp;
@@ -25,6 +25,7 @@ struct CompanyRow {
     contact_email: String,
     contact_phone: String,
     industry: String,
+    language: String,
     status: String,
     status_reason: Option<String>,
     version: i64,
@@ -40,6 +41,8 @@ impl TryFrom<CompanyRow> for Company {
             id: CompanyId::from_uuid(row.id),
             industry: Industry::parse(&row.industry)
                 .map_err(|_| CompanyError::Corrupt(format!("industry of company {}", row.id)))?,
+            language: Language::parse(&row.language)
+                .map_err(|_| CompanyError::Corrupt(format!("language of company {}", row.id)))?,
             status: CompanyStatus::parse(&row.status)
                 .ok_or_else(|| CompanyError::Corrupt(format!("status of company {}", row.id)))?,
             org_number: row.org_number,
@@ -54,8 +57,8 @@ impl TryFrom<CompanyRow> for Company {
     }
 }
 
-const COLUMNS: &str = "id, org_number, name, contact_email, contact_phone, industry, status, \
-                       status_reason, version, registered_at, updated_at";
+const COLUMNS: &str = "id, org_number, name, contact_email, contact_phone, industry, language, \
+                       status, status_reason, version, registered_at, updated_at";
 
 /// Where a listing continues: after this registration time and id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,8 +75,8 @@ impl Store {
     pub async fn register(&self, new: NewCompany) -> Result<Company, CompanyError> {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query_as::<_, CompanyRow>(&format!(
-            "INSERT INTO companies (id, org_number, name, contact_email, contact_phone, industry, status, version) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'pending', 1) RETURNING {COLUMNS}"
+            "INSERT INTO companies (id, org_number, name, contact_email, contact_phone, industry, \
+             language, status, version) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 1) RETURNING {COLUMNS}"
         ))
         .bind(CompanyId::new().as_uuid())
         .bind(new.org_number.as_str())
@@ -81,6 +84,7 @@ impl Store {
         .bind(new.email.as_str())
         .bind(new.phone.as_str())
         .bind(new.industry.as_str())
+        .bind(new.language.as_str())
         .fetch_one(&mut *tx)
         .await;
         let company = match inserted {
@@ -99,6 +103,11 @@ impl Store {
                 industry: company.industry.to_i32(),
                 version: company.version,
                 occurred_at: Some(timestamp(company.registered_at)),
+                contact: Some(hms_proto::companies::v1::ContactInfo {
+                    email: company.email.clone(),
+                    phone: company.phone.clone(),
+                }),
+                language: company.language.to_i32(),
             },
         )
         .await?;

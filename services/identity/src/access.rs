@@ -390,6 +390,7 @@ impl Access {
                 .map(|id| id.to_string())
                 .unwrap_or_default(),
             occurred_at: Some(hms_proto::time::timestamp(Utc::now())),
+            supplier_name: grant.supplier_name.clone().unwrap_or_default(),
         };
         outbox::enqueue(&mut tx, &event).await?;
         tx.commit().await?;

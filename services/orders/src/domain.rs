@@ -223,6 +223,8 @@ pub struct Order {
     pub price_list: PriceList,
     pub created_at: DateTime<Utc>,
     pub submitted_at: Option<DateTime<Utc>>,
+    /// The user who submitted it.
+    pub submitted_by: Option<uuid::Uuid>,
     pub decided_at: Option<DateTime<Utc>>,
     pub rejection_reason: Option<String>,
     pub national_ids_masked_at: Option<DateTime<Utc>>,
@@ -238,18 +240,28 @@ impl Order {
 
     /// The event announcing that the order reached its status; a draft
     /// announces nothing.
-    pub fn status_event(&self) -> Option<StatusEvent> {
+    pub fn status_event(&self) -> Result<Option<StatusEvent>, OrderError> {
         let order_id = self.id.to_string();
         let company_id = self.company_id.to_string();
         let worker_count = u32::try_from(self.workers.len()).unwrap_or(u32::MAX);
-        Some(match self.status {
-            OrderStatus::Draft => return None,
-            OrderStatus::Submitted => StatusEvent::Submitted(events::OrderSubmitted {
-                order_id,
-                company_id,
-                worker_count,
-                occurred_at: self.submitted_at.map(timestamp),
-            }),
+        Ok(Some(match self.status {
+            OrderStatus::Draft => return Ok(None),
+            OrderStatus::Submitted => {
+                let price = self.price()?;
+                StatusEvent::Submitted(events::OrderSubmitted {
+                    order_id,
+                    company_id,
+                    worker_count,
+                    occurred_at: self.submitted_at.map(timestamp),
+                    submitted_by_user_id: self
+                        .submitted_by
+                        .map(|id| id.to_string())
+                        .unwrap_or_default(),
+                    net_ore: price.net.ore(),
+                    vat_ore: price.vat.ore(),
+                    gross_ore: price.gross.ore(),
+                })
+            }
             OrderStatus::Approved => StatusEvent::Approved(events::OrderApproved {
                 order_id,
                 company_id,
@@ -262,7 +274,7 @@ impl Order {
                 reason: self.rejection_reason.clone().unwrap_or_default(),
                 occurred_at: self.decided_at.map(timestamp),
             }),
-        })
+        }))
     }
 }
 
@@ -408,6 +420,7 @@ mod tests {
             price_list: PriceList::STANDARD,
             created_at: Utc::now(),
             submitted_at: None,
+            submitted_by: None,
             decided_at: None,
             rejection_reason: None,
             national_ids_masked_at: None,
@@ -426,24 +439,34 @@ mod tests {
             price_list: PriceList::STANDARD,
             created_at: decided,
             submitted_at: Some(decided - chrono::Duration::hours(1)),
+            submitted_by: Some(uuid::Uuid::now_v7()),
             decided_at: Some(decided),
             rejection_reason: Some("blurred photo".to_owned()),
             national_ids_masked_at: None,
         };
-        assert_eq!(order.status_event(), None);
+        let announced = || order.status_event().expect("a price");
+        assert_eq!(announced(), None);
         order.status = Submitted;
-        let Some(StatusEvent::Submitted(submitted)) = order.status_event() else {
+        let Some(StatusEvent::Submitted(submitted)) = order.status_event().expect("a price") else {
             panic!("a submission");
         };
         assert_eq!(submitted.worker_count, 2);
+        assert_eq!(submitted.gross_ore, 33_225, "2 cards with VAT");
+        assert_eq!(
+            submitted.submitted_by_user_id,
+            order
+                .submitted_by
+                .map(|id| id.to_string())
+                .unwrap_or_default()
+        );
         assert_eq!(submitted.occurred_at, order.submitted_at.map(timestamp));
         order.status = Approved;
-        let Some(StatusEvent::Approved(approved)) = order.status_event() else {
+        let Some(StatusEvent::Approved(approved)) = order.status_event().expect("a price") else {
             panic!("an approval");
         };
         assert_eq!(approved.occurred_at, Some(timestamp(decided)));
         order.status = Rejected;
-        let Some(StatusEvent::Rejected(rejected)) = order.status_event() else {
+        let Some(StatusEvent::Rejected(rejected)) = order.status_event().expect("a price") else {
             panic!("a rejection");
         };
         assert_eq!(rejected.reason, "blurred photo");

@@ -4,6 +4,7 @@
 //! called ([`crate::grpc`]); the rules of the order's life are in
 //! [`crate::domain`].
 
+use hms_auth::UserCaller;
 use hms_domain::{OrderId, Reason, WorkerId};
 
 use crate::domain::{
@@ -42,7 +43,7 @@ impl Ordering {
     /// and a signature for every worker, and its company is approved. A
     /// worker added meanwhile makes the submit fail rather than slip
     /// through unchecked.
-    pub async fn submit(&self, order: Order, by: &str) -> Result<Order, OrderError> {
+    pub async fn submit(&self, order: Order, by: &UserCaller) -> Result<Order, OrderError> {
         let checked = self.documents_complete(&order).await?;
         if order.status == OrderStatus::Draft {
             self.store.ensure_company_approved(order.company_id).await?;
@@ -61,7 +62,7 @@ impl Ordering {
             .await
     }
 
-    pub async fn approve(&self, order_id: OrderId, by: &str) -> Result<Order, OrderError> {
+    pub async fn approve(&self, order_id: OrderId, by: &UserCaller) -> Result<Order, OrderError> {
         self.store
             .transition(order_id, Transition::Approve, by, |_| Ok(()))
             .await
@@ -71,7 +72,7 @@ impl Ordering {
         &self,
         order_id: OrderId,
         reason: Reason,
-        by: &str,
+        by: &UserCaller,
     ) -> Result<Order, OrderError> {
         self.store
             .transition(order_id, Transition::Reject(reason), by, |_| Ok(()))

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use hms_auth::UserCaller;
 use hms_company_status::Standing;
 use hms_crypto::{FingerprintKey, SealingKey};
 use hms_domain::{
@@ -36,13 +37,15 @@ struct OrderRow {
     vat_rate_basis_points: i32,
     created_at: DateTime<Utc>,
     submitted_at: Option<DateTime<Utc>>,
+    submitted_by: Option<Uuid>,
     decided_at: Option<DateTime<Utc>>,
     rejection_reason: Option<String>,
     national_ids_masked_at: Option<DateTime<Utc>>,
 }
 
 const ORDER_COLUMNS: &str = "id, company_id, status, unit_net_ore, vat_rate_basis_points, created_at, \
-                             submitted_at, decided_at, rejection_reason, national_ids_masked_at";
+                             submitted_at, submitted_by, decided_at, rejection_reason, \
+                             national_ids_masked_at";
 
 #[derive(sqlx::FromRow)]
 struct WorkerRow {
@@ -94,6 +97,7 @@ fn order_from_rows(row: OrderRow, workers: Vec<Worker>) -> Result<Order, OrderEr
         },
         created_at: row.created_at,
         submitted_at: row.submitted_at,
+        submitted_by: row.submitted_by,
         decided_at: row.decided_at,
         rejection_reason: row.rejection_reason,
         national_ids_masked_at: row.national_ids_masked_at,
@@ -363,7 +367,7 @@ impl Store {
         &self,
         order_id: OrderId,
         transition: Transition,
-        actor: &str,
+        actor: &UserCaller,
         check: impl FnOnce(&Order) -> Result<(), OrderError> + Send,
     ) -> Result<Order, OrderError> {
         let mut tx = self.pool.begin().await?;
@@ -377,7 +381,7 @@ impl Store {
             Transition::Submit | Transition::Approve => None,
         };
         let timestamp_column = match next {
-            OrderStatus::Submitted => "submitted_at = now()",
+            OrderStatus::Submitted => "submitted_at = now(), submitted_by = $5",
             OrderStatus::Approved | OrderStatus::Rejected => "decided_at = now(), decided_by = $3",
             OrderStatus::Draft => {
                 return Err(OrderError::Corrupt("transition back to draft".to_owned()));
@@ -389,13 +393,14 @@ impl Store {
         ))
         .bind(order_id.as_uuid())
         .bind(next.as_str())
-        .bind(actor)
+        .bind(actor.audit_name())
         .bind(&reason)
+        .bind(actor.user_id)
         .execute(&mut *tx)
         .await?;
         let order = load_order(&mut tx, order_id).await?;
         // Announced in the same transaction (outbox).
-        let _event_id = match order.status_event() {
+        let _event_id = match order.status_event()? {
             Some(StatusEvent::Submitted(event)) => hms_events::enqueue(&mut tx, &event).await?,
             Some(StatusEvent::Approved(event)) => hms_events::enqueue(&mut tx, &event).await?,
             Some(StatusEvent::Rejected(event)) => hms_events::enqueue(&mut tx, &event).await?,

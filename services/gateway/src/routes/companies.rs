@@ -26,6 +26,18 @@ pub enum Industry {
 
 hms_proto::proto_enum!(Industry => pb::Industry { Construction, Cleaning });
 
+/// The language a company is written to in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    /// Norwegian bokmål.
+    Nb,
+    /// English.
+    En,
+}
+
+hms_proto::proto_enum!(Language => pb::Language { Nb, En });
+
 /// Where a company stands with the back office.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -75,6 +87,9 @@ pub struct NewCompany {
     pub name: String,
     pub contact: Contact,
     pub industry: Industry,
+    /// What the company is written to in; Norwegian bokmål when left out.
+    #[serde(default)]
+    pub language: Option<Language>,
 }
 
 /// A registered company.
@@ -85,6 +100,7 @@ pub struct Company {
     pub name: String,
     pub contact: Contact,
     pub industry: Industry,
+    pub language: Language,
     pub status: CompanyStatus,
     /// Why the back office rejected or suspended it.
     pub status_reason: Option<String>,
@@ -114,12 +130,17 @@ pub async fn register(
     let company = state
         .companies
         .clone()
-        .register_company(person.request(pb::RegisterCompanyRequest {
-            org_number: new.org_number,
-            name: new.name,
-            contact: Some(new.contact.into()),
-            industry: new.industry.to_i32(),
-        }))
+        .register_company(
+            person.request(pb::RegisterCompanyRequest {
+                org_number: new.org_number,
+                name: new.name,
+                contact: Some(new.contact.into()),
+                industry: new.industry.to_i32(),
+                language: new
+                    .language
+                    .map_or(pb::Language::Unspecified.into(), ProtoEnum::to_i32),
+            }),
+        )
         .await?
         .into_inner()
         .company;
@@ -164,6 +185,7 @@ fn company_from(company: Option<pb::Company>) -> Result<Company, ApiError> {
         name: company.name,
         contact: company.contact.unwrap_or_default().into(),
         industry: Industry::answered(company.industry)?,
+        language: Language::answered(company.language)?,
         status: CompanyStatus::answered(company.status)?,
         status_reason: non_empty(company.status_reason),
     })

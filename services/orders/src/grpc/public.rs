@@ -160,10 +160,7 @@ impl pb::order_service_server::OrderService for OrderApi {
             .guard
             .order_of(&caller, current.company_id, Action::CardsOrder)
             .await?;
-        let order = self
-            .ordering
-            .submit(current, &submitter.audit_name())
-            .await?;
+        let order = self.ordering.submit(current, &submitter).await?;
         Ok(Response::new(pb::SubmitOrderResponse {
             order: Some(order_to_proto(order)?),
         }))
@@ -178,10 +175,7 @@ impl pb::order_service_server::OrderService for OrderApi {
             .guard
             .order(&hms_grpc::caller(&request), order_id, Action::OrdersDecide)
             .await?;
-        let order = self
-            .ordering
-            .approve(order_id, &decided_by.audit_name())
-            .await?;
+        let order = self.ordering.approve(order_id, &decided_by).await?;
         Ok(Response::new(pb::ApproveOrderResponse {
             order: Some(order_to_proto(order)?),
         }))
@@ -198,10 +192,7 @@ impl pb::order_service_server::OrderService for OrderApi {
             .guard
             .order(&hms_grpc::caller(&request), order_id, Action::OrdersDecide)
             .await?;
-        let order = self
-            .ordering
-            .reject(order_id, reason, &decided_by.audit_name())
-            .await?;
+        let order = self.ordering.reject(order_id, reason, &decided_by).await?;
         Ok(Response::new(pb::RejectOrderResponse {
             order: Some(order_to_proto(order)?),
         }))
