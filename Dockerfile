@@ -28,13 +28,15 @@ RUN apt-get update \
 # Declared after the shared layer above, so the four images share it.
 ARG SERVICE
 ARG PROFILE=debug
+# The binary: hms-<service>, or a development fake's own name (sms-fake).
+ARG BINARY=hms-${SERVICE}
 RUN test -n "${SERVICE}" \
-    || { echo "build with --build-arg SERVICE=<identity|companies|orders|media|redaction|gateway>" >&2; exit 1; }
+    || { echo "build with --build-arg SERVICE=<identity|companies|orders|media|redaction|notifications|gateway>" >&2; exit 1; }
 
 # The manifests call the binary by its real name (`hms-orders migrate`);
 # hms-service is the same file under one name for every image's ENTRYPOINT.
-COPY target/${PROFILE}/hms-${SERVICE} /usr/local/bin/hms-${SERVICE}
-RUN ln -s hms-${SERVICE} /usr/local/bin/hms-service
+COPY target/${PROFILE}/${BINARY} /usr/local/bin/${BINARY}
+RUN ln -s ${BINARY} /usr/local/bin/hms-service
 
 LABEL org.opencontainers.image.title="hms-${SERVICE}"
 

@@ -9,6 +9,7 @@ use hms_proto::identity::v1 as identity;
 use hms_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use hms_proto::media::v1 as media;
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
+use hms_proto::notifications::v1::notification_service_client::NotificationServiceClient;
 use hms_proto::orders::v1 as orders;
 use hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient;
 use hms_proto::orders::v1::order_service_client::OrderServiceClient;
@@ -31,12 +32,13 @@ pub struct PersonClients {
     pub orders_internal: OrderInternalServiceClient<Authed>,
     pub media: MediaServiceClient<Authed>,
     pub redaction: RedactionServiceClient<Authed>,
+    pub notifications: NotificationServiceClient<Authed>,
 }
 
 impl PersonClients {
     /// Logs `national_id` (a simulator test person) in; clients that
-    /// present their token. Redaction's client connects lazily, so it may
-    /// start later.
+    /// present their token. Clients connect lazily, so services may start
+    /// later.
     pub async fn login(env: &TestEnv, national_id: &str) -> Self {
         Self::with_token(env, &env.access_token(national_id).await).await
     }
@@ -75,6 +77,7 @@ impl PersonClients {
             orders_internal: OrderInternalServiceClient::new(channel(ServiceName::Orders)),
             media: MediaServiceClient::new(channel(ServiceName::Media)),
             redaction: RedactionServiceClient::new(channel(ServiceName::Redaction)),
+            notifications: NotificationServiceClient::new(channel(ServiceName::Notifications)),
         }
     }
 }
@@ -559,4 +562,58 @@ pub async fn delegate(
         })
         .await
         .expect("the supplier's manager passes the grant on");
+}
+
+/// Waits until a durable consumer has acknowledged `domain`'s stream up to
+/// `sequence`.
+pub async fn wait_until_consumed(
+    env: &TestEnv,
+    domain: hms_events::Domain,
+    consumer: &str,
+    sequence: u64,
+) {
+    let stream = env
+        .jetstream()
+        .await
+        .get_stream(env.stream_name(domain))
+        .await
+        .expect("the stream");
+    eventually("the consumer to catch up", SOON, || {
+        let stream = stream.clone();
+        async move {
+            let info = stream.consumer_info(consumer).await.ok()?;
+            (info.ack_floor.stream_sequence >= sequence && info.num_ack_pending == 0).then_some(())
+        }
+    })
+    .await;
+}
+
+/// Publishes the last `E` event on its subject again: under its own id
+/// (`Nats-Msg-Id`), or under a new one, as a publisher retrying after
+/// JetStream's duplicate window would.
+pub async fn publish_again<E: hms_events::Event>(
+    env: &TestEnv,
+    new_id: bool,
+) -> async_nats::jetstream::publish::PublishAck {
+    let jetstream = env.jetstream().await;
+    let original = jetstream
+        .get_stream(env.stream_name(E::TYPE.domain))
+        .await
+        .expect("the stream")
+        .get_last_raw_message_by_subject(&env.subject(E::TYPE))
+        .await
+        .expect("the event");
+    let mut headers = original.headers.clone();
+    if new_id {
+        headers.insert(
+            hms_events::headers::MESSAGE_ID,
+            uuid::Uuid::now_v7().to_string().as_str(),
+        );
+    }
+    jetstream
+        .publish_with_headers(original.subject.to_string(), headers, original.payload)
+        .await
+        .expect("publish")
+        .await
+        .expect("acknowledged")
 }

@@ -19,6 +19,7 @@ fn every_setting_is_in_the_readme() {
         setting_names::<hms_orders::OrdersConfig>(),
         setting_names::<hms_media::MediaConfig>(),
         setting_names::<hms_redaction::RedactionConfig>(),
+        setting_names::<hms_notifications::NotificationsConfig>(),
         setting_names::<hms_gateway::GatewayConfig>(),
     ];
     let settings: Vec<String> = sections.into_iter().flatten().collect();

@@ -4,7 +4,7 @@
 
 use hms_test_support::api::{Call, location};
 use hms_test_support::fakes::{orgs, persons};
-use hms_test_support::{Answer, Api, TestEnv, fixtures};
+use hms_test_support::{Answer, Api, TestEnv, eventually, fixtures};
 use reqwest::header::{self, HeaderMap, HeaderName};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -527,6 +527,57 @@ async fn orders_access_contact_and_the_back_office_over_http() {
         .await;
     assert_eq!(revoked["state"], "revoked");
 
+    // The messages about all this, as the company and the back office see
+    // them; another company's person sees none of them.
+    let told = eventually(
+        "the contact change to be told",
+        std::time::Duration::from_secs(30),
+        || async {
+            let page = api
+                .get(&format!(
+                    "/api/v1/companies/{company_id}/notifications?status=sent"
+                ))
+                .token(&kari)
+                .expect(StatusCode::OK)
+                .await;
+            let contact_changed = page["notifications"]
+                .as_array()?
+                .iter()
+                .filter(|n| n["kind"] == "contact_changed")
+                .count();
+            (contact_changed == 4).then_some(page)
+        },
+    )
+    .await;
+    let email = told["notifications"]
+        .as_array()
+        .and_then(|all| {
+            all.iter()
+                .find(|n| n["kind"] == "contact_changed" && n["channel"] == "email")
+        })
+        .expect("an email");
+    assert_eq!(email["status"], "sent");
+    assert_eq!(email["language"], "nb");
+    assert!(
+        email["body"]
+            .as_str()
+            .is_some_and(|body| body.contains("Kari Nordmann"))
+    );
+    let failed = api
+        .get("/api/v1/backoffice/notifications?status=failed")
+        .token(&siri)
+        .expect(StatusCode::OK)
+        .await;
+    assert_eq!(failed["notifications"].as_array().map(Vec::len), Some(0));
+    api.get(&format!("/api/v1/companies/{company_id}/notifications"))
+        .token(&nils)
+        .expect_problem(StatusCode::NOT_FOUND, "not-found")
+        .await;
+    api.get("/api/v1/backoffice/notifications")
+        .token(&kari)
+        .expect_problem(StatusCode::FORBIDDEN, "forbidden")
+        .await;
+
     // The document is complete for these routes.
     let document = api.get("/api/openapi.json").send().await.body;
     for path in [
@@ -537,6 +588,8 @@ async fn orders_access_contact_and_the_back_office_over_http() {
         "/api/v1/grants/{grant_id}",
         "/api/v1/backoffice/orders/{order_id}/approve",
         "/api/v1/backoffice/companies/{company_id}/reject",
+        "/api/v1/companies/{company_id}/notifications",
+        "/api/v1/backoffice/notifications",
     ] {
         assert!(document["paths"][path].is_object(), "{path} is documented");
     }

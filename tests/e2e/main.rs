@@ -13,6 +13,7 @@ mod flow;
 mod fuzz;
 mod gateway;
 mod identity;
+mod notifications;
 mod operations;
 mod outage;
 mod s3;

@@ -32,6 +32,10 @@ async fn every_service_serves_reflection_and_stops_cleanly_on_sigterm() {
             ServiceName::Redaction,
             &["hms.redaction.v1.RedactionService"],
         ),
+        (
+            ServiceName::Notifications,
+            &["hms.notifications.v1.NotificationService"],
+        ),
         (ServiceName::Gateway, &[]),
     ] {
         let mut client = ServerReflectionClient::new(env.channel(service).await);

@@ -8,6 +8,7 @@ use std::time::Duration;
 use hms_proto::companies::v1 as companies;
 use hms_proto::identity::v1 as identity;
 use hms_proto::media::v1 as media;
+use hms_proto::notifications::v1 as notifications;
 use hms_proto::orders::v1 as orders;
 use hms_proto::redaction::v1 as redaction;
 use hms_test_support::fakes::persons;
@@ -17,12 +18,13 @@ use tonic::Code;
 use crate::common::*;
 
 /// The services that keep a database.
-const WITH_A_DATABASE: [ServiceName; 5] = [
+const WITH_A_DATABASE: [ServiceName; 6] = [
     ServiceName::Identity,
     ServiceName::Companies,
     ServiceName::Orders,
     ServiceName::Media,
     ServiceName::Redaction,
+    ServiceName::Notifications,
 ];
 
 fn assert_unavailable<T: std::fmt::Debug>(answer: Result<T, tonic::Status>, what: &str) {
@@ -79,6 +81,15 @@ async fn ask(
             .clone()
             .get_receipt(redaction::GetReceiptRequest {
                 order_id: order_id.to_owned(),
+            })
+            .await
+            .map(drop),
+        ServiceName::Notifications => owner
+            .notifications
+            .clone()
+            .list_deliveries(notifications::ListDeliveriesRequest {
+                company_id: company_id.to_owned(),
+                ..Default::default()
             })
             .await
             .map(drop),
@@ -161,6 +172,7 @@ async fn a_database_that_is_down_means_try_again_everywhere_until_it_is_back() {
         ServiceName::Companies,
         ServiceName::Media,
         ServiceName::Redaction,
+        ServiceName::Notifications,
         ServiceName::Identity,
     ] {
         env.database_down(service);

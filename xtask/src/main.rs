@@ -11,6 +11,7 @@ mod repo;
 mod secrets;
 mod services;
 mod test;
+mod tools;
 mod up;
 
 use std::process::ExitCode;

@@ -55,6 +55,11 @@ pub const SERVICES: &[Service] = &[
         extra_env: no_extra_env,
     },
     Service {
+        name: ServiceName::Notifications,
+        secrets: &[],
+        extra_env: notifications_env,
+    },
+    Service {
         name: ServiceName::Gateway,
         secrets: &[],
         extra_env: gateway_env,
@@ -100,7 +105,17 @@ pub const REGISTER_FAKE: Fake = Fake {
     port_offset: 101,
 };
 
-pub const FAKES: &[Fake] = &[BANKID_SIMULATOR, REGISTER_FAKE];
+pub const SMS_FAKE: Fake = Fake {
+    name: "sms-fake",
+    binary: "sms-fake",
+    port_offset: 102,
+};
+
+pub const FAKES: &[Fake] = &[BANKID_SIMULATOR, REGISTER_FAKE, SMS_FAKE];
+
+/// The development SMTP server (aiosmtpd, from PyPI) listens on the port
+/// base plus this.
+pub const MAIL_SINK_PORT_OFFSET: u16 = 103;
 
 fn no_extra_env(_: &Deployment) -> Result<Env> {
     Ok(Vec::new())
@@ -147,6 +162,19 @@ fn media_env(deployment: &Deployment) -> Result<Env> {
         "HMS_MEDIA_STORE_URL",
         format!("file://{}", deployment.media_store.display()),
     )])
+}
+
+fn notifications_env(deployment: &Deployment) -> Result<Env> {
+    Ok(vec![
+        // Plain SMTP to the development server on this machine, which
+        // keeps every message; production is TLS to a real one.
+        (
+            "HMS_SMTP_URL",
+            format!("smtp://{}", deployment.mail_sink_addr()),
+        ),
+        ("HMS_SMS_URL", deployment.fake_url(&SMS_FAKE)),
+        ("HMS_PUBLIC_URL", format!("http://{GATEWAY_HTTP_ADDR}")),
+    ])
 }
 
 fn gateway_env(_: &Deployment) -> Result<Env> {
@@ -226,6 +254,7 @@ impl Deployment {
             .iter()
             .map(Service::port_offset)
             .chain(FAKES.iter().map(|fake| fake.port_offset))
+            .chain([MAIL_SINK_PORT_OFFSET])
             .max();
         if port_base == 0 || highest.is_some_and(|offset| port_base.checked_add(offset).is_none()) {
             bail!(
@@ -251,6 +280,13 @@ impl Deployment {
     pub fn fake_addr(&self, fake: &Fake) -> SocketAddr {
         // `new` checked that this does not overflow.
         let port = self.port_base.saturating_add(fake.port_offset);
+        SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+    }
+
+    /// Where the development SMTP server listens.
+    pub fn mail_sink_addr(&self) -> SocketAddr {
+        // `new` checked that this does not overflow.
+        let port = self.port_base.saturating_add(MAIL_SINK_PORT_OFFSET);
         SocketAddr::from((Ipv4Addr::LOCALHOST, port))
     }
 
@@ -385,6 +421,7 @@ mod tests {
             ("orders", &["HMS_NATIONAL_ID_KEY"]),
             ("media", &["HMS_MEDIA_MASTER_KEY"]),
             ("redaction", &[]),
+            ("notifications", &[]),
             ("gateway", &[]),
         ];
         assert_eq!(needs.len(), SERVICES.len());
@@ -499,6 +536,20 @@ mod tests {
             lookup(&redaction, "HMS_ORDERS_URL"),
             Some("http://127.0.0.1:6001")
         );
+        let notifications = deployment.env(service("notifications"))?;
+        assert_eq!(
+            lookup(&notifications, "HMS_SMTP_URL"),
+            Some("smtp://127.0.0.1:6103")
+        );
+        assert_eq!(
+            lookup(&notifications, "HMS_SMS_URL"),
+            Some("http://127.0.0.1:6102")
+        );
+        let gateway = deployment.env(service("gateway"))?;
+        assert_eq!(
+            lookup(&gateway, "HMS_NOTIFICATIONS_URL"),
+            Some("http://127.0.0.1:6006")
+        );
         assert_eq!(
             lookup(&redaction, "HMS_MEDIA_URL"),
             Some("http://127.0.0.1:6002")
@@ -523,7 +574,8 @@ mod tests {
         assert_eq!(
             build_args().join(" "),
             "build --bins -p hms-identity -p hms-companies -p hms-orders -p hms-media \
-             -p hms-redaction -p hms-gateway -p bankid-simulator -p brreg-fake"
+             -p hms-redaction -p hms-notifications -p hms-gateway -p bankid-simulator \
+             -p brreg-fake -p sms-fake"
         );
         let deployment = deployment(DEFAULT_PORT_BASE)?;
         assert_eq!(
@@ -534,8 +586,13 @@ mod tests {
             deployment.fake_addr(&REGISTER_FAKE).to_string(),
             "127.0.0.1:50152"
         );
-        assert!(self::deployment(65_434).is_ok());
-        assert!(self::deployment(65_435).is_err());
+        assert_eq!(
+            deployment.fake_addr(&SMS_FAKE).to_string(),
+            "127.0.0.1:50153"
+        );
+        assert_eq!(deployment.mail_sink_addr().to_string(), "127.0.0.1:50154");
+        assert!(self::deployment(65_432).is_ok());
+        assert!(self::deployment(65_433).is_err());
         assert!(self::deployment(0).is_err());
         Ok(())
     }

@@ -10,14 +10,10 @@ use tokio::process::Command;
 
 use crate::process;
 use crate::repo::Repo;
-use crate::{postgres, prereqs, services};
+use crate::{postgres, prereqs, services, tools};
 
 /// Pinned so every machine lints the protos with the same rules.
 const BUF_PACKAGE: &str = "@bufbuild/buf@1.75.0";
-/// The S3 fake the media tests store objects in.
-const MOTO_PACKAGE: &str = "moto[server]==5.2.5";
-/// The API fuzzer the gateway's OpenAPI document is checked with.
-const SCHEMATHESIS_PACKAGE: &str = "schemathesis==4.32.5";
 
 enum Outcome {
     Passed,
@@ -156,16 +152,23 @@ pub async fn run(repo: &Repo) -> Result<()> {
         .await?;
 
     let moto = steps
-        .run("S3 fake (moto)", find_or_install(repo, &MOTO))
+        .run("S3 fake (moto)", tools::find_or_install(repo, &tools::MOTO))
         .await?;
     let moto = moto.display().to_string();
     let schemathesis = steps
         .run(
             "API fuzzer (schemathesis)",
-            find_or_install(repo, &SCHEMATHESIS),
+            tools::find_or_install(repo, &tools::SCHEMATHESIS),
         )
         .await?;
     let schemathesis = schemathesis.display().to_string();
+    let aiosmtpd = steps
+        .run(
+            "SMTP server (aiosmtpd)",
+            tools::find_or_install(repo, &tools::AIOSMTPD),
+        )
+        .await?;
+    let aiosmtpd = aiosmtpd.display().to_string();
 
     let test_database_url = postgres::with_database(&prereqs.database_url, "postgres")?;
     let env = [
@@ -173,6 +176,7 @@ pub async fn run(repo: &Repo) -> Result<()> {
         ("HMS_TEST_NATS_URL", prereqs.nats_url.as_str()),
         ("HMS_TEST_MOTO_SERVER", moto.as_str()),
         ("HMS_TEST_SCHEMATHESIS", schemathesis.as_str()),
+        ("HMS_TEST_AIOSMTPD", aiosmtpd.as_str()),
     ];
     let has_nextest = process::succeeds(process::cargo(), &["nextest", "--version"]);
     let test_args: &[&str] = if has_nextest {
@@ -260,83 +264,4 @@ async fn find_or_install_buf(repo: &Repo) -> std::result::Result<PathBuf, String
             repo.show(&local)
         ))
     }
-}
-
-/// `moto_server` (an S3 implementation from PyPI) from PATH or
-/// `.hms/tools/moto`, installed there in a virtual environment if need be.
-/// A Python tool the tests use, installed from PyPI into its own virtual
-/// environment under `.hms/tools/` when it is not on the path.
-struct PypiTool {
-    /// Its folder under `.hms/tools/`.
-    name: &'static str,
-    /// Pinned, so every machine tests with the same version.
-    package: &'static str,
-    binary: &'static str,
-    /// What the tests need it for, for the error when it cannot be had.
-    purpose: &'static str,
-}
-
-const MOTO: PypiTool = PypiTool {
-    name: "moto",
-    package: MOTO_PACKAGE,
-    binary: "moto_server",
-    purpose: "the S3 the media tests use",
-};
-
-const SCHEMATHESIS: PypiTool = PypiTool {
-    name: "schemathesis",
-    package: SCHEMATHESIS_PACKAGE,
-    binary: "st",
-    purpose: "fuzzes the gateway against its OpenAPI document",
-};
-
-async fn find_or_install(repo: &Repo, tool: &PypiTool) -> Result<PathBuf> {
-    let venv = repo.hms(&format!("tools/{}", tool.name));
-    let local = venv.join("bin").join(tool.binary);
-    if process::is_executable(&local) {
-        return Ok(local);
-    }
-    if let Some(found) = process::find_program(tool.binary, &[]) {
-        return Ok(found);
-    }
-    let Some(python) = process::find_program("python3", &[]) else {
-        anyhow::bail!(
-            "python3 is needed to install {} from PyPI ({}); install python3 with venv, \
-             or put {} on PATH",
-            tool.package,
-            tool.purpose,
-            tool.binary
-        );
-    };
-    let mut create = Command::new(python);
-    create
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .current_dir(repo.root());
-    process::run_streaming(
-        &mut create,
-        &format!("python3 -m venv {}", repo.show(&venv)),
-    )
-    .await?;
-    let mut install = Command::new(venv.join("bin/pip"));
-    install
-        .args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            tool.package,
-        ])
-        .current_dir(repo.root());
-    process::run_streaming(
-        &mut install,
-        &format!("{}/bin/pip install {}", repo.show(&venv), tool.package),
-    )
-    .await?;
-    anyhow::ensure!(
-        process::is_executable(&local),
-        "pip installed {}, but {} is missing",
-        tool.package,
-        repo.show(&local)
-    );
-    Ok(local)
 }

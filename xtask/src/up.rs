@@ -14,8 +14,10 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 use crate::process::{self, Probe};
 use crate::repo::Repo;
-use crate::services::{self, BANKID_SIMULATOR, Deployment, FAKES, Fake, SERVICES, Service};
-use crate::{postgres, prereqs, secrets};
+use crate::services::{
+    self, BANKID_SIMULATOR, Deployment, FAKES, Fake, SERVICES, SMS_FAKE, Service,
+};
+use crate::{postgres, prereqs, secrets, tools};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const READY_POLL: Duration = Duration::from_millis(200);
@@ -43,6 +45,8 @@ enum Ready {
     Health(SocketAddr),
     /// A fake: it has written the address it listens on (`--addr-file`).
     AddrFile(PathBuf),
+    /// A server of someone else's making: it accepts connections.
+    Listening(SocketAddr),
 }
 
 pub async fn run(repo: &Repo) -> Result<()> {
@@ -89,6 +93,7 @@ pub async fn run(repo: &Repo) -> Result<()> {
     for fake in FAKES {
         launches.push(fake_launch(repo, fake, &deployment, &binaries)?);
     }
+    launches.push(mail_sink_launch(repo, &deployment).await?);
     for service in SERVICES {
         launches.push(Launch {
             name: service.name.as_str(),
@@ -198,7 +203,8 @@ fn check_ports_free(deployment: &Deployment) -> Result<()> {
     let fakes = FAKES
         .iter()
         .map(|fake| (fake.name, deployment.fake_addr(fake)));
-    for (name, addr) in services.chain(fakes) {
+    let mail = std::iter::once(("mail", deployment.mail_sink_addr()));
+    for (name, addr) in services.chain(fakes).chain(mail) {
         if let Err(error) = std::net::TcpListener::bind(addr) {
             bail!(
                 "{addr} (for {name}) is not free: {error}. Is another `cargo xtask up` running? \
@@ -244,6 +250,12 @@ fn fake_launch(
         "--addr-file".to_owned(),
         addr_file.display().to_string(),
     ];
+    if fake.name == SMS_FAKE.name {
+        args.extend([
+            "--record".to_owned(),
+            repo.hms("sms.jsonl").display().to_string(),
+        ]);
+    }
     if fake.name == BANKID_SIMULATOR.name {
         args.extend([
             "--client-id".to_owned(),
@@ -262,6 +274,27 @@ fn fake_launch(
         args,
         env: Vec::new(),
         ready: Ready::AddrFile(addr_file),
+    })
+}
+
+/// A real SMTP server on this machine (aiosmtpd, from PyPI), keeping every
+/// message notifications sends in the Maildir `.hms/mail`.
+async fn mail_sink_launch(repo: &Repo, deployment: &Deployment) -> Result<Launch> {
+    let binary = tools::find_or_install(repo, &tools::AIOSMTPD).await?;
+    let addr = deployment.mail_sink_addr();
+    Ok(Launch {
+        name: "mail",
+        binary,
+        args: vec![
+            "-n".to_owned(),
+            "-l".to_owned(),
+            addr.to_string(),
+            "-c".to_owned(),
+            "aiosmtpd.handlers.Mailbox".to_owned(),
+            repo.hms("mail").display().to_string(),
+        ],
+        env: Vec::new(),
+        ready: Ready::Listening(addr),
     })
 }
 
@@ -318,6 +351,13 @@ async fn wait_ready(running: &mut Running, ready: &Ready) -> Result<(SocketAddr,
                         path.display()
                     )),
                 },
+                Err(_) => Probe::NotYet,
+            },
+            Ready::Listening(addr) => match tokio::net::TcpStream::connect(addr).await {
+                Ok(_) => {
+                    found = Some(*addr);
+                    Probe::Ready
+                }
                 Err(_) => Probe::NotYet,
             },
         }
@@ -388,7 +428,12 @@ fn print_summary(repo: &Repo, deployment: &Deployment, prereqs: &prereqs::Prereq
     let fakes = FAKES
         .iter()
         .map(|fake| (fake.name, deployment.fake_url(fake), log_of(fake.name)));
-    let rows: Vec<(&str, String, String)> = services.chain(fakes).collect();
+    let mail = std::iter::once((
+        "mail",
+        format!("smtp://{}", deployment.mail_sink_addr()),
+        log_of("mail"),
+    ));
+    let rows: Vec<(&str, String, String)> = services.chain(fakes).chain(mail).collect();
     let name_width = rows
         .iter()
         .map(|row| row.0.len())
@@ -414,6 +459,13 @@ fn print_summary(repo: &Repo, deployment: &Deployment, prereqs: &prereqs::Prereq
         "The BankID simulator ({}) lists its test persons on its /authorize page; \
          the back office one is Siri Saksbehandler.",
         deployment.fake_url(&BANKID_SIMULATOR)
+    );
+    println!(
+        "Email the services send is kept in {} (a Maildir: one file a message in new/); \
+         text messages in {} (one JSON a line), or GET {}/_fake/messages.",
+        repo.show(&repo.hms("mail")),
+        repo.show(&repo.hms("sms.jsonl")),
+        deployment.fake_url(&SMS_FAKE)
     );
     if let Some(first) = SERVICES.first() {
         println!("Try: grpcurl -plaintext {} list", deployment.addr(first));

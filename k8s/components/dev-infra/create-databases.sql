@@ -7,3 +7,4 @@ CREATE DATABASE hms_companies;
 CREATE DATABASE hms_orders;
 CREATE DATABASE hms_media;
 CREATE DATABASE hms_redaction;
+CREATE DATABASE hms_notifications;

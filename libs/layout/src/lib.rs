@@ -19,6 +19,8 @@ pub enum ServiceName {
     Redaction,
     /// The REST API for frontends; its gRPC port answers health checks only.
     Gateway,
+    /// Emails and text messages about what happened to a company.
+    Notifications,
 }
 
 /// What the layout says of one service.
@@ -37,7 +39,7 @@ pub struct ServiceSpec {
 use ServiceName::*;
 
 /// Every service, in start order: each after those it calls at start-up.
-pub const SERVICES: [ServiceSpec; 6] = [
+pub const SERVICES: [ServiceSpec; 7] = [
     ServiceSpec {
         name: Identity,
         port_offset: 4,
@@ -69,10 +71,16 @@ pub const SERVICES: [ServiceSpec; 6] = [
         calls: &[Orders, Media],
     },
     ServiceSpec {
+        name: Notifications,
+        port_offset: 6,
+        keeps_data: true,
+        calls: &[],
+    },
+    ServiceSpec {
         name: Gateway,
         port_offset: 5,
         keeps_data: false,
-        calls: &[Identity, Companies, Orders, Media],
+        calls: &[Identity, Companies, Orders, Media, Notifications],
     },
 ];
 
@@ -82,7 +90,15 @@ pub const DEV_PORT_BASE: u16 = 50051;
 
 impl ServiceName {
     /// Every service, in start order.
-    pub const ALL: [Self; 6] = [Identity, Companies, Orders, Media, Redaction, Gateway];
+    pub const ALL: [Self; 7] = [
+        Identity,
+        Companies,
+        Orders,
+        Media,
+        Redaction,
+        Notifications,
+        Gateway,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -92,6 +108,7 @@ impl ServiceName {
             Media => "media",
             Redaction => "redaction",
             Gateway => "gateway",
+            Notifications => "notifications",
         }
     }
 

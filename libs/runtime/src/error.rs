@@ -32,6 +32,9 @@ pub enum StartupError {
     Http(std::io::Error),
     #[error("the OpenAPI document cannot be written: {0}")]
     OpenApi(String),
+    /// The service's own parts could not be set up (its templates, say).
+    #[error(transparent)]
+    Own(Box<dyn std::error::Error + Send + Sync>),
     /// `healthcheck`: the instance is not serving, or did not answer.
     #[error("not healthy: {0}")]
     Unhealthy(String),

@@ -81,8 +81,12 @@ impl StatefulService {
 
     /// Identity's decision point, for checking people's access.
     pub fn authorizer(&self) -> Result<Authorizer, StartupError> {
-        let identity = self.connect(&self.identity_url, ServiceName::Identity)?;
-        Ok(Authorizer::new(identity, &self.authz))
+        Ok(Authorizer::new(self.identity()?, &self.authz))
+    }
+
+    /// A channel to identity, for the calls it offers services.
+    pub fn identity(&self) -> Result<hms_grpc::client::ServiceChannel, StartupError> {
+        self.connect(&self.identity_url, ServiceName::Identity)
     }
 
     /// Runs `task` in the background; it must end soon after `shutdown` is

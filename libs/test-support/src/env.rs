@@ -14,6 +14,7 @@ use tonic::transport::Channel;
 
 use crate::cable::Cable;
 use crate::fakes::{self, FakeProcess};
+use crate::mail::MailSink;
 use crate::ports::{self, ReservedPort};
 use crate::process::ServiceProcess;
 pub use hms_layout::ServiceName;
@@ -33,6 +34,10 @@ pub struct TestEnv {
     service_secrets: BTreeMap<&'static str, String>,
     processes: BTreeMap<ServiceName, ServiceProcess>,
     fakes: Vec<FakeProcess>,
+    /// The SMTP server and SMS provider notifications sends to, started
+    /// with it.
+    mail: Option<MailSink>,
+    sms: Option<FakeProcess>,
     /// Services that reach their database through a cable the test can
     /// pull.
     cables: BTreeMap<ServiceName, Cable>,
@@ -108,6 +113,15 @@ impl TestEnv {
             // The reconciler stays out of the way unless a test asks for it.
             ("HMS_RECONCILE_DELAY_SECS", "3600".to_owned()),
             ("HMS_SHUTDOWN_GRACE_SECS", "5".to_owned()),
+            // Failed sends are tried again within a second, not minutes.
+            ("HMS_NOTIFY_RETRY_BASE_MS", "200".to_owned()),
+            ("HMS_NOTIFY_RETRY_MAX_MS", "1000".to_owned()),
+            // …and given up only after minutes, as in production.
+            ("HMS_NOTIFY_MAX_ATTEMPTS", "200".to_owned()),
+            ("HMS_NOTIFY_SEND_TIMEOUT_SECS", "5".to_owned()),
+            ("HMS_PUBLIC_URL", "https://bestill.hms-kort.test".to_owned()),
+            ("HMS_SMS_USERNAME", fakes::SMS_USERNAME.to_owned()),
+            ("HMS_SMS_PASSWORD", fakes::SMS_PASSWORD.to_owned()),
             // Tests send from one address, faster than any person; the
             // test of the limits sets its own.
             ("HMS_RATE_LIMIT_PER_CLIENT", "1000000".to_owned()),
@@ -129,6 +143,8 @@ impl TestEnv {
             service_secrets,
             processes: BTreeMap::new(),
             fakes: Vec::new(),
+            mail: None,
+            sms: None,
             cables: BTreeMap::new(),
             gateway_http: ports::reserve(),
         };
@@ -235,6 +251,14 @@ impl TestEnv {
                 .insert("HMS_REGISTER_URL".to_owned(), register.url());
             self.fakes = vec![bankid, register];
         }
+        if service == ServiceName::Notifications && self.mail.is_none() {
+            let mail = MailSink::start(&self.dir).await;
+            let sms = fakes::start_sms(&self.dir).await;
+            self.settings.insert("HMS_SMTP_URL".to_owned(), mail.url());
+            self.settings.insert("HMS_SMS_URL".to_owned(), sms.url());
+            self.mail = Some(mail);
+            self.sms = Some(sms);
+        }
         let mut settings = self.settings.clone();
         if let Some(secret) = self.service_secrets.get(service.as_str()) {
             settings.insert("HMS_SERVICE_SECRET".to_owned(), secret.clone());
@@ -266,6 +290,47 @@ impl TestEnv {
     /// The BankID simulator's address (running once identity is).
     pub fn bankid_url(&self) -> Option<String> {
         self.settings.get("HMS_OIDC_ISSUER_URL").cloned()
+    }
+
+    /// The SMTP server notifications sends to (running once it is).
+    pub fn mail(&self) -> &MailSink {
+        self.mail
+            .as_ref()
+            .expect("the mail server starts with notifications")
+    }
+
+    pub fn mail_mut(&mut self) -> &mut MailSink {
+        self.mail
+            .as_mut()
+            .expect("the mail server starts with notifications")
+    }
+
+    fn sms_url(&self) -> String {
+        self.sms
+            .as_ref()
+            .expect("the SMS fake starts with notifications")
+            .url()
+    }
+
+    /// Every text message the SMS fake accepted, oldest first.
+    pub async fn sms(&self) -> Vec<fakes::Sms> {
+        reqwest::get(format!("{}/_fake/messages", self.sms_url()))
+            .await
+            .expect("ask the SMS fake")
+            .json()
+            .await
+            .expect("the SMS fake's messages")
+    }
+
+    /// Makes the SMS fake answer its next `times` sends with `status`.
+    pub async fn sms_fail(&self, status: u16, times: usize) {
+        let answer = reqwest::Client::new()
+            .post(format!("{}/_fake/fail", self.sms_url()))
+            .json(&serde_json::json!({"status": status, "times": times}))
+            .send()
+            .await
+            .expect("tell the SMS fake to fail");
+        assert_eq!(answer.status(), 204);
     }
 
     /// Starts every service.

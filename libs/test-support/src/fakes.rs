@@ -1,5 +1,6 @@
 //! The stand-ins for third parties the tests cannot reach: the BankID
-//! simulator and the register fake, started as their real binaries.
+//! simulator, the register fake and the SMS provider's fake, started as
+//! their real binaries.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -91,3 +92,25 @@ pub async fn start_bankid(dir: &Path, redirect_uri: &str) -> FakeProcess {
 pub async fn start_register(dir: &Path) -> FakeProcess {
     FakeProcess::start("brreg-fake", dir, &[]).await
 }
+
+/// The SMS provider's stand-in, demanding the credentials the tests give
+/// the notifications service.
+pub async fn start_sms(dir: &Path) -> FakeProcess {
+    FakeProcess::start(
+        "sms-fake",
+        dir,
+        &[
+            "--username".to_owned(),
+            SMS_USERNAME.to_owned(),
+            "--password".to_owned(),
+            SMS_PASSWORD.to_owned(),
+        ],
+    )
+    .await
+}
+
+pub const SMS_USERNAME: &str = "hms-test";
+pub const SMS_PASSWORD: &str = "test-sms-password";
+
+/// A text message the SMS fake accepted.
+pub use sms_fake::Received as Sms;

@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::problem::{ApiError, Problem, ProblemKind};
-use crate::routes::{access, auth, companies, documents, orders};
+use crate::routes::{access, auth, companies, documents, notifications, orders};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -181,6 +181,7 @@ fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(companies::get))
         .routes(routes!(companies::update_contact))
         .routes(routes!(companies::contact_history))
+        .routes(routes!(notifications::list))
         .routes(routes!(access::list, access::grant))
         .routes(routes!(access::delegate))
         .routes(routes!(access::revoke))
@@ -198,6 +199,7 @@ fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(orders::queue))
         .routes(routes!(orders::approve))
         .routes(routes!(orders::reject))
+        .routes(routes!(notifications::all))
         .with_state(state)
         .split_for_parts();
     describe_documentation(&mut document);

@@ -18,6 +18,7 @@ use hms_layout::ServiceName;
 use hms_proto::companies::v1::company_service_client::CompanyServiceClient;
 use hms_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
+use hms_proto::notifications::v1::notification_service_client::NotificationServiceClient;
 use hms_proto::orders::v1::order_service_client::OrderServiceClient;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -55,6 +56,7 @@ fn gateway(adjust: impl FnOnce(&mut Settings)) -> Router {
         companies_url: "http://127.0.0.1:9".to_owned(),
         orders_url: "http://127.0.0.1:9".to_owned(),
         media_url: "http://127.0.0.1:9".to_owned(),
+        notifications_url: "http://127.0.0.1:9".to_owned(),
         max_upload_bytes: 1024,
         after_login_url: "/".to_owned(),
         cookie_secure: true,
@@ -82,6 +84,7 @@ fn gateway(adjust: impl FnOnce(&mut Settings)) -> Router {
         companies: CompanyServiceClient::new(channel(ServiceName::Companies)),
         orders: OrderServiceClient::new(channel(ServiceName::Orders)),
         media: MediaServiceClient::new(channel(ServiceName::Media)),
+        notifications: NotificationServiceClient::new(channel(ServiceName::Notifications)),
         max_upload_bytes: settings.max_upload_bytes,
         cookies: crate::auth::CookieJar { secure: true },
         after_login_url: settings.after_login_url.clone(),

@@ -17,6 +17,7 @@ use hms_layout::ServiceName;
 use hms_proto::companies::v1::company_service_client::CompanyServiceClient;
 use hms_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
+use hms_proto::notifications::v1::notification_service_client::NotificationServiceClient;
 use hms_proto::orders::v1::order_service_client::OrderServiceClient;
 use hms_runtime::{Config, Service, ServiceCore, StartupError};
 use tokio_util::sync::CancellationToken;
@@ -58,6 +59,9 @@ impl Service for Gateway {
             // 30 s every other call gets.
             media: MediaServiceClient::new(
                 core.connect_for_uploads(&settings.media_url, ServiceName::Media)?,
+            ),
+            notifications: NotificationServiceClient::new(
+                core.connect(&settings.notifications_url, ServiceName::Notifications)?,
             ),
             max_upload_bytes: settings.max_upload_bytes,
             cookies: auth::CookieJar {

@@ -3,6 +3,7 @@ use hms_grpc::client::ServiceChannel;
 use hms_proto::companies::v1::company_service_client::CompanyServiceClient;
 use hms_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
+use hms_proto::notifications::v1::notification_service_client::NotificationServiceClient;
 use hms_proto::orders::v1::order_service_client::OrderServiceClient;
 
 use crate::auth::CookieJar;
@@ -19,6 +20,7 @@ pub struct AppState {
     pub companies: CompanyServiceClient<ServiceChannel>,
     pub orders: OrderServiceClient<ServiceChannel>,
     pub media: MediaServiceClient<ServiceChannel>,
+    pub notifications: NotificationServiceClient<ServiceChannel>,
     /// The largest document accepted, counted while it streams.
     pub max_upload_bytes: u64,
     pub cookies: CookieJar,

@@ -20,7 +20,7 @@ use crate::domain::AccessSource;
 use crate::error::IdentityError;
 use crate::keys::{IssuedToken, Signer};
 use crate::login::{OidcLogin, StartedLogin};
-use crate::storage::Store;
+use crate::storage::{DescribedRow, Store};
 
 /// A started login must be completed within this time.
 const LOGIN_TTL: chrono::Duration = chrono::Duration::minutes(10);
@@ -336,6 +336,21 @@ impl Accounts {
             name: row.name,
             companies,
         })
+    }
+
+    /// Who people are, as a company may be told: names, and the supplier
+    /// each acts under there. Unknown people are left out.
+    pub async fn describe(
+        &self,
+        people: &[(Uuid, Uuid)],
+    ) -> Result<Vec<(Uuid, Uuid, DescribedRow)>, IdentityError> {
+        let mut described = Vec::with_capacity(people.len());
+        for &(user_id, company_id) in people {
+            if let Some(row) = self.store.describe(user_id, company_id).await? {
+                described.push((user_id, company_id, row));
+            }
+        }
+        Ok(described)
     }
 
     /// Checks a service's secret against the configured hash.

@@ -9,6 +9,7 @@ use hms_auth::Caller;
 use hms_authz::{Action, require_user};
 use hms_domain::{CompanyId, Fodselsnummer, NationalIdPolicy, OrgNumber, PersonName};
 use hms_grpc::status::{invalid_field, missing_field, parse_id};
+use hms_layout::ServiceName;
 use hms_proto::ProtoEnum;
 use hms_proto::identity::v1 as pb;
 use hms_proto::time::{from_timestamp, timestamp};
@@ -356,6 +357,55 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
         Ok(Response::new(pb::ListAccessResponse {
             owners: listed.owners.into_iter().map(owner_to_proto).collect(),
             grants: listed.grants.into_iter().map(grant_to_proto).collect(),
+        }))
+    }
+
+    async fn describe_people(
+        &self,
+        request: Request<pb::DescribePeopleRequest>,
+    ) -> Result<Response<pb::DescribePeopleResponse>, Status> {
+        // Names go to the service that writes to companies, and no one else.
+        hms_grpc::status::permit(
+            &hms_grpc::caller(&request),
+            hms_grpc::caller(&request).is_service(ServiceName::Notifications),
+        )?;
+        let people = request
+            .into_inner()
+            .people
+            .iter()
+            .enumerate()
+            .map(|(index, person)| {
+                Ok((
+                    parse_id(
+                        &format!("people[{index}].user_id"),
+                        &person.user_id,
+                        Uuid::parse_str,
+                    )?,
+                    parse_id(
+                        &format!("people[{index}].company_id"),
+                        &person.company_id,
+                        Uuid::parse_str,
+                    )?,
+                ))
+            })
+            .collect::<Result<Vec<_>, Status>>()?;
+        if people.len() > 100 {
+            return Err(invalid_field("people", "at most 100 at a time"));
+        }
+        let described = self.accounts.describe(&people).await?;
+        Ok(Response::new(pb::DescribePeopleResponse {
+            people: described
+                .into_iter()
+                .map(|(user_id, company_id, row)| pb::DescribedPerson {
+                    user_id: user_id.to_string(),
+                    company_id: company_id.to_string(),
+                    name: row.name,
+                    supplier: row.supplier_org.map(|org_number| pb::SupplierCompany {
+                        org_number,
+                        name: row.supplier_name.unwrap_or_default(),
+                    }),
+                })
+                .collect(),
         }))
     }
 

@@ -84,6 +84,14 @@ pub struct RegisterOwnerRow {
     pub role: String,
 }
 
+/// A person as told to others: their name, and the supplier they act for.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DescribedRow {
+    pub name: String,
+    pub supplier_org: Option<String>,
+    pub supplier_name: Option<String>,
+}
+
 /// A new grant, as written.
 pub struct NewGrant {
     pub grant_id: Uuid,
@@ -495,6 +503,32 @@ impl Store {
         )
         .bind(org)
         .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// A user's name, and the supplier whose grant they hold on the company
+    /// (the one in force, else the latest), if they act under one.
+    pub async fn describe(
+        &self,
+        user_id: Uuid,
+        company_id: Uuid,
+    ) -> Result<Option<DescribedRow>, IdentityError> {
+        Ok(sqlx::query_as(
+            "SELECT u.name, s.supplier_org, s.supplier_name
+             FROM users u
+             LEFT JOIN LATERAL (
+                 SELECT p.supplier_org, p.supplier_name
+                 FROM grants g JOIN grants p ON p.grant_id = g.parent_grant_id
+                 WHERE g.grantee_person_key = u.person_key AND g.company_id = $2
+                   AND p.supplier_org IS NOT NULL
+                 ORDER BY (g.revoked_at IS NULL) DESC, g.granted_at DESC
+                 LIMIT 1
+             ) s ON true
+             WHERE u.user_id = $1",
+        )
+        .bind(user_id)
+        .bind(company_id)
+        .fetch_optional(&self.pool)
         .await?)
     }
 

@@ -6,6 +6,7 @@ pub mod access;
 pub mod auth;
 pub mod companies;
 pub mod documents;
+pub mod notifications;
 pub mod orders;
 
 use chrono::{DateTime, Utc};

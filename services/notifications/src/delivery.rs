@@ -1,0 +1,172 @@
+//! The worker that sends what the event handlers recorded: woken by each
+//! new message (PostgreSQL `NOTIFY`) and by the clock for retries, it
+//! leases due messages, sends a few at once, and records each outcome.
+//! Replicas share the work: a leased message is skipped by the others, and
+//! one leased by a crashed replica is taken again when its lease ends.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use sqlx::postgres::PgListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::RetryPolicy;
+use crate::domain::{Channel, Next, SendOutcome};
+use crate::email::{Email, EmailSender};
+use crate::error::NotificationsError;
+use crate::sms::SmsSender;
+use crate::storage::{Delivery, NEW_DELIVERY_CHANNEL, Store};
+
+/// How often due retries are looked for when nothing wakes the worker.
+const POLL: Duration = Duration::from_secs(1);
+
+#[derive(Clone)]
+pub struct Worker {
+    pub store: Store,
+    pub email: EmailSender,
+    pub sms: SmsSender,
+    pub retry: RetryPolicy,
+    pub concurrency: usize,
+    pub send_timeout: Duration,
+}
+
+impl Worker {
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut listener: Option<PgListener> = None;
+        while !shutdown.is_cancelled() {
+            if listener.is_none() {
+                listener = self.listen().await;
+            }
+            let sent_some = match self.round().await {
+                Ok(claimed) => claimed > 0,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot claim messages to send");
+                    false
+                }
+            };
+            if sent_some {
+                // More may be due; a busy worker does not wait.
+                continue;
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(POLL) => {}
+                woken = wake(listener.as_mut()) => {
+                    if woken.is_err() {
+                        listener = None;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn listen(&self) -> Option<PgListener> {
+        let mut listener = PgListener::connect_with(&self.store.pool).await.ok()?;
+        listener.listen(NEW_DELIVERY_CHANNEL).await.ok()?;
+        Some(listener)
+    }
+
+    /// Sends one batch of due messages; how many there were.
+    pub async fn round(&self) -> Result<usize, NotificationsError> {
+        // A lease outlasts a batch: at most `concurrency` sends, each cut
+        // off at the send timeout.
+        let lease = self.send_timeout * 2 + Duration::from_secs(10);
+        let due = self
+            .store
+            .claim_due(i64::try_from(self.concurrency).unwrap_or(i64::MAX), lease)
+            .await?;
+        let claimed = due.len();
+        futures::stream::iter(due)
+            .for_each_concurrent(self.concurrency, |delivery| self.deliver(delivery))
+            .await;
+        Ok(claimed)
+    }
+
+    async fn deliver(&self, delivery: Delivery) {
+        let outcome = tokio::time::timeout(self.send_timeout, self.send(&delivery))
+            .await
+            .unwrap_or_else(|_| SendOutcome::Transient("send timed out".to_owned()));
+        let attempt = u32::try_from(delivery.attempts)
+            .unwrap_or(0)
+            .saturating_add(1);
+        let recorded = match &outcome {
+            SendOutcome::Sent { reference } => {
+                self.store
+                    .sent(delivery.delivery_id, reference.as_deref())
+                    .await
+            }
+            failure => match self.retry.after(attempt, failure, rand::random()) {
+                Next::RetryIn(wait) => {
+                    self.store
+                        .retry_later(delivery.delivery_id, wait, reason(failure))
+                        .await
+                }
+                Next::GiveUp(why) => self.store.failed(delivery.delivery_id, &why).await,
+            },
+        };
+        // Never the address or the text: the id finds them for who may see.
+        tracing::info!(
+            delivery_id = %delivery.delivery_id,
+            kind = %delivery.kind,
+            channel = %delivery.channel,
+            attempt,
+            outcome = outcome_name(&outcome),
+            reason = reason(&outcome),
+            "send attempted"
+        );
+        if let Err(error) = recorded {
+            // The lease runs out and the message is sent again: a duplicate
+            // is better than a message lost.
+            tracing::warn!(delivery_id = %delivery.delivery_id, %error, "cannot record a send");
+        }
+    }
+
+    async fn send(&self, delivery: &Delivery) -> SendOutcome {
+        match Channel::parse(&delivery.channel) {
+            Some(Channel::Email) => {
+                self.email
+                    .send(Email {
+                        delivery_id: delivery.delivery_id,
+                        to: &delivery.recipient,
+                        subject: delivery.subject.as_deref().unwrap_or_default(),
+                        text: &delivery.body_text,
+                        html: delivery.body_html.as_deref().unwrap_or_default(),
+                    })
+                    .await
+            }
+            Some(Channel::Sms) => {
+                self.sms
+                    .send(
+                        delivery.delivery_id,
+                        &delivery.recipient,
+                        &delivery.body_text,
+                    )
+                    .await
+            }
+            None => SendOutcome::Permanent("unknown channel".to_owned()),
+        }
+    }
+}
+
+/// Waits for a new message's notification (forever without a listener).
+async fn wake(listener: Option<&mut PgListener>) -> Result<(), sqlx::Error> {
+    match listener {
+        Some(listener) => listener.recv().await.map(drop),
+        None => std::future::pending().await,
+    }
+}
+
+fn outcome_name(outcome: &SendOutcome) -> &'static str {
+    match outcome {
+        SendOutcome::Sent { .. } => "sent",
+        SendOutcome::Transient(_) => "transient",
+        SendOutcome::Permanent(_) => "permanent",
+    }
+}
+
+fn reason(outcome: &SendOutcome) -> &str {
+    match outcome {
+        SendOutcome::Sent { .. } => "",
+        SendOutcome::Transient(reason) | SendOutcome::Permanent(reason) => reason,
+    }
+}
