@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use hms_events::Domain;
+use chrono::Datelike;
+use hms_events::{Domain, Event};
 use hms_proto::companies::v1 as companies;
 use hms_proto::events::v1 as events;
 use hms_proto::notifications::v1 as notifications;
@@ -195,7 +196,8 @@ async fn a_suppliers_order_tells_the_company_who_ordered_it_and_at_what_price() 
 
     // The supplier is registered here too, and reads English.
     let ola = PersonClients::login(&env, persons::OLA_LEVERANDOR).await;
-    ola.companies
+    let supplier_company = ola
+        .companies
         .clone()
         .register_company(companies::RegisterCompanyRequest {
             org_number: orgs::HMS_LEVERANDOREN.to_owned(),
@@ -208,7 +210,11 @@ async fn a_suppliers_order_tells_the_company_who_ordered_it_and_at_what_price() 
             language: companies::Language::En as i32,
         })
         .await
-        .expect("the supplier registers");
+        .expect("the supplier registers")
+        .into_inner()
+        .company
+        .expect("a company")
+        .company_id;
 
     // Kari lets the supplier order for three days; its manager passes
     // that on to Per.
@@ -261,11 +267,25 @@ async fn a_suppliers_order_tells_the_company_who_ordered_it_and_at_what_price() 
 
     // Both grants end within a week: the company hears so once each.
     let expiring = mails(&env, OLD_EMAIL, "utløper snart", 2).await;
-    assert!(
-        expiring[0]
-            .text
-            .contains(&until.format("%Y-%m-%d").to_string())
-    );
+    // On the Norwegian clock, in Norwegian.
+    let local = until.with_timezone(&chrono_tz::Europe::Oslo);
+    let month = [
+        "januar",
+        "februar",
+        "mars",
+        "april",
+        "mai",
+        "juni",
+        "juli",
+        "august",
+        "september",
+        "oktober",
+        "november",
+        "desember",
+    ][local.month0() as usize];
+    let date = format!("{}. {month} {}", local.day(), local.year());
+    assert!(expiring[0].text.contains(&date), "{}", expiring[0].text);
+    mails(&env, SUPPLIER_EMAIL, "ends soon", 2).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     mails(&env, OLD_EMAIL, "utløper snart", 2).await;
 
@@ -310,6 +330,39 @@ async fn a_suppliers_order_tells_the_company_who_ordered_it_and_at_what_price() 
     );
     assert!(told.text.contains(&order.order_id), "{}", told.text);
     texts(&env, OLD_PHONE, "Per Ansatt (HMS LEVERANDØREN AS)", 1).await;
+
+    // Who sees which: Per, who may order, sees the order's message but not
+    // those about access; Kari sees them all; the supplier finds its own
+    // copies under its own company.
+    let per_sees = deliveries(
+        &per.owner,
+        &company_id,
+        notifications::DeliveryStatus::Unspecified,
+    )
+    .await;
+    assert!(!of_kind(&per_sees, "order_submitted").is_empty());
+    assert!(per_sees.iter().all(|d| !d.template.starts_with("access_")));
+    let kari_sees = deliveries(
+        &clients.owner,
+        &company_id,
+        notifications::DeliveryStatus::Unspecified,
+    )
+    .await;
+    assert_eq!(of_kind(&kari_sees, "access_granted").len(), 2);
+    assert!(kari_sees.iter().all(|d| d.recipient != SUPPLIER_EMAIL));
+    let supplier_sees = deliveries(
+        &ola,
+        &supplier_company,
+        notifications::DeliveryStatus::Unspecified,
+    )
+    .await;
+    let supplier_copies = of_kind(&supplier_sees, "access_granted");
+    assert_eq!(supplier_copies.len(), 2, "{supplier_sees:?}");
+    assert!(
+        supplier_copies
+            .iter()
+            .all(|d| d.recipient == SUPPLIER_EMAIL && d.language == "en")
+    );
 
     // Kari ends the supplier's access: the grant and the one passed on.
     clients
@@ -524,4 +577,38 @@ async fn a_failing_sms_provider_is_tried_again_and_a_refusal_fails_at_once() {
         (NEW_PHONE, 2)
     };
     texts(&env, other, "Kari Nordmann", count).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_company_whose_registration_was_missed_is_learned_from_companies() {
+    let mut env = TestEnv::new();
+    for service in ServiceName::ALL
+        .into_iter()
+        .filter(|service| *service != ServiceName::Notifications)
+    {
+        env.start(service).await;
+    }
+    let mut clients = Clients::connect(&env).await;
+    let company_id = approved_company(&env, &mut clients).await;
+    // The registration is gone from the stream (aged out, say) before
+    // notifications ever runs; the approval is still there.
+    outbox_drained(&env, ServiceName::Companies).await;
+    let purged = env
+        .jetstream()
+        .await
+        .get_stream(env.stream_name(Domain::Companies))
+        .await
+        .expect("the companies stream")
+        .purge()
+        .filter(env.subject(events::CompanyRegistered::TYPE))
+        .await
+        .expect("purge the registration");
+    assert_eq!(purged.purged, 1);
+
+    env.start(ServiceName::Notifications).await;
+    let approved = mails(&env, OLD_EMAIL, "er godkjent", 1).await.remove(0);
+    assert!(approved.text.contains("310100005"), "{}", approved.text);
+    // And what it learned stays current: a change reaches the new contact.
+    change_contact(&env, &company_id, redirected()).await;
+    mails(&env, NEW_EMAIL, "Kontaktopplysningene", 1).await;
 }

@@ -6,10 +6,10 @@ use anyhow::Result;
 
 use crate::repo::Repo;
 use crate::test::cargo;
-use crate::{postgres, prereqs, services};
+use crate::{postgres, prereqs, services, tools};
 
 /// The benchmarks, each a `harness = false` bench target of `tests/`.
-const BENCHES: [&str; 2] = ["authz", "gateway"];
+const BENCHES: [&str; 3] = ["authz", "gateway", "notifications"];
 
 pub async fn run(repo: &Repo, dev: bool) -> Result<()> {
     let prereqs = prereqs::ensure(repo).await?;
@@ -25,10 +25,14 @@ pub async fn run(repo: &Repo, dev: bool) -> Result<()> {
     let build_args: Vec<&str> = build_args.iter().map(String::as_str).collect();
     cargo(repo, &build_args, &[]).await?;
 
+    // Notifications sends its email to the SMTP server the tests use.
+    let aiosmtpd = tools::find_or_install(repo, &tools::AIOSMTPD).await?;
+    let aiosmtpd = aiosmtpd.display().to_string();
     let test_database_url = postgres::with_database(&prereqs.database_url, "postgres")?;
     let env = [
         ("HMS_TEST_DATABASE_URL", test_database_url.as_str()),
         ("HMS_TEST_NATS_URL", prereqs.nats_url.as_str()),
+        ("HMS_TEST_AIOSMTPD", aiosmtpd.as_str()),
     ];
     for bench in BENCHES {
         let mut args: Vec<&str> = bench_args.iter().map(String::as_str).collect();

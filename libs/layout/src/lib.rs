@@ -74,7 +74,7 @@ pub const SERVICES: [ServiceSpec; 7] = [
         name: Notifications,
         port_offset: 6,
         keeps_data: true,
-        calls: &[],
+        calls: &[Companies],
     },
     ServiceSpec {
         name: Gateway,

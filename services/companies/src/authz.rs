@@ -8,7 +8,8 @@
 //! | ListCompanies                          | `backoffice:read`       | the platform             |
 //! | Approve-, Reject-, SuspendCompany      | `companies:decide`      | the company              |
 //!
-//! Identity itself reads companies to learn their organisation numbers.
+//! Identity itself reads companies to learn their organisation numbers, and
+//! notifications to learn a company whose registration it missed.
 
 use hms_auth::UserCaller;
 use hms_authz::{Action, Authorizer, Target};
@@ -18,8 +19,9 @@ use tonic::Status;
 use crate::error::CompanyError;
 
 /// Services that may read a company (`GetCompany`, nothing else) without
-/// a person behind the call: identity learns organisation numbers so.
-const COMPANY_READERS: &[&str] = &["identity"];
+/// a person behind the call: identity learns organisation numbers so, and
+/// notifications learns a company it has not heard of yet.
+const COMPANY_READERS: &[&str] = &["identity", "notifications"];
 
 #[derive(Clone)]
 pub struct Guard {
@@ -44,8 +46,8 @@ impl Guard {
             .await
     }
 
-    /// Reading a company: the company's people, the back office, and
-    /// identity.
+    /// Reading a company: the company's people, the back office, identity
+    /// and notifications.
     pub async fn read(&self, caller: &hms_auth::Caller, company: CompanyId) -> Result<(), Status> {
         self.authorizer
             .require_person_or(

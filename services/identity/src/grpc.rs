@@ -369,8 +369,11 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
             &hms_grpc::caller(&request),
             hms_grpc::caller(&request).is_service(ServiceName::Notifications),
         )?;
+        let request = request.into_inner();
+        if request.people.len() > 100 {
+            return Err(invalid_field("people", "at most 100 at a time"));
+        }
         let people = request
-            .into_inner()
             .people
             .iter()
             .enumerate()
@@ -389,9 +392,6 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
                 ))
             })
             .collect::<Result<Vec<_>, Status>>()?;
-        if people.len() > 100 {
-            return Err(invalid_field("people", "at most 100 at a time"));
-        }
         let described = self.accounts.describe(&people).await?;
         Ok(Response::new(pb::DescribePeopleResponse {
             people: described

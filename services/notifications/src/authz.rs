@@ -4,10 +4,35 @@
 //! |----------------------------------|-------------------|--------------|
 //! | ListDeliveries for a company     | `company:read`    | the company  |
 //! | ListDeliveries for all companies | `backoffice:read` | the platform |
+//!
+//! Messages about access (who was given it, passed it on, lost it) are
+//! shown only to those who see every grant on the company in identity:
+//! those who may manage its access, and the back office. Everyone else with
+//! access sees the company's other messages.
 
-use hms_authz::{Action, Authorizer};
+use hms_authz::{Action, Authorizer, Target};
 use hms_domain::CompanyId;
 use tonic::Status;
+
+/// The kinds of message only those who see every grant see.
+pub const ACCESS_KINDS: &[&str] = &["access_granted", "access_revoked", "access_expiring"];
+
+/// Which of a company's messages a person sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    All,
+    AllButAccess,
+}
+
+impl Visibility {
+    /// The kinds left out.
+    pub fn hidden(self) -> &'static [&'static str] {
+        match self {
+            Self::All => &[],
+            Self::AllButAccess => ACCESS_KINDS,
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct Guard {
@@ -25,13 +50,30 @@ impl Guard {
         &self,
         caller: &hms_auth::Caller,
         company: CompanyId,
-    ) -> Result<(), Status> {
-        self.authorizer
+    ) -> Result<Visibility, Status> {
+        let person = self
+            .authorizer
             .require_company(caller, company, Action::CompanyRead, || {
                 Status::not_found("company not found")
             })
-            .await
-            .map(drop)
+            .await?;
+        let manages = self
+            .authorizer
+            .decide(&person, &Target::Company(company), Action::AccessManage)
+            .await?;
+        // Managing needs a fresh login; seeing does not.
+        if manages.allowed || manages.step_up_required {
+            return Ok(Visibility::All);
+        }
+        let back_office = self
+            .authorizer
+            .decide(&person, &Target::Platform, Action::BackOfficeRead)
+            .await?;
+        Ok(if back_office.allowed {
+            Visibility::All
+        } else {
+            Visibility::AllButAccess
+        })
     }
 
     /// Every company's messages: the back office.

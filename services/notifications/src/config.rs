@@ -41,6 +41,9 @@ pub struct NotificationsConfig {
     /// `HMS_SMS_SENDER`: who text messages come from (up to 11 letters).
     #[serde(default = "default_sender")]
     pub sms_sender: String,
+    /// `HMS_COMPANIES_URL`: where the companies service answers, asked for
+    /// a company whose registration this service missed.
+    pub companies_url: String,
     /// `HMS_PUBLIC_URL`: where people reach the platform, for the links in
     /// messages.
     #[serde(default = "default_public_url")]
@@ -81,6 +84,14 @@ pub struct NotificationsConfig {
         deserialize_with = "hms_config::duration::seconds"
     )]
     pub expiry_check_interval: Duration,
+    /// `HMS_NOTIFY_RETENTION_HOURS`: how long a message is kept after it was
+    /// made (then deleted, sent or failed).
+    #[serde(
+        rename = "notify_retention_hours",
+        default = "default_retention",
+        deserialize_with = "hms_config::duration::hours"
+    )]
+    pub retention: Duration,
 }
 
 fn empty_secret() -> SecretString {
@@ -116,17 +127,22 @@ fn default_send_timeout() -> Duration {
 fn default_expiry_check() -> Duration {
     Duration::from_secs(3600)
 }
+fn default_retention() -> Duration {
+    Duration::from_secs(365 * 24 * 3600)
+}
 
 /// The notifications service's settings in the form it uses them.
 pub struct Settings {
     pub smtp: SmtpSettings,
     pub sms: SmsSettings,
+    pub companies_url: String,
     /// Links in messages start here, without a trailing `/`.
     pub public_url: String,
     pub retry: RetryPolicy,
     pub concurrency: usize,
     pub send_timeout: Duration,
     pub expiry_check_interval: Duration,
+    pub retention: Duration,
 }
 
 /// How failed sends are tried again.
@@ -159,6 +175,7 @@ impl NotificationsConfig {
                 self.sms_platform_partner_id,
                 self.sms_sender,
             )?,
+            companies_url: self.companies_url,
             public_url,
             retry: RetryPolicy {
                 base: self.retry_base.max(Duration::from_millis(10)),
@@ -168,6 +185,7 @@ impl NotificationsConfig {
             concurrency: self.notify_concurrency.max(1),
             send_timeout: self.send_timeout.max(Duration::from_secs(1)),
             expiry_check_interval: self.expiry_check_interval.max(Duration::from_secs(1)),
+            retention: self.retention,
         })
     }
 }

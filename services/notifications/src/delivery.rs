@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 use crate::config::RetryPolicy;
 use crate::domain::{Channel, Next, SendOutcome};
@@ -71,37 +72,42 @@ impl Worker {
         // A lease outlasts a batch: at most `concurrency` sends, each cut
         // off at the send timeout.
         let lease = self.send_timeout * 2 + Duration::from_secs(10);
+        let lease_id = Uuid::new_v4();
         let due = self
             .store
-            .claim_due(i64::try_from(self.concurrency).unwrap_or(i64::MAX), lease)
+            .claim_due(
+                i64::try_from(self.concurrency).unwrap_or(i64::MAX),
+                lease,
+                lease_id,
+            )
             .await?;
         let claimed = due.len();
         futures::stream::iter(due)
-            .for_each_concurrent(self.concurrency, |delivery| self.deliver(delivery))
+            .for_each_concurrent(self.concurrency, |delivery| {
+                self.deliver(delivery, lease_id)
+            })
             .await;
         Ok(claimed)
     }
 
-    async fn deliver(&self, delivery: Delivery) {
+    async fn deliver(&self, delivery: Delivery, lease_id: Uuid) {
         let outcome = tokio::time::timeout(self.send_timeout, self.send(&delivery))
             .await
             .unwrap_or_else(|_| SendOutcome::Transient("send timed out".to_owned()));
-        let attempt = u32::try_from(delivery.attempts)
-            .unwrap_or(0)
-            .saturating_add(1);
+        // Counted when claimed: this attempt included.
+        let attempt = u32::try_from(delivery.attempts).unwrap_or(u32::MAX);
+        let id = delivery.delivery_id;
         let recorded = match &outcome {
             SendOutcome::Sent { reference } => {
-                self.store
-                    .sent(delivery.delivery_id, reference.as_deref())
-                    .await
+                self.store.sent(id, lease_id, reference.as_deref()).await
             }
             failure => match self.retry.after(attempt, failure, rand::random()) {
                 Next::RetryIn(wait) => {
                     self.store
-                        .retry_later(delivery.delivery_id, wait, reason(failure))
+                        .retry_later(id, lease_id, wait, reason(failure))
                         .await
                 }
-                Next::GiveUp(why) => self.store.failed(delivery.delivery_id, &why).await,
+                Next::GiveUp(why) => self.store.failed(id, lease_id, &why).await,
             },
         };
         // Never the address or the text: the id finds them for who may see.
@@ -114,10 +120,16 @@ impl Worker {
             reason = reason(&outcome),
             "send attempted"
         );
-        if let Err(error) = recorded {
+        match recorded {
+            Ok(true) => {}
+            // Another replica took it over after our lease ran out; what it
+            // records stands.
+            Ok(false) => {
+                tracing::warn!(delivery_id = %id, "lease lost before the send was recorded")
+            }
             // The lease runs out and the message is sent again: a duplicate
             // is better than a message lost.
-            tracing::warn!(delivery_id = %delivery.delivery_id, %error, "cannot record a send");
+            Err(error) => tracing::warn!(delivery_id = %id, %error, "cannot record a send"),
         }
     }
 

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use hms_domain::Language;
+use uuid::Uuid;
 
 use crate::config::RetryPolicy;
 
@@ -64,6 +65,9 @@ pub struct Recipient {
     /// An email address or a phone number (E.164).
     pub address: String,
     pub language: Language,
+    /// The company it is sent to, under which the message is kept: the
+    /// company the notice is about, or a supplier told of it.
+    pub company_id: Uuid,
 }
 
 /// What a provider's answer to one send means. The reasons name codes and

@@ -5,19 +5,26 @@ use crate::templates::TemplateError;
 /// Everything that can go wrong in the notifications service.
 #[derive(Debug, thiserror::Error)]
 pub enum NotificationsError {
-    /// An event about a company not known here yet: its registration is
-    /// still on its way.
-    #[error("the company is not known yet")]
+    /// An event about a company that neither this service nor companies
+    /// knows.
+    #[error("the company is not known")]
     UnknownCompany,
     /// An event about a grant not known here yet.
     #[error("the grant is not known yet")]
     UnknownGrant,
-    /// Identity could not say who acted; the event waits for it.
-    #[error("identity is unavailable: {0}")]
-    IdentityUnavailable(String),
-    /// Identity refused or failed us: our own misconfiguration.
-    #[error("identity failed ({code:?}): {message}")]
-    Identity { code: tonic::Code, message: String },
+    /// A service we ask could not answer now; the event waits for it.
+    #[error("{service} is unavailable: {message}")]
+    Unavailable {
+        service: &'static str,
+        message: String,
+    },
+    /// A service we ask failed, or refused us (our own misconfiguration).
+    #[error("{service} failed ({code:?}): {message}")]
+    Failed {
+        service: &'static str,
+        code: tonic::Code,
+        message: String,
+    },
     #[error(transparent)]
     Template(#[from] TemplateError),
     #[error("stored data is inconsistent: {0}")]
@@ -27,24 +34,29 @@ pub enum NotificationsError {
 }
 
 impl NotificationsError {
-    /// Sorts identity's answer: "try again later", or a failure on our side.
-    pub fn from_identity(status: &Status) -> Self {
-        use tonic::Code::*;
-        match status.code() {
-            Unavailable | DeadlineExceeded | ResourceExhausted | Aborted | Cancelled => {
-                Self::IdentityUnavailable(format!("{:?}", status.code()))
+    /// Sorts a callee's answer: "try again later", or a failure.
+    pub fn from_call(service: &'static str, status: &Status) -> Self {
+        if hms_grpc::status::is_transient(status.code()) {
+            Self::Unavailable {
+                service,
+                message: format!("{:?}", status.code()),
             }
-            code => Self::Identity {
-                code,
+        } else {
+            Self::Failed {
+                service,
+                code: status.code(),
                 message: status.message().to_owned(),
-            },
+            }
         }
     }
 
-    /// Whether waiting fixes it: a dependency is down, not the event wrong.
+    /// Whether waiting fixes it: a dependency is down or refuses us (which
+    /// an operator fixes), not the event wrong. Events wait for these
+    /// instead of being parked.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            Self::IdentityUnavailable(_) => true,
+            Self::Unavailable { .. } => true,
+            Self::Failed { code, .. } => *code != tonic::Code::InvalidArgument,
             Self::Database(cause) => hms_db::is_unavailable(cause),
             _ => false,
         }
@@ -65,9 +77,9 @@ impl From<NotificationsError> for Status {
     fn from(error: NotificationsError) -> Self {
         use NotificationsError::*;
         match error {
-            IdentityUnavailable(_) => hms_grpc::status::unavailable("identity", error.to_string()),
+            Unavailable { service, .. } => hms_grpc::status::unavailable(service, error),
             Database(ref cause) => hms_grpc::status::storage(hms_db::is_unavailable(cause), error),
-            UnknownCompany | UnknownGrant | Identity { .. } | Template(_) | Corrupt(_) => {
+            UnknownCompany | UnknownGrant | Failed { .. } | Template(_) | Corrupt(_) => {
                 hms_grpc::status::internal(error)
             }
         }

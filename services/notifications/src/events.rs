@@ -38,7 +38,7 @@ impl EventHandler<pb::CompanyRegistered> for OnCompanyRegistered {
             // Events from before companies chose a language: bokmål.
             language: Language::from_i32(event.language).unwrap_or(Language::Nb),
         };
-        Store::company_registered(tx, &company, event.version)
+        Store::company_known(tx, &company, event.version)
             .await
             .map_err(HandlerError::from)
     }
@@ -63,6 +63,9 @@ impl<E: Notify> EventHandler<E> for OnNotice {
         let source = Source {
             event_id: &meta.event_id,
             dedupe_key: &dedupe_key,
+            // A grant's own event is handled by another consumer; by the
+            // second delivery it has had its chance.
+            may_wait_for_grant: meta.delivered <= 1,
         };
         let written = self.0.write(tx, &source, &notice).await?;
         tracing::debug!(kind = notice.kind, written, "messages recorded");

@@ -1,5 +1,8 @@
 //! Grants that end soon: no event says so, so a check looks for grants
-//! ending within a week and tells their companies, once per grant.
+//! ending within a week and tells their companies, once per grant. The
+//! same round deletes messages past their retention: they hold names and
+//! contact details, and are kept only as long as someone may ask what was
+//! sent.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -16,10 +19,13 @@ use crate::storage::Store;
 /// How long before its end a grant's company is told.
 pub const NOTICE_AHEAD: chrono::Duration = chrono::Duration::days(7);
 
+/// Tells of grants ending soon, and deletes messages older than
+/// `retention`, every `interval`.
 pub async fn check_forever(
     store: Store,
     messages: Messages,
     interval: Duration,
+    retention: Duration,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -27,6 +33,16 @@ pub async fn check_forever(
             Ok(0) => {}
             Ok(told) => tracing::info!(told, "companies told of grants ending soon"),
             Err(error) => tracing::warn!(%error, "cannot look for grants ending soon"),
+        }
+        let cutoff = chrono::Duration::from_std(retention)
+            .ok()
+            .and_then(|retention| Utc::now().checked_sub_signed(retention));
+        if let Some(cutoff) = cutoff {
+            match store.prune(cutoff).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, "old messages deleted"),
+                Err(error) => tracing::warn!(%error, "cannot delete old messages"),
+            }
         }
         tokio::select! {
             () = shutdown.cancelled() => break,
@@ -58,6 +74,7 @@ pub async fn check(store: &Store, messages: &Messages) -> Result<usize, Notifica
         let source = Source {
             event_id: &key,
             dedupe_key: &key,
+            may_wait_for_grant: false,
         };
         match messages.write(&mut tx, &source, &notice).await {
             Ok(_) => {

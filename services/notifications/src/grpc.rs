@@ -9,7 +9,7 @@ use hms_proto::notifications::v1 as pb;
 use hms_proto::time::timestamp;
 use tonic::{Request, Response, Status};
 
-use crate::authz::Guard;
+use crate::authz::{Guard, Visibility};
 use crate::domain::{Channel, DeliveryStatus};
 use crate::storage::{Delivery, Store};
 
@@ -38,13 +38,12 @@ impl pb::notification_service_server::NotificationService for NotificationApi {
     ) -> Result<Response<pb::ListDeliveriesResponse>, Status> {
         let caller = hms_grpc::caller(&request);
         let request = request.into_inner();
-        let company = if request.company_id.is_empty() {
+        let (company, visibility) = if request.company_id.is_empty() {
             self.guard.back_office(&caller).await?;
-            None
+            (None, Visibility::All)
         } else {
             let company = parse_id("company_id", &request.company_id, CompanyId::parse)?;
-            self.guard.company(&caller, company).await?;
-            Some(company)
+            (Some(company), self.guard.company(&caller, company).await?)
         };
         let status = match request.status {
             0 => None,
@@ -59,6 +58,7 @@ impl pb::notification_service_server::NotificationService for NotificationApi {
             .list(
                 company.map(|id| id.as_uuid()),
                 status,
+                visibility.hidden(),
                 after,
                 i64::from(size) + 1,
             )

@@ -20,6 +20,7 @@ mod people;
 mod sms;
 mod storage;
 mod templates;
+mod wording;
 
 use std::sync::Arc;
 
@@ -59,7 +60,10 @@ impl Service for Notifications {
             Arc::new(templates::Templates::new().map_err(|e| StartupError::Own(Box::new(e)))?);
         let messages = messages::Messages::new(
             templates,
-            people::People::new(service.identity()?),
+            people::People::new(
+                service.identity()?,
+                service.connect(&settings.companies_url, ServiceName::Companies)?,
+            ),
             settings.public_url.clone(),
         );
 
@@ -113,6 +117,7 @@ impl Service for Notifications {
             store.clone(),
             messages,
             settings.expiry_check_interval,
+            settings.retention,
             service.core.shutdown.clone(),
         ));
 

@@ -13,10 +13,14 @@ use uuid::Uuid;
 
 use crate::domain::{Channel, Recipient};
 use crate::error::NotificationsError;
-use crate::notices::{Contact, Learned, Notice, Recipients, shown};
+use crate::notices::{Contact, Learned, Notice, Recipients};
 use crate::people::{Actor, People, Supplier};
 use crate::storage::{KnownCompany, KnownGrant, NewDelivery, Store};
 use crate::templates::{RenderedEmail, Templates};
+use crate::wording::{local_time, scope, short, tidy, unknown_person, unnamed_person};
+
+/// The longest name a text message carries.
+const SMS_NAME_CHARS: usize = 40;
 
 #[derive(Clone)]
 pub struct Messages {
@@ -32,11 +36,16 @@ pub struct Source<'a> {
     pub event_id: &'a str,
     /// What is sent once: the same key again writes nothing.
     pub dedupe_key: &'a str,
+    /// Whether a grant the notice names, not known here, may still be on
+    /// its way (its own event handled by another consumer): then the
+    /// notice waits for it. Otherwise it is written without the grant's
+    /// holder, to the company alone.
+    pub may_wait_for_grant: bool,
 }
 
 /// Who a grant is for, as a message names it.
 struct GrantHolder {
-    /// The supplier's name, or the label the giver chose for a person.
+    /// The supplier's name, or the person's.
     label: Option<String>,
     /// The supplier the grant goes to, or was passed on from.
     supplier: Option<Supplier>,
@@ -70,7 +79,10 @@ impl Messages {
                 version,
             } => {
                 if !Store::contact_changed(tx, company_id, &contact, version).await? {
-                    return Err(NotificationsError::UnknownCompany);
+                    // Its registration was missed: learn the company first
+                    // (as it is now, so a newer contact stays).
+                    self.company(tx, company_id).await?;
+                    Store::contact_changed(tx, company_id, &contact, version).await?;
                 }
             }
             Learned::Grant(grant) => Store::grant_given(tx, &grant).await?,
@@ -87,11 +99,12 @@ impl Messages {
         source: &Source<'_>,
         notice: &Notice,
     ) -> Result<usize, NotificationsError> {
-        let company = Store::company(tx, notice.company_id)
-            .await?
-            .ok_or(NotificationsError::UnknownCompany)?;
+        let company = self.company(tx, notice.company_id).await?;
         let holder = match notice.grant {
-            Some(grant_id) => Some(self.grant_holder(tx, grant_id).await?),
+            Some(grant_id) => {
+                self.grant_holder(tx, grant_id, source.may_wait_for_grant)
+                    .await?
+            }
             None => None,
         };
         let actor = match notice.actor {
@@ -106,13 +119,8 @@ impl Messages {
         for recipient in &recipients {
             let key = (recipient.language, recipient.channel);
             if let Entry::Vacant(slot) = rendered.entry(key) {
-                let context = self.context(
-                    notice,
-                    &company,
-                    actor.as_ref(),
-                    holder.as_ref(),
-                    recipient.language,
-                );
+                let context =
+                    self.context(notice, &company, actor.as_ref(), holder.as_ref(), recipient);
                 let message = match recipient.channel {
                     Channel::Email => Rendered::Email(self.templates.email(
                         notice.kind,
@@ -142,7 +150,7 @@ impl Messages {
                 NewDelivery {
                     event_id: source.event_id,
                     dedupe_key: source.dedupe_key,
-                    company_id: notice.company_id,
+                    company_id: recipient.company_id,
                     channel: recipient.channel,
                     recipient: &recipient.address,
                     kind: notice.kind,
@@ -157,7 +165,28 @@ impl Messages {
         Ok(recipients.len())
     }
 
-    /// Every address the notice goes to, each once per channel. Text
+    /// The company as known here, or, if its registration was missed (it
+    /// was registered before this service ran, or its event is gone), as
+    /// companies has it now.
+    async fn company(
+        &self,
+        tx: &mut PgConnection,
+        company_id: Uuid,
+    ) -> Result<KnownCompany, NotificationsError> {
+        if let Some(company) = Store::company(tx, company_id).await? {
+            return Ok(company);
+        }
+        let (company, version) = self
+            .people
+            .company(company_id)
+            .await?
+            .ok_or(NotificationsError::UnknownCompany)?;
+        Store::company_known(tx, &company, version).await?;
+        Ok(company)
+    }
+
+    /// Every address the notice goes to, each once per channel, with the
+    /// company the message is kept under (the one it is sent to). Text
     /// messages go only where the kind has an SMS template.
     async fn recipients(
         &self,
@@ -166,111 +195,143 @@ impl Messages {
         company: &KnownCompany,
         holder: Option<&GrantHolder>,
     ) -> Result<BTreeSet<Recipient>, NotificationsError> {
-        let mut contacts: Vec<(&Contact, Language)> = Vec::new();
+        let mut contacts: Vec<(&Contact, &KnownCompany)> = Vec::new();
         let supplier_company;
         match &notice.recipients {
-            Recipients::Company => contacts.push((&company.contact, company.language)),
+            Recipients::Company => contacts.push((&company.contact, company)),
             Recipients::OldAndNew { old, new } => {
-                contacts.push((old, company.language));
-                contacts.push((new, company.language));
+                contacts.push((old, company));
+                contacts.push((new, company));
             }
             Recipients::CompanyAndGrantSupplier => {
-                contacts.push((&company.contact, company.language));
+                contacts.push((&company.contact, company));
                 let supplier = holder.and_then(|holder| holder.supplier.as_ref());
                 supplier_company = match supplier {
                     Some(supplier) => Store::company_by_org(tx, &supplier.org_number).await?,
                     None => None,
                 };
                 if let Some(supplier) = &supplier_company {
-                    contacts.push((&supplier.contact, supplier.language));
+                    contacts.push((&supplier.contact, supplier));
                 }
             }
         }
         let sms = self.templates.has_sms(notice.kind);
         let mut recipients = BTreeSet::new();
-        for (contact, language) in contacts {
-            if !contact.email.is_empty() {
+        for (contact, owner) in contacts {
+            let email = contact.email.trim().to_lowercase();
+            if !email.is_empty() {
                 recipients.insert(Recipient {
                     channel: Channel::Email,
-                    address: contact.email.clone(),
-                    language,
+                    address: email,
+                    language: owner.language,
+                    company_id: owner.company_id,
                 });
             }
             if sms && !contact.phone.is_empty() {
                 recipients.insert(Recipient {
                     channel: Channel::Sms,
                     address: contact.phone.clone(),
-                    language,
+                    language: owner.language,
+                    company_id: owner.company_id,
                 });
             }
         }
+        // One message per address and channel, even when two companies
+        // share an address.
+        let mut seen = BTreeSet::new();
+        recipients.retain(|recipient| seen.insert((recipient.channel, recipient.address.clone())));
         Ok(recipients)
     }
 
     /// What the templates may name: the company, who acted, the grant's
-    /// holder, when, the link, and the notice's own facts.
+    /// holder, when, the link, and the notice's own facts. Names and reasons
+    /// people typed are tidied; a text message carries short names.
     fn context(
         &self,
         notice: &Notice,
         company: &KnownCompany,
         actor: Option<&Actor>,
         holder: Option<&GrantHolder>,
-        language: Language,
+        recipient: &Recipient,
     ) -> Value {
-        let supplier =
-            |supplier: &Supplier| json!({"name": supplier.name, "org_number": supplier.org_number});
+        let language = recipient.language;
+        let name = |text: &str| match recipient.channel {
+            Channel::Email => tidy(text),
+            Channel::Sms => short(&tidy(text), SMS_NAME_CHARS),
+        };
+        let supplier = |supplier: &Supplier| json!({"name": name(&supplier.name), "org_number": supplier.org_number});
         let mut context = json!({
-            "company": {"name": company.name, "org_number": company.org_number},
+            "company": {"name": name(&company.name), "org_number": company.org_number},
             "actor": match actor {
                 Some(actor) => json!({
-                    "name": actor.name,
+                    "name": name(&actor.name),
                     "supplier": actor.supplier.as_ref().map(supplier),
                 }),
                 None => json!({"name": unknown_person(language), "supplier": null}),
             },
-            "when": shown(notice.when),
+            "when": local_time(notice.when, language),
+            "valid_until": notice.valid_until.map(|at| local_time(at, language)),
             "link": format!("{}{}", self.public_url, notice.link),
+            // For the recipient that is not the company the message is
+            // about: a supplier told of access to a customer.
+            "to_supplier": recipient.company_id != company.company_id,
         });
         if let Some(holder) = holder {
             context["grantee"] = json!(
                 holder
                     .label
-                    .clone()
-                    .unwrap_or_else(|| unnamed_person(language).to_owned())
+                    .as_deref()
+                    .map_or_else(|| unnamed_person(language).to_owned(), name)
             );
             context["supplier"] = holder.supplier.as_ref().map(supplier).into();
             context["passed_on"] = json!(holder.passed_on);
         }
-        if let (Value::Object(context), Value::Object(facts)) = (&mut context, &notice.facts) {
+        if let Value::Object(facts) = &notice.facts {
             for (key, value) in facts {
-                context.insert(key.clone(), value.clone());
+                let value = match (key.as_str(), value) {
+                    ("reason", Value::String(reason)) => json!(tidy(reason)),
+                    ("scopes", Value::Array(scopes)) => json!(
+                        scopes
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .map(|code| scope(code, language))
+                            .collect::<Vec<_>>()
+                    ),
+                    _ => value.clone(),
+                };
+                context[key] = value;
             }
         }
         context
     }
 
     /// Who holds a grant: a supplier, or a person (perhaps through a
-    /// supplier's grant passed on to them).
+    /// supplier's grant passed on to them). `None` for a grant not known
+    /// here that is not worth waiting for.
     async fn grant_holder(
         &self,
         tx: &mut PgConnection,
         grant_id: Uuid,
-    ) -> Result<GrantHolder, NotificationsError> {
-        let grant = known_grant(tx, grant_id).await?;
+        may_wait: bool,
+    ) -> Result<Option<GrantHolder>, NotificationsError> {
+        let Some(grant) = Store::grant(tx, grant_id).await? else {
+            return if may_wait {
+                Err(NotificationsError::UnknownGrant)
+            } else {
+                Ok(None)
+            };
+        };
         if let Some(org_number) = grant.supplier_org.clone() {
-            let name = grant
-                .supplier_name
-                .clone()
-                .unwrap_or_else(|| org_number.clone());
-            return Ok(GrantHolder {
+            let name = supplier_name(&grant, &org_number);
+            return Ok(Some(GrantHolder {
                 label: Some(name.clone()),
                 supplier: Some(Supplier { org_number, name }),
                 passed_on: false,
-            });
+            }));
         }
         // The name the giver chose, else the person's own, if they have
         // logged in here.
-        let label = match (grant.grantee_label.as_str(), grant.grantee_user_id) {
+        let label = match (grant.grantee_label.trim(), grant.grantee_user_id) {
             ("", Some(user_id)) => self
                 .people
                 .describe(user_id, grant.company_id)
@@ -279,46 +340,28 @@ impl Messages {
             ("", None) => None,
             (label, _) => Some(label.to_owned()),
         };
-        let Some(parent_id) = grant.parent_grant_id else {
-            return Ok(GrantHolder {
-                label,
-                supplier: None,
-                passed_on: false,
-            });
+        let parent = match grant.parent_grant_id {
+            Some(parent_id) => Store::grant(tx, parent_id).await?,
+            None => None,
         };
-        let parent = known_grant(tx, parent_id).await?;
-        Ok(GrantHolder {
+        Ok(Some(GrantHolder {
             label,
-            supplier: parent.supplier_org.map(|org_number| Supplier {
-                name: parent.supplier_name.unwrap_or_else(|| org_number.clone()),
-                org_number,
+            supplier: parent.as_ref().and_then(|parent| {
+                let org_number = parent.supplier_org.clone()?;
+                Some(Supplier {
+                    name: supplier_name(parent, &org_number),
+                    org_number,
+                })
             }),
-            passed_on: true,
-        })
+            passed_on: grant.parent_grant_id.is_some(),
+        }))
     }
 }
 
-async fn known_grant(
-    tx: &mut PgConnection,
-    grant_id: Uuid,
-) -> Result<KnownGrant, NotificationsError> {
-    Store::grant(tx, grant_id)
-        .await?
-        .ok_or(NotificationsError::UnknownGrant)
-}
-
-/// Someone identity does not know (any more).
-fn unknown_person(language: Language) -> &'static str {
-    match language {
-        Language::Nb => "en ukjent bruker",
-        Language::En => "an unknown user",
-    }
-}
-
-/// A person granted access without a name given.
-fn unnamed_person(language: Language) -> &'static str {
-    match language {
-        Language::Nb => "en person",
-        Language::En => "a person",
-    }
+fn supplier_name(grant: &KnownGrant, org_number: &str) -> String {
+    grant
+        .supplier_name
+        .clone()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| org_number.to_owned())
 }

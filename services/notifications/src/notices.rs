@@ -62,6 +62,8 @@ pub struct Notice {
     /// time and the link.
     pub facts: Value,
     pub when: DateTime<Utc>,
+    /// When the grant the message is about ends, if it does.
+    pub valid_until: Option<DateTime<Utc>>,
     /// Where the message links to, below the platform's public address.
     pub link: String,
 }
@@ -125,6 +127,7 @@ fn to_company(
         grant: None,
         facts,
         when: when(at),
+        valid_until: None,
         link,
     })
 }
@@ -152,6 +155,7 @@ impl Notify for pb::ContactInfoChanged {
             actor: person(&self.changed_by_user_id),
             grant: None,
             when: when(self.occurred_at.as_ref()),
+            valid_until: None,
             link: format!("/companies/{}/contact", self.company_id),
         })
     }
@@ -188,6 +192,7 @@ impl Notify for pb::OrderSubmitted {
                 },
             }),
             when: when(self.occurred_at.as_ref()),
+            valid_until: None,
             link: format!("/orders/{}", self.order_id),
         })
     }
@@ -201,11 +206,9 @@ impl Notify for pb::AccessGranted {
             recipients: Recipients::CompanyAndGrantSupplier,
             actor: person(&self.granted_by_user_id),
             grant: Some(id("grant_id", &self.grant_id)?),
-            facts: json!({
-                "scopes": self.scopes,
-                "valid_until": self.valid_until.as_ref().and_then(from_timestamp).map(shown),
-            }),
+            facts: json!({"scopes": self.scopes}),
             when: when(self.occurred_at.as_ref()),
+            valid_until: self.valid_until.as_ref().and_then(from_timestamp),
             link: format!("/companies/{}/access", self.company_id),
         })
     }
@@ -237,6 +240,7 @@ impl Notify for pb::AccessRevoked {
             grant: Some(id("grant_id", &self.grant_id)?),
             facts: json!({}),
             when: when(self.occurred_at.as_ref()),
+            valid_until: None,
             link: format!("/companies/{}/access", self.company_id),
         })
     }
@@ -345,15 +349,11 @@ pub fn access_expiring(company_id: Uuid, grant_id: Uuid, valid_until: DateTime<U
         recipients: Recipients::CompanyAndGrantSupplier,
         actor: None,
         grant: Some(grant_id),
-        facts: json!({"valid_until": shown(valid_until)}),
+        facts: json!({}),
         when: Utc::now(),
+        valid_until: Some(valid_until),
         link: format!("/companies/{company_id}/access"),
     }
-}
-
-/// A time as messages show it.
-pub fn shown(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 #[cfg(test)]

@@ -112,8 +112,9 @@ impl Store {
 
     // Companies.
 
-    /// A newly registered company (a redelivery changes nothing).
-    pub async fn company_registered(
+    /// What is known of a company as of its `version`, unless a newer
+    /// version is known already (a redelivery changes nothing).
+    pub async fn company_known(
         tx: &mut PgConnection,
         company: &KnownCompany,
         version: i64,
@@ -121,7 +122,11 @@ impl Store {
         sqlx::query(
             "INSERT INTO companies (company_id, org_number, name, email, phone, language, version)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (company_id) DO NOTHING",
+             ON CONFLICT (company_id) DO UPDATE
+             SET org_number = EXCLUDED.org_number, name = EXCLUDED.name,
+                 email = EXCLUDED.email, phone = EXCLUDED.phone,
+                 language = EXCLUDED.language, version = EXCLUDED.version
+             WHERE companies.version < EXCLUDED.version",
         )
         .bind(company.company_id)
         .bind(&company.org_number)
@@ -187,7 +192,8 @@ impl Store {
     ) -> Result<Option<KnownCompany>, NotificationsError> {
         let row: Option<CompanyRow> = sqlx::query_as(
             "SELECT company_id, org_number, name, email, phone, language
-             FROM companies WHERE org_number = $1",
+             FROM companies WHERE org_number = $1
+             ORDER BY version DESC LIMIT 1",
         )
         .bind(org_number)
         .fetch_optional(&mut *tx)
@@ -318,15 +324,19 @@ impl Store {
         Ok(())
     }
 
-    /// Messages due to be sent, each leased for `lease`: another replica
-    /// (or this one after a crash) takes it only once the lease is over.
+    /// Messages due to be sent, each leased for `lease` under `lease_id`
+    /// and counted as attempted: another replica (or this one after a
+    /// crash) takes it only once the lease is over, and only what holds the
+    /// lease may record the outcome.
     pub async fn claim_due(
         &self,
         limit: i64,
         lease: std::time::Duration,
+        lease_id: Uuid,
     ) -> Result<Vec<Delivery>, NotificationsError> {
         Ok(sqlx::query_as(&format!(
-            "UPDATE deliveries SET next_attempt_at = now() + make_interval(secs => $2)
+            "UPDATE deliveries SET next_attempt_at = now() + make_interval(secs => $2),
+                    lease_id = $3, attempts = attempts + 1
              WHERE delivery_id IN (
                  SELECT delivery_id FROM deliveries
                  WHERE status = 'pending' AND next_attempt_at <= now()
@@ -337,76 +347,124 @@ impl Store {
         ))
         .bind(limit)
         .bind(lease.as_secs_f64())
+        .bind(lease_id)
         .fetch_all(&self.pool)
         .await?)
     }
 
+    /// The provider accepted it. False if the lease was lost meanwhile.
     pub async fn sent(
         &self,
         delivery_id: Uuid,
+        lease_id: Uuid,
         reference: Option<&str>,
-    ) -> Result<(), NotificationsError> {
-        sqlx::query(
-            "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = now(),
-                    provider_reference = $2, last_error = NULL
-             WHERE delivery_id = $1",
+    ) -> Result<bool, NotificationsError> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET status = 'sent', sent_at = now(), provider_reference = $3,
+                    last_error = NULL, lease_id = NULL
+             WHERE delivery_id = $1 AND lease_id = $2 AND status = 'pending'",
         )
         .bind(delivery_id)
+        .bind(lease_id)
         .bind(reference)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
+    /// To be tried again after `wait`. False if the lease was lost.
     pub async fn retry_later(
         &self,
         delivery_id: Uuid,
+        lease_id: Uuid,
         wait: std::time::Duration,
         reason: &str,
-    ) -> Result<(), NotificationsError> {
-        sqlx::query(
-            "UPDATE deliveries SET attempts = attempts + 1, last_error = $3,
-                    next_attempt_at = now() + make_interval(secs => $2)
-             WHERE delivery_id = $1",
+    ) -> Result<bool, NotificationsError> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET last_error = $4, lease_id = NULL,
+                    next_attempt_at = now() + make_interval(secs => $3)
+             WHERE delivery_id = $1 AND lease_id = $2 AND status = 'pending'",
         )
         .bind(delivery_id)
+        .bind(lease_id)
         .bind(wait.as_secs_f64())
         .bind(reason)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
-    pub async fn failed(&self, delivery_id: Uuid, reason: &str) -> Result<(), NotificationsError> {
-        sqlx::query(
-            "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = $2,
-                    failed_at = now()
-             WHERE delivery_id = $1",
+    /// Given up. False if the lease was lost.
+    pub async fn failed(
+        &self,
+        delivery_id: Uuid,
+        lease_id: Uuid,
+        reason: &str,
+    ) -> Result<bool, NotificationsError> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET status = 'failed', last_error = $3, failed_at = now(),
+                    lease_id = NULL
+             WHERE delivery_id = $1 AND lease_id = $2 AND status = 'pending'",
         )
         .bind(delivery_id)
+        .bind(lease_id)
         .bind(reason)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
-    /// A company's messages, newest first, after `after` (a page's last).
+    /// Deletes messages recorded before `before`, a batch at a time; how
+    /// many.
+    pub async fn prune(&self, before: DateTime<Utc>) -> Result<u64, NotificationsError> {
+        let mut deleted = 0;
+        loop {
+            let batch = sqlx::query(
+                "DELETE FROM deliveries WHERE delivery_id IN (
+                     SELECT delivery_id FROM deliveries
+                     WHERE created_at < $1 AND status <> 'pending'
+                     LIMIT 1000
+                 )",
+            )
+            .bind(before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+            deleted += batch;
+            if batch < 1000 {
+                return Ok(deleted);
+            }
+        }
+    }
+
+    /// A company's messages (or every company's), newest first, after
+    /// `after` (a page's last), without the kinds in `hidden`.
     pub async fn list(
         &self,
         company_id: Option<Uuid>,
         status: Option<DeliveryStatus>,
+        hidden: &[&str],
         after: Option<(DateTime<Utc>, Uuid)>,
         limit: i64,
     ) -> Result<Vec<Delivery>, NotificationsError> {
+        // Two statements rather than `$1 IS NULL OR company_id = $1`, so a
+        // company's page uses its index whatever plan is cached.
+        let company_filter = if company_id.is_some() {
+            "company_id = $1"
+        } else {
+            "$1::uuid IS NULL"
+        };
         Ok(sqlx::query_as(&format!(
             "SELECT {DELIVERY_COLUMNS} FROM deliveries
-             WHERE ($1::uuid IS NULL OR company_id = $1)
+             WHERE {company_filter}
                AND ($2::text IS NULL OR status = $2)
-               AND ($3::timestamptz IS NULL OR (created_at, delivery_id) < ($3, $4))
-             ORDER BY created_at DESC, delivery_id DESC LIMIT $5"
+               AND NOT (kind = ANY($3))
+               AND ($4::timestamptz IS NULL OR (created_at, delivery_id) < ($4, $5))
+             ORDER BY created_at DESC, delivery_id DESC LIMIT $6"
         ))
         .bind(company_id)
         .bind(status.map(DeliveryStatus::as_str))
+        .bind(hidden)
         .bind(after.map(|(at, _)| at))
         .bind(after.map(|(_, id)| id))
         .bind(limit)

@@ -142,7 +142,8 @@ mod tests {
         serde_json::json!({
             "company": {"name": "Nordmann Bygg AS", "org_number": "310100005"},
             "actor": {"name": "Per Ansatt", "supplier": {"name": "HMS LEVERANDØREN AS", "org_number": "310200018"}},
-            "when": "2026-12-02 08:15 UTC",
+            "when": "2. desember 2026 kl. 09.15",
+            "to_supplier": false,
             "link": "https://bestill.hms-kort.no/companies/x",
             "old": {"email": "post@nordmannbygg.no", "phone": "+4791234567"},
             "new": {"email": "falsk@example.no", "phone": "+4799999999"},
@@ -150,7 +151,7 @@ mod tests {
             "supplier": {"name": "HMS LEVERANDØREN AS", "org_number": "310200018"},
             "passed_on": true,
             "scopes": ["cards:order"],
-            "valid_until": "2027-01-01 00:00 UTC",
+            "valid_until": "1. januar 2027 kl. 00.00",
             "cards": 2,
             "price": {"net": "265,80", "vat": "66,45", "gross": "332,25"},
             "reason": "Ikke et bilde <script>",
@@ -160,25 +161,53 @@ mod tests {
         })
     }
 
+    /// The context, and the shapes it takes for other recipients and
+    /// grants: to a supplier, a grant without an end, one passed on from
+    /// a grant the service does not know.
+    fn contexts() -> Vec<serde_json::Value> {
+        let mut to_supplier = context();
+        to_supplier["to_supplier"] = true.into();
+        let mut open_ended = context();
+        open_ended["valid_until"] = serde_json::Value::Null;
+        open_ended["actor"]["supplier"] = serde_json::Value::Null;
+        let mut unknown_parent = context();
+        unknown_parent["supplier"] = serde_json::Value::Null;
+        let mut one = context();
+        one["cards"] = 1.into();
+        one["workers"] = 1.into();
+        one["documents"] = 1.into();
+        vec![context(), to_supplier, open_ended, unknown_parent, one]
+    }
+
     #[test]
     fn every_kind_renders_in_every_language() {
         let templates = Templates::new().expect("templates");
-        for kind in KINDS {
-            for language in Language::ALL {
-                let email = templates
-                    .email(kind, *language, &context())
-                    .unwrap_or_else(|error| panic!("{kind} {language}: {error}"));
-                assert!(!email.subject.is_empty(), "{kind} {language}");
-                assert!(email.text.contains("Nordmann Bygg AS"), "{kind} {language}");
-                assert!(
-                    !email.html.contains("<script>"),
-                    "escaped: {kind} {language}"
-                );
-                if templates.has_sms(kind) {
-                    let sms = templates
-                        .sms(kind, *language, &context())
-                        .unwrap_or_else(|error| panic!("{kind} {language} sms: {error}"));
-                    assert!(sms.starts_with("HMS-kort"), "{kind} {language}");
+        for context in contexts() {
+            for kind in KINDS {
+                for language in Language::ALL {
+                    let email = templates
+                        .email(kind, *language, &context)
+                        .unwrap_or_else(|error| panic!("{kind} {language}: {error}"));
+                    assert!(!email.subject.is_empty(), "{kind} {language}");
+                    assert!(email.text.contains("Nordmann Bygg AS"), "{kind} {language}");
+                    assert!(
+                        !email.html.contains("<script>"),
+                        "escaped: {kind} {language}"
+                    );
+                    if *language == Language::En {
+                        // English starts its sentences with a capital.
+                        let body = email.text.split("\n\n").nth(1).unwrap_or_default();
+                        assert!(
+                            !body.starts_with(|c: char| c.is_lowercase()),
+                            "{kind}: {body}"
+                        );
+                    }
+                    if templates.has_sms(kind) {
+                        let sms = templates
+                            .sms(kind, *language, &context)
+                            .unwrap_or_else(|error| panic!("{kind} {language} sms: {error}"));
+                        assert!(sms.starts_with("HMS-kort"), "{kind} {language}");
+                    }
                 }
             }
         }
