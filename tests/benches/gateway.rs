@@ -25,6 +25,11 @@ async fn main() {
     env.set("HMS_RATE_LIMIT_PER_CLIENT", "100000000");
     env.set("HMS_RATE_LIMIT_PER_USER", "100000000");
     env.set("HMS_REQUEST_TIMEOUT_SECS", "300");
+    // Every upload of the burst gets its place in media at once: the
+    // figure is the gateway's memory with all of them streaming, not
+    // media's back-pressure (which the bad-input tests cover).
+    env.set("HMS_MEDIA_MAX_CONCURRENT_UPLOADS", &(UPLOADS * 2).to_string());
+    env.set("HMS_MEDIA_DECODE_WAIT_SECS", "120");
     env.start_all().await;
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
