@@ -28,7 +28,10 @@ async fn main() {
     // Every upload of the burst gets its place in media at once: the
     // figure is the gateway's memory with all of them streaming, not
     // media's back-pressure (which the bad-input tests cover).
-    env.set("HMS_MEDIA_MAX_CONCURRENT_UPLOADS", &(UPLOADS * 2).to_string());
+    env.set(
+        "HMS_MEDIA_MAX_CONCURRENT_UPLOADS",
+        &(UPLOADS * 2).to_string(),
+    );
     env.set("HMS_MEDIA_DECODE_WAIT_SECS", "120");
     env.start_all().await;
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
+use hms_proto::cards::v1 as cards;
 use hms_proto::companies::v1 as companies;
 use hms_proto::identity::v1 as identity;
 use hms_proto::media::v1 as media;
@@ -118,6 +119,9 @@ const OPEN: [Outcome; 10] = [A; 10];
 const INTERNAL: [Outcome; 10] = [U, D, D, D, D, D, D, D, D, D];
 /// Services only.
 const SERVICES: [Outcome; 10] = [U, D, D, D, D, D, D, D, D, A];
+/// Blocking or deactivating a card: those who order cards for the
+/// company, and the back office.
+const CARD_MANAGE: [Outcome; 10] = [U, H, H, H, D, H, A, A, A, D];
 /// The supplier's access managers pass its grant on.
 const SUPPLIER_MANAGER: [Outcome; 10] = [U, H, H, H, H, A, H, H, H, D];
 
@@ -227,6 +231,10 @@ fn matrix() -> Vec<(&'static str, Expect)> {
             "hms.orders.v1.OrderInternalService/ListOrdersAwaitingRedaction",
             Each(INTERNAL),
         ),
+        (
+            "hms.orders.v1.OrderInternalService/ListApprovedWorkers",
+            Each(INTERNAL),
+        ),
         ("hms.media.v1.MediaService/UploadDocument", Each(ORDER)),
         ("hms.media.v1.MediaService/ListDocuments", Each(READ)),
         (
@@ -244,6 +252,11 @@ fn matrix() -> Vec<(&'static str, Expect)> {
             Each(READ),
         ),
         ("ListDeliveries of every company", Each(PLATFORM)),
+        ("hms.cards.v1.CardService/ListCards", Each(READ)),
+        ("hms.cards.v1.CardService/GetCard", Each(READ)),
+        ("hms.cards.v1.CardService/CheckCard", Each(OPEN)),
+        ("hms.cards.v1.CardService/BlockCard", Each(CARD_MANAGE)),
+        ("hms.cards.v1.CardService/DeactivateCard", Each(CARD_MANAGE)),
         (
             "hms.companies.v1.CompanyService/SuspendCompany",
             Each(BACK_OFFICE),
@@ -295,6 +308,8 @@ struct Fixtures {
     document: String,
     /// An approved, redacted order.
     decided: String,
+    /// The number of the card issued for the decided order.
+    card: String,
     /// The supplier HMS LEVERANDØREN's grant of `cards:order`.
     supplier_grant: String,
     /// A grant to someone else, for the revocation row.
@@ -311,6 +326,8 @@ impl Fixtures {
             worker: id(),
             document: id(),
             decided: id(),
+            card: hms_domain::CardNumber::from_body(rand::random_range(100_000_000..1_000_000_000))
+                .to_string(),
             supplier_grant: id(),
             spare_grant: id(),
         }
@@ -600,6 +617,51 @@ async fn call(rpc: &str, caller: &PersonClients, fx: &Fixtures) -> Result<(), St
             })
             .await
             .map(drop),
+        "hms.orders.v1.OrderInternalService/ListApprovedWorkers" => c
+            .orders_internal
+            .list_approved_workers(orders::ListApprovedWorkersRequest {
+                order_id: fx.decided.clone(),
+            })
+            .await
+            .map(drop),
+        "hms.cards.v1.CardService/ListCards" => c
+            .cards
+            .list_cards(cards::ListCardsRequest {
+                company_id,
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "hms.cards.v1.CardService/GetCard" => c
+            .cards
+            .get_card(cards::GetCardRequest {
+                card_number: fx.card.clone(),
+            })
+            .await
+            .map(drop),
+        "hms.cards.v1.CardService/CheckCard" => c
+            .cards
+            .check_card(cards::CheckCardRequest {
+                card_number: fx.card.clone(),
+            })
+            .await
+            .map(drop),
+        "hms.cards.v1.CardService/BlockCard" => c
+            .cards
+            .block_card(cards::BlockCardRequest {
+                card_number: fx.card.clone(),
+                reason: "Mistet på byggeplassen".to_owned(),
+            })
+            .await
+            .map(drop),
+        "hms.cards.v1.CardService/DeactivateCard" => c
+            .cards
+            .deactivate_card(cards::DeactivateCardRequest {
+                card_number: fx.card.clone(),
+                reason: "Sluttet".to_owned(),
+            })
+            .await
+            .map(drop),
         "hms.identity.v1.IdentityService/DescribePeople" => c
             .identity
             .describe_people(identity::DescribePeopleRequest {
@@ -654,6 +716,9 @@ async fn scene(env: &TestEnv) -> (Fixtures, Vec<PersonClients>) {
         .expect("submit");
     approve(&mut clients, &decided.order_id).await;
     receipt(&mut clients, &decided.order_id, SOON).await;
+    let card = issued_cards(&clients.owner, &company, 1).await[0]
+        .card_number
+        .clone();
 
     let draft = create_order(&mut clients, &company, &[fixtures::fodselsnummer()]).await;
     let worker = draft.workers[0].worker_id.clone();
@@ -767,6 +832,7 @@ async fn scene(env: &TestEnv) -> (Fixtures, Vec<PersonClients>) {
         worker,
         document,
         decided: decided.order_id,
+        card,
         supplier_grant,
         spare_grant,
     };

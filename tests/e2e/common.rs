@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use hms_proto::cards::v1::card_service_client::CardServiceClient;
 use hms_proto::companies::v1 as companies;
 use hms_proto::companies::v1::company_service_client::CompanyServiceClient;
 use hms_proto::identity::v1 as identity;
@@ -33,6 +34,7 @@ pub struct PersonClients {
     pub media: MediaServiceClient<Authed>,
     pub redaction: RedactionServiceClient<Authed>,
     pub notifications: NotificationServiceClient<Authed>,
+    pub cards: CardServiceClient<Authed>,
 }
 
 impl PersonClients {
@@ -78,6 +80,7 @@ impl PersonClients {
             media: MediaServiceClient::new(channel(ServiceName::Media)),
             redaction: RedactionServiceClient::new(channel(ServiceName::Redaction)),
             notifications: NotificationServiceClient::new(channel(ServiceName::Notifications)),
+            cards: CardServiceClient::new(channel(ServiceName::Cards)),
         }
     }
 }
@@ -616,4 +619,29 @@ pub async fn publish_again<E: hms_events::Event>(
         .expect("publish")
         .await
         .expect("acknowledged")
+}
+
+/// Waits until `count` cards are issued for the company, and lists them.
+pub async fn issued_cards(
+    client: &PersonClients,
+    company_id: &str,
+    count: usize,
+) -> Vec<hms_proto::cards::v1::Card> {
+    eventually(&format!("{count} card(s) to be issued"), SOON, || {
+        let mut cards = client.cards.clone();
+        let company_id = company_id.to_owned();
+        async move {
+            let listed = cards
+                .list_cards(hms_proto::cards::v1::ListCardsRequest {
+                    company_id,
+                    ..Default::default()
+                })
+                .await
+                .ok()?
+                .into_inner()
+                .cards;
+            (listed.len() >= count).then_some(listed)
+        }
+    })
+    .await
 }

@@ -20,6 +20,7 @@ fn every_setting_is_in_the_readme() {
         setting_names::<hms_media::MediaConfig>(),
         setting_names::<hms_redaction::RedactionConfig>(),
         setting_names::<hms_notifications::NotificationsConfig>(),
+        setting_names::<hms_cards::CardsConfig>(),
         setting_names::<hms_gateway::GatewayConfig>(),
     ];
     let settings: Vec<String> = sections.into_iter().flatten().collect();

@@ -6,6 +6,7 @@ mod common;
 
 mod authz_matrix;
 mod bad_input;
+mod cards;
 mod delegation;
 mod delivery;
 mod docs;

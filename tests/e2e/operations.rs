@@ -36,6 +36,7 @@ async fn every_service_serves_reflection_and_stops_cleanly_on_sigterm() {
             ServiceName::Notifications,
             &["hms.notifications.v1.NotificationService"],
         ),
+        (ServiceName::Cards, &["hms.cards.v1.CardService"]),
         (ServiceName::Gateway, &[]),
     ] {
         let mut client = ServerReflectionClient::new(env.channel(service).await);

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use hms_proto::cards::v1 as cards;
 use hms_proto::companies::v1 as companies;
 use hms_proto::identity::v1 as identity;
 use hms_proto::media::v1 as media;
@@ -18,13 +19,14 @@ use tonic::Code;
 use crate::common::*;
 
 /// The services that keep a database.
-const WITH_A_DATABASE: [ServiceName; 6] = [
+const WITH_A_DATABASE: [ServiceName; 7] = [
     ServiceName::Identity,
     ServiceName::Companies,
     ServiceName::Orders,
     ServiceName::Media,
     ServiceName::Redaction,
     ServiceName::Notifications,
+    ServiceName::Cards,
 ];
 
 fn assert_unavailable<T: std::fmt::Debug>(answer: Result<T, tonic::Status>, what: &str) {
@@ -88,6 +90,15 @@ async fn ask(
             .notifications
             .clone()
             .list_deliveries(notifications::ListDeliveriesRequest {
+                company_id: company_id.to_owned(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        ServiceName::Cards => owner
+            .cards
+            .clone()
+            .list_cards(cards::ListCardsRequest {
                 company_id: company_id.to_owned(),
                 ..Default::default()
             })
@@ -173,6 +184,7 @@ async fn a_database_that_is_down_means_try_again_everywhere_until_it_is_back() {
         ServiceName::Media,
         ServiceName::Redaction,
         ServiceName::Notifications,
+        ServiceName::Cards,
         ServiceName::Identity,
     ] {
         env.database_down(service);

@@ -55,6 +55,11 @@ pub const SERVICES: &[Service] = &[
         extra_env: no_extra_env,
     },
     Service {
+        name: ServiceName::Cards,
+        secrets: &[],
+        extra_env: no_extra_env,
+    },
+    Service {
         name: ServiceName::Notifications,
         secrets: &[],
         extra_env: notifications_env,
@@ -421,6 +426,7 @@ mod tests {
             ("orders", &["HMS_NATIONAL_ID_KEY"]),
             ("media", &["HMS_MEDIA_MASTER_KEY"]),
             ("redaction", &[]),
+            ("cards", &[]),
             ("notifications", &[]),
             ("gateway", &[]),
         ];
@@ -574,8 +580,8 @@ mod tests {
         assert_eq!(
             build_args().join(" "),
             "build --bins -p hms-identity -p hms-companies -p hms-orders -p hms-media \
-             -p hms-redaction -p hms-notifications -p hms-gateway -p bankid-simulator \
-             -p brreg-fake -p sms-fake"
+             -p hms-redaction -p hms-cards -p hms-notifications -p hms-gateway \
+             -p bankid-simulator -p brreg-fake -p sms-fake"
         );
         let deployment = deployment(DEFAULT_PORT_BASE)?;
         assert_eq!(

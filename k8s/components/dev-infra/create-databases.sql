@@ -8,3 +8,4 @@ CREATE DATABASE hms_orders;
 CREATE DATABASE hms_media;
 CREATE DATABASE hms_redaction;
 CREATE DATABASE hms_notifications;
+CREATE DATABASE hms_cards;

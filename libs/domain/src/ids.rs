@@ -70,6 +70,10 @@ id_type!(
     /// A stored document (photo, ID copy or signature).
     DocumentId
 );
+id_type!(
+    /// An issued HMS card (not its printed number).
+    CardId
+);
 
 #[cfg(test)]
 mod tests {

@@ -15,17 +15,29 @@ pub enum Domain {
     Companies,
     Orders,
     Redaction,
+    Cards,
     /// Not a producer: where consumers park events they gave up on.
     Parked,
 }
 
 impl Domain {
+    /// Every stream, the parking one included.
+    pub const ALL: [Domain; 6] = [
+        Self::Identity,
+        Self::Companies,
+        Self::Orders,
+        Self::Redaction,
+        Self::Cards,
+        Self::Parked,
+    ];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Identity => "identity",
             Self::Companies => "companies",
             Self::Orders => "orders",
             Self::Redaction => "redaction",
+            Self::Cards => "cards",
             Self::Parked => "parked",
         }
     }
@@ -84,6 +96,11 @@ events! {
     OrderApproved => Orders, "order_approved";
     OrderRejected => Orders, "order_rejected";
     OrderRedacted => Redaction, "order_redacted";
+    CardIssued => Cards, "card_issued";
+    CardBlocked => Cards, "card_blocked";
+    CardDeactivated => Cards, "card_deactivated";
+    CardExpired => Cards, "card_expired";
+    CardExpiring => Cards, "card_expiring";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

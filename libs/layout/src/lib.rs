@@ -21,6 +21,8 @@ pub enum ServiceName {
     Gateway,
     /// Emails and text messages about what happened to a company.
     Notifications,
+    /// The HMS cards themselves: issued, blocked, deactivated, checked.
+    Cards,
 }
 
 /// What the layout says of one service.
@@ -39,7 +41,7 @@ pub struct ServiceSpec {
 use ServiceName::*;
 
 /// Every service, in start order: each after those it calls at start-up.
-pub const SERVICES: [ServiceSpec; 7] = [
+pub const SERVICES: [ServiceSpec; 8] = [
     ServiceSpec {
         name: Identity,
         port_offset: 4,
@@ -71,6 +73,12 @@ pub const SERVICES: [ServiceSpec; 7] = [
         calls: &[Orders, Media],
     },
     ServiceSpec {
+        name: Cards,
+        port_offset: 7,
+        keeps_data: true,
+        calls: &[Orders, Companies],
+    },
+    ServiceSpec {
         name: Notifications,
         port_offset: 6,
         keeps_data: true,
@@ -80,7 +88,7 @@ pub const SERVICES: [ServiceSpec; 7] = [
         name: Gateway,
         port_offset: 5,
         keeps_data: false,
-        calls: &[Identity, Companies, Orders, Media, Notifications],
+        calls: &[Identity, Companies, Orders, Media, Notifications, Cards],
     },
 ];
 
@@ -90,12 +98,13 @@ pub const DEV_PORT_BASE: u16 = 50051;
 
 impl ServiceName {
     /// Every service, in start order.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Identity,
         Companies,
         Orders,
         Media,
         Redaction,
+        Cards,
         Notifications,
         Gateway,
     ];
@@ -109,6 +118,7 @@ impl ServiceName {
             Redaction => "redaction",
             Gateway => "gateway",
             Notifications => "notifications",
+            Cards => "cards",
         }
     }
 

@@ -39,6 +39,12 @@ pub mod notifications {
     }
 }
 
+pub mod cards {
+    pub mod v1 {
+        tonic::include_proto!("hms.cards.v1");
+    }
+}
+
 pub mod events {
     pub mod v1 {
         tonic::include_proto!("hms.events.v1");

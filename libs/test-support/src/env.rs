@@ -559,13 +559,7 @@ impl TestEnv {
                 }
                 if let Ok(client) = async_nats::connect(nats_url.as_str()).await {
                     let jetstream = jetstream::new(client);
-                    for domain in [
-                        Domain::Identity,
-                        Domain::Companies,
-                        Domain::Orders,
-                        Domain::Redaction,
-                        Domain::Parked,
-                    ] {
+                    for domain in Domain::ALL {
                         let _ = jetstream.delete_stream(namespace.stream_name(domain)).await;
                     }
                 }

@@ -19,9 +19,10 @@ use tonic::Status;
 use crate::error::CompanyError;
 
 /// Services that may read a company (`GetCompany`, nothing else) without
-/// a person behind the call: identity learns organisation numbers so, and
-/// notifications learns a company it has not heard of yet.
-const COMPANY_READERS: &[&str] = &["identity", "notifications"];
+/// a person behind the call: identity learns organisation numbers so,
+/// notifications learns a company it has not heard of yet, and cards the
+/// employer a card shows.
+const COMPANY_READERS: &[&str] = &["identity", "notifications", "cards"];
 
 #[derive(Clone)]
 pub struct Guard {

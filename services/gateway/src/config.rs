@@ -21,6 +21,8 @@ pub struct GatewayConfig {
     pub media_url: String,
     /// `HMS_NOTIFICATIONS_URL`: where the notifications service answers.
     pub notifications_url: String,
+    /// `HMS_CARDS_URL`: where the cards service answers.
+    pub cards_url: String,
     /// `HMS_MAX_UPLOAD_BYTES`: the largest document accepted; counted while
     /// it streams through, so the gateway never holds a whole file. Keep
     /// it at media's `HMS_MEDIA_MAX_UPLOAD_BYTES`.
@@ -123,6 +125,7 @@ pub struct Settings {
     pub orders_url: String,
     pub media_url: String,
     pub notifications_url: String,
+    pub cards_url: String,
     pub max_upload_bytes: u64,
     /// A path on this host or an https address, fit for a header.
     pub after_login_url: String,
@@ -197,6 +200,7 @@ impl GatewayConfig {
             orders_url: self.orders_url,
             media_url: self.media_url,
             notifications_url: self.notifications_url,
+            cards_url: self.cards_url,
             max_upload_bytes: self.max_upload_bytes,
             after_login_url,
             cookie_secure: self.cookie_secure,

@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::problem::{ApiError, Problem, ProblemKind};
-use crate::routes::{access, auth, companies, documents, notifications, orders};
+use crate::routes::{access, auth, cards, companies, documents, notifications, orders};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -34,6 +34,7 @@ use crate::state::AppState;
         (name = "companies", description = "Companies, their registration and contact details"),
         (name = "access", description = "Who may act for a company"),
         (name = "orders", description = "Orders of HMS cards for workers"),
+        (name = "cards", description = "HMS cards: a company's cards, blocking and deactivating them, and the public check"),
         (name = "back office", description = "The authority's case handlers: queues and decisions"),
         (name = "documentation", description = "This document, as JSON and as a page"),
     )
@@ -200,6 +201,11 @@ fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(orders::approve))
         .routes(routes!(orders::reject))
         .routes(routes!(notifications::all))
+        .routes(routes!(cards::list))
+        .routes(routes!(cards::get))
+        .routes(routes!(cards::block))
+        .routes(routes!(cards::deactivate))
+        .routes(routes!(cards::check))
         .with_state(state)
         .split_for_parts();
     describe_documentation(&mut document);

@@ -15,6 +15,7 @@ use axum::response::Response;
 use governor::Quota;
 use hms_auth::{AuthError, KeySource, KeysFuture, TokenFuture, TokenSource, TokenVerifier};
 use hms_layout::ServiceName;
+use hms_proto::cards::v1::card_service_client::CardServiceClient;
 use hms_proto::companies::v1::company_service_client::CompanyServiceClient;
 use hms_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
@@ -57,6 +58,7 @@ fn gateway(adjust: impl FnOnce(&mut Settings)) -> Router {
         orders_url: "http://127.0.0.1:9".to_owned(),
         media_url: "http://127.0.0.1:9".to_owned(),
         notifications_url: "http://127.0.0.1:9".to_owned(),
+        cards_url: "http://127.0.0.1:9".to_owned(),
         max_upload_bytes: 1024,
         after_login_url: "/".to_owned(),
         cookie_secure: true,
@@ -85,6 +87,7 @@ fn gateway(adjust: impl FnOnce(&mut Settings)) -> Router {
         orders: OrderServiceClient::new(channel(ServiceName::Orders)),
         media: MediaServiceClient::new(channel(ServiceName::Media)),
         notifications: NotificationServiceClient::new(channel(ServiceName::Notifications)),
+        cards: CardServiceClient::new(channel(ServiceName::Cards)),
         max_upload_bytes: settings.max_upload_bytes,
         cookies: crate::auth::CookieJar { secure: true },
         after_login_url: settings.after_login_url.clone(),

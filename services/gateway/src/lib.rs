@@ -14,6 +14,7 @@ mod routes;
 mod state;
 
 use hms_layout::ServiceName;
+use hms_proto::cards::v1::card_service_client::CardServiceClient;
 use hms_proto::companies::v1::company_service_client::CompanyServiceClient;
 use hms_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
@@ -63,6 +64,7 @@ impl Service for Gateway {
             notifications: NotificationServiceClient::new(
                 core.connect(&settings.notifications_url, ServiceName::Notifications)?,
             ),
+            cards: CardServiceClient::new(core.connect(&settings.cards_url, ServiceName::Cards)?),
             max_upload_bytes: settings.max_upload_bytes,
             cookies: auth::CookieJar {
                 secure: settings.cookie_secure,

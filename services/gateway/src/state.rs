@@ -1,5 +1,6 @@
 use hms_auth::TokenVerifier;
 use hms_grpc::client::ServiceChannel;
+use hms_proto::cards::v1::card_service_client::CardServiceClient;
 use hms_proto::companies::v1::company_service_client::CompanyServiceClient;
 use hms_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
@@ -21,6 +22,7 @@ pub struct AppState {
     pub orders: OrderServiceClient<ServiceChannel>,
     pub media: MediaServiceClient<ServiceChannel>,
     pub notifications: NotificationServiceClient<ServiceChannel>,
+    pub cards: CardServiceClient<ServiceChannel>,
     /// The largest document accepted, counted while it streams.
     pub max_upload_bytes: u64,
     pub cookies: CookieJar,

@@ -1,6 +1,7 @@
 //! The notifications service: tells companies by email and SMS of every
 //! change that matters to them — their contact details, who has access,
-//! orders in their name, the back office's decisions, deleted data. Events
+//! orders in their name, the back office's decisions, deleted data, and
+//! their cards blocked, deactivated or ending. Events
 //! become messages in the consumer's transaction (once per event,
 //! recipient and channel); a worker sends them, retrying what failed for
 //! now, giving up on what never will work.
@@ -100,7 +101,19 @@ impl Service for Notifications {
             .subscribe::<pb::OrderRejected, _>(on_notice.clone())
             .await?;
         subscriber
-            .subscribe::<pb::OrderRedacted, _>(on_notice)
+            .subscribe::<pb::OrderRedacted, _>(on_notice.clone())
+            .await?;
+        subscriber
+            .subscribe::<pb::CardBlocked, _>(on_notice.clone())
+            .await?;
+        subscriber
+            .subscribe::<pb::CardDeactivated, _>(on_notice.clone())
+            .await?;
+        subscriber
+            .subscribe::<pb::CardExpired, _>(on_notice.clone())
+            .await?;
+        subscriber
+            .subscribe::<pb::CardExpiring, _>(on_notice)
             .await?;
         service.adopt(subscriber.into_tasks());
 

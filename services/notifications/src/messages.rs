@@ -290,6 +290,7 @@ impl Messages {
             for (key, value) in facts {
                 let value = match (key.as_str(), value) {
                     ("reason", Value::String(reason)) => json!(tidy(reason)),
+                    ("holder", Value::String(holder)) => json!(name(holder)),
                     ("scopes", Value::Array(scopes)) => json!(
                         scopes
                             .iter()

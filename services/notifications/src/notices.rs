@@ -26,6 +26,10 @@ pub const KINDS: &[&str] = &[
     "order_approved",
     "order_rejected",
     "data_deleted",
+    "card_blocked",
+    "card_deactivated",
+    "card_expired",
+    "card_expiring",
 ];
 
 /// How a company is reached.
@@ -336,6 +340,97 @@ impl Notify for pb::OrderRedacted {
             facts,
             self.occurred_at.as_ref(),
             link,
+        )
+    }
+}
+
+/// A card's change, told to its company.
+fn card_notice(
+    company_id: &str,
+    kind: &'static str,
+    actor: Option<Uuid>,
+    facts: Value,
+    at: Option<&Timestamp>,
+    valid_until: Option<DateTime<Utc>>,
+) -> Result<Notice, HandlerError> {
+    let company = id("company_id", company_id)?;
+    Ok(Notice {
+        company_id: company,
+        kind,
+        recipients: Recipients::Company,
+        actor,
+        grant: None,
+        facts,
+        when: when(at),
+        valid_until,
+        link: format!("/companies/{company}/cards"),
+    })
+}
+
+impl Notify for pb::CardBlocked {
+    fn notice(&self) -> Result<Notice, HandlerError> {
+        let facts = json!({
+            "card_number": self.card_number,
+            "holder": self.holder_name,
+            "reason": self.reason,
+        });
+        card_notice(
+            &self.company_id,
+            "card_blocked",
+            person(&self.blocked_by_user_id),
+            facts,
+            self.occurred_at.as_ref(),
+            None,
+        )
+    }
+}
+
+impl Notify for pb::CardDeactivated {
+    fn notice(&self) -> Result<Notice, HandlerError> {
+        let facts = json!({
+            "card_number": self.card_number,
+            "holder": self.holder_name,
+            "reason": self.reason,
+        });
+        card_notice(
+            &self.company_id,
+            "card_deactivated",
+            person(&self.deactivated_by_user_id),
+            facts,
+            self.occurred_at.as_ref(),
+            None,
+        )
+    }
+}
+
+impl Notify for pb::CardExpired {
+    fn notice(&self) -> Result<Notice, HandlerError> {
+        let facts = json!({"card_number": self.card_number, "holder": self.holder_name});
+        card_notice(
+            &self.company_id,
+            "card_expired",
+            None,
+            facts,
+            self.occurred_at.as_ref(),
+            None,
+        )
+    }
+}
+
+impl Notify for pb::CardExpiring {
+    fn notice(&self) -> Result<Notice, HandlerError> {
+        let facts = json!({
+            "card_number": self.card_number,
+            "holder": self.holder_name,
+            "days": self.days_ahead,
+        });
+        card_notice(
+            &self.company_id,
+            "card_expiring",
+            None,
+            facts,
+            self.occurred_at.as_ref(),
+            self.valid_until.as_ref().and_then(from_timestamp),
         )
     }
 }

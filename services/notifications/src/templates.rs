@@ -158,6 +158,9 @@ mod tests {
             "order_id": "0193",
             "workers": 2,
             "documents": 6,
+            "card_number": "1234567897",
+            "holder": "Arbeider Nordmann",
+            "days": 30,
         })
     }
 

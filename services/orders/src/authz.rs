@@ -90,6 +90,8 @@ pub enum Action {
     MaskNationalIds,
     /// redaction's reconciler.
     ListAwaitingRedaction,
+    /// cards, issuing an approved order's cards.
+    ListApprovedWorkers,
 }
 
 pub fn authorize(caller: &Caller, action: Action) -> Result<(), Status> {
@@ -97,6 +99,7 @@ pub fn authorize(caller: &Caller, action: Action) -> Result<(), Status> {
     let allowed = match action {
         ResolveUploadTarget | ReadOrderState => caller.is_service(ServiceName::Media),
         MaskNationalIds | ListAwaitingRedaction => caller.is_service(ServiceName::Redaction),
+        ListApprovedWorkers => caller.is_service(ServiceName::Cards),
     };
     hms_grpc::status::permit(caller, allowed)
 }

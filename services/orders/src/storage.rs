@@ -20,6 +20,13 @@ use crate::domain::{
 };
 use crate::error::OrderError;
 
+/// An approved order's workers, for issuing their cards.
+pub struct ApprovedWorkers {
+    pub company_id: CompanyId,
+    pub approved_at: DateTime<Utc>,
+    pub workers: Vec<(WorkerId, String, CardType)>,
+}
+
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
@@ -491,6 +498,40 @@ impl Store {
         let status = OrderStatus::parse(&status)
             .ok_or_else(|| OrderError::Corrupt(format!("status of order {order_id}")))?;
         Ok((CompanyId::from_uuid(company_id), status))
+    }
+
+    /// An approved order's workers as cards need them: names and card
+    /// types, never their numbers.
+    pub async fn approved_workers(&self, order_id: OrderId) -> Result<ApprovedWorkers, OrderError> {
+        let (company_id, status) = self.state(order_id).await?;
+        if status != OrderStatus::Approved {
+            return Err(OrderError::Transition("the order is not approved"));
+        }
+        let decided_at: Option<DateTime<Utc>> =
+            sqlx::query_scalar("SELECT decided_at FROM orders WHERE id = $1")
+                .bind(order_id.as_uuid())
+                .fetch_one(&self.pool)
+                .await?;
+        let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
+            "SELECT id, name, card_type FROM workers WHERE order_id = $1 ORDER BY position",
+        )
+        .bind(order_id.as_uuid())
+        .fetch_all(&self.pool)
+        .await?;
+        let workers = rows
+            .into_iter()
+            .map(|(id, name, card_type)| {
+                let card_type = CardType::parse(&card_type)
+                    .map_err(|_| OrderError::Corrupt(format!("card type of worker {id}")))?;
+                Ok((WorkerId::from_uuid(id), name, card_type))
+            })
+            .collect::<Result<_, OrderError>>()?;
+        Ok(ApprovedWorkers {
+            company_id,
+            approved_at: decided_at
+                .ok_or_else(|| OrderError::Corrupt(format!("decision time of {order_id}")))?,
+            workers,
+        })
     }
 
     pub async fn upload_target(

@@ -90,4 +90,26 @@ impl pb::order_internal_service_server::OrderInternalService for OrderInternalAp
                 .collect(),
         }))
     }
+
+    async fn list_approved_workers(
+        &self,
+        request: Request<pb::ListApprovedWorkersRequest>,
+    ) -> Result<Response<pb::ListApprovedWorkersResponse>, Status> {
+        authorize(&hms_grpc::caller(&request), Action::ListApprovedWorkers)?;
+        let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
+        let approved = self.store.approved_workers(order_id).await?;
+        Ok(Response::new(pb::ListApprovedWorkersResponse {
+            company_id: approved.company_id.to_string(),
+            approved_at: Some(timestamp(approved.approved_at)),
+            workers: approved
+                .workers
+                .into_iter()
+                .map(|(worker_id, name, card_type)| pb::ApprovedWorker {
+                    worker_id: worker_id.to_string(),
+                    name,
+                    card_type: card_type.to_i32(),
+                })
+                .collect(),
+        }))
+    }
 }

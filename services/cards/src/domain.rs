@@ -1,0 +1,154 @@
+//! What a card is and how it changes: its statuses, which changes are
+//! allowed, and how long it is valid.
+
+use chrono::{DateTime, Months, Utc};
+use hms_domain::{CardId, CardNumber, CardType, CompanyId, OrderId, WorkerId};
+
+/// Where a card stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardStatus {
+    /// Shown on a site, it counts.
+    Active,
+    /// Lost or stolen.
+    Blocked,
+    /// The employment ended.
+    Deactivated,
+    /// Past its end.
+    Expired,
+}
+
+impl CardStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Blocked => "blocked",
+            Self::Deactivated => "deactivated",
+            Self::Expired => "expired",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            Self::Active,
+            Self::Blocked,
+            Self::Deactivated,
+            Self::Expired,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == value)
+    }
+}
+
+/// A change people make to a card; expiry is the platform's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Lost or stolen: the card stops counting at once.
+    Block,
+    /// The employment ended.
+    Deactivate,
+}
+
+impl Change {
+    pub const fn target(self) -> CardStatus {
+        match self {
+            Self::Block => CardStatus::Blocked,
+            Self::Deactivate => CardStatus::Deactivated,
+        }
+    }
+
+    /// What happens to a card in `status`: it changes, it already has
+    /// (asking again changes nothing), or it cannot.
+    pub fn applied_to(self, status: CardStatus) -> Outcome {
+        match status {
+            CardStatus::Active => Outcome::Changes,
+            current if current == self.target() => Outcome::AlreadyDone,
+            // A blocked card whose holder then leaves stays blocked: the
+            // stronger reason stands, and neither counts.
+            CardStatus::Blocked | CardStatus::Deactivated => Outcome::AlreadyEnded,
+            CardStatus::Expired => Outcome::AlreadyEnded,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Changes,
+    AlreadyDone,
+    AlreadyEnded,
+}
+
+/// How long a card is valid from its issue: the regulation says two years.
+pub fn valid_until(issued_at: DateTime<Utc>, months: u32) -> DateTime<Utc> {
+    issued_at
+        .checked_add_months(Months::new(months))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// A card as kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Card {
+    pub card_id: CardId,
+    pub card_number: CardNumber,
+    pub company_id: CompanyId,
+    pub order_id: OrderId,
+    pub worker_id: WorkerId,
+    pub holder_name: String,
+    pub employer_org_number: String,
+    pub employer_name: String,
+    pub card_type: CardType,
+    pub issued_at: DateTime<Utc>,
+    pub valid_until: DateTime<Utc>,
+    pub status: CardStatus,
+    pub history: Vec<StatusChange>,
+}
+
+impl Card {
+    /// Whether it counts at `now`: active and not past its end.
+    pub fn counts_at(&self, now: DateTime<Utc>) -> bool {
+        self.status == CardStatus::Active && now < self.valid_until
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusChange {
+    pub status: CardStatus,
+    pub at: DateTime<Utc>,
+    pub reason: String,
+    pub changed_by: Option<uuid::Uuid>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_card_is_valid_two_years_from_issue() {
+        let issued = DateTime::parse_from_rfc3339("2026-02-28T10:00:00Z")
+            .expect("a time")
+            .to_utc();
+        assert_eq!(
+            valid_until(issued, 24).to_rfc3339(),
+            "2028-02-28T10:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn only_an_active_card_changes_and_asking_again_changes_nothing() {
+        assert_eq!(
+            Change::Block.applied_to(CardStatus::Active),
+            Outcome::Changes
+        );
+        assert_eq!(
+            Change::Block.applied_to(CardStatus::Blocked),
+            Outcome::AlreadyDone
+        );
+        assert_eq!(
+            Change::Deactivate.applied_to(CardStatus::Blocked),
+            Outcome::AlreadyEnded
+        );
+        assert_eq!(
+            Change::Block.applied_to(CardStatus::Expired),
+            Outcome::AlreadyEnded
+        );
+    }
+}

@@ -1,0 +1,28 @@
+//! Events in: an approved order is issued its cards, in the transaction
+//! that marks the event handled.
+
+use hms_domain::OrderId;
+use hms_events::{EventHandler, EventMeta, HandlerError};
+use hms_proto::events::v1 as pb;
+use sqlx::PgConnection;
+
+use crate::issuing::Issuer;
+
+pub struct OnOrderApproved(pub Issuer);
+
+impl EventHandler<pb::OrderApproved> for OnOrderApproved {
+    async fn handle(
+        &self,
+        event: pb::OrderApproved,
+        _meta: &EventMeta,
+        tx: &mut PgConnection,
+    ) -> Result<(), HandlerError> {
+        let order_id = OrderId::parse(&event.order_id)
+            .map_err(|_| HandlerError::Reject("order_id is not a UUID".to_owned()))?;
+        self.0
+            .issue(tx, order_id)
+            .await
+            .map(drop)
+            .map_err(HandlerError::from)
+    }
+}

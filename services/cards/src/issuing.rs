@@ -1,0 +1,164 @@
+//! Issuing: an approved order becomes one card per worker, with the
+//! employer as the company is registered. Asking again for the same order
+//! issues nothing more.
+
+use chrono::Utc;
+use hms_domain::{CardId, CardNumber, CardType, CompanyId, OrderId, WorkerId};
+use hms_grpc::client::ServiceChannel;
+use hms_proto::ProtoEnum;
+use hms_proto::companies::v1 as companies_pb;
+use hms_proto::companies::v1::company_service_client::CompanyServiceClient;
+use hms_proto::events::v1 as events;
+use hms_proto::orders::v1 as orders_pb;
+use hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient;
+use hms_proto::time::timestamp;
+use sqlx::PgConnection;
+
+use crate::domain::valid_until;
+use crate::error::CardsError;
+use crate::storage::{NewCard, Store};
+
+/// Tries at a free card number before giving up (with 900 million numbers
+/// this never happens by chance).
+const NUMBER_TRIES: usize = 8;
+
+#[derive(Clone)]
+pub struct Issuer {
+    orders: OrderInternalServiceClient<ServiceChannel>,
+    companies: CompanyServiceClient<ServiceChannel>,
+    validity_months: u32,
+}
+
+/// A worker to issue a card to.
+struct Holder {
+    worker_id: WorkerId,
+    name: String,
+    card_type: CardType,
+}
+
+impl Issuer {
+    pub fn new(orders: ServiceChannel, companies: ServiceChannel, validity_months: u32) -> Self {
+        Self {
+            orders: OrderInternalServiceClient::new(orders),
+            companies: CompanyServiceClient::new(companies),
+            validity_months,
+        }
+    }
+
+    /// Issues the cards of an approved order that it does not have yet, in
+    /// `tx`, each with its `card_issued` event; how many.
+    pub async fn issue(
+        &self,
+        tx: &mut PgConnection,
+        order_id: OrderId,
+    ) -> Result<usize, CardsError> {
+        let (company_id, holders) = self.holders(order_id).await?;
+        let carded = Store::carded_workers(tx, order_id).await?;
+        let missing: Vec<Holder> = holders
+            .into_iter()
+            .filter(|holder| !carded.contains(&holder.worker_id.as_uuid()))
+            .collect();
+        if missing.is_empty() {
+            return Ok(0);
+        }
+        let (employer_org_number, employer_name) = self.employer(company_id).await?;
+        let issued_at = Utc::now();
+        let until = valid_until(issued_at, self.validity_months);
+        for holder in &missing {
+            let card_id = CardId::from_uuid(uuid::Uuid::now_v7());
+            let mut issued = None;
+            for _ in 0..NUMBER_TRIES {
+                // The first digit is never 0, so the number reads the same
+                // wherever leading zeros are dropped.
+                let number = CardNumber::from_body(rand::random_range(100_000_000..1_000_000_000));
+                let card = NewCard {
+                    card_id,
+                    card_number: &number,
+                    company_id,
+                    order_id,
+                    worker_id: holder.worker_id,
+                    holder_name: &holder.name,
+                    employer_org_number: &employer_org_number,
+                    employer_name: &employer_name,
+                    card_type: holder.card_type,
+                    issued_at,
+                    valid_until: until,
+                };
+                if Store::issue(tx, &card).await? {
+                    issued = Some(number);
+                    break;
+                }
+            }
+            let card_number = issued.ok_or(CardsError::NumbersExhausted)?;
+            hms_events::enqueue(
+                tx,
+                &events::CardIssued {
+                    card_id: card_id.to_string(),
+                    card_number: card_number.to_string(),
+                    company_id: company_id.to_string(),
+                    order_id: order_id.to_string(),
+                    worker_id: holder.worker_id.to_string(),
+                    valid_until: Some(timestamp(until)),
+                    occurred_at: Some(timestamp(issued_at)),
+                },
+            )
+            .await?;
+        }
+        tracing::info!(%order_id, issued = missing.len(), "cards issued");
+        Ok(missing.len())
+    }
+
+    /// The order's company and its workers, from orders.
+    async fn holders(&self, order_id: OrderId) -> Result<(CompanyId, Vec<Holder>), CardsError> {
+        let approved = self
+            .orders
+            .clone()
+            .list_approved_workers(orders_pb::ListApprovedWorkersRequest {
+                order_id: order_id.to_string(),
+            })
+            .await
+            .map_err(|status| CardsError::from_call("orders", &status))?
+            .into_inner();
+        let corrupt = |what: &str| CardsError::Failed {
+            service: "orders",
+            code: tonic::Code::Internal,
+            message: format!("answered {what}"),
+        };
+        let company_id =
+            CompanyId::parse(&approved.company_id).map_err(|_| corrupt("no company id"))?;
+        let holders = approved
+            .workers
+            .into_iter()
+            .map(|worker| {
+                Ok(Holder {
+                    worker_id: WorkerId::parse(&worker.worker_id)
+                        .map_err(|_| corrupt("no worker id"))?,
+                    card_type: CardType::from_i32(worker.card_type)
+                        .map_err(|_| corrupt("no card type"))?,
+                    name: worker.name,
+                })
+            })
+            .collect::<Result<_, CardsError>>()?;
+        Ok((company_id, holders))
+    }
+
+    /// The employer as the card shows it: organisation number and name.
+    async fn employer(&self, company_id: CompanyId) -> Result<(String, String), CardsError> {
+        let company = self
+            .companies
+            .clone()
+            .get_company(companies_pb::GetCompanyRequest {
+                company_id: company_id.to_string(),
+            })
+            .await
+            .map_err(|status| CardsError::from_call("companies", &status))?
+            .into_inner()
+            .company
+            .ok_or_else(|| CardsError::Failed {
+                service: "companies",
+                code: tonic::Code::Internal,
+                message: "answered no company".to_owned(),
+            })?;
+        Ok((company.org_number, company.name))
+    }
+}

@@ -1,0 +1,78 @@
+//! The cards service: the HMS card itself. An approved order is issued one
+//! card per worker, valid two years; the company or the back office blocks
+//! a lost card or deactivates one whose holder left; the platform expires
+//! cards at their end and tells the company 60 and 30 days ahead; anyone
+//! may check a card by its number.
+
+mod authz;
+mod config;
+mod domain;
+mod error;
+mod events;
+mod grpc;
+mod issuing;
+mod lifecycle;
+mod storage;
+
+use hms_layout::ServiceName;
+use hms_proto::cards::v1::card_service_server::CardServiceServer;
+use hms_proto::events::v1::OrderApproved;
+use hms_runtime::{Config, Service, StartupError, StatefulService};
+use tokio_util::sync::CancellationToken;
+
+pub use config::CardsConfig;
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// The cards service, for `hms_runtime::main`.
+pub struct Cards;
+
+impl Service for Cards {
+    const NAME: ServiceName = ServiceName::Cards;
+    type Settings = CardsConfig;
+
+    fn settings(sources: &hms_config::Sources) -> Result<Self::Settings, hms_config::ConfigError> {
+        config::load(sources)
+    }
+
+    fn migrations() -> Vec<&'static sqlx::migrate::Migrator> {
+        vec![&hms_events::MIGRATIONS, &MIGRATIONS]
+    }
+
+    async fn serve(
+        config: Config<Self::Settings>,
+        shutdown: CancellationToken,
+    ) -> Result<(), StartupError> {
+        let settings = config.own;
+        let mut service = StatefulService::prepare::<Self>(&config.common, shutdown).await?;
+        service.start_relay(&[hms_events::Domain::Cards]).await?;
+        let store = storage::Store::new(service.pool.clone());
+
+        let issuer = issuing::Issuer::new(
+            service.connect(&settings.orders_url, ServiceName::Orders)?,
+            service.connect(&settings.companies_url, ServiceName::Companies)?,
+            settings.card_validity_months,
+        );
+        let mut subscriber = service.subscriber();
+        subscriber
+            .subscribe::<OrderApproved, _>(events::OnOrderApproved(issuer))
+            .await?;
+        service.adopt(subscriber.into_tasks());
+
+        let lifecycle = lifecycle::Lifecycle::new(store.clone());
+        service.spawn(
+            lifecycle
+                .clone()
+                .check_forever(settings.check_interval, service.core.shutdown.clone()),
+        );
+
+        let api = grpc::CardApi::new(
+            store,
+            lifecycle,
+            authz::Guard::new(service.authorizer()?),
+            settings.lookup_floor,
+        );
+        let apis = hms_grpc::GrpcApis::default().with(CardServiceServer::new(api));
+        service.serve(apis).await
+    }
+}

@@ -1,0 +1,317 @@
+//! Cards: issued one per worker when an order is approved, blocked when
+//! lost, deactivated when the holder leaves, expired at their end, and
+//! checked by anyone by their number.
+
+use std::time::{Duration, Instant};
+
+use chrono::Datelike;
+use hms_domain::CardNumber;
+use hms_events::Domain;
+use hms_proto::cards::v1 as cards;
+use hms_proto::events::v1 as events;
+use hms_proto::orders::v1 as orders;
+use hms_test_support::fakes::persons;
+use hms_test_support::{Api, ExpectRefused, ServiceName, TestEnv, eventually};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::common::*;
+
+const COMPANY_EMAIL: &str = "post@nordmannbygg.no";
+
+/// An approved order of two workers, and their cards once issued.
+async fn carded_company(env: &TestEnv, clients: &mut Clients) -> (orders::Order, Vec<cards::Card>) {
+    let (order, _) = submitted_order(env, clients).await;
+    approve(clients, &order.order_id).await;
+    let issued = issued_cards(&clients.owner, &order.company_id, 2).await;
+    (order, issued)
+}
+
+async fn mail_with(env: &TestEnv, subject: &str) -> hms_test_support::Mail {
+    eventually(&format!("an email \"{subject}\""), SOON, || async {
+        env.mail()
+            .to(COMPANY_EMAIL)
+            .into_iter()
+            .find(|mail| mail.subject.contains(subject))
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_order_gets_one_card_per_worker_valid_two_years() {
+    let mut env = TestEnv::new();
+    env.start_all().await;
+    let mut clients = Clients::connect(&env).await;
+    let (order, issued) = carded_company(&env, &mut clients).await;
+
+    let mut holders: Vec<&str> = issued.iter().map(|c| c.holder_name.as_str()).collect();
+    holders.sort_unstable();
+    assert_eq!(holders, ["Arbeider 0", "Arbeider 1"]);
+    for card in &issued {
+        let number = CardNumber::parse(&card.card_number).expect("a number with its check digit");
+        assert!(!number.as_str().starts_with('0'));
+        assert_eq!(card.order_id, order.order_id);
+        assert_eq!(card.employer_name, "Nordmann Bygg AS");
+        assert_eq!(card.employer_org_number, "310100005");
+        assert_eq!(card.card_type, orders::CardType::Construction as i32);
+        assert_eq!(card.status, cards::CardStatus::Active as i32);
+        let issued_at = hms_proto::time::from_timestamp(card.issued_at.as_ref().expect("issued"))
+            .expect("a time");
+        let until = hms_proto::time::from_timestamp(card.valid_until.as_ref().expect("an end"))
+            .expect("a time");
+        assert_eq!(until.year(), issued_at.year() + 2);
+        assert_eq!(
+            (until.month(), until.day()),
+            (issued_at.month(), issued_at.day())
+        );
+        assert_eq!(card.history.len(), 1);
+        assert_eq!(card.history[0].status, cards::CardStatus::Active as i32);
+    }
+    assert_ne!(issued[0].card_number, issued[1].card_number);
+
+    // The approval delivered again, under another id: nothing more issued.
+    let ack = publish_again::<events::OrderApproved>(&env, true).await;
+    wait_until_consumed(&env, Domain::Orders, "cards-order_approved", ack.sequence).await;
+    assert_eq!(
+        issued_cards(&clients.owner, &order.company_id, 2)
+            .await
+            .len(),
+        2
+    );
+    outbox_drained(&env, ServiceName::Cards).await;
+    let announced: Vec<events::CardIssued> = published(&env).await;
+    assert_eq!(announced.len(), 2, "one card_issued per card");
+
+    // Another company's person sees neither the cards nor a card.
+    let nils = PersonClients::login(&env, persons::NILS_ANNEN).await;
+    nils.cards
+        .clone()
+        .get_card(cards::GetCardRequest {
+            card_number: issued[0].card_number.clone(),
+        })
+        .await
+        .expect_refused(tonic::Code::NotFound, "card not found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anyone_checks_a_card_and_learns_only_whose_it_is_and_until_when() {
+    let mut env = TestEnv::new();
+    env.start_all().await;
+    let mut clients = Clients::connect(&env).await;
+    let (_, issued) = carded_company(&env, &mut clients).await;
+    let api = Api::new(&env);
+    let number = CardNumber::parse(&issued[0].card_number).expect("a number");
+
+    // No login; spaces as printed on the card are fine.
+    let checked = api
+        .get(&format!(
+            "/api/v1/public/cards/{}",
+            number.grouped().replace(' ', "%20")
+        ))
+        .expect(StatusCode::OK)
+        .await;
+    assert_eq!(checked["valid"], true);
+    assert_eq!(checked["holder_name"], issued[0].holder_name.as_str());
+    assert_eq!(checked["employer_name"], "Nordmann Bygg AS");
+    let mut keys: Vec<&str> = checked
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        ["employer_name", "holder_name", "valid", "valid_until"]
+    );
+
+    // A number no card has: not valid, and nothing else.
+    let unknown = loop {
+        let candidate = CardNumber::from_body(rand::random_range(100_000_000..1_000_000_000));
+        if issued
+            .iter()
+            .all(|card| card.card_number != candidate.as_str())
+        {
+            break candidate;
+        }
+    };
+    let checked = api
+        .get(&format!("/api/v1/public/cards/{unknown}"))
+        .expect(StatusCode::OK)
+        .await;
+    assert_eq!(checked["valid"], false);
+    assert!(checked["holder_name"].is_null() && checked["employer_name"].is_null());
+
+    // A typo is caught by the check digit before any lookup.
+    let mut typo: Vec<u8> = number.as_str().bytes().collect();
+    typo[3] = if typo[3] == b'9' { b'0' } else { typo[3] + 1 };
+    let typo = String::from_utf8(typo).expect("digits");
+    api.get(&format!("/api/v1/public/cards/{typo}"))
+        .expect_problem(StatusCode::BAD_REQUEST, "invalid-request")
+        .await;
+
+    // Found or not, no answer comes sooner than the service's floor, so
+    // the timing tells nothing (its spread is the benchmark's to show).
+    for path in [
+        format!("/api/v1/public/cards/{number}"),
+        format!("/api/v1/public/cards/{unknown}"),
+    ] {
+        let started = Instant::now();
+        api.get(&path).expect(StatusCode::OK).await;
+        assert!(started.elapsed() >= Duration::from_millis(25), "{path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_card_is_blocked_at_once_and_one_whose_holder_left_is_deactivated() {
+    let mut env = TestEnv::new();
+    env.start_all().await;
+    let mut clients = Clients::connect(&env).await;
+    let (_, issued) = carded_company(&env, &mut clients).await;
+    let api = Api::new(&env);
+    let kari = api.token(persons::KARI_NORDMANN).await;
+    let kari_id = clients
+        .owner
+        .identity
+        .clone()
+        .get_current_user(hms_proto::identity::v1::GetCurrentUserRequest {})
+        .await
+        .expect("me")
+        .into_inner()
+        .user
+        .expect("a user")
+        .user_id;
+    let (lost, left) = (&issued[0], &issued[1]);
+
+    let blocked = api
+        .post(&format!("/api/v1/cards/{}/block", lost.card_number))
+        .token(&kari)
+        .json(json!({"reason": "Mistet på byggeplassen"}))
+        .expect(StatusCode::OK)
+        .await;
+    assert_eq!(blocked["status"], "blocked");
+    let change = &blocked["history"][1];
+    assert_eq!(change["status"], "blocked");
+    assert_eq!(change["reason"], "Mistet på byggeplassen");
+    assert_eq!(change["changed_by_user_id"], kari_id.as_str());
+    // At once: the public check says so.
+    let checked = api
+        .get(&format!("/api/v1/public/cards/{}", lost.card_number))
+        .expect(StatusCode::OK)
+        .await;
+    assert_eq!(checked["valid"], false);
+    // Blocking again changes nothing; deactivating a blocked card cannot.
+    api.post(&format!("/api/v1/cards/{}/block", lost.card_number))
+        .token(&kari)
+        .json(json!({"reason": "Mistet igjen"}))
+        .expect(StatusCode::OK)
+        .await;
+    api.post(&format!("/api/v1/cards/{}/deactivate", lost.card_number))
+        .token(&kari)
+        .json(json!({"reason": "Sluttet"}))
+        .expect_problem(StatusCode::CONFLICT, "precondition-failed")
+        .await;
+    // A reason is required.
+    api.post(&format!("/api/v1/cards/{}/deactivate", left.card_number))
+        .token(&kari)
+        .json(json!({"reason": ""}))
+        .expect_problem(StatusCode::BAD_REQUEST, "invalid-request")
+        .await;
+
+    // The back office deactivates the other.
+    let siri = api.token(persons::SIRI_SAKSBEHANDLER).await;
+    let deactivated = api
+        .post(&format!("/api/v1/cards/{}/deactivate", left.card_number))
+        .token(&siri)
+        .json(json!({"reason": "Arbeidsforholdet er avsluttet"}))
+        .expect(StatusCode::OK)
+        .await;
+    assert_eq!(deactivated["status"], "deactivated");
+
+    // Each change was published once, and the company was told.
+    outbox_drained(&env, ServiceName::Cards).await;
+    assert_eq!(published::<events::CardBlocked>(&env).await.len(), 1);
+    assert_eq!(published::<events::CardDeactivated>(&env).await.len(), 1);
+    let told = mail_with(&env, "er sperret").await;
+    assert!(told.text.contains("Kari Nordmann"), "{}", told.text);
+    assert!(
+        told.text.contains("Mistet på byggeplassen"),
+        "{}",
+        told.text
+    );
+    assert!(told.text.contains(&lost.holder_name), "{}", told.text);
+    mail_with(&env, "er deaktivert").await;
+
+    // The company's list shows both as they are now.
+    let listed = api
+        .get(&format!(
+            "/api/v1/companies/{}/cards?status=blocked",
+            lost.company_id
+        ))
+        .token(&kari)
+        .expect(StatusCode::OK)
+        .await;
+    assert_eq!(listed["cards"].as_array().map(Vec::len), Some(1));
+    assert_eq!(listed["cards"][0]["card_number"], lost.card_number.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_expires_at_its_end_and_its_company_hears_of_it_ahead() {
+    let mut env = TestEnv::new();
+    env.set("HMS_CARD_CHECK_INTERVAL_SECS", "1");
+    // A month: within the 60-day notice from the day of issue.
+    env.set("HMS_CARD_VALIDITY_MONTHS", "1");
+    env.start_all().await;
+    let mut clients = Clients::connect(&env).await;
+    let (_, issued) = carded_company(&env, &mut clients).await;
+
+    // Told ahead once per card, however many checks run.
+    let expiring = eventually("both cards told of ahead", SOON, || async {
+        let told: Vec<events::CardExpiring> = published(&env).await;
+        (told.len() >= 2).then_some(told)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        published::<events::CardExpiring>(&env).await.len(),
+        2,
+        "{expiring:?}"
+    );
+    assert!(
+        expiring
+            .iter()
+            .all(|e| e.days_ahead == 30 || e.days_ahead == 60)
+    );
+    mail_with(&env, "utløper om").await;
+
+    // Its end comes (the database's clock is moved for this card).
+    let cards_db = env.db(ServiceName::Cards).await;
+    sqlx::query(
+        "UPDATE cards SET valid_until = now() - interval '1 second' WHERE card_number = $1",
+    )
+    .bind(&issued[0].card_number)
+    .execute(&cards_db)
+    .await
+    .expect("move the card's end");
+    let expired = eventually("the card to expire", SOON, || async {
+        let expired: Vec<events::CardExpired> = published(&env).await;
+        (!expired.is_empty()).then_some(expired)
+    })
+    .await;
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0].card_number, issued[0].card_number);
+    let card = clients
+        .owner
+        .cards
+        .clone()
+        .get_card(cards::GetCardRequest {
+            card_number: issued[0].card_number.clone(),
+        })
+        .await
+        .expect("the card")
+        .into_inner()
+        .card
+        .expect("a card");
+    assert_eq!(card.status, cards::CardStatus::Expired as i32);
+    mail_with(&env, "har utløpt").await;
+}
