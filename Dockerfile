@@ -28,10 +28,11 @@ RUN apt-get update \
 # Declared after the shared layer above, so the four images share it.
 ARG SERVICE
 ARG PROFILE=debug
-# The binary: hms-<service>, or a development fake's own name (sms-fake).
+# The binary: hms-<service>, or a development fake's own name (sms-fake,
+# card-producer-fake).
 ARG BINARY=hms-${SERVICE}
 RUN test -n "${SERVICE}" \
-    || { echo "build with --build-arg SERVICE=<identity|companies|orders|media|redaction|notifications|gateway>" >&2; exit 1; }
+    || { echo "build with --build-arg SERVICE=<identity|companies|orders|media|redaction|cards|notifications|gateway>" >&2; exit 1; }
 
 # The manifests call the binary by its real name (`hms-orders migrate`);
 # hms-service is the same file under one name for every image's ENTRYPOINT.

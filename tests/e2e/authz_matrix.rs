@@ -242,6 +242,7 @@ fn matrix() -> Vec<(&'static str, Expect)> {
             Each(BACK_OFFICE),
         ),
         ("hms.media.v1.MediaService/PurgeOrderMedia", Each(INTERNAL)),
+        ("hms.media.v1.MediaService/GetPrintMaterial", Each(INTERNAL)),
         ("hms.redaction.v1.RedactionService/GetReceipt", Each(READ)),
         (
             "hms.redaction.v1.RedactionService/RedactOrder",
@@ -600,6 +601,14 @@ async fn call(rpc: &str, caller: &PersonClients, fx: &Fixtures) -> Result<(), St
             .media
             .purge_order_media(media::PurgeOrderMediaRequest {
                 order_id: fx.decided.clone(),
+            })
+            .await
+            .map(drop),
+        "hms.media.v1.MediaService/GetPrintMaterial" => c
+            .media
+            .get_print_material(media::GetPrintMaterialRequest {
+                order_id: fx.decided.clone(),
+                worker_id: uuid::Uuid::now_v7().to_string(),
             })
             .await
             .map(drop),

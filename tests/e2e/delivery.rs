@@ -17,11 +17,17 @@ async fn an_order_approved_while_redaction_is_down_is_redacted_when_it_starts() 
     env.start(ServiceName::Companies).await;
     env.start(ServiceName::Orders).await;
     env.start(ServiceName::Media).await;
+    env.start(ServiceName::Cards).await;
     let mut clients = Clients::connect(&env).await;
     let (order, _) = submitted_order(&env, &mut clients).await;
     approve(&mut clients, &order.order_id).await;
 
-    // Nothing redacts while redaction is down.
+    // Nothing redacts while redaction is down, though the card producer
+    // has the print material.
+    eventually("the print job", SOON, || async {
+        (env.print_jobs().await.len() == 1).then_some(())
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let orders_db = env.db(ServiceName::Orders).await;
     let sealed =
@@ -30,7 +36,7 @@ async fn an_order_approved_while_redaction_is_down_is_redacted_when_it_starts() 
 
     env.start(ServiceName::Redaction).await;
     let receipt = receipt(&mut clients, &order.order_id, SOON).await;
-    assert_eq!(receipt.trigger, redaction::Trigger::Event as i32);
+    assert_eq!(receipt.trigger, redaction::Trigger::Handover as i32);
     assert_eq!(count(&orders_db, sealed, &order.order_id).await, 0);
     let media_db = env.db(ServiceName::Media).await;
     assert_eq!(
@@ -45,9 +51,12 @@ async fn an_order_approved_while_redaction_is_down_is_redacted_when_it_starts() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lost_approval_event_is_redacted_by_the_reconciler() {
+async fn a_lost_approval_event_is_redacted_by_the_reconciler_at_the_print_deadline() {
     let mut env = TestEnv::new();
     env.set("HMS_RECONCILE_DELAY_SECS", "1");
+    // No card is issued without the approval, so no handover comes: the
+    // reconciler purges at the print deadline.
+    env.set("HMS_REDACTION_PRINT_DEADLINE_SECS", "2");
     env.start(ServiceName::Companies).await;
     env.start(ServiceName::Orders).await;
     env.start(ServiceName::Media).await;
@@ -84,7 +93,7 @@ async fn a_lost_approval_event_is_redacted_by_the_reconciler() {
 
     env.start(ServiceName::Redaction).await;
     let receipt = receipt(&mut clients, &order.order_id, SOON).await;
-    assert_eq!(receipt.trigger, redaction::Trigger::Reconciler as i32);
+    assert_eq!(receipt.trigger, redaction::Trigger::Deadline as i32);
     assert_eq!(
         (
             receipt.workers_masked,

@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use hms_proto::events::v1 as events;
 use hms_proto::media::v1 as media;
 use hms_proto::orders::v1 as orders;
 use hms_proto::redaction::v1 as redaction;
@@ -156,7 +157,9 @@ async fn approving_an_order_masks_its_numbers_and_destroys_its_documents() {
     assert_eq!(receipt.workers_masked, 2);
     assert_eq!(receipt.objects_deleted, 6);
     assert_eq!(receipt.keys_destroyed, 6);
-    assert_eq!(receipt.trigger, redaction::Trigger::Event as i32);
+    // Purged once the card producer had the photos and signatures.
+    assert_eq!(receipt.trigger, redaction::Trigger::Handover as i32);
+    assert_eq!(env.print_jobs().await.len(), 1);
 
     // No clear (or sealed) number of the order remains in orders.
     let after = everything_in(&orders_db).await;
@@ -308,6 +311,11 @@ async fn a_rejected_order_is_redacted_too() {
         ),
         (2, 6, 6)
     );
+    assert_eq!(receipt.trigger, redaction::Trigger::Event as i32);
+    // Nothing to print: the producer never hears of it.
+    assert!(env.print_jobs().await.is_empty());
+    outbox_drained(&env, ServiceName::Cards).await;
+    assert!(published::<events::PrintHandedOver>(&env).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,5 +17,6 @@ mod identity;
 mod notifications;
 mod operations;
 mod outage;
+mod printing;
 mod s3;
 mod tracing;

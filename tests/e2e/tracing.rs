@@ -1,4 +1,5 @@
-//! One trace from the back office's approval to the purge of the documents.
+//! One trace from the back office's approval through the print handover to
+//! the purge of the documents.
 
 use hms_proto::orders::v1 as orders;
 use hms_test_support::{OtlpReceiver, ReceivedSpan, TestEnv, eventually};
@@ -6,7 +7,7 @@ use hms_test_support::{OtlpReceiver, ReceivedSpan, TestEnv, eventually};
 use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_approval_trace_reaches_the_redaction_consumer_and_the_media_purge() {
+async fn the_approval_trace_runs_through_the_print_handover_to_the_media_purge() {
     let receiver = OtlpReceiver::start().await;
     let mut env = TestEnv::new();
     env.set("HMS_OTLP_ENDPOINT", &receiver.endpoint());
@@ -38,7 +39,10 @@ async fn the_approval_trace_reaches_the_redaction_consumer_and_the_media_purge()
         &trace_id,
         &[
             ("orders", "hms.orders.v1.OrderService/ApproveOrder"),
-            ("redaction", "consume hms.orders.v1.order_approved"),
+            ("cards", "consume hms.orders.v1.order_approved"),
+            ("cards", "cards.print"),
+            ("media", "hms.media.v1.MediaService/GetPrintMaterial"),
+            ("redaction", "consume hms.cards.v1.print_handed_over"),
             ("redaction", "redaction.redact"),
             ("media", "hms.media.v1.MediaService/PurgeOrderMedia"),
             ("media", "media.purge"),
@@ -46,9 +50,16 @@ async fn the_approval_trace_reaches_the_redaction_consumer_and_the_media_purge()
     )
     .await;
 
-    // The purge hangs below the redaction, which hangs below the consumer.
+    // The approval is consumed by cards, whose print job continues its
+    // trace; the purge hangs below the redaction, which hangs below the
+    // handover's consumer.
     let find = |service: &str, name: &str| find_span(&spans, service, name);
-    let consume = find("redaction", "consume hms.orders.v1.order_approved");
+    let issue = find("cards", "consume hms.orders.v1.order_approved");
+    let print = find("cards", "cards.print");
+    assert_eq!(print.parent_span_id, issue.span_id);
+    let read = find("media", "hms.media.v1.MediaService/GetPrintMaterial");
+    assert_eq!(read.parent_span_id, print.span_id);
+    let consume = find("redaction", "consume hms.cards.v1.print_handed_over");
     let redact = find("redaction", "redaction.redact");
     let purge_call = find("media", "hms.media.v1.MediaService/PurgeOrderMedia");
     let purge = find("media", "media.purge");

@@ -26,6 +26,7 @@ pub const SECRETS: &[(&str, usize)] = &[
     ("HMS_SERVICE_SECRET_CARDS", 32),
     ("HMS_SERVICE_SECRET_GATEWAY", 32),
     ("HMS_OIDC_CLIENT_SECRET", 24),
+    ("HMS_PRINT_API_KEY", 24),
 ];
 
 /// Secrets of earlier versions, dropped from the file when found.

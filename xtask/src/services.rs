@@ -56,8 +56,8 @@ pub const SERVICES: &[Service] = &[
     },
     Service {
         name: ServiceName::Cards,
-        secrets: &[],
-        extra_env: no_extra_env,
+        secrets: &["HMS_PRINT_API_KEY"],
+        extra_env: cards_env,
     },
     Service {
         name: ServiceName::Notifications,
@@ -88,6 +88,9 @@ pub const OIDC_REDIRECT_URI: &str = "http://127.0.0.1:8080/api/v1/auth/callback"
 /// Siri Saksbehandler, a synthetic test person of the BankID simulator.
 const BACK_OFFICE_NATIONAL_IDS: &str = "30899040437";
 
+/// Where the back office's messages go in development (the mail sink).
+pub const DEV_BACK_OFFICE_EMAIL: &str = "kontroll@hms-kort.localhost";
+
 /// A development-only stand-in for an outside system, started before the
 /// services.
 pub struct Fake {
@@ -116,7 +119,18 @@ pub const SMS_FAKE: Fake = Fake {
     port_offset: 102,
 };
 
-pub const FAKES: &[Fake] = &[BANKID_SIMULATOR, REGISTER_FAKE, SMS_FAKE];
+pub const CARD_PRODUCER_FAKE: Fake = Fake {
+    name: "card-producer-fake",
+    binary: "card-producer-fake",
+    port_offset: 104,
+};
+
+pub const FAKES: &[Fake] = &[
+    BANKID_SIMULATOR,
+    REGISTER_FAKE,
+    SMS_FAKE,
+    CARD_PRODUCER_FAKE,
+];
 
 /// The development SMTP server (aiosmtpd, from PyPI) listens on the port
 /// base plus this.
@@ -179,7 +193,18 @@ fn notifications_env(deployment: &Deployment) -> Result<Env> {
         ),
         ("HMS_SMS_URL", deployment.fake_url(&SMS_FAKE)),
         ("HMS_PUBLIC_URL", format!("http://{GATEWAY_HTTP_ADDR}")),
+        (
+            "HMS_NOTIFY_BACKOFFICE_EMAIL",
+            DEV_BACK_OFFICE_EMAIL.to_owned(),
+        ),
     ])
+}
+
+fn cards_env(deployment: &Deployment) -> Result<Env> {
+    Ok(vec![(
+        "HMS_PRINT_URL",
+        deployment.fake_url(&CARD_PRODUCER_FAKE),
+    )])
 }
 
 fn gateway_env(_: &Deployment) -> Result<Env> {
@@ -426,7 +451,7 @@ mod tests {
             ("orders", &["HMS_NATIONAL_ID_KEY"]),
             ("media", &["HMS_MEDIA_MASTER_KEY"]),
             ("redaction", &[]),
-            ("cards", &[]),
+            ("cards", &["HMS_PRINT_API_KEY"]),
             ("notifications", &[]),
             ("gateway", &[]),
         ];
@@ -581,7 +606,7 @@ mod tests {
             build_args().join(" "),
             "build --bins -p hms-identity -p hms-companies -p hms-orders -p hms-media \
              -p hms-redaction -p hms-cards -p hms-notifications -p hms-gateway \
-             -p bankid-simulator -p brreg-fake -p sms-fake"
+             -p bankid-simulator -p brreg-fake -p sms-fake -p card-producer-fake"
         );
         let deployment = deployment(DEFAULT_PORT_BASE)?;
         assert_eq!(
@@ -597,7 +622,11 @@ mod tests {
             "127.0.0.1:50153"
         );
         assert_eq!(deployment.mail_sink_addr().to_string(), "127.0.0.1:50154");
-        assert!(self::deployment(65_432).is_ok());
+        assert_eq!(
+            deployment.fake_addr(&CARD_PRODUCER_FAKE).to_string(),
+            "127.0.0.1:50155"
+        );
+        assert!(self::deployment(65_431).is_ok());
         assert!(self::deployment(65_433).is_err());
         assert!(self::deployment(0).is_err());
         Ok(())

@@ -15,7 +15,8 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 use crate::process::{self, Probe};
 use crate::repo::Repo;
 use crate::services::{
-    self, BANKID_SIMULATOR, Deployment, FAKES, Fake, SERVICES, SMS_FAKE, Service,
+    self, BANKID_SIMULATOR, CARD_PRODUCER_FAKE, Deployment, FAKES, Fake, SERVICES, SMS_FAKE,
+    Service,
 };
 use crate::{postgres, prereqs, secrets, tools};
 
@@ -256,6 +257,14 @@ fn fake_launch(
             repo.hms("sms.jsonl").display().to_string(),
         ]);
     }
+    if fake.name == CARD_PRODUCER_FAKE.name {
+        args.extend([
+            "--api-key".to_owned(),
+            deployment.secret("HMS_PRINT_API_KEY")?.to_owned(),
+            "--record".to_owned(),
+            repo.hms("print-jobs.jsonl").display().to_string(),
+        ]);
+    }
     if fake.name == BANKID_SIMULATOR.name {
         args.extend([
             "--client-id".to_owned(),
@@ -466,6 +475,12 @@ fn print_summary(repo: &Repo, deployment: &Deployment, prereqs: &prereqs::Prereq
         repo.show(&repo.hms("mail")),
         repo.show(&repo.hms("sms.jsonl")),
         deployment.fake_url(&SMS_FAKE)
+    );
+    println!(
+        "Print jobs the card producer was sent are in {} (one JSON a line, images as \
+         digests), or GET {}/_fake/jobs.",
+        repo.show(&repo.hms("print-jobs.jsonl")),
+        deployment.fake_url(&CARD_PRODUCER_FAKE)
     );
     if let Some(first) = SERVICES.first() {
         println!("Try: grpcurl -plaintext {} list", deployment.addr(first));

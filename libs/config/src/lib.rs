@@ -43,6 +43,27 @@ impl ConfigError {
     }
 }
 
+/// The address of an outside party (an SMS provider, the card producer)
+/// that we send personal data or credentials to: `https`, or plain `http`
+/// only to this machine (a development fake).
+pub fn outside_party_url(setting: &str, value: &str) -> Result<url::Url, ConfigError> {
+    let url = url::Url::parse(value).map_err(|e| ConfigError::invalid(setting, e))?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        _ => Err(ConfigError::invalid(
+            setting,
+            "must be https (http only to this machine)",
+        )),
+    }
+}
+
 /// All sources of configuration for one binary.
 #[derive(Debug, Clone)]
 pub struct Sources {
@@ -204,6 +225,26 @@ mod tests {
         flag: bool,
         #[serde(rename = "grace_secs", default, deserialize_with = "duration::seconds")]
         grace: std::time::Duration,
+    }
+
+    #[test]
+    fn outside_parties_are_reached_over_https_or_on_this_machine() {
+        for ok in [
+            "https://n-eu.linkmobility.io",
+            "http://127.0.0.1:8092",
+            "http://localhost:1",
+            "http://[::1]:2",
+        ] {
+            assert!(outside_party_url("HMS_X_URL", ok).is_ok(), "{ok}");
+        }
+        for refused in [
+            "http://n-eu.linkmobility.io",
+            "ftp://127.0.0.1",
+            "not a url",
+        ] {
+            let error = outside_party_url("HMS_X_URL", refused).expect_err(refused);
+            assert!(error.to_string().contains("HMS_X_URL"));
+        }
     }
 
     #[test]

@@ -101,6 +101,8 @@ events! {
     CardDeactivated => Cards, "card_deactivated";
     CardExpired => Cards, "card_expired";
     CardExpiring => Cards, "card_expiring";
+    PrintHandedOver => Cards, "print_handed_over";
+    PrintAbandoned => Cards, "print_abandoned";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -128,9 +128,7 @@ impl Relay {
     }
 
     async fn listen(&self) -> Result<PgListener, sqlx::Error> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
-        listener.listen("hms_outbox").await?;
-        Ok(listener)
+        hms_db::listener(&self.pool, &["hms_outbox"]).await
     }
 
     /// Publishes every unpublished row; returns how many went out.

@@ -76,7 +76,7 @@ pub const SERVICES: [ServiceSpec; 8] = [
         name: Cards,
         port_offset: 7,
         keeps_data: true,
-        calls: &[Orders, Companies],
+        calls: &[Orders, Companies, Media],
     },
     ServiceSpec {
         name: Notifications,

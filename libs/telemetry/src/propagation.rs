@@ -43,6 +43,14 @@ pub fn continue_from_http(span: &tracing::Span, headers: &http::HeaderMap) {
     let _ = span.set_parent(extract_from_http(headers));
 }
 
+/// Makes `span` continue a trace stored with queued work, if any.
+pub fn continue_from_stored(span: &tracing::Span, context: &TraceContext) {
+    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&MapExtractor(context))
+    });
+    let _ = span.set_parent(parent);
+}
+
 /// Writes stored trace context into the headers of a NATS message.
 pub fn inject_into_nats(context: &TraceContext, headers: &mut async_nats::HeaderMap) {
     for (key, value) in context {
@@ -65,6 +73,18 @@ struct MapInjector<'a>(&'a mut TraceContext);
 impl Injector for MapInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
         self.0.insert(key.to_owned(), value);
+    }
+}
+
+struct MapExtractor<'a>(&'a TraceContext);
+
+impl Extractor for MapExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(String::as_str).collect()
     }
 }
 

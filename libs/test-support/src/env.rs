@@ -38,6 +38,8 @@ pub struct TestEnv {
     /// with it.
     mail: Option<MailSink>,
     sms: Option<FakeProcess>,
+    /// The card producer cards hands print jobs to, started with it.
+    card_producer: Option<FakeProcess>,
     /// Services that reach their database through a cable the test can
     /// pull.
     cables: BTreeMap<ServiceName, Cable>,
@@ -122,6 +124,15 @@ impl TestEnv {
             ("HMS_PUBLIC_URL", "https://bestill.hms-kort.test".to_owned()),
             ("HMS_SMS_USERNAME", fakes::SMS_USERNAME.to_owned()),
             ("HMS_SMS_PASSWORD", fakes::SMS_PASSWORD.to_owned()),
+            (
+                "HMS_NOTIFY_BACKOFFICE_EMAIL",
+                fakes::BACK_OFFICE_EMAIL.to_owned(),
+            ),
+            ("HMS_PRINT_API_KEY", fakes::PRINT_API_KEY.to_owned()),
+            // A print job the producer did not take is sent again within a
+            // second.
+            ("HMS_PRINT_RETRY_BASE_MS", "200".to_owned()),
+            ("HMS_PRINT_RETRY_MAX_MS", "1000".to_owned()),
             // Tests send from one address, faster than any person; the
             // test of the limits sets its own.
             ("HMS_RATE_LIMIT_PER_CLIENT", "1000000".to_owned()),
@@ -145,6 +156,7 @@ impl TestEnv {
             fakes: Vec::new(),
             mail: None,
             sms: None,
+            card_producer: None,
             cables: BTreeMap::new(),
             gateway_http: ports::reserve(),
         };
@@ -259,6 +271,12 @@ impl TestEnv {
             self.mail = Some(mail);
             self.sms = Some(sms);
         }
+        if service == ServiceName::Cards && self.card_producer.is_none() {
+            let producer = fakes::start_card_producer(&self.dir).await;
+            self.settings
+                .insert("HMS_PRINT_URL".to_owned(), producer.url());
+            self.card_producer = Some(producer);
+        }
         let mut settings = self.settings.clone();
         if let Some(secret) = self.service_secrets.get(service.as_str()) {
             settings.insert("HMS_SERVICE_SECRET".to_owned(), secret.clone());
@@ -333,6 +351,47 @@ impl TestEnv {
         assert_eq!(answer.status(), 204);
     }
 
+    fn card_producer_url(&self) -> String {
+        self.card_producer
+            .as_ref()
+            .expect("the card producer starts with cards")
+            .url()
+    }
+
+    /// Every print job the card producer took, oldest first.
+    pub async fn print_jobs(&self) -> Vec<fakes::PrintJob> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::get(format!("{}/_fake/jobs", self.card_producer_url()))
+            .await
+            .expect("ask the card producer")
+            .json()
+            .await
+            .expect("the card producer's jobs")
+    }
+
+    /// Makes the card producer fail: `{"status": 503, "times": 2}` or
+    /// `{"status": 503, "for_ms": 30000}`.
+    pub async fn producer_fail(&self, how: serde_json::Value) {
+        self.tell_card_producer("fail", how).await;
+    }
+
+    /// Makes the card producer answer each job this long after taking it.
+    pub async fn producer_delay(&self, ms: u64) {
+        self.tell_card_producer("delay", serde_json::json!({ "ms": ms }))
+            .await;
+    }
+
+    async fn tell_card_producer(&self, what: &str, body: serde_json::Value) {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let answer = reqwest::Client::new()
+            .post(format!("{}/_fake/{what}", self.card_producer_url()))
+            .json(&body)
+            .send()
+            .await
+            .expect("tell the card producer");
+        assert_eq!(answer.status(), 204);
+    }
+
     /// Starts every service.
     pub async fn start_all(&mut self) {
         for service in ServiceName::ALL {
@@ -344,6 +403,13 @@ impl TestEnv {
     pub async fn stop(&mut self, service: ServiceName) -> Option<i32> {
         let mut process = self.processes.remove(&service)?;
         process.terminate().await
+    }
+
+    /// Kills a service at once (SIGKILL), as a crash would.
+    pub async fn crash(&mut self, service: ServiceName) {
+        if let Some(mut process) = self.processes.remove(&service) {
+            process.kill().await;
+        }
     }
 
     /// A plain channel to a running service, as an anonymous client.

@@ -112,5 +112,23 @@ pub async fn start_sms(dir: &Path) -> FakeProcess {
 pub const SMS_USERNAME: &str = "hms-test";
 pub const SMS_PASSWORD: &str = "test-sms-password";
 
+/// The card producer's fake, demanding the tests' API key.
+pub async fn start_card_producer(dir: &Path) -> FakeProcess {
+    FakeProcess::start(
+        "card-producer-fake",
+        dir,
+        &["--api-key".to_owned(), PRINT_API_KEY.to_owned()],
+    )
+    .await
+}
+
+pub const PRINT_API_KEY: &str = "test-print-api-key";
+
+/// Where notifications tells the back office, in tests.
+pub const BACK_OFFICE_EMAIL: &str = "kontroll@hms-kort.test";
+
+/// A print job the card producer's fake took.
+pub use card_producer_fake::Job as PrintJob;
+
 /// A text message the SMS fake accepted.
 pub use sms_fake::Received as Sms;

@@ -107,6 +107,11 @@ impl ServiceProcess {
         }
     }
 
+    /// Kills the process without warning and waits for it to be gone.
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+    }
+
     /// The last `lines` lines of the service's log.
     pub fn log_tail(&self, lines: usize) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();

@@ -1,7 +1,11 @@
 use std::time::Duration;
 
 use hms_config::{ConfigError, Sources};
+use hms_db::work::Backoff;
+use secrecy::SecretString;
 use serde::Deserialize;
+
+use crate::producer::ProducerSettings;
 
 /// The cards service's own settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -31,6 +35,63 @@ pub struct CardsConfig {
         deserialize_with = "hms_config::duration::millis"
     )]
     pub lookup_floor: Duration,
+    /// `HMS_MEDIA_URL`: where the media service answers (the photos and
+    /// signatures to print).
+    pub media_url: String,
+    /// `HMS_PRINT_URL`: the card producer's print-job API (https, or http
+    /// to this machine only).
+    pub print_url: String,
+    /// `HMS_PRINT_API_KEY`: our key at the card producer.
+    #[serde(default = "empty_secret")]
+    pub print_api_key: SecretString,
+    /// `HMS_PRINT_TIMEOUT_SECS`: the longest one send of a print job may
+    /// take.
+    #[serde(
+        rename = "print_timeout_secs",
+        default = "default_print_timeout",
+        deserialize_with = "hms_config::duration::seconds"
+    )]
+    pub print_timeout: Duration,
+    /// `HMS_PRINT_RETRY_BASE_MS`: the first wait after a print job was not
+    /// taken; it doubles, with jitter, up to `HMS_PRINT_RETRY_MAX_MS`.
+    #[serde(
+        rename = "print_retry_base_ms",
+        default = "default_print_retry_base",
+        deserialize_with = "hms_config::duration::millis"
+    )]
+    pub print_retry_base: Duration,
+    #[serde(
+        rename = "print_retry_max_ms",
+        default = "default_print_retry_max",
+        deserialize_with = "hms_config::duration::millis"
+    )]
+    pub print_retry_max: Duration,
+}
+
+/// The settings as the service uses them.
+pub struct Settings {
+    pub orders_url: String,
+    pub companies_url: String,
+    pub media_url: String,
+    pub card_validity_months: u32,
+    pub check_interval: Duration,
+    pub lookup_floor: Duration,
+    pub producer: ProducerSettings,
+    pub print_timeout: Duration,
+    pub print_backoff: Backoff,
+}
+
+fn empty_secret() -> SecretString {
+    SecretString::from(String::new())
+}
+fn default_print_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_print_retry_base() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_print_retry_max() -> Duration {
+    Duration::from_secs(60)
 }
 
 fn default_validity() -> u32 {
@@ -44,7 +105,7 @@ fn default_lookup_floor() -> Duration {
 }
 
 /// Reads the service's own settings.
-pub fn load(sources: &Sources) -> Result<CardsConfig, ConfigError> {
+pub fn load(sources: &Sources) -> Result<Settings, ConfigError> {
     let config: CardsConfig = sources.get()?;
     if !(1..=120).contains(&config.card_validity_months) {
         return Err(ConfigError::invalid(
@@ -52,5 +113,18 @@ pub fn load(sources: &Sources) -> Result<CardsConfig, ConfigError> {
             "must be 1 to 120",
         ));
     }
-    Ok(config)
+    Ok(Settings {
+        producer: ProducerSettings::parse(&config.print_url, config.print_api_key)?,
+        orders_url: config.orders_url,
+        companies_url: config.companies_url,
+        media_url: config.media_url,
+        card_validity_months: config.card_validity_months,
+        check_interval: config.check_interval.max(Duration::from_secs(1)),
+        lookup_floor: config.lookup_floor,
+        print_timeout: config.print_timeout.max(Duration::from_secs(1)),
+        print_backoff: Backoff {
+            base: config.print_retry_base.max(Duration::from_millis(10)),
+            max: config.print_retry_max.max(config.print_retry_base),
+        },
+    })
 }

@@ -39,6 +39,33 @@ impl CardStatus {
     }
 }
 
+/// Where the physical card is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrintState {
+    /// Waiting for the card producer to take it.
+    Awaiting,
+    /// The card producer has it.
+    HandedOver,
+    /// The photo was gone before the producer took it.
+    NeedsPhoto,
+}
+
+impl PrintState {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Awaiting => "awaiting",
+            Self::HandedOver => "handed_over",
+            Self::NeedsPhoto => "needs_photo",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Awaiting, Self::HandedOver, Self::NeedsPhoto]
+            .into_iter()
+            .find(|state| state.as_str() == value)
+    }
+}
+
 /// A change people make to a card; expiry is the platform's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -99,6 +126,7 @@ pub struct Card {
     pub issued_at: DateTime<Utc>,
     pub valid_until: DateTime<Utc>,
     pub status: CardStatus,
+    pub print_state: PrintState,
     pub history: Vec<StatusChange>,
 }
 

@@ -57,7 +57,12 @@ impl CardsError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             Self::Unavailable { .. } => true,
-            Self::Failed { code, .. } => *code != tonic::Code::InvalidArgument,
+            // Refused (our credentials, our rights): an operator fixes it.
+            // A bad or unknown order is the event's fault: retried, then
+            // parked.
+            Self::Failed { code, .. } => {
+                !matches!(code, tonic::Code::InvalidArgument | tonic::Code::NotFound)
+            }
             Self::Database(cause) => hms_db::is_unavailable(cause),
             Self::Events(cause) => cause.is_unavailable(),
             _ => false,

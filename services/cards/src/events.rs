@@ -1,5 +1,6 @@
-//! Events in: an approved order is issued its cards, in the transaction
-//! that marks the event handled.
+//! Events in, each handled in the transaction that marks it handled: an
+//! approved order is issued its cards; a redacted order's photos are gone,
+//! so a print job still waiting for them is given up.
 
 use hms_domain::OrderId;
 use hms_events::{EventHandler, EventMeta, HandlerError};
@@ -21,6 +22,24 @@ impl EventHandler<pb::OrderApproved> for OnOrderApproved {
             .map_err(|_| HandlerError::Reject("order_id is not a UUID".to_owned()))?;
         self.0
             .issue(tx, order_id)
+            .await
+            .map(drop)
+            .map_err(HandlerError::from)
+    }
+}
+
+pub struct OnOrderRedacted;
+
+impl EventHandler<pb::OrderRedacted> for OnOrderRedacted {
+    async fn handle(
+        &self,
+        event: pb::OrderRedacted,
+        _meta: &EventMeta,
+        tx: &mut PgConnection,
+    ) -> Result<(), HandlerError> {
+        let order_id = OrderId::parse(&event.order_id)
+            .map_err(|_| HandlerError::Reject("order_id is not a UUID".to_owned()))?;
+        crate::printing::abandon(tx, order_id, "the photos were deleted before the handover")
             .await
             .map(drop)
             .map_err(HandlerError::from)

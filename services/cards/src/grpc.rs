@@ -11,11 +11,12 @@ use hms_proto::time::timestamp;
 use tonic::{Request, Response, Status};
 
 use crate::authz::Guard;
-use crate::domain::{Card, CardStatus, Change};
+use crate::domain::{Card, CardStatus, Change, PrintState};
 use crate::lifecycle::Lifecycle;
 use crate::storage::Store;
 
 hms_proto::proto_enum!(CardStatus => pb::CardStatus { Active, Blocked, Deactivated, Expired });
+hms_proto::proto_enum!(PrintState => pb::PrintState { Awaiting, HandedOver, NeedsPhoto });
 
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 200;
@@ -204,6 +205,7 @@ fn card_to_proto(card: Card) -> pb::Card {
         issued_at: Some(timestamp(card.issued_at)),
         valid_until: Some(timestamp(card.valid_until)),
         status: status.to_i32(),
+        print_state: card.print_state.to_i32(),
         history: card
             .history
             .into_iter()

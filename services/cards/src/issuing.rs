@@ -104,6 +104,7 @@ impl Issuer {
             )
             .await?;
         }
+        Store::queue_print(tx, order_id, company_id).await?;
         tracing::info!(%order_id, issued = missing.len(), "cards issued");
         Ok(missing.len())
     }

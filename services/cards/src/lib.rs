@@ -2,7 +2,8 @@
 //! card per worker, valid two years; the company or the back office blocks
 //! a lost card or deactivates one whose holder left; the platform expires
 //! cards at their end and tells the company 60 and 30 days ahead; anyone
-//! may check a card by its number.
+//! may check a card by its number. Between approval and the purge, each
+//! order's print material goes to the card producer, once ([`printing`]).
 
 mod authz;
 mod config;
@@ -12,11 +13,13 @@ mod events;
 mod grpc;
 mod issuing;
 mod lifecycle;
+mod printing;
+mod producer;
 mod storage;
 
 use hms_layout::ServiceName;
 use hms_proto::cards::v1::card_service_server::CardServiceServer;
-use hms_proto::events::v1::OrderApproved;
+use hms_proto::events::v1::{OrderApproved, OrderRedacted};
 use hms_runtime::{Config, Service, StartupError, StatefulService};
 use tokio_util::sync::CancellationToken;
 
@@ -29,7 +32,7 @@ pub struct Cards;
 
 impl Service for Cards {
     const NAME: ServiceName = ServiceName::Cards;
-    type Settings = CardsConfig;
+    type Settings = config::Settings;
 
     fn settings(sources: &hms_config::Sources) -> Result<Self::Settings, hms_config::ConfigError> {
         config::load(sources)
@@ -57,7 +60,21 @@ impl Service for Cards {
         subscriber
             .subscribe::<OrderApproved, _>(events::OnOrderApproved(issuer))
             .await?;
+        subscriber
+            .subscribe::<OrderRedacted, _>(events::OnOrderRedacted)
+            .await?;
         service.adopt(subscriber.into_tasks());
+
+        let producer = producer::Producer::new(settings.producer, settings.print_timeout)
+            .map_err(StartupError::Config)?;
+        let printer = printing::Printer::new(
+            store.clone(),
+            service.connect(&settings.media_url, ServiceName::Media)?,
+            producer,
+            settings.print_backoff,
+            settings.print_timeout,
+        );
+        service.spawn(printer.run(service.core.shutdown.clone()));
 
         let lifecycle = lifecycle::Lifecycle::new(store.clone());
         service.spawn(

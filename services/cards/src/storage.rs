@@ -1,13 +1,14 @@
 //! The cards database: cards and their history.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use hms_domain::{CardId, CardNumber, CardType, CompanyId, OrderId, WorkerId};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::domain::{Card, CardStatus, StatusChange};
+use crate::domain::{Card, CardStatus, PrintState, StatusChange};
 use crate::error::CardsError;
 
 #[derive(Clone)]
@@ -29,10 +30,11 @@ struct CardRow {
     issued_at: DateTime<Utc>,
     valid_until: DateTime<Utc>,
     status: String,
+    print_state: String,
 }
 
 const CARD_COLUMNS: &str = "card_id, card_number, company_id, order_id, worker_id, holder_name, \
-    employer_org_number, employer_name, card_type, issued_at, valid_until, status";
+    employer_org_number, employer_name, card_type, issued_at, valid_until, status, print_state";
 
 impl CardRow {
     fn into_card(self, history: Vec<StatusChange>) -> Result<Card, CardsError> {
@@ -41,6 +43,8 @@ impl CardRow {
             card_number: CardNumber::parse(&self.card_number).map_err(|_| corrupt("number"))?,
             card_type: CardType::parse(&self.card_type).map_err(|_| corrupt("type"))?,
             status: CardStatus::parse(&self.status).ok_or_else(|| corrupt("status"))?,
+            print_state: PrintState::parse(&self.print_state)
+                .ok_or_else(|| corrupt("print state"))?,
             card_id: CardId::from_uuid(self.card_id),
             company_id: CompanyId::from_uuid(self.company_id),
             order_id: OrderId::from_uuid(self.order_id),
@@ -306,5 +310,216 @@ impl Store {
         rows.into_iter()
             .map(|row| row.into_card(Vec::new()))
             .collect()
+    }
+}
+
+/// The PostgreSQL channel a new print job is announced on; the
+/// notification arrives when the job's transaction commits.
+pub const PRINT_JOB_CHANNEL: &str = "cards_print_jobs";
+
+/// A print job leased to this worker.
+pub struct PrintJobLease {
+    pub order_id: OrderId,
+    /// This attempt included.
+    pub attempts: u32,
+    /// The trace of the approval that queued it.
+    pub trace_context: hms_telemetry::TraceContext,
+}
+
+/// What is printed on one card, besides the images media holds.
+pub struct CardToPrint {
+    pub worker_id: WorkerId,
+    pub card_number: CardNumber,
+    pub holder_name: String,
+    pub employer_name: String,
+    pub employer_org_number: String,
+    pub card_type: CardType,
+    pub valid_until: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct CardToPrintRow {
+    worker_id: Uuid,
+    card_number: String,
+    holder_name: String,
+    employer_name: String,
+    employer_org_number: String,
+    card_type: String,
+    valid_until: DateTime<Utc>,
+}
+
+impl Store {
+    /// Queues an order's print job in `tx`, once, and wakes the printer
+    /// when `tx` commits.
+    pub async fn queue_print(
+        tx: &mut PgConnection,
+        order_id: OrderId,
+        company_id: CompanyId,
+    ) -> Result<(), CardsError> {
+        let trace_context =
+            serde_json::to_string(&hms_telemetry::current_trace_context()).unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO print_jobs (order_id, company_id, trace_context) VALUES ($1, $2, $3)
+             ON CONFLICT (order_id) DO NOTHING",
+        )
+        .bind(order_id.as_uuid())
+        .bind(company_id.as_uuid())
+        .bind(trace_context)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(PRINT_JOB_CHANNEL)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Leases up to `limit` due print jobs for `lease`, counting the attempt.
+    pub async fn lease_print_jobs(
+        &self,
+        limit: i64,
+        lease: Duration,
+        lease_id: Uuid,
+    ) -> Result<Vec<PrintJobLease>, CardsError> {
+        let rows: Vec<(Uuid, i32, String)> = sqlx::query_as(
+            "UPDATE print_jobs SET lease_id = $1, leased_until = now() + $2 * interval '1 millisecond',
+                    attempts = attempts + 1
+             WHERE order_id IN (
+                 SELECT order_id FROM print_jobs
+                 WHERE state = 'pending' AND next_attempt_at <= now()
+                   AND (leased_until IS NULL OR leased_until < now())
+                 ORDER BY next_attempt_at LIMIT $3
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING order_id, attempts, trace_context",
+        )
+        .bind(lease_id)
+        .bind(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(order_id, attempts, trace_context)| PrintJobLease {
+                order_id: OrderId::from_uuid(order_id),
+                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                trace_context: serde_json::from_str(&trace_context).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// The cards of an order that still count, to print.
+    pub async fn cards_to_print(&self, order_id: OrderId) -> Result<Vec<CardToPrint>, CardsError> {
+        let rows: Vec<CardToPrintRow> = sqlx::query_as(
+            "SELECT worker_id, card_number, holder_name, employer_name, employer_org_number,
+                    card_type, valid_until
+             FROM cards WHERE order_id = $1 AND status = 'active' ORDER BY card_number",
+        )
+        .bind(order_id.as_uuid())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let corrupt =
+                    |what: &str| CardsError::Corrupt(format!("{what} of a card to print"));
+                Ok(CardToPrint {
+                    worker_id: WorkerId::from_uuid(row.worker_id),
+                    card_number: CardNumber::parse(&row.card_number)
+                        .map_err(|_| corrupt("number"))?,
+                    card_type: CardType::parse(&row.card_type).map_err(|_| corrupt("type"))?,
+                    holder_name: row.holder_name,
+                    employer_name: row.employer_name,
+                    employer_org_number: row.employer_org_number,
+                    valid_until: row.valid_until,
+                })
+            })
+            .collect()
+    }
+
+    /// Marks an order's job and cards handed over, in `tx`; the company and
+    /// how many cards, or nothing if that was recorded before. A job given
+    /// up meanwhile counts as handed over: the producer has it.
+    pub async fn mark_handed_over(
+        tx: &mut PgConnection,
+        order_id: OrderId,
+        producer_job_id: &str,
+    ) -> Result<Option<(CompanyId, u32)>, CardsError> {
+        let company: Option<Uuid> = sqlx::query_scalar(
+            "UPDATE print_jobs SET state = 'handed_over', handed_over_at = now(),
+                    producer_job_id = $2, lease_id = NULL, leased_until = NULL, last_error = NULL
+             WHERE order_id = $1 AND state <> 'handed_over'
+             RETURNING company_id",
+        )
+        .bind(order_id.as_uuid())
+        .bind(producer_job_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(company) = company else {
+            return Ok(None);
+        };
+        let cards = sqlx::query(
+            "UPDATE cards SET print_state = 'handed_over' WHERE order_id = $1 AND status = 'active'",
+        )
+        .bind(order_id.as_uuid())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        Ok(Some((
+            CompanyId::from_uuid(company),
+            u32::try_from(cards).unwrap_or(u32::MAX),
+        )))
+    }
+
+    /// Puts a leased job back for a later attempt; false if the lease was
+    /// lost or the job settled meanwhile.
+    pub async fn print_later(
+        &self,
+        order_id: OrderId,
+        lease_id: Uuid,
+        wait: Duration,
+        reason: &str,
+    ) -> Result<bool, CardsError> {
+        let updated = sqlx::query(
+            "UPDATE print_jobs SET next_attempt_at = now() + $3 * interval '1 millisecond', last_error = $4,
+                    lease_id = NULL, leased_until = NULL
+             WHERE order_id = $1 AND lease_id = $2 AND state = 'pending'",
+        )
+        .bind(order_id.as_uuid())
+        .bind(lease_id)
+        .bind(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX))
+        .bind(reason)
+        .execute(&self.pool)
+        .await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
+    /// Gives up a pending job in `tx`: its cards need a new photo. The
+    /// company and each card's number and holder, or nothing if the job was
+    /// not pending.
+    pub async fn abandon_print(
+        tx: &mut PgConnection,
+        order_id: OrderId,
+        reason: &str,
+    ) -> Result<Option<(CompanyId, Vec<(String, String)>)>, CardsError> {
+        let company: Option<Uuid> = sqlx::query_scalar(
+            "UPDATE print_jobs SET state = 'abandoned', abandoned_at = now(), last_error = $2,
+                    lease_id = NULL, leased_until = NULL
+             WHERE order_id = $1 AND state = 'pending'
+             RETURNING company_id",
+        )
+        .bind(order_id.as_uuid())
+        .bind(reason)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(company) = company else {
+            return Ok(None);
+        };
+        let cards: Vec<(String, String)> = sqlx::query_as(
+            "UPDATE cards SET print_state = 'needs_photo' WHERE order_id = $1
+             RETURNING card_number, holder_name",
+        )
+        .bind(order_id.as_uuid())
+        .fetch_all(&mut *tx)
+        .await?;
+        Ok(Some((CompanyId::from_uuid(company), cards)))
     }
 }

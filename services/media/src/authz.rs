@@ -7,6 +7,7 @@
 //! | ListDocuments    | `orders:read`     | orders (before a submit)  |
 //! | DownloadDocument | `backoffice:read` |                           |
 //! | PurgeOrderMedia  |                   | redaction, and only it    |
+//! | GetPrintMaterial |                   | cards, and only it        |
 //!
 //! A person without access to the company gets NOT_FOUND, whether or not
 //! the order or document exists.
@@ -26,6 +27,12 @@ pub fn authorize_purge(caller: &Caller) -> Result<(), Status> {
     hms_grpc::status::permit(caller, caller.is_service(ServiceName::Redaction))
 }
 
+/// Print material goes to the cards service alone, which hands it to the
+/// card producer.
+pub fn authorize_print_material(caller: &Caller) -> Result<(), Status> {
+    hms_grpc::status::permit(caller, caller.is_service(ServiceName::Cards))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,6 +48,17 @@ mod tests {
             authorize_purge(&Caller::Anonymous).map_err(|s| s.code()),
             Err(tonic::Code::Unauthenticated)
         );
+    }
+
+    #[test]
+    fn only_cards_reads_print_material() {
+        assert!(authorize_print_material(&Caller::Service("cards".into())).is_ok());
+        for other in ["redaction", "gateway", "orders"] {
+            assert_eq!(
+                authorize_print_material(&Caller::Service(other.into())).map_err(|s| s.code()),
+                Err(tonic::Code::PermissionDenied)
+            );
+        }
     }
 
     #[test]

@@ -30,6 +30,12 @@ pub struct Found {
     pub company_id: CompanyId,
 }
 
+/// One worker's photo and signature, decrypted, for the card producer.
+pub struct PrintMaterial {
+    pub photo: (ContentType, Vec<u8>),
+    pub signature: (ContentType, Vec<u8>),
+}
+
 /// What a purge removed, this time and in all.
 pub struct Purged {
     pub objects_deleted: u32,
@@ -182,6 +188,40 @@ impl Documents {
             .get(document.id, &document.object_path, &wrapped_key)
             .await?;
         Ok((document, bytes))
+    }
+
+    /// A worker's photo and signature, for printing the card: only of an
+    /// approved order whose documents are not purged yet.
+    pub async fn print_material(
+        &self,
+        order_id: OrderId,
+        worker_id: WorkerId,
+    ) -> Result<PrintMaterial, MediaError> {
+        if !self.orders.state(order_id).await?.approved {
+            return Err(MediaError::NotApproved);
+        }
+        let documents = self.store.list(order_id).await?;
+        let read = |kind: DocumentKind| {
+            let document = documents
+                .iter()
+                .find(|document| document.worker_id == worker_id && document.kind == kind);
+            async move {
+                let Some(document) = document else {
+                    // Purged (perhaps just now), or never uploaded.
+                    return Err(if self.store.is_purged(order_id).await? {
+                        MediaError::OrderPurged
+                    } else {
+                        MediaError::NotFound
+                    });
+                };
+                let found = self.find(document.id).await?;
+                let (document, bytes) = self.read(found).await?;
+                Ok((document.content_type, bytes))
+            }
+        };
+        let photo = read(DocumentKind::PassportPhoto).await?;
+        let signature = read(DocumentKind::Signature).await?;
+        Ok(PrintMaterial { photo, signature })
     }
 
     /// Destroys every key of the order's documents, then the objects. Only

@@ -34,6 +34,8 @@ pub enum MediaError {
     OrdersFailed(String),
     #[error("the order is not decided; its documents are kept")]
     NotDecided,
+    #[error("the order is not approved; nothing of it is printed")]
+    NotApproved,
     #[error("the object store failed: {0}")]
     Store(String),
     #[error("stored data is inconsistent: {0}")]
@@ -50,9 +52,12 @@ impl From<MediaError> for Status {
         match error {
             NotFound | TargetNotFound(_) => Status::not_found(error.to_string()),
             Rejected(_) | TooLarge(_) => Status::invalid_argument(error.to_string()),
-            CompanyNotApproved(_) | OrderClosed | OrderPurged | NotDecided | UnsafeDocument => {
-                Status::failed_precondition(error.to_string())
-            }
+            CompanyNotApproved(_)
+            | OrderClosed
+            | OrderPurged
+            | NotDecided
+            | NotApproved
+            | UnsafeDocument => Status::failed_precondition(error.to_string()),
             OrdersUnavailable(cause) => hms_grpc::status::unavailable("the orders service", cause),
             Busy => hms_grpc::status::unavailable("the media service", "every decoder is busy"),
             Store(cause) => hms_grpc::status::unavailable("the object store", cause),

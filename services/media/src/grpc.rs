@@ -17,6 +17,7 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::authz;
 use crate::documents::Documents;
 use crate::error::MediaError;
+use crate::sanitize::ContentType;
 use crate::storage::Document;
 
 const DOWNLOAD_CHUNK: usize = 64 * 1024;
@@ -174,6 +175,28 @@ impl pb::media_service_server::MediaService for MediaApi {
             total_objects_deleted: purged.totals.objects_deleted,
             total_keys_destroyed: purged.totals.keys_destroyed,
         }))
+    }
+
+    async fn get_print_material(
+        &self,
+        request: Request<pb::GetPrintMaterialRequest>,
+    ) -> Result<Response<pb::GetPrintMaterialResponse>, Status> {
+        authz::authorize_print_material(&hms_grpc::caller(&request))?;
+        let request = request.get_ref();
+        let order_id = parse_id("order_id", &request.order_id, OrderId::parse)?;
+        let worker_id = parse_id("worker_id", &request.worker_id, WorkerId::parse)?;
+        let material = self.documents.print_material(order_id, worker_id).await?;
+        Ok(Response::new(pb::GetPrintMaterialResponse {
+            photo: Some(print_image(material.photo)),
+            signature: Some(print_image(material.signature)),
+        }))
+    }
+}
+
+fn print_image((content_type, data): (ContentType, Vec<u8>)) -> pb::PrintImage {
+    pb::PrintImage {
+        content_type: content_type.as_str().to_owned(),
+        data,
     }
 }
 

@@ -14,6 +14,8 @@ pub struct OrderState {
     pub company_id: CompanyId,
     /// Approved or rejected: its documents may be purged.
     pub decided: bool,
+    /// Approved: its photos and signatures may be printed.
+    pub approved: bool,
 }
 
 #[derive(Clone)]
@@ -39,13 +41,11 @@ impl Orders {
             .await
             .map_err(refusal)?
             .into_inner();
-        let decided = matches!(
-            OrderStatus::try_from(state.status),
-            Ok(OrderStatus::Approved | OrderStatus::Rejected)
-        );
+        let status = OrderStatus::try_from(state.status);
         Ok(OrderState {
             company_id: company(&state.company_id)?,
-            decided,
+            decided: matches!(status, Ok(OrderStatus::Approved | OrderStatus::Rejected)),
+            approved: status == Ok(OrderStatus::Approved),
         })
     }
 

@@ -48,6 +48,10 @@ pub struct NotificationsConfig {
     /// messages.
     #[serde(default = "default_public_url")]
     pub public_url: String,
+    /// `HMS_NOTIFY_BACKOFFICE_EMAIL`: where the back office is told what it
+    /// must follow up (cards that need a new photo); empty for nowhere.
+    #[serde(default, rename = "notify_backoffice_email")]
+    pub back_office_email: String,
     /// `HMS_NOTIFY_RETRY_BASE_MS`: the first wait after a failed send; it
     /// doubles, with jitter, up to `HMS_NOTIFY_RETRY_MAX_MS`.
     #[serde(
@@ -138,6 +142,7 @@ pub struct Settings {
     pub companies_url: String,
     /// Links in messages start here, without a trailing `/`.
     pub public_url: String,
+    pub back_office_email: Option<String>,
     pub retry: RetryPolicy,
     pub concurrency: usize,
     pub send_timeout: Duration,
@@ -148,8 +153,7 @@ pub struct Settings {
 /// How failed sends are tried again.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
-    pub base: Duration,
-    pub max: Duration,
+    pub backoff: hms_db::work::Backoff,
     pub max_attempts: u32,
 }
 
@@ -177,9 +181,13 @@ impl NotificationsConfig {
             )?,
             companies_url: self.companies_url,
             public_url,
+            back_office_email: Some(self.back_office_email.trim().to_lowercase())
+                .filter(|address| !address.is_empty()),
             retry: RetryPolicy {
-                base: self.retry_base.max(Duration::from_millis(10)),
-                max: self.retry_max.max(self.retry_base),
+                backoff: hms_db::work::Backoff {
+                    base: self.retry_base.max(Duration::from_millis(10)),
+                    max: self.retry_max.max(self.retry_base),
+                },
                 max_attempts: self.notify_max_attempts.max(1),
             },
             concurrency: self.notify_concurrency.max(1),

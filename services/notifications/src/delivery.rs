@@ -1,13 +1,12 @@
 //! The worker that sends what the event handlers recorded: woken by each
-//! new message (PostgreSQL `NOTIFY`) and by the clock for retries, it
-//! leases due messages, sends a few at once, and records each outcome.
+//! new message (PostgreSQL `NOTIFY`, through `hms_db::work`) and by the
+//! clock for retries, it leases due messages, sends a few at once, and records each outcome.
 //! Replicas share the work: a leased message is skipped by the others, and
 //! one leased by a crashed replica is taken again when its lease ends.
 
 use std::time::Duration;
 
 use futures::StreamExt;
-use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -17,9 +16,6 @@ use crate::email::{Email, EmailSender};
 use crate::error::NotificationsError;
 use crate::sms::SmsSender;
 use crate::storage::{Delivery, NEW_DELIVERY_CHANNEL, Store};
-
-/// How often due retries are looked for when nothing wakes the worker.
-const POLL: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct Worker {
@@ -33,38 +29,8 @@ pub struct Worker {
 
 impl Worker {
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut listener: Option<PgListener> = None;
-        while !shutdown.is_cancelled() {
-            if listener.is_none() {
-                listener = self.listen().await;
-            }
-            let sent_some = match self.round().await {
-                Ok(claimed) => claimed > 0,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot claim messages to send");
-                    false
-                }
-            };
-            if sent_some {
-                // More may be due; a busy worker does not wait.
-                continue;
-            }
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                () = tokio::time::sleep(POLL) => {}
-                woken = wake(listener.as_mut()) => {
-                    if woken.is_err() {
-                        listener = None;
-                    }
-                }
-            }
-        }
-    }
-
-    async fn listen(&self) -> Option<PgListener> {
-        let mut listener = PgListener::connect_with(&self.store.pool).await.ok()?;
-        listener.listen(NEW_DELIVERY_CHANNEL).await.ok()?;
-        Some(listener)
+        let pool = self.store.pool.clone();
+        hms_db::work::run_woken(&pool, NEW_DELIVERY_CHANNEL, shutdown, || self.round()).await;
     }
 
     /// Sends one batch of due messages; how many there were.
@@ -157,14 +123,6 @@ impl Worker {
             }
             None => SendOutcome::Permanent("unknown channel".to_owned()),
         }
-    }
-}
-
-/// Waits for a new message's notification (forever without a listener).
-async fn wake(listener: Option<&mut PgListener>) -> Result<(), sqlx::Error> {
-    match listener {
-        Some(listener) => listener.recv().await.map(drop),
-        None => std::future::pending().await,
     }
 }
 

@@ -92,10 +92,9 @@ pub enum Next {
 }
 
 impl RetryPolicy {
-    /// After attempt number `attempts` failed with `outcome`. The wait
-    /// doubles from the base up to the maximum, and `jitter` (0 to 1) spreads
-    /// retries of many messages over the last fifth of it, so a provider
-    /// back from an outage is not hit by all of them at once.
+    /// After attempt number `attempts` failed with `outcome`: given up
+    /// when the failure is for good or the attempts are spent, else tried
+    /// again after the backoff's wait (`jitter` is 0 to 1).
     pub fn after(&self, attempts: u32, outcome: &SendOutcome, jitter: f64) -> Next {
         match outcome {
             SendOutcome::Permanent(reason) => Next::GiveUp(reason.clone()),
@@ -103,10 +102,7 @@ impl RetryPolicy {
                 Next::GiveUp(format!("no success after {attempts} attempts"))
             }
             SendOutcome::Transient(_) | SendOutcome::Sent { .. } => {
-                let doublings = attempts.saturating_sub(1).min(20);
-                let wait = self.base.saturating_mul(1u32 << doublings).min(self.max);
-                let spread = wait.mul_f64(0.2 * jitter.clamp(0.0, 1.0));
-                Next::RetryIn(wait - spread)
+                Next::RetryIn(self.backoff.wait(attempts, jitter))
             }
         }
     }
@@ -117,8 +113,10 @@ mod tests {
     use super::*;
 
     const POLICY: RetryPolicy = RetryPolicy {
-        base: Duration::from_secs(2),
-        max: Duration::from_secs(60),
+        backoff: hms_db::work::Backoff {
+            base: Duration::from_secs(2),
+            max: Duration::from_secs(60),
+        },
         max_attempts: 5,
     };
 

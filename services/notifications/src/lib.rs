@@ -66,6 +66,7 @@ impl Service for Notifications {
                 service.connect(&settings.companies_url, ServiceName::Companies)?,
             ),
             settings.public_url.clone(),
+            settings.back_office_email.clone(),
         );
 
         let mut subscriber = service.subscriber();
@@ -113,7 +114,10 @@ impl Service for Notifications {
             .subscribe::<pb::CardExpired, _>(on_notice.clone())
             .await?;
         subscriber
-            .subscribe::<pb::CardExpiring, _>(on_notice)
+            .subscribe::<pb::CardExpiring, _>(on_notice.clone())
+            .await?;
+        subscriber
+            .subscribe::<pb::PrintAbandoned, _>(on_notice)
             .await?;
         service.adopt(subscriber.into_tasks());
 

@@ -28,6 +28,8 @@ pub struct Messages {
     people: People,
     /// Links in messages start here.
     public_url: String,
+    /// Where the back office reads what it must follow up.
+    back_office_email: Option<String>,
 }
 
 /// What a notice came from.
@@ -58,11 +60,17 @@ enum Rendered {
 }
 
 impl Messages {
-    pub fn new(templates: Arc<Templates>, people: People, public_url: String) -> Self {
+    pub fn new(
+        templates: Arc<Templates>,
+        people: People,
+        public_url: String,
+        back_office_email: Option<String>,
+    ) -> Self {
         Self {
             templates,
             people,
             public_url,
+            back_office_email,
         }
     }
 
@@ -198,7 +206,9 @@ impl Messages {
         let mut contacts: Vec<(&Contact, &KnownCompany)> = Vec::new();
         let supplier_company;
         match &notice.recipients {
-            Recipients::Company => contacts.push((&company.contact, company)),
+            Recipients::Company | Recipients::CompanyAndBackOffice => {
+                contacts.push((&company.contact, company));
+            }
             Recipients::OldAndNew { old, new } => {
                 contacts.push((old, company));
                 contacts.push((new, company));
@@ -217,6 +227,17 @@ impl Messages {
         }
         let sms = self.templates.has_sms(notice.kind);
         let mut recipients = BTreeSet::new();
+        if notice.recipients == Recipients::CompanyAndBackOffice
+            && let Some(address) = &self.back_office_email
+        {
+            // Kept under the company the message is about, in bokmål.
+            recipients.insert(Recipient {
+                channel: Channel::Email,
+                address: address.clone(),
+                language: Language::Nb,
+                company_id: company.company_id,
+            });
+        }
         for (contact, owner) in contacts {
             let email = contact.email.trim().to_lowercase();
             if !email.is_empty() {
@@ -291,6 +312,18 @@ impl Messages {
                 let value = match (key.as_str(), value) {
                     ("reason", Value::String(reason)) => json!(tidy(reason)),
                     ("holder", Value::String(holder)) => json!(name(holder)),
+                    ("unprinted", Value::Array(cards)) => json!(
+                        cards
+                            .iter()
+                            .map(|card| {
+                                let mut card = card.clone();
+                                if let Some(holder) = card["holder"].as_str() {
+                                    card["holder"] = json!(name(holder));
+                                }
+                                card
+                            })
+                            .collect::<Vec<_>>()
+                    ),
                     ("scopes", Value::Array(scopes)) => json!(
                         scopes
                             .iter()

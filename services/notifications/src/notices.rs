@@ -30,6 +30,7 @@ pub const KINDS: &[&str] = &[
     "card_deactivated",
     "card_expired",
     "card_expiring",
+    "print_abandoned",
 ];
 
 /// How a company is reached.
@@ -50,6 +51,9 @@ pub enum Recipients {
     /// The company's contact, and the contact of the supplier a grant goes
     /// to or was passed on from, if that supplier is registered here.
     CompanyAndGrantSupplier,
+    /// The company's contact and the back office, by email: something
+    /// went wrong that the back office must follow up.
+    CompanyAndBackOffice,
 }
 
 /// A message to send because of an event.
@@ -365,6 +369,29 @@ fn card_notice(
         valid_until,
         link: format!("/companies/{company}/cards"),
     })
+}
+
+impl Notify for pb::PrintAbandoned {
+    fn notice(&self) -> Result<Notice, HandlerError> {
+        let unprinted: Vec<Value> = self
+            .cards
+            .iter()
+            .map(|card| json!({"card_number": card.card_number, "holder": card.holder_name}))
+            .collect();
+        let facts = json!({"order_id": self.order_id, "unprinted": unprinted});
+        let notice = card_notice(
+            &self.company_id,
+            "print_abandoned",
+            None,
+            facts,
+            self.occurred_at.as_ref(),
+            None,
+        )?;
+        Ok(Notice {
+            recipients: Recipients::CompanyAndBackOffice,
+            ..notice
+        })
+    }
 }
 
 impl Notify for pb::CardBlocked {

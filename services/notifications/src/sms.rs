@@ -32,25 +32,8 @@ impl SmsSettings {
         platform_partner_id: String,
         sender: String,
     ) -> Result<Self, ConfigError> {
-        let base = Url::parse(base).map_err(|e| ConfigError::invalid("HMS_SMS_URL", e))?;
-        // The password and the messages travel in the clear over http:
-        // only to a fake on this machine.
-        let loopback = match base.host() {
-            Some(url::Host::Domain(name)) => name == "localhost",
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        };
-        match base.scheme() {
-            "https" => {}
-            "http" if loopback => {}
-            _ => {
-                return Err(ConfigError::invalid(
-                    "HMS_SMS_URL",
-                    "must be https (http only to this machine)",
-                ));
-            }
-        }
+        // The password and the messages must not travel in the clear.
+        let base = hms_config::outside_party_url("HMS_SMS_URL", base)?;
         let send_url = base
             .join("sms/send")
             .map_err(|e| ConfigError::invalid("HMS_SMS_URL", e))?;

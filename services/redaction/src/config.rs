@@ -26,6 +26,19 @@ pub struct RedactionConfig {
         deserialize_with = "hms_config::duration::seconds"
     )]
     pub reconcile_delay: Duration,
+    /// `HMS_REDACTION_PRINT_DEADLINE_SECS`: the longest an approved order's
+    /// photos and signatures wait for the card producer to take them; then
+    /// they are destroyed anyway and the cards need a new photo.
+    #[serde(
+        rename = "redaction_print_deadline_secs",
+        default = "default_print_deadline",
+        deserialize_with = "hms_config::duration::seconds"
+    )]
+    pub print_deadline: Duration,
+}
+
+fn default_print_deadline() -> Duration {
+    Duration::from_secs(24 * 3600)
 }
 
 fn default_reconcile_interval() -> Duration {

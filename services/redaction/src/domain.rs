@@ -12,6 +12,10 @@ pub enum Trigger {
     Reconciler,
     /// An operator asked.
     Manual,
+    /// The card producer took the approved order's print job.
+    Handover,
+    /// The print deadline passed without a handover.
+    Deadline,
 }
 
 impl Trigger {
@@ -20,13 +24,21 @@ impl Trigger {
             Self::Event => "event",
             Self::Reconciler => "reconciler",
             Self::Manual => "manual",
+            Self::Handover => "handover",
+            Self::Deadline => "deadline",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::Event, Self::Reconciler, Self::Manual]
-            .into_iter()
-            .find(|trigger| trigger.as_str() == value)
+        [
+            Self::Event,
+            Self::Reconciler,
+            Self::Manual,
+            Self::Handover,
+            Self::Deadline,
+        ]
+        .into_iter()
+        .find(|trigger| trigger.as_str() == value)
     }
 }
 
@@ -55,7 +67,13 @@ mod tests {
 
     #[test]
     fn triggers_round_trip() {
-        for trigger in [Trigger::Event, Trigger::Reconciler, Trigger::Manual] {
+        for trigger in [
+            Trigger::Event,
+            Trigger::Reconciler,
+            Trigger::Manual,
+            Trigger::Handover,
+            Trigger::Deadline,
+        ] {
             assert_eq!(Trigger::parse(trigger.as_str()), Some(trigger));
         }
         assert_eq!(Trigger::parse("cron"), None);

@@ -1,4 +1,5 @@
-//! Decided orders arrive as events; each is redacted.
+//! Events in: a rejected order is redacted at once; an approved one is
+//! masked and waits for its print handover, which cards announces.
 
 use hms_domain::{CompanyId, OrderId};
 use hms_events::{EventHandler, EventMeta, HandlerError};
@@ -9,53 +10,73 @@ use crate::domain::Trigger;
 use crate::error::RedactionError;
 use crate::redactor::Redactor;
 
-/// Redacts the order a decision event names.
-pub struct OnDecision(pub Redactor);
+/// Reacts to an order's decision, or to its print handover.
+pub struct OnOrder(pub Redactor);
 
-/// A decision event: approval or rejection both end the need for the data.
-trait Decision {
-    fn order_id(&self) -> &str;
-    fn company_id(&self) -> &str;
+/// The order an event names, and its company if it says.
+fn ids(order_id: &str, company_id: &str) -> Result<(OrderId, Option<CompanyId>), HandlerError> {
+    let order_id = OrderId::parse(order_id)
+        .map_err(|_| HandlerError::Reject("order_id is not a UUID".to_owned()))?;
+    Ok((order_id, CompanyId::parse(company_id).ok()))
 }
 
-impl Decision for pb::OrderApproved {
-    fn order_id(&self) -> &str {
-        &self.order_id
-    }
-    fn company_id(&self) -> &str {
-        &self.company_id
-    }
-}
-
-impl Decision for pb::OrderRejected {
-    fn order_id(&self) -> &str {
-        &self.order_id
-    }
-    fn company_id(&self) -> &str {
-        &self.company_id
+/// How a failed redaction is retried.
+fn handler_error(error: RedactionError) -> HandlerError {
+    match error {
+        // A decision event for an undecided order contradicts orders.
+        error @ RedactionError::NotDecided => HandlerError::Reject(error.to_string()),
+        error @ (RedactionError::Unavailable { .. } | RedactionError::Database(_)) => {
+            HandlerError::Unavailable(error.to_string())
+        }
+        // An unknown order, or a failure on our side: retried a few times,
+        // then parked for an operator.
+        error => HandlerError::Retry(error.to_string()),
     }
 }
 
-impl<E: hms_events::Event + Decision> EventHandler<E> for OnDecision {
+impl EventHandler<pb::OrderApproved> for OnOrder {
     async fn handle(
         &self,
-        event: E,
+        event: pb::OrderApproved,
         _meta: &EventMeta,
         _tx: &mut PgConnection,
     ) -> Result<(), HandlerError> {
-        let order_id = OrderId::parse(event.order_id())
-            .map_err(|_| HandlerError::Reject("order_id is not a UUID".to_owned()))?;
-        let company_id = CompanyId::parse(event.company_id()).ok();
-        match self.0.redact(order_id, company_id, Trigger::Event).await {
-            Ok(_) => Ok(()),
-            // A decision event for an undecided order contradicts orders.
-            Err(error @ RedactionError::NotDecided) => Err(HandlerError::Reject(error.to_string())),
-            Err(error @ (RedactionError::Unavailable { .. } | RedactionError::Database(_))) => {
-                Err(HandlerError::Unavailable(error.to_string()))
-            }
-            // An unknown order, or a failure on our side: retried a few
-            // times, then parked for an operator.
-            Err(error) => Err(HandlerError::Retry(error.to_string())),
-        }
+        let (order_id, company_id) = ids(&event.order_id, &event.company_id)?;
+        self.0
+            .approved(order_id, company_id)
+            .await
+            .map_err(handler_error)
+    }
+}
+
+impl EventHandler<pb::OrderRejected> for OnOrder {
+    async fn handle(
+        &self,
+        event: pb::OrderRejected,
+        _meta: &EventMeta,
+        _tx: &mut PgConnection,
+    ) -> Result<(), HandlerError> {
+        let (order_id, company_id) = ids(&event.order_id, &event.company_id)?;
+        self.0
+            .redact(order_id, company_id, Trigger::Event)
+            .await
+            .map(drop)
+            .map_err(handler_error)
+    }
+}
+
+impl EventHandler<pb::PrintHandedOver> for OnOrder {
+    async fn handle(
+        &self,
+        event: pb::PrintHandedOver,
+        _meta: &EventMeta,
+        _tx: &mut PgConnection,
+    ) -> Result<(), HandlerError> {
+        let (order_id, company_id) = ids(&event.order_id, &event.company_id)?;
+        self.0
+            .handed_over(order_id, company_id)
+            .await
+            .map(drop)
+            .map_err(handler_error)
     }
 }

@@ -58,7 +58,7 @@ impl pb::redaction_service_server::RedactionService for RedactionApi {
     }
 }
 
-hms_proto::proto_enum!(Trigger => pb::Trigger { Event, Reconciler, Manual });
+hms_proto::proto_enum!(Trigger => pb::Trigger { Event, Reconciler, Manual, Handover, Deadline });
 
 fn receipt_to_proto(receipt: Receipt) -> pb::Receipt {
     pb::Receipt {

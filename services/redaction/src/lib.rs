@@ -1,6 +1,7 @@
 //! The redaction service: once the back office decides an order, its
 //! workers' national identity numbers are masked and their documents
-//! destroyed, and a receipt proves it. Decision events drive it; a
+//! destroyed (an approved order's after the card producer has its print
+//! material, or at the print deadline), and a receipt proves it. Decision events drive it; a
 //! reconciler re-drives whatever an outage let slip.
 
 mod authz;
@@ -15,7 +16,7 @@ mod storage;
 use std::time::Duration;
 
 use hms_layout::ServiceName;
-use hms_proto::events::v1::{OrderApproved, OrderRejected};
+use hms_proto::events::v1::{OrderApproved, OrderRejected, PrintHandedOver};
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
 use hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient;
 use hms_proto::redaction::v1::redaction_service_server::RedactionServiceServer;
@@ -56,14 +57,18 @@ impl Service for Redaction {
             storage::Store::new(service.pool.clone()),
             OrderInternalServiceClient::new(orders),
             MediaServiceClient::new(media),
+            config.own.print_deadline,
         );
 
         let mut subscriber = service.subscriber();
         subscriber
-            .subscribe::<OrderApproved, _>(events::OnDecision(redactor.clone()))
+            .subscribe::<OrderApproved, _>(events::OnOrder(redactor.clone()))
             .await?;
         subscriber
-            .subscribe::<OrderRejected, _>(events::OnDecision(redactor.clone()))
+            .subscribe::<OrderRejected, _>(events::OnOrder(redactor.clone()))
+            .await?;
+        subscriber
+            .subscribe::<PrintHandedOver, _>(events::OnOrder(redactor.clone()))
             .await?;
         service.adopt(subscriber.into_tasks());
         service.spawn(redactor.clone().reconcile_forever(

@@ -2,6 +2,11 @@
 //! destroy its documents (media), then keep a receipt and announce it. Each
 //! step is idempotent, so a redaction interrupted anywhere is simply run
 //! again, by the event's redelivery or by the reconciler.
+//!
+//! An approved order's cards are printed with its photos and signatures,
+//! so its numbers are masked at once but its documents are destroyed only
+//! once the card producer has them (cards announces the handover), or when
+//! the print deadline has passed without it.
 
 use std::time::Duration;
 
@@ -11,7 +16,9 @@ use hms_grpc::client::ServiceChannel;
 use hms_proto::media::v1::PurgeOrderMediaRequest;
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
 use hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient;
-use hms_proto::orders::v1::{ListOrdersAwaitingRedactionRequest, MaskNationalIdsRequest};
+use hms_proto::orders::v1::{
+    ListOrdersAwaitingRedactionRequest, MaskNationalIdsRequest, OrderStatus,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::{Receipt, Removed, Trigger};
@@ -31,6 +38,7 @@ pub struct Redactor {
     store: Store,
     orders: OrderInternalServiceClient<ServiceChannel>,
     media: MediaServiceClient<ServiceChannel>,
+    print_deadline: Duration,
 }
 
 impl Redactor {
@@ -38,12 +46,54 @@ impl Redactor {
         store: Store,
         orders: OrderInternalServiceClient<ServiceChannel>,
         media: MediaServiceClient<ServiceChannel>,
+        print_deadline: Duration,
     ) -> Self {
         Self {
             store,
             orders,
             media,
+            print_deadline,
         }
+    }
+
+    /// An approved order: its numbers are masked now; its documents wait
+    /// for the handover, unless that came first.
+    #[tracing::instrument(name = "redaction.approved", skip(self, company_id), fields(%order_id))]
+    pub async fn approved(
+        &self,
+        order_id: OrderId,
+        company_id: Option<CompanyId>,
+    ) -> Result<(), RedactionError> {
+        if self.store.handed_over(order_id).await? {
+            return self
+                .redact(order_id, company_id, Trigger::Handover)
+                .await
+                .map(drop);
+        }
+        if self.store.receipt(order_id).await?.is_some() {
+            return Ok(());
+        }
+        self.store.await_print(order_id, company_id).await?;
+        self.orders
+            .clone()
+            .mask_national_ids(MaskNationalIdsRequest {
+                order_id: order_id.to_string(),
+            })
+            .await
+            .map_err(|status| RedactionError::from_call("orders", status))?;
+        tracing::info!("numbers masked; the documents wait for the print handover");
+        Ok(())
+    }
+
+    /// The card producer has the order's print material: nothing keeps its
+    /// documents now.
+    pub async fn handed_over(
+        &self,
+        order_id: OrderId,
+        company_id: Option<CompanyId>,
+    ) -> Result<Receipt, RedactionError> {
+        self.store.record_handover(order_id, company_id).await?;
+        self.redact(order_id, company_id, Trigger::Handover).await
     }
 
     pub async fn receipt(&self, order_id: OrderId) -> Result<Option<Receipt>, RedactionError> {
@@ -137,11 +187,25 @@ impl Redactor {
 
     /// Re-drives what fell through: redactions that started but never
     /// finished, and decided orders that were never redacted (their event
-    /// was lost or is stuck), once they are `delay` old.
+    /// was lost or is stuck), once they are `delay` old. An approved order
+    /// waits for its print handover, up to the print deadline.
     pub async fn reconcile(&self, delay: Duration) -> Result<usize, RedactionError> {
-        let cutoff =
-            Utc::now() - chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
-        let mut candidates = self.store.unfinished(cutoff).await?;
+        let now = Utc::now();
+        let cutoff = now - chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+        let deadline_cutoff =
+            now - chrono::Duration::from_std(self.print_deadline).unwrap_or(chrono::Duration::MAX);
+        let mut candidates: Vec<(OrderId, Option<CompanyId>, Trigger)> = self
+            .store
+            .unfinished(cutoff)
+            .await?
+            .into_iter()
+            .map(|(order_id, company_id)| (order_id, company_id, Trigger::Reconciler))
+            .collect();
+        for (order_id, company_id) in self.store.past_print_deadline(deadline_cutoff).await? {
+            if !candidates.iter().any(|(id, ..)| *id == order_id) {
+                candidates.push((order_id, company_id, Trigger::Deadline));
+            }
+        }
         let awaiting = self
             .orders
             .clone()
@@ -160,13 +224,30 @@ impl Redactor {
             ) else {
                 continue;
             };
-            if !candidates.iter().any(|(id, _)| *id == order_id) {
-                candidates.push((order_id, company_id));
+            if candidates.iter().any(|(id, ..)| *id == order_id) {
+                continue;
             }
+            let trigger = if order.status != OrderStatus::Approved as i32
+                || self.store.handed_over(order_id).await?
+            {
+                Trigger::Reconciler
+            } else {
+                let decided_at = order
+                    .decided_at
+                    .as_ref()
+                    .and_then(hms_proto::time::from_timestamp)
+                    .unwrap_or(now);
+                if decided_at > deadline_cutoff {
+                    // Still within its time for the card producer.
+                    continue;
+                }
+                Trigger::Deadline
+            };
+            candidates.push((order_id, company_id, trigger));
         }
         let mut redacted = 0;
-        for (order_id, company_id) in candidates {
-            match self.redact(order_id, company_id, Trigger::Reconciler).await {
+        for (order_id, company_id, trigger) in candidates {
+            match self.redact(order_id, company_id, trigger).await {
                 Ok(_) => redacted += 1,
                 Err(error) => {
                     tracing::warn!(%order_id, %error, "reconciler could not redact an order")

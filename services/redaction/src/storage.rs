@@ -164,6 +164,71 @@ impl Store {
         Ok(receipt)
     }
 
+    /// Records that the card producer has an order's print material.
+    pub async fn record_handover(
+        &self,
+        order_id: OrderId,
+        company_id: Option<CompanyId>,
+    ) -> Result<(), RedactionError> {
+        sqlx::query(
+            "INSERT INTO handovers (order_id, company_id) VALUES ($1, $2) \
+             ON CONFLICT (order_id) DO NOTHING",
+        )
+        .bind(order_id.as_uuid())
+        .bind(company_id.map(|id| id.as_uuid()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records that an approved order's documents wait for the handover.
+    pub async fn await_print(
+        &self,
+        order_id: OrderId,
+        company_id: Option<CompanyId>,
+    ) -> Result<(), RedactionError> {
+        sqlx::query(
+            "INSERT INTO awaiting_print (order_id, company_id) VALUES ($1, $2) \
+             ON CONFLICT (order_id) DO NOTHING",
+        )
+        .bind(order_id.as_uuid())
+        .bind(company_id.map(|id| id.as_uuid()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Approved orders that waited for their handover since before
+    /// `before` and are not redacted.
+    pub async fn past_print_deadline(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<Vec<(OrderId, Option<CompanyId>)>, RedactionError> {
+        let rows: Vec<(Uuid, Option<Uuid>)> = sqlx::query_as(
+            "SELECT w.order_id, w.company_id FROM awaiting_print w \
+             LEFT JOIN redactions r ON r.order_id = w.order_id \
+             WHERE w.approved_at < $1 AND r.completed_at IS NULL \
+             ORDER BY w.approved_at LIMIT 1000",
+        )
+        .bind(before)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(order, company)| (OrderId::from_uuid(order), company.map(CompanyId::from_uuid)))
+            .collect())
+    }
+
+    /// Whether the card producer has the order's print material.
+    pub async fn handed_over(&self, order_id: OrderId) -> Result<bool, RedactionError> {
+        Ok(
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM handovers WHERE order_id = $1)")
+                .bind(order_id.as_uuid())
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     /// Redactions started before `before` that never completed.
     pub async fn unfinished(
         &self,

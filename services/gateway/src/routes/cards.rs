@@ -33,6 +33,21 @@ pub enum CardStatus {
 
 hms_proto::proto_enum!(CardStatus => pb::CardStatus { Active, Blocked, Deactivated, Expired });
 
+/// Where the physical card is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PrintState {
+    /// Waiting for the card producer to take it.
+    Awaiting,
+    /// The card producer has it.
+    HandedOver,
+    /// The photo was deleted before the producer took it: order a new card
+    /// for the worker, with a new photo.
+    NeedsPhoto,
+}
+
+hms_proto::proto_enum!(PrintState => pb::PrintState { Awaiting, HandedOver, NeedsPhoto });
+
 /// One change of a card's status.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StatusChange {
@@ -61,6 +76,7 @@ pub struct Card {
     pub issued_at: Option<DateTime<Utc>>,
     pub valid_until: Option<DateTime<Utc>>,
     pub status: CardStatus,
+    pub print_state: PrintState,
     /// Every change of status, oldest first.
     pub history: Vec<StatusChange>,
 }
@@ -187,17 +203,18 @@ pub async fn block(
     PathParams(card_number): PathParams<String>,
     JsonBody(reason): JsonBody<Reason>,
 ) -> Result<Json<Card>, ApiError> {
-    let card = state
-        .cards
-        .clone()
-        .block_card(person.request(pb::BlockCardRequest {
-            card_number,
-            reason: reason.reason,
-        }))
-        .await?
-        .into_inner()
-        .card;
-    card_from(card.ok_or_else(|| ApiError::bad_answer("a card"))?).map(Json)
+    let request = pb::BlockCardRequest {
+        card_number,
+        reason: reason.reason,
+    };
+    let mut cards = state.cards.clone();
+    changed(
+        cards
+            .block_card(person.request(request))
+            .await?
+            .into_inner()
+            .card,
+    )
 }
 
 /// The holder's employment ended: the card stops counting.
@@ -220,16 +237,22 @@ pub async fn deactivate(
     PathParams(card_number): PathParams<String>,
     JsonBody(reason): JsonBody<Reason>,
 ) -> Result<Json<Card>, ApiError> {
-    let card = state
-        .cards
-        .clone()
-        .deactivate_card(person.request(pb::DeactivateCardRequest {
-            card_number,
-            reason: reason.reason,
-        }))
-        .await?
-        .into_inner()
-        .card;
+    let request = pb::DeactivateCardRequest {
+        card_number,
+        reason: reason.reason,
+    };
+    let mut cards = state.cards.clone();
+    changed(
+        cards
+            .deactivate_card(person.request(request))
+            .await?
+            .into_inner()
+            .card,
+    )
+}
+
+/// The card a change answered with.
+fn changed(card: Option<pb::Card>) -> Result<Json<Card>, ApiError> {
     card_from(card.ok_or_else(|| ApiError::bad_answer("a card"))?).map(Json)
 }
 
@@ -268,6 +291,7 @@ fn card_from(card: pb::Card) -> Result<Card, ApiError> {
     Ok(Card {
         card_type: CardType::answered(card.card_type)?,
         status: CardStatus::answered(card.status)?,
+        print_state: PrintState::answered(card.print_state)?,
         issued_at: time(card.issued_at.as_ref()),
         valid_until: time(card.valid_until.as_ref()),
         history: card

@@ -1,0 +1,102 @@
+//! Background work kept in a table: a worker woken by PostgreSQL `NOTIFY`
+//! when new work commits, and by the clock for retries, and the backoff
+//! between attempts. Notifications' deliveries and cards' print jobs both
+//! run this way.
+
+use std::future::Future;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio_util::sync::CancellationToken;
+
+/// How often due work is looked for when nothing wakes the worker.
+const POLL: Duration = Duration::from_secs(1);
+
+/// Runs `round` until shutdown: again at once while it finds work, else
+/// after a notification on `channel` or the poll interval. A lost listener
+/// is opened again; meanwhile the clock alone wakes the worker.
+pub async fn run_woken<F, Fut, E>(
+    pool: &PgPool,
+    channel: &str,
+    shutdown: CancellationToken,
+    mut round: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<usize, E>>,
+    E: std::fmt::Display,
+{
+    let mut listener: Option<PgListener> = None;
+    while !shutdown.is_cancelled() {
+        if listener.is_none() {
+            listener = listen(pool, channel).await;
+        }
+        let found_work = match round().await {
+            Ok(claimed) => claimed > 0,
+            Err(error) => {
+                tracing::warn!(%error, channel, "cannot claim work");
+                false
+            }
+        };
+        if found_work {
+            // More may be due; a busy worker does not wait.
+            continue;
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep(POLL) => {}
+            woken = wake(listener.as_mut()) => {
+                if woken.is_err() {
+                    listener = None;
+                }
+            }
+        }
+    }
+}
+
+async fn listen(pool: &PgPool, channel: &str) -> Option<PgListener> {
+    crate::listener(pool, &[channel]).await.ok()
+}
+
+/// Waits for a notification (forever without a listener).
+async fn wake(listener: Option<&mut PgListener>) -> Result<(), sqlx::Error> {
+    match listener {
+        Some(listener) => listener.recv().await.map(drop),
+        None => std::future::pending().await,
+    }
+}
+
+/// Waits that double from `base` up to `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub base: Duration,
+    pub max: Duration,
+}
+
+impl Backoff {
+    /// The wait after attempt number `attempts` failed. `jitter` (0 to 1)
+    /// spreads the retries of many jobs over the last fifth of the wait,
+    /// so a party back from an outage is not hit by all of them at once.
+    pub fn wait(&self, attempts: u32, jitter: f64) -> Duration {
+        let doublings = attempts.saturating_sub(1).min(20);
+        let wait = self.base.saturating_mul(1u32 << doublings).min(self.max);
+        wait - wait.mul_f64(0.2 * jitter.clamp(0.0, 1.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_double_up_to_the_maximum_and_jitter_only_shortens() {
+        let backoff = Backoff {
+            base: Duration::from_secs(2),
+            max: Duration::from_secs(60),
+        };
+        let waits: Vec<u64> = (1..=7).map(|n| backoff.wait(n, 0.0).as_secs()).collect();
+        assert_eq!(waits, [2, 4, 8, 16, 32, 60, 60]);
+        assert_eq!(backoff.wait(1, 1.0), Duration::from_millis(1600));
+        assert_eq!(backoff.wait(u32::MAX, 0.5), Duration::from_secs(54));
+    }
+}

@@ -1,0 +1,263 @@
+//! Printing before forgetting. The physical card carries the holder's photo
+//! and signature, and redaction destroys them once the order is decided, so
+//! between approval and the purge the print material goes to the card
+//! producer, exactly once per order:
+//!
+//! 1. Issuing the order's cards queues its print job in the same
+//!    transaction (and wakes this worker through `NOTIFY`).
+//! 2. The worker leases the job, reads each card's photo and signature
+//!    from media (only this service may), and sends the job with the order
+//!    as its idempotency key: a crash anywhere sends the same job again,
+//!    which the producer takes as the one it has.
+//! 3. Accepted: the job and its cards are marked handed over and
+//!    `print_handed_over` goes out with them; redaction purges on it.
+//!    Not now: tried again later, waiting longer each time.
+//! 4. The photos gone first (redaction's deadline passed, `order_redacted`
+//!    arrived, or media says so): the job is abandoned, its cards need a
+//!    new photo, and `print_abandoned` tells the company and the back
+//!    office.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use hms_db::work::Backoff;
+use hms_domain::{CompanyId, OrderId};
+use hms_grpc::client::ServiceChannel;
+use hms_proto::media::v1::GetPrintMaterialRequest;
+use hms_proto::media::v1::media_service_client::MediaServiceClient;
+use sqlx::PgConnection;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::error::CardsError;
+use crate::producer::{Handover, Image, PrintCard, PrintJob, Producer};
+use crate::storage::{PRINT_JOB_CHANNEL, PrintJobLease, Store};
+
+/// Jobs leased at once; each is sent on its own.
+const BATCH: i64 = 4;
+
+/// Why a job cannot be sent now, or ever.
+enum Failure {
+    /// Tried again later.
+    NotNow(String),
+    /// Never: the job is abandoned and its cards need a new photo.
+    Never(String),
+}
+
+/// Photos are up to a few megabytes; media sends one card's at a time.
+const MAX_MATERIAL_BYTES: usize = 32 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct Printer {
+    store: Store,
+    media: MediaServiceClient<ServiceChannel>,
+    producer: Producer,
+    backoff: Backoff,
+    /// The longest one attempt may take: the reads from media and the send.
+    attempt_timeout: Duration,
+    /// A lease outlasts an attempt.
+    lease: Duration,
+}
+
+impl Printer {
+    pub fn new(
+        store: Store,
+        media: ServiceChannel,
+        producer: Producer,
+        backoff: Backoff,
+        send_timeout: Duration,
+    ) -> Self {
+        Self {
+            store,
+            media: MediaServiceClient::new(media).max_decoding_message_size(MAX_MATERIAL_BYTES),
+            producer,
+            backoff,
+            attempt_timeout: send_timeout * 2,
+            lease: send_timeout * 2 + Duration::from_secs(10),
+        }
+    }
+
+    /// Sends due print jobs until shutdown.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let pool = self.store.pool.clone();
+        hms_db::work::run_woken(&pool, PRINT_JOB_CHANNEL, shutdown, || self.round()).await;
+    }
+
+    /// Sends one batch of due jobs; how many there were.
+    pub async fn round(&self) -> Result<usize, CardsError> {
+        let lease_id = Uuid::new_v4();
+        let due = self
+            .store
+            .lease_print_jobs(BATCH, self.lease, lease_id)
+            .await?;
+        for job in &due {
+            let span = tracing::info_span!("cards.print", order_id = %job.order_id, attempt = job.attempts);
+            hms_telemetry::continue_from_stored(&span, &job.trace_context);
+            self.print(job, lease_id).instrument(span).await;
+        }
+        Ok(due.len())
+    }
+
+    async fn print(&self, job: &PrintJobLease, lease_id: Uuid) {
+        let attempt = tokio::time::timeout(self.attempt_timeout, self.hand_over(job))
+            .await
+            .unwrap_or_else(|_| Err(Failure::NotNow("print attempt timed out".to_owned())));
+        let recorded = match attempt {
+            Ok(job_id) => self
+                .handed_over(job.order_id, &job_id)
+                .await
+                .map(|_| "handed over"),
+            Err(Failure::NotNow(reason)) => {
+                tracing::warn!(%reason, "print job not handed over yet");
+                let wait = self.backoff.wait(job.attempts, rand::random());
+                self.store
+                    .print_later(job.order_id, lease_id, wait, &reason)
+                    .await
+                    .map(|_| "tried again later")
+            }
+            Err(Failure::Never(reason)) => {
+                tracing::warn!(%reason, "print job abandoned");
+                self.abandon(job.order_id, &reason)
+                    .await
+                    .map(|_| "abandoned")
+            }
+        };
+        match recorded {
+            Ok(outcome) => tracing::info!(outcome, "print job attempted"),
+            // The lease runs out and the job is sent again; the producer
+            // knows it by its key.
+            Err(error) => tracing::warn!(%error, "cannot record a print attempt"),
+        }
+    }
+
+    /// Records the handover and announces it, once.
+    async fn handed_over(
+        &self,
+        order_id: OrderId,
+        producer_job_id: &str,
+    ) -> Result<(), CardsError> {
+        use hms_proto::events::v1 as events;
+        let mut tx = self.store.pool.begin().await?;
+        if let Some((company_id, cards)) =
+            Store::mark_handed_over(&mut tx, order_id, producer_job_id).await?
+        {
+            hms_events::enqueue(
+                &mut tx,
+                &events::PrintHandedOver {
+                    order_id: order_id.to_string(),
+                    company_id: company_id.to_string(),
+                    producer_job_id: producer_job_id.to_owned(),
+                    cards,
+                    occurred_at: Some(hms_proto::time::timestamp(Utc::now())),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn abandon(&self, order_id: OrderId, reason: &str) -> Result<(), CardsError> {
+        let mut tx = self.store.pool.begin().await?;
+        abandon(&mut tx, order_id, reason).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Reads the material and sends the job; the producer's id for it.
+    async fn hand_over(&self, job: &PrintJobLease) -> Result<String, Failure> {
+        let cards = self
+            .store
+            .cards_to_print(job.order_id)
+            .await
+            .map_err(|error| Failure::NotNow(error.to_string()))?;
+        if cards.is_empty() {
+            return Err(Failure::Never("the order has no cards".to_owned()));
+        }
+        let mut printed = Vec::with_capacity(cards.len());
+        for card in cards {
+            let material = self
+                .media
+                .clone()
+                .get_print_material(GetPrintMaterialRequest {
+                    order_id: job.order_id.to_string(),
+                    worker_id: card.worker_id.to_string(),
+                })
+                .await
+                .map_err(|status| match status.code() {
+                    // Purged, or never there: waiting brings nothing back.
+                    tonic::Code::FailedPrecondition | tonic::Code::NotFound => {
+                        Failure::Never(format!("media: {}", status.message()))
+                    }
+                    code => Failure::NotNow(format!("media: {code:?}")),
+                })?
+                .into_inner();
+            let (Some(photo), Some(signature)) = (material.photo, material.signature) else {
+                return Err(Failure::Never("media answered without an image".to_owned()));
+            };
+            printed.push(PrintCard {
+                card_number: card.card_number.to_string(),
+                holder_name: card.holder_name,
+                employer_name: card.employer_name,
+                employer_org_number: card.employer_org_number,
+                card_type: card.card_type.as_str(),
+                valid_until: card.valid_until.date_naive().to_string(),
+                photo: Image::new(photo.content_type, &photo.data),
+                signature: Image::new(signature.content_type, &signature.data),
+            });
+        }
+        let print_job = PrintJob {
+            reference: job.order_id.to_string(),
+            cards: printed,
+        };
+        match self.producer.submit(job.order_id, &print_job).await {
+            Handover::Accepted { job_id } => Ok(job_id),
+            Handover::NotNow(reason) => Err(Failure::NotNow(reason)),
+            Handover::Refused(reason) => Err(Failure::Never(reason)),
+        }
+    }
+}
+
+/// Gives up an order's print job, in `tx`: its cards need a new photo, and
+/// `print_abandoned` says so. Nothing if the job was handed over or given
+/// up already.
+pub async fn abandon(
+    tx: &mut PgConnection,
+    order_id: OrderId,
+    reason: &str,
+) -> Result<bool, CardsError> {
+    let Some((company_id, cards)) = Store::abandon_print(tx, order_id, reason).await? else {
+        return Ok(false);
+    };
+    announce_abandoned(tx, order_id, company_id, cards, reason).await?;
+    Ok(true)
+}
+
+async fn announce_abandoned(
+    tx: &mut PgConnection,
+    order_id: OrderId,
+    company_id: CompanyId,
+    cards: Vec<(String, String)>,
+    reason: &str,
+) -> Result<(), CardsError> {
+    use hms_proto::events::v1 as events;
+    hms_events::enqueue(
+        tx,
+        &events::PrintAbandoned {
+            order_id: order_id.to_string(),
+            company_id: company_id.to_string(),
+            cards: cards
+                .into_iter()
+                .map(|(card_number, holder_name)| events::UnprintedCard {
+                    card_number,
+                    holder_name,
+                })
+                .collect(),
+            reason: reason.to_owned(),
+            occurred_at: Some(hms_proto::time::timestamp(Utc::now())),
+        },
+    )
+    .await?;
+    Ok(())
+}
