@@ -315,3 +315,82 @@ async fn a_card_expires_at_its_end_and_its_company_hears_of_it_ahead() {
     assert_eq!(card.status, cards::CardStatus::Expired as i32);
     mail_with(&env, "har utløpt").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_company_orders_only_the_cards_of_its_trade() {
+    let mut env = TestEnv::new();
+    env.start(ServiceName::Companies).await;
+    env.start(ServiceName::Orders).await;
+    env.start(ServiceName::Media).await;
+    let mut clients = Clients::connect(&env).await;
+    // NORDMANN BYGG AS is registered as a construction company.
+    let company_id = approved_company(&env, &mut clients).await;
+    let orders_db = env.db(ServiceName::Orders).await;
+    eventually("orders to know the company's trade", SOON, || async {
+        let industry: Option<String> = sqlx::query_scalar(
+            "SELECT industry FROM hms_company_status WHERE company_id = $1::uuid",
+        )
+        .bind(&company_id)
+        .fetch_one(&orders_db)
+        .await
+        .ok()?;
+        industry.filter(|industry| industry == "construction")
+    })
+    .await;
+
+    let cleaner = orders::NewWorker {
+        card_type: orders::CardType::Cleaning as i32,
+        ..new_worker("Vaskeren", &hms_test_support::fixtures::fodselsnummer())
+    };
+    let refusal = "workers.card_type: a construction company orders construction cards, \
+                   not cleaning cards";
+    clients
+        .owner
+        .orders
+        .create_order(orders::CreateOrderRequest {
+            company_id: company_id.clone(),
+            idempotency_key: uuid::Uuid::new_v4().to_string(),
+            workers: vec![
+                new_worker("Snekkeren", &hms_test_support::fixtures::fodselsnummer()),
+                cleaner.clone(),
+            ],
+        })
+        .await
+        .expect_refused(tonic::Code::InvalidArgument, refusal);
+    assert_eq!(
+        count(
+            &orders_db,
+            "SELECT count(*) FROM orders WHERE company_id = $1::uuid",
+            &company_id
+        )
+        .await,
+        0,
+        "nothing stored"
+    );
+
+    // Nor can one be added to an order of the right trade.
+    let order = create_order(
+        &mut clients,
+        &company_id,
+        &[hms_test_support::fixtures::fodselsnummer()],
+    )
+    .await;
+    clients
+        .owner
+        .orders
+        .add_worker(orders::AddWorkerRequest {
+            order_id: order.order_id.clone(),
+            worker: Some(cleaner),
+        })
+        .await
+        .expect_refused(tonic::Code::InvalidArgument, refusal);
+    assert_eq!(
+        count(
+            &orders_db,
+            "SELECT count(*) FROM workers WHERE order_id = $1::uuid",
+            &order.order_id
+        )
+        .await,
+        1
+    );
+}

@@ -409,10 +409,28 @@ async fn orders_access_contact_and_the_back_office_over_http() {
     assert_eq!(approved["status"], "approved");
     env.wait_for_standing(&company_id, "approved").await;
 
+    // A construction company orders construction cards only.
+    let mixed = json!({"workers": [
+        {"name": "Kari Arbeider", "national_id": hms_test_support::fixtures::fodselsnummer(), "phone": "+4798765433", "card_type": "cleaning"},
+    ]});
+    let problem = api
+        .post(&format!("/api/v1/companies/{company_id}/orders"))
+        .token(&kari)
+        .header(IDEMPOTENCY_KEY, "order-0")
+        .json(mixed)
+        .expect_problem(StatusCode::BAD_REQUEST, "invalid-request")
+        .await;
+    assert!(
+        problem.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("workers.card_type: a construction company orders construction cards")
+    );
+
     // An order for two workers, created once however often it is sent.
     let workers = json!({"workers": [
         {"name": "Ola Arbeider", "national_id": hms_test_support::fixtures::fodselsnummer(), "phone": "+4798765432", "card_type": "construction"},
-        {"name": "Kari Arbeider", "national_id": hms_test_support::fixtures::fodselsnummer(), "phone": "+4798765433", "card_type": "cleaning"},
+        {"name": "Kari Arbeider", "national_id": hms_test_support::fixtures::fodselsnummer(), "phone": "+4798765433", "card_type": "construction"},
     ]});
     let create = || {
         api.post(&format!("/api/v1/companies/{company_id}/orders"))

@@ -1,11 +1,12 @@
-//! A service's own projection of which companies are approved.
+//! A service's own projection of which companies are approved, and of
+//! each company's trade.
 //!
 //! Media and orders must refuse work for companies that are not approved,
 //! without calling the companies service for every upload: each keeps this
 //! table, fed by the company events, and asks it. Events may arrive out of
 //! order (one consumer per subject); the company's version decides.
 
-use hms_domain::CompanyId;
+use hms_domain::{CompanyId, Industry};
 use hms_events::{EventHandler, EventMeta, EventsError, HandlerError, Subscriber};
 use hms_proto::events::v1 as pb;
 use sqlx::PgConnection;
@@ -58,6 +59,20 @@ pub async fn standing(db: &mut PgConnection, company: CompanyId) -> Result<Stand
     Ok(status.map_or(Standing::Unknown, |status| Standing::parse(&status)))
 }
 
+/// The company's trade, if its registration has been heard of.
+pub async fn industry(
+    db: &mut PgConnection,
+    company: CompanyId,
+) -> Result<Option<Industry>, sqlx::Error> {
+    let industry: Option<String> = sqlx::query_scalar(
+        "SELECT industry FROM hms_company_status WHERE company_id = $1 AND industry IS NOT NULL",
+    )
+    .bind(company.as_uuid())
+    .fetch_optional(db)
+    .await?;
+    Ok(industry.and_then(|industry| Industry::parse(&industry).ok()))
+}
+
 /// Starts the consumers that keep the projection, one per company event.
 pub async fn subscribe(subscriber: &mut Subscriber) -> Result<(), EventsError> {
     subscriber
@@ -82,6 +97,10 @@ trait StandingChange {
     fn company_id(&self) -> &str;
     fn status(&self) -> &'static str;
     fn version(&self) -> i64;
+    /// The company's trade, if the event says it (its registration does).
+    fn industry(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 macro_rules! standing_change {
@@ -101,10 +120,25 @@ macro_rules! standing_change {
 }
 
 standing_change! {
-    CompanyRegistered => "pending",
     CompanyApproved => "approved",
     CompanyRejected => "rejected",
     CompanySuspended => "suspended",
+}
+
+impl StandingChange for pb::CompanyRegistered {
+    fn company_id(&self) -> &str {
+        &self.company_id
+    }
+    fn status(&self) -> &'static str {
+        "pending"
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn industry(&self) -> Option<&'static str> {
+        use hms_proto::ProtoEnum;
+        Industry::from_i32(self.industry).ok().map(Industry::as_str)
+    }
 }
 
 impl<E: hms_events::Event + StandingChange> EventHandler<E> for Projector {
@@ -125,9 +159,18 @@ impl<E: hms_events::Event + StandingChange> EventHandler<E> for Projector {
         .bind(company_id)
         .bind(event.status())
         .bind(event.version())
-        .execute(tx)
+        .execute(&mut *tx)
         .await
         .map_err(|error| HandlerError::Unavailable(format!("database: {error}")))?;
+        // A trade never changes: kept whichever event came first.
+        if let Some(industry) = event.industry() {
+            sqlx::query("UPDATE hms_company_status SET industry = $2 WHERE company_id = $1")
+                .bind(company_id)
+                .bind(industry)
+                .execute(tx)
+                .await
+                .map_err(|error| HandlerError::Unavailable(format!("database: {error}")))?;
+        }
         Ok(())
     }
 }

@@ -63,6 +63,16 @@ vocabulary!(
     }
 );
 
+impl Industry {
+    /// The card a company of this trade orders for its workers.
+    pub const fn card_type(self) -> CardType {
+        match self {
+            Self::Construction => CardType::Construction,
+            Self::Cleaning => CardType::Cleaning,
+        }
+    }
+}
+
 vocabulary!(
     /// What a worker's document shows. Every worker needs one of each before
     /// an order can be submitted.

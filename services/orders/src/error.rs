@@ -11,6 +11,11 @@ pub enum OrderError {
     CompanyNotApproved(&'static str),
     #[error("the idempotency key was already used for a different order")]
     IdempotencyConflict,
+    #[error("a {industry} company orders {} cards, not {card_type} cards", industry.card_type())]
+    WrongCardType {
+        industry: hms_domain::Industry,
+        card_type: hms_domain::CardType,
+    },
     #[error("this person is already on the order")]
     DuplicateWorker,
     #[error("an order holds at most {0} workers")]
@@ -41,6 +46,7 @@ impl From<OrderError> for Status {
         match error {
             NotFound | WorkerNotFound => Status::not_found(error.to_string()),
             DuplicateWorker => Status::already_exists(error.to_string()),
+            WrongCardType { .. } => hms_grpc::status::invalid_field("workers.card_type", &error),
             CompanyNotApproved(_)
             | IdempotencyConflict
             | TooManyWorkers(_)

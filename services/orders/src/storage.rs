@@ -179,6 +179,12 @@ impl Store {
             return Ok(order);
         }
         ensure_company_approved(&mut tx, new.company_id).await?;
+        ensure_cards_of_its_trade(
+            &mut tx,
+            new.company_id,
+            new.workers.iter().map(|worker| worker.card_type),
+        )
+        .await?;
         let order_id = OrderId::new();
         let inserted = sqlx::query(
             "INSERT INTO orders (id, company_id, idempotency_key_digest, request_fingerprint, status, unit_net_ore, \
@@ -286,6 +292,7 @@ impl Store {
             ));
         }
         ensure_company_approved(&mut tx, order.company_id).await?;
+        ensure_cards_of_its_trade(&mut tx, order.company_id, [worker.card_type]).await?;
         if order.workers.len() >= MAX_WORKERS_PER_ORDER {
             return Err(OrderError::TooManyWorkers(MAX_WORKERS_PER_ORDER));
         }
@@ -568,6 +575,29 @@ pub async fn ensure_company_approved(
     match hms_company_status::standing(db, company_id).await? {
         Standing::Approved => Ok(()),
         other => Err(OrderError::CompanyNotApproved(other.refusal())),
+    }
+}
+
+/// Refuses a card of another trade than the company's: a cleaning company's
+/// workers get cleaning cards. A company whose trade this service has not
+/// heard of is not held up.
+async fn ensure_cards_of_its_trade(
+    db: &mut PgConnection,
+    company_id: CompanyId,
+    card_types: impl IntoIterator<Item = CardType>,
+) -> Result<(), OrderError> {
+    let Some(industry) = hms_company_status::industry(db, company_id).await? else {
+        return Ok(());
+    };
+    match card_types
+        .into_iter()
+        .find(|card_type| *card_type != industry.card_type())
+    {
+        Some(card_type) => Err(OrderError::WrongCardType {
+            industry,
+            card_type,
+        }),
+        None => Ok(()),
     }
 }
 
