@@ -1,0 +1,300 @@
+//! Cards: the public card check's rate and latency through the gateway,
+//! for a card that exists and for a number no card has (the same, by
+//! design: the answer waits for `HMS_CARD_LOOKUP_FLOOR_MS`), and the
+//! latency from an order's approval to its cards' issue, their print
+//! handover to the card producer (its fake, answering at once) and the
+//! purge of the photos, at a steady rate of approvals. Run with
+//! `cargo xtask bench`.
+//!
+//! The approval-to-purge figures come from the services' own records
+//! (the order's `decided_at`, the card's `issued_at`, the print job's
+//! `handed_over_at`, the receipt's `completed_at`), all on this machine's
+//! clock, so no polling adds to them.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use hms_domain::CardNumber;
+use hms_test_support::fakes::{orgs, persons};
+use hms_test_support::latency::Latencies;
+use hms_test_support::{ServiceName, TestEnv, fixtures};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const CONCURRENCY: usize = 16;
+const CHECK_FOR: Duration = Duration::from_secs(10);
+/// Orders approved at a steady rate, one worker each.
+const ORDERS: usize = 20;
+const APPROVAL_EVERY: Duration = Duration::from_millis(500);
+
+#[tokio::main]
+async fn main() {
+    let mut env = TestEnv::new();
+    // The services' own pool size, not the tests' small pools.
+    env.set("HMS_DATABASE_MAX_CONNECTIONS", "10");
+    env.set("HMS_LOG_FILTER", "warn");
+    env.start_all().await;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let api = env.gateway_url();
+    let kari = env.access_token(persons::KARI_NORDMANN).await;
+    let siri = env.access_token(persons::SIRI_SAKSBEHANDLER).await;
+
+    let company_id = approved_company(&env, &http, &api, &kari, &siri).await;
+    let mut orders = Vec::with_capacity(ORDERS);
+    for n in 0..ORDERS {
+        orders.push(submitted_order(&http, &api, &kari, &company_id, n).await);
+    }
+    approval_to_purge(&env, &http, &api, &siri, &orders).await;
+
+    let cards_db = env.db(ServiceName::Cards).await;
+    let known: Vec<String> = sqlx::query_scalar("SELECT card_number FROM cards")
+        .fetch_all(&cards_db)
+        .await
+        .expect("the issued cards");
+    let unknown: Vec<String> = std::iter::repeat_with(|| {
+        CardNumber::from_body(rand::random_range(100_000_000..1_000_000_000)).to_string()
+    })
+    .filter(|number| !known.contains(number))
+    .take(1000)
+    .collect();
+    println!(
+        "public card check through the gateway ({CONCURRENCY} concurrent clients, {} s each)",
+        CHECK_FOR.as_secs()
+    );
+    check_benchmark(&http, &api, "a card that exists", &known, true).await;
+    check_benchmark(&http, &api, "a number no card has", &unknown, false).await;
+}
+
+async fn approved_company(
+    env: &TestEnv,
+    http: &reqwest::Client,
+    api: &str,
+    kari: &str,
+    siri: &str,
+) -> String {
+    let company: Value = http
+        .post(format!("{api}/api/v1/companies"))
+        .bearer_auth(kari)
+        .json(&json!({
+            "org_number": orgs::NORDMANN_BYGG,
+            "name": "Nordmann Bygg AS",
+            "contact": {"email": "post@nordmannbygg.no", "phone": "+4791234567"},
+            "industry": "construction",
+        }))
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("a company");
+    let company_id = company["company_id"].as_str().expect("an id").to_owned();
+    let approved = http
+        .post(format!(
+            "{api}/api/v1/backoffice/companies/{company_id}/approve"
+        ))
+        .bearer_auth(siri)
+        .send()
+        .await
+        .expect("approve");
+    assert!(approved.status().is_success(), "{}", approved.status());
+    env.wait_for_standing(&company_id, "approved").await;
+    company_id
+}
+
+/// An order of one worker with a photo, an ID copy and a signature,
+/// submitted; its id.
+async fn submitted_order(
+    http: &reqwest::Client,
+    api: &str,
+    kari: &str,
+    company_id: &str,
+    n: usize,
+) -> String {
+    let order: Value = http
+        .post(format!("{api}/api/v1/companies/{company_id}/orders"))
+        .bearer_auth(kari)
+        .header("idempotency-key", format!("bench-{n}"))
+        .json(&json!({"workers": [{
+            "name": format!("Arbeider {n}"),
+            "national_id": fixtures::fodselsnummer(),
+            "phone": "+4798765432",
+            "card_type": "construction",
+        }]}))
+        .send()
+        .await
+        .expect("order")
+        .json()
+        .await
+        .expect("an order");
+    let order_id = order["order_id"].as_str().expect("an id").to_owned();
+    let worker_id = order["workers"][0]["worker_id"].as_str().expect("a worker");
+    for (kind, content_type, bytes) in [
+        (
+            "passport_photo",
+            "image/jpeg",
+            fixtures::jpeg_with_exif(90, 120, b"BENCH"),
+        ),
+        ("id_document", "image/png", fixtures::png(120, 80)),
+        ("signature", "image/png", fixtures::png(200, 60)),
+    ] {
+        let uploaded = http
+            .put(format!(
+                "{api}/api/v1/orders/{order_id}/workers/{worker_id}/documents/{kind}"
+            ))
+            .bearer_auth(kari)
+            .header("content-type", content_type)
+            .body(bytes)
+            .send()
+            .await
+            .expect("upload");
+        assert!(uploaded.status().is_success(), "{}", uploaded.status());
+    }
+    let submitted = http
+        .post(format!("{api}/api/v1/orders/{order_id}/submit"))
+        .bearer_auth(kari)
+        .send()
+        .await
+        .expect("submit");
+    assert!(submitted.status().is_success(), "{}", submitted.status());
+    order_id
+}
+
+async fn approval_to_purge(
+    env: &TestEnv,
+    http: &reqwest::Client,
+    api: &str,
+    siri: &str,
+    orders: &[String],
+) {
+    let started = Instant::now();
+    for (n, order_id) in orders.iter().enumerate() {
+        tokio::time::sleep_until((started + APPROVAL_EVERY * u32::try_from(n).unwrap_or(0)).into())
+            .await;
+        let approved = http
+            .post(format!("{api}/api/v1/backoffice/orders/{order_id}/approve"))
+            .bearer_auth(siri)
+            .send()
+            .await
+            .expect("approve");
+        assert!(approved.status().is_success(), "{}", approved.status());
+    }
+    let redaction_db = env.db(ServiceName::Redaction).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let purged: HashMap<Uuid, DateTime<Utc>> = loop {
+        let rows: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT order_id, completed_at FROM redactions WHERE completed_at IS NOT NULL",
+        )
+        .fetch_all(&redaction_db)
+        .await
+        .expect("receipts");
+        if rows.len() == orders.len() {
+            break rows.into_iter().collect();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {} orders purged",
+            rows.len(),
+            orders.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let elapsed = started.elapsed();
+    let decided = times(
+        env,
+        ServiceName::Orders,
+        "SELECT id, decided_at FROM orders",
+    )
+    .await;
+    let issued = times(
+        env,
+        ServiceName::Cards,
+        "SELECT order_id, min(issued_at) FROM cards GROUP BY order_id",
+    )
+    .await;
+    let handed_over = times(
+        env,
+        ServiceName::Cards,
+        "SELECT order_id, handed_over_at FROM print_jobs WHERE handed_over_at IS NOT NULL",
+    )
+    .await;
+    let since_approval = |times: &HashMap<Uuid, DateTime<Utc>>| {
+        let samples = decided
+            .iter()
+            .map(|(order, approved_at)| {
+                let at = times.get(order).expect("every order reached this step");
+                (*at - *approved_at).to_std().unwrap_or_default()
+            })
+            .collect();
+        Latencies::of(samples, elapsed)
+    };
+    println!(
+        "cards: from approval, {ORDERS} orders approved one every {} ms",
+        APPROVAL_EVERY.as_millis()
+    );
+    println!("{:<34} {:>10} {:>10} {:>10}", "", "p50", "p99", "max");
+    for (step, figures) in [
+        ("card issued", since_approval(&issued)),
+        ("print job handed over", since_approval(&handed_over)),
+        ("photos purged (receipt)", since_approval(&purged)),
+    ] {
+        println!(
+            "{step:<34} {:>10.1?} {:>10.1?} {:>10.1?}",
+            figures.p50, figures.p99, figures.max
+        );
+    }
+}
+
+/// One instant per order, from a service's database.
+async fn times(env: &TestEnv, service: ServiceName, query: &str) -> HashMap<Uuid, DateTime<Utc>> {
+    let rows: Vec<(Uuid, Option<DateTime<Utc>>)> = sqlx::query_as(query)
+        .fetch_all(&env.db(service).await)
+        .await
+        .expect("times");
+    rows.into_iter()
+        .filter_map(|(order, at)| Some((order, at?)))
+        .collect()
+}
+
+async fn check_benchmark(
+    http: &reqwest::Client,
+    api: &str,
+    what: &str,
+    numbers: &[String],
+    valid: bool,
+) {
+    let started = Instant::now();
+    let workers: Vec<_> = (0..CONCURRENCY)
+        .map(|worker| {
+            let http = http.clone();
+            let urls: Vec<String> = numbers
+                .iter()
+                .map(|number| format!("{api}/api/v1/public/cards/{number}"))
+                .collect();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut n = worker;
+                while started.elapsed() < CHECK_FOR {
+                    let begun = Instant::now();
+                    let response = http.get(&urls[n % urls.len()]).send().await.expect("check");
+                    assert!(response.status().is_success(), "{}", response.status());
+                    let answer: Value = response.json().await.expect("an answer");
+                    assert_eq!(answer["valid"], valid);
+                    latencies.push(begun.elapsed());
+                    n += CONCURRENCY;
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for worker in workers {
+        latencies.extend(worker.await.expect("a worker"));
+    }
+    let figures = Latencies::of(latencies, started.elapsed());
+    println!(
+        "  {what:<22} {} checks, {:.0} per second, p50 {:.1?}, p99 {:.1?}, max {:.1?}",
+        figures.count, figures.per_second, figures.p50, figures.p99, figures.max,
+    );
+}
