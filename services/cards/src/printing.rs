@@ -21,8 +21,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use hms_db::work::Backoff;
-use hms_domain::{CompanyId, OrderId};
+use hms_domain::OrderId;
 use hms_grpc::client::ServiceChannel;
+use hms_proto::events::v1 as events;
 use hms_proto::media::v1::GetPrintMaterialRequest;
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
 use sqlx::PgConnection;
@@ -137,7 +138,6 @@ impl Printer {
         order_id: OrderId,
         producer_job_id: &str,
     ) -> Result<(), CardsError> {
-        use hms_proto::events::v1 as events;
         let mut tx = self.store.pool.begin().await?;
         if let Some((company_id, cards)) =
             Store::mark_handed_over(&mut tx, order_id, producer_job_id).await?
@@ -230,18 +230,6 @@ pub async fn abandon(
     let Some((company_id, cards)) = Store::abandon_print(tx, order_id, reason).await? else {
         return Ok(false);
     };
-    announce_abandoned(tx, order_id, company_id, cards, reason).await?;
-    Ok(true)
-}
-
-async fn announce_abandoned(
-    tx: &mut PgConnection,
-    order_id: OrderId,
-    company_id: CompanyId,
-    cards: Vec<(String, String)>,
-    reason: &str,
-) -> Result<(), CardsError> {
-    use hms_proto::events::v1 as events;
     hms_events::enqueue(
         tx,
         &events::PrintAbandoned {
@@ -259,5 +247,5 @@ async fn announce_abandoned(
         },
     )
     .await?;
-    Ok(())
+    Ok(true)
 }
