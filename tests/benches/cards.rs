@@ -65,6 +65,67 @@ async fn main() {
     );
     check_benchmark(&http, &api, "a card that exists", &known, true).await;
     check_benchmark(&http, &api, "a number no card has", &unknown, false).await;
+    offline_benchmark(&http, &api, &kari, &known).await;
+}
+
+/// QR payloads verified with a saved key set and status list, on one
+/// core, with no network: what a site's scanner does.
+async fn offline_benchmark(http: &reqwest::Client, api: &str, token: &str, numbers: &[String]) {
+    let mut payloads = Vec::new();
+    for number in numbers {
+        let credential: Value = http
+            .get(format!("{api}/api/v1/cards/{number}/credential"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("a credential")
+            .json()
+            .await
+            .expect("json");
+        payloads.push(
+            credential["payload"]
+                .as_str()
+                .expect("a payload")
+                .to_owned(),
+        );
+    }
+    let fetch = |path: &'static str| async move {
+        http.get(format!("{api}{path}"))
+            .send()
+            .await
+            .expect("published")
+            .bytes()
+            .await
+            .expect("bytes")
+    };
+    let keys = hms_card_credential::KeySet::from_json(
+        &fetch("/api/v1/public/card-credentials/keys").await,
+    )
+    .expect("keys");
+    let list_bytes = fetch("/api/v1/public/card-credentials/status-list").await;
+    let list = hms_card_credential::StatusListToken::verify(&list_bytes, &keys).expect("a list");
+    let started = Instant::now();
+    let mut verified = 0usize;
+    while started.elapsed() < Duration::from_secs(3) {
+        for payload in &payloads {
+            let outcome =
+                hms_card_credential::verify(payload, &keys, &list, Utc::now()).expect("verified");
+            assert_eq!(outcome.standing, hms_card_credential::Standing::Valid);
+            verified += 1;
+        }
+    }
+    let elapsed = started.elapsed();
+    let longest = payloads.iter().map(String::len).max().unwrap_or(0);
+    println!(
+        "offline QR verification (one core, saved keys and a {} byte status list of {} entries)",
+        list_bytes.len(),
+        list.list.len()
+    );
+    println!(
+        "  {verified} verifications, {:.0} per second, {:.1?} each; payloads up to {longest} characters",
+        verified as f64 / elapsed.as_secs_f64(),
+        elapsed / u32::try_from(verified.max(1)).unwrap_or(u32::MAX),
+    );
 }
 
 async fn approved_company(

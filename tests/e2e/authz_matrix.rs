@@ -256,6 +256,9 @@ fn matrix() -> Vec<(&'static str, Expect)> {
         ("hms.cards.v1.CardService/ListCards", Each(READ)),
         ("hms.cards.v1.CardService/GetCard", Each(READ)),
         ("hms.cards.v1.CardService/CheckCard", Each(OPEN)),
+        ("hms.cards.v1.CardService/GetCardCredential", Each(READ)),
+        ("hms.cards.v1.CardService/GetCredentialKeys", Each(OPEN)),
+        ("hms.cards.v1.CardService/GetStatusList", Each(OPEN)),
         ("hms.cards.v1.CardService/BlockCard", Each(CARD_MANAGE)),
         ("hms.cards.v1.CardService/DeactivateCard", Each(CARD_MANAGE)),
         (
@@ -653,6 +656,23 @@ async fn call(rpc: &str, caller: &PersonClients, fx: &Fixtures) -> Result<(), St
             .check_card(cards::CheckCardRequest {
                 card_number: fx.card.clone(),
             })
+            .await
+            .map(drop),
+        "hms.cards.v1.CardService/GetCardCredential" => c
+            .cards
+            .get_card_credential(cards::GetCardCredentialRequest {
+                card_number: fx.card.clone(),
+            })
+            .await
+            .map(drop),
+        "hms.cards.v1.CardService/GetCredentialKeys" => c
+            .cards
+            .get_credential_keys(cards::GetCredentialKeysRequest {})
+            .await
+            .map(drop),
+        "hms.cards.v1.CardService/GetStatusList" => c
+            .cards
+            .get_status_list(cards::GetStatusListRequest {})
             .await
             .map(drop),
         "hms.cards.v1.CardService/BlockCard" => c

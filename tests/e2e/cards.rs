@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::Datelike;
+use hms_card_credential::{KeySet, StatusListToken};
 use hms_domain::CardNumber;
 use hms_events::Domain;
 use hms_proto::cards::v1 as cards;
@@ -393,4 +394,161 @@ async fn a_company_orders_only_the_cards_of_its_trade() {
         .await,
         1
     );
+}
+
+/// What the gateway answers with, as bytes.
+async fn fetched(
+    api: &Api,
+    path: &str,
+    token: Option<&str>,
+) -> (reqwest::header::HeaderMap, Vec<u8>) {
+    let mut request = api.http().get(api.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("the gateway answers");
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    let headers = response.headers().clone();
+    (headers, response.bytes().await.expect("a body").to_vec())
+}
+
+/// The keys and the status list as a verifier saves them.
+async fn verifier_cache(api: &Api) -> (KeySet, StatusListToken, Duration) {
+    let (headers, keys) = fetched(api, "/api/v1/public/card-credentials/keys", None).await;
+    assert_eq!(headers[reqwest::header::CONTENT_TYPE], "application/json");
+    let keys = KeySet::from_json(&keys).expect("a key set");
+    let (headers, list) = fetched(api, "/api/v1/public/card-credentials/status-list", None).await;
+    assert_eq!(
+        headers[reqwest::header::CONTENT_TYPE],
+        "application/statuslist+cwt"
+    );
+    let list = StatusListToken::verify(&list, &keys).expect("a list the published keys signed");
+    (keys, list, Duration::from_secs(2))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_shown_as_a_qr_code_verifies_offline_until_it_is_blocked() {
+    let mut env = TestEnv::new();
+    env.start_all().await;
+    let mut clients = Clients::connect(&env).await;
+    let (_, issued) = carded_company(&env, &mut clients).await;
+    let api = Api::new(&env);
+    let kari = api.token(persons::KARI_NORDMANN).await;
+    let card = &issued[0];
+
+    let credential = api
+        .get(&format!("/api/v1/cards/{}/credential", card.card_number))
+        .token(&kari)
+        .expect(StatusCode::OK)
+        .await;
+    let payload = credential["payload"]
+        .as_str()
+        .expect("a payload")
+        .to_owned();
+    assert!(
+        payload.starts_with(hms_card_credential::PREFIX),
+        "{payload}"
+    );
+
+    // The PNG holds exactly the payload, as a phone camera reads it.
+    let (headers, png) = fetched(
+        &api,
+        &format!("/api/v1/cards/{}/qr.png", card.card_number),
+        Some(&kari),
+    )
+    .await;
+    assert_eq!(headers[reqwest::header::CONTENT_TYPE], "image/png");
+    assert_eq!(headers[reqwest::header::CACHE_CONTROL], "private, no-store");
+    let image = image::load_from_memory(&png).expect("a PNG").to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(
+        image.width() as usize,
+        image.height() as usize,
+        |x, y| image.get_pixel(x as u32, y as u32).0[0],
+    );
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code");
+    let (_, scanned) = grids[0].decode().expect("a readable QR code");
+    assert_eq!(scanned, payload);
+    let (headers, svg) = fetched(
+        &api,
+        &format!("/api/v1/cards/{}/qr.svg", card.card_number),
+        Some(&kari),
+    )
+    .await;
+    assert_eq!(headers[reqwest::header::CONTENT_TYPE], "image/svg+xml");
+    assert!(String::from_utf8(svg).expect("text").contains("<svg"));
+
+    // Offline from here: the payload, the saved keys and the saved list.
+    let (keys, list, ttl) = verifier_cache(&api).await;
+    let verified = hms_card_credential::verify(&payload, &keys, &list, chrono::Utc::now())
+        .expect("verified offline");
+    assert_eq!(verified.standing, hms_card_credential::Standing::Valid);
+    assert_eq!(verified.credential.card_number, card.card_number);
+    assert_eq!(verified.credential.holder_name, card.holder_name);
+    assert_eq!(verified.credential.employer_name, "Nordmann Bygg AS");
+    assert_eq!(
+        verified.credential.employer_org_number,
+        card.employer_org_number
+    );
+    assert_eq!(
+        Some(verified.credential.valid_until.timestamp()),
+        card.valid_until.as_ref().map(|at| at.seconds)
+    );
+    assert_eq!(verified.credential.issuer, "https://bestill.hms-kort.test");
+
+    // Someone else's company sees no credential of it.
+    let stranger = api.token(persons::NILS_ANNEN).await;
+    api.get(&format!("/api/v1/cards/{}/qr.png", card.card_number))
+        .token(&stranger)
+        .expect_problem(StatusCode::NOT_FOUND, "not-found")
+        .await;
+
+    // Blocked: the list the verifier saved still says valid (that is what
+    // offline means); the next list, fetched within its time to live,
+    // says blocked.
+    api.post(&format!("/api/v1/cards/{}/block", card.card_number))
+        .token(&kari)
+        .json(json!({"reason": "Stjålet"}))
+        .expect(StatusCode::OK)
+        .await;
+    assert_eq!(
+        hms_card_credential::verify(&payload, &keys, &list, chrono::Utc::now())
+            .expect("verified offline")
+            .standing,
+        hms_card_credential::Standing::Valid
+    );
+    let next = eventually("the next status list says blocked", ttl * 3, || async {
+        let (keys, list, _) = verifier_cache(&api).await;
+        let verified = hms_card_credential::verify(&payload, &keys, &list, chrono::Utc::now())
+            .expect("verified offline");
+        (verified.standing == hms_card_credential::Standing::Blocked).then_some(verified)
+    })
+    .await;
+    assert_eq!(next.credential.card_number, card.card_number);
+    // The other card of the order still counts on the same list.
+    let other = api
+        .get(&format!(
+            "/api/v1/cards/{}/credential",
+            issued[1].card_number
+        ))
+        .token(&kari)
+        .expect(StatusCode::OK)
+        .await;
+    let (keys, list, _) = verifier_cache(&api).await;
+    assert_eq!(
+        hms_card_credential::verify(
+            other["payload"].as_str().expect("a payload"),
+            &keys,
+            &list,
+            chrono::Utc::now()
+        )
+        .expect("verified offline")
+        .standing,
+        hms_card_credential::Standing::Valid
+    );
+    // And a blocked card gets no new credential.
+    api.get(&format!("/api/v1/cards/{}/credential", card.card_number))
+        .token(&kari)
+        .expect_problem(StatusCode::CONFLICT, "precondition-failed")
+        .await;
 }

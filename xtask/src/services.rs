@@ -56,7 +56,7 @@ pub const SERVICES: &[Service] = &[
     },
     Service {
         name: ServiceName::Cards,
-        secrets: &["HMS_PRINT_API_KEY"],
+        secrets: &["HMS_PRINT_API_KEY", "HMS_CARDS_KEY"],
         extra_env: cards_env,
     },
     Service {
@@ -201,10 +201,11 @@ fn notifications_env(deployment: &Deployment) -> Result<Env> {
 }
 
 fn cards_env(deployment: &Deployment) -> Result<Env> {
-    Ok(vec![(
-        "HMS_PRINT_URL",
-        deployment.fake_url(&CARD_PRODUCER_FAKE),
-    )])
+    Ok(vec![
+        ("HMS_PRINT_URL", deployment.fake_url(&CARD_PRODUCER_FAKE)),
+        // Credentials name the status list where the gateway serves it.
+        ("HMS_PUBLIC_URL", format!("http://{GATEWAY_HTTP_ADDR}")),
+    ])
 }
 
 fn gateway_env(_: &Deployment) -> Result<Env> {
@@ -451,7 +452,7 @@ mod tests {
             ("orders", &["HMS_NATIONAL_ID_KEY"]),
             ("media", &["HMS_MEDIA_MASTER_KEY"]),
             ("redaction", &[]),
-            ("cards", &["HMS_PRINT_API_KEY"]),
+            ("cards", &["HMS_PRINT_API_KEY", "HMS_CARDS_KEY"]),
             ("notifications", &[]),
             ("gateway", &[]),
         ];

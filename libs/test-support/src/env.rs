@@ -89,6 +89,9 @@ impl TestEnv {
             ("HMS_NATS_NAMESPACE", id.clone()),
             ("HMS_SERVICE_CLIENTS", service_clients),
             ("HMS_IDENTITY_KEY", hms_crypto::generate_key_base64()),
+            ("HMS_CARDS_KEY", hms_crypto::generate_key_base64()),
+            // A blocked card reaches offline verifiers within seconds.
+            ("HMS_CARD_STATUS_LIST_TTL_SECS", "2".to_owned()),
             ("HMS_ALLOW_SYNTHETIC_NATIONAL_IDS", "true".to_owned()),
             ("HMS_OIDC_CLIENT_ID", fakes::CLIENT_ID.to_owned()),
             ("HMS_OIDC_CLIENT_SECRET", fakes::CLIENT_SECRET.to_owned()),

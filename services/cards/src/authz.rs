@@ -3,9 +3,11 @@
 //!
 //! | call                        | action                             | target       |
 //! |-----------------------------|------------------------------------|--------------|
-//! | ListCards, GetCard          | `orders:read`                      | the company  |
+//! | ListCards, GetCard,         | `orders:read`                      | the company  |
+//! | GetCardCredential           |                                    |              |
 //! | BlockCard, DeactivateCard   | `cards:order`, or `orders:decide`  | the company  |
-//! | CheckCard                   | none: anyone, without a login      | –            |
+//! | CheckCard, GetCredentialKeys| none: anyone, without a login      | –            |
+//! | GetStatusList               |                                    |              |
 //!
 //! A person without access to the company gets NOT_FOUND, whether or not
 //! the card exists.

@@ -1,10 +1,12 @@
 use std::time::Duration;
 
 use hms_config::{ConfigError, Sources};
+use hms_crypto::SealingKey;
 use hms_db::work::Backoff;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::credentials::CredentialSettings;
 use crate::producer::ProducerSettings;
 
 /// The cards service's own settings.
@@ -66,6 +68,37 @@ pub struct CardsConfig {
         deserialize_with = "hms_config::duration::millis"
     )]
     pub print_retry_max: Duration,
+    /// `HMS_CARDS_KEY`: AES-256 key (base64) sealing the keys that sign the
+    /// cards' offline credentials.
+    pub cards_key: SecretString,
+    /// `HMS_PUBLIC_URL`: where people reach the platform; the credentials'
+    /// issuer, and where their status list is published.
+    #[serde(default = "default_public_url")]
+    pub public_url: String,
+    /// `HMS_CARD_KEY_ROTATION_SECS`: how long one key signs credentials;
+    /// the next is published this long before it first signs.
+    #[serde(
+        rename = "card_key_rotation_secs",
+        default = "default_key_rotation",
+        deserialize_with = "hms_config::duration::seconds"
+    )]
+    pub key_rotation: Duration,
+    /// `HMS_CARD_STATUS_LIST_TTL_SECS`: how long a verifier may use a
+    /// status list before fetching it again.
+    #[serde(
+        rename = "card_status_list_ttl_secs",
+        default = "default_list_ttl",
+        deserialize_with = "hms_config::duration::seconds"
+    )]
+    pub status_list_ttl: Duration,
+    /// `HMS_CARD_STATUS_LIST_VALIDITY_SECS`: after this, a verifier must
+    /// not use a status list at all (it cannot decide offline any more).
+    #[serde(
+        rename = "card_status_list_validity_secs",
+        default = "default_list_validity",
+        deserialize_with = "hms_config::duration::seconds"
+    )]
+    pub status_list_validity: Duration,
 }
 
 /// The settings as the service uses them.
@@ -79,6 +112,8 @@ pub struct Settings {
     pub producer: ProducerSettings,
     pub print_timeout: Duration,
     pub print_backoff: Backoff,
+    pub sealing: SealingKey,
+    pub credentials: CredentialSettings,
 }
 
 fn empty_secret() -> SecretString {
@@ -92,6 +127,19 @@ fn default_print_retry_base() -> Duration {
 }
 fn default_print_retry_max() -> Duration {
     Duration::from_secs(60)
+}
+
+fn default_public_url() -> String {
+    "https://bestill.hms-kort.no".to_owned()
+}
+fn default_key_rotation() -> Duration {
+    Duration::from_secs(90 * 24 * 3600)
+}
+fn default_list_ttl() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_list_validity() -> Duration {
+    Duration::from_secs(24 * 3600)
 }
 
 fn default_validity() -> u32 {
@@ -113,7 +161,40 @@ pub fn load(sources: &Sources) -> Result<Settings, ConfigError> {
             "must be 1 to 120",
         ));
     }
+    let sealing = SealingKey::from_base64(&config.cards_key)
+        .map_err(|e| ConfigError::invalid("HMS_CARDS_KEY", e))?;
+    let public_url = url::Url::parse(&config.public_url)
+        .map_err(|e| ConfigError::invalid("HMS_PUBLIC_URL", e))?
+        .as_str()
+        .trim_end_matches('/')
+        .to_owned();
+    if config.key_rotation < Duration::from_secs(60) {
+        return Err(ConfigError::invalid(
+            "HMS_CARD_KEY_ROTATION_SECS",
+            "must be at least 60",
+        ));
+    }
+    let list_ttl = config.status_list_ttl.max(Duration::from_secs(1));
+    if config.status_list_validity < list_ttl * 2 {
+        return Err(ConfigError::invalid(
+            "HMS_CARD_STATUS_LIST_VALIDITY_SECS",
+            "must be at least twice HMS_CARD_STATUS_LIST_TTL_SECS",
+        ));
+    }
+    let credentials = CredentialSettings {
+        status_list_uri: format!("{public_url}/api/v1/public/card-credentials/status-list"),
+        issuer: public_url,
+        rotation: config.key_rotation,
+        // A month is at most 31 days: no card a key signed outlives this.
+        published_after_retire: Duration::from_secs(
+            u64::from(config.card_validity_months) * 31 * 24 * 3600,
+        ),
+        list_ttl,
+        list_validity: config.status_list_validity,
+    };
     Ok(Settings {
+        sealing,
+        credentials,
         producer: ProducerSettings::parse(&config.print_url, config.print_api_key)?,
         orders_url: config.orders_url,
         companies_url: config.companies_url,

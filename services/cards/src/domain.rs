@@ -127,6 +127,8 @@ pub struct Card {
     pub valid_until: DateTime<Utc>,
     pub status: CardStatus,
     pub print_state: PrintState,
+    /// Its entry in the status list offline verifiers cache.
+    pub status_index: u64,
     pub history: Vec<StatusChange>,
 }
 

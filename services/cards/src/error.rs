@@ -27,6 +27,8 @@ pub enum CardsError {
     NumbersExhausted,
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    #[error("cannot sign a credential: {0}")]
+    Signing(#[from] hms_card_credential::CredentialError),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -89,7 +91,9 @@ impl From<CardsError> for Status {
             Unavailable { service, .. } => hms_grpc::status::unavailable(service, error),
             Database(ref cause) => hms_grpc::status::storage(hms_db::is_unavailable(cause), error),
             Events(ref cause) => hms_grpc::status::storage(cause.is_unavailable(), error),
-            Failed { .. } | NumbersExhausted | Corrupt(_) => hms_grpc::status::internal(error),
+            Failed { .. } | NumbersExhausted | Corrupt(_) | Signing(_) => {
+                hms_grpc::status::internal(error)
+            }
         }
     }
 }

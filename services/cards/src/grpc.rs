@@ -11,6 +11,7 @@ use hms_proto::time::timestamp;
 use tonic::{Request, Response, Status};
 
 use crate::authz::Guard;
+use crate::credentials::Credentials;
 use crate::domain::{Card, CardStatus, Change, PrintState};
 use crate::lifecycle::Lifecycle;
 use crate::storage::Store;
@@ -25,16 +26,24 @@ pub struct CardApi {
     store: Store,
     lifecycle: Lifecycle,
     guard: Guard,
+    credentials: Credentials,
     /// The least time a public check takes.
     lookup_floor: Duration,
 }
 
 impl CardApi {
-    pub fn new(store: Store, lifecycle: Lifecycle, guard: Guard, lookup_floor: Duration) -> Self {
+    pub fn new(
+        store: Store,
+        lifecycle: Lifecycle,
+        guard: Guard,
+        credentials: Credentials,
+        lookup_floor: Duration,
+    ) -> Self {
         Self {
             store,
             lifecycle,
             guard,
+            credentials,
             lookup_floor,
         }
     }
@@ -176,6 +185,47 @@ impl pb::card_service_server::CardService for CardApi {
                 status: shown_status(&card, now).to_i32(),
             },
             None => pb::CheckCardResponse::default(),
+        }))
+    }
+
+    async fn get_card_credential(
+        &self,
+        request: Request<pb::GetCardCredentialRequest>,
+    ) -> Result<Response<pb::GetCardCredentialResponse>, Status> {
+        let number = card_number(&request.get_ref().card_number)?;
+        let card = self.visible_card(&number).await?;
+        self.guard
+            .read(&hms_grpc::caller(&request), card.company_id)
+            .await?;
+        // A card that no longer counts gets no credential: one made now
+        // would only be refused by the status list.
+        if !card.counts_at(chrono::Utc::now()) {
+            return Err(crate::error::CardsError::Transition("the card no longer counts").into());
+        }
+        Ok(Response::new(pb::GetCardCredentialResponse {
+            payload: self.credentials.credential(&card).await?,
+            valid_until: Some(timestamp(card.valid_until)),
+        }))
+    }
+
+    async fn get_credential_keys(
+        &self,
+        _request: Request<pb::GetCredentialKeysRequest>,
+    ) -> Result<Response<pb::GetCredentialKeysResponse>, Status> {
+        let keys = self.credentials.key_set().await?;
+        Ok(Response::new(pb::GetCredentialKeysResponse {
+            key_set_json: keys.to_json(),
+            expires_at: Some(timestamp(keys.expires_at())),
+        }))
+    }
+
+    async fn get_status_list(
+        &self,
+        _request: Request<pb::GetStatusListRequest>,
+    ) -> Result<Response<pb::GetStatusListResponse>, Status> {
+        Ok(Response::new(pb::GetStatusListResponse {
+            token: self.credentials.status_list().await?,
+            ttl_seconds: u32::try_from(self.credentials.list_ttl().as_secs()).unwrap_or(u32::MAX),
         }))
     }
 }

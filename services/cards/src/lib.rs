@@ -7,6 +7,7 @@
 
 mod authz;
 mod config;
+mod credentials;
 mod domain;
 mod error;
 mod events;
@@ -83,10 +84,16 @@ impl Service for Cards {
                 .check_forever(settings.check_interval, service.core.shutdown.clone()),
         );
 
+        let credentials = credentials::Credentials::new(
+            service.pool.clone(),
+            settings.sealing,
+            settings.credentials,
+        );
         let api = grpc::CardApi::new(
             store,
             lifecycle,
             authz::Guard::new(service.authorizer()?),
+            credentials,
             settings.lookup_floor,
         );
         let apis = hms_grpc::GrpcApis::default().with(CardServiceServer::new(api));

@@ -31,10 +31,12 @@ struct CardRow {
     valid_until: DateTime<Utc>,
     status: String,
     print_state: String,
+    status_index: i64,
 }
 
 const CARD_COLUMNS: &str = "card_id, card_number, company_id, order_id, worker_id, holder_name, \
-    employer_org_number, employer_name, card_type, issued_at, valid_until, status, print_state";
+    employer_org_number, employer_name, card_type, issued_at, valid_until, status, print_state, \
+    status_index";
 
 impl CardRow {
     fn into_card(self, history: Vec<StatusChange>) -> Result<Card, CardsError> {
@@ -45,6 +47,7 @@ impl CardRow {
             status: CardStatus::parse(&self.status).ok_or_else(|| corrupt("status"))?,
             print_state: PrintState::parse(&self.print_state)
                 .ok_or_else(|| corrupt("print state"))?,
+            status_index: u64::try_from(self.status_index).map_err(|_| corrupt("status index"))?,
             card_id: CardId::from_uuid(self.card_id),
             company_id: CompanyId::from_uuid(self.company_id),
             order_id: OrderId::from_uuid(self.order_id),

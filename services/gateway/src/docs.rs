@@ -15,7 +15,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::problem::{ApiError, Problem, ProblemKind};
-use crate::routes::{access, auth, cards, companies, documents, notifications, orders};
+use crate::routes::{
+    access, auth, card_credentials, cards, companies, documents, notifications, orders,
+};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -34,7 +36,7 @@ use crate::state::AppState;
         (name = "companies", description = "Companies, their registration and contact details"),
         (name = "access", description = "Who may act for a company"),
         (name = "orders", description = "Orders of HMS cards for workers"),
-        (name = "cards", description = "HMS cards: a company's cards, blocking and deactivating them, and the public check"),
+        (name = "cards", description = "HMS cards: a company's cards, blocking and deactivating them, the public check, and the QR credential anyone can verify offline with the published keys and status list"),
         (name = "back office", description = "The authority's case handlers: queues and decisions"),
         (name = "documentation", description = "This document, as JSON and as a page"),
     )
@@ -206,6 +208,11 @@ fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(cards::block))
         .routes(routes!(cards::deactivate))
         .routes(routes!(cards::check))
+        .routes(routes!(card_credentials::credential))
+        .routes(routes!(card_credentials::qr_png))
+        .routes(routes!(card_credentials::qr_svg))
+        .routes(routes!(card_credentials::keys))
+        .routes(routes!(card_credentials::status_list))
         .with_state(state)
         .split_for_parts();
     describe_documentation(&mut document);

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod card_credentials;
 pub mod cards;
 pub mod companies;
 pub mod documents;
