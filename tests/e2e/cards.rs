@@ -552,3 +552,114 @@ async fn a_card_shown_as_a_qr_code_verifies_offline_until_it_is_blocked() {
         .expect_problem(StatusCode::CONFLICT, "precondition-failed")
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_lasts_no_longer_than_the_employment_the_company_states() {
+    let mut env = TestEnv::new();
+    env.start_all().await;
+    let mut clients = Clients::connect(&env).await;
+    let company_id = approved_company(&env, &mut clients).await;
+    let api = Api::new(&env);
+    let kari = api.token(persons::KARI_NORDMANN).await;
+    let oslo_today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Oslo)
+        .date_naive();
+    let last_day = oslo_today + chrono::Days::new(100);
+
+    // A day already past is refused, naming the field.
+    let yesterday = oslo_today - chrono::Days::new(1);
+    let problem = api
+        .post(&format!("/api/v1/companies/{company_id}/orders"))
+        .token(&kari)
+        .header(
+            reqwest::header::HeaderName::from_static("idempotency-key"),
+            "past",
+        )
+        .json(json!({"workers": [{
+            "name": "Vikar Vikarsen",
+            "national_id": hms_test_support::fixtures::fodselsnummer(),
+            "phone": "+4798765432",
+            "card_type": "construction",
+            "employment_ends_on": yesterday.to_string(),
+        }]}))
+        .expect_problem(StatusCode::BAD_REQUEST, "invalid-request")
+        .await;
+    assert_eq!(
+        problem.body["detail"],
+        "workers[0].employment_ends_on: is in the past"
+    );
+
+    // A temporary worker and a permanent one.
+    let order = api
+        .post(&format!("/api/v1/companies/{company_id}/orders"))
+        .token(&kari)
+        .header(
+            reqwest::header::HeaderName::from_static("idempotency-key"),
+            "temporary",
+        )
+        .json(json!({"workers": [
+            {
+                "name": "Vikar Vikarsen",
+                "national_id": hms_test_support::fixtures::fodselsnummer(),
+                "phone": "+4798765432",
+                "card_type": "construction",
+                "employment_ends_on": last_day.to_string(),
+            },
+            {
+                "name": "Fast Ansatt",
+                "national_id": hms_test_support::fixtures::fodselsnummer(),
+                "phone": "+4798765433",
+                "card_type": "construction",
+            },
+        ]}))
+        .expect(StatusCode::CREATED)
+        .await;
+    assert_eq!(
+        order["workers"][0]["employment_ends_on"],
+        last_day.to_string()
+    );
+    assert!(order["workers"][1]["employment_ends_on"].is_null());
+    let order_id = order["order_id"].as_str().expect("an id").to_owned();
+    let stored = clients
+        .owner
+        .orders
+        .get_order(orders::GetOrderRequest {
+            order_id: order_id.clone(),
+        })
+        .await
+        .expect("the order")
+        .into_inner()
+        .order
+        .expect("an order");
+    upload_all_documents(&mut clients, &stored).await;
+    clients
+        .owner
+        .orders
+        .submit_order(orders::SubmitOrderRequest {
+            order_id: order_id.clone(),
+        })
+        .await
+        .expect("submitted");
+    approve(&mut clients, &order_id).await;
+    let issued = issued_cards(&clients.owner, &company_id, 2).await;
+    let until = |name: &str| {
+        let card = issued
+            .iter()
+            .find(|card| card.holder_name == name)
+            .expect("a card of each worker");
+        hms_proto::time::from_timestamp(card.valid_until.as_ref().expect("an end")).expect("a time")
+    };
+    // Through the last day of the employment, on the Norwegian clock.
+    let end = until("Vikar Vikarsen").with_timezone(&chrono_tz::Europe::Oslo);
+    assert_eq!(end.date_naive(), last_day + chrono::Days::new(1), "{end}");
+    assert_eq!(end.time(), chrono::NaiveTime::MIN, "{end}");
+    // Without a stated end: two years.
+    let permanent = until("Fast Ansatt");
+    assert_eq!(
+        permanent.date_naive(),
+        chrono::Utc::now()
+            .date_naive()
+            .checked_add_months(chrono::Months::new(24))
+            .expect("a date")
+    );
+}

@@ -133,6 +133,7 @@ pub fn new_worker(name: &str, national_id: &str) -> orders::NewWorker {
         national_id: national_id.to_owned(),
         phone: "+4798765432".to_owned(),
         card_type: orders::CardType::Construction as i32,
+        employment_ends_on: String::new(),
     }
 }
 

@@ -1,7 +1,8 @@
 //! What a card is and how it changes: its statuses, which changes are
 //! allowed, and how long it is valid.
 
-use chrono::{DateTime, Months, Utc};
+use chrono::{DateTime, Months, NaiveDate, TimeZone, Utc};
+use chrono_tz::Europe::Oslo;
 use hms_domain::{CardId, CardNumber, CardType, CompanyId, OrderId, WorkerId};
 
 /// Where a card stands.
@@ -104,11 +105,23 @@ pub enum Outcome {
     AlreadyEnded,
 }
 
-/// How long a card is valid from its issue: the regulation says two years.
-pub fn valid_until(issued_at: DateTime<Utc>, months: u32) -> DateTime<Utc> {
-    issued_at
+/// How long a card is valid from its issue: the regulation says two years,
+/// and only while the employment lasts, so through its last day (on the
+/// Norwegian clock) when the company stated one.
+pub fn valid_until(
+    issued_at: DateTime<Utc>,
+    months: u32,
+    employment_ends_on: Option<NaiveDate>,
+) -> DateTime<Utc> {
+    let regular = issued_at
         .checked_add_months(Months::new(months))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let employment = employment_ends_on
+        .and_then(|day| day.succ_opt())
+        .and_then(|next| next.and_hms_opt(0, 0, 0))
+        .and_then(|midnight| Oslo.from_local_datetime(&midnight).earliest())
+        .map(|end| end.with_timezone(&Utc));
+    employment.map_or(regular, |end| end.min(regular))
 }
 
 /// A card as kept.
@@ -157,7 +170,30 @@ mod tests {
             .expect("a time")
             .to_utc();
         assert_eq!(
-            valid_until(issued, 24).to_rfc3339(),
+            valid_until(issued, 24, None).to_rfc3339(),
+            "2028-02-28T10:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn an_employment_ending_sooner_ends_the_card_with_its_last_day() {
+        let issued = DateTime::parse_from_rfc3339("2026-02-28T10:00:00Z")
+            .expect("a time")
+            .to_utc();
+        let day = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
+        // Through 30 June in Oslo (summer time, UTC+2).
+        assert_eq!(
+            valid_until(issued, 24, day("2026-06-30")).to_rfc3339(),
+            "2026-06-30T22:00:00+00:00"
+        );
+        // Through 15 December (winter time, UTC+1).
+        assert_eq!(
+            valid_until(issued, 24, day("2026-12-15")).to_rfc3339(),
+            "2026-12-15T23:00:00+00:00"
+        );
+        // An employment lasting longer changes nothing.
+        assert_eq!(
+            valid_until(issued, 24, day("2031-01-01")).to_rfc3339(),
             "2028-02-28T10:00:00+00:00"
         );
     }

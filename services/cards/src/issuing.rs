@@ -2,7 +2,7 @@
 //! employer as the company is registered. Asking again for the same order
 //! issues nothing more.
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use hms_domain::{CardId, CardNumber, CardType, CompanyId, OrderId, WorkerId};
 use hms_grpc::client::ServiceChannel;
 use hms_proto::ProtoEnum;
@@ -34,6 +34,8 @@ struct Holder {
     worker_id: WorkerId,
     name: String,
     card_type: CardType,
+    /// The last day of the employment, when the company stated it.
+    employment_ends_on: Option<NaiveDate>,
 }
 
 impl Issuer {
@@ -63,8 +65,8 @@ impl Issuer {
         }
         let (employer_org_number, employer_name) = self.employer(company_id).await?;
         let issued_at = Utc::now();
-        let until = valid_until(issued_at, self.validity_months);
         for holder in &missing {
+            let until = valid_until(issued_at, self.validity_months, holder.employment_ends_on);
             let card_id = CardId::from_uuid(uuid::Uuid::now_v7());
             let mut issued = None;
             for _ in 0..NUMBER_TRIES {
@@ -136,6 +138,13 @@ impl Issuer {
                         .map_err(|_| corrupt("no worker id"))?,
                     card_type: CardType::from_i32(worker.card_type)
                         .map_err(|_| corrupt("no card type"))?,
+                    employment_ends_on: match worker.employment_ends_on.as_str() {
+                        "" => None,
+                        day => Some(
+                            NaiveDate::parse_from_str(day, "%Y-%m-%d")
+                                .map_err(|_| corrupt("no date for the employment's end"))?,
+                        ),
+                    },
                     name: worker.name,
                 })
             })

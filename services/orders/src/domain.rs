@@ -1,6 +1,6 @@
 //! What an order is, how it moves from draft to decision, and what it costs.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use hms_crypto::FingerprintKey;
 use hms_domain::{
     CardType, CompanyId, DocumentKind, Fodselsnummer, MaskedNationalId, NationalIdKind, OrderId,
@@ -135,6 +135,8 @@ pub struct NewWorker {
     pub national_id: Fodselsnummer,
     pub phone: PhoneNumber,
     pub card_type: CardType,
+    /// The last day of the employment, when the company knows it.
+    pub employment_ends_on: Option<NaiveDate>,
 }
 
 /// A new order as a client sends it: at most
@@ -188,13 +190,23 @@ impl NewOrder {
             .iter()
             .map(|w| w.national_id.expose())
             .collect();
+        let ends: Vec<String> = self
+            .workers
+            .iter()
+            .map(|w| {
+                w.employment_ends_on
+                    .map(|day| day.to_string())
+                    .unwrap_or_default()
+            })
+            .collect();
         let mut fields: Vec<&[u8]> = vec![company.as_bytes(), self.idempotency_key.0.as_bytes()];
-        for (worker, national_id) in self.workers.iter().zip(&exposed) {
+        for ((worker, national_id), ends) in self.workers.iter().zip(&exposed).zip(&ends) {
             fields.extend([
                 worker.name.as_str().as_bytes(),
                 national_id.as_bytes(),
                 worker.phone.as_str().as_bytes(),
                 worker.card_type.as_str().as_bytes(),
+                ends.as_bytes(),
             ]);
         }
         key.fingerprint(fields)
@@ -211,6 +223,7 @@ pub struct Worker {
     pub national_id_kind: NationalIdKind,
     pub phone: String,
     pub card_type: CardType,
+    pub employment_ends_on: Option<NaiveDate>,
 }
 
 /// A stored order with its workers.
@@ -347,6 +360,7 @@ mod tests {
             national_id_kind: NationalIdKind::Fodselsnummer,
             phone: "+4791234567".to_owned(),
             card_type: CardType::Construction,
+            employment_ends_on: None,
         }
     }
 
@@ -483,6 +497,7 @@ mod tests {
             national_id: Fodselsnummer::parse(number, policy).expect("a number"),
             phone: PhoneNumber::parse("+4791234567").expect("a phone"),
             card_type: CardType::Construction,
+            employment_ends_on: None,
         };
         let key = || IdempotencyKey::parse("order-1").expect("a key");
         // Synthetic numbers of the BankID simulator's test persons.

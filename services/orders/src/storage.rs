@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use hms_auth::UserCaller;
 use hms_company_status::Standing;
 use hms_crypto::{FingerprintKey, SealingKey};
@@ -24,7 +24,15 @@ use crate::error::OrderError;
 pub struct ApprovedWorkers {
     pub company_id: CompanyId,
     pub approved_at: DateTime<Utc>,
-    pub workers: Vec<(WorkerId, String, CardType)>,
+    pub workers: Vec<ApprovedWorker>,
+}
+
+/// What a card shows of a worker, and how long the employment lasts.
+pub struct ApprovedWorker {
+    pub worker_id: WorkerId,
+    pub name: String,
+    pub card_type: CardType,
+    pub employment_ends_on: Option<NaiveDate>,
 }
 
 #[derive(Clone)]
@@ -64,10 +72,11 @@ struct WorkerRow {
     national_id_kind: String,
     phone: String,
     card_type: String,
+    employment_ends_on: Option<NaiveDate>,
 }
 
-const WORKER_COLUMNS: &str =
-    "id, order_id, position, name, national_id_masked, national_id_kind, phone, card_type";
+const WORKER_COLUMNS: &str = "id, order_id, position, name, national_id_masked, national_id_kind, \
+                              phone, card_type, employment_ends_on";
 
 impl TryFrom<WorkerRow> for Worker {
     type Error = OrderError;
@@ -84,6 +93,7 @@ impl TryFrom<WorkerRow> for Worker {
             card_type: CardType::parse(&row.card_type).map_err(|_| corrupt("card type"))?,
             name: row.name,
             phone: row.phone,
+            employment_ends_on: row.employment_ends_on,
         })
     }
 }
@@ -262,7 +272,8 @@ impl Store {
         )?;
         sqlx::query(
             "INSERT INTO workers (id, order_id, position, name, national_id_sealed, national_id_masked, \
-             national_id_kind, phone, card_type) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             national_id_kind, phone, card_type, employment_ends_on) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(worker_id.as_uuid())
         .bind(order_id.as_uuid())
@@ -273,6 +284,7 @@ impl Store {
         .bind(worker.national_id.kind().as_str())
         .bind(worker.phone.as_str())
         .bind(worker.card_type.as_str())
+        .bind(worker.employment_ends_on)
         .execute(tx)
         .await?;
         Ok(())
@@ -519,18 +531,24 @@ impl Store {
                 .bind(order_id.as_uuid())
                 .fetch_one(&self.pool)
                 .await?;
-        let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
-            "SELECT id, name, card_type FROM workers WHERE order_id = $1 ORDER BY position",
+        let rows: Vec<(Uuid, String, String, Option<NaiveDate>)> = sqlx::query_as(
+            "SELECT id, name, card_type, employment_ends_on FROM workers
+             WHERE order_id = $1 ORDER BY position",
         )
         .bind(order_id.as_uuid())
         .fetch_all(&self.pool)
         .await?;
         let workers = rows
             .into_iter()
-            .map(|(id, name, card_type)| {
+            .map(|(id, name, card_type, employment_ends_on)| {
                 let card_type = CardType::parse(&card_type)
                     .map_err(|_| OrderError::Corrupt(format!("card type of worker {id}")))?;
-                Ok((WorkerId::from_uuid(id), name, card_type))
+                Ok(ApprovedWorker {
+                    worker_id: WorkerId::from_uuid(id),
+                    name,
+                    card_type,
+                    employment_ends_on,
+                })
             })
             .collect::<Result<_, OrderError>>()?;
         Ok(ApprovedWorkers {

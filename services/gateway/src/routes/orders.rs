@@ -6,7 +6,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use hms_proto::ProtoEnum;
 use hms_proto::orders::v1 as pb;
 use serde::{Deserialize, Serialize};
@@ -52,6 +52,11 @@ pub struct NewWorker {
     /// E.164, for example `+4791234567`.
     pub phone: String,
     pub card_type: CardType,
+    /// The last day of the employment, when the company knows it: the card
+    /// is then valid through that day instead of two years. Not in the
+    /// past.
+    #[serde(default)]
+    pub employment_ends_on: Option<NaiveDate>,
 }
 
 /// What kind of Norwegian identity number a worker has.
@@ -77,6 +82,8 @@ pub struct Worker {
     pub national_id_kind: NationalIdKind,
     pub phone: String,
     pub card_type: CardType,
+    /// The last day of the employment, when stated.
+    pub employment_ends_on: Option<NaiveDate>,
 }
 
 /// The price, in øre (1/100 NOK); VAT on the net total, rounded half up.
@@ -437,6 +444,10 @@ fn worker_to_proto(worker: NewWorker) -> pb::NewWorker {
         national_id: worker.national_id,
         phone: worker.phone,
         card_type: worker.card_type.to_i32(),
+        employment_ends_on: worker
+            .employment_ends_on
+            .map(|day| day.to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -448,6 +459,13 @@ fn worker_from(worker: pb::Worker) -> Result<Worker, ApiError> {
         national_id_kind: NationalIdKind::answered(worker.national_id_kind)?,
         phone: worker.phone,
         card_type: CardType::answered(worker.card_type)?,
+        employment_ends_on: match worker.employment_ends_on.as_str() {
+            "" => None,
+            day => Some(
+                NaiveDate::parse_from_str(day, "%Y-%m-%d")
+                    .map_err(|_| ApiError::bad_answer("a date"))?,
+            ),
+        },
     })
 }
 

@@ -104,10 +104,14 @@ impl pb::order_internal_service_server::OrderInternalService for OrderInternalAp
             workers: approved
                 .workers
                 .into_iter()
-                .map(|(worker_id, name, card_type)| pb::ApprovedWorker {
-                    worker_id: worker_id.to_string(),
-                    name,
-                    card_type: card_type.to_i32(),
+                .map(|worker| pb::ApprovedWorker {
+                    worker_id: worker.worker_id.to_string(),
+                    name: worker.name,
+                    card_type: worker.card_type.to_i32(),
+                    employment_ends_on: worker
+                        .employment_ends_on
+                        .map(|day| day.to_string())
+                        .unwrap_or_default(),
                 })
                 .collect(),
         }))

@@ -5,6 +5,8 @@
 pub mod internal;
 pub mod public;
 
+use chrono::{NaiveDate, Utc};
+use chrono_tz::Europe::Oslo;
 use hms_domain::{Fodselsnummer, NationalIdPolicy, PersonName, PhoneNumber};
 use hms_grpc::status::{enum_field, invalid_field};
 use hms_proto::orders::v1 as pb;
@@ -30,7 +32,25 @@ pub fn parse_worker(
         phone: PhoneNumber::parse(&worker.phone)
             .map_err(|e| invalid_field(&format!("{field}.phone"), e))?,
         card_type,
+        employment_ends_on: employment_end(
+            &format!("{field}.employment_ends_on"),
+            &worker.employment_ends_on,
+        )?,
     })
+}
+
+/// The last day of an employment: a date to come, or none.
+fn employment_end(field: &str, text: &str) -> Result<Option<NaiveDate>, Status> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| invalid_field(field, "is not a date (YYYY-MM-DD)"))?;
+    // A card for an employment already over would never count.
+    if day < Utc::now().with_timezone(&Oslo).date_naive() {
+        return Err(invalid_field(field, "is in the past"));
+    }
+    Ok(Some(day))
 }
 
 hms_proto::proto_enum!(OrderStatus => pb::OrderStatus { Draft, Submitted, Approved, Rejected });
@@ -52,6 +72,10 @@ fn worker_to_proto(worker: Worker) -> pb::Worker {
         national_id_kind: worker.national_id_kind.to_i32(),
         phone: worker.phone,
         card_type: worker.card_type.to_i32(),
+        employment_ends_on: worker
+            .employment_ends_on
+            .map(|day| day.to_string())
+            .unwrap_or_default(),
     }
 }
 
