@@ -261,6 +261,7 @@ fn matrix() -> Vec<(&'static str, Expect)> {
         ("hms.cards.v1.CardService/GetStatusList", Each(OPEN)),
         ("hms.cards.v1.CardService/BlockCard", Each(CARD_MANAGE)),
         ("hms.cards.v1.CardService/DeactivateCard", Each(CARD_MANAGE)),
+        ("hms.cards.v1.CardService/GetRenewal", Each(CARD_MANAGE)),
         (
             "hms.companies.v1.CompanyService/SuspendCompany",
             Each(BACK_OFFICE),
@@ -668,6 +669,13 @@ async fn call(rpc: &str, caller: &PersonClients, fx: &Fixtures) -> Result<(), St
         "hms.cards.v1.CardService/GetCredentialKeys" => c
             .cards
             .get_credential_keys(cards::GetCredentialKeysRequest {})
+            .await
+            .map(drop),
+        "hms.cards.v1.CardService/GetRenewal" => c
+            .cards
+            .get_renewal(cards::GetRenewalRequest {
+                card_number: fx.card.clone(),
+            })
             .await
             .map(drop),
         "hms.cards.v1.CardService/GetStatusList" => c

@@ -554,7 +554,7 @@ async fn a_card_shown_as_a_qr_code_verifies_offline_until_it_is_blocked() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_card_lasts_no_longer_than_the_employment_the_company_states() {
+async fn a_card_lasts_no_longer_than_the_employment_and_is_renewed_from_six_months_before() {
     let mut env = TestEnv::new();
     env.start_all().await;
     let mut clients = Clients::connect(&env).await;
@@ -662,4 +662,83 @@ async fn a_card_lasts_no_longer_than_the_employment_the_company_states() {
             .checked_add_months(chrono::Months::new(24))
             .expect("a date")
     );
+
+    // The temporary card ends within six months: a renewal may start now,
+    // pre-filled from the card.
+    let number = |name: &str| {
+        issued
+            .iter()
+            .find(|card| card.holder_name == name)
+            .expect("a card")
+            .card_number
+            .clone()
+    };
+    let renewal = api
+        .get(&format!(
+            "/api/v1/cards/{}/renewal",
+            number("Vikar Vikarsen")
+        ))
+        .token(&kari)
+        .expect(StatusCode::OK)
+        .await;
+    assert_eq!(renewal["kind"], "renewal");
+    assert_eq!(renewal["company_id"], company_id.as_str());
+    assert_eq!(renewal["renews_card_number"], number("Vikar Vikarsen"));
+    assert_eq!(
+        renewal["worker"],
+        json!({"name": "Vikar Vikarsen", "card_type": "construction"})
+    );
+    // What the card does not keep, the company adds; the order is new.
+    let mut worker = renewal["worker"].clone();
+    worker["national_id"] = json!(hms_test_support::fixtures::fodselsnummer());
+    worker["phone"] = json!("+4798765432");
+    worker["employment_ends_on"] = json!((last_day + chrono::Days::new(200)).to_string());
+    let renewed = api
+        .post(&format!(
+            "/api/v1/companies/{}/orders",
+            renewal["company_id"].as_str().expect("a company")
+        ))
+        .token(&kari)
+        .header(
+            reqwest::header::HeaderName::from_static("idempotency-key"),
+            "renewal",
+        )
+        .json(json!({"workers": [worker]}))
+        .expect(StatusCode::CREATED)
+        .await;
+    assert_eq!(renewed["status"], "draft");
+    assert_eq!(renewed["workers"][0]["name"], "Vikar Vikarsen");
+
+    // The permanent card is two years off: too early, and the answer says
+    // from when.
+    let from = (permanent - chrono::Months::new(6))
+        .with_timezone(&chrono_tz::Europe::Oslo)
+        .date_naive();
+    let early = api
+        .get(&format!("/api/v1/cards/{}/renewal", number("Fast Ansatt")))
+        .token(&kari)
+        .expect_problem(StatusCode::CONFLICT, "precondition-failed")
+        .await;
+    assert_eq!(
+        early.body["detail"],
+        format!("a card is renewed from six months before its end, from {from}")
+    );
+    // Lost: a replacement may start at once.
+    api.post(&format!("/api/v1/cards/{}/block", number("Fast Ansatt")))
+        .token(&kari)
+        .json(json!({"reason": "Mistet"}))
+        .expect(StatusCode::OK)
+        .await;
+    let replacement = api
+        .get(&format!("/api/v1/cards/{}/renewal", number("Fast Ansatt")))
+        .token(&kari)
+        .expect(StatusCode::OK)
+        .await;
+    assert_eq!(replacement["kind"], "replacement");
+    // Someone without access to the company learns nothing.
+    let stranger = api.token(persons::NILS_ANNEN).await;
+    api.get(&format!("/api/v1/cards/{}/renewal", number("Fast Ansatt")))
+        .token(&stranger)
+        .expect_problem(StatusCode::NOT_FOUND, "not-found")
+        .await;
 }

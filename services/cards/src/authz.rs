@@ -5,7 +5,8 @@
 //! |-----------------------------|------------------------------------|--------------|
 //! | ListCards, GetCard,         | `orders:read`                      | the company  |
 //! | GetCardCredential           |                                    |              |
-//! | BlockCard, DeactivateCard   | `cards:order`, or `orders:decide`  | the company  |
+//! | BlockCard, DeactivateCard,  | `cards:order`, or `orders:decide`  | the company  |
+//! | GetRenewal                  |                                    |              |
 //! | CheckCard, GetCredentialKeys| none: anyone, without a login      | –            |
 //! | GetStatusList               |                                    |              |
 //!

@@ -124,6 +124,27 @@ pub fn valid_until(
     employment.map_or(regular, |end| end.min(regular))
 }
 
+/// How long before its end a card may be renewed.
+pub const RENEWAL_WINDOW_MONTHS: u32 = 6;
+
+/// Why a card's holder may get a new card now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenewalKind {
+    /// It ends within the renewal window, or has ended.
+    Renewal,
+    /// It was blocked: lost or stolen.
+    Replacement,
+}
+
+/// Why a new card for the holder cannot be ordered from this one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RenewalRefused {
+    #[error("a card is renewed from six months before its end, from {0}")]
+    TooEarly(chrono::NaiveDate),
+    #[error("the holder's employment ended: order a card as for anyone new")]
+    EmploymentEnded,
+}
+
 /// A card as kept.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Card {
@@ -149,6 +170,27 @@ impl Card {
     /// Whether it counts at `now`: active and not past its end.
     pub fn counts_at(&self, now: DateTime<Utc>) -> bool {
         self.status == CardStatus::Active && now < self.valid_until
+    }
+
+    /// From when the card may be renewed.
+    pub fn renewable_from(&self) -> DateTime<Utc> {
+        self.valid_until
+            .checked_sub_months(Months::new(RENEWAL_WINDOW_MONTHS))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
+    /// Whether a new order for the holder may start from this card at
+    /// `now`, and as what.
+    pub fn renewal_at(&self, now: DateTime<Utc>) -> Result<RenewalKind, RenewalRefused> {
+        match self.status {
+            CardStatus::Blocked => Ok(RenewalKind::Replacement),
+            CardStatus::Deactivated => Err(RenewalRefused::EmploymentEnded),
+            CardStatus::Expired => Ok(RenewalKind::Renewal),
+            CardStatus::Active if now >= self.renewable_from() => Ok(RenewalKind::Renewal),
+            CardStatus::Active => Err(RenewalRefused::TooEarly(
+                self.renewable_from().with_timezone(&Oslo).date_naive(),
+            )),
+        }
     }
 }
 
@@ -195,6 +237,47 @@ mod tests {
         assert_eq!(
             valid_until(issued, 24, day("2031-01-01")).to_rfc3339(),
             "2028-02-28T10:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn a_card_is_renewed_from_six_months_before_its_end_and_replaced_when_blocked() {
+        let at = |text: &str| DateTime::parse_from_rfc3339(text).expect("a time").to_utc();
+        let mut card = Card {
+            card_id: CardId::from_uuid(uuid::Uuid::nil()),
+            card_number: CardNumber::from_body(123_456_789),
+            company_id: CompanyId::from_uuid(uuid::Uuid::nil()),
+            order_id: OrderId::from_uuid(uuid::Uuid::nil()),
+            worker_id: WorkerId::from_uuid(uuid::Uuid::nil()),
+            holder_name: "Kari Nordmann".to_owned(),
+            employer_org_number: "310100005".to_owned(),
+            employer_name: "Nordmann Bygg AS".to_owned(),
+            card_type: CardType::Construction,
+            issued_at: at("2026-12-02T10:00:00Z"),
+            valid_until: at("2028-12-02T10:00:00Z"),
+            status: CardStatus::Active,
+            print_state: PrintState::HandedOver,
+            status_index: 0,
+            history: Vec::new(),
+        };
+        let early = card.renewal_at(at("2028-06-01T10:00:00Z"));
+        assert_eq!(
+            early.map_err(|refused| refused.to_string()),
+            Err("a card is renewed from six months before its end, from 2028-06-02".to_owned())
+        );
+        assert_eq!(
+            card.renewal_at(at("2028-06-02T10:00:00Z")),
+            Ok(RenewalKind::Renewal)
+        );
+        card.status = CardStatus::Blocked;
+        assert_eq!(
+            card.renewal_at(at("2027-01-01T10:00:00Z")),
+            Ok(RenewalKind::Replacement)
+        );
+        card.status = CardStatus::Deactivated;
+        assert_eq!(
+            card.renewal_at(at("2028-11-01T10:00:00Z")),
+            Err(RenewalRefused::EmploymentEnded)
         );
     }
 

@@ -27,6 +27,8 @@ pub enum CardsError {
     NumbersExhausted,
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    #[error(transparent)]
+    Renewal(#[from] crate::domain::RenewalRefused),
     #[error("cannot sign a credential: {0}")]
     Signing(#[from] hms_card_credential::CredentialError),
     #[error(transparent)]
@@ -87,7 +89,9 @@ impl From<CardsError> for Status {
         use CardsError::*;
         match error {
             NotFound => Status::not_found(error.to_string()),
-            Transition(_) | NotApproved => Status::failed_precondition(error.to_string()),
+            Transition(_) | NotApproved | Renewal(_) => {
+                Status::failed_precondition(error.to_string())
+            }
             Unavailable { service, .. } => hms_grpc::status::unavailable(service, error),
             Database(ref cause) => hms_grpc::status::storage(hms_db::is_unavailable(cause), error),
             Events(ref cause) => hms_grpc::status::storage(cause.is_unavailable(), error),

@@ -12,12 +12,13 @@ use tonic::{Request, Response, Status};
 
 use crate::authz::Guard;
 use crate::credentials::Credentials;
-use crate::domain::{Card, CardStatus, Change, PrintState};
+use crate::domain::{Card, CardStatus, Change, PrintState, RenewalKind};
 use crate::lifecycle::Lifecycle;
 use crate::storage::Store;
 
 hms_proto::proto_enum!(CardStatus => pb::CardStatus { Active, Blocked, Deactivated, Expired });
 hms_proto::proto_enum!(PrintState => pb::PrintState { Awaiting, HandedOver, NeedsPhoto });
+hms_proto::proto_enum!(RenewalKind => pb::RenewalKind { Renewal, Replacement });
 
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 200;
@@ -226,6 +227,28 @@ impl pb::card_service_server::CardService for CardApi {
         Ok(Response::new(pb::GetStatusListResponse {
             token: self.credentials.status_list().await?,
             ttl_seconds: u32::try_from(self.credentials.list_ttl().as_secs()).unwrap_or(u32::MAX),
+        }))
+    }
+
+    async fn get_renewal(
+        &self,
+        request: Request<pb::GetRenewalRequest>,
+    ) -> Result<Response<pb::GetRenewalResponse>, Status> {
+        let number = card_number(&request.get_ref().card_number)?;
+        let card = self.visible_card(&number).await?;
+        self.guard
+            .manage(&hms_grpc::caller(&request), card.company_id)
+            .await?;
+        let kind = card
+            .renewal_at(chrono::Utc::now())
+            .map_err(crate::error::CardsError::from)?;
+        Ok(Response::new(pb::GetRenewalResponse {
+            company_id: card.company_id.to_string(),
+            holder_name: card.holder_name,
+            card_type: card.card_type.to_i32(),
+            renews_card_number: card.card_number.to_string(),
+            kind: kind.to_i32(),
+            valid_until: Some(timestamp(card.valid_until)),
         }))
     }
 }

@@ -207,6 +207,7 @@ fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(cards::get))
         .routes(routes!(cards::block))
         .routes(routes!(cards::deactivate))
+        .routes(routes!(cards::renewal))
         .routes(routes!(cards::check))
         .routes(routes!(card_credentials::credential))
         .routes(routes!(card_credentials::qr_png))

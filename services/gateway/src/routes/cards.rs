@@ -252,6 +252,76 @@ pub async fn deactivate(
 }
 
 /// The card a change answered with.
+/// Why a new card for the holder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RenewalKind {
+    /// The card ends within six months, or has ended.
+    Renewal,
+    /// The card was blocked: lost or stolen.
+    Replacement,
+}
+
+hms_proto::proto_enum!(RenewalKind => pb::RenewalKind { Renewal, Replacement });
+
+/// The worker of the new order, as far as the card knows them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RenewalWorker {
+    pub name: String,
+    pub card_type: CardType,
+}
+
+/// What a new order for a card's holder starts from. Post it to
+/// `/api/v1/companies/{company_id}/orders` with the worker's national
+/// identity number and phone added, then upload a new photo, ID copy and
+/// signature: the card keeps none of them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Renewal {
+    pub company_id: String,
+    pub kind: RenewalKind,
+    pub renews_card_number: String,
+    /// The old card's end.
+    pub valid_until: Option<DateTime<Utc>>,
+    pub worker: RenewalWorker,
+}
+
+/// A new order for the card's holder, pre-filled: a renewal from six
+/// months before the card's end, or a replacement of a blocked card.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cards/{card_number}/renewal",
+    tag = "cards",
+    params(("card_number" = String, Path, description = "Ten digits; spaces allowed")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = Renewal),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Too early to renew, or the holder's employment ended", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn renewal(
+    State(state): State<AppState>,
+    person: Person,
+    PathParams(card_number): PathParams<String>,
+) -> Result<Json<Renewal>, ApiError> {
+    let answer = state
+        .cards
+        .clone()
+        .get_renewal(person.request(pb::GetRenewalRequest { card_number }))
+        .await?
+        .into_inner();
+    Ok(Json(Renewal {
+        company_id: answer.company_id,
+        kind: RenewalKind::answered(answer.kind)?,
+        renews_card_number: answer.renews_card_number,
+        valid_until: time(answer.valid_until.as_ref()),
+        worker: RenewalWorker {
+            name: answer.holder_name,
+            card_type: CardType::answered(answer.card_type)?,
+        },
+    }))
+}
+
 fn changed(card: Option<pb::Card>) -> Result<Json<Card>, ApiError> {
     card_from(card.ok_or_else(|| ApiError::bad_answer("a card"))?).map(Json)
 }
