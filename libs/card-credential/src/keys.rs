@@ -32,11 +32,6 @@ impl SigningKey {
         }
     }
 
-    /// The seed to keep it by (sealed: it is the private key).
-    pub fn seed(&self) -> zeroize::Zeroizing<[u8; 32]> {
-        zeroize::Zeroizing::new(self.key.to_bytes())
-    }
-
     pub fn kid(&self) -> &str {
         &self.kid
     }

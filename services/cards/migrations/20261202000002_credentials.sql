@@ -1,6 +1,6 @@
 -- The Ed25519 keys that sign the cards' offline credentials and status
--- lists. The private key (its seed) is sealed with HMS_CARDS_KEY, bound to
--- its kid. A key is published a whole rotation before it first signs, so
+-- lists (libs/signing-keys). The private key (PKCS#8) is sealed with
+-- HMS_CARDS_KEY, bound to its kid. A key is published a whole rotation before it first signs, so
 -- a verifier that refreshes its keys once a rotation always holds the
 -- next one, and it stays published for as long as a card it signed can
 -- be shown.

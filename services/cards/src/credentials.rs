@@ -6,16 +6,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use hms_card_credential::{
     CardCredential, CardStatus as ListStatus, KeySet, PublishedKey, SigningKey, StatusList,
     StatusListToken, StatusReference,
 };
 use hms_crypto::SealingKey;
+use hms_signing_keys::{KeyError, KeyRing, KeyTable, Rotation};
 use sqlx::PgPool;
-use tokio::sync::{Mutex, RwLock};
+use tokio::sync::Mutex;
 use tokio::time::Instant;
-use uuid::Uuid;
 
 use crate::domain::{Card, CardStatus};
 use crate::error::CardsError;
@@ -38,10 +38,10 @@ pub struct CredentialSettings {
     pub list_validity: Duration,
 }
 
-struct ActiveKey {
-    key: SigningKey,
-    retire_at: DateTime<Utc>,
-}
+const KEYS: KeyTable = KeyTable {
+    table: "credential_keys",
+    lock: "hms_cards_credential_keys",
+};
 
 struct BuiltList {
     token: Vec<u8>,
@@ -51,19 +51,26 @@ struct BuiltList {
 #[derive(Clone)]
 pub struct Credentials {
     pool: PgPool,
-    sealing: SealingKey,
+    keys: KeyRing<SigningKey>,
     settings: CredentialSettings,
-    active: Arc<RwLock<Option<ActiveKey>>>,
     list: Arc<Mutex<Option<BuiltList>>>,
+}
+
+/// The credential library signs with the key's seed and id.
+fn credential_key(kid: &str, key: &ed25519_dalek::SigningKey) -> Result<SigningKey, KeyError> {
+    Ok(SigningKey::from_seed(kid, &key.to_bytes()))
 }
 
 impl Credentials {
     pub fn new(pool: PgPool, sealing: SealingKey, settings: CredentialSettings) -> Self {
+        let rotation = Rotation {
+            every: settings.rotation,
+            published_after_retire: settings.published_after_retire,
+        };
         Self {
+            keys: KeyRing::new(pool.clone(), sealing, KEYS, rotation, credential_key),
             pool,
-            sealing,
             settings,
-            active: Arc::new(RwLock::new(None)),
             list: Arc::new(Mutex::new(None)),
         }
     }
@@ -89,34 +96,27 @@ impl Credentials {
                 uri: self.settings.status_list_uri.clone(),
             },
         };
-        self.ensure_active().await?;
-        let active = self.active.read().await;
-        let key = active
-            .as_ref()
-            .ok_or(CardsError::Corrupt("no signing key".to_owned()))?;
-        Ok(hms_card_credential::issue(&credential, &key.key)?)
+        Ok(self
+            .keys
+            .with_active(|active| hms_card_credential::issue(&credential, &active.key))
+            .await??)
     }
 
     /// Every key a credential still shown may carry, and the next one. The
     /// set holds until the newest of them retires: no key outside it signs
     /// before that.
     pub async fn key_set(&self) -> Result<KeySet, CardsError> {
-        // A fresh deployment publishes its first keys before anyone asks.
-        self.ensure_active().await?;
-        let keys: Vec<(String, Vec<u8>, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT kid, public_key, retire_at FROM credential_keys
-             WHERE published_until > now() ORDER BY signs_from DESC",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let keys = self.keys.published().await?;
         let expires_at = keys
             .iter()
-            .map(|(_, _, retire_at)| *retire_at)
+            .map(|key| key.retire_at)
             .max()
             .unwrap_or_else(Utc::now);
         Ok(KeySet::new(
-            keys.into_iter()
-                .map(|(kid, public_key, _)| PublishedKey { kid, public_key }),
+            keys.into_iter().map(|key| PublishedKey {
+                kid: key.kid,
+                public_key: key.public_key,
+            }),
             expires_at,
         )?)
     }
@@ -173,98 +173,9 @@ impl Credentials {
             ttl: self.settings.list_ttl,
             list,
         };
-        self.ensure_active().await?;
-        let active = self.active.read().await;
-        let key = active
-            .as_ref()
-            .ok_or(CardsError::Corrupt("no signing key".to_owned()))?;
-        Ok(token.sign(&key.key)?)
-    }
-
-    /// Loads the key that signs now, creating one when there is none, and
-    /// makes sure the next one is already published.
-    async fn ensure_active(&self) -> Result<(), CardsError> {
-        if let Some(key) = self.active.read().await.as_ref()
-            && key.retire_at > Utc::now()
-        {
-            return Ok(());
-        }
-        let mut active = self.active.write().await;
-        if let Some(key) = active.as_ref()
-            && key.retire_at > Utc::now()
-        {
-            return Ok(());
-        }
-        let mut tx = self.pool.begin().await?;
-        // One replica creates the next key; the others wait and load it.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('hms_cards_credential_keys'))")
-            .execute(&mut *tx)
-            .await?;
-        let now = Utc::now();
-        let current: Option<(String, Vec<u8>, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT kid, private_key, retire_at FROM credential_keys
-             WHERE signs_from <= $1 AND retire_at > $1
-             ORDER BY signs_from DESC LIMIT 1",
-        )
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (key, retire_at) = match current {
-            Some((kid, sealed, retire_at)) => {
-                let seed = self.sealing.open(&sealed, kid.as_bytes()).map_err(|_| {
-                    CardsError::Corrupt("a signing key cannot be opened".to_owned())
-                })?;
-                let seed: [u8; 32] = seed
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| CardsError::Corrupt("a signing key's length".to_owned()))?;
-                (SigningKey::from_seed(kid, &seed), retire_at)
-            }
-            // A fresh deployment, or one down past its key's retirement:
-            // then a verifier's cached set has expired too, so the new key
-            // is fetched with the set before it decides anything.
-            None => self.create_key(&mut tx, now).await?,
-        };
-        let (successor,): (bool,) =
-            sqlx::query_as("SELECT EXISTS (SELECT 1 FROM credential_keys WHERE signs_from >= $1)")
-                .bind(retire_at)
-                .fetch_one(&mut *tx)
-                .await?;
-        if !successor {
-            self.create_key(&mut tx, retire_at).await?;
-        }
-        tx.commit().await?;
-        *active = Some(ActiveKey { key, retire_at });
-        Ok(())
-    }
-
-    /// Makes a key that signs from `signs_from` for one rotation, published
-    /// from now until no card it signed can still be valid.
-    async fn create_key(
-        &self,
-        tx: &mut sqlx::PgConnection,
-        signs_from: DateTime<Utc>,
-    ) -> Result<(SigningKey, DateTime<Utc>), CardsError> {
-        let key = SigningKey::generate(Uuid::now_v7().to_string());
-        let sealed = self
-            .sealing
-            .seal(key.seed().as_slice(), key.kid().as_bytes())
-            .map_err(|_| CardsError::Corrupt("a signing key cannot be sealed".to_owned()))?;
-        let retire_at = signs_from + self.settings.rotation;
-        sqlx::query(
-            "INSERT INTO credential_keys
-                 (kid, private_key, public_key, signs_from, retire_at, published_until)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(key.kid())
-        .bind(sealed)
-        .bind(key.public().public_key)
-        .bind(signs_from)
-        .bind(retire_at)
-        .bind(retire_at + self.settings.published_after_retire)
-        .execute(&mut *tx)
-        .await?;
-        tracing::info!(kid = key.kid(), %signs_from, "new card credential key");
-        Ok((key, retire_at))
+        Ok(self
+            .keys
+            .with_active(|active| token.sign(&active.key))
+            .await??)
     }
 }

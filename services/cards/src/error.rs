@@ -32,6 +32,8 @@ pub enum CardsError {
     #[error("cannot sign a credential: {0}")]
     Signing(#[from] hms_card_credential::CredentialError),
     #[error(transparent)]
+    Keys(#[from] hms_signing_keys::KeyError),
+    #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
     Events(#[from] hms_events::EventsError),
@@ -95,7 +97,10 @@ impl From<CardsError> for Status {
             Unavailable { service, .. } => hms_grpc::status::unavailable(service, error),
             Database(ref cause) => hms_grpc::status::storage(hms_db::is_unavailable(cause), error),
             Events(ref cause) => hms_grpc::status::storage(cause.is_unavailable(), error),
-            Failed { .. } | NumbersExhausted | Corrupt(_) | Signing(_) => {
+            Keys(hms_signing_keys::KeyError::Database(ref cause)) => {
+                hms_grpc::status::storage(hms_db::is_unavailable(cause), error)
+            }
+            Failed { .. } | NumbersExhausted | Corrupt(_) | Signing(_) | Keys(_) => {
                 hms_grpc::status::internal(error)
             }
         }

@@ -2,7 +2,6 @@
 //! published here, kept sealed in the database so every replica signs with
 //! the same key and a restart does not log everyone out.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -11,33 +10,27 @@ use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use hms_auth::{Claims, ISSUER, KeySource, TokenKind, TokenSource, USER_AUDIENCE};
 use hms_crypto::SealingKey;
+use hms_signing_keys::{KeyError, KeyRing, KeyTable, Rotation};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use sqlx::PgPool;
-use tokio::sync::RwLock;
 use uuid::Uuid;
-use zeroize::Zeroizing;
 
 use crate::error::IdentityError;
 
 /// How long a signing key keeps being published after it stopped signing:
 /// longer than any token it signed lives.
-const PUBLISH_AFTER_RETIRE: chrono::Duration = chrono::Duration::hours(2);
+const PUBLISH_AFTER_RETIRE: Duration = Duration::from_secs(2 * 3600);
 
-struct ActiveKey {
-    kid: String,
-    encoding: EncodingKey,
-    /// When the next key takes over.
-    retire_at: DateTime<Utc>,
-}
+const KEYS: KeyTable = KeyTable {
+    table: "signing_keys",
+    lock: "hms_identity_signing_keys",
+};
 
 /// Signs tokens with the current key and rotates it when its time is up.
 #[derive(Clone)]
 pub struct Signer {
-    pool: PgPool,
-    sealing: SealingKey,
-    rotation: Duration,
-    active: Arc<RwLock<Option<ActiveKey>>>,
+    keys: KeyRing<EncodingKey>,
 }
 
 /// A signed token and when it expires.
@@ -47,13 +40,22 @@ pub struct IssuedToken {
     pub expires_at: DateTime<Utc>,
 }
 
+/// jsonwebtoken signs with the key in its PKCS#8 form.
+fn encoding_key(_kid: &str, key: &SigningKey) -> Result<EncodingKey, KeyError> {
+    let der = key
+        .to_pkcs8_der()
+        .map_err(|_| KeyError::Corrupt("it cannot be encoded"))?;
+    Ok(EncodingKey::from_ed_der(der.as_bytes()))
+}
+
 impl Signer {
     pub fn new(pool: PgPool, sealing: SealingKey, rotation: Duration) -> Self {
+        let rotation = Rotation {
+            every: rotation,
+            published_after_retire: PUBLISH_AFTER_RETIRE,
+        };
         Self {
-            pool,
-            sealing,
-            rotation,
-            active: Arc::new(RwLock::new(None)),
+            keys: KeyRing::new(pool, sealing, KEYS, rotation, encoding_key),
         }
     }
 
@@ -116,135 +118,45 @@ impl Signer {
             sid: session_id.map(|id| id.to_string()),
             auth_time: auth_time.map(|at| at.timestamp()),
         };
-        self.ensure_active().await?;
-        let active = self.active.read().await;
-        let key = active.as_ref().ok_or(IdentityError::Signing)?;
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(key.kid.clone());
-        let token = jsonwebtoken::encode(&header, &claims, &key.encoding)
+        let token = self
+            .keys
+            .with_active(|active| {
+                let mut header = Header::new(Algorithm::EdDSA);
+                header.kid = Some(active.kid.clone());
+                jsonwebtoken::encode(&header, &claims, &active.key)
+            })
+            .await?
             .map_err(|_| IdentityError::Signing)?;
         Ok(IssuedToken { token, expires_at })
     }
 
-    /// Loads the key that signs now, creating one when there is none, and
-    /// makes sure the next one is already published.
-    async fn ensure_active(&self) -> Result<(), IdentityError> {
-        if let Some(key) = self.active.read().await.as_ref()
-            && key.retire_at > Utc::now()
-        {
-            return Ok(());
-        }
-        let mut active = self.active.write().await;
-        if let Some(key) = active.as_ref()
-            && key.retire_at > Utc::now()
-        {
-            return Ok(());
-        }
-        let mut tx = self.pool.begin().await?;
-        // One replica creates the next key; the others wait and load it.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('hms_identity_signing_keys'))")
-            .execute(&mut *tx)
-            .await?;
-        // One clock for every comparison here: ours, not the database's.
-        let now = Utc::now();
-        let current: Option<(String, Vec<u8>, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT kid, private_key, retire_at FROM signing_keys
-             WHERE signs_from <= $1 AND retire_at > $1
-             ORDER BY signs_from DESC LIMIT 1",
-        )
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (kid, der, retire_at) = match current {
-            Some((kid, sealed, retire_at)) => {
-                let der = self
-                    .sealing
-                    .open(&sealed, kid.as_bytes())
-                    .map_err(|_| IdentityError::Corrupt("a signing key cannot be opened"))?;
-                (kid, der, retire_at)
-            }
-            // A fresh deployment, or one that was down past its key's
-            // retirement: nobody holds a token to verify, so it signs now.
-            None => self.create_key(&mut tx, now).await?,
-        };
-        // The next key is published from the moment this one signs: a
-        // whole rotation ahead of its own first token.
-        let (successor,): (bool,) =
-            sqlx::query_as("SELECT EXISTS (SELECT 1 FROM signing_keys WHERE signs_from >= $1)")
-                .bind(retire_at)
-                .fetch_one(&mut *tx)
-                .await?;
-        if !successor {
-            self.create_key(&mut tx, retire_at).await?;
-        }
-        tx.commit().await?;
-        *active = Some(ActiveKey {
-            kid,
-            encoding: EncodingKey::from_ed_der(&der),
-            retire_at,
-        });
-        Ok(())
-    }
-
-    /// Makes a key that signs from `signs_from` for one rotation, published
-    /// from now until two hours after it retires.
-    async fn create_key(
-        &self,
-        tx: &mut sqlx::PgConnection,
-        signs_from: DateTime<Utc>,
-    ) -> Result<(String, Zeroizing<Vec<u8>>, DateTime<Utc>), IdentityError> {
-        let signing = SigningKey::generate(&mut rand_core_06::OsRng);
-        let der = Zeroizing::new(
-            signing
-                .to_pkcs8_der()
-                .map_err(|_| IdentityError::Signing)?
-                .as_bytes()
-                .to_vec(),
-        );
-        let kid = Uuid::now_v7().to_string();
-        let sealed = self
-            .sealing
-            .seal(&der, kid.as_bytes())
-            .map_err(|_| IdentityError::Signing)?;
-        let retire_at = signs_from + self.rotation;
-        sqlx::query(
-            "INSERT INTO signing_keys (kid, private_key, public_key, signs_from, retire_at, published_until)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&kid)
-        .bind(sealed)
-        .bind(signing.verifying_key().as_bytes().as_slice())
-        .bind(signs_from)
-        .bind(retire_at)
-        .bind(retire_at + PUBLISH_AFTER_RETIRE)
-        .execute(&mut *tx)
-        .await?;
-        tracing::info!(%kid, %signs_from, "new token signing key");
-        Ok((kid, der, retire_at))
-    }
-
-    /// Every key that may have signed a token still in use, as a JWKS.
+    /// Every key that may have signed a token still in use, and the next
+    /// one, as a JWKS.
     pub async fn jwks(&self) -> Result<JwkSet, IdentityError> {
-        // A fresh deployment publishes its first key before anyone asks.
-        self.ensure_active().await?;
-        let keys: Vec<(String, Vec<u8>)> = sqlx::query_as(
-            "SELECT kid, public_key FROM signing_keys WHERE published_until > now()
-             ORDER BY created_at DESC",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let keys = keys
+        let keys = self
+            .keys
+            .published()
+            .await?
             .into_iter()
-            .map(|(kid, public)| {
-                let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(public);
+            .map(|key| {
+                let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.public_key);
                 serde_json::from_value(serde_json::json!({
                     "kty": "OKP", "crv": "Ed25519", "x": x,
-                    "kid": kid, "use": "sig", "alg": "EdDSA",
+                    "kid": key.kid, "use": "sig", "alg": "EdDSA",
                 }))
                 .map_err(|_| IdentityError::Corrupt("a public key cannot be published"))
             })
             .collect::<Result<_, _>>()?;
         Ok(JwkSet { keys })
+    }
+}
+
+impl From<KeyError> for IdentityError {
+    fn from(error: KeyError) -> Self {
+        match error {
+            KeyError::Database(cause) => Self::Database(cause),
+            KeyError::Corrupt(what) => Self::Corrupt(what),
+        }
     }
 }
 
