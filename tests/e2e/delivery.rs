@@ -299,3 +299,92 @@ async fn publish(jetstream: &jetstream::Context, subject: &str, payload: Vec<u8>
         .await
         .expect("acknowledged");
 }
+
+/// Counts how many events are inside the handler at once, and which.
+#[derive(Default)]
+struct Overlap {
+    inside: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+    handled: std::sync::Mutex<Vec<String>>,
+}
+
+struct SlowHandler(std::sync::Arc<Overlap>);
+
+impl hms_events::EventHandler<events::AccessGranted> for SlowHandler {
+    async fn handle(
+        &self,
+        event: events::AccessGranted,
+        _meta: &hms_events::EventMeta,
+        _tx: &mut sqlx::PgConnection,
+    ) -> Result<(), hms_events::HandlerError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.0.inside.fetch_add(1, SeqCst) + 1;
+        self.0.most.fetch_max(now, SeqCst);
+        // Long enough for the consumer to take the next events meanwhile.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.0
+            .handled
+            .lock()
+            .expect("not poisoned")
+            .push(event.grant_id);
+        self.0.inside.fetch_sub(1, SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_of_one_type_are_handled_side_by_side_within_the_bound_and_each_once() {
+    let mut env = TestEnv::new();
+    // Any service, for a database with the handled-event records.
+    env.start(ServiceName::Companies).await;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(8)
+        .connect(&env.database_url(ServiceName::Companies))
+        .await
+        .expect("the database");
+    let config = hms_events::EventsConfig {
+        nats_url: env.setting("HMS_NATS_URL").expect("nats").to_owned(),
+        nats_namespace: env.id().to_owned(),
+        event_concurrency: 4,
+        ..hms_events::EventsConfig::default()
+    };
+    let overlap = std::sync::Arc::new(Overlap::default());
+    let jetstream = env.jetstream().await;
+    let consumer = hms_events::Consumer::new(
+        "probe",
+        pool,
+        jetstream.clone(),
+        &config,
+        SlowHandler(overlap.clone()),
+    )
+    .expect("a consumer");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = consumer.start(shutdown.clone()).await.expect("consuming");
+
+    let subject = env.subject(events::AccessGranted::TYPE);
+    let grants: Vec<String> = (0..12).map(|n| format!("grant-{n}")).collect();
+    for grant in &grants {
+        let event = events::AccessGranted {
+            grant_id: grant.clone(),
+            ..Default::default()
+        };
+        publish(&jetstream, &subject, event.encode_to_vec()).await;
+    }
+    eventually("every event handled", SOON, || async {
+        (overlap.handled.lock().expect("not poisoned").len() >= grants.len()).then_some(())
+    })
+    .await;
+    shutdown.cancel();
+    task.await.expect("the consumer stops");
+
+    let mut handled = overlap.handled.lock().expect("not poisoned").clone();
+    handled.sort();
+    let mut expected = grants.clone();
+    expected.sort();
+    assert_eq!(handled, expected, "each event once");
+    let most = overlap.most.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (2..=4).contains(&most),
+        "{most} events were handled at once; side by side, at most HMS_EVENT_CONCURRENCY"
+    );
+}

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, consumer::pull};
+use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
@@ -161,8 +162,14 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
         Ok(tokio::spawn(self.run(consumer, shutdown)))
     }
 
-    /// Handles events until `shutdown` is cancelled; the event in hand is
-    /// finished first.
+    /// Handles events until `shutdown` is cancelled, up to
+    /// `HMS_EVENT_CONCURRENCY` at once; those in hand are finished first.
+    ///
+    /// Events of one type are independent of each other (distinct orders,
+    /// companies or grants; projections keep only the newest version), so
+    /// they are handled side by side. Each still commits with its
+    /// handled-event record, so a duplicate delivered meanwhile waits on
+    /// that row and then does nothing.
     pub async fn run(
         self,
         mut consumer: jetstream::consumer::PullConsumer,
@@ -170,6 +177,9 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
     ) {
         let mut failures: u32 = 0;
         let mut last_prune = tokio::time::Instant::now();
+        // Beyond the pool's connections, more at once would only queue.
+        let pool_size = usize::try_from(self.pool.options().get_max_connections()).unwrap_or(1);
+        let concurrency = self.config.event_concurrency.clamp(1, pool_size.max(1));
         loop {
             if failures >= REPREPARE_AFTER {
                 match self.prepare().await {
@@ -182,9 +192,15 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
                     }
                 }
             }
-            // One message at a time: a pulled message waits for nobody, so
-            // it cannot age past the ack wait in a client-side buffer.
-            let mut messages = match consumer.stream().max_messages_per_batch(1).messages().await {
+            // Pull no more than can be handled at once: a pulled message then
+            // waits for a free slot at most, not behind a long buffer, and
+            // cannot age past the ack wait on the client.
+            let mut messages = match consumer
+                .stream()
+                .max_messages_per_batch(concurrency)
+                .messages()
+                .await
+            {
                 Ok(messages) => messages,
                 Err(error) => {
                     failures += 1;
@@ -195,17 +211,22 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
                     }
                 }
             };
+            let mut in_hand = FuturesUnordered::new();
             loop {
                 if last_prune.elapsed() >= PRUNE_INTERVAL {
                     last_prune = tokio::time::Instant::now();
                     self.prune().await;
                 }
                 tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    next = messages.next() => match next {
+                    () = shutdown.cancelled() => {
+                        while in_hand.next().await.is_some() {}
+                        return;
+                    }
+                    Some(()) = in_hand.next(), if !in_hand.is_empty() => {}
+                    next = messages.next(), if in_hand.len() < concurrency => match next {
                         Some(Ok(message)) => {
                             failures = 0;
-                            self.process(message, &shutdown).await;
+                            in_hand.push(self.process(message, &shutdown));
                         }
                         Some(Err(error)) => {
                             failures += 1;
@@ -221,6 +242,8 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
                     }
                 }
             }
+            // Pulled again (or set up again) only once those in hand are done.
+            while in_hand.next().await.is_some() {}
         }
     }
 

@@ -47,6 +47,9 @@ pub struct EventsConfig {
         deserialize_with = "hms_config::duration::seconds"
     )]
     pub event_ack_wait: Duration,
+    /// Events one consumer handles at once. Each holds a database
+    /// connection while it works, so more than the pool has only queues.
+    pub event_concurrency: usize,
     /// How long published outbox rows are kept before they are deleted.
     #[serde(
         rename = "outbox_retention_hours",
@@ -67,6 +70,7 @@ impl Default for EventsConfig {
             event_retry_base: Duration::from_secs(1),
             event_retry_max: Duration::from_secs(60),
             event_ack_wait: Duration::from_secs(60),
+            event_concurrency: 8,
             outbox_retention: Duration::from_secs(72 * 3600),
         }
     }
