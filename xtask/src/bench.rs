@@ -9,7 +9,7 @@ use crate::test::cargo;
 use crate::{postgres, prereqs, services, tools};
 
 /// The benchmarks, each a `harness = false` bench target of `tests/`.
-const BENCHES: [&str; 4] = ["authz", "gateway", "notifications", "cards"];
+const BENCHES: [&str; 5] = ["authz", "gateway", "notifications", "cards", "pipeline"];
 
 pub async fn run(repo: &Repo, dev: bool) -> Result<()> {
     let prereqs = prereqs::ensure(repo).await?;

@@ -10,6 +10,7 @@ use async_nats::jetstream::{self, AckKind, consumer::pull};
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use sqlx::{PgConnection, PgPool};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -74,7 +75,21 @@ pub struct Consumer<E, H> {
     namespace: Namespace,
     config: EventsConfig,
     handler: Arc<H>,
+    /// Events handled at once, shared by a service's consumers.
+    slots: Arc<Semaphore>,
     _event: PhantomData<fn(E)>,
+}
+
+/// How many events a service's consumers may handle at once: at most
+/// `HMS_EVENT_CONCURRENCY`, and few enough that each may hold two of the
+/// pool's connections (the handled-event record's transaction and its own
+/// work) with one left for everything else. More would wait for
+/// connections that the waiting handlers themselves hold.
+pub fn handler_slots(config: &EventsConfig, pool: &PgPool) -> usize {
+    let connections = usize::try_from(pool.options().get_max_connections()).unwrap_or(1);
+    config
+        .event_concurrency
+        .clamp(1, (connections.saturating_sub(1) / 2).max(1))
 }
 
 impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
@@ -87,13 +102,21 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
     ) -> Result<Self, EventsError> {
         Ok(Self {
             name: format!("{service}-{}", E::TYPE.name),
-            pool,
             jetstream,
             namespace: config.namespace()?,
             config: config.clone(),
             handler: Arc::new(handler),
+            slots: Arc::new(Semaphore::new(handler_slots(config, &pool))),
+            pool,
             _event: PhantomData,
         })
+    }
+
+    /// Shares the bound on events in hand with the service's other
+    /// consumers.
+    pub fn sharing_slots(mut self, slots: Arc<Semaphore>) -> Self {
+        self.slots = slots;
+        self
     }
 
     /// Creates (or checks) the streams and the durable consumer. Fails when
@@ -177,9 +200,7 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
     ) {
         let mut failures: u32 = 0;
         let mut last_prune = tokio::time::Instant::now();
-        // Beyond the pool's connections, more at once would only queue.
-        let pool_size = usize::try_from(self.pool.options().get_max_connections()).unwrap_or(1);
-        let concurrency = self.config.event_concurrency.clamp(1, pool_size.max(1));
+        let concurrency = handler_slots(&self.config, &self.pool);
         loop {
             if failures >= REPREPARE_AFTER {
                 match self.prepare().await {
@@ -248,6 +269,11 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
     }
 
     async fn process(&self, message: jetstream::Message, shutdown: &CancellationToken) {
+        // Closed only if the service drops its semaphore, which it never
+        // does while consumers run.
+        let Ok(_slot) = self.slots.acquire().await else {
+            return;
+        };
         let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
         let event_id = message
             .headers
@@ -488,6 +514,7 @@ pub struct Subscriber {
     jetstream: jetstream::Context,
     config: EventsConfig,
     shutdown: CancellationToken,
+    slots: Arc<Semaphore>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -501,6 +528,7 @@ impl Subscriber {
     ) -> Self {
         Self {
             service: service.to_owned(),
+            slots: Arc::new(Semaphore::new(handler_slots(config, &pool))),
             pool,
             jetstream,
             config: config.clone(),
@@ -520,7 +548,8 @@ impl Subscriber {
             self.jetstream.clone(),
             &self.config,
             handler,
-        )?;
+        )?
+        .sharing_slots(self.slots.clone());
         self.tasks
             .push(consumer.start(self.shutdown.clone()).await?);
         Ok(())

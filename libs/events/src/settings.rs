@@ -47,8 +47,8 @@ pub struct EventsConfig {
         deserialize_with = "hms_config::duration::seconds"
     )]
     pub event_ack_wait: Duration,
-    /// Events one consumer handles at once. Each holds a database
-    /// connection while it works, so more than the pool has only queues.
+    /// Events a service's consumers handle at once, together; at most half
+    /// the pool less one (see `consumer::handler_slots`).
     pub event_concurrency: usize,
     /// How long published outbox rows are kept before they are deleted.
     #[serde(

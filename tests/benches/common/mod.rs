@@ -1,0 +1,119 @@
+//! What the benchmarks share: an approved company, submitted orders, and
+//! the services' own timestamps.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use hms_test_support::fakes::orgs;
+use hms_test_support::{ServiceName, TestEnv, fixtures};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub async fn approved_company(
+    env: &TestEnv,
+    http: &reqwest::Client,
+    api: &str,
+    kari: &str,
+    siri: &str,
+) -> String {
+    let company: Value = http
+        .post(format!("{api}/api/v1/companies"))
+        .bearer_auth(kari)
+        .json(&json!({
+            "org_number": orgs::NORDMANN_BYGG,
+            "name": "Nordmann Bygg AS",
+            "contact": {"email": "post@nordmannbygg.no", "phone": "+4791234567"},
+            "industry": "construction",
+        }))
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("a company");
+    let company_id = company["company_id"].as_str().expect("an id").to_owned();
+    let approved = http
+        .post(format!(
+            "{api}/api/v1/backoffice/companies/{company_id}/approve"
+        ))
+        .bearer_auth(siri)
+        .send()
+        .await
+        .expect("approve");
+    assert!(approved.status().is_success(), "{}", approved.status());
+    env.wait_for_standing(&company_id, "approved").await;
+    company_id
+}
+
+/// An order of one worker with a photo, an ID copy and a signature,
+/// submitted; its id.
+pub async fn submitted_order(
+    http: &reqwest::Client,
+    api: &str,
+    kari: &str,
+    company_id: &str,
+    n: usize,
+) -> String {
+    let order: Value = http
+        .post(format!("{api}/api/v1/companies/{company_id}/orders"))
+        .bearer_auth(kari)
+        .header("idempotency-key", format!("bench-{n}"))
+        .json(&json!({"workers": [{
+            "name": format!("Arbeider {n}"),
+            "national_id": fixtures::fodselsnummer(),
+            "phone": "+4798765432",
+            "card_type": "construction",
+        }]}))
+        .send()
+        .await
+        .expect("order")
+        .json()
+        .await
+        .expect("an order");
+    let order_id = order["order_id"].as_str().expect("an id").to_owned();
+    let worker_id = order["workers"][0]["worker_id"].as_str().expect("a worker");
+    for (kind, content_type, bytes) in [
+        (
+            "passport_photo",
+            "image/jpeg",
+            fixtures::jpeg_with_exif(90, 120, b"BENCH"),
+        ),
+        ("id_document", "image/png", fixtures::png(120, 80)),
+        ("signature", "image/png", fixtures::png(200, 60)),
+    ] {
+        let uploaded = http
+            .put(format!(
+                "{api}/api/v1/orders/{order_id}/workers/{worker_id}/documents/{kind}"
+            ))
+            .bearer_auth(kari)
+            .header("content-type", content_type)
+            .body(bytes)
+            .send()
+            .await
+            .expect("upload");
+        assert!(uploaded.status().is_success(), "{}", uploaded.status());
+    }
+    let submitted = http
+        .post(format!("{api}/api/v1/orders/{order_id}/submit"))
+        .bearer_auth(kari)
+        .send()
+        .await
+        .expect("submit");
+    assert!(submitted.status().is_success(), "{}", submitted.status());
+    order_id
+}
+
+/// `(order id, time)` rows of a service's database, by order.
+pub async fn times(
+    env: &TestEnv,
+    service: ServiceName,
+    query: &str,
+) -> HashMap<Uuid, DateTime<Utc>> {
+    let rows: Vec<(Uuid, Option<DateTime<Utc>>)> = sqlx::query_as(query)
+        .fetch_all(&env.db(service).await)
+        .await
+        .expect("times");
+    rows.into_iter()
+        .filter_map(|(order, at)| Some((order, at?)))
+        .collect()
+}

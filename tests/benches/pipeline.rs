@@ -1,0 +1,286 @@
+//! The forgetting pipeline: from an order's approval to its receipt (the
+//! national identity numbers masked, the photo, ID copy and signature
+//! destroyed once the card producer has the print job), against what the
+//! database under it can commit. Run with `cargo xtask bench`.
+//!
+//! 1. **The floor**: single-row inserts, each its own commit, from 8
+//!    clients for 5 s, in a scratch database on the same server.
+//! 2. **Full speed**: `BURST` submitted orders (one worker, three
+//!    documents each) approved as fast as the back office's API takes
+//!    them; orders redacted per second, from the first approval to the
+//!    last receipt, and the ratio to the floor.
+//! 3. **Steady**: orders approved at `RATE` a second; the latency from
+//!    approval to receipt.
+//!
+//! Times come from the services' own records (the order's `decided_at`,
+//! the receipt's `completed_at`), on this machine's clock. Every order is
+//! then checked: its numbers masked and its documents gone.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use hms_test_support::fakes::persons;
+use hms_test_support::latency::Latencies;
+use hms_test_support::{ServiceName, TestEnv};
+use sqlx::postgres::PgPoolOptions;
+use uuid::Uuid;
+
+mod common;
+use common::{approved_company, submitted_order, times};
+
+const BURST: usize = 300;
+const RATE: u32 = 50;
+const STEADY_FOR: Duration = Duration::from_secs(4);
+const FLOOR_CLIENTS: usize = 8;
+const FLOOR_FOR: Duration = Duration::from_secs(5);
+/// Orders prepared, and approvals sent, at once.
+const IN_FLIGHT: usize = 8;
+
+#[tokio::main]
+async fn main() {
+    let mut env = TestEnv::new();
+    env.set("HMS_DATABASE_MAX_CONNECTIONS", "10");
+    env.set("HMS_LOG_FILTER", "warn");
+    // `HMS_EVENT_CONCURRENCY=1` shows the pipeline as it was: one event
+    // at a time per consumer.
+    let concurrency = std::env::var("HMS_EVENT_CONCURRENCY").unwrap_or_else(|_| "8".to_owned());
+    env.set("HMS_EVENT_CONCURRENCY", &concurrency);
+    env.start_all().await;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let api = env.gateway_url();
+    let kari = env.access_token(persons::KARI_NORDMANN).await;
+    let siri = env.access_token(persons::SIRI_SAKSBEHANDLER).await;
+    let company_id = approved_company(&env, &http, &api, &kari, &siri).await;
+
+    let steady_count = (RATE * u32::try_from(STEADY_FOR.as_secs()).unwrap_or(1)) as usize;
+    let prepared_at = Instant::now();
+    let orders: Vec<String> = futures::stream::iter(0..BURST + steady_count)
+        .map(|n| submitted_order(&http, &api, &kari, &company_id, n))
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await;
+    println!(
+        "pipeline (HMS_EVENT_CONCURRENCY={concurrency}): {} orders of one worker and three \
+         documents prepared in {:.1?}",
+        orders.len(),
+        prepared_at.elapsed()
+    );
+    let (burst, steady) = orders.split_at(BURST);
+
+    let floor = database_floor().await;
+    println!(
+        "database floor: {floor:.0} single-row commits/s ({FLOOR_CLIENTS} clients, {} s)",
+        FLOOR_FOR.as_secs()
+    );
+
+    // Full speed.
+    futures::stream::iter(burst)
+        .map(|order_id| approve(&http, &api, &siri, order_id))
+        .buffer_unordered(IN_FLIGHT)
+        .collect::<Vec<()>>()
+        .await;
+    wait_for_receipts(&env, orders_of(burst), Duration::from_secs(300)).await;
+    let decided = times(
+        &env,
+        ServiceName::Orders,
+        "SELECT id, decided_at FROM orders",
+    )
+    .await;
+    let completed = times(
+        &env,
+        ServiceName::Redaction,
+        "SELECT order_id, completed_at FROM redactions",
+    )
+    .await;
+    let ids = orders_of(burst);
+    let first = ids
+        .iter()
+        .filter_map(|id| decided.get(id))
+        .min()
+        .expect("approvals");
+    let last = ids
+        .iter()
+        .filter_map(|id| completed.get(id))
+        .max()
+        .expect("receipts");
+    let span = (*last - *first).to_std().unwrap_or_default();
+    let per_second = BURST as f64 / span.as_secs_f64();
+    println!(
+        "full speed: {BURST} orders approved → redacted in {span:.2?}: {per_second:.0} orders/s, \
+         {:.2} % of the floor",
+        100.0 * per_second / floor
+    );
+
+    // Steady rate.
+    let started = Instant::now();
+    let every = Duration::from_secs(1) / RATE;
+    let approvals: Vec<_> = steady
+        .iter()
+        .enumerate()
+        .map(|(n, order_id)| {
+            let (http, api, siri, order_id) =
+                (http.clone(), api.clone(), siri.clone(), order_id.clone());
+            let at = started + every * u32::try_from(n).unwrap_or(0);
+            tokio::spawn(async move {
+                tokio::time::sleep_until(at.into()).await;
+                approve(&http, &api, &siri, &order_id).await;
+            })
+        })
+        .collect();
+    for approval in approvals {
+        approval.await.expect("an approval");
+    }
+    wait_for_receipts(&env, orders_of(steady), Duration::from_secs(120)).await;
+    let elapsed = started.elapsed();
+    let decided = times(
+        &env,
+        ServiceName::Orders,
+        "SELECT id, decided_at FROM orders",
+    )
+    .await;
+    let completed = times(
+        &env,
+        ServiceName::Redaction,
+        "SELECT order_id, completed_at FROM redactions",
+    )
+    .await;
+    let samples = orders_of(steady)
+        .iter()
+        .map(|id| (completed[id] - decided[id]).to_std().unwrap_or_default())
+        .collect();
+    let figures = Latencies::of(samples, elapsed);
+    println!(
+        "steady {RATE} approvals/s for {} s: approval → receipt p50 {:.1?}, p99 {:.1?}, max {:.1?}",
+        STEADY_FOR.as_secs(),
+        figures.p50,
+        figures.p99,
+        figures.max
+    );
+
+    verify_forgotten(&env, &orders_of(&orders)).await;
+    println!("every order: numbers masked, documents destroyed, one receipt");
+}
+
+fn orders_of(ids: &[String]) -> Vec<Uuid> {
+    ids.iter()
+        .map(|id| Uuid::parse_str(id).expect("an order id"))
+        .collect()
+}
+
+async fn approve(http: &reqwest::Client, api: &str, siri: &str, order_id: &str) {
+    let approved = http
+        .post(format!("{api}/api/v1/backoffice/orders/{order_id}/approve"))
+        .bearer_auth(siri)
+        .send()
+        .await
+        .expect("approve");
+    assert!(approved.status().is_success(), "{}", approved.status());
+}
+
+async fn wait_for_receipts(env: &TestEnv, orders: Vec<Uuid>, patience: Duration) {
+    let redaction = env.db(ServiceName::Redaction).await;
+    let deadline = Instant::now() + patience;
+    loop {
+        let done: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM redactions WHERE order_id = ANY($1) AND completed_at IS NOT NULL",
+        )
+        .bind(&orders)
+        .fetch_one(&redaction)
+        .await
+        .expect("receipts");
+        if usize::try_from(done).unwrap_or(0) == orders.len() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {done} of {} orders redacted",
+            orders.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Nothing of the orders is left to forget, and each has one receipt.
+async fn verify_forgotten(env: &TestEnv, orders: &[Uuid]) {
+    let sealed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM workers WHERE order_id = ANY($1) AND national_id_sealed IS NOT NULL",
+    )
+    .bind(orders)
+    .fetch_one(&env.db(ServiceName::Orders).await)
+    .await
+    .expect("workers");
+    assert_eq!(sealed, 0, "numbers left unmasked");
+    let documents: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM documents WHERE order_id = ANY($1)")
+            .bind(orders)
+            .fetch_one(&env.db(ServiceName::Media).await)
+            .await
+            .expect("documents");
+    assert_eq!(documents, 0, "documents left");
+    let receipts: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM redactions WHERE order_id = ANY($1) AND completed_at IS NOT NULL",
+    )
+    .bind(orders)
+    .fetch_one(&env.db(ServiceName::Redaction).await)
+    .await
+    .expect("receipts");
+    assert_eq!(usize::try_from(receipts).unwrap_or(0), orders.len());
+}
+
+/// Single-row commits per second from `FLOOR_CLIENTS` clients, in a
+/// scratch database dropped afterwards.
+async fn database_floor() -> f64 {
+    let server = std::env::var("HMS_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&server)
+        .await
+        .expect("the database server");
+    let name = format!("hms_bench_floor_{}", std::process::id());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .expect("a scratch database");
+    let mut url = url::Url::parse(&server).expect("a URL");
+    url.set_path(&name);
+    let pool = PgPoolOptions::new()
+        .max_connections(u32::try_from(FLOOR_CLIENTS).unwrap_or(8))
+        .connect(url.as_str())
+        .await
+        .expect("the scratch database");
+    sqlx::query("CREATE TABLE floor (id bigserial PRIMARY KEY, value integer NOT NULL)")
+        .execute(&pool)
+        .await
+        .expect("a table");
+    let started = Instant::now();
+    let clients: Vec<_> = (0..FLOOR_CLIENTS)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let mut commits = 0u64;
+                while started.elapsed() < FLOOR_FOR {
+                    sqlx::query("INSERT INTO floor (value) VALUES ($1)")
+                        .bind(1)
+                        .execute(&pool)
+                        .await
+                        .expect("an insert");
+                    commits += 1;
+                }
+                commits
+            })
+        })
+        .collect();
+    let mut commits = 0;
+    for client in clients {
+        commits += client.await.expect("a client");
+    }
+    let elapsed = started.elapsed();
+    pool.close().await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .expect("dropped");
+    commits as f64 / elapsed.as_secs_f64()
+}
