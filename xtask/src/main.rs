@@ -3,6 +3,7 @@
 //! under `.hms/` when none are reachable.
 
 mod bench;
+mod k8s;
 mod nats;
 mod postgres;
 mod prereqs;
@@ -51,6 +52,8 @@ enum Task {
     Prereqs,
     /// Stop the private PostgreSQL and NATS servers under .hms/.
     StopPrivate,
+    /// Write k8s/base/network-policies.yaml from the layout.
+    NetworkPolicies,
 }
 
 fn main() -> ExitCode {
@@ -103,5 +106,6 @@ async fn run(task: Task, repo: &Repo) -> anyhow::Result<()> {
             println!("NATS: {}", nats::stop_private(repo).await?);
             Ok(())
         }
+        Task::NetworkPolicies => k8s::write(repo),
     }
 }

@@ -1,0 +1,190 @@
+//! The NetworkPolicies in `k8s/base/network-policies.yaml`, written from
+//! the layout: each service takes calls only from the services that call
+//! it (and the gateway from the ingress), and reaches only its callees,
+//! PostgreSQL, NATS, the trace collector, DNS and the outside parties it
+//! talks to. `cargo xtask network-policies` writes the file; a test fails
+//! when it no longer matches the layout.
+
+use std::fmt::Write;
+
+use anyhow::{Context, Result};
+use hms_layout::{DEV_PORT_BASE, SERVICES, ServiceName};
+
+use crate::repo::Repo;
+
+pub const POLICIES_FILE: &str = "k8s/base/network-policies.yaml";
+
+/// The gateway's HTTP port, where the ingress sends browsers and clients.
+const GATEWAY_HTTP_PORT: u16 = 8080;
+
+/// Ports every service reaches wherever they are (the platform may run
+/// PostgreSQL, NATS and the collector outside the cluster): PostgreSQL,
+/// NATS and OTLP/gRPC.
+const INFRASTRUCTURE_PORTS: [u16; 3] = [5432, 4222, 4317];
+
+/// Who talks to the world outside, and on which ports: identity to the
+/// BankID broker and the register, media to S3, notifications to the mail
+/// server and the SMS provider, cards to the card producer.
+fn outside_ports(service: ServiceName) -> &'static [u16] {
+    match service {
+        ServiceName::Identity | ServiceName::Media | ServiceName::Cards => &[443],
+        ServiceName::Notifications => &[443, 465, 587],
+        ServiceName::Companies
+        | ServiceName::Orders
+        | ServiceName::Redaction
+        | ServiceName::Gateway => &[],
+    }
+}
+
+fn selector(service: ServiceName) -> String {
+    format!(
+        "app.kubernetes.io/name: {}\n      app.kubernetes.io/part-of: hms",
+        service.as_str()
+    )
+}
+
+/// The file's content.
+pub fn render() -> String {
+    let mut out = String::from(
+        "# Written by `cargo xtask network-policies` from libs/layout; edit the layout,\n\
+         # not this file (a test compares them). Nothing reaches a pod or leaves it\n\
+         # unless a policy below allows it.\n\
+         apiVersion: networking.k8s.io/v1\n\
+         kind: NetworkPolicy\n\
+         metadata:\n  name: hms-default-deny\n  labels:\n    app.kubernetes.io/part-of: hms\n\
+         spec:\n  podSelector:\n    matchLabels:\n      app.kubernetes.io/part-of: hms\n\
+         \x20 policyTypes: [Ingress, Egress]\n",
+    );
+    for spec in SERVICES {
+        let service = spec.name;
+        let callers: Vec<ServiceName> = SERVICES
+            .iter()
+            .map(|caller| caller.name)
+            .filter(|caller| caller.callees().contains(&service))
+            .collect();
+        let _ = write!(
+            out,
+            "---\n# {name}: called by {callers}; calls {callees}.\n\
+             apiVersion: networking.k8s.io/v1\n\
+             kind: NetworkPolicy\n\
+             metadata:\n  name: {name}\n  labels:\n    app.kubernetes.io/part-of: hms\n\
+             spec:\n  podSelector:\n    matchLabels:\n      {selector}\n\
+             \x20 policyTypes: [Ingress, Egress]\n  ingress:\n",
+            name = service.as_str(),
+            callers = list(&callers),
+            callees = list(&service.callees()),
+            selector = selector(service),
+        );
+        if service == ServiceName::Gateway {
+            let _ = write!(
+                out,
+                "    # From the ingress controller, wherever it runs.\n\
+                 \x20   - ports:\n        - port: {GATEWAY_HTTP_PORT}\n          protocol: TCP\n"
+            );
+        }
+        for caller in &callers {
+            let _ = write!(
+                out,
+                "    - from:\n        - podSelector:\n            matchLabels:\n\
+                 \x20             app.kubernetes.io/name: {caller}\n\
+                 \x20             app.kubernetes.io/part-of: hms\n\
+                 \x20     ports:\n        - port: {port}\n          protocol: TCP\n",
+                caller = caller.as_str(),
+                port = service.port(DEV_PORT_BASE),
+            );
+        }
+        if callers.is_empty() && service != ServiceName::Gateway {
+            out.push_str("    []\n");
+        }
+        out.push_str(
+            "  egress:\n    # DNS.\n    - ports:\n        - port: 53\n          protocol: UDP\n\
+             \x20       - port: 53\n          protocol: TCP\n",
+        );
+        for callee in service.callees() {
+            let _ = write!(
+                out,
+                "    - to:\n        - podSelector:\n            matchLabels:\n\
+                 \x20             app.kubernetes.io/name: {callee}\n\
+                 \x20             app.kubernetes.io/part-of: hms\n\
+                 \x20     ports:\n        - port: {port}\n          protocol: TCP\n",
+                callee = callee.as_str(),
+                port = callee.port(DEV_PORT_BASE),
+            );
+        }
+        out.push_str("    # PostgreSQL, NATS, the OTLP collector.\n    - ports:\n");
+        for port in INFRASTRUCTURE_PORTS {
+            let _ = writeln!(out, "        - port: {port}\n          protocol: TCP");
+        }
+        let outside = outside_ports(service);
+        if !outside.is_empty() {
+            out.push_str("    # Outside parties.\n    - ports:\n");
+            for port in outside {
+                let _ = writeln!(out, "        - port: {port}\n          protocol: TCP");
+            }
+        }
+    }
+    out
+}
+
+fn list(services: &[ServiceName]) -> String {
+    if services.is_empty() {
+        return "nobody".to_owned();
+    }
+    services
+        .iter()
+        .map(|service| service.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Writes the policies file.
+pub fn write(repo: &Repo) -> Result<()> {
+    let path = repo.root().join(POLICIES_FILE);
+    std::fs::write(&path, render()).with_context(|| format!("cannot write {}", path.display()))?;
+    println!("wrote {POLICIES_FILE}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_network_policies_follow_the_layout() {
+        let committed = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join(POLICIES_FILE),
+        )
+        .expect("the policies file");
+        assert!(
+            committed == render(),
+            "{POLICIES_FILE} is out of date: run `cargo xtask network-policies`"
+        );
+    }
+
+    #[test]
+    fn only_callers_reach_a_service_and_only_the_gateway_takes_the_ingress() {
+        let policies = render();
+        let orders = policies
+            .split("---\n")
+            .find(|policy| policy.contains("metadata:\n  name: orders\n"))
+            .expect("a policy for orders");
+        // Media, redaction, cards and the gateway call orders; companies
+        // does not.
+        for caller in ["media", "redaction", "cards", "gateway"] {
+            assert!(
+                orders.contains(&format!("app.kubernetes.io/name: {caller}\n")),
+                "{caller}"
+            );
+        }
+        assert!(!orders.contains("app.kubernetes.io/name: companies\n"));
+        assert!(!orders.contains(&format!("port: {GATEWAY_HTTP_PORT}\n")));
+        assert_eq!(
+            policies
+                .matches(&format!("port: {GATEWAY_HTTP_PORT}\n"))
+                .count(),
+            1
+        );
+    }
+}
