@@ -5,7 +5,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use tokio::process::Command;
 
 use crate::process;
@@ -143,6 +143,7 @@ pub async fn run(repo: &Repo) -> Result<()> {
         .await?;
 
     steps.run_or_skip("proto lint", proto_lint(repo)).await?;
+    steps.run_or_skip("manifests", manifests(repo)).await?;
 
     // The end-to-end tests start the real binaries from the target folder.
     let build_args = services::build_args();
@@ -209,6 +210,64 @@ pub async fn cargo(repo: &Repo, args: &[&str], env: &[(&str, &str)]) -> Result<(
 }
 
 /// `buf lint` in `proto/`, or why it could not run for want of buf.
+/// The Kubernetes release the manifests must be valid for.
+const KUBERNETES_VERSION: &str = "1.32.0";
+
+/// Every overlay, built with kustomize (or kubectl's) and validated
+/// against the Kubernetes schemas offline: a broken manifest fails here,
+/// not at `kubectl apply`.
+async fn manifests(repo: &Repo) -> Result<((), Option<String>)> {
+    let (kustomize, build): (PathBuf, &[&str]) =
+        if let Some(kustomize) = process::find_program("kustomize", &[]) {
+            (kustomize, &["build"])
+        } else if let Some(kubectl) = process::find_program("kubectl", &[]) {
+            (kubectl, &["kustomize"])
+        } else {
+            return Ok((
+                (),
+                Some(
+                    "neither kustomize (5 or later) nor kubectl (1.27 or later) is on PATH \
+                     to build k8s/overlays"
+                        .to_owned(),
+                ),
+            ));
+        };
+    let validate = tools::find_or_install(repo, &tools::KUBERNETES_VALIDATE).await?;
+    let built = repo.hms("manifests");
+    std::fs::create_dir_all(&built)
+        .with_context(|| format!("cannot create {}", repo.show(&built)))?;
+    for overlay in ["dev", "prod"] {
+        let source = repo.root().join("k8s/overlays").join(overlay);
+        let output = Command::new(&kustomize)
+            .args(build)
+            .arg(&source)
+            .output()
+            .await
+            .with_context(|| format!("cannot run {}", kustomize.display()))?;
+        anyhow::ensure!(
+            output.status.success(),
+            "building k8s/overlays/{overlay} failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+        let manifest = built.join(format!("{overlay}.yaml"));
+        std::fs::write(&manifest, &output.stdout)
+            .with_context(|| format!("cannot write {}", repo.show(&manifest)))?;
+        let mut command = Command::new(&validate);
+        command
+            .args(["--strict", "--quiet", "-k", KUBERNETES_VERSION])
+            .arg(&manifest);
+        process::run_streaming(
+            &mut command,
+            &format!(
+                "kubernetes-validate --strict -k {KUBERNETES_VERSION} {}",
+                repo.show(&manifest)
+            ),
+        )
+        .await?;
+    }
+    Ok(((), None))
+}
+
 async fn proto_lint(repo: &Repo) -> Result<((), Option<String>)> {
     let buf = match find_or_install_buf(repo).await {
         Ok(buf) => buf,

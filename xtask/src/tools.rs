@@ -36,6 +36,15 @@ pub const SCHEMATHESIS: PypiTool = PypiTool {
     purpose: "fuzzes the gateway against its OpenAPI document",
 };
 
+/// Validates Kubernetes manifests against the API's schemas, which it
+/// carries, so it needs no network.
+pub const KUBERNETES_VALIDATE: PypiTool = PypiTool {
+    name: "kubernetes-validate",
+    package: "kubernetes-validate==1.37.0",
+    binary: "kubernetes-validate",
+    purpose: "checks every kustomize overlay against the Kubernetes schemas",
+};
+
 /// A real SMTP server that keeps what it receives in a Maildir: where
 /// notifications' email goes in development and tests.
 pub const AIOSMTPD: PypiTool = PypiTool {
