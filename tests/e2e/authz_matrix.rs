@@ -235,6 +235,10 @@ fn matrix() -> Vec<(&'static str, Expect)> {
             "hms.orders.v1.OrderInternalService/ListApprovedWorkers",
             Each(INTERNAL),
         ),
+        (
+            "hms.orders.v1.OrderInternalService/ListApprovedOrders",
+            Each(INTERNAL),
+        ),
         ("hms.media.v1.MediaService/UploadDocument", Each(ORDER)),
         ("hms.media.v1.MediaService/ListDocuments", Each(READ)),
         (
@@ -627,6 +631,15 @@ async fn call(rpc: &str, caller: &PersonClients, fx: &Fixtures) -> Result<(), St
             .redaction
             .redact_order(redaction::RedactOrderRequest {
                 order_id: fx.decided.clone(),
+            })
+            .await
+            .map(drop),
+        "hms.orders.v1.OrderInternalService/ListApprovedOrders" => c
+            .orders_internal
+            .list_approved_orders(orders::ListApprovedOrdersRequest {
+                decided_from: Some(hms_proto::time::timestamp(chrono::DateTime::UNIX_EPOCH)),
+                decided_before: Some(hms_proto::time::timestamp(chrono::Utc::now())),
+                ..Default::default()
             })
             .await
             .map(drop),

@@ -391,3 +391,55 @@ async fn events_of_one_type_are_handled_side_by_side_within_the_bound_and_each_o
         "{most} events were handled at once; side by side, at most {bound}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_approval_event_still_gets_its_cards_from_the_reconciler() {
+    let mut env = TestEnv::new();
+    env.set("HMS_RECONCILE_DELAY_SECS", "1");
+    env.start(ServiceName::Companies).await;
+    env.start(ServiceName::Orders).await;
+    env.start(ServiceName::Media).await;
+    let mut clients = Clients::connect(&env).await;
+    let (order, _) = submitted_order(&env, &mut clients).await;
+    approve(&mut clients, &order.order_id).await;
+
+    // Wait until the event left the outbox, then lose it.
+    let orders_db = env.db(ServiceName::Orders).await;
+    eventually("the approval to be published", SOON, || {
+        let db = orders_db.clone();
+        async move {
+            let published: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM hms_outbox WHERE event_type = 'hms.orders.v1.order_approved' AND published_at IS NOT NULL",
+            )
+            .fetch_one(&db)
+            .await
+            .ok()?;
+            (published == 1).then_some(())
+        }
+    })
+    .await;
+    let jetstream = env.jetstream().await;
+    let purged = jetstream
+        .get_stream(env.stream_name(Domain::Orders))
+        .await
+        .expect("the orders stream")
+        .purge()
+        .filter(env.subject(events::OrderApproved::TYPE))
+        .await
+        .expect("purge the approval");
+    assert_eq!(purged.purged, 1);
+
+    // Cards never hears of the approval, yet issues the cards and hands
+    // the print job over.
+    env.start(ServiceName::Cards).await;
+    let cards = issued_cards(&clients.owner, &order.company_id, 2).await;
+    assert!(cards.iter().all(|card| card.order_id == order.order_id));
+    eventually("the print job", SOON, || async {
+        (env.print_jobs().await.len() == 1).then_some(())
+    })
+    .await;
+    assert!(
+        env.logs()
+            .contains("issued the cards of an approval whose event was missed")
+    );
+}

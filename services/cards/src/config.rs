@@ -99,6 +99,22 @@ pub struct CardsConfig {
         deserialize_with = "hms_config::duration::seconds"
     )]
     pub status_list_validity: Duration,
+    /// `HMS_RECONCILE_INTERVAL_SECS`: how often approvals whose event was
+    /// missed are looked for.
+    #[serde(
+        rename = "reconcile_interval_secs",
+        default = "default_reconcile_interval",
+        deserialize_with = "hms_config::duration::seconds"
+    )]
+    pub reconcile_interval: Duration,
+    /// `HMS_RECONCILE_DELAY_SECS`: how old an approval must be before an
+    /// order without cards counts as missed.
+    #[serde(
+        rename = "reconcile_delay_secs",
+        default = "default_reconcile_delay",
+        deserialize_with = "hms_config::duration::seconds"
+    )]
+    pub reconcile_delay: Duration,
 }
 
 /// The settings as the service uses them.
@@ -114,6 +130,8 @@ pub struct Settings {
     pub print_backoff: Backoff,
     pub sealing: SealingKey,
     pub credentials: CredentialSettings,
+    pub reconcile_interval: Duration,
+    pub reconcile_delay: Duration,
 }
 
 fn empty_secret() -> SecretString {
@@ -129,6 +147,12 @@ fn default_print_retry_max() -> Duration {
     Duration::from_secs(60)
 }
 
+fn default_reconcile_interval() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_reconcile_delay() -> Duration {
+    Duration::from_secs(300)
+}
 fn default_public_url() -> String {
     "https://bestill.hms-kort.no".to_owned()
 }
@@ -195,6 +219,8 @@ pub fn load(sources: &Sources) -> Result<Settings, ConfigError> {
     Ok(Settings {
         sealing,
         credentials,
+        reconcile_interval: config.reconcile_interval.max(Duration::from_secs(1)),
+        reconcile_delay: config.reconcile_delay,
         producer: ProducerSettings::parse(&config.print_url, config.print_api_key)?,
         orders_url: config.orders_url,
         companies_url: config.companies_url,

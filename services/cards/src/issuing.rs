@@ -1,8 +1,11 @@
 //! Issuing: an approved order becomes one card per worker, with the
 //! employer as the company is registered. Asking again for the same order
-//! issues nothing more.
+//! issues nothing more. An approval whose event never arrived (parked
+//! after its retries, lost with a stream) is found by the reconciler.
 
-use chrono::{NaiveDate, Utc};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
 use hms_domain::{CardId, CardNumber, CardType, CompanyId, OrderId, WorkerId};
 use hms_grpc::client::ServiceChannel;
 use hms_proto::ProtoEnum;
@@ -12,7 +15,8 @@ use hms_proto::events::v1 as events;
 use hms_proto::orders::v1 as orders_pb;
 use hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient;
 use hms_proto::time::timestamp;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
 
 use crate::domain::valid_until;
 use crate::error::CardsError;
@@ -170,5 +174,85 @@ impl Issuer {
                 message: "answered no company".to_owned(),
             })?;
         Ok((company.org_number, company.name))
+    }
+
+    /// Issues the cards of every order approved more than `delay` ago, since
+    /// the last round, that has none: approvals whose event was missed.
+    /// Returns how many cards it issued.
+    pub async fn reconcile(&self, pool: &PgPool, delay: Duration) -> Result<usize, CardsError> {
+        let covered: DateTime<Utc> =
+            sqlx::query_scalar("SELECT covered_until FROM issuing_watermark")
+                .fetch_one(pool)
+                .await?;
+        let until = Utc::now() - delay;
+        if until <= covered {
+            return Ok(0);
+        }
+        let mut issued = 0;
+        let mut page_token = String::new();
+        loop {
+            let page = self
+                .orders
+                .clone()
+                .list_approved_orders(orders_pb::ListApprovedOrdersRequest {
+                    decided_from: Some(timestamp(covered)),
+                    decided_before: Some(timestamp(until)),
+                    page_token: page_token.clone(),
+                    page_size: 200,
+                })
+                .await
+                .map_err(|status| CardsError::from_call("orders", &status))?
+                .into_inner();
+            for order in &page.order_ids {
+                let order_id = OrderId::parse(order).map_err(|_| CardsError::Failed {
+                    service: "orders",
+                    code: tonic::Code::Internal,
+                    message: "answered an order id that is not one".to_owned(),
+                })?;
+                let carded: bool =
+                    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cards WHERE order_id = $1)")
+                        .bind(order_id.as_uuid())
+                        .fetch_one(pool)
+                        .await?;
+                if carded {
+                    continue;
+                }
+                let mut tx = pool.begin().await?;
+                let count = self.issue(&mut tx, order_id).await?;
+                tx.commit().await?;
+                if count > 0 {
+                    tracing::warn!(%order_id, count, "issued the cards of an approval whose event was missed");
+                }
+                issued += count;
+            }
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
+        }
+        sqlx::query("UPDATE issuing_watermark SET covered_until = $1")
+            .bind(until)
+            .execute(pool)
+            .await?;
+        Ok(issued)
+    }
+
+    /// Reconciles every `interval` until `shutdown`.
+    pub async fn reconcile_forever(
+        self,
+        pool: PgPool,
+        interval: Duration,
+        delay: Duration,
+        shutdown: CancellationToken,
+    ) {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(interval) => {}
+            }
+            if let Err(error) = self.reconcile(&pool, delay).await {
+                tracing::warn!(%error, "could not look for missed approvals; will try again");
+            }
+        }
     }
 }

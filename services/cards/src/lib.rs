@@ -58,6 +58,12 @@ impl Service for Cards {
             settings.card_validity_months,
         );
         let mut subscriber = service.subscriber();
+        service.spawn(issuer.clone().reconcile_forever(
+            service.pool.clone(),
+            settings.reconcile_interval,
+            settings.reconcile_delay,
+            service.core.shutdown.clone(),
+        ));
         subscriber
             .subscribe::<OrderApproved, _>(events::OnOrderApproved(issuer))
             .await?;

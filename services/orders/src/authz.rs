@@ -92,6 +92,8 @@ pub enum Action {
     ListAwaitingRedaction,
     /// cards, issuing an approved order's cards.
     ListApprovedWorkers,
+    /// cards, finding approvals it missed.
+    ListApprovedOrders,
 }
 
 pub fn authorize(caller: &Caller, action: Action) -> Result<(), Status> {
@@ -99,7 +101,7 @@ pub fn authorize(caller: &Caller, action: Action) -> Result<(), Status> {
     let allowed = match action {
         ResolveUploadTarget | ReadOrderState => caller.is_service(ServiceName::Media),
         MaskNationalIds | ListAwaitingRedaction => caller.is_service(ServiceName::Redaction),
-        ListApprovedWorkers => caller.is_service(ServiceName::Cards),
+        ListApprovedWorkers | ListApprovedOrders => caller.is_service(ServiceName::Cards),
     };
     hms_grpc::status::permit(caller, allowed)
 }
@@ -112,11 +114,14 @@ mod tests {
     fn internal_calls_belong_to_one_service_each() {
         let media = Caller::Service("media".into());
         let redaction = Caller::Service("redaction".into());
+        let cards = Caller::Service("cards".into());
         let other = Caller::Service("companies".into());
         for (action, owner) in [
             (Action::ResolveUploadTarget, &media),
             (Action::MaskNationalIds, &redaction),
             (Action::ListAwaitingRedaction, &redaction),
+            (Action::ListApprovedWorkers, &cards),
+            (Action::ListApprovedOrders, &cards),
         ] {
             assert!(authorize(owner, action).is_ok(), "{action:?}");
             assert_eq!(

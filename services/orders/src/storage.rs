@@ -506,6 +506,35 @@ impl Store {
             .collect()
     }
 
+    /// Approved orders decided in `[from, before)`, oldest first, after the
+    /// `(decided_at, id)` of the previous page.
+    pub async fn approved_between(
+        &self,
+        from: DateTime<Utc>,
+        before: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<(OrderId, DateTime<Utc>)>, OrderError> {
+        let (after_at, after_id) = after.unzip();
+        let rows: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT id, decided_at FROM orders \
+             WHERE status = 'approved' AND decided_at >= $1 AND decided_at < $2 \
+               AND ($3::timestamptz IS NULL OR (decided_at, id) > ($3, $4)) \
+             ORDER BY decided_at, id LIMIT $5",
+        )
+        .bind(from)
+        .bind(before)
+        .bind(after_at)
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, decided_at)| (OrderId::from_uuid(id), decided_at))
+            .collect())
+    }
+
     /// The order's company and status.
     pub async fn state(&self, order_id: OrderId) -> Result<(CompanyId, OrderStatus), OrderError> {
         let row: Option<(Uuid, String)> =

@@ -91,6 +91,42 @@ impl pb::order_internal_service_server::OrderInternalService for OrderInternalAp
         }))
     }
 
+    async fn list_approved_orders(
+        &self,
+        request: Request<pb::ListApprovedOrdersRequest>,
+    ) -> Result<Response<pb::ListApprovedOrdersResponse>, Status> {
+        authorize(&hms_grpc::caller(&request), Action::ListApprovedOrders)?;
+        let request = request.into_inner();
+        let instant = |field: &str, value: Option<&hms_proto::time::Timestamp>| {
+            let value = value.ok_or_else(|| missing_field(field))?;
+            from_timestamp(value)
+                .ok_or_else(|| hms_grpc::status::invalid_field(field, "is out of range"))
+        };
+        let from = instant("decided_from", request.decided_from.as_ref())?;
+        let before = instant("decided_before", request.decided_before.as_ref())?;
+        let after = hms_grpc::paging::decode_token(&request.page_token)?;
+        let limit = hms_grpc::paging::page_size(request.page_size, 100, 1_000);
+        let orders = self
+            .store
+            .approved_between(from, before, after, limit + 1)
+            .await?;
+        let more = orders.len() > limit as usize;
+        let page = &orders[..orders.len().min(limit as usize)];
+        let next_page_token = match page.last() {
+            Some((order_id, decided_at)) if more => {
+                hms_grpc::paging::encode_token(*decided_at, order_id.as_uuid())
+            }
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListApprovedOrdersResponse {
+            order_ids: page
+                .iter()
+                .map(|(order_id, _)| order_id.to_string())
+                .collect(),
+            next_page_token,
+        }))
+    }
+
     async fn list_approved_workers(
         &self,
         request: Request<pb::ListApprovedWorkersRequest>,
