@@ -35,7 +35,11 @@ use crate::error::CardsError;
 use crate::producer::{Handover, Image, PrintCard, PrintJob, Producer};
 use crate::storage::{PRINT_JOB_CHANNEL, PrintJobLease, Store};
 
-/// Jobs leased at once; each is sent on its own.
+/// Jobs leased, and sent side by side, at once: each waits mostly on
+/// media and the producer, so one at a time would make the producer's
+/// round trip the pace of every purge behind it. Their print material is
+/// held meanwhile (up to `MAX_MATERIAL_BYTES` each), so the batch also
+/// bounds memory: four stay within the pod's 256 MiB.
 const BATCH: i64 = 4;
 
 /// Why a job cannot be sent now, or ever.
@@ -92,11 +96,12 @@ impl Printer {
             .store
             .lease_print_jobs(BATCH, self.lease, lease_id)
             .await?;
-        for job in &due {
+        futures::future::join_all(due.iter().map(|job| {
             let span = tracing::info_span!("cards.print", order_id = %job.order_id, attempt = job.attempts);
             hms_telemetry::continue_from_stored(&span, &job.trace_context);
-            self.print(job, lease_id).instrument(span).await;
-        }
+            self.print(job, lease_id).instrument(span)
+        }))
+        .await;
         Ok(due.len())
     }
 
