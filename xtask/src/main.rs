@@ -38,7 +38,12 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Task {
     /// Build and run every service locally until Ctrl-C.
-    Up,
+    Up {
+        /// Run the optimised build (slower to build, several times faster
+        /// to run: what to measure or load-test against).
+        #[arg(long)]
+        release: bool,
+    },
     /// Run what CI runs: rustfmt, clippy, buf lint, build, all tests.
     Test,
     /// Run the benchmarks against the real services and print their figures.
@@ -87,7 +92,7 @@ fn main() -> ExitCode {
 
 async fn run(task: Task, repo: &Repo) -> anyhow::Result<()> {
     match task {
-        Task::Up => up::run(repo).await,
+        Task::Up { release } => up::run(repo, release).await,
         Task::Test => test::run(repo).await,
         Task::Bench { dev } => bench::run(repo, dev).await,
         Task::Prereqs => {

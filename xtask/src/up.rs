@@ -50,14 +50,19 @@ enum Ready {
     Listening(SocketAddr),
 }
 
-pub async fn run(repo: &Repo) -> Result<()> {
+pub async fn run(repo: &Repo, release: bool) -> Result<()> {
     let prereqs = prereqs::ensure(repo).await?;
 
-    let build_args = services::build_args();
+    let mut build_args = services::build_args();
+    if release {
+        build_args.push("--release".to_owned());
+    }
     let mut build = Command::new(process::cargo());
     build.args(&build_args).current_dir(repo.root());
     process::run_streaming(&mut build, &format!("cargo {}", build_args.join(" "))).await?;
-    let binaries = target_dir(repo).await?.join("debug");
+    let binaries = target_dir(repo)
+        .await?
+        .join(if release { "release" } else { "debug" });
 
     let secrets_file = repo.hms("dev-secrets.env");
     let secrets = secrets::load_or_create(&secrets_file)?;
