@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    // Read when the script runs, not baked in when it is compiled: Cargo
+    // reuses a compiled build script for a checkout in another folder.
+    let proto_root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     // tonic-prost-build does not always announce the folder itself.
     println!("cargo:rerun-if-changed={}", proto_root.display());
 
