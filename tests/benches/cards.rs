@@ -16,14 +16,13 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use hms_domain::CardNumber;
-use hms_test_support::fakes::persons;
 use hms_test_support::latency::Latencies;
 use hms_test_support::{ServiceName, TestEnv};
 use serde_json::Value;
 use uuid::Uuid;
 
 mod common;
-use common::{approved_company, submitted_order, times};
+use common::{System, approve, started, submitted_order, times};
 
 const CONCURRENCY: usize = 16;
 const CHECK_FOR: Duration = Duration::from_secs(10);
@@ -34,17 +33,13 @@ const APPROVAL_EVERY: Duration = Duration::from_millis(500);
 #[tokio::main]
 async fn main() {
     let mut env = TestEnv::new();
-    // The services' own pool size, not the tests' small pools.
-    env.set("HMS_DATABASE_MAX_CONNECTIONS", "10");
-    env.set("HMS_LOG_FILTER", "warn");
-    env.start_all().await;
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::new();
-    let api = env.gateway_url();
-    let kari = env.access_token(persons::KARI_NORDMANN).await;
-    let siri = env.access_token(persons::SIRI_SAKSBEHANDLER).await;
-
-    let company_id = approved_company(&env, &http, &api, &kari, &siri).await;
+    let System {
+        http,
+        api,
+        kari,
+        siri,
+        company_id,
+    } = started(&mut env).await;
     let mut orders = Vec::with_capacity(ORDERS);
     for n in 0..ORDERS {
         orders.push(submitted_order(&http, &api, &kari, &company_id, n).await);
@@ -142,13 +137,7 @@ async fn approval_to_purge(
     for (n, order_id) in orders.iter().enumerate() {
         tokio::time::sleep_until((started + APPROVAL_EVERY * u32::try_from(n).unwrap_or(0)).into())
             .await;
-        let approved = http
-            .post(format!("{api}/api/v1/backoffice/orders/{order_id}/approve"))
-            .bearer_auth(siri)
-            .send()
-            .await
-            .expect("approve");
-        assert!(approved.status().is_success(), "{}", approved.status());
+        approve(http, api, siri, order_id).await;
     }
     let redaction_db = env.db(ServiceName::Redaction).await;
     let deadline = Instant::now() + Duration::from_secs(120);

@@ -18,15 +18,15 @@
 
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use hms_test_support::fakes::persons;
 use hms_test_support::latency::Latencies;
 use hms_test_support::{ServiceName, TestEnv};
 use sqlx::postgres::PgPoolOptions;
 use uuid::Uuid;
 
 mod common;
-use common::{approved_company, submitted_order, times};
+use common::{System, approve, started, submitted_order, times};
 
 const BURST: usize = 300;
 const RATE: u32 = 50;
@@ -39,19 +39,17 @@ const IN_FLIGHT: usize = 8;
 #[tokio::main]
 async fn main() {
     let mut env = TestEnv::new();
-    env.set("HMS_DATABASE_MAX_CONNECTIONS", "10");
-    env.set("HMS_LOG_FILTER", "warn");
     // `HMS_EVENT_CONCURRENCY=1` shows the pipeline as it was: one event
     // at a time per consumer.
     let concurrency = std::env::var("HMS_EVENT_CONCURRENCY").unwrap_or_else(|_| "8".to_owned());
     env.set("HMS_EVENT_CONCURRENCY", &concurrency);
-    env.start_all().await;
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::new();
-    let api = env.gateway_url();
-    let kari = env.access_token(persons::KARI_NORDMANN).await;
-    let siri = env.access_token(persons::SIRI_SAKSBEHANDLER).await;
-    let company_id = approved_company(&env, &http, &api, &kari, &siri).await;
+    let System {
+        http,
+        api,
+        kari,
+        siri,
+        company_id,
+    } = started(&mut env).await;
 
     let steady_count = (RATE * u32::try_from(STEADY_FOR.as_secs()).unwrap_or(1)) as usize;
     let prepared_at = Instant::now();
@@ -80,28 +78,15 @@ async fn main() {
         .buffer_unordered(IN_FLIGHT)
         .collect::<Vec<()>>()
         .await;
-    wait_for_receipts(&env, orders_of(burst), Duration::from_secs(300)).await;
-    let decided = times(
-        &env,
-        ServiceName::Orders,
-        "SELECT id, decided_at FROM orders",
-    )
-    .await;
-    let completed = times(
-        &env,
-        ServiceName::Redaction,
-        "SELECT order_id, completed_at FROM redactions",
-    )
-    .await;
-    let ids = orders_of(burst);
-    let first = ids
+    let burst_times = redacted(&env, orders_of(burst), Duration::from_secs(300)).await;
+    let first = burst_times
         .iter()
-        .filter_map(|id| decided.get(id))
+        .map(|(approved, _)| approved)
         .min()
         .expect("approvals");
-    let last = ids
+    let last = burst_times
         .iter()
-        .filter_map(|id| completed.get(id))
+        .map(|(_, receipt)| receipt)
         .max()
         .expect("receipts");
     let span = (*last - *first).to_std().unwrap_or_default();
@@ -131,23 +116,11 @@ async fn main() {
     for approval in approvals {
         approval.await.expect("an approval");
     }
-    wait_for_receipts(&env, orders_of(steady), Duration::from_secs(120)).await;
+    let steady_times = redacted(&env, orders_of(steady), Duration::from_secs(120)).await;
     let elapsed = started.elapsed();
-    let decided = times(
-        &env,
-        ServiceName::Orders,
-        "SELECT id, decided_at FROM orders",
-    )
-    .await;
-    let completed = times(
-        &env,
-        ServiceName::Redaction,
-        "SELECT order_id, completed_at FROM redactions",
-    )
-    .await;
-    let samples = orders_of(steady)
+    let samples = steady_times
         .iter()
-        .map(|id| (completed[id] - decided[id]).to_std().unwrap_or_default())
+        .map(|(approved, receipt)| (*receipt - *approved).to_std().unwrap_or_default())
         .collect();
     let figures = Latencies::of(samples, elapsed);
     println!(
@@ -168,17 +141,13 @@ fn orders_of(ids: &[String]) -> Vec<Uuid> {
         .collect()
 }
 
-async fn approve(http: &reqwest::Client, api: &str, siri: &str, order_id: &str) {
-    let approved = http
-        .post(format!("{api}/api/v1/backoffice/orders/{order_id}/approve"))
-        .bearer_auth(siri)
-        .send()
-        .await
-        .expect("approve");
-    assert!(approved.status().is_success(), "{}", approved.status());
-}
-
-async fn wait_for_receipts(env: &TestEnv, orders: Vec<Uuid>, patience: Duration) {
+/// Waits until every order has its receipt; when each was approved and
+/// when its receipt was made.
+async fn redacted(
+    env: &TestEnv,
+    orders: Vec<Uuid>,
+    patience: Duration,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
     let redaction = env.db(ServiceName::Redaction).await;
     let deadline = Instant::now() + patience;
     loop {
@@ -190,7 +159,7 @@ async fn wait_for_receipts(env: &TestEnv, orders: Vec<Uuid>, patience: Duration)
         .await
         .expect("receipts");
         if usize::try_from(done).unwrap_or(0) == orders.len() {
-            return;
+            break;
         }
         assert!(
             Instant::now() < deadline,
@@ -199,6 +168,22 @@ async fn wait_for_receipts(env: &TestEnv, orders: Vec<Uuid>, patience: Duration)
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let approved = times(
+        env,
+        ServiceName::Orders,
+        "SELECT id, decided_at FROM orders",
+    )
+    .await;
+    let receipts = times(
+        env,
+        ServiceName::Redaction,
+        "SELECT order_id, completed_at FROM redactions",
+    )
+    .await;
+    orders
+        .iter()
+        .map(|order| (approved[order], receipts[order]))
+        .collect()
 }
 
 /// Nothing of the orders is left to forget, and each has one receipt.

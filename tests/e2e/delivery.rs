@@ -64,32 +64,7 @@ async fn a_lost_approval_event_is_redacted_by_the_reconciler_at_the_print_deadli
     let (order, _) = submitted_order(&env, &mut clients).await;
     approve(&mut clients, &order.order_id).await;
 
-    // Wait until the event left the outbox, then lose it.
-    let orders_db = env.db(ServiceName::Orders).await;
-    eventually("the approval to be published", SOON, || {
-        let db = orders_db.clone();
-        async move {
-            let published: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM hms_outbox WHERE event_type = 'hms.orders.v1.order_approved' AND published_at IS NOT NULL",
-            )
-            .fetch_one(&db)
-            .await
-            .ok()?;
-            (published == 1).then_some(())
-        }
-    })
-    .await;
-    let jetstream = env.jetstream().await;
-    let stream = jetstream
-        .get_stream(env.stream_name(Domain::Orders))
-        .await
-        .expect("the orders stream");
-    let purged = stream
-        .purge()
-        .filter(env.subject(events::OrderApproved::TYPE))
-        .await
-        .expect("purge the approval");
-    assert_eq!(purged.purged, 1);
+    lose_the_published_approval(&env).await;
 
     env.start(ServiceName::Redaction).await;
     let receipt = receipt(&mut clients, &order.order_id, SOON).await;
@@ -286,6 +261,36 @@ async fn parked_by_redaction(
     parked
 }
 
+/// Waits until the approval left orders' outbox, then purges it from the
+/// stream: an event nobody will ever be delivered.
+async fn lose_the_published_approval(env: &TestEnv) {
+    let orders_db = env.db(ServiceName::Orders).await;
+    eventually("the approval to be published", SOON, || {
+        let db = orders_db.clone();
+        async move {
+            let published: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM hms_outbox WHERE event_type = 'hms.orders.v1.order_approved' AND published_at IS NOT NULL",
+            )
+            .fetch_one(&db)
+            .await
+            .ok()?;
+            (published == 1).then_some(())
+        }
+    })
+    .await;
+    let purged = env
+        .jetstream()
+        .await
+        .get_stream(env.stream_name(Domain::Orders))
+        .await
+        .expect("the orders stream")
+        .purge()
+        .filter(env.subject(events::OrderApproved::TYPE))
+        .await
+        .expect("purge the approval");
+    assert_eq!(purged.purged, 1);
+}
+
 async fn publish(jetstream: &jetstream::Context, subject: &str, payload: Vec<u8>) {
     let mut headers = async_nats::HeaderMap::new();
     headers.insert(
@@ -403,31 +408,7 @@ async fn a_lost_approval_event_still_gets_its_cards_from_the_reconciler() {
     let (order, _) = submitted_order(&env, &mut clients).await;
     approve(&mut clients, &order.order_id).await;
 
-    // Wait until the event left the outbox, then lose it.
-    let orders_db = env.db(ServiceName::Orders).await;
-    eventually("the approval to be published", SOON, || {
-        let db = orders_db.clone();
-        async move {
-            let published: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM hms_outbox WHERE event_type = 'hms.orders.v1.order_approved' AND published_at IS NOT NULL",
-            )
-            .fetch_one(&db)
-            .await
-            .ok()?;
-            (published == 1).then_some(())
-        }
-    })
-    .await;
-    let jetstream = env.jetstream().await;
-    let purged = jetstream
-        .get_stream(env.stream_name(Domain::Orders))
-        .await
-        .expect("the orders stream")
-        .purge()
-        .filter(env.subject(events::OrderApproved::TYPE))
-        .await
-        .expect("purge the approval");
-    assert_eq!(purged.purged, 1);
+    lose_the_published_approval(&env).await;
 
     // Cards never hears of the approval, yet issues the cards and hands
     // the print job over.

@@ -153,7 +153,7 @@ pub(crate) fn open(payload: &str, keys: &KeySet) -> Result<CardCredential, Verif
     })
 }
 
-fn int(value: i64) -> Value {
+pub(crate) fn int(value: i64) -> Value {
     Value::Integer(Integer::from(value))
 }
 

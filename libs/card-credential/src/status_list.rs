@@ -12,7 +12,7 @@ use flate2::read::ZlibDecoder;
 use flate2::write::ZlibEncoder;
 
 use crate::cose::{self, OpenError};
-use crate::credential::{Claims, text, time};
+use crate::credential::{Claims, int, text, time};
 use crate::error::{CredentialError, VerifyError};
 use crate::keys::{KeySet, SigningKey};
 
@@ -199,10 +199,6 @@ impl StatusListToken {
             Ok(())
         }
     }
-}
-
-fn int(value: i64) -> Value {
-    Value::Integer(Integer::from(value))
 }
 
 #[cfg(test)]

@@ -66,6 +66,44 @@ async fn wake(listener: Option<&mut PgListener>) -> Result<(), sqlx::Error> {
     }
 }
 
+/// How a service's reconciler runs (`HMS_RECONCILE_*`): redaction looks
+/// for decided orders left unredacted, cards for approved orders left
+/// without cards. Flattened into each one's own settings.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+pub struct ReconcileSettings {
+    /// `HMS_RECONCILE_INTERVAL_SECS`: how often it looks.
+    #[serde(
+        rename = "reconcile_interval_secs",
+        default = "default_reconcile_interval",
+        deserialize_with = "hms_config::duration::seconds"
+    )]
+    pub interval: Duration,
+    /// `HMS_RECONCILE_DELAY_SECS`: how old a decision must be before what
+    /// it should have caused counts as missed (its event lost or stuck),
+    /// so the reconciler does not race the event.
+    #[serde(
+        rename = "reconcile_delay_secs",
+        default = "default_reconcile_delay",
+        deserialize_with = "hms_config::duration::seconds"
+    )]
+    pub delay: Duration,
+}
+
+impl ReconcileSettings {
+    /// The interval, at least a second.
+    pub fn interval(&self) -> Duration {
+        self.interval.max(Duration::from_secs(1))
+    }
+}
+
+fn default_reconcile_interval() -> Duration {
+    Duration::from_secs(60)
+}
+
+fn default_reconcile_delay() -> Duration {
+    Duration::from_secs(300)
+}
+
 /// Waits that double from `base` up to `max`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {

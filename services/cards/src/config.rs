@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use hms_config::{ConfigError, Sources};
 use hms_crypto::SealingKey;
-use hms_db::work::Backoff;
+use hms_db::work::{Backoff, ReconcileSettings};
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -99,22 +99,10 @@ pub struct CardsConfig {
         deserialize_with = "hms_config::duration::seconds"
     )]
     pub status_list_validity: Duration,
-    /// `HMS_RECONCILE_INTERVAL_SECS`: how often approvals whose event was
-    /// missed are looked for.
-    #[serde(
-        rename = "reconcile_interval_secs",
-        default = "default_reconcile_interval",
-        deserialize_with = "hms_config::duration::seconds"
-    )]
-    pub reconcile_interval: Duration,
-    /// `HMS_RECONCILE_DELAY_SECS`: how old an approval must be before an
-    /// order without cards counts as missed.
-    #[serde(
-        rename = "reconcile_delay_secs",
-        default = "default_reconcile_delay",
-        deserialize_with = "hms_config::duration::seconds"
-    )]
-    pub reconcile_delay: Duration,
+    /// `HMS_RECONCILE_*`: how often approvals whose event was missed are
+    /// looked for, and how old an approval must be.
+    #[serde(flatten)]
+    pub reconcile: ReconcileSettings,
 }
 
 /// The settings as the service uses them.
@@ -130,8 +118,7 @@ pub struct Settings {
     pub print_backoff: Backoff,
     pub sealing: SealingKey,
     pub credentials: CredentialSettings,
-    pub reconcile_interval: Duration,
-    pub reconcile_delay: Duration,
+    pub reconcile: ReconcileSettings,
 }
 
 fn empty_secret() -> SecretString {
@@ -147,12 +134,6 @@ fn default_print_retry_max() -> Duration {
     Duration::from_secs(60)
 }
 
-fn default_reconcile_interval() -> Duration {
-    Duration::from_secs(60)
-}
-fn default_reconcile_delay() -> Duration {
-    Duration::from_secs(300)
-}
 fn default_public_url() -> String {
     "https://bestill.hms-kort.no".to_owned()
 }
@@ -219,8 +200,7 @@ pub fn load(sources: &Sources) -> Result<Settings, ConfigError> {
     Ok(Settings {
         sealing,
         credentials,
-        reconcile_interval: config.reconcile_interval.max(Duration::from_secs(1)),
-        reconcile_delay: config.reconcile_delay,
+        reconcile: config.reconcile,
         producer: ProducerSettings::parse(&config.print_url, config.print_api_key)?,
         orders_url: config.orders_url,
         companies_url: config.companies_url,

@@ -203,20 +203,24 @@ impl Issuer {
                 .await
                 .map_err(|status| CardsError::from_call("orders", &status))?
                 .into_inner();
-            for order in &page.order_ids {
-                let order_id = OrderId::parse(order).map_err(|_| CardsError::Failed {
+            let approved = page
+                .order_ids
+                .iter()
+                .map(|order| OrderId::parse(order).map(|id| id.as_uuid()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| CardsError::Failed {
                     service: "orders",
                     code: tonic::Code::Internal,
                     message: "answered an order id that is not one".to_owned(),
                 })?;
-                let carded: bool =
-                    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cards WHERE order_id = $1)")
-                        .bind(order_id.as_uuid())
-                        .fetch_one(pool)
-                        .await?;
-                if carded {
-                    continue;
-                }
+            // One look per page at which of them already have cards.
+            let carded: Vec<uuid::Uuid> =
+                sqlx::query_scalar("SELECT DISTINCT order_id FROM cards WHERE order_id = ANY($1)")
+                    .bind(&approved)
+                    .fetch_all(pool)
+                    .await?;
+            for order in approved.into_iter().filter(|order| !carded.contains(order)) {
+                let order_id = OrderId::from_uuid(order);
                 let mut tx = pool.begin().await?;
                 let count = self.issue(&mut tx, order_id).await?;
                 tx.commit().await?;

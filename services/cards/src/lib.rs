@@ -60,8 +60,8 @@ impl Service for Cards {
         let mut subscriber = service.subscriber();
         service.spawn(issuer.clone().reconcile_forever(
             service.pool.clone(),
-            settings.reconcile_interval,
-            settings.reconcile_delay,
+            settings.reconcile.interval(),
+            settings.reconcile.delay,
             service.core.shutdown.clone(),
         ));
         subscriber

@@ -10,22 +10,10 @@ pub struct RedactionConfig {
     pub orders_url: String,
     /// `HMS_MEDIA_URL`: where the media service answers.
     pub media_url: String,
-    /// `HMS_RECONCILE_INTERVAL_SECS`: how often the reconciler looks for
-    /// decided orders that were not redacted.
-    #[serde(
-        rename = "reconcile_interval_secs",
-        default = "default_reconcile_interval",
-        deserialize_with = "hms_config::duration::seconds"
-    )]
-    pub reconcile_interval: Duration,
-    /// `HMS_RECONCILE_DELAY_SECS`: how long after its decision an order
-    /// without a receipt counts as missed (its event lost or stuck).
-    #[serde(
-        rename = "reconcile_delay_secs",
-        default = "default_reconcile_delay",
-        deserialize_with = "hms_config::duration::seconds"
-    )]
-    pub reconcile_delay: Duration,
+    /// `HMS_RECONCILE_*`: how often the reconciler looks for decided orders
+    /// that were not redacted, and how old their decision must be.
+    #[serde(flatten)]
+    pub reconcile: hms_db::work::ReconcileSettings,
     /// `HMS_REDACTION_PRINT_DEADLINE_SECS`: the longest an approved order's
     /// photos and signatures wait for the card producer to take them; then
     /// they are destroyed anyway and the cards need a new photo.
@@ -39,14 +27,6 @@ pub struct RedactionConfig {
 
 fn default_print_deadline() -> Duration {
     Duration::from_secs(24 * 3600)
-}
-
-fn default_reconcile_interval() -> Duration {
-    Duration::from_secs(60)
-}
-
-fn default_reconcile_delay() -> Duration {
-    Duration::from_secs(300)
 }
 
 /// Reads the service's own settings.

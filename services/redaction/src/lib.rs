@@ -13,8 +13,6 @@ mod grpc;
 mod redactor;
 mod storage;
 
-use std::time::Duration;
-
 use hms_layout::ServiceName;
 use hms_proto::events::v1::{OrderApproved, OrderRejected, PrintHandedOver};
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
@@ -72,8 +70,8 @@ impl Service for Redaction {
             .await?;
         service.adopt(subscriber.into_tasks());
         service.spawn(redactor.clone().reconcile_forever(
-            config.own.reconcile_interval.max(Duration::from_secs(1)),
-            config.own.reconcile_delay,
+            config.own.reconcile.interval(),
+            config.own.reconcile.delay,
             service.core.shutdown.clone(),
         ));
 

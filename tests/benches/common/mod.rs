@@ -4,12 +4,56 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use hms_test_support::fakes::orgs;
+use hms_test_support::fakes::{orgs, persons};
 use hms_test_support::{ServiceName, TestEnv, fixtures};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-pub async fn approved_company(
+/// The running system as a benchmark drives it: through the gateway, as
+/// Kari (who owns the approved company) and Siri of the back office.
+pub struct System {
+    pub http: reqwest::Client,
+    pub api: String,
+    pub kari: String,
+    pub siri: String,
+    pub company_id: String,
+}
+
+/// Starts every service of `env` (at the services' own pool size, logging
+/// warnings only, beyond what the caller set) and registers and approves
+/// the company.
+pub async fn started(env: &mut TestEnv) -> System {
+    // The services' own pool size, not the tests' small pools.
+    env.set("HMS_DATABASE_MAX_CONNECTIONS", "10");
+    env.set("HMS_LOG_FILTER", "warn");
+    env.start_all().await;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let api = env.gateway_url();
+    let kari = env.access_token(persons::KARI_NORDMANN).await;
+    let siri = env.access_token(persons::SIRI_SAKSBEHANDLER).await;
+    let company_id = approved_company(env, &http, &api, &kari, &siri).await;
+    System {
+        http,
+        api,
+        kari,
+        siri,
+        company_id,
+    }
+}
+
+/// The back office approves an order.
+pub async fn approve(http: &reqwest::Client, api: &str, siri: &str, order_id: &str) {
+    let approved = http
+        .post(format!("{api}/api/v1/backoffice/orders/{order_id}/approve"))
+        .bearer_auth(siri)
+        .send()
+        .await
+        .expect("approve");
+    assert!(approved.status().is_success(), "{}", approved.status());
+}
+
+async fn approved_company(
     env: &TestEnv,
     http: &reqwest::Client,
     api: &str,
