@@ -386,31 +386,7 @@ pub async fn outbox_drained(env: &TestEnv, service: ServiceName) {
 
 /// Every event of type `E` published in the test's namespace so far.
 pub async fn published<E: hms_events::Event>(env: &TestEnv) -> Vec<E> {
-    use futures::StreamExt;
-    let jetstream = env.jetstream().await;
-    let Ok(stream) = jetstream.get_stream(env.stream_name(E::TYPE.domain)).await else {
-        return Vec::new();
-    };
-    let consumer = stream
-        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig {
-            filter_subject: env.subject(E::TYPE),
-            ..Default::default()
-        })
-        .await
-        .expect("an ordered consumer");
-    let pending = consumer.cached_info().num_pending;
-    let mut events = Vec::new();
-    if pending == 0 {
-        return events;
-    }
-    let mut messages = consumer.messages().await.expect("messages");
-    while let Some(Ok(message)) = messages.next().await {
-        events.push(E::decode(message.payload.clone()).expect("an event of its type"));
-        if events.len() as u64 >= pending {
-            break;
-        }
-    }
-    events
+    env.published().await
 }
 
 /// What orders keeps that is derived from personal data, as PostgreSQL

@@ -14,6 +14,7 @@ mod flow;
 mod fuzz;
 mod gateway;
 mod identity;
+mod metrics;
 mod notifications;
 mod operations;
 mod outage;

@@ -17,6 +17,13 @@ pub const POLICIES_FILE: &str = "k8s/base/network-policies.yaml";
 /// The gateway's HTTP port, where the ingress sends browsers and clients.
 const GATEWAY_HTTP_PORT: u16 = 8080;
 
+/// Where every pod answers `GET /metrics` (`HMS_METRICS_ADDR` in
+/// `k8s/base/config.env`), and the namespace Prometheus scrapes from. An
+/// operator whose Prometheus lives elsewhere patches the policies'
+/// namespace selector in an overlay.
+const METRICS_PORT: u16 = 9464;
+const MONITORING_NAMESPACE: &str = "monitoring";
+
 /// Ports every service reaches wherever they are (the platform may run
 /// PostgreSQL, NATS and the collector outside the cluster): PostgreSQL,
 /// NATS and OTLP/gRPC.
@@ -93,9 +100,13 @@ pub fn render() -> String {
                 port = service.port(DEV_PORT_BASE),
             );
         }
-        if callers.is_empty() && service != ServiceName::Gateway {
-            out.push_str("    []\n");
-        }
+        let _ = write!(
+            out,
+            "    # Prometheus, on the metrics port only.\n\
+             \x20   - from:\n        - namespaceSelector:\n            matchLabels:\n\
+             \x20             kubernetes.io/metadata.name: {MONITORING_NAMESPACE}\n\
+             \x20     ports:\n        - port: {METRICS_PORT}\n          protocol: TCP\n"
+        );
         out.push_str(
             "  egress:\n    # DNS.\n    - ports:\n        - port: 53\n          protocol: UDP\n\
              \x20       - port: 53\n          protocol: TCP\n",
@@ -186,5 +197,28 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[test]
+    fn prometheus_reaches_every_service_on_the_metrics_port_only() {
+        let policies = render();
+        for spec in SERVICES {
+            let name = spec.name.as_str();
+            let policy = policies
+                .split("---\n")
+                .find(|policy| policy.contains(&format!("metadata:\n  name: {name}\n")))
+                .unwrap_or_else(|| panic!("a policy for {name}"));
+            let ingress = policy.split("  egress:").next().unwrap_or_default();
+            let from_monitoring = ingress
+                .split("    - from:")
+                .find(|rule| rule.contains(MONITORING_NAMESPACE))
+                .unwrap_or_else(|| panic!("{name} lets Prometheus in"));
+            let ports: Vec<&str> = from_monitoring
+                .lines()
+                .filter(|line| line.trim_start().starts_with("- port:"))
+                .collect();
+            assert_eq!(ports.len(), 1, "{name}: {from_monitoring}");
+            assert!(ports[0].ends_with(&format!(" {METRICS_PORT}")), "{name}");
+        }
     }
 }

@@ -283,7 +283,7 @@ impl Deployment {
     ) -> Result<Self> {
         let highest = SERVICES
             .iter()
-            .map(Service::port_offset)
+            .map(|service| service.port_offset() + hms_layout::METRICS_PORT_DISTANCE)
             .chain(FAKES.iter().map(|fake| fake.port_offset))
             .chain([MAIL_SINK_PORT_OFFSET])
             .max();
@@ -305,6 +305,15 @@ impl Deployment {
     pub fn addr(&self, service: &Service) -> SocketAddr {
         // `new` checked that this does not overflow.
         let port = self.port_base.saturating_add(service.port_offset());
+        SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+    }
+
+    /// Where `service` answers `GET /metrics`.
+    pub fn metrics_addr(&self, service: &Service) -> SocketAddr {
+        let port = self
+            .addr(service)
+            .port()
+            .saturating_add(hms_layout::METRICS_PORT_DISTANCE);
         SocketAddr::from((Ipv4Addr::LOCALHOST, port))
     }
 
@@ -346,6 +355,10 @@ impl Deployment {
     pub fn env(&self, service: &Service) -> Result<Vec<(String, String)>> {
         let mut env = vec![
             ("HMS_GRPC_ADDR".to_owned(), self.addr(service).to_string()),
+            (
+                "HMS_METRICS_ADDR".to_owned(),
+                self.metrics_addr(service).to_string(),
+            ),
             ("HMS_NATS_URL".to_owned(), self.nats_url.clone()),
             ("HMS_LOG_FORMAT".to_owned(), "text".to_owned()),
             (
@@ -627,8 +640,17 @@ mod tests {
             deployment.fake_addr(&CARD_PRODUCER_FAKE).to_string(),
             "127.0.0.1:50155"
         );
-        assert!(self::deployment(65_431).is_ok());
-        assert!(self::deployment(65_433).is_err());
+        let cards = SERVICES
+            .iter()
+            .find(|service| service.name == ServiceName::Cards)
+            .expect("cards");
+        assert_eq!(
+            deployment.metrics_addr(cards).to_string(),
+            "127.0.0.1:50258"
+        );
+        // The highest port is cards' metrics port, base + 207.
+        assert!(self::deployment(65_328).is_ok());
+        assert!(self::deployment(65_329).is_err());
         assert!(self::deployment(0).is_err());
         Ok(())
     }

@@ -435,7 +435,11 @@ fn print_summary(repo: &Repo, deployment: &Deployment, prereqs: &prereqs::Prereq
     let services = SERVICES.iter().map(|service| {
         (
             service.name.as_str(),
-            format!("gRPC {}", deployment.addr(service)),
+            format!(
+                "gRPC {}, metrics http://{}/metrics",
+                deployment.addr(service),
+                deployment.metrics_addr(service)
+            ),
             log_of(service.name.as_str()),
         )
     });

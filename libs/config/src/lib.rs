@@ -76,10 +76,16 @@ impl Sources {
     /// machine) and its own (`own`), then `HMS_CONFIG_FILE`, then the
     /// environment.
     pub fn for_service(service: ServiceName, own: &[(&str, &str)]) -> Self {
-        let mut defaults = vec![(
-            "grpc_addr".to_owned(),
-            format!("0.0.0.0:{}", service.port(DEV_PORT_BASE)),
-        )];
+        let mut defaults = vec![
+            (
+                "grpc_addr".to_owned(),
+                format!("0.0.0.0:{}", service.port(DEV_PORT_BASE)),
+            ),
+            (
+                "metrics_addr".to_owned(),
+                format!("0.0.0.0:{}", service.metrics_port(DEV_PORT_BASE)),
+            ),
+        ];
         if let Some(database) = service.database() {
             defaults.push((
                 "database_url".to_owned(),

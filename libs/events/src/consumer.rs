@@ -58,6 +58,47 @@ pub trait EventHandler<E: Event>: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a;
 }
 
+/// Whether an event's work was done by this delivery or an earlier one.
+enum Handled {
+    Now,
+    Before,
+}
+
+impl Handled {
+    fn outcome(&self) -> Outcome {
+        match self {
+            Self::Now => Outcome::Handled,
+            Self::Before => Outcome::Duplicate,
+        }
+    }
+}
+
+/// What became of a delivered event: the `outcome` label of
+/// `hms_events_total`.
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    Handled,
+    Duplicate,
+    Retried,
+    Parked,
+}
+
+impl Outcome {
+    const ALL: [Self; 4] = [Self::Handled, Self::Duplicate, Self::Retried, Self::Parked];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Handled => "handled",
+            Self::Duplicate => "duplicate",
+            Self::Retried => "retried",
+            Self::Parked => "parked",
+        }
+    }
+}
+
+/// How often a consumer's backlog is sampled for `hms_events_pending`.
+const SAMPLE_INTERVAL: Duration = Duration::from_secs(5);
+
 /// How often handled-event records are pruned, and how much older than the
 /// streams' retention they must be: by then no redelivery can bring them back.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
@@ -182,7 +223,22 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
     ) -> Result<tokio::task::JoinHandle<()>, EventsError> {
         let consumer = self.prepare().await?;
         tracing::info!(consumer = %self.name, subject = %self.namespace.subject(E::TYPE), "consuming");
-        Ok(tokio::spawn(self.run(consumer, shutdown)))
+        // Every outcome is a series from the start, so a rate over it is
+        // defined before the first event.
+        for outcome in Outcome::ALL {
+            metrics::counter!("hms_events_total", "consumer" => self.name.clone(), "outcome" => outcome.as_str())
+                .absolute(0);
+        }
+        let sampler = tokio::spawn(sample_pending(
+            consumer.clone(),
+            self.name.clone(),
+            shutdown.clone(),
+        ));
+        let run = tokio::spawn(self.run(consumer, shutdown));
+        Ok(tokio::spawn(async move {
+            let _ = run.await;
+            let _ = sampler.await;
+        }))
     }
 
     /// Handles events until `shutdown` is cancelled, up to
@@ -291,9 +347,35 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
             delivered,
         );
         let _ = span.set_parent(hms_telemetry::extract_from_nats(message.headers.as_ref()));
+        let started = std::time::Instant::now();
         self.process_in_span(message, event_id, delivered, shutdown)
             .instrument(span)
             .await;
+        metrics::histogram!("hms_event_handling_seconds", "consumer" => self.name.clone())
+            .record(started.elapsed().as_secs_f64());
+    }
+
+    /// Counts what became of an event; for one handled now, also how long
+    /// after its publication (`message`).
+    fn count(&self, outcome: Outcome, message: Option<&jetstream::Message>) {
+        metrics::counter!(
+            "hms_events_total",
+            "consumer" => self.name.clone(),
+            "outcome" => outcome.as_str(),
+        )
+        .increment(1);
+        let published = message
+            .and_then(|message| message.info().ok())
+            .map(|info| info.published.unix_timestamp_nanos());
+        if let Some(published) = published {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|since| since.as_nanos() as i128)
+                .unwrap_or(published);
+            let lag = (now - published).max(0) as f64 / 1e9;
+            metrics::histogram!("hms_event_lag_seconds", "consumer" => self.name.clone())
+                .record(lag);
+        }
     }
 
     async fn process_in_span(
@@ -313,7 +395,10 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
             // hung on it. Unless an earlier attempt did finish, park it
             // without running the handler once more.
             match self.already_handled(&event_id).await {
-                Ok(true) => return self.ack(&message).await,
+                Ok(true) => {
+                    self.ack(&message).await;
+                    return self.count(Outcome::Duplicate, None);
+                }
                 Ok(false) => {
                     let reason = format!(
                         "gave up after {} deliveries without an answer from the handler",
@@ -341,7 +426,10 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
                 .handle_with_progress(&message, event.clone(), &meta)
                 .await;
             match outcome {
-                Ok(()) => return self.ack(&message).await,
+                Ok(handled) => {
+                    self.ack(&message).await;
+                    return self.count(handled.outcome(), Some(&message));
+                }
                 Err(HandlerError::Reject(reason)) => {
                     return self.park(&message, &event_id, delivered, &reason).await;
                 }
@@ -351,10 +439,13 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
                 }
                 Err(HandlerError::Retry(reason)) => {
                     tracing::warn!(%reason, retry_in = ?self.config.retry_delay(delivered), "event handling failed; will retry");
-                    return self.nak(&message, delivered).await;
+                    self.nak(&message, delivered).await;
+                    return self.count(Outcome::Retried, None);
                 }
                 Err(HandlerError::Unavailable(reason)) => {
                     waited += 1;
+                    metrics::counter!("hms_event_dependency_waits_total", "consumer" => self.name.clone())
+                        .increment(1);
                     let pause = self.config.retry_delay(waited);
                     tracing::warn!(%reason, retry_in = ?pause, "a dependency is unavailable; the event waits");
                     let _ = message.ack_with(AckKind::Progress).await;
@@ -378,7 +469,7 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
         message: &jetstream::Message,
         event: E,
         meta: &EventMeta,
-    ) -> Result<(), HandlerError> {
+    ) -> Result<Handled, HandlerError> {
         let work = std::panic::AssertUnwindSafe(self.handle_once(event, meta)).catch_unwind();
         tokio::pin!(work);
         let period = (self.config.event_ack_wait / 3).max(Duration::from_secs(1));
@@ -398,7 +489,7 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
     /// Runs the handler inside the transaction that records the event as
     /// handled. A concurrent duplicate waits on the record's row lock, then
     /// finds it and does nothing.
-    async fn handle_once(&self, event: E, meta: &EventMeta) -> Result<(), HandlerError> {
+    async fn handle_once(&self, event: E, meta: &EventMeta) -> Result<Handled, HandlerError> {
         let unavailable =
             |error: sqlx::Error| HandlerError::Unavailable(format!("database: {error}"));
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
@@ -417,7 +508,12 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
         } else {
             tracing::info!("event already handled; acknowledging the duplicate");
         }
-        tx.commit().await.map_err(unavailable)
+        tx.commit().await.map_err(unavailable)?;
+        Ok(if first_time {
+            Handled::Now
+        } else {
+            Handled::Before
+        })
     }
 
     async fn already_handled(&self, event_id: &str) -> Result<bool, sqlx::Error> {
@@ -498,11 +594,33 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
                 if let Err(error) = message.ack_with(AckKind::Term).await {
                     tracing::warn!(%error, "parked an event but could not terminate it");
                 }
+                self.count(Outcome::Parked, None);
             }
             Err(error) => {
                 tracing::warn!(%error, "could not park an event; it is redelivered later");
                 self.nak(message, delivered).await;
             }
+        }
+    }
+}
+
+/// Keeps `hms_events_pending{consumer}` (messages not yet delivered plus
+/// those delivered and not yet acknowledged) up to date.
+async fn sample_pending(
+    mut consumer: jetstream::consumer::PullConsumer,
+    name: String,
+    shutdown: CancellationToken,
+) {
+    let mut ticks = tokio::time::interval(SAMPLE_INTERVAL);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        // NATS being away shows as a stale gauge and in the logs elsewhere.
+        if let Ok(info) = consumer.info().await {
+            let pending = info.num_pending as f64 + info.num_ack_pending as f64;
+            metrics::gauge!("hms_events_pending", "consumer" => name.clone()).set(pending);
         }
     }
 }

@@ -82,6 +82,14 @@ impl Relay {
 
     /// Publishes until `shutdown` is cancelled, woken by `NOTIFY hms_outbox`.
     pub async fn run(self, shutdown: CancellationToken) {
+        metrics::counter!("hms_outbox_published_total").absolute(0);
+        tokio::join!(
+            self.relay(shutdown.clone()),
+            sample_backlog(self.pool.clone(), shutdown),
+        );
+    }
+
+    async fn relay(&self, shutdown: CancellationToken) {
         let mut listener = match self.listen().await {
             Ok(listener) => Some(listener),
             Err(error) => {
@@ -191,6 +199,7 @@ impl Relay {
         tx.commit().await?;
         if !published.is_empty() {
             tracing::debug!(count = published.len(), "published events");
+            metrics::counter!("hms_outbox_published_total").increment(published.len() as u64);
         }
         Ok((published.len(), rows.len()))
     }
@@ -224,6 +233,32 @@ impl Relay {
             tracing::debug!(deleted, "pruned published outbox rows");
         }
         Ok(())
+    }
+}
+
+/// How often the backlog is sampled.
+const SAMPLE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Keeps `hms_outbox_pending` (rows not yet published) and
+/// `hms_outbox_oldest_pending_seconds` up to date: a relay that cannot
+/// publish shows as both growing.
+async fn sample_backlog(pool: PgPool, shutdown: CancellationToken) {
+    let mut ticks = tokio::time::interval(SAMPLE_INTERVAL);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let sampled: Result<(i64, f64), sqlx::Error> = sqlx::query_as(
+            "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at))::float8, 0) \
+             FROM hms_outbox WHERE published_at IS NULL",
+        )
+        .fetch_one(&pool)
+        .await;
+        if let Ok((pending, oldest)) = sampled {
+            metrics::gauge!("hms_outbox_pending").set(pending as f64);
+            metrics::gauge!("hms_outbox_oldest_pending_seconds").set(oldest.max(0.0));
+        }
     }
 }
 

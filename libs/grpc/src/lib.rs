@@ -1,14 +1,17 @@
 //! gRPC the same way in every service.
 //!
 //! [`GrpcServer`] binds the configured address (port 0 picks one; the
-//! runtime announces it through `HMS_ADDR_FILE`), serves health and reflection beside the service's own APIs, opens a span
-//! per call that continues the caller's trace, identifies the caller, and
-//! drains in-flight calls on shutdown. [`client`] builds channels whose calls
-//! carry the current trace and a token from identity for the callee.
-//! [`status`] turns domain errors into `tonic::Status` without leaking internals.
+//! runtime announces it through `HMS_ADDR_FILE`), serves health and
+//! reflection beside the service's own APIs, opens a span per call that
+//! continues the caller's trace, identifies the caller, counts and times
+//! calls for Prometheus, and drains in-flight calls on shutdown.
+//! [`client`] builds channels whose calls carry the current trace and a
+//! token from identity for the callee. [`status`] turns domain errors into
+//! `tonic::Status` without leaking internals.
 
 mod authenticate;
 pub mod client;
+mod metered;
 pub mod paging;
 pub mod server;
 pub mod status;

@@ -139,8 +139,11 @@ impl GrpcServer {
 
         let health = self.health.clone();
         let draining = shutdown.clone();
+        let metered = crate::metered::MeteredLayer::new(apis.names());
         Server::builder()
             .trace_fn(call_span)
+            // Outermost, so calls refused for their token count too.
+            .layer(metered)
             .layer(crate::authenticate::AuthenticateLayer::new(verifier))
             .add_routes(apis.routes)
             .add_service(self.health_service)

@@ -96,6 +96,10 @@ pub const SERVICES: [ServiceSpec; 8] = [
 /// offset unless told otherwise.
 pub const DEV_PORT_BASE: u16 = 50051;
 
+/// In development a service's metrics port is its gRPC port plus this (the
+/// fakes take +100 to +104). In Kubernetes every pod uses 9464.
+pub const METRICS_PORT_DISTANCE: u16 = 200;
+
 impl ServiceName {
     /// Every service, in start order.
     pub const ALL: [Self; 8] = [
@@ -157,6 +161,11 @@ impl ServiceName {
     /// Its gRPC port when services listen from `base`.
     pub fn port(self, base: u16) -> u16 {
         base + self.spec().port_offset
+    }
+
+    /// Its metrics port when gRPC ports start at `base`.
+    pub fn metrics_port(self, base: u16) -> u16 {
+        self.port(base) + METRICS_PORT_DISTANCE
     }
 
     /// The services it calls, identity included for all but identity.
@@ -226,5 +235,6 @@ mod tests {
         assert_eq!(Identity.callees(), [Companies]);
         assert_eq!(Companies.port(DEV_PORT_BASE), 50051);
         assert_eq!(Identity.port(DEV_PORT_BASE), 50055);
+        assert_eq!(Identity.metrics_port(DEV_PORT_BASE), 50255);
     }
 }

@@ -10,6 +10,7 @@ use hms_db::DbConfig;
 use hms_events::EventsConfig;
 use hms_grpc::ServerConfig;
 use hms_layout::ServiceName;
+use hms_metrics::MetricsConfig;
 use hms_telemetry::TelemetryConfig;
 use serde::Deserialize;
 
@@ -49,6 +50,7 @@ pub struct CommonConfig {
     pub db: Option<DbConfig>,
     pub events: EventsConfig,
     pub telemetry: TelemetryConfig,
+    pub metrics: MetricsConfig,
     pub auth: AuthConfig,
     pub authz: AuthzConfig,
     pub startup: StartupConfig,
@@ -65,6 +67,7 @@ impl CommonConfig {
             },
             events: sources.get()?,
             telemetry: sources.get()?,
+            metrics: sources.get()?,
             auth: sources.get()?,
             authz: sources.get()?,
             startup: sources.get()?,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use hms_auth::{IdentityKeys, KeySource, ServiceCredentials, TokenSource, TokenVerifier};
 use hms_grpc::GrpcServer;
 use hms_layout::ServiceName;
+use hms_metrics::MetricsEndpoint;
 use tokio_util::sync::CancellationToken;
 
 use crate::{CommonConfig, Service, StartupError, write_addr_file};
@@ -47,6 +48,8 @@ pub struct ServiceCore {
     pub tokens: Arc<dyn TokenSource>,
     pub server: GrpcServer,
     pub shutdown: CancellationToken,
+    /// `GET /metrics`, on a port of its own.
+    metrics: MetricsEndpoint,
     addr_file: Option<PathBuf>,
 }
 
@@ -71,6 +74,7 @@ impl ServiceCore {
             tokens,
             server: GrpcServer::bind(&config.server).await?,
             shutdown,
+            metrics: MetricsEndpoint::bind(&config.metrics, service).await?,
             addr_file: config.server.addr_file.clone(),
         })
     }
@@ -132,10 +136,12 @@ impl ServiceCore {
         if let Some(path) = &self.addr_file {
             write_addr_file(path, self.server.local_addr()).map_err(StartupError::AddrFile)?;
         }
-        tracing::info!(service = self.service, addr = %self.server.local_addr(), "serving");
-        Ok(self
-            .server
-            .serve(apis, self.verifier, self.shutdown)
-            .await?)
+        tracing::info!(service = self.service, addr = %self.server.local_addr(), metrics = %self.metrics.local_addr(), "serving");
+        let (served, ()) = tokio::join!(
+            self.server
+                .serve(apis, self.verifier, self.shutdown.clone()),
+            self.metrics.serve(self.shutdown),
+        );
+        Ok(served?)
     }
 }

@@ -15,6 +15,8 @@ pub enum StartupError {
     #[error(transparent)]
     Server(#[from] hms_grpc::server::ServerError),
     #[error(transparent)]
+    Metrics(#[from] hms_metrics::MetricsError),
+    #[error(transparent)]
     Auth(#[from] hms_auth::AuthError),
     #[error(transparent)]
     Channel(#[from] hms_grpc::client::ChannelError),

@@ -28,6 +28,8 @@ pub struct TestEnv {
     /// Each service's gRPC port, held for the test's life so that no other
     /// test takes it.
     ports: BTreeMap<ServiceName, ReservedPort>,
+    /// Each service's metrics port, held likewise.
+    metrics_ports: BTreeMap<ServiceName, ReservedPort>,
     settings: BTreeMap<String, String>,
     /// Every service name's secret towards identity, including callers the
     /// tests impersonate (`gateway`).
@@ -59,6 +61,10 @@ impl TestEnv {
         std::fs::create_dir_all(&dir).expect("create the test's folder");
 
         let ports = ServiceName::ALL
+            .iter()
+            .map(|service| (*service, ports::reserve()))
+            .collect();
+        let metrics_ports = ServiceName::ALL
             .iter()
             .map(|service| (*service, ports::reserve()))
             .collect();
@@ -153,6 +159,7 @@ impl TestEnv {
             nats_url,
             dir,
             ports,
+            metrics_ports,
             settings,
             service_secrets,
             processes: BTreeMap::new(),
@@ -240,6 +247,14 @@ impl TestEnv {
         format!("http://{}", self.addr(service))
     }
 
+    /// `http://…/metrics` of `service`: its Prometheus metrics.
+    pub fn metrics_url(&self, service: ServiceName) -> String {
+        format!(
+            "http://127.0.0.1:{}/metrics",
+            self.metrics_ports[&service].port()
+        )
+    }
+
     pub fn database_name(&self, service: ServiceName) -> String {
         format!("hmst_{}_{}", self.id, service.as_str())
     }
@@ -285,6 +300,8 @@ impl TestEnv {
             settings.insert("HMS_SERVICE_SECRET".to_owned(), secret.clone());
         }
         settings.insert("HMS_GRPC_ADDR".to_owned(), self.addr(service).to_string());
+        let metrics_addr = SocketAddr::from(([127, 0, 0, 1], self.metrics_ports[&service].port()));
+        settings.insert("HMS_METRICS_ADDR".to_owned(), metrics_addr.to_string());
         let database_url = match self.cables.get(&service) {
             Some(cable) => with_port(&self.database_url(service), cable.port()),
             None => self.database_url(service),
@@ -570,6 +587,35 @@ impl TestEnv {
             .await
             .expect("connect to NATS");
         jetstream::new(client)
+    }
+
+    /// Every event of type `E` published in the test's namespace so far.
+    pub async fn published<E: hms_events::Event>(&self) -> Vec<E> {
+        use futures::StreamExt;
+        let jetstream = self.jetstream().await;
+        let Ok(stream) = jetstream.get_stream(self.stream_name(E::TYPE.domain)).await else {
+            return Vec::new();
+        };
+        let consumer = stream
+            .create_consumer(jetstream::consumer::pull::OrderedConfig {
+                filter_subject: self.subject(E::TYPE),
+                ..Default::default()
+            })
+            .await
+            .expect("an ordered consumer");
+        let pending = consumer.cached_info().num_pending;
+        let mut events = Vec::new();
+        if pending == 0 {
+            return events;
+        }
+        let mut messages = consumer.messages().await.expect("messages");
+        while let Some(Ok(message)) = messages.next().await {
+            events.push(E::decode(message.payload.clone()).expect("an event of its type"));
+            if events.len() as u64 >= pending {
+                break;
+            }
+        }
+        events
     }
 
     /// The process id of a running service (for benchmarks that measure it).

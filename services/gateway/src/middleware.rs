@@ -1,6 +1,7 @@
 //! What every request passes through: a request id, a span that continues
 //! the caller's trace, a time limit, body limits, CORS for the configured
-//! origins, and security headers on every response.
+//! origins, security headers on every response, and a count of every
+//! answer by route and status.
 
 use std::time::Duration;
 
@@ -85,6 +86,7 @@ pub fn wrap(router: Router, config: &Settings, limits: Limits) -> Router {
         ))
         .layer(cors)
         .layer(headers)
+        .layer(axum::middleware::from_fn(count))
         .layer(
             ServiceBuilder::new()
                 .layer(axum::middleware::from_fn(drop_unusable_request_id))
@@ -122,6 +124,44 @@ fn span(request: &Request) -> tracing::Span {
     );
     hms_telemetry::continue_from_http(&span, request.headers());
     span
+}
+
+/// Counts and times requests by route pattern, method and status, as
+/// `http_server_requests_total` and `http_server_request_duration_seconds`;
+/// a path no route matches counts as `unmatched`, so label values never
+/// come from the caller.
+async fn count(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let method = match *request.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::HEAD => "HEAD",
+        _ => "other",
+    };
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    metrics::counter!(
+        "http_server_requests_total",
+        "route" => route.clone(),
+        "method" => method,
+        "status" => response.status().as_str().to_owned(),
+    )
+    .increment(1);
+    metrics::histogram!(
+        "http_server_request_duration_seconds",
+        "route" => route,
+        "method" => method,
+    )
+    .record(started.elapsed().as_secs_f64());
+    response
 }
 
 /// One line per answered request, refusals included, so that a burst of

@@ -56,6 +56,9 @@ impl Decoders {
             .map_err(|_| MediaError::Busy)?
             .map_err(|_| MediaError::Busy)?;
         let limits = self.limits;
+        metrics::histogram!("hms_media_upload_bytes", "kind" => kind.as_str())
+            .record(bytes.len() as f64);
+        let started = std::time::Instant::now();
         let decoded = tokio::task::spawn_blocking(move || {
             let sanitized = sanitize(kind, &bytes, &limits);
             // The decoder is free only once its memory is.
@@ -65,7 +68,14 @@ impl Decoders {
         })
         .await;
         // A decoder that panics on a hostile file refuses that file.
-        Ok(decoded.unwrap_or(Err(SanitizeError::Undecodable))?)
+        let sanitized = decoded.unwrap_or(Err(SanitizeError::Undecodable));
+        metrics::histogram!(
+            "hms_media_sanitize_seconds",
+            "kind" => kind.as_str(),
+            "outcome" => if sanitized.is_ok() { "accepted" } else { "refused" },
+        )
+        .record(started.elapsed().as_secs_f64());
+        Ok(sanitized?)
     }
 }
 

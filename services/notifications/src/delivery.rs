@@ -76,6 +76,12 @@ impl Worker {
                 Next::GiveUp(why) => self.store.failed(id, lease_id, &why).await,
             },
         };
+        metrics::counter!(
+            "hms_notification_deliveries_total",
+            "channel" => Channel::parse(&delivery.channel).map_or("unknown", Channel::as_str),
+            "outcome" => outcome_name(&outcome),
+        )
+        .increment(1);
         // Never the address or the text: the id finds them for who may see.
         tracing::info!(
             delivery_id = %delivery.delivery_id,

@@ -1,6 +1,7 @@
 //! Events in: a rejected order is redacted at once; an approved one is
 //! masked and waits for its print handover, which cards announces.
 
+use chrono::{DateTime, Utc};
 use hms_domain::{CompanyId, OrderId};
 use hms_events::{EventHandler, EventMeta, HandlerError};
 use hms_proto::events::v1 as pb;
@@ -12,6 +13,36 @@ use crate::redactor::Redactor;
 
 /// Reacts to an order's decision, or to its print handover.
 pub struct OnOrder(pub Redactor);
+
+/// How far an order's data is gone: the `stage` of
+/// `hms_redaction_lag_seconds`, measured from the order's decision.
+#[derive(Clone, Copy)]
+enum Stage {
+    /// Its national identity numbers are masked (approved orders, at once).
+    Masked,
+    /// Everything is gone and the receipt is written.
+    Redacted,
+}
+
+/// Records how long after the decision (`decided`) a stage was reached.
+fn record_lag(stage: Stage, decided: Option<DateTime<Utc>>, reached: DateTime<Utc>) {
+    let Some(decided) = decided else {
+        return;
+    };
+    let stage = match stage {
+        Stage::Masked => "masked",
+        Stage::Redacted => "redacted",
+    };
+    let lag = (reached - decided).to_std().unwrap_or_default();
+    metrics::histogram!("hms_redaction_lag_seconds", "stage" => stage).record(lag.as_secs_f64());
+}
+
+/// An event's `occurred_at`, when it has a valid one.
+fn decided_at(occurred_at: &Option<hms_proto::time::Timestamp>) -> Option<DateTime<Utc>> {
+    occurred_at
+        .as_ref()
+        .and_then(hms_proto::time::from_timestamp)
+}
 
 /// The order an event names, and its company if it says.
 fn ids(order_id: &str, company_id: &str) -> Result<(OrderId, Option<CompanyId>), HandlerError> {
@@ -45,7 +76,9 @@ impl EventHandler<pb::OrderApproved> for OnOrder {
         self.0
             .approved(order_id, company_id)
             .await
-            .map_err(handler_error)
+            .map_err(handler_error)?;
+        record_lag(Stage::Masked, decided_at(&event.occurred_at), Utc::now());
+        Ok(())
     }
 }
 
@@ -57,11 +90,17 @@ impl EventHandler<pb::OrderRejected> for OnOrder {
         _tx: &mut PgConnection,
     ) -> Result<(), HandlerError> {
         let (order_id, company_id) = ids(&event.order_id, &event.company_id)?;
-        self.0
+        let receipt = self
+            .0
             .redact(order_id, company_id, Trigger::Event)
             .await
-            .map(drop)
-            .map_err(handler_error)
+            .map_err(handler_error)?;
+        record_lag(
+            Stage::Redacted,
+            decided_at(&event.occurred_at),
+            receipt.completed_at,
+        );
+        Ok(())
     }
 }
 
@@ -73,10 +112,15 @@ impl EventHandler<pb::PrintHandedOver> for OnOrder {
         _tx: &mut PgConnection,
     ) -> Result<(), HandlerError> {
         let (order_id, company_id) = ids(&event.order_id, &event.company_id)?;
-        self.0
+        let receipt = self
+            .0
             .handed_over(order_id, company_id)
             .await
-            .map(drop)
-            .map_err(handler_error)
+            .map_err(handler_error)?;
+        // Measured from the approval, which the order waited on since.
+        if let Ok(approved_at) = self.0.approved_at(order_id).await {
+            record_lag(Stage::Redacted, approved_at, receipt.completed_at);
+        }
+        Ok(())
     }
 }

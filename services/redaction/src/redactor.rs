@@ -96,6 +96,14 @@ impl Redactor {
         self.redact(order_id, company_id, Trigger::Handover).await
     }
 
+    /// When an approved order began waiting for its print handover.
+    pub async fn approved_at(
+        &self,
+        order_id: OrderId,
+    ) -> Result<Option<chrono::DateTime<Utc>>, RedactionError> {
+        self.store.approved_at(order_id).await
+    }
+
     pub async fn receipt(&self, order_id: OrderId) -> Result<Option<Receipt>, RedactionError> {
         self.store.receipt(order_id).await
     }

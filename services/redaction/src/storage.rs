@@ -198,6 +198,19 @@ impl Store {
         Ok(())
     }
 
+    /// When an approved order began waiting for its print handover.
+    pub async fn approved_at(
+        &self,
+        order_id: OrderId,
+    ) -> Result<Option<DateTime<Utc>>, RedactionError> {
+        Ok(
+            sqlx::query_scalar("SELECT approved_at FROM awaiting_print WHERE order_id = $1")
+                .bind(order_id.as_uuid())
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
     /// Approved orders that waited for their handover since before
     /// `before` and are not redacted.
     pub async fn past_print_deadline(
