@@ -229,6 +229,8 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
             metrics::counter!("hms_events_total", "consumer" => self.name.clone(), "outcome" => outcome.as_str())
                 .absolute(0);
         }
+        metrics::counter!("hms_event_dependency_waits_total", "consumer" => self.name.clone())
+            .absolute(0);
         let sampler = tokio::spawn(sample_pending(
             consumer.clone(),
             self.name.clone(),
