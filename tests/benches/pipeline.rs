@@ -12,6 +12,8 @@
 //! 3. **Steady**: orders approved at `RATE` a second; the latency from
 //!    approval to receipt.
 //!
+//! The steady run's distribution is drawn into `target/pipeline-latency.svg`.
+//!
 //! Times come from the services' own records (the order's `decided_at`,
 //! the receipt's `completed_at`), on this machine's clock. Every order is
 //! then checked: its numbers masked and its documents gone.
@@ -96,8 +98,11 @@ async fn main() {
          {:.2} % of the floor",
         100.0 * per_second / floor
     );
+    stages(&env, &orders_of(burst), *first).await;
 
-    // Steady rate.
+    // Steady rate, once the burst's emails are out: they would otherwise
+    // share the two cores with the orders measured.
+    quiet(&env).await;
     let started = Instant::now();
     let every = Duration::from_secs(1) / RATE;
     let approvals: Vec<_> = steady
@@ -118,21 +123,171 @@ async fn main() {
     }
     let steady_times = redacted(&env, orders_of(steady), Duration::from_secs(120)).await;
     let elapsed = started.elapsed();
-    let samples = steady_times
+    if let Some(first) = steady_times.iter().map(|(approved, _)| approved).min() {
+        stages(&env, &orders_of(steady), *first).await;
+    }
+    let samples: Vec<Duration> = steady_times
         .iter()
         .map(|(approved, receipt)| (*receipt - *approved).to_std().unwrap_or_default())
         .collect();
-    let figures = Latencies::of(samples, elapsed);
+    let figures = Latencies::of(samples.clone(), elapsed);
     println!(
-        "steady {RATE} approvals/s for {} s: approval → receipt p50 {:.1?}, p99 {:.1?}, max {:.1?}",
+        "steady {RATE} approvals/s for {} s: approval → receipt p50 {:.1?}, p90 {:.1?}, \
+         p99 {:.1?}, max {:.1?}",
         STEADY_FOR.as_secs(),
         figures.p50,
+        figures.p90,
         figures.p99,
         figures.max
     );
+    match plot_latencies(samples, &figures) {
+        Ok(path) => println!("latency distribution: {}", path.display()),
+        Err(error) => println!("latency distribution not drawn: {error}"),
+    }
 
     verify_forgotten(&env, &orders_of(&orders)).await;
     println!("every order: numbers masked, documents destroyed, one receipt");
+}
+
+/// Draws the steady run's latencies as a distribution (the share of
+/// orders redacted within each time) into `target/pipeline-latency.svg`.
+fn plot_latencies(
+    mut samples: Vec<Duration>,
+    figures: &Latencies,
+) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("target")
+        .join("pipeline-latency.svg");
+    samples.sort_unstable();
+    let millis = |at: Duration| at.as_secs_f64() * 1000.0;
+    let most = millis(figures.max).max(1.0) * 1.05;
+    draw(&path, &samples, figures, most)?;
+    Ok(path)
+}
+
+fn draw(
+    path: &std::path::Path,
+    samples: &[Duration],
+    figures: &Latencies,
+    most: f64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use plotters::prelude::*;
+    let millis = |at: Duration| at.as_secs_f64() * 1000.0;
+    let root = SVGBackend::new(path, (800, 480)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!(
+                "Approval → receipt at {RATE} approvals/s: p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+                millis(figures.p50),
+                millis(figures.p90),
+                millis(figures.p99),
+                millis(figures.max)
+            ),
+            ("sans-serif", 16),
+        )
+        .margin(16)
+        .x_label_area_size(40)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0.0..most, 0.0..100.0)?;
+    chart
+        .configure_mesh()
+        .x_desc("milliseconds from approval to receipt")
+        .y_desc("% of orders redacted within")
+        .draw()?;
+    let count = samples.len() as f64;
+    chart.draw_series(LineSeries::new(
+        samples
+            .iter()
+            .enumerate()
+            .map(|(n, at)| (millis(*at), 100.0 * (n + 1) as f64 / count)),
+        &BLUE,
+    ))?;
+    for (label, at) in [("p50", figures.p50), ("p99", figures.p99)] {
+        let x = millis(at);
+        chart.draw_series(LineSeries::new([(x, 0.0), (x, 100.0)], &RED.mix(0.5)))?;
+        chart.draw_series([Text::new(label, (x, 4.0), ("sans-serif", 14))])?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// Where the burst's time went: for each stage an order passes, how long
+/// after its approval orders reached it (p50, max), and when the last one
+/// did, counted from the first approval.
+async fn stages(env: &TestEnv, orders: &[Uuid], first: DateTime<Utc>) {
+    let approved = times(
+        env,
+        ServiceName::Orders,
+        "SELECT id, decided_at FROM orders",
+    )
+    .await;
+    for (stage, service, query) in [
+        (
+            "card issued",
+            ServiceName::Cards,
+            "SELECT order_id, min(issued_at) FROM cards GROUP BY order_id",
+        ),
+        (
+            "print handed over",
+            ServiceName::Cards,
+            "SELECT order_id, max(handed_over_at) FROM print_jobs GROUP BY order_id",
+        ),
+        (
+            "numbers masked",
+            ServiceName::Orders,
+            "SELECT id, national_ids_masked_at FROM orders",
+        ),
+        (
+            "receipt",
+            ServiceName::Redaction,
+            "SELECT order_id, completed_at FROM redactions",
+        ),
+    ] {
+        let reached = times(env, service, query).await;
+        let mut after: Vec<Duration> = orders
+            .iter()
+            .filter_map(|order| {
+                Some(
+                    (*reached.get(order)? - *approved.get(order)?)
+                        .to_std()
+                        .unwrap_or_default(),
+                )
+            })
+            .collect();
+        after.sort_unstable();
+        let last = orders.iter().filter_map(|order| reached.get(order)).max();
+        if let (Some(p50), Some(max), Some(last)) = (after.get(after.len() / 2), after.last(), last)
+        {
+            println!(
+                "  {stage:<18} after approval p50 {p50:>8.1?}, max {max:>8.1?}; last at {:>8.1?}",
+                (*last - first).to_std().unwrap_or_default()
+            );
+        }
+    }
+}
+
+/// Waits until notifications has sent everything it queued and nothing
+/// new arrives for a second.
+async fn quiet(env: &TestEnv) {
+    let notifications = env.db(ServiceName::Notifications).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut last = (-1, -1);
+    while Instant::now() < deadline {
+        let now: (i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FROM deliveries",
+        )
+        .fetch_one(&notifications)
+        .await
+        .expect("deliveries");
+        if now.0 == 0 && now == last {
+            return;
+        }
+        last = now;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    println!("(notifications still busy after two minutes)");
 }
 
 fn orders_of(ids: &[String]) -> Vec<Uuid> {

@@ -3,6 +3,7 @@
 //! under `.hms/` when none are reachable.
 
 mod bench;
+mod chaos;
 mod k8s;
 mod nats;
 mod postgres;
@@ -53,6 +54,16 @@ enum Task {
         #[arg(long)]
         dev: bool,
     },
+    /// Stream approvals while killing services and restarting PostgreSQL
+    /// and NATS (private servers under .hms/), then count what was lost.
+    Chaos {
+        /// Use the dev build instead of an optimised one.
+        #[arg(long)]
+        dev: bool,
+        /// Orders approved during the run (default 2000).
+        #[arg(long)]
+        orders: Option<usize>,
+    },
     /// Only make sure PostgreSQL and NATS are there, and say where.
     Prereqs,
     /// Stop the private PostgreSQL and NATS servers under .hms/.
@@ -95,6 +106,7 @@ async fn run(task: Task, repo: &Repo) -> anyhow::Result<()> {
         Task::Up { release } => up::run(repo, release).await,
         Task::Test => test::run(repo).await,
         Task::Bench { dev } => bench::run(repo, dev).await,
+        Task::Chaos { dev, orders } => chaos::run(repo, dev, orders).await,
         Task::Prereqs => {
             let found = prereqs::ensure(repo).await?;
             let test_database_url = postgres::with_database(&found.database_url, "postgres")?;

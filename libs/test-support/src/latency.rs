@@ -8,6 +8,7 @@ pub struct Latencies {
     pub count: usize,
     pub per_second: f64,
     pub p50: Duration,
+    pub p90: Duration,
     pub p99: Duration,
     pub max: Duration,
 }
@@ -23,6 +24,7 @@ impl Latencies {
             count: samples.len(),
             per_second: samples.len() as f64 / elapsed.as_secs_f64(),
             p50: at(0.50),
+            p90: at(0.90),
             p99: at(0.99),
             max: samples[samples.len() - 1],
         }

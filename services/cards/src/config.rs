@@ -54,6 +54,11 @@ pub struct CardsConfig {
         deserialize_with = "hms_config::duration::seconds"
     )]
     pub print_timeout: Duration,
+    /// `HMS_PRINT_CONCURRENCY`: print jobs sent side by side. Each holds
+    /// its print material meanwhile, so this times the largest material
+    /// bounds the printer's memory.
+    #[serde(default = "default_print_concurrency")]
+    pub print_concurrency: usize,
     /// `HMS_PRINT_RETRY_BASE_MS`: the first wait after a print job was not
     /// taken; it doubles, with jitter, up to `HMS_PRINT_RETRY_MAX_MS`.
     #[serde(
@@ -115,6 +120,7 @@ pub struct Settings {
     pub lookup_floor: Duration,
     pub producer: ProducerSettings,
     pub print_timeout: Duration,
+    pub print_concurrency: usize,
     pub print_backoff: Backoff,
     pub sealing: SealingKey,
     pub credentials: CredentialSettings,
@@ -126,6 +132,9 @@ fn empty_secret() -> SecretString {
 }
 fn default_print_timeout() -> Duration {
     Duration::from_secs(30)
+}
+fn default_print_concurrency() -> usize {
+    8
 }
 fn default_print_retry_base() -> Duration {
     Duration::from_secs(1)
@@ -209,6 +218,7 @@ pub fn load(sources: &Sources) -> Result<Settings, ConfigError> {
         check_interval: config.check_interval.max(Duration::from_secs(1)),
         lookup_floor: config.lookup_floor,
         print_timeout: config.print_timeout.max(Duration::from_secs(1)),
+        print_concurrency: config.print_concurrency.clamp(1, 256),
         print_backoff: Backoff {
             base: config.print_retry_base.max(Duration::from_millis(10)),
             max: config.print_retry_max.max(config.print_retry_base),

@@ -80,6 +80,7 @@ impl Service for Cards {
             producer,
             settings.print_backoff,
             settings.print_timeout,
+            settings.print_concurrency,
         );
         service.spawn(printer.run(service.core.shutdown.clone()));
 

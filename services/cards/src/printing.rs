@@ -35,13 +35,6 @@ use crate::error::CardsError;
 use crate::producer::{Handover, Image, PrintCard, PrintJob, Producer};
 use crate::storage::{PRINT_JOB_CHANNEL, PrintJobLease, Store};
 
-/// Jobs leased, and sent side by side, at once: each waits mostly on
-/// media and the producer, so one at a time would make the producer's
-/// round trip the pace of every purge behind it. Their print material is
-/// held meanwhile (up to `MAX_MATERIAL_BYTES` each), so the batch also
-/// bounds memory: four stay within the pod's 256 MiB.
-const BATCH: i64 = 4;
-
 /// Why a job cannot be sent now, or ever.
 enum Failure {
     /// Tried again later.
@@ -63,6 +56,11 @@ pub struct Printer {
     attempt_timeout: Duration,
     /// A lease outlasts an attempt.
     lease: Duration,
+    /// Jobs sent side by side (`HMS_PRINT_CONCURRENCY`): each waits mostly
+    /// on media and the producer, so one at a time would make the
+    /// producer's round trip the pace of every purge behind it. Their
+    /// print material is held meanwhile, so this also bounds memory.
+    concurrency: usize,
 }
 
 impl Printer {
@@ -72,6 +70,7 @@ impl Printer {
         producer: Producer,
         backoff: Backoff,
         send_timeout: Duration,
+        concurrency: usize,
     ) -> Self {
         Self {
             store,
@@ -80,6 +79,7 @@ impl Printer {
             backoff,
             attempt_timeout: send_timeout * 2,
             lease: send_timeout * 2 + Duration::from_secs(10),
+            concurrency,
         }
     }
 
@@ -92,9 +92,10 @@ impl Printer {
     /// Sends one batch of due jobs; how many there were.
     pub async fn round(&self) -> Result<usize, CardsError> {
         let lease_id = Uuid::new_v4();
+        let batch = i64::try_from(self.concurrency).unwrap_or(i64::MAX);
         let due = self
             .store
-            .lease_print_jobs(BATCH, self.lease, lease_id)
+            .lease_print_jobs(batch, self.lease, lease_id)
             .await?;
         futures::future::join_all(due.iter().map(|job| {
             let span = tracing::info_span!("cards.print", order_id = %job.order_id, attempt = job.attempts);
