@@ -211,6 +211,12 @@ async fn every_service_is_scraped_and_its_series_move_when_an_order_is_redacted(
             1.0,
         ),
         (
+            ServiceName::Cards,
+            "hms_print_seconds_count",
+            vec!["outcome=\"handed_over\""],
+            1.0,
+        ),
+        (
             ServiceName::Notifications,
             "hms_notification_deliveries_total",
             vec!["outcome=\"sent\""],
@@ -251,6 +257,25 @@ async fn every_service_is_scraped_and_its_series_move_when_an_order_is_redacted(
         )
         .await;
         after.insert(*service, scrape);
+    }
+
+    // Each series says what it is.
+    for (service, series) in [
+        (ServiceName::Orders, "grpc_server_handled_total"),
+        (ServiceName::Redaction, "hms_events_total"),
+        (ServiceName::Redaction, "hms_redaction_lag_seconds"),
+        (ServiceName::Media, "hms_media_upload_bytes"),
+        (ServiceName::Cards, "hms_print_seconds"),
+        (
+            ServiceName::Notifications,
+            "hms_notification_deliveries_total",
+        ),
+        (ServiceName::Gateway, "http_server_requests_total"),
+    ] {
+        assert!(
+            after[&service].text.contains(&format!("# HELP {series} ")),
+            "{service} describes {series}"
+        );
     }
 
     // The dashboard asks only for series some service has.

@@ -223,6 +223,7 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
     ) -> Result<tokio::task::JoinHandle<()>, EventsError> {
         let consumer = self.prepare().await?;
         tracing::info!(consumer = %self.name, subject = %self.namespace.subject(E::TYPE), "consuming");
+        crate::describe_metrics();
         // Every outcome is a series from the start, so a rate over it is
         // defined before the first event.
         for outcome in Outcome::ALL {

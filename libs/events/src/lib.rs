@@ -50,6 +50,42 @@ pub mod headers {
     pub const PARKED_DELIVERIES: &str = "Hms-Parked-Deliveries";
 }
 
+/// The help texts of the series this crate records, for `/metrics`.
+pub(crate) fn describe_metrics() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "hms_outbox_published_total",
+        "Events the outbox relay published to JetStream"
+    );
+    describe_gauge!("hms_outbox_pending", "Outbox rows not yet published");
+    describe_gauge!(
+        "hms_outbox_oldest_pending_seconds",
+        "Age of the oldest outbox row not yet published"
+    );
+    describe_counter!(
+        "hms_events_total",
+        "Delivered events by what became of them (handled, duplicate, retried, parked)"
+    );
+    describe_gauge!(
+        "hms_events_pending",
+        "Messages of a consumer not yet delivered or not yet acknowledged"
+    );
+    describe_histogram!(
+        "hms_event_handling_seconds",
+        metrics::Unit::Seconds,
+        "Time from taking an event to acknowledging, retrying or parking it"
+    );
+    describe_histogram!(
+        "hms_event_lag_seconds",
+        metrics::Unit::Seconds,
+        "Time from an event's publication to its handling"
+    );
+    describe_counter!(
+        "hms_event_dependency_waits_total",
+        "Waits because the database or a called service was unavailable"
+    );
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum EventsError {
     #[error("could not connect to NATS within {0:?}: {1}")]

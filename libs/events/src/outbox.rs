@@ -82,6 +82,7 @@ impl Relay {
 
     /// Publishes until `shutdown` is cancelled, woken by `NOTIFY hms_outbox`.
     pub async fn run(self, shutdown: CancellationToken) {
+        crate::describe_metrics();
         metrics::counter!("hms_outbox_published_total").absolute(0);
         tokio::join!(
             self.relay(shutdown.clone()),

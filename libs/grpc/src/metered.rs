@@ -27,6 +27,15 @@ pub struct MeteredLayer {
 
 impl MeteredLayer {
     pub fn new(served: &[&'static str]) -> Self {
+        metrics::describe_counter!(
+            "grpc_server_handled_total",
+            "gRPC calls answered, by service, method and status code"
+        );
+        metrics::describe_histogram!(
+            "grpc_server_handling_seconds",
+            metrics::Unit::Seconds,
+            "Time from a gRPC call's arrival to its status"
+        );
         Self {
             served: served.into(),
         }

@@ -85,6 +85,11 @@ impl Printer {
 
     /// Sends due print jobs until shutdown.
     pub async fn run(self, shutdown: CancellationToken) {
+        metrics::describe_histogram!(
+            "hms_print_seconds",
+            metrics::Unit::Seconds,
+            "Attempts to hand a print job to the card producer (reading its photos and sending it), by outcome (handed_over, later, abandoned)"
+        );
         let pool = self.store.pool.clone();
         hms_db::work::run_woken(&pool, PRINT_JOB_CHANNEL, shutdown, || self.round()).await;
     }
@@ -107,9 +112,17 @@ impl Printer {
     }
 
     async fn print(&self, job: &PrintJobLease, lease_id: Uuid) {
+        let started = std::time::Instant::now();
         let attempt = tokio::time::timeout(self.attempt_timeout, self.hand_over(job))
             .await
             .unwrap_or_else(|_| Err(Failure::NotNow("print attempt timed out".to_owned())));
+        let outcome = match &attempt {
+            Ok(_) => "handed_over",
+            Err(Failure::NotNow(_)) => "later",
+            Err(Failure::Never(_)) => "abandoned",
+        };
+        metrics::histogram!("hms_print_seconds", "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
         let recorded = match attempt {
             Ok(job_id) => self
                 .handed_over(job.order_id, &job_id)

@@ -24,6 +24,15 @@ use crate::problem::{ApiError, ProblemKind};
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn wrap(router: Router, config: &Settings, limits: Limits) -> Router {
+    metrics::describe_counter!(
+        "http_server_requests_total",
+        "Requests answered, by route pattern, method and status"
+    );
+    metrics::describe_histogram!(
+        "http_server_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time from a request's arrival to its answer"
+    );
     let timeout = config.request_timeout;
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(config.cors_origins.clone()))

@@ -45,6 +45,20 @@ impl Decoders {
             .map_err(|_| MediaError::Busy)
     }
 
+    /// The help texts of the series [`sanitize`](Self::sanitize) records.
+    pub fn describe_metrics() {
+        metrics::describe_histogram!(
+            "hms_media_upload_bytes",
+            metrics::Unit::Bytes,
+            "Size of uploaded documents as received, by kind"
+        );
+        metrics::describe_histogram!(
+            "hms_media_sanitize_seconds",
+            metrics::Unit::Seconds,
+            "Time to decode and re-encode an upload, by kind and outcome (accepted, refused)"
+        );
+    }
+
     /// [`sanitize`] on a decoder of its own, once one is free.
     pub async fn sanitize(
         &self,

@@ -62,6 +62,7 @@ impl Service for Media {
         let vault = vault::Vault::new(object_store, settings.master_key, settings.master_key_id);
 
         let mut service = StatefulService::prepare::<Self>(&config.common, shutdown).await?;
+        decoding::Decoders::describe_metrics();
         let mut subscriber = service.subscriber();
         hms_company_status::subscribe(&mut subscriber).await?;
         service.adopt(subscriber.into_tasks());

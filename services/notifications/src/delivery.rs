@@ -132,6 +132,14 @@ impl Worker {
     }
 }
 
+/// The help text of the series [`Deliverer`] records, for `/metrics`.
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        "hms_notification_deliveries_total",
+        "Attempts to send an email or text message, by channel and outcome (sent, transient, permanent)"
+    );
+}
+
 fn outcome_name(outcome: &SendOutcome) -> &'static str {
     match outcome {
         SendOutcome::Sent { .. } => "sent",

@@ -56,6 +56,7 @@ impl Service for Notifications {
     ) -> Result<(), StartupError> {
         let settings = config.own;
         let mut service = StatefulService::prepare::<Self>(&config.common, shutdown).await?;
+        delivery::describe_metrics();
         let store = storage::Store::new(service.pool.clone());
         let templates =
             Arc::new(templates::Templates::new().map_err(|e| StartupError::Own(Box::new(e)))?);

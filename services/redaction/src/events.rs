@@ -24,6 +24,15 @@ enum Stage {
     Redacted,
 }
 
+/// The help text of the series below, for `/metrics`.
+pub fn describe_metrics() {
+    metrics::describe_histogram!(
+        "hms_redaction_lag_seconds",
+        metrics::Unit::Seconds,
+        "Time from an order's decision to its numbers masked (masked) and to its receipt (redacted)"
+    );
+}
+
 /// Records how long after the decision (`decided`) a stage was reached.
 fn record_lag(stage: Stage, decided: Option<DateTime<Utc>>, reached: DateTime<Utc>) {
     let Some(decided) = decided else {

@@ -45,6 +45,7 @@ impl Service for Redaction {
         shutdown: CancellationToken,
     ) -> Result<(), StartupError> {
         let mut service = StatefulService::prepare::<Self>(&config.common, shutdown).await?;
+        events::describe_metrics();
         service
             .start_relay(&[hms_events::Domain::Redaction])
             .await?;
