@@ -24,6 +24,9 @@ fn schemathesis() -> PathBuf {
     installed
 }
 
+/// What schemathesis prints when CPython's parser fails under its threads.
+const TOOL_CRASH: &str = "AST constructor recursion depth mismatch";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_holds_to_its_openapi_document_under_fuzzing() {
     let st = schemathesis();
@@ -84,34 +87,43 @@ async fn the_api_holds_to_its_openapi_document_under_fuzzing() {
         ("owner", &kari, "--exclude-tag"),
         ("back-office", &siri, "--include-tag"),
     ] {
-        let output = tokio::process::Command::new(&st)
-            .arg("--config-file")
-            .arg(&config)
-            .arg("run")
-            .arg(format!("{api}/api/openapi.json"))
-            .args([operations, "back office"])
-            .args(["--checks", "all"])
-            .args([
-                "--exclude-checks",
-                // Needs a second person's credentials in the fuzzer; the e2e
-                // tests cover cross-company access.
-                "object_level_authorization,\
-                 positive_data_acceptance",
-                // Schema-valid is not always valid: organisation numbers and
-                // fødselsnumre carry check digits, and ids must name something
-                // that exists; JSON Schema cannot say so. Those refusals are
-                // documented (400, 404), which status_code_conformance checks.
-            ])
-            .args(["--header", &format!("Authorization: Bearer {token}")])
-            .args(["--max-examples", "25", "--workers", "2", "--seed", "1"])
-            .args(["--max-redirects", "0", "--request-timeout", "20"])
-            .args(["--phases", "examples,coverage,fuzzing"])
-            .args(["--generation-database", "none", "--no-color"])
-            .arg("--report-dir")
-            .arg(env.dir().join(format!("schemathesis-{who}")))
-            .output()
-            .await
-            .expect("schemathesis runs");
+        let run = || async {
+            tokio::process::Command::new(&st)
+                .arg("--config-file")
+                .arg(&config)
+                .arg("run")
+                .arg(format!("{api}/api/openapi.json"))
+                .args([operations, "back office"])
+                .args(["--checks", "all"])
+                .args([
+                    "--exclude-checks",
+                    // Needs a second person's credentials in the fuzzer; the e2e
+                    // tests cover cross-company access.
+                    "object_level_authorization,\
+                     positive_data_acceptance",
+                    // Schema-valid is not always valid: organisation numbers and
+                    // fødselsnumre carry check digits, and ids must name something
+                    // that exists; JSON Schema cannot say so. Those refusals are
+                    // documented (400, 404), which status_code_conformance checks.
+                ])
+                .args(["--header", &format!("Authorization: Bearer {token}")])
+                .args(["--max-examples", "25", "--workers", "2", "--seed", "1"])
+                .args(["--max-redirects", "0", "--request-timeout", "20"])
+                .args(["--phases", "examples,coverage,fuzzing"])
+                .args(["--generation-database", "none", "--no-color"])
+                .arg("--report-dir")
+                .arg(env.dir().join(format!("schemathesis-{who}")))
+                .output()
+                .await
+                .expect("schemathesis runs")
+        };
+        let mut output = run().await;
+        // CPython 3.11's parser can trip over itself when hypothesis parses
+        // lambdas from two worker threads at once: the tool's own crash,
+        // not a finding about the API. One more run decides.
+        if String::from_utf8_lossy(&output.stdout).contains(TOOL_CRASH) {
+            output = run().await;
+        }
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
             output.status.success(),
