@@ -17,6 +17,7 @@
 //!    new photo, and `print_abandoned` tells the company and the back
 //!    office.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -27,6 +28,7 @@ use hms_proto::events::v1 as events;
 use hms_proto::media::v1::GetPrintMaterialRequest;
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
 use sqlx::PgConnection;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -61,6 +63,8 @@ pub struct Printer {
     /// producer's round trip the pace of every purge behind it. Their
     /// print material is held meanwhile, so this also bounds memory.
     concurrency: usize,
+    /// A slot for each job on its way, shared by the printer's clones.
+    slots: Arc<Semaphore>,
 }
 
 impl Printer {
@@ -80,10 +84,12 @@ impl Printer {
             attempt_timeout: send_timeout * 2,
             lease: send_timeout * 2 + Duration::from_secs(10),
             concurrency,
+            slots: Arc::new(Semaphore::new(concurrency)),
         }
     }
 
-    /// Sends due print jobs until shutdown.
+    /// Sends due print jobs until shutdown, up to `concurrency` at once,
+    /// then lets those in hand finish (within an attempt's timeout).
     pub async fn run(self, shutdown: CancellationToken) {
         metrics::describe_histogram!(
             "hms_print_seconds",
@@ -92,23 +98,46 @@ impl Printer {
         );
         let pool = self.store.pool.clone();
         hms_db::work::run_woken(&pool, PRINT_JOB_CHANNEL, shutdown, || self.round()).await;
+        let everything = u32::try_from(self.concurrency).unwrap_or(u32::MAX);
+        // Not finished in time: the lease runs out and the job is sent
+        // again, which the producer recognises by its key.
+        let _ =
+            tokio::time::timeout(self.attempt_timeout, self.slots.acquire_many(everything)).await;
     }
 
-    /// Sends one batch of due jobs; how many there were.
+    /// Leases as many due jobs as there are free slots (waiting for one if
+    /// none is) and sends each in a task of its own, so a job that becomes
+    /// due while others are on their way waits for a slot, not for the
+    /// slowest of a batch. How many it leased.
     pub async fn round(&self) -> Result<usize, CardsError> {
+        let Ok(first) = self.slots.clone().acquire_owned().await else {
+            return Ok(0);
+        };
+        let mut slots = vec![first];
+        while let Ok(slot) = self.slots.clone().try_acquire_owned() {
+            slots.push(slot);
+        }
         let lease_id = Uuid::new_v4();
-        let batch = i64::try_from(self.concurrency).unwrap_or(i64::MAX);
+        let batch = i64::try_from(slots.len()).unwrap_or(i64::MAX);
         let due = self
             .store
             .lease_print_jobs(batch, self.lease, lease_id)
             .await?;
-        futures::future::join_all(due.iter().map(|job| {
+        let leased = due.len();
+        // Slots beyond the jobs found are given back as they drop here.
+        for (job, slot) in due.into_iter().zip(slots) {
             let span = tracing::info_span!("cards.print", order_id = %job.order_id, attempt = job.attempts);
             hms_telemetry::continue_from_stored(&span, &job.trace_context);
-            self.print(job, lease_id).instrument(span)
-        }))
-        .await;
-        Ok(due.len())
+            let printer = self.clone();
+            tokio::spawn(
+                async move {
+                    printer.print(&job, lease_id).await;
+                    drop(slot);
+                }
+                .instrument(span),
+            );
+        }
+        Ok(leased)
     }
 
     async fn print(&self, job: &PrintJobLease, lease_id: Uuid) {
