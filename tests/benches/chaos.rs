@@ -154,7 +154,7 @@ async fn main() {
         .iter()
         .map(|id| Uuid::parse_str(id).expect("an order id"))
         .collect();
-    let settled = settle(&env, &ids).await;
+    settle(&env, &ids).await;
 
     println!();
     println!("{:>8}  {:<40}  {:>8}", "at", "done", "took");
@@ -166,7 +166,7 @@ async fn main() {
         );
     }
     println!();
-    let findings = findings(&env, &ids, settled).await;
+    let findings = findings(&env, &ids).await;
     println!("{:<52}  {:>8}  {:>8}  ", "checked", "expected", "found");
     let mut lost = false;
     for (what, expected, found) in &findings {
@@ -238,9 +238,9 @@ async fn ask_xtask(what: &str) {
     }
 }
 
-/// Waits until every order has its receipt, or patience runs out; how
-/// long it took after the last approval, if it did.
-async fn settle(env: &TestEnv, orders: &[Uuid]) -> Option<Duration> {
+/// Waits until every order has its receipt, or patience runs out, and
+/// says which.
+async fn settle(env: &TestEnv, orders: &[Uuid]) {
     let started = Instant::now();
     let redaction = env.db(ServiceName::Redaction).await;
     while started.elapsed() < PATIENCE {
@@ -255,21 +255,16 @@ async fn settle(env: &TestEnv, orders: &[Uuid]) -> Option<Duration> {
                 "every order redacted {:.1?} after the last approval was taken",
                 started.elapsed()
             );
-            return Some(started.elapsed());
+            return;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     println!("not settled within {PATIENCE:?}");
-    None
 }
 
 /// What the databases, the object store and the streams hold:
 /// (what, expected, found).
-async fn findings(
-    env: &TestEnv,
-    orders: &[Uuid],
-    _settled: Option<Duration>,
-) -> Vec<(String, i64, i64)> {
+async fn findings(env: &TestEnv, orders: &[Uuid]) -> Vec<(String, i64, i64)> {
     let n = i64::try_from(orders.len()).unwrap_or(i64::MAX);
     let scalar = |service: ServiceName, query: &'static str| async move {
         sqlx::query_scalar::<_, i64>(query)
@@ -297,7 +292,7 @@ async fn findings(
         (
             "objects left in the object store".to_owned(),
             0,
-            i64::try_from(files_below(&env.objects_dir())).unwrap_or(i64::MAX),
+            i64::try_from(hms_test_support::files_below(&env.objects_dir()).len()).unwrap_or(i64::MAX),
         ),
         (
             "receipts".to_owned(),
@@ -355,17 +350,4 @@ async fn parked(env: &TestEnv) -> i64 {
         // Nobody ever needed it.
         Err(_) => 0,
     }
-}
-
-fn files_below(dir: &std::path::Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|entry| {
-            let path = entry.path();
-            if path.is_dir() { files_below(&path) } else { 1 }
-        })
-        .sum()
 }

@@ -160,20 +160,21 @@ fn plot_latencies(
         .join("target")
         .join("pipeline-latency.svg");
     samples.sort_unstable();
-    let millis = |at: Duration| at.as_secs_f64() * 1000.0;
-    let most = millis(figures.max).max(1.0) * 1.05;
-    draw(&path, &samples, figures, most)?;
+    draw(&path, &samples, figures)?;
     Ok(path)
+}
+
+fn millis(at: Duration) -> f64 {
+    at.as_secs_f64() * 1000.0
 }
 
 fn draw(
     path: &std::path::Path,
     samples: &[Duration],
     figures: &Latencies,
-    most: f64,
 ) -> Result<(), Box<dyn std::error::Error>> {
     use plotters::prelude::*;
-    let millis = |at: Duration| at.as_secs_f64() * 1000.0;
+    let most = millis(figures.max).max(1.0) * 1.05;
     let root = SVGBackend::new(path, (800, 480)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)

@@ -315,25 +315,7 @@ pub async fn count(db: &PgPool, query: &str, order_id: &str) -> i64 {
         .expect("count")
 }
 
-/// Files below a folder, recursively.
-pub fn files_below(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found
-}
+pub use hms_test_support::files_below;
 
 /// Waits for the order's redaction receipt.
 pub async fn receipt(

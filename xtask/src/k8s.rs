@@ -8,7 +8,7 @@
 use std::fmt::Write;
 
 use anyhow::{Context, Result};
-use hms_layout::{DEV_PORT_BASE, SERVICES, ServiceName};
+use hms_layout::{DEV_PORT_BASE, KUBERNETES_METRICS_PORT, SERVICES, ServiceName};
 
 use crate::repo::Repo;
 
@@ -17,11 +17,8 @@ pub const POLICIES_FILE: &str = "k8s/base/network-policies.yaml";
 /// The gateway's HTTP port, where the ingress sends browsers and clients.
 const GATEWAY_HTTP_PORT: u16 = 8080;
 
-/// Where every pod answers `GET /metrics` (`HMS_METRICS_ADDR` in
-/// `k8s/base/config.env`), and the namespace Prometheus scrapes from. An
-/// operator whose Prometheus lives elsewhere patches the policies'
-/// namespace selector in an overlay.
-const METRICS_PORT: u16 = 9464;
+/// The namespace Prometheus scrapes from. An operator whose Prometheus
+/// lives elsewhere patches the policies' namespace selector in an overlay.
 const MONITORING_NAMESPACE: &str = "monitoring";
 
 /// Ports every service reaches wherever they are (the platform may run
@@ -105,7 +102,7 @@ pub fn render() -> String {
             "    # Prometheus, on the metrics port only.\n\
              \x20   - from:\n        - namespaceSelector:\n            matchLabels:\n\
              \x20             kubernetes.io/metadata.name: {MONITORING_NAMESPACE}\n\
-             \x20     ports:\n        - port: {METRICS_PORT}\n          protocol: TCP\n"
+             \x20     ports:\n        - port: {KUBERNETES_METRICS_PORT}\n          protocol: TCP\n"
         );
         out.push_str(
             "  egress:\n    # DNS.\n    - ports:\n        - port: 53\n          protocol: UDP\n\
@@ -218,7 +215,10 @@ mod tests {
                 .filter(|line| line.trim_start().starts_with("- port:"))
                 .collect();
             assert_eq!(ports.len(), 1, "{name}: {from_monitoring}");
-            assert!(ports[0].ends_with(&format!(" {METRICS_PORT}")), "{name}");
+            assert!(
+                ports[0].ends_with(&format!(" {KUBERNETES_METRICS_PORT}")),
+                "{name}"
+            );
         }
     }
 }

@@ -310,10 +310,8 @@ impl Deployment {
 
     /// Where `service` answers `GET /metrics`.
     pub fn metrics_addr(&self, service: &Service) -> SocketAddr {
-        let port = self
-            .addr(service)
-            .port()
-            .saturating_add(hms_layout::METRICS_PORT_DISTANCE);
+        // `new` checked that this does not overflow.
+        let port = service.name.metrics_port(self.port_base);
         SocketAddr::from((Ipv4Addr::LOCALHOST, port))
     }
 

@@ -52,6 +52,11 @@ pub mod headers {
 
 /// The help texts of the series this crate records, for `/metrics`.
 pub(crate) fn describe_metrics() {
+    static DESCRIBED: std::sync::Once = std::sync::Once::new();
+    DESCRIBED.call_once(describe_all);
+}
+
+fn describe_all() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_counter!(
         "hms_outbox_published_total",

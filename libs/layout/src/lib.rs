@@ -97,8 +97,12 @@ pub const SERVICES: [ServiceSpec; 8] = [
 pub const DEV_PORT_BASE: u16 = 50051;
 
 /// In development a service's metrics port is its gRPC port plus this (the
-/// fakes take +100 to +104). In Kubernetes every pod uses 9464.
+/// fakes take +100 to +104).
 pub const METRICS_PORT_DISTANCE: u16 = 200;
+
+/// In Kubernetes every pod's metrics port (`HMS_METRICS_ADDR` in
+/// `k8s/base/config.env`): OpenTelemetry's Prometheus port.
+pub const KUBERNETES_METRICS_PORT: u16 = 9464;
 
 impl ServiceName {
     /// Every service, in start order.
