@@ -11,6 +11,9 @@
 //!    last receipt, and the ratio to the floor.
 //! 3. **Steady**: orders approved at `RATE` a second; the latency from
 //!    approval to receipt.
+//! 4. **Backlog**: `BACKLOG` orders approved and handed to the card
+//!    producer while redaction is down, as after an outage; how fast they
+//!    are redacted once it is back, from its start to the last receipt.
 //!
 //! The steady run's distribution is drawn into `target/pipeline-latency.svg`.
 //!
@@ -31,6 +34,7 @@ mod common;
 use common::{System, approve, started, submitted_order, times};
 
 const BURST: usize = 300;
+const BACKLOG: usize = 1_000;
 const RATE: u32 = 50;
 const STEADY_FOR: Duration = Duration::from_secs(4);
 const FLOOR_CLIENTS: usize = 8;
@@ -42,9 +46,11 @@ const IN_FLIGHT: usize = 8;
 async fn main() {
     let mut env = TestEnv::new();
     // `HMS_EVENT_CONCURRENCY=1` shows the pipeline as it was: one event
-    // at a time per consumer.
+    // at a time per consumer; `HMS_EVENT_BATCH_SIZE=1` without batches.
     let concurrency = std::env::var("HMS_EVENT_CONCURRENCY").unwrap_or_else(|_| "8".to_owned());
     env.set("HMS_EVENT_CONCURRENCY", &concurrency);
+    let batch_size = std::env::var("HMS_EVENT_BATCH_SIZE").unwrap_or_else(|_| "100".to_owned());
+    env.set("HMS_EVENT_BATCH_SIZE", &batch_size);
     let System {
         http,
         api,
@@ -55,18 +61,19 @@ async fn main() {
 
     let steady_count = (RATE * u32::try_from(STEADY_FOR.as_secs()).unwrap_or(1)) as usize;
     let prepared_at = Instant::now();
-    let orders: Vec<String> = futures::stream::iter(0..BURST + steady_count)
+    let orders: Vec<String> = futures::stream::iter(0..BURST + steady_count + BACKLOG)
         .map(|n| submitted_order(&http, &api, &kari, &company_id, n))
         .buffer_unordered(IN_FLIGHT)
         .collect()
         .await;
     println!(
-        "pipeline (HMS_EVENT_CONCURRENCY={concurrency}): {} orders of one worker and three \
-         documents prepared in {:.1?}",
+        "pipeline (HMS_EVENT_CONCURRENCY={concurrency}, HMS_EVENT_BATCH_SIZE={batch_size}): {} \
+         orders of one worker and three documents prepared in {:.1?}",
         orders.len(),
         prepared_at.elapsed()
     );
-    let (burst, steady) = orders.split_at(BURST);
+    let (burst, rest) = orders.split_at(BURST);
+    let (steady, backlog) = rest.split_at(steady_count);
 
     let floor = database_floor().await;
     println!(
@@ -145,8 +152,71 @@ async fn main() {
         Err(error) => println!("latency distribution not drawn: {error}"),
     }
 
+    drain(&mut env, &http, &api, &siri, backlog).await;
+
     verify_forgotten(&env, &orders_of(&orders)).await;
     println!("every order: numbers masked, documents destroyed, one receipt");
+}
+
+/// Approves `backlog` while redaction is down and waits until the card
+/// producer has every print job; then starts redaction and prints how fast
+/// it catches up.
+async fn drain(
+    env: &mut TestEnv,
+    http: &reqwest::Client,
+    api: &str,
+    siri: &str,
+    backlog: &[String],
+) {
+    quiet(env).await;
+    env.stop(ServiceName::Redaction).await;
+    futures::stream::iter(backlog)
+        .map(|order_id| approve(http, api, siri, order_id))
+        .buffer_unordered(IN_FLIGHT)
+        .collect::<Vec<()>>()
+        .await;
+    let orders = orders_of(backlog);
+    let cards = env.db(ServiceName::Cards).await;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let handed_over: i64 = sqlx::query_scalar(
+            "SELECT count(DISTINCT order_id) FROM print_jobs \
+             WHERE order_id = ANY($1) AND handed_over_at IS NOT NULL",
+        )
+        .bind(&orders)
+        .fetch_one(&cards)
+        .await
+        .expect("print jobs");
+        if usize::try_from(handed_over).unwrap_or(0) == orders.len() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {handed_over} of {} print jobs handed over",
+            orders.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    quiet(env).await;
+    let restarted = Utc::now();
+    env.start(ServiceName::Redaction).await;
+    let receipts: Vec<DateTime<Utc>> = redacted(env, orders, Duration::from_secs(300))
+        .await
+        .into_iter()
+        .map(|(_, receipt)| receipt)
+        .collect();
+    let (Some(first), Some(last)) = (receipts.iter().min(), receipts.iter().max()) else {
+        return;
+    };
+    let caught_up = (*last - restarted).to_std().unwrap_or_default();
+    let draining = (*last - *first).to_std().unwrap_or_default();
+    println!(
+        "backlog: {BACKLOG} orders approved and handed over while redaction was down, \
+         redacted {caught_up:.2?} after it started: {:.0} orders/s ({:.0} orders/s from its \
+         first receipt)",
+        BACKLOG as f64 / caught_up.as_secs_f64(),
+        BACKLOG as f64 / draining.as_secs_f64().max(0.001)
+    );
 }
 
 /// Draws the steady run's latencies as a distribution (the share of

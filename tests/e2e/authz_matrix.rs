@@ -220,7 +220,7 @@ fn matrix() -> Vec<(&'static str, Expect)> {
             Each(INTERNAL),
         ),
         (
-            "hms.orders.v1.OrderInternalService/GetOrderState",
+            "hms.orders.v1.OrderInternalService/GetOrderStates",
             Each(INTERNAL),
         ),
         (
@@ -551,15 +551,17 @@ async fn call(rpc: &str, caller: &PersonClients, fx: &Fixtures) -> Result<(), St
             })
             .await
             .map(drop),
-        "hms.orders.v1.OrderInternalService/GetOrderState" => c
+        "hms.orders.v1.OrderInternalService/GetOrderStates" => c
             .orders_internal
-            .get_order_state(orders::GetOrderStateRequest { order_id })
+            .get_order_states(orders::GetOrderStatesRequest {
+                order_ids: vec![order_id],
+            })
             .await
             .map(drop),
         "hms.orders.v1.OrderInternalService/MaskNationalIds" => c
             .orders_internal
             .mask_national_ids(orders::MaskNationalIdsRequest {
-                order_id: fx.decided.clone(),
+                order_ids: vec![fx.decided.clone()],
             })
             .await
             .map(drop),
@@ -608,7 +610,7 @@ async fn call(rpc: &str, caller: &PersonClients, fx: &Fixtures) -> Result<(), St
         "hms.media.v1.MediaService/PurgeOrderMedia" => c
             .media
             .purge_order_media(media::PurgeOrderMediaRequest {
-                order_id: fx.decided.clone(),
+                order_ids: vec![fx.decided.clone()],
             })
             .await
             .map(drop),

@@ -257,15 +257,15 @@ async fn internal_calls_need_the_right_service_identity() {
         );
     anonymous
         .mask_national_ids(orders::MaskNationalIdsRequest {
-            order_id: order_id.clone(),
+            order_ids: vec![order_id.clone()],
         })
         .await
         .expect_refused(Code::Unauthenticated, "");
     // Media may not mask, and orders may not purge.
-    mask_as(&env, "media", &order_id)
+    mask_as(&env, "media", &[&order_id])
         .await
         .expect_refused(Code::PermissionDenied, "");
-    purge_as(&env, "orders", &order_id)
+    purge_as(&env, "orders", &[&order_id])
         .await
         .expect_refused(Code::PermissionDenied, "");
 
@@ -302,12 +302,26 @@ async fn an_order_in_progress_cannot_be_redacted() {
     upload_all_documents(&mut clients, &order).await;
 
     // Even with redaction's identity, nothing of a draft is destroyed.
-    purge_as(&env, "redaction", &order.order_id)
+    let purged = purge_as(&env, "redaction", &[&order.order_id])
         .await
-        .expect_refused(Code::FailedPrecondition, "");
-    mask_as(&env, "redaction", &order.order_id)
+        .expect("an answer per order");
+    assert_eq!(
+        purged,
+        [(
+            order.order_id.clone(),
+            media::purged_order::Outcome::Refused(media::PurgeRefusal::NotDecided as i32)
+        )]
+    );
+    let masked = mask_as(&env, "redaction", &[&order.order_id])
         .await
-        .expect_refused(Code::FailedPrecondition, "");
+        .expect("an answer per order");
+    assert_eq!(
+        masked,
+        [(
+            order.order_id.clone(),
+            orders::masked_order::Outcome::Refused(orders::MaskRefusal::NotDecided as i32)
+        )]
+    );
 
     let documents = list_documents(&mut clients, &order.order_id).await;
     assert_eq!(documents.len(), 3, "the draft's documents are all there");
@@ -415,4 +429,94 @@ async fn twenty_costly_images_at_once_keep_media_within_its_memory_bound() {
         list_documents(&mut clients, &order.order_id).await.len(),
         20
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_masks_and_purges_the_decided_orders_and_answers_for_each() {
+    let mut env = TestEnv::new();
+    env.start(ServiceName::Companies).await;
+    env.start(ServiceName::Orders).await;
+    env.start(ServiceName::Media).await;
+    let mut clients = Clients::connect(&env).await;
+    let (decided, _) = submitted_order(&env, &mut clients).await;
+    approve(&mut clients, &decided.order_id).await;
+    let draft = create_order(
+        &mut clients,
+        &decided.company_id,
+        &[fixtures::fodselsnummer()],
+    )
+    .await;
+    upload_all_documents(&mut clients, &draft).await;
+    let unknown = uuid::Uuid::now_v7().to_string();
+
+    // Named twice, answered once; each order for itself, in the order asked.
+    let masked = mask_as(
+        &env,
+        "redaction",
+        &[
+            &decided.order_id,
+            &draft.order_id,
+            &unknown,
+            &decided.order_id,
+        ],
+    )
+    .await
+    .expect("an answer per order");
+    let ids: Vec<&str> = masked.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, [&decided.order_id, &draft.order_id, &unknown]);
+    let orders::masked_order::Outcome::Masked(numbers) = &masked[0].1 else {
+        panic!("the decided order is masked: {masked:?}");
+    };
+    assert_eq!((numbers.workers_masked, numbers.workers_total), (2, 2));
+    assert_eq!(numbers.company_id, decided.company_id);
+    assert_eq!(
+        masked[1].1,
+        orders::masked_order::Outcome::Refused(orders::MaskRefusal::NotDecided as i32)
+    );
+    assert_eq!(
+        masked[2].1,
+        orders::masked_order::Outcome::Refused(orders::MaskRefusal::NotFound as i32)
+    );
+
+    let purged = purge_as(
+        &env,
+        "redaction",
+        &[&draft.order_id, &decided.order_id, &unknown],
+    )
+    .await
+    .expect("an answer per order");
+    assert_eq!(
+        purged[0].1,
+        media::purged_order::Outcome::Refused(media::PurgeRefusal::NotDecided as i32)
+    );
+    let media::purged_order::Outcome::Purged(documents) = &purged[1].1 else {
+        panic!("the decided order is purged: {purged:?}");
+    };
+    assert_eq!(
+        (documents.objects_deleted, documents.keys_destroyed),
+        (6, 6)
+    );
+    assert_eq!(
+        purged[2].1,
+        media::purged_order::Outcome::Refused(media::PurgeRefusal::NotFound as i32)
+    );
+    assert_eq!(list_documents(&mut clients, &draft.order_id).await.len(), 3);
+    let orders_db = env.db(ServiceName::Orders).await;
+    let draft_secrets = stored_secrets(&orders_db, &draft.order_id).await;
+    assert!(draft_secrets.sealed.iter().all(Option::is_some));
+    let decided_secrets = stored_secrets(&orders_db, &decided.order_id).await;
+    assert!(decided_secrets.sealed.iter().all(Option::is_none));
+
+    // A batch names 1 to 500 orders, each a valid id.
+    mask_as(&env, "redaction", &[])
+        .await
+        .expect_refused(Code::InvalidArgument, "order_ids: is required");
+    let many: Vec<String> = (0..501).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    purge_as(&env, "redaction", &many)
+        .await
+        .expect_refused(Code::InvalidArgument, "order_ids: at most 500 at once");
+    mask_as(&env, "redaction", &[&decided.order_id, "not-an-id"])
+        .await
+        .expect_refused(Code::InvalidArgument, "order_ids[1]");
 }

@@ -419,34 +419,47 @@ pub async fn list_documents(clients: &mut Clients, order_id: &str) -> Vec<media:
         .documents
 }
 
-/// `MaskNationalIds` called with the identity of the service `caller`.
+/// `MaskNationalIds` of `order_ids` called with the identity of the
+/// service `caller`: what became of each order.
 pub async fn mask_as(
     env: &TestEnv,
     caller: &str,
-    order_id: &str,
-) -> Result<orders::MaskNationalIdsResponse, tonic::Status> {
-    hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient::new(
-        env.channel_as(ServiceName::Orders, caller).await,
-    )
-    .mask_national_ids(orders::MaskNationalIdsRequest {
-        order_id: order_id.to_owned(),
-    })
-    .await
-    .map(tonic::Response::into_inner)
+    order_ids: &[&str],
+) -> Result<Vec<(String, orders::masked_order::Outcome)>, tonic::Status> {
+    let answered =
+        hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient::new(
+            env.channel_as(ServiceName::Orders, caller).await,
+        )
+        .mask_national_ids(orders::MaskNationalIdsRequest {
+            order_ids: order_ids.iter().map(|id| (*id).to_owned()).collect(),
+        })
+        .await?
+        .into_inner();
+    Ok(answered
+        .orders
+        .into_iter()
+        .map(|order| (order.order_id, order.outcome.expect("an outcome")))
+        .collect())
 }
 
-/// `PurgeOrderMedia` called with the identity of the service `caller`.
+/// `PurgeOrderMedia` of `order_ids` called with the identity of the
+/// service `caller`: what became of each order.
 pub async fn purge_as(
     env: &TestEnv,
     caller: &str,
-    order_id: &str,
-) -> Result<media::PurgeOrderMediaResponse, tonic::Status> {
-    MediaServiceClient::new(env.channel_as(ServiceName::Media, caller).await)
+    order_ids: &[&str],
+) -> Result<Vec<(String, media::purged_order::Outcome)>, tonic::Status> {
+    let answered = MediaServiceClient::new(env.channel_as(ServiceName::Media, caller).await)
         .purge_order_media(media::PurgeOrderMediaRequest {
-            order_id: order_id.to_owned(),
+            order_ids: order_ids.iter().map(|id| (*id).to_owned()).collect(),
         })
-        .await
-        .map(tonic::Response::into_inner)
+        .await?
+        .into_inner();
+    Ok(answered
+        .orders
+        .into_iter()
+        .map(|order| (order.order_id, order.outcome.expect("an outcome")))
+        .collect())
 }
 
 /// What a person is told when they read the company: nothing, or why not.

@@ -5,6 +5,8 @@ use std::time::Duration;
 use async_nats::jetstream;
 use hms_events::{Domain, Event};
 use hms_proto::events::v1 as events;
+use hms_proto::media::v1 as media;
+use hms_proto::orders::v1 as orders;
 use hms_proto::redaction::v1 as redaction;
 use hms_test_support::{ServiceName, TestEnv, eventually};
 use prost::Message;
@@ -105,13 +107,19 @@ async fn a_duplicate_event_and_repeated_calls_change_nothing_twice() {
     .await;
 
     // Repeated calls to orders and media, as redaction would make them.
-    let masked = mask_as(&env, "redaction", &order.order_id)
+    let masked = mask_as(&env, "redaction", &[&order.order_id])
         .await
         .expect("mask again");
+    let [(_, orders::masked_order::Outcome::Masked(masked))] = masked.as_slice() else {
+        panic!("masked again: {masked:?}");
+    };
     assert_eq!((masked.workers_masked, masked.workers_total), (0, 2));
-    let purged = purge_as(&env, "redaction", &order.order_id)
+    let purged = purge_as(&env, "redaction", &[&order.order_id])
         .await
         .expect("purge again");
+    let [(_, media::purged_order::Outcome::Purged(purged))] = purged.as_slice() else {
+        panic!("purged again: {purged:?}");
+    };
     assert_eq!((purged.objects_deleted, purged.keys_destroyed), (0, 0));
     assert_eq!(
         (purged.total_objects_deleted, purged.total_keys_destroyed),
@@ -226,6 +234,23 @@ async fn parked_by_redaction(
     jetstream: &jetstream::Context,
     env: &TestEnv,
 ) -> Vec<(String, String)> {
+    let parked = parked_by(jetstream, env, "redaction-order_approved").await;
+    parked
+        .into_iter()
+        .map(|(reason, deliveries, subject)| {
+            assert_eq!(subject, env.subject(events::OrderApproved::TYPE));
+            (reason, deliveries)
+        })
+        .collect()
+}
+
+/// The reason, the delivery count and the subject of each event `consumer`
+/// parked.
+async fn parked_by(
+    jetstream: &jetstream::Context,
+    env: &TestEnv,
+    consumer: &str,
+) -> Vec<(String, String, String)> {
     let Ok(mut stream) = jetstream.get_stream(env.stream_name(Domain::Parked)).await else {
         return Vec::new();
     };
@@ -246,16 +271,13 @@ async fn parked_by_redaction(
                 .map(|v| v.as_str().to_owned())
                 .unwrap_or_default()
         };
-        if header(hms_events::headers::PARKED_CONSUMER) != "redaction-order_approved" {
+        if header(hms_events::headers::PARKED_CONSUMER) != consumer {
             continue;
         }
-        assert_eq!(
-            header(hms_events::headers::PARKED_SUBJECT),
-            env.subject(events::OrderApproved::TYPE)
-        );
         parked.push((
             header(hms_events::headers::PARKED_REASON),
             header(hms_events::headers::PARKED_DELIVERIES),
+            header(hms_events::headers::PARKED_SUBJECT),
         ));
     }
     parked
@@ -394,6 +416,159 @@ async fn events_of_one_type_are_handled_side_by_side_within_the_bound_and_each_o
     assert!(
         (2..=bound).contains(&most),
         "{most} events were handled at once; side by side, at most {bound}"
+    );
+}
+
+/// The grant that no batch takes and that is refused alone.
+const POISON: &str = "grant-poison";
+
+/// Writes each grant it handles into `probe_handled`, in the consumer's
+/// transaction, and counts its batches.
+struct BatchProbe(std::sync::Arc<std::sync::Mutex<Vec<usize>>>);
+
+async fn record_grants(
+    tx: &mut sqlx::PgConnection,
+    grants: Vec<String>,
+) -> Result<(), hms_events::HandlerError> {
+    sqlx::query("INSERT INTO probe_handled (grant_id) SELECT unnest($1::text[])")
+        .bind(grants)
+        .execute(tx)
+        .await
+        .map(drop)
+        .map_err(|error| hms_events::HandlerError::Unavailable(error.to_string()))
+}
+
+impl hms_events::EventHandler<events::AccessGranted> for BatchProbe {
+    async fn handle(
+        &self,
+        event: events::AccessGranted,
+        _meta: &hms_events::EventMeta,
+        tx: &mut sqlx::PgConnection,
+    ) -> Result<(), hms_events::HandlerError> {
+        if event.grant_id == POISON {
+            return Err(hms_events::HandlerError::Reject("poison".to_owned()));
+        }
+        record_grants(tx, vec![event.grant_id]).await
+    }
+
+    fn batch_size(&self) -> usize {
+        8
+    }
+
+    async fn handle_batch(
+        &self,
+        events: Vec<(events::AccessGranted, hms_events::EventMeta)>,
+        tx: &mut sqlx::PgConnection,
+    ) -> Result<(), hms_events::HandlerError> {
+        self.0.lock().expect("not poisoned").push(events.len());
+        let grants: Vec<String> = events
+            .into_iter()
+            .map(|(event, _)| event.grant_id)
+            .collect();
+        // Written before failing: the rollback must undo it.
+        record_grants(tx, grants.clone()).await?;
+        if grants.iter().any(|grant| grant == POISON) {
+            return Err(hms_events::HandlerError::Retry(
+                "a poisoned batch".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_that_arrive_together_are_handled_in_batches_each_once_and_poison_alone() {
+    let mut env = TestEnv::new();
+    // Any service, for a database with the handled-event records.
+    env.start(ServiceName::Companies).await;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(5)
+        .connect(&env.database_url(ServiceName::Companies))
+        .await
+        .expect("the database");
+    sqlx::query("CREATE TABLE probe_handled (grant_id text NOT NULL)")
+        .execute(&pool)
+        .await
+        .expect("a probe table");
+    let config = hms_events::EventsConfig {
+        nats_url: env.setting("HMS_NATS_URL").expect("nats").to_owned(),
+        nats_namespace: env.id().to_owned(),
+        event_concurrency: 2,
+        ..hms_events::EventsConfig::default()
+    };
+    // Every event is waiting before the consumer starts, so they arrive
+    // together.
+    let jetstream = env.jetstream().await;
+    let subject = env.subject(events::AccessGranted::TYPE);
+    let mut grants: Vec<String> = (0..39).map(|n| format!("grant-{n:02}")).collect();
+    grants.insert(20, POISON.to_owned());
+    for grant in &grants {
+        let event = events::AccessGranted {
+            grant_id: grant.clone(),
+            ..Default::default()
+        };
+        publish(&jetstream, &subject, event.encode_to_vec()).await;
+    }
+    let batches = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let consumer = hms_events::Consumer::new(
+        "probe",
+        pool.clone(),
+        jetstream.clone(),
+        &config,
+        BatchProbe(batches.clone()),
+    )
+    .expect("a consumer");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = consumer.start(shutdown.clone()).await.expect("consuming");
+
+    let parked = eventually("the poison parked", SOON, || {
+        let jetstream = jetstream.clone();
+        let env = &env;
+        async move {
+            let parked = parked_by(&jetstream, env, "probe-access_granted").await;
+            (!parked.is_empty()).then_some(parked)
+        }
+    })
+    .await;
+    eventually("every good grant handled", SOON, || {
+        let pool = pool.clone();
+        async move {
+            let handled: i64 = sqlx::query_scalar("SELECT count(*) FROM probe_handled")
+                .fetch_one(&pool)
+                .await
+                .ok()?;
+            (handled >= 39).then_some(())
+        }
+    })
+    .await;
+    shutdown.cancel();
+    task.await.expect("the consumer stops");
+
+    let handled: Vec<String> =
+        sqlx::query_scalar("SELECT grant_id FROM probe_handled ORDER BY grant_id")
+            .fetch_all(&pool)
+            .await
+            .expect("the handled grants");
+    let mut expected: Vec<String> = grants
+        .iter()
+        .filter(|grant| *grant != POISON)
+        .cloned()
+        .collect();
+    expected.sort();
+    assert_eq!(handled, expected, "each good grant once, the poison never");
+    assert_eq!(parked.len(), 1, "{parked:?}");
+    assert_eq!(parked[0].0, "poison");
+    let records: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM hms_processed_events WHERE consumer = 'probe-access_granted'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("the handled-event records");
+    assert_eq!(records, 39, "recorded as handled: the good grants");
+    let batches = batches.lock().expect("not poisoned").clone();
+    assert!(
+        batches.iter().any(|size| *size > 1) && batches.iter().all(|size| *size <= 8),
+        "batches of up to 8: {batches:?}"
     );
 }
 

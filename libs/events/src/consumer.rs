@@ -56,6 +56,32 @@ pub trait EventHandler<E: Event>: Send + Sync + 'static {
         meta: &'a EventMeta,
         tx: &'a mut PgConnection,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a;
+
+    /// How many events that arrived together the consumer may hand to
+    /// [`handle_batch`](Self::handle_batch) at once. One, the default,
+    /// hands each to [`handle`](Self::handle) alone.
+    fn batch_size(&self) -> usize {
+        1
+    }
+
+    /// Handles events that arrived together, none of them handled before,
+    /// in one transaction that records them all as handled: one commit,
+    /// and one call to another service for many events where the handler
+    /// can. If it fails, the consumer hands each event to
+    /// [`handle`](Self::handle) alone, so one bad event neither holds up
+    /// nor parks the others. The default handles them one after another.
+    fn handle_batch<'a>(
+        &'a self,
+        events: Vec<(E, EventMeta)>,
+        tx: &'a mut PgConnection,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a {
+        async move {
+            for (event, meta) in events {
+                self.handle(event, &meta, tx).await?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Whether an event's work was done by this delivery or an earlier one.
@@ -103,6 +129,9 @@ const SAMPLE_INTERVAL: Duration = Duration::from_secs(5);
 /// streams' retention they must be: by then no redelivery can bring them back.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 const PRUNE_MARGIN: Duration = Duration::from_secs(24 * 3600);
+/// Waits for a dependency after which a batch is split and its events
+/// handled one by one.
+const BATCH_WAITS: i64 = 2;
 /// Pull failures in a row after which the consumer is set up again (it may
 /// have been deleted, or NATS restarted without its state).
 const REPREPARE_AFTER: u32 = 5;
@@ -245,11 +274,13 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
     }
 
     /// Handles events until `shutdown` is cancelled, up to
-    /// `HMS_EVENT_CONCURRENCY` at once; those in hand are finished first.
+    /// `HMS_EVENT_CONCURRENCY` events (or batches) at once; those in hand
+    /// are finished first.
     ///
     /// Events of one type are independent of each other (distinct orders,
     /// companies or grants; projections keep only the newest version), so
-    /// they are handled side by side. Each still commits with its
+    /// they are handled side by side, and those that arrive together in
+    /// batches where the handler takes them. Each still commits with its
     /// handled-event record, so a duplicate delivered meanwhile waits on
     /// that row and then does nothing.
     pub async fn run(
@@ -260,6 +291,7 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
         let mut failures: u32 = 0;
         let mut last_prune = tokio::time::Instant::now();
         let concurrency = handler_slots(&self.config, &self.pool);
+        let batch_size = self.batch_size();
         loop {
             if failures >= REPREPARE_AFTER {
                 match self.prepare().await {
@@ -272,12 +304,13 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
                     }
                 }
             }
-            // Pull no more than can be handled at once: a pulled message then
-            // waits for a free slot at most, not behind a long buffer, and
-            // cannot age past the ack wait on the client.
-            let mut messages = match consumer
+            // Pull no more than can be handled at once, and one batch more:
+            // a pulled message then waits for a free slot at most, not
+            // behind a long buffer, and cannot age past the ack wait on the
+            // client.
+            let messages = match consumer
                 .stream()
-                .max_messages_per_batch(concurrency)
+                .max_messages_per_batch(concurrency + batch_size - 1)
                 .messages()
                 .await
             {
@@ -291,6 +324,9 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
                     }
                 }
             };
+            // What has arrived together is handled together, up to the
+            // batch size: an event that comes alone is handled at once.
+            let mut chunks = messages.ready_chunks(batch_size);
             let mut in_hand = FuturesUnordered::new();
             loop {
                 if last_prune.elapsed() >= PRUNE_INTERVAL {
@@ -303,14 +339,24 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
                         return;
                     }
                     Some(()) = in_hand.next(), if !in_hand.is_empty() => {}
-                    next = messages.next(), if in_hand.len() < concurrency => match next {
-                        Some(Ok(message)) => {
-                            failures = 0;
-                            in_hand.push(self.process(message, &shutdown));
-                        }
-                        Some(Err(error)) => {
-                            failures += 1;
-                            tracing::warn!(consumer = %self.name, %error, failures, "pulling events failed");
+                    next = chunks.next(), if in_hand.len() < concurrency => match next {
+                        Some(chunk) => {
+                            let mut pulled = Vec::with_capacity(chunk.len());
+                            for next in chunk {
+                                match next {
+                                    Ok(message) => {
+                                        failures = 0;
+                                        pulled.push(message);
+                                    }
+                                    Err(error) => {
+                                        failures += 1;
+                                        tracing::warn!(consumer = %self.name, %error, failures, "pulling events failed");
+                                    }
+                                }
+                            }
+                            if !pulled.is_empty() {
+                                in_hand.push(self.process(pulled, &shutdown));
+                            }
                             if failures >= REPREPARE_AFTER {
                                 break;
                             }
@@ -327,18 +373,239 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
         }
     }
 
-    async fn process(&self, message: jetstream::Message, shutdown: &CancellationToken) {
+    /// How many events that arrived together go to the handler at once.
+    fn batch_size(&self) -> usize {
+        self.handler
+            .batch_size()
+            .min(self.config.event_batch_size)
+            .max(1)
+    }
+
+    /// Handles messages that were pulled together, in one slot: those that
+    /// can go together in one batch, the rest (and a lone message) alone.
+    async fn process(&self, messages: Vec<jetstream::Message>, shutdown: &CancellationToken) {
         // Closed only if the service drops its semaphore, which it never
         // does while consumers run.
         let Ok(_slot) = self.slots.acquire().await else {
             return;
         };
+        if messages.len() == 1 {
+            if self.batch_size() > 1 {
+                self.count_batch(1);
+            }
+            for message in messages {
+                self.process_alone(message, shutdown).await;
+            }
+            return;
+        }
+        // Every message the slot holds is kept from redelivery until it is
+        // answered: the batch, and then events handled one by one, may take
+        // longer than the ack wait together.
+        let held = messages.clone();
+        let held: Vec<&jetstream::Message> = held.iter().collect();
+        self.keep_alive(&held, async {
+            let (together, alone) = self.sort_out(messages);
+            if !together.is_empty() {
+                self.process_together(together, shutdown).await;
+            }
+            // Duplicates of the batch's events come after it, and find them
+            // handled.
+            for message in alone {
+                self.process_alone(message, shutdown).await;
+            }
+        })
+        .await;
+    }
+
+    /// Counts a batch that committed, of `events` events.
+    fn count_batch(&self, events: usize) {
+        metrics::histogram!("hms_event_batch_size", "consumer" => self.name.clone())
+            .record(events as f64);
+    }
+
+    /// Splits pulled messages into events that can be handled in one batch
+    /// and messages that need handling alone: without an id, undecodable,
+    /// delivered too often, or a second copy of an event in the batch.
+    fn sort_out(
+        &self,
+        messages: Vec<jetstream::Message>,
+    ) -> (Vec<Pulled<E>>, Vec<jetstream::Message>) {
+        let mut together: Vec<Pulled<E>> = Vec::with_capacity(messages.len());
+        let mut alone = Vec::new();
+        for message in messages {
+            let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
+            let Some(event_id) = event_id_of(&message) else {
+                alone.push(message);
+                continue;
+            };
+            let copy = together
+                .iter()
+                .any(|pulled| pulled.meta.event_id == event_id);
+            if copy || delivered > self.config.event_max_deliver {
+                alone.push(message);
+                continue;
+            }
+            match E::decode(message.payload.clone()) {
+                Ok(event) => together.push(Pulled {
+                    message,
+                    event,
+                    meta: EventMeta {
+                        event_id,
+                        delivered,
+                    },
+                }),
+                Err(_) => alone.push(message),
+            }
+        }
+        (together, alone)
+    }
+
+    /// Handles a batch in one transaction; if the handler fails it, each
+    /// event alone, so retries and parking work as for single events.
+    async fn process_together(&self, batch: Vec<Pulled<E>>, shutdown: &CancellationToken) {
+        let span = tracing::info_span!(
+            "consume",
+            otel.name = %format!("consume {}", E::TYPE),
+            otel.kind = "consumer",
+            messaging.system = "nats",
+            messaging.destination.name = %batch[0].message.subject,
+            messaging.consumer.group.name = %self.name,
+            messaging.batch.message_count = batch.len(),
+        );
+        // The batch continues the first event's trace and links the others.
+        let _ = span.set_parent(hms_telemetry::extract_from_nats(
+            batch[0].message.headers.as_ref(),
+        ));
+        for pulled in &batch[1..] {
+            hms_telemetry::link_to_nats(&span, pulled.message.headers.as_ref());
+        }
+        let started = std::time::Instant::now();
+        let handled = self
+            .handle_together(&batch, shutdown)
+            .instrument(span)
+            .await;
+        let elapsed = started.elapsed().as_secs_f64();
+        match handled {
+            Some(Ok(first_time)) => {
+                self.count_batch(batch.len());
+                futures::future::join_all(batch.iter().map(|pulled| self.ack(&pulled.message)))
+                    .await;
+                for pulled in &batch {
+                    if first_time.contains(&pulled.meta.event_id) {
+                        self.count(Outcome::Handled, Some(&pulled.message));
+                    } else {
+                        self.count(Outcome::Duplicate, None);
+                    }
+                    metrics::histogram!("hms_event_handling_seconds", "consumer" => self.name.clone())
+                        .record(elapsed);
+                }
+            }
+            Some(Err(reason)) => {
+                tracing::info!(consumer = %self.name, %reason, events = batch.len(), "a batch failed; handling its events one by one");
+                for pulled in batch {
+                    self.process_alone(pulled.message, shutdown).await;
+                }
+            }
+            // Shut down while a dependency was away: the events are offered
+            // again.
+            None => {}
+        }
+    }
+
+    /// Runs the batch until it commits (`Some(Ok(ids handled now))`), fails
+    /// (`Some(Err)`), or shutdown interrupts the wait for a dependency.
+    async fn handle_together(
+        &self,
+        batch: &[Pulled<E>],
+        shutdown: &CancellationToken,
+    ) -> Option<Result<Vec<String>, String>> {
+        let messages: Vec<&jetstream::Message> =
+            batch.iter().map(|pulled| &pulled.message).collect();
+        let mut waited: i64 = 0;
+        loop {
+            let work = self.handle_batch_once(batch);
+            match self.with_progress(&messages, work).await {
+                Ok(first_time) => return Some(Ok(first_time)),
+                // Still unavailable after waiting: perhaps for one event's
+                // sake only, so each waits (or not) on its own.
+                Err(HandlerError::Unavailable(reason)) if waited >= BATCH_WAITS => {
+                    return Some(Err(reason));
+                }
+                Err(HandlerError::Unavailable(reason)) => {
+                    waited += 1;
+                    metrics::counter!("hms_event_dependency_waits_total", "consumer" => self.name.clone())
+                        .increment(1);
+                    let pause = self.config.retry_delay(waited);
+                    tracing::warn!(%reason, retry_in = ?pause, "a dependency is unavailable; the batch waits");
+                    futures::future::join_all(
+                        messages
+                            .iter()
+                            .map(|message| message.ack_with(AckKind::Progress)),
+                    )
+                    .await;
+                    tokio::select! {
+                        () = shutdown.cancelled() => {
+                            futures::future::join_all(
+                                messages.iter().map(|message| message.ack_with(AckKind::Nak(None))),
+                            )
+                            .await;
+                            return None;
+                        }
+                        () = tokio::time::sleep(pause) => {}
+                    }
+                }
+                Err(HandlerError::Retry(reason) | HandlerError::Reject(reason)) => {
+                    return Some(Err(reason));
+                }
+            }
+        }
+    }
+
+    /// Records the batch's events as handled and runs the handler on those
+    /// that were not, in one transaction. Returns the ids handled now.
+    async fn handle_batch_once(&self, batch: &[Pulled<E>]) -> Result<Vec<String>, HandlerError> {
+        let unavailable =
+            |error: sqlx::Error| HandlerError::Unavailable(format!("database: {error}"));
+        let mut ids: Vec<&str> = batch
+            .iter()
+            .map(|pulled| pulled.meta.event_id.as_str())
+            .collect();
+        // One order of row locks, so two batches never wait on each other
+        // in a circle.
+        ids.sort_unstable();
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let first_time: Vec<String> = sqlx::query_scalar(
+            "INSERT INTO hms_processed_events (consumer, event_id) \
+             SELECT $1, event_id FROM unnest($2::text[]) AS event_id \
+             ON CONFLICT DO NOTHING RETURNING event_id",
+        )
+        .bind(&self.name)
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        let events: Vec<(E, EventMeta)> = batch
+            .iter()
+            .filter(|pulled| first_time.contains(&pulled.meta.event_id))
+            .map(|pulled| (pulled.event.clone(), pulled.meta.clone()))
+            .collect();
+        if events.len() < batch.len() {
+            tracing::info!(
+                duplicates = batch.len() - events.len(),
+                "events already handled; acknowledging the duplicates"
+            );
+        }
+        if !events.is_empty() {
+            self.handler.handle_batch(events, &mut tx).await?;
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(first_time)
+    }
+
+    /// Handles one message on its own.
+    async fn process_alone(&self, message: jetstream::Message, shutdown: &CancellationToken) {
         let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
-        let event_id = message
-            .headers
-            .as_ref()
-            .and_then(|headers| headers.get(headers::MESSAGE_ID))
-            .map(|id| id.as_str().to_owned());
+        let event_id = event_id_of(&message);
         let span = tracing::info_span!(
             "consume",
             otel.name = %format!("consume {}", E::TYPE),
@@ -473,17 +740,41 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
         event: E,
         meta: &EventMeta,
     ) -> Result<Handled, HandlerError> {
-        let work = std::panic::AssertUnwindSafe(self.handle_once(event, meta)).catch_unwind();
+        self.with_progress(&[message], self.handle_once(event, meta))
+            .await
+    }
+
+    /// Runs `work` on `messages`' events, telling JetStream every so often
+    /// that it is still at work on them. A panic is a failure to retry.
+    async fn with_progress<T>(
+        &self,
+        messages: &[&jetstream::Message],
+        work: impl Future<Output = Result<T, HandlerError>>,
+    ) -> Result<T, HandlerError> {
+        let work = std::panic::AssertUnwindSafe(work).catch_unwind();
+        self.keep_alive(messages, work)
+            .await
+            .unwrap_or_else(|_| Err(HandlerError::Retry("the handler panicked".to_owned())))
+    }
+
+    /// Runs `work`, telling JetStream every so often that `messages` are
+    /// still being worked on, so none is delivered a second time meanwhile.
+    async fn keep_alive<T>(
+        &self,
+        messages: &[&jetstream::Message],
+        work: impl Future<Output = T>,
+    ) -> T {
         tokio::pin!(work);
         let period = (self.config.event_ack_wait / 3).max(Duration::from_secs(1));
         let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         loop {
             tokio::select! {
-                outcome = &mut work => {
-                    return outcome.unwrap_or_else(|_| Err(HandlerError::Retry("the handler panicked".to_owned())));
-                }
+                outcome = &mut work => return outcome,
                 _ = progress.tick() => {
-                    let _ = message.ack_with(AckKind::Progress).await;
+                    futures::future::join_all(
+                        messages.iter().map(|message| message.ack_with(AckKind::Progress)),
+                    )
+                    .await;
                 }
             }
         }
@@ -605,6 +896,22 @@ impl<E: Event, H: EventHandler<E>> Consumer<E, H> {
             }
         }
     }
+}
+
+/// A pulled message whose event can be handled in a batch.
+struct Pulled<E> {
+    message: jetstream::Message,
+    event: E,
+    meta: EventMeta,
+}
+
+/// The event id a message carries (`Nats-Msg-Id`), if any.
+fn event_id_of(message: &jetstream::Message) -> Option<String> {
+    message
+        .headers
+        .as_ref()
+        .and_then(|headers| headers.get(headers::MESSAGE_ID))
+        .map(|id| id.as_str().to_owned())
 }
 
 /// Keeps `hms_events_pending{consumer}` (messages not yet delivered plus

@@ -81,6 +81,10 @@ fn describe_all() {
         "Time from taking an event to acknowledging, retrying or parking it"
     );
     describe_histogram!(
+        "hms_event_batch_size",
+        "Events handled together in one transaction, per batch of a consumer that batches"
+    );
+    describe_histogram!(
         "hms_event_lag_seconds",
         metrics::Unit::Seconds,
         "Time from an event's publication to its handling"

@@ -50,6 +50,9 @@ pub struct EventsConfig {
     /// Events a service's consumers handle at once, together; at most half
     /// the pool less one (see `consumer::handler_slots`).
     pub event_concurrency: usize,
+    /// The most events that arrived together a consumer handles in one
+    /// batch, where its handler takes batches; 1 handles each alone.
+    pub event_batch_size: usize,
     /// How long published outbox rows are kept before they are deleted.
     #[serde(
         rename = "outbox_retention_hours",
@@ -71,6 +74,7 @@ impl Default for EventsConfig {
             event_retry_max: Duration::from_secs(60),
             event_ack_wait: Duration::from_secs(60),
             event_concurrency: 8,
+            event_batch_size: 100,
             outbox_retention: Duration::from_secs(72 * 3600),
         }
     }

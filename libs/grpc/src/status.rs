@@ -96,3 +96,66 @@ where
     }
     parse(value).map_err(|error| invalid_field(field, error))
 }
+
+/// Parses a repeated id field of a batch call: 1 to `most` ids, each named
+/// once in the result (the first time), in the order given.
+pub fn parse_ids<T, E>(
+    field: &str,
+    values: &[String],
+    most: usize,
+    parse: impl Fn(&str) -> Result<T, E>,
+) -> Result<Vec<T>, Status>
+where
+    T: PartialEq,
+    E: std::fmt::Display,
+{
+    if values.is_empty() {
+        return Err(missing_field(field));
+    }
+    if values.len() > most {
+        return Err(invalid_field(field, format!("at most {most} at once")));
+    }
+    let mut ids: Vec<T> = Vec::with_capacity(values.len());
+    for (index, value) in values.iter().enumerate() {
+        let id = parse_id(&format!("{field}[{index}]"), value, &parse)?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn number(value: &str) -> Result<u32, std::num::ParseIntError> {
+        value.parse()
+    }
+
+    #[test]
+    fn batch_ids_are_parsed_once_each_in_order() {
+        let given = ["3", "1", "3", "2"].map(str::to_owned);
+        assert_eq!(
+            parse_ids("ids", &given, 4, number).expect("parsed"),
+            [3, 1, 2]
+        );
+    }
+
+    #[test]
+    fn a_batch_must_name_one_to_most_valid_ids() {
+        let none = parse_ids("ids", &[], 4, number).expect_err("none");
+        assert_eq!(none.message(), "ids: is required");
+        let many = ["1", "2", "3"].map(str::to_owned);
+        let too_many = parse_ids("ids", &many, 2, number).expect_err("too many");
+        assert_eq!(too_many.message(), "ids: at most 2 at once");
+        let bad = ["1", "x"].map(str::to_owned);
+        let invalid = parse_ids("ids", &bad, 4, number).expect_err("invalid");
+        assert_eq!(invalid.code(), tonic::Code::InvalidArgument);
+        assert!(
+            invalid.message().starts_with("ids[1]: "),
+            "{}",
+            invalid.message()
+        );
+    }
+}

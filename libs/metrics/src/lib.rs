@@ -52,6 +52,8 @@ const BYTES: &[f64] = &[
     10_485_760.0,
     26_214_400.0,
 ];
+/// Batch buckets (events), from one alone to the largest batch.
+const BATCH: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
 /// How often histograms are compacted between scrapes.
 const UPKEEP: Duration = Duration::from_secs(5);
 
@@ -59,8 +61,8 @@ static RECORDER: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the process's recorder (once; later calls get the same one).
 /// Every series carries `service`. Histograms whose names end in
-/// `_seconds` or `_bytes` get buckets, so quantiles can be computed across
-/// replicas.
+/// `_seconds`, `_bytes` or `_batch_size` get buckets, so quantiles can be
+/// computed across replicas.
 pub fn install(service: &str) -> Result<PrometheusHandle, MetricsError> {
     if let Some(handle) = RECORDER.get() {
         return Ok(handle.clone());
@@ -70,6 +72,9 @@ pub fn install(service: &str) -> Result<PrometheusHandle, MetricsError> {
         .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), SECONDS)
         .and_then(|builder| {
             builder.set_buckets_for_metric(Matcher::Suffix("_bytes".to_owned()), BYTES)
+        })
+        .and_then(|builder| {
+            builder.set_buckets_for_metric(Matcher::Suffix("_batch_size".to_owned()), BATCH)
         })
         .map_err(|error| MetricsError::Recorder(error.to_string()))?
         .build_recorder();

@@ -22,7 +22,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 pub use propagation::{
     TraceContext, continue_from_http, continue_from_stored, current_trace_context,
-    extract_from_http, extract_from_nats, inject_into_http, inject_into_nats,
+    extract_from_http, extract_from_nats, inject_into_http, inject_into_nats, link_to_nats,
 };
 
 /// How a binary logs and traces (`HMS_LOG_FORMAT`, `HMS_LOG_FILTER`,

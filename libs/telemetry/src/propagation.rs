@@ -68,6 +68,17 @@ pub fn extract_from_nats(headers: Option<&async_nats::HeaderMap>) -> Context {
     })
 }
 
+/// Links `span` to the trace a NATS message carries: a span that handles
+/// many messages at once continues one of their traces and links the rest.
+pub fn link_to_nats(span: &tracing::Span, headers: Option<&async_nats::HeaderMap>) {
+    use opentelemetry::trace::TraceContextExt;
+    let context = extract_from_nats(headers);
+    let linked = context.span().span_context().clone();
+    if linked.is_valid() {
+        span.add_link(linked);
+    }
+}
+
 struct MapInjector<'a>(&'a mut TraceContext);
 
 impl Injector for MapInjector<'_> {

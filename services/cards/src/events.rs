@@ -26,7 +26,33 @@ impl EventHandler<pb::OrderApproved> for OnOrderApproved {
             .map(drop)
             .map_err(HandlerError::from)
     }
+
+    fn batch_size(&self) -> usize {
+        BATCH
+    }
+
+    async fn handle_batch(
+        &self,
+        events: Vec<(pb::OrderApproved, EventMeta)>,
+        tx: &mut PgConnection,
+    ) -> Result<(), HandlerError> {
+        let order_ids = events
+            .iter()
+            .map(|(event, _)| {
+                OrderId::parse(&event.order_id)
+                    .map_err(|_| HandlerError::Reject("order_id is not a UUID".to_owned()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.0
+            .issue_many(tx, &order_ids)
+            .await
+            .map(drop)
+            .map_err(HandlerError::from)
+    }
 }
+
+/// Approvals issued together, in one transaction.
+const BATCH: usize = 100;
 
 pub struct OnOrderRedacted;
 

@@ -3,7 +3,10 @@
 //! issues nothing more. An approval whose event never arrived (parked
 //! after its retries, lost with a stream) is found by the reconciler.
 
+use std::collections::HashMap;
 use std::time::Duration;
+
+use futures::StreamExt;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use hms_domain::{CardId, CardNumber, CardType, CompanyId, OrderId, WorkerId};
@@ -25,6 +28,8 @@ use crate::storage::{NewCard, Store};
 /// Tries at a free card number before giving up (with 900 million numbers
 /// this never happens by chance).
 const NUMBER_TRIES: usize = 8;
+/// How many orders (or companies) are asked about at once.
+const ASKED_AT_ONCE: usize = 16;
 
 #[derive(Clone)]
 pub struct Issuer {
@@ -32,6 +37,9 @@ pub struct Issuer {
     companies: CompanyServiceClient<ServiceChannel>,
     validity_months: u32,
 }
+
+/// An approved order: whose it is and who is on it.
+type Approved = (OrderId, CompanyId, Vec<Holder>);
 
 /// A worker to issue a card to.
 struct Holder {
@@ -58,61 +66,130 @@ impl Issuer {
         tx: &mut PgConnection,
         order_id: OrderId,
     ) -> Result<usize, CardsError> {
-        let (company_id, holders) = self.holders(order_id).await?;
-        let carded = Store::carded_workers(tx, order_id).await?;
-        let missing: Vec<Holder> = holders
-            .into_iter()
-            .filter(|holder| !carded.contains(&holder.worker_id.as_uuid()))
-            .collect();
-        if missing.is_empty() {
-            return Ok(0);
-        }
-        let (employer_org_number, employer_name) = self.employer(company_id).await?;
-        let issued_at = Utc::now();
-        for holder in &missing {
-            let until = valid_until(issued_at, self.validity_months, holder.employment_ends_on);
-            let card_id = CardId::from_uuid(uuid::Uuid::now_v7());
-            let mut issued = None;
-            for _ in 0..NUMBER_TRIES {
-                // The first digit is never 0, so the number reads the same
-                // wherever leading zeros are dropped.
-                let number = CardNumber::from_body(rand::random_range(100_000_000..1_000_000_000));
-                let card = NewCard {
-                    card_id,
-                    card_number: &number,
-                    company_id,
-                    order_id,
-                    worker_id: holder.worker_id,
-                    holder_name: &holder.name,
-                    employer_org_number: &employer_org_number,
-                    employer_name: &employer_name,
-                    card_type: holder.card_type,
-                    issued_at,
-                    valid_until: until,
-                };
-                if Store::issue(tx, &card).await? {
-                    issued = Some(number);
-                    break;
+        self.issue_many(tx, &[order_id]).await
+    }
+
+    /// Issues the cards of approved orders that they do not have yet, in
+    /// `tx`, each with its `card_issued` event; how many. Orders and
+    /// companies are asked about all of them side by side.
+    pub async fn issue_many(
+        &self,
+        tx: &mut PgConnection,
+        order_ids: &[OrderId],
+    ) -> Result<usize, CardsError> {
+        // Two events may name one order; its cards are issued once.
+        let mut distinct = order_ids.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let approved: Vec<Result<Approved, CardsError>> = futures::stream::iter(distinct)
+            .map(|order_id| {
+                let issuer = self.clone();
+                async move {
+                    let (company_id, holders) = issuer.holders(order_id).await?;
+                    Ok((order_id, company_id, holders))
                 }
+            })
+            .buffered(ASKED_AT_ONCE)
+            .collect()
+            .await;
+        let mut todo = Vec::with_capacity(approved.len());
+        for approved in approved {
+            let (order_id, company_id, holders) = approved?;
+            let carded = Store::carded_workers(tx, order_id).await?;
+            let missing: Vec<Holder> = holders
+                .into_iter()
+                .filter(|holder| !carded.contains(&holder.worker_id.as_uuid()))
+                .collect();
+            if !missing.is_empty() {
+                todo.push((order_id, company_id, missing));
             }
-            let card_number = issued.ok_or(CardsError::NumbersExhausted)?;
-            hms_events::enqueue(
-                tx,
-                &events::CardIssued {
-                    card_id: card_id.to_string(),
-                    card_number: card_number.to_string(),
-                    company_id: company_id.to_string(),
-                    order_id: order_id.to_string(),
-                    worker_id: holder.worker_id.to_string(),
-                    valid_until: Some(timestamp(until)),
-                    occurred_at: Some(timestamp(issued_at)),
-                },
-            )
-            .await?;
         }
-        Store::queue_print(tx, order_id, company_id).await?;
-        tracing::info!(%order_id, issued = missing.len(), "cards issued");
-        Ok(missing.len())
+        let mut companies: Vec<CompanyId> =
+            todo.iter().map(|(_, company_id, _)| *company_id).collect();
+        companies.sort_unstable();
+        companies.dedup();
+        let employers: HashMap<CompanyId, (String, String)> = futures::stream::iter(companies)
+            .map(|company_id| {
+                let issuer = self.clone();
+                async move { Ok((company_id, issuer.employer(company_id).await?)) }
+            })
+            .buffered(ASKED_AT_ONCE)
+            .collect::<Vec<Result<_, CardsError>>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+        let issued_at = Utc::now();
+        let mut issued = 0;
+        for (order_id, company_id, missing) in todo {
+            let (employer_org_number, employer_name) = &employers[&company_id];
+            for holder in &missing {
+                self.issue_card(
+                    tx,
+                    order_id,
+                    company_id,
+                    holder,
+                    (employer_org_number, employer_name),
+                    issued_at,
+                )
+                .await?;
+            }
+            Store::queue_print(tx, order_id, company_id).await?;
+            tracing::info!(%order_id, issued = missing.len(), "cards issued");
+            issued += missing.len();
+        }
+        Ok(issued)
+    }
+
+    /// Issues one card with a free number, and its `card_issued` event.
+    async fn issue_card(
+        &self,
+        tx: &mut PgConnection,
+        order_id: OrderId,
+        company_id: CompanyId,
+        holder: &Holder,
+        (employer_org_number, employer_name): (&str, &str),
+        issued_at: DateTime<Utc>,
+    ) -> Result<(), CardsError> {
+        let until = valid_until(issued_at, self.validity_months, holder.employment_ends_on);
+        let card_id = CardId::from_uuid(uuid::Uuid::now_v7());
+        let mut issued = None;
+        for _ in 0..NUMBER_TRIES {
+            // The first digit is never 0, so the number reads the same
+            // wherever leading zeros are dropped.
+            let number = CardNumber::from_body(rand::random_range(100_000_000..1_000_000_000));
+            let card = NewCard {
+                card_id,
+                card_number: &number,
+                company_id,
+                order_id,
+                worker_id: holder.worker_id,
+                holder_name: &holder.name,
+                employer_org_number,
+                employer_name,
+                card_type: holder.card_type,
+                issued_at,
+                valid_until: until,
+            };
+            if Store::issue(tx, &card).await? {
+                issued = Some(number);
+                break;
+            }
+        }
+        let card_number = issued.ok_or(CardsError::NumbersExhausted)?;
+        hms_events::enqueue(
+            tx,
+            &events::CardIssued {
+                card_id: card_id.to_string(),
+                card_number: card_number.to_string(),
+                company_id: company_id.to_string(),
+                order_id: order_id.to_string(),
+                worker_id: holder.worker_id.to_string(),
+                valid_until: Some(timestamp(until)),
+                occurred_at: Some(timestamp(issued_at)),
+            },
+        )
+        .await?;
+        Ok(())
     }
 
     /// The order's company and its workers, from orders.

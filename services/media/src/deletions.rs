@@ -1,49 +1,89 @@
 //! Removing objects whose keys are destroyed from the store. Purges do it
 //! at once; a background sweep retries what the store refused.
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use futures::StreamExt;
 use hms_domain::OrderId;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
-use crate::storage::Store;
+use crate::storage::{PendingDeletion, Store};
 use crate::vault::Vault;
 
-/// What one round of deletions achieved.
+/// What deleting an order's queued objects achieved.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Deleted {
     pub deleted: u32,
     pub failed: u32,
 }
 
-/// Deletes the queued objects of one order (or of all orders).
+/// Queued objects fetched, and deleted from the store at once.
+const ROUND: i64 = 1_000;
+const AT_ONCE: usize = 16;
+
+/// Deletes the queued objects of `orders` (or of all orders); what became
+/// of them, per order.
 pub async fn delete_pending(
     store: &Store,
     vault: &Vault,
-    order_id: Option<OrderId>,
-) -> Result<Deleted, crate::error::MediaError> {
-    let mut outcome = Deleted::default();
-    for pending in store.pending_deletions(order_id).await? {
-        match vault.delete(&pending.object_path).await {
-            Ok(()) => {
-                store.deletion_done(&pending).await?;
-                outcome.deleted += 1;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "object store refused a deletion; it is retried");
-                store.deletion_failed(&pending, &error.to_string()).await?;
-                outcome.failed += 1;
+    orders: Option<&[OrderId]>,
+) -> Result<HashMap<Uuid, Deleted>, crate::error::MediaError> {
+    let mut outcome: HashMap<Uuid, Deleted> = HashMap::new();
+    let mut refused: HashSet<String> = HashSet::new();
+    loop {
+        let pending: Vec<PendingDeletion> = store
+            .pending_deletions(orders, ROUND + refused.len() as i64)
+            .await?
+            .into_iter()
+            .filter(|pending| !refused.contains(&pending.object_path))
+            .collect();
+        if pending.is_empty() {
+            return Ok(outcome);
+        }
+        let attempts: Vec<(PendingDeletion, Result<(), crate::error::MediaError>)> =
+            futures::stream::iter(pending)
+                .map(|pending| {
+                    let vault = vault.clone();
+                    async move {
+                        let result = vault.delete(&pending.object_path).await;
+                        (pending, result)
+                    }
+                })
+                .buffer_unordered(AT_ONCE)
+                .collect()
+                .await;
+        let mut done = Vec::with_capacity(attempts.len());
+        for (pending, result) in attempts {
+            let counts = outcome.entry(pending.order_id).or_default();
+            match result {
+                Ok(()) => {
+                    counts.deleted += 1;
+                    done.push(pending);
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "object store refused a deletion; it is retried");
+                    store.deletion_failed(&pending, &error.to_string()).await?;
+                    counts.failed += 1;
+                    refused.insert(pending.object_path);
+                }
             }
         }
+        if done.is_empty() {
+            return Ok(outcome);
+        }
+        store.deletions_done(&done).await?;
     }
-    Ok(outcome)
 }
 
 /// Retries queued deletions every `interval` until shutdown.
 pub async fn sweep(store: Store, vault: Vault, interval: Duration, shutdown: CancellationToken) {
     loop {
         match delete_pending(&store, &vault, None).await {
-            Ok(Deleted { deleted, failed }) if deleted + failed > 0 => {
+            Ok(outcome) if !outcome.is_empty() => {
+                let deleted: u32 = outcome.values().map(|counts| counts.deleted).sum();
+                let failed: u32 = outcome.values().map(|counts| counts.failed).sum();
                 tracing::info!(deleted, failed, "swept queued object deletions");
             }
             Ok(_) => {}

@@ -3,6 +3,9 @@
 //! is checked before these are called ([`crate::grpc`]); what may be stored
 //! and when is decided here.
 
+use std::collections::HashMap;
+
+use futures::StreamExt;
 use hms_company_status::Standing;
 use hms_domain::{CompanyId, DocumentId, DocumentKind, OrderId, WorkerId};
 
@@ -36,7 +39,23 @@ pub struct PrintMaterial {
     pub signature: (ContentType, Vec<u8>),
 }
 
+/// What a purge did to one order.
+#[derive(Debug, Clone, Copy)]
+pub enum PurgeOutcome {
+    Purged(Purged),
+    /// Orders does not know the order: nothing was touched.
+    NotFound,
+    /// Not approved or rejected: nothing was touched.
+    NotDecided,
+    /// The keys are destroyed but some objects are still in the store.
+    ObjectsRemaining,
+}
+
+/// How many orders are searched for stray objects at once.
+const ASKED_AT_ONCE: usize = 16;
+
 /// What a purge removed, this time and in all.
+#[derive(Debug, Clone, Copy)]
 pub struct Purged {
     pub objects_deleted: u32,
     pub keys_destroyed: u32,
@@ -138,8 +157,8 @@ impl Documents {
             Ok((document, replaced)) => {
                 if replaced.is_some() {
                     // The replaced object's key is gone; remove the object now.
-                    let _ =
-                        deletions::delete_pending(&self.store, &self.vault, Some(order_id)).await;
+                    let _ = deletions::delete_pending(&self.store, &self.vault, Some(&[order_id]))
+                        .await;
                 }
                 tracing::info!(document_id = %document.id, %order_id, kind = kind.as_str(), size = document.size_bytes, "document stored");
                 Ok(document)
@@ -224,42 +243,104 @@ impl Documents {
         Ok(PrintMaterial { photo, signature })
     }
 
-    /// Destroys every key of the order's documents, then the objects. Only
-    /// for a decided order, whoever asks: redaction may be wrong (or its key
+    /// Destroys every key of the orders' documents, then the objects. Only
+    /// for decided orders, whoever asks: redaction may be wrong (or its key
     /// stolen), and documents of an order in progress are never purged.
-    #[tracing::instrument(name = "media.purge", skip(self), fields(%order_id))]
-    pub async fn purge(&self, order_id: OrderId) -> Result<Purged, MediaError> {
-        if !self.orders.state(order_id).await?.decided {
-            return Err(MediaError::NotDecided);
+    /// Each order answers for itself; `order_ids` are distinct.
+    #[tracing::instrument(name = "media.purge", skip_all, fields(orders = order_ids.len()))]
+    pub async fn purge(
+        &self,
+        order_ids: &[OrderId],
+    ) -> Result<Vec<(OrderId, PurgeOutcome)>, MediaError> {
+        // Orders away: nothing is touched, the caller asks again.
+        let states = self.orders.states(order_ids).await?;
+        let mut decided = Vec::with_capacity(order_ids.len());
+        let mut refused: HashMap<OrderId, PurgeOutcome> = HashMap::new();
+        for order_id in order_ids {
+            match states.get(order_id) {
+                Some(state) if state.decided => decided.push(*order_id),
+                Some(_) => {
+                    refused.insert(*order_id, PurgeOutcome::NotDecided);
+                }
+                None => {
+                    refused.insert(*order_id, PurgeOutcome::NotFound);
+                }
+            }
         }
-        let record = self.store.purge(order_id).await?;
+        if decided.is_empty() {
+            return Ok(order_ids
+                .iter()
+                .map(|order_id| (*order_id, refused[order_id]))
+                .collect());
+        }
+        let keys_destroyed = self.store.purge(&decided).await?;
         let mut deleted =
-            deletions::delete_pending(&self.store, &self.vault, Some(order_id)).await?;
+            deletions::delete_pending(&self.store, &self.vault, Some(&decided)).await?;
         // Objects stored by an upload that crashed before it was recorded
         // are in no table; the order's prefix in the store finds them.
-        let strays = self.vault.delete_order_objects(order_id).await?;
-        if strays > 0 {
-            self.store.count_stray_deletions(order_id, strays).await?;
-            deleted.deleted += strays;
+        let strays: Vec<(OrderId, Result<u32, MediaError>)> =
+            futures::stream::iter(decided.clone())
+                .map(|order_id| {
+                    let vault = self.vault.clone();
+                    async move { (order_id, vault.delete_order_objects(order_id).await) }
+                })
+                .buffer_unordered(ASKED_AT_ONCE)
+                .collect()
+                .await;
+        for (order_id, found) in strays {
+            let counts = deleted.entry(order_id.as_uuid()).or_default();
+            match found {
+                Ok(0) => {}
+                Ok(strays) => {
+                    self.store.count_stray_deletions(order_id, strays).await?;
+                    counts.deleted += strays;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot look for stray objects; the purge is retried");
+                    counts.failed += 1;
+                }
+            }
         }
-        if deleted.failed > 0 {
-            // The keys are destroyed already; the objects are unreadable and
-            // stay queued. Redaction retries until they are gone.
-            return Err(MediaError::Store(format!(
-                "{} objects could not be deleted yet",
-                deleted.failed
-            )));
-        }
-        let totals = self.store.purge_totals(order_id).await?;
-        tracing::info!(
-            objects_deleted = deleted.deleted,
-            keys_destroyed = record.keys_destroyed,
-            "order media purged"
+        let totals = self.store.purge_totals(&decided).await?;
+        let mut objects_deleted = 0;
+        let outcomes = order_ids
+            .iter()
+            .map(|&order_id| {
+                if let Some(refusal) = refused.get(&order_id) {
+                    return Ok((order_id, *refusal));
+                }
+                let id = order_id.as_uuid();
+                let counts = deleted.get(&id).copied().unwrap_or_default();
+                objects_deleted += counts.deleted;
+                // The keys are destroyed already; the objects are unreadable
+                // and stay queued. Redaction asks again until they are gone.
+                if counts.failed > 0 {
+                    return Ok((order_id, PurgeOutcome::ObjectsRemaining));
+                }
+                let totals = *totals.get(&id).ok_or_else(|| {
+                    MediaError::Corrupt(format!("order {order_id} is not purged"))
+                })?;
+                tracing::info!(
+                    %order_id,
+                    objects_deleted = counts.deleted,
+                    keys_destroyed = keys_destroyed.get(&id).copied().unwrap_or(0),
+                    "order media purged"
+                );
+                Ok((
+                    order_id,
+                    PurgeOutcome::Purged(Purged {
+                        objects_deleted: counts.deleted,
+                        keys_destroyed: keys_destroyed.get(&id).copied().unwrap_or(0),
+                        totals,
+                    }),
+                ))
+            })
+            .collect::<Result<Vec<_>, MediaError>>()?;
+        tracing::debug!(
+            orders = decided.len(),
+            objects_deleted,
+            "orders' media purged"
         );
-        Ok(Purged {
-            objects_deleted: deleted.deleted,
-            keys_destroyed: record.keys_destroyed,
-            totals,
-        })
+        Ok(outcomes)
     }
 }

@@ -15,12 +15,14 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::authz;
-use crate::documents::Documents;
+use crate::documents::{Documents, PurgeOutcome};
 use crate::error::MediaError;
 use crate::sanitize::ContentType;
 use crate::storage::Document;
 
 const DOWNLOAD_CHUNK: usize = 64 * 1024;
+/// The most orders one `PurgeOrderMedia` call purges.
+const PURGE_AT_ONCE: usize = 500;
 
 #[derive(Clone)]
 pub struct MediaApi {
@@ -166,15 +168,40 @@ impl pb::media_service_server::MediaService for MediaApi {
         request: Request<pb::PurgeOrderMediaRequest>,
     ) -> Result<Response<pb::PurgeOrderMediaResponse>, Status> {
         authz::authorize_purge(&hms_grpc::caller(&request))?;
-        let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
-        let purged = self.documents.purge(order_id).await?;
-        Ok(Response::new(pb::PurgeOrderMediaResponse {
-            objects_deleted: purged.objects_deleted,
-            keys_destroyed: purged.keys_destroyed,
-            purged_at: Some(timestamp(purged.totals.purged_at)),
-            total_objects_deleted: purged.totals.objects_deleted,
-            total_keys_destroyed: purged.totals.keys_destroyed,
-        }))
+        let order_ids = hms_grpc::status::parse_ids(
+            "order_ids",
+            &request.get_ref().order_ids,
+            PURGE_AT_ONCE,
+            OrderId::parse,
+        )?;
+        let outcomes = self.documents.purge(&order_ids).await?;
+        let orders = outcomes
+            .into_iter()
+            .map(|(order_id, outcome)| {
+                use pb::purged_order::Outcome;
+                let outcome = match outcome {
+                    PurgeOutcome::Purged(purged) => Outcome::Purged(pb::PurgedMedia {
+                        objects_deleted: purged.objects_deleted,
+                        keys_destroyed: purged.keys_destroyed,
+                        purged_at: Some(timestamp(purged.totals.purged_at)),
+                        total_objects_deleted: purged.totals.objects_deleted,
+                        total_keys_destroyed: purged.totals.keys_destroyed,
+                    }),
+                    PurgeOutcome::NotFound => Outcome::Refused(pb::PurgeRefusal::NotFound as i32),
+                    PurgeOutcome::NotDecided => {
+                        Outcome::Refused(pb::PurgeRefusal::NotDecided as i32)
+                    }
+                    PurgeOutcome::ObjectsRemaining => {
+                        Outcome::Refused(pb::PurgeRefusal::ObjectsRemaining as i32)
+                    }
+                };
+                pb::PurgedOrder {
+                    order_id: order_id.to_string(),
+                    outcome: Some(outcome),
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::PurgeOrderMediaResponse { orders }))
     }
 
     async fn get_print_material(

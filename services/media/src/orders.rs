@@ -4,9 +4,14 @@
 use hms_domain::{CompanyId, OrderId, WorkerId};
 use hms_grpc::client::ServiceChannel;
 use hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient;
-use hms_proto::orders::v1::{GetOrderStateRequest, OrderStatus, ResolveUploadTargetRequest};
+use std::collections::HashMap;
+
+use hms_proto::orders::v1::{GetOrderStatesRequest, OrderStatus, ResolveUploadTargetRequest};
 
 use crate::error::MediaError;
+
+/// The most orders one call asks about (orders' limit).
+const AT_ONCE: usize = 500;
 
 /// An order as media sees it.
 #[derive(Debug, Clone, Copy)]
@@ -32,21 +37,48 @@ impl Orders {
 
     /// Whose the order is, and whether it is decided.
     pub async fn state(&self, order_id: OrderId) -> Result<OrderState, MediaError> {
-        let state = self
-            .client
-            .clone()
-            .get_order_state(GetOrderStateRequest {
-                order_id: order_id.to_string(),
-            })
-            .await
-            .map_err(refusal)?
-            .into_inner();
-        let status = OrderStatus::try_from(state.status);
-        Ok(OrderState {
-            company_id: company(&state.company_id)?,
-            decided: matches!(status, Ok(OrderStatus::Approved | OrderStatus::Rejected)),
-            approved: status == Ok(OrderStatus::Approved),
-        })
+        self.states(&[order_id])
+            .await?
+            .remove(&order_id)
+            .ok_or_else(|| MediaError::TargetNotFound("order not found".to_owned()))
+    }
+
+    /// The state of each of `order_ids` that orders knows, `AT_ONCE` per
+    /// call.
+    pub async fn states(
+        &self,
+        order_ids: &[OrderId],
+    ) -> Result<HashMap<OrderId, OrderState>, MediaError> {
+        let mut states = HashMap::with_capacity(order_ids.len());
+        for chunk in order_ids.chunks(AT_ONCE) {
+            let answered = self
+                .client
+                .clone()
+                .get_order_states(GetOrderStatesRequest {
+                    order_ids: chunk.iter().map(ToString::to_string).collect(),
+                })
+                .await
+                .map_err(refusal)?
+                .into_inner();
+            for state in answered.orders {
+                let order_id = OrderId::parse(&state.order_id).map_err(|_| {
+                    MediaError::OrdersFailed("answered an order id that is not one".to_owned())
+                })?;
+                let status = OrderStatus::try_from(state.status);
+                states.insert(
+                    order_id,
+                    OrderState {
+                        company_id: company(&state.company_id)?,
+                        decided: matches!(
+                            status,
+                            Ok(OrderStatus::Approved | OrderStatus::Rejected)
+                        ),
+                        approved: status == Ok(OrderStatus::Approved),
+                    },
+                );
+            }
+        }
+        Ok(states)
     }
 
     /// The company whose order takes documents for this worker now;

@@ -1,6 +1,8 @@
 //! The media database: document metadata, wrapped keys, purge tombstones and
 //! the queue of objects to delete from the store.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use hms_domain::{CompanyId, DocumentId, DocumentKind, OrderId, WorkerId};
 use sqlx::{PgConnection, PgPool};
@@ -73,12 +75,6 @@ pub struct NewDocument<'a> {
     pub object_path: &'a str,
     pub wrapped_key: &'a [u8],
     pub master_key_id: &'a str,
-}
-
-/// What a purge changed in the database.
-#[derive(Debug, Clone, Copy)]
-pub struct PurgeRecord {
-    pub keys_destroyed: u32,
 }
 
 /// An object waiting to be deleted from the store.
@@ -210,74 +206,103 @@ impl Store {
         Ok((document.try_into()?, wrapped_key))
     }
 
-    /// Marks the order purged, destroys the keys of all its documents and
-    /// queues their objects for deletion, in one transaction.
-    pub async fn purge(&self, order_id: OrderId) -> Result<PurgeRecord, MediaError> {
+    /// Marks orders purged, destroys the keys of all their documents and
+    /// queues their objects for deletion, in one transaction. Returns the
+    /// keys destroyed now, per order that had any.
+    pub async fn purge(&self, order_ids: &[OrderId]) -> Result<HashMap<Uuid, u32>, MediaError> {
+        let mut ids: Vec<Uuid> = order_ids.iter().map(|id| id.as_uuid()).collect();
+        // Locked in one order, so two purges never wait on each other in a
+        // circle (an upload locks one order's row the same way).
+        ids.sort_unstable();
         let mut tx = self.pool.begin().await?;
-        lock_order(&mut tx, order_id, None).await?;
         sqlx::query(
-            "UPDATE media_orders SET purged_at = COALESCE(purged_at, now()) WHERE order_id = $1",
+            "INSERT INTO media_orders (order_id, purged_at) \
+             SELECT order_id, now() FROM unnest($1::uuid[]) AS order_id ORDER BY order_id \
+             ON CONFLICT (order_id) DO UPDATE SET purged_at = COALESCE(media_orders.purged_at, now())",
         )
-        .bind(order_id.as_uuid())
+        .bind(&ids)
         .execute(&mut *tx)
         .await?;
-        let keys_destroyed = sqlx::query(
-            "DELETE FROM document_keys WHERE document_id IN (SELECT id FROM documents WHERE order_id = $1)",
+        let keys_of: Vec<Uuid> = sqlx::query_scalar(
+            "DELETE FROM document_keys k USING documents d \
+             WHERE k.document_id = d.id AND d.order_id = ANY($1) RETURNING d.order_id",
         )
-        .bind(order_id.as_uuid())
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let objects: Vec<(String, Uuid)> = sqlx::query_as(
+            "DELETE FROM documents WHERE order_id = ANY($1) RETURNING object_path, order_id",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let (paths, owners): (Vec<String>, Vec<Uuid>) = objects.into_iter().unzip();
+        sqlx::query(
+            "INSERT INTO object_deletions (object_path, order_id) \
+             SELECT * FROM unnest($1::text[], $2::uuid[]) ON CONFLICT DO NOTHING",
+        )
+        .bind(&paths)
+        .bind(&owners)
         .execute(&mut *tx)
-        .await?
-        .rows_affected() as u32;
-        let paths: Vec<String> =
-            sqlx::query_scalar("DELETE FROM documents WHERE order_id = $1 RETURNING object_path")
-                .bind(order_id.as_uuid())
-                .fetch_all(&mut *tx)
-                .await?;
-        for path in &paths {
-            queue_deletion(&mut tx, path, order_id).await?;
+        .await?;
+        let mut keys_destroyed: HashMap<Uuid, u32> = HashMap::new();
+        for order_id in keys_of {
+            *keys_destroyed.entry(order_id).or_default() += 1;
         }
-        sqlx::query("UPDATE media_orders SET total_keys_destroyed = total_keys_destroyed + $2 WHERE order_id = $1")
-            .bind(order_id.as_uuid())
-            .bind(keys_destroyed as i32)
-            .execute(&mut *tx)
-            .await?;
+        let (counted, counts): (Vec<Uuid>, Vec<i32>) = keys_destroyed
+            .iter()
+            .map(|(order_id, keys)| (*order_id, *keys as i32))
+            .unzip();
+        sqlx::query(
+            "UPDATE media_orders m SET total_keys_destroyed = m.total_keys_destroyed + k.keys \
+             FROM unnest($1::uuid[], $2::int[]) AS k(order_id, keys) WHERE m.order_id = k.order_id",
+        )
+        .bind(&counted)
+        .bind(&counts)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(PurgeRecord { keys_destroyed })
+        Ok(keys_destroyed)
     }
 
-    /// Objects waiting for deletion: one order's, or all.
+    /// Objects waiting for deletion, oldest first: those of `orders`, or
+    /// all.
     pub async fn pending_deletions(
         &self,
-        order_id: Option<OrderId>,
+        orders: Option<&[OrderId]>,
+        limit: i64,
     ) -> Result<Vec<PendingDeletion>, MediaError> {
+        let orders: Option<Vec<Uuid>> =
+            orders.map(|orders| orders.iter().map(|id| id.as_uuid()).collect());
         Ok(sqlx::query_as(
             "SELECT object_path, order_id FROM object_deletions \
-             WHERE $1::uuid IS NULL OR order_id = $1 ORDER BY queued_at LIMIT 1000",
+             WHERE $1::uuid[] IS NULL OR order_id = ANY($1) ORDER BY queued_at LIMIT $2",
         )
-        .bind(order_id.map(|id| id.as_uuid()))
+        .bind(orders)
+        .bind(limit)
         .fetch_all(&self.pool)
         .await?)
     }
 
-    /// The store confirmed the deletion; counted against the order if it is
-    /// purged.
-    pub async fn deletion_done(&self, pending: &PendingDeletion) -> Result<(), MediaError> {
-        let mut tx = self.pool.begin().await?;
-        let removed = sqlx::query("DELETE FROM object_deletions WHERE object_path = $1")
-            .bind(&pending.object_path)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if removed == 1 {
-            sqlx::query(
-                "UPDATE media_orders SET total_objects_deleted = total_objects_deleted + 1 \
-                 WHERE order_id = $1 AND purged_at IS NOT NULL",
-            )
-            .bind(pending.order_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
+    /// The store confirmed these deletions; each counts against its order
+    /// if the order is purged.
+    pub async fn deletions_done(&self, done: &[PendingDeletion]) -> Result<(), MediaError> {
+        let paths: Vec<&str> = done
+            .iter()
+            .map(|pending| pending.object_path.as_str())
+            .collect();
+        sqlx::query(
+            "WITH locked AS (SELECT object_path FROM object_deletions WHERE object_path = ANY($1) \
+             ORDER BY object_path FOR UPDATE), \
+             done AS (DELETE FROM object_deletions WHERE object_path IN (SELECT object_path FROM locked) \
+             RETURNING order_id) \
+             UPDATE media_orders m SET total_objects_deleted = m.total_objects_deleted + d.objects \
+             FROM (SELECT order_id, count(*)::int AS objects FROM done GROUP BY order_id) d \
+             WHERE m.order_id = d.order_id AND m.purged_at IS NOT NULL",
+        )
+        .bind(&paths)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -308,19 +333,30 @@ impl Store {
         Ok(())
     }
 
-    pub async fn purge_totals(&self, order_id: OrderId) -> Result<PurgeTotals, MediaError> {
-        let (purged_at, objects, keys): (Option<DateTime<Utc>>, i32, i32) = sqlx::query_as(
-            "SELECT purged_at, total_objects_deleted, total_keys_destroyed FROM media_orders WHERE order_id = $1",
+    /// The purge counters of purged orders among `order_ids`.
+    pub async fn purge_totals(
+        &self,
+        order_ids: &[OrderId],
+    ) -> Result<HashMap<Uuid, PurgeTotals>, MediaError> {
+        let ids: Vec<Uuid> = order_ids.iter().map(|id| id.as_uuid()).collect();
+        let rows: Vec<(Uuid, DateTime<Utc>, i32, i32)> = sqlx::query_as(
+            "SELECT order_id, purged_at, total_objects_deleted, total_keys_destroyed \
+             FROM media_orders WHERE order_id = ANY($1) AND purged_at IS NOT NULL",
         )
-        .bind(order_id.as_uuid())
-        .fetch_one(&self.pool)
+        .bind(&ids)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(PurgeTotals {
-            purged_at: purged_at
-                .ok_or_else(|| MediaError::Corrupt(format!("order {order_id} is not purged")))?,
-            objects_deleted: objects as u32,
-            keys_destroyed: keys as u32,
-        })
+        Ok(rows
+            .into_iter()
+            .map(|(order_id, purged_at, objects, keys)| {
+                let totals = PurgeTotals {
+                    purged_at,
+                    objects_deleted: objects as u32,
+                    keys_destroyed: keys as u32,
+                };
+                (order_id, totals)
+            })
+            .collect())
     }
 
     /// Forgets an object that was stored but never recorded (the upload

@@ -144,6 +144,16 @@ pub struct Masked {
     pub masked_at: DateTime<Utc>,
 }
 
+/// What masking did to one order of a batch.
+#[derive(Debug, Clone, Copy)]
+pub enum MaskOutcome {
+    /// Its numbers are masked, now or before.
+    Masked(Masked),
+    NotFound,
+    /// Not approved or rejected: left as it is.
+    NotDecided,
+}
+
 /// A decided order that still holds national identity numbers.
 #[derive(Debug, Clone, Copy)]
 pub struct AwaitingRedaction {
@@ -441,42 +451,92 @@ impl Store {
         Ok(order)
     }
 
-    /// Erases the full national identity numbers of a decided order (and the
-    /// request fingerprint derived from them). Idempotent.
-    pub async fn mask_national_ids(&self, order_id: OrderId) -> Result<Masked, OrderError> {
+    /// Erases the full national identity numbers of decided orders (and
+    /// the request fingerprints derived from them), in one transaction.
+    /// Orders that are unknown or not decided are left as they are.
+    /// Idempotent. `order_ids` are distinct.
+    pub async fn mask_national_ids(
+        &self,
+        order_ids: &[OrderId],
+    ) -> Result<Vec<(OrderId, MaskOutcome)>, OrderError> {
+        let mut ids: Vec<Uuid> = order_ids.iter().map(|id| id.as_uuid()).collect();
+        // Locked in one order, so two batches never wait on each other in a
+        // circle.
+        ids.sort_unstable();
         let mut tx = self.pool.begin().await?;
-        let order = lock_order(&mut tx, order_id).await?;
-        if !order.status.is_decided() {
-            return Err(OrderError::Transition(
-                "only a decided order can be redacted",
-            ));
-        }
-        let workers_masked = sqlx::query(
-            "UPDATE workers SET national_id_sealed = NULL, masked_at = now() \
-             WHERE order_id = $1 AND national_id_sealed IS NOT NULL",
+        let found: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
+            "SELECT id, company_id, status FROM orders WHERE id = ANY($1) ORDER BY id FOR UPDATE",
         )
-        .bind(order_id.as_uuid())
-        .execute(&mut *tx)
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut states: HashMap<Uuid, (CompanyId, OrderStatus)> = HashMap::new();
+        for (id, company_id, status) in found {
+            let status = OrderStatus::parse(&status)
+                .ok_or_else(|| OrderError::Corrupt(format!("status of order {id}")))?;
+            states.insert(id, (CompanyId::from_uuid(company_id), status));
+        }
+        let decided: Vec<Uuid> = ids
+            .iter()
+            .copied()
+            .filter(|id| {
+                states
+                    .get(id)
+                    .is_some_and(|(_, status)| status.is_decided())
+            })
+            .collect();
+        let masked_now: Vec<Uuid> = sqlx::query_scalar(
+            "UPDATE workers SET national_id_sealed = NULL, masked_at = now() \
+             WHERE order_id = ANY($1) AND national_id_sealed IS NOT NULL RETURNING order_id",
+        )
+        .bind(&decided)
+        .fetch_all(&mut *tx)
+        .await?;
+        let totals: HashMap<Uuid, i64> = sqlx::query_as(
+            "SELECT order_id, count(*) FROM workers WHERE order_id = ANY($1) GROUP BY order_id",
+        )
+        .bind(&decided)
+        .fetch_all(&mut *tx)
         .await?
-        .rows_affected();
-        let masked_at: DateTime<Utc> = sqlx::query_scalar(
+        .into_iter()
+        .collect();
+        let masked_at: HashMap<Uuid, DateTime<Utc>> = sqlx::query_as(
             "UPDATE orders SET national_ids_masked_at = COALESCE(national_ids_masked_at, now()), \
              request_fingerprint = NULL, idempotency_key_digest = NULL \
-             WHERE id = $1 RETURNING national_ids_masked_at",
+             WHERE id = ANY($1) RETURNING id, national_ids_masked_at",
         )
-        .bind(order_id.as_uuid())
-        .fetch_one(&mut *tx)
-        .await?;
+        .bind(&decided)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
         tx.commit().await?;
-        if workers_masked > 0 {
-            tracing::info!(order_id = %order_id, workers_masked, "national identity numbers masked");
+        let mut masked_per_order: HashMap<Uuid, u32> = HashMap::new();
+        for id in masked_now {
+            *masked_per_order.entry(id).or_default() += 1;
         }
-        Ok(Masked {
-            company_id: order.company_id,
-            workers_masked: workers_masked as u32,
-            workers_total: order.workers.len() as u32,
-            masked_at,
-        })
+        for (order_id, workers_masked) in &masked_per_order {
+            tracing::info!(%order_id, workers_masked, "national identity numbers masked");
+        }
+        order_ids
+            .iter()
+            .map(|&order_id| {
+                let id = order_id.as_uuid();
+                let outcome = match states.get(&id) {
+                    None => MaskOutcome::NotFound,
+                    Some((_, status)) if !status.is_decided() => MaskOutcome::NotDecided,
+                    Some(&(company_id, _)) => MaskOutcome::Masked(Masked {
+                        company_id,
+                        workers_masked: masked_per_order.get(&id).copied().unwrap_or(0),
+                        workers_total: totals.get(&id).copied().unwrap_or(0) as u32,
+                        masked_at: *masked_at.get(&id).ok_or_else(|| {
+                            OrderError::Corrupt(format!("order {id} vanished while masked"))
+                        })?,
+                    }),
+                };
+                Ok((order_id, outcome))
+            })
+            .collect()
     }
 
     pub async fn awaiting_redaction(
@@ -537,15 +597,33 @@ impl Store {
 
     /// The order's company and status.
     pub async fn state(&self, order_id: OrderId) -> Result<(CompanyId, OrderStatus), OrderError> {
-        let row: Option<(Uuid, String)> =
-            sqlx::query_as("SELECT company_id, status FROM orders WHERE id = $1")
-                .bind(order_id.as_uuid())
-                .fetch_optional(&self.pool)
+        self.states(&[order_id])
+            .await?
+            .remove(&order_id)
+            .ok_or(OrderError::NotFound)
+    }
+
+    /// The company and status of each of `order_ids` that exists.
+    pub async fn states(
+        &self,
+        order_ids: &[OrderId],
+    ) -> Result<HashMap<OrderId, (CompanyId, OrderStatus)>, OrderError> {
+        let ids: Vec<Uuid> = order_ids.iter().map(|id| id.as_uuid()).collect();
+        let rows: Vec<(Uuid, Uuid, String)> =
+            sqlx::query_as("SELECT id, company_id, status FROM orders WHERE id = ANY($1)")
+                .bind(&ids)
+                .fetch_all(&self.pool)
                 .await?;
-        let (company_id, status) = row.ok_or(OrderError::NotFound)?;
-        let status = OrderStatus::parse(&status)
-            .ok_or_else(|| OrderError::Corrupt(format!("status of order {order_id}")))?;
-        Ok((CompanyId::from_uuid(company_id), status))
+        rows.into_iter()
+            .map(|(id, company_id, status)| {
+                let status = OrderStatus::parse(&status)
+                    .ok_or_else(|| OrderError::Corrupt(format!("status of order {id}")))?;
+                Ok((
+                    OrderId::from_uuid(id),
+                    (CompanyId::from_uuid(company_id), status),
+                ))
+            })
+            .collect()
     }
 
     /// An approved order's workers as cards need them: names and card

@@ -22,6 +22,10 @@ pub enum RedactionError {
         code: tonic::Code,
         message: String,
     },
+    /// media destroyed the keys but the store still holds some objects
+    /// (unreadable); the purge is asked for again.
+    #[error("some of the order's objects could not be deleted yet")]
+    ObjectsRemaining,
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
     #[error(transparent)]
@@ -66,6 +70,7 @@ impl From<RedactionError> for Status {
             NoReceipt | UnknownOrder => Status::not_found(error.to_string()),
             NotDecided => Status::failed_precondition(error.to_string()),
             Unavailable { service, message } => hms_grpc::status::unavailable(service, message),
+            ObjectsRemaining => Status::unavailable(error.to_string()),
             Database(ref cause) => hms_grpc::status::storage(hms_db::is_unavailable(cause), error),
             Events(ref cause) => hms_grpc::status::storage(cause.is_unavailable(), error),
             Failed { .. } | Corrupt(_) => hms_grpc::status::internal(error),

@@ -9,7 +9,7 @@ use sqlx::PgConnection;
 
 use crate::domain::Trigger;
 use crate::error::RedactionError;
-use crate::redactor::Redactor;
+use crate::redactor::{OrderRef, Outcomes, Redactor};
 
 /// Reacts to an order's decision, or to its print handover.
 pub struct OnOrder(pub Redactor);
@@ -65,12 +65,72 @@ fn handler_error(error: RedactionError) -> HandlerError {
     match error {
         // A decision event for an undecided order contradicts orders.
         error @ RedactionError::NotDecided => HandlerError::Reject(error.to_string()),
-        error @ (RedactionError::Unavailable { .. } | RedactionError::Database(_)) => {
-            HandlerError::Unavailable(error.to_string())
-        }
+        // The object store refusing deletions is an outage too: the event
+        // waits rather than being parked.
+        error @ (RedactionError::Unavailable { .. }
+        | RedactionError::Database(_)
+        | RedactionError::ObjectsRemaining) => HandlerError::Unavailable(error.to_string()),
         // An unknown order, or a failure on our side: retried a few times,
         // then parked for an operator.
         error => HandlerError::Retry(error.to_string()),
+    }
+}
+
+/// The batch's first failed order, as the handler's failure: the consumer
+/// then handles each event alone, and only that one is retried or parked.
+fn first_failure<T>(outcomes: Outcomes<T>) -> Result<Vec<(OrderId, T)>, HandlerError> {
+    outcomes
+        .into_iter()
+        .map(|(order_id, outcome)| outcome.map(|done| (order_id, done)))
+        .collect::<Result<_, _>>()
+        .map_err(handler_error)
+}
+
+/// The orders a batch of events names.
+fn orders_of<E>(
+    events: &[E],
+    ids_of: impl Fn(&E) -> (&str, &str),
+) -> Result<Vec<OrderRef>, HandlerError> {
+    events
+        .iter()
+        .map(|event| {
+            let (order_id, company_id) = ids_of(event);
+            ids(order_id, company_id)
+        })
+        .collect()
+}
+
+/// How many events one batch takes: orders' and media's limit per call.
+const BATCH: usize = 500;
+
+impl OnOrder {
+    async fn approved(&self, events: Vec<pb::OrderApproved>) -> Result<(), HandlerError> {
+        let orders = orders_of(&events, |event| (&event.order_id, &event.company_id))?;
+        let outcomes = self.0.approved(&orders).await.map_err(handler_error)?;
+        first_failure(outcomes)?;
+        let masked = Utc::now();
+        for event in &events {
+            record_lag(Stage::Masked, decided_at(&event.occurred_at), masked);
+        }
+        Ok(())
+    }
+
+    async fn handed_over(&self, events: Vec<pb::PrintHandedOver>) -> Result<(), HandlerError> {
+        let orders = orders_of(&events, |event| (&event.order_id, &event.company_id))?;
+        let outcomes = self.0.handed_over(&orders).await.map_err(handler_error)?;
+        let receipts = first_failure(outcomes)?;
+        // Measured from the approval, which the orders waited on since.
+        let order_ids: Vec<OrderId> = receipts.iter().map(|(order_id, _)| *order_id).collect();
+        if let Ok(approved) = self.0.approved_at(&order_ids).await {
+            for (order_id, receipt) in &receipts {
+                record_lag(
+                    Stage::Redacted,
+                    approved.get(order_id).copied(),
+                    receipt.completed_at,
+                );
+            }
+        }
+        Ok(())
     }
 }
 
@@ -81,13 +141,20 @@ impl EventHandler<pb::OrderApproved> for OnOrder {
         _meta: &EventMeta,
         _tx: &mut PgConnection,
     ) -> Result<(), HandlerError> {
-        let (order_id, company_id) = ids(&event.order_id, &event.company_id)?;
-        self.0
-            .approved(order_id, company_id)
+        self.approved(vec![event]).await
+    }
+
+    fn batch_size(&self) -> usize {
+        BATCH
+    }
+
+    async fn handle_batch(
+        &self,
+        events: Vec<(pb::OrderApproved, EventMeta)>,
+        _tx: &mut PgConnection,
+    ) -> Result<(), HandlerError> {
+        self.approved(events.into_iter().map(|(event, _)| event).collect())
             .await
-            .map_err(handler_error)?;
-        record_lag(Stage::Masked, decided_at(&event.occurred_at), Utc::now());
-        Ok(())
     }
 }
 
@@ -101,7 +168,7 @@ impl EventHandler<pb::OrderRejected> for OnOrder {
         let (order_id, company_id) = ids(&event.order_id, &event.company_id)?;
         let receipt = self
             .0
-            .redact(order_id, company_id, Trigger::Event)
+            .redact_one(order_id, company_id, Trigger::Event)
             .await
             .map_err(handler_error)?;
         record_lag(
@@ -120,16 +187,19 @@ impl EventHandler<pb::PrintHandedOver> for OnOrder {
         _meta: &EventMeta,
         _tx: &mut PgConnection,
     ) -> Result<(), HandlerError> {
-        let (order_id, company_id) = ids(&event.order_id, &event.company_id)?;
-        let receipt = self
-            .0
-            .handed_over(order_id, company_id)
+        self.handed_over(vec![event]).await
+    }
+
+    fn batch_size(&self) -> usize {
+        BATCH
+    }
+
+    async fn handle_batch(
+        &self,
+        events: Vec<(pb::PrintHandedOver, EventMeta)>,
+        _tx: &mut PgConnection,
+    ) -> Result<(), HandlerError> {
+        self.handed_over(events.into_iter().map(|(event, _)| event).collect())
             .await
-            .map_err(handler_error)?;
-        // Measured from the approval, which the order waited on since.
-        if let Ok(approved_at) = self.0.approved_at(order_id).await {
-            record_lag(Stage::Redacted, approved_at, receipt.completed_at);
-        }
-        Ok(())
     }
 }

@@ -50,7 +50,7 @@ impl pb::redaction_service_server::RedactionService for RedactionApi {
         tracing::info!(%order_id, %operator, "manual redaction");
         let receipt = self
             .redactor
-            .redact(order_id, None, Trigger::Manual)
+            .redact_one(order_id, None, Trigger::Manual)
             .await?;
         Ok(Response::new(pb::RedactOrderResponse {
             receipt: Some(receipt_to_proto(receipt)),

@@ -1,36 +1,60 @@
-//! Redacting one order: mask its national identity numbers (orders), then
-//! destroy its documents (media), then keep a receipt and announce it. Each
+//! Redacting orders: mask their national identity numbers (orders), then
+//! destroy their documents (media), then keep a receipt and announce it. Each
 //! step is idempotent, so a redaction interrupted anywhere is simply run
 //! again, by the event's redelivery or by the reconciler.
+//!
+//! Orders go in batches: however many a backlog holds, each step is one
+//! call to orders, one to media and one transaction here per batch, and
+//! each order still succeeds or fails on its own.
 //!
 //! An approved order's cards are printed with its photos and signatures,
 //! so its numbers are masked at once but its documents are destroyed only
 //! once the card producer has them (cards announces the handover), or when
 //! the print deadline has passed without it.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::Utc;
 use hms_domain::{CompanyId, OrderId};
 use hms_grpc::client::ServiceChannel;
-use hms_proto::media::v1::PurgeOrderMediaRequest;
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
+use hms_proto::media::v1::{PurgeOrderMediaRequest, PurgeRefusal, purged_order};
 use hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient;
 use hms_proto::orders::v1::{
-    ListOrdersAwaitingRedactionRequest, MaskNationalIdsRequest, OrderStatus,
+    ListOrdersAwaitingRedactionRequest, MaskNationalIdsRequest, MaskRefusal, OrderStatus,
+    masked_order,
 };
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::{Receipt, Removed, Trigger};
 use crate::error::RedactionError;
-use crate::storage::Store;
+use crate::storage::{Completion, Store};
 
-/// How far a failed attempt got.
-enum Failure {
-    /// Nothing was removed: orders refused or does not know the order.
-    BeforeRemoving(RedactionError),
-    /// Some personal data may be gone; the attempt must be finished.
-    Removing(RedactionError),
+/// An order to redact, and its company if the caller knows it.
+pub type OrderRef = (OrderId, Option<CompanyId>);
+
+/// What became of each order of a batch, in the order given. The batch as a
+/// whole fails only when this service's database or a callee as a whole
+/// fails.
+pub type Outcomes<T> = Vec<(OrderId, Result<T, RedactionError>)>;
+
+/// The most orders one call to orders or media names (their limit).
+const AT_ONCE: usize = 500;
+
+/// What orders answered for one order: whose it is and how many workers
+/// it has, all masked now.
+#[derive(Debug, Clone, Copy)]
+struct Masked {
+    company_id: CompanyId,
+    workers: u32,
+}
+
+/// What media answered for one order: all its objects and keys are gone.
+#[derive(Debug, Clone, Copy)]
+struct Purged {
+    objects_deleted: u32,
+    keys_destroyed: u32,
 }
 
 #[derive(Clone)]
@@ -56,141 +80,276 @@ impl Redactor {
         }
     }
 
-    /// An approved order: its numbers are masked now; its documents wait
+    /// Approved orders: their numbers are masked now; their documents wait
     /// for the handover, unless that came first.
-    #[tracing::instrument(name = "redaction.approved", skip(self, company_id), fields(%order_id))]
-    pub async fn approved(
-        &self,
-        order_id: OrderId,
-        company_id: Option<CompanyId>,
-    ) -> Result<(), RedactionError> {
-        if self.store.handed_over(order_id).await? {
-            return self
-                .redact(order_id, company_id, Trigger::Handover)
-                .await
-                .map(drop);
+    #[tracing::instrument(name = "redaction.approved", skip_all, fields(orders = approved.len()))]
+    pub async fn approved(&self, approved: &[OrderRef]) -> Result<Outcomes<()>, RedactionError> {
+        let approved = &distinct(approved);
+        let ids: Vec<OrderId> = approved.iter().map(|(order_id, _)| *order_id).collect();
+        let handed_over = self.store.handed_over(&ids).await?;
+        let receipts = self.store.receipts(&ids).await?;
+        let (ready, waiting): (Vec<OrderRef>, Vec<OrderRef>) = approved
+            .iter()
+            .filter(|(order_id, _)| !receipts.contains_key(order_id))
+            .partition(|(order_id, _)| handed_over.contains(order_id));
+        let mut outcomes: HashMap<OrderId, Result<(), RedactionError>> = HashMap::new();
+        if !ready.is_empty() {
+            for (order_id, redacted) in self.redact(&ready, Trigger::Handover).await? {
+                outcomes.insert(order_id, redacted.map(drop));
+            }
         }
-        if self.store.receipt(order_id).await?.is_some() {
-            return Ok(());
+        if !waiting.is_empty() {
+            self.store.await_print(&waiting).await?;
+            let waiting: Vec<OrderId> = waiting.iter().map(|(order_id, _)| *order_id).collect();
+            for (order_id, masked) in self.mask(&waiting).await? {
+                if masked.is_ok() {
+                    tracing::info!(%order_id, "numbers masked; the documents wait for the print handover");
+                }
+                outcomes.insert(order_id, masked.map(drop));
+            }
         }
-        self.store.await_print(order_id, company_id).await?;
-        self.orders
-            .clone()
-            .mask_national_ids(MaskNationalIdsRequest {
-                order_id: order_id.to_string(),
-            })
-            .await
-            .map_err(|status| RedactionError::from_call("orders", status))?;
-        tracing::info!("numbers masked; the documents wait for the print handover");
-        Ok(())
+        Ok(in_order(&ids, outcomes, |_| Ok(())))
     }
 
-    /// The card producer has the order's print material: nothing keeps its
-    /// documents now.
+    /// The card producer has these orders' print material: nothing keeps
+    /// their documents now.
     pub async fn handed_over(
         &self,
-        order_id: OrderId,
-        company_id: Option<CompanyId>,
-    ) -> Result<Receipt, RedactionError> {
-        self.store.record_handover(order_id, company_id).await?;
-        self.redact(order_id, company_id, Trigger::Handover).await
+        handed_over: &[OrderRef],
+    ) -> Result<Outcomes<Receipt>, RedactionError> {
+        self.store.record_handovers(handed_over).await?;
+        self.redact(handed_over, Trigger::Handover).await
     }
 
-    /// When an approved order began waiting for its print handover.
+    /// When approved orders began waiting for their print handover.
     pub async fn approved_at(
         &self,
-        order_id: OrderId,
-    ) -> Result<Option<chrono::DateTime<Utc>>, RedactionError> {
-        self.store.approved_at(order_id).await
+        order_ids: &[OrderId],
+    ) -> Result<HashMap<OrderId, chrono::DateTime<Utc>>, RedactionError> {
+        self.store.approved_at(order_ids).await
     }
 
     pub async fn receipt(&self, order_id: OrderId) -> Result<Option<Receipt>, RedactionError> {
-        self.store.receipt(order_id).await
+        Ok(self.store.receipts(&[order_id]).await?.remove(&order_id))
     }
 
-    /// Redacts a decided order, or returns its receipt if that was done.
-    #[tracing::instrument(name = "redaction.redact", skip(self, company_id), fields(%order_id, trigger = trigger.as_str()))]
-    pub async fn redact(
+    /// Redacts one decided order, or returns its receipt if that was done.
+    pub async fn redact_one(
         &self,
         order_id: OrderId,
         company_id: Option<CompanyId>,
         trigger: Trigger,
     ) -> Result<Receipt, RedactionError> {
-        if let Some(receipt) = self.store.receipt(order_id).await? {
-            tracing::info!("already redacted");
-            return Ok(receipt);
+        self.redact(&[(order_id, company_id)], trigger)
+            .await?
+            .pop()
+            .map_or(Err(RedactionError::NoReceipt), |(_, receipt)| receipt)
+    }
+
+    /// Redacts decided orders; an order redacted before keeps its receipt.
+    #[tracing::instrument(name = "redaction.redact", skip_all, fields(orders = orders.len(), trigger = trigger.as_str()))]
+    pub async fn redact(
+        &self,
+        orders: &[OrderRef],
+        trigger: Trigger,
+    ) -> Result<Outcomes<Receipt>, RedactionError> {
+        let orders = &distinct(orders);
+        let ids: Vec<OrderId> = orders.iter().map(|(order_id, _)| *order_id).collect();
+        let mut receipts: HashMap<OrderId, Result<Receipt, RedactionError>> = self
+            .store
+            .receipts(&ids)
+            .await?
+            .into_iter()
+            .map(|(order_id, receipt)| (order_id, Ok(receipt)))
+            .collect();
+        let todo: Vec<OrderRef> = orders
+            .iter()
+            .filter(|(order_id, _)| !receipts.contains_key(order_id))
+            .copied()
+            .collect();
+        if !todo.is_empty() {
+            self.store.begin(&todo, trigger).await?;
+            let todo: Vec<OrderId> = todo.iter().map(|(order_id, _)| *order_id).collect();
+            receipts.extend(self.remove(&todo).await?);
         }
-        self.store.begin(order_id, company_id, trigger).await?;
-        let outcome = self.remove(order_id).await;
-        match outcome {
-            Ok((company_id, removed)) => {
-                let receipt = self.store.complete(order_id, company_id, removed).await?;
-                tracing::info!(
-                    workers_masked = removed.workers_masked,
-                    objects_deleted = removed.objects_deleted,
-                    keys_destroyed = removed.keys_destroyed,
-                    "order redacted"
-                );
-                Ok(receipt)
-            }
-            Err(Failure::BeforeRemoving(error)) => {
-                // orders does not know the order or it is not decided:
-                // nothing was removed, so there is nothing to re-drive.
-                self.store.abandon(order_id).await?;
-                Err(error)
-            }
-            Err(Failure::Removing(error)) => {
-                self.store.failed(order_id, &error.to_string()).await?;
-                Err(error)
-            }
-        }
+        Ok(in_order(&ids, receipts, |order_id| {
+            Err(RedactionError::Corrupt(format!(
+                "order {order_id} was lost in its redaction"
+            )))
+        }))
     }
 
     /// Masks first: orders refuses orders that are not decided, so nothing
-    /// is destroyed for an order that is still in progress.
-    async fn remove(&self, order_id: OrderId) -> Result<(CompanyId, Removed), Failure> {
-        let masked = self
-            .orders
-            .clone()
-            .mask_national_ids(MaskNationalIdsRequest {
-                order_id: order_id.to_string(),
-            })
-            .await
-            .map_err(|status| {
-                let untouched = matches!(
-                    status.code(),
-                    tonic::Code::NotFound | tonic::Code::FailedPrecondition
-                );
-                let error = RedactionError::from_call("orders", status);
-                if untouched {
-                    Failure::BeforeRemoving(error)
-                } else {
-                    Failure::Removing(error)
+    /// is destroyed for an order that is still in progress. Records how far
+    /// each order got.
+    async fn remove(
+        &self,
+        todo: &[OrderId],
+    ) -> Result<HashMap<OrderId, Result<Receipt, RedactionError>>, RedactionError> {
+        let mut outcomes = HashMap::new();
+        let masked = match self.mask(todo).await {
+            Ok(masked) => masked,
+            Err(error) => {
+                self.store.failed(todo, &error.to_string()).await?;
+                return Err(error);
+            }
+        };
+        let mut untouched = Vec::new();
+        let mut ready: HashMap<OrderId, Masked> = HashMap::new();
+        for (order_id, masked) in masked {
+            match masked {
+                Ok(masked) => {
+                    ready.insert(order_id, masked);
                 }
-            })?
-            .into_inner();
-        let company_id = CompanyId::parse(&masked.company_id).map_err(|_| {
-            Failure::Removing(RedactionError::Corrupt(
-                "orders answered with an invalid company id".to_owned(),
-            ))
-        })?;
-        let purged = self
-            .media
-            .clone()
-            .purge_order_media(PurgeOrderMediaRequest {
-                order_id: order_id.to_string(),
-            })
-            .await
-            .map_err(|status| Failure::Removing(RedactionError::from_call("media", status)))?
-            .into_inner();
-        Ok((
-            company_id,
-            Removed {
-                workers_masked: masked.workers_total,
-                objects_deleted: purged.total_objects_deleted,
-                keys_destroyed: purged.total_keys_destroyed,
-            },
-        ))
+                // orders does not know the order or it is not decided:
+                // nothing was removed, so there is nothing to re-drive.
+                Err(error) if error.is_about_the_order() => {
+                    untouched.push(order_id);
+                    outcomes.insert(order_id, Err(error));
+                }
+                // Perhaps masked, perhaps not: the reconciler finishes it.
+                Err(error) => {
+                    self.store.failed(&[order_id], &error.to_string()).await?;
+                    outcomes.insert(order_id, Err(error));
+                }
+            }
+        }
+        self.store.abandon(&untouched).await?;
+        let masked_ids: Vec<OrderId> = ready.keys().copied().collect();
+        if masked_ids.is_empty() {
+            return Ok(outcomes);
+        }
+        let purged = match self.purge(&masked_ids).await {
+            Ok(purged) => purged,
+            Err(error) => {
+                self.store.failed(&masked_ids, &error.to_string()).await?;
+                return Err(error);
+            }
+        };
+        let mut completions = Vec::with_capacity(purged.len());
+        for (order_id, purged) in purged {
+            match (purged, ready.get(&order_id)) {
+                (Ok(purged), Some(masked)) => completions.push(Completion {
+                    order_id,
+                    company_id: masked.company_id,
+                    removed: Removed {
+                        workers_masked: masked.workers,
+                        objects_deleted: purged.objects_deleted,
+                        keys_destroyed: purged.keys_destroyed,
+                    },
+                }),
+                (Ok(_), None) => {
+                    outcomes.insert(
+                        order_id,
+                        Err(RedactionError::Corrupt(
+                            "media purged an order it was not asked to".to_owned(),
+                        )),
+                    );
+                }
+                (Err(error), _) => {
+                    self.store.failed(&[order_id], &error.to_string()).await?;
+                    outcomes.insert(order_id, Err(error));
+                }
+            }
+        }
+        for receipt in self.store.complete(&completions).await? {
+            tracing::info!(
+                order_id = %receipt.order_id,
+                workers_masked = receipt.removed.workers_masked,
+                objects_deleted = receipt.removed.objects_deleted,
+                keys_destroyed = receipt.removed.keys_destroyed,
+                "order redacted"
+            );
+            outcomes.insert(receipt.order_id, Ok(receipt));
+        }
+        Ok(outcomes)
+    }
+
+    /// Asks orders to mask the orders' numbers, `AT_ONCE` per call.
+    async fn mask(&self, order_ids: &[OrderId]) -> Result<Outcomes<Masked>, RedactionError> {
+        let mut outcomes = Vec::with_capacity(order_ids.len());
+        for chunk in order_ids.chunks(AT_ONCE) {
+            let answered = self
+                .orders
+                .clone()
+                .mask_national_ids(MaskNationalIdsRequest {
+                    order_ids: chunk.iter().map(ToString::to_string).collect(),
+                })
+                .await
+                .map_err(|status| RedactionError::from_call("orders", status))?
+                .into_inner()
+                .orders
+                .into_iter()
+                .map(|answer| (answer.order_id, answer.outcome));
+            outcomes.extend(per_order(
+                chunk,
+                answered,
+                "orders",
+                |outcome| match outcome {
+                    masked_order::Outcome::Masked(masked) => CompanyId::parse(&masked.company_id)
+                        .map(|company_id| Masked {
+                            company_id,
+                            workers: masked.workers_total,
+                        })
+                        .map_err(|_| {
+                            RedactionError::Corrupt(
+                                "orders answered with an invalid company id".to_owned(),
+                            )
+                        }),
+                    masked_order::Outcome::Refused(refusal) => {
+                        Err(match MaskRefusal::try_from(refusal) {
+                            Ok(MaskRefusal::NotFound) => RedactionError::UnknownOrder,
+                            Ok(MaskRefusal::NotDecided) => RedactionError::NotDecided,
+                            _ => RedactionError::Corrupt(format!(
+                                "orders refused to mask for reason {refusal}"
+                            )),
+                        })
+                    }
+                },
+            ));
+        }
+        Ok(outcomes)
+    }
+
+    /// Asks media to destroy the orders' documents, `AT_ONCE` per call.
+    async fn purge(&self, order_ids: &[OrderId]) -> Result<Outcomes<Purged>, RedactionError> {
+        let mut outcomes = Vec::with_capacity(order_ids.len());
+        for chunk in order_ids.chunks(AT_ONCE) {
+            let answered = self
+                .media
+                .clone()
+                .purge_order_media(PurgeOrderMediaRequest {
+                    order_ids: chunk.iter().map(ToString::to_string).collect(),
+                })
+                .await
+                .map_err(|status| RedactionError::from_call("media", status))?
+                .into_inner()
+                .orders
+                .into_iter()
+                .map(|answer| (answer.order_id, answer.outcome));
+            outcomes.extend(per_order(
+                chunk,
+                answered,
+                "media",
+                |outcome| match outcome {
+                    purged_order::Outcome::Purged(purged) => Ok(Purged {
+                        objects_deleted: purged.total_objects_deleted,
+                        keys_destroyed: purged.total_keys_destroyed,
+                    }),
+                    purged_order::Outcome::Refused(refusal) => {
+                        Err(match PurgeRefusal::try_from(refusal) {
+                            Ok(PurgeRefusal::NotFound) => RedactionError::UnknownOrder,
+                            Ok(PurgeRefusal::NotDecided) => RedactionError::NotDecided,
+                            Ok(PurgeRefusal::ObjectsRemaining) => RedactionError::ObjectsRemaining,
+                            _ => RedactionError::Corrupt(format!(
+                                "media refused to purge for reason {refusal}"
+                            )),
+                        })
+                    }
+                },
+            ));
+        }
+        Ok(outcomes)
     }
 
     /// Re-drives what fell through: redactions that started but never
@@ -202,17 +361,17 @@ impl Redactor {
         let cutoff = now - chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
         let deadline_cutoff =
             now - chrono::Duration::from_std(self.print_deadline).unwrap_or(chrono::Duration::MAX);
-        let mut candidates: Vec<(OrderId, Option<CompanyId>, Trigger)> = self
+        let mut candidates: HashMap<OrderId, (Option<CompanyId>, Trigger)> = self
             .store
             .unfinished(cutoff)
             .await?
             .into_iter()
-            .map(|(order_id, company_id)| (order_id, company_id, Trigger::Reconciler))
+            .map(|(order_id, company_id)| (order_id, (company_id, Trigger::Reconciler)))
             .collect();
         for (order_id, company_id) in self.store.past_print_deadline(deadline_cutoff).await? {
-            if !candidates.iter().any(|(id, ..)| *id == order_id) {
-                candidates.push((order_id, company_id, Trigger::Deadline));
-            }
+            candidates
+                .entry(order_id)
+                .or_insert((company_id, Trigger::Deadline));
         }
         let awaiting = self
             .orders
@@ -225,6 +384,11 @@ impl Redactor {
             .map_err(|status| RedactionError::from_call("orders", status))?
             .into_inner()
             .orders;
+        let listed: Vec<OrderId> = awaiting
+            .iter()
+            .filter_map(|order| OrderId::parse(&order.order_id).ok())
+            .collect();
+        let handed_over = self.store.handed_over(&listed).await?;
         for order in awaiting {
             let (Ok(order_id), company_id) = (
                 OrderId::parse(&order.order_id),
@@ -232,11 +396,11 @@ impl Redactor {
             ) else {
                 continue;
             };
-            if candidates.iter().any(|(id, ..)| *id == order_id) {
+            if candidates.contains_key(&order_id) {
                 continue;
             }
             let trigger = if order.status != OrderStatus::Approved as i32
-                || self.store.handed_over(order_id).await?
+                || handed_over.contains(&order_id)
             {
                 Trigger::Reconciler
             } else {
@@ -251,14 +415,40 @@ impl Redactor {
                 }
                 Trigger::Deadline
             };
-            candidates.push((order_id, company_id, trigger));
+            candidates.insert(order_id, (company_id, trigger));
         }
         let mut redacted = 0;
-        for (order_id, company_id, trigger) in candidates {
-            match self.redact(order_id, company_id, trigger).await {
-                Ok(_) => redacted += 1,
+        for trigger in [Trigger::Reconciler, Trigger::Deadline] {
+            let orders: Vec<OrderRef> = candidates
+                .iter()
+                .filter(|(_, (_, of))| *of == trigger)
+                .map(|(order_id, (company_id, _))| (*order_id, *company_id))
+                .collect();
+            if orders.is_empty() {
+                continue;
+            }
+            let outcomes = match self.redact(&orders, trigger).await {
+                Ok(outcomes) => outcomes,
+                // Perhaps for one order's sake: each on its own, so the
+                // others are not held up.
                 Err(error) => {
-                    tracing::warn!(%order_id, %error, "reconciler could not redact an order")
+                    tracing::warn!(%error, orders = orders.len(), "reconciler batch failed; redacting its orders one by one");
+                    let mut outcomes = Vec::with_capacity(orders.len());
+                    for (order_id, company_id) in orders {
+                        outcomes.push((
+                            order_id,
+                            self.redact_one(order_id, company_id, trigger).await,
+                        ));
+                    }
+                    outcomes
+                }
+            };
+            for (order_id, outcome) in outcomes {
+                match outcome {
+                    Ok(_) => redacted += 1,
+                    Err(error) => {
+                        tracing::warn!(%order_id, %error, "reconciler could not redact an order")
+                    }
                 }
             }
         }
@@ -284,4 +474,55 @@ impl Redactor {
             }
         }
     }
+}
+
+/// What a batch call to `service` answered for each order of `chunk`, in
+/// order, read by `read`; an order it left out is an error.
+fn per_order<A, T>(
+    chunk: &[OrderId],
+    answered: impl Iterator<Item = (String, Option<A>)>,
+    service: &str,
+    read: impl Fn(A) -> Result<T, RedactionError>,
+) -> Outcomes<T> {
+    let mut answers: HashMap<String, Option<A>> = answered.collect();
+    chunk
+        .iter()
+        .map(|order_id| {
+            let outcome = match answers.remove(&order_id.to_string()).flatten() {
+                Some(answer) => read(answer),
+                None => Err(RedactionError::Corrupt(format!(
+                    "{service} did not answer for an order"
+                ))),
+            };
+            (*order_id, outcome)
+        })
+        .collect()
+}
+
+/// Outcomes keyed by order, in the order of `ids`; an order without one
+/// gets `missing`'s.
+fn in_order<T>(
+    ids: &[OrderId],
+    mut outcomes: HashMap<OrderId, Result<T, RedactionError>>,
+    missing: impl Fn(OrderId) -> Result<T, RedactionError>,
+) -> Outcomes<T> {
+    ids.iter()
+        .map(|order_id| {
+            let outcome = outcomes
+                .remove(order_id)
+                .unwrap_or_else(|| missing(*order_id));
+            (*order_id, outcome)
+        })
+        .collect()
+}
+
+/// Each order once, the first time it is named (events may name an order
+/// twice).
+fn distinct(orders: &[OrderRef]) -> Vec<OrderRef> {
+    let mut seen = std::collections::HashSet::new();
+    orders
+        .iter()
+        .filter(|(order_id, _)| seen.insert(*order_id))
+        .copied()
+        .collect()
 }

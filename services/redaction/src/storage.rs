@@ -1,5 +1,7 @@
 //! Redaction receipts, and the record of redactions under way.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use hms_domain::{CompanyId, OrderId};
 use hms_proto::events::v1::OrderRedacted;
@@ -59,156 +61,229 @@ impl RedactionRow {
     }
 }
 
+/// A finished redaction, to turn into a receipt.
+#[derive(Debug, Clone, Copy)]
+pub struct Completion {
+    pub order_id: OrderId,
+    pub company_id: CompanyId,
+    pub removed: Removed,
+}
+
+fn uuids(order_ids: &[OrderId]) -> Vec<Uuid> {
+    order_ids
+        .iter()
+        .map(|order_id| order_id.as_uuid())
+        .collect()
+}
+
+/// Order and company ids as two arrays, for `unnest`.
+fn columns(orders: &[(OrderId, Option<CompanyId>)]) -> (Vec<Uuid>, Vec<Option<Uuid>>) {
+    orders
+        .iter()
+        .map(|(order_id, company_id)| (order_id.as_uuid(), company_id.map(|id| id.as_uuid())))
+        .unzip()
+}
+
 impl Store {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
     }
 
-    pub async fn receipt(&self, order_id: OrderId) -> Result<Option<Receipt>, RedactionError> {
-        let row: Option<RedactionRow> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM redactions WHERE order_id = $1"
+    /// The receipts of those of `order_ids` that are redacted.
+    pub async fn receipts(
+        &self,
+        order_ids: &[OrderId],
+    ) -> Result<HashMap<OrderId, Receipt>, RedactionError> {
+        let rows: Vec<RedactionRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM redactions WHERE order_id = ANY($1) AND completed_at IS NOT NULL"
         ))
-        .bind(order_id.as_uuid())
-        .fetch_optional(&self.pool)
+        .bind(uuids(order_ids))
+        .fetch_all(&self.pool)
         .await?;
-        match row {
-            Some(row) => row.receipt(),
-            None => Ok(None),
+        let mut receipts = HashMap::with_capacity(rows.len());
+        for row in rows {
+            if let Some(receipt) = row.receipt()? {
+                receipts.insert(receipt.order_id, receipt);
+            }
         }
+        Ok(receipts)
     }
 
-    /// Records that a redaction starts (again), before anything is removed.
+    /// Records that redactions start (again), before anything is removed.
     pub async fn begin(
         &self,
-        order_id: OrderId,
-        company_id: Option<CompanyId>,
+        orders: &[(OrderId, Option<CompanyId>)],
         trigger: Trigger,
     ) -> Result<(), RedactionError> {
+        let (order_ids, company_ids) = columns(orders);
         sqlx::query(
-            "INSERT INTO redactions (order_id, company_id, trigger, attempts) VALUES ($1, $2, $3, 1) \
+            "INSERT INTO redactions (order_id, company_id, trigger, attempts) \
+             SELECT order_id, company_id, $3, 1 FROM unnest($1::uuid[], $2::uuid[]) AS o(order_id, company_id) \
+             ORDER BY order_id \
              ON CONFLICT (order_id) DO UPDATE SET attempts = redactions.attempts + 1, \
              company_id = COALESCE(redactions.company_id, EXCLUDED.company_id)",
         )
-        .bind(order_id.as_uuid())
-        .bind(company_id.map(|id| id.as_uuid()))
+        .bind(order_ids)
+        .bind(company_ids)
         .bind(trigger.as_str())
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// Forgets an attempt that removed nothing.
-    pub async fn abandon(&self, order_id: OrderId) -> Result<(), RedactionError> {
-        sqlx::query("DELETE FROM redactions WHERE order_id = $1 AND completed_at IS NULL")
-            .bind(order_id.as_uuid())
+    /// Forgets attempts that removed nothing.
+    pub async fn abandon(&self, order_ids: &[OrderId]) -> Result<(), RedactionError> {
+        if order_ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query("DELETE FROM redactions WHERE order_id = ANY($1) AND completed_at IS NULL")
+            .bind(uuids(order_ids))
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
-    pub async fn failed(&self, order_id: OrderId, error: &str) -> Result<(), RedactionError> {
+    pub async fn failed(&self, order_ids: &[OrderId], error: &str) -> Result<(), RedactionError> {
         sqlx::query(
-            "UPDATE redactions SET last_error = $2 WHERE order_id = $1 AND completed_at IS NULL",
+            "UPDATE redactions SET last_error = $2 WHERE order_id = ANY($1) AND completed_at IS NULL",
         )
-        .bind(order_id.as_uuid())
+        .bind(uuids(order_ids))
         .bind(error)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// Turns the record into a receipt and announces it, once: a second
-    /// completion finds the receipt and publishes nothing.
+    /// Turns the records into receipts and announces them, each once: a
+    /// second completion finds the receipt and publishes nothing.
     pub async fn complete(
         &self,
-        order_id: OrderId,
-        company_id: CompanyId,
-        removed: Removed,
-    ) -> Result<Receipt, RedactionError> {
-        let mut tx = self.pool.begin().await?;
-        let completed: Option<RedactionRow> = sqlx::query_as(&format!(
-            "UPDATE redactions SET completed_at = now(), company_id = $2, workers_masked = $3, \
-             objects_deleted = $4, keys_destroyed = $5, last_error = NULL \
-             WHERE order_id = $1 AND completed_at IS NULL RETURNING {COLUMNS}"
-        ))
-        .bind(order_id.as_uuid())
-        .bind(company_id.as_uuid())
-        .bind(removed.workers_masked as i32)
-        .bind(removed.objects_deleted as i32)
-        .bind(removed.keys_destroyed as i32)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = completed else {
-            drop(tx);
-            return self
-                .receipt(order_id)
-                .await?
-                .ok_or(RedactionError::NoReceipt);
+        completions: &[Completion],
+    ) -> Result<Vec<Receipt>, RedactionError> {
+        if completions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let order_ids: Vec<Uuid> = completions
+            .iter()
+            .map(|done| done.order_id.as_uuid())
+            .collect();
+        let company_ids: Vec<Uuid> = completions
+            .iter()
+            .map(|done| done.company_id.as_uuid())
+            .collect();
+        let count = |of: fn(&Removed) -> u32| -> Vec<i32> {
+            completions
+                .iter()
+                .map(|done| i32::try_from(of(&done.removed)).unwrap_or(i32::MAX))
+                .collect()
         };
-        let receipt = row
-            .receipt()?
-            .ok_or_else(|| RedactionError::Corrupt(format!("receipt of order {order_id}")))?;
-        hms_events::enqueue(
-            &mut tx,
-            &OrderRedacted {
-                order_id: order_id.to_string(),
-                company_id: company_id.to_string(),
-                workers_masked: removed.workers_masked,
-                objects_deleted: removed.objects_deleted,
-                keys_destroyed: removed.keys_destroyed,
-                occurred_at: Some(timestamp(receipt.completed_at)),
-            },
-        )
+        let mut tx = self.pool.begin().await?;
+        let completed: Vec<RedactionRow> = sqlx::query_as(&format!(
+            "UPDATE redactions r SET completed_at = now(), company_id = d.company_id, \
+             workers_masked = d.workers, objects_deleted = d.objects, keys_destroyed = d.keys, last_error = NULL \
+             FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::int[], $5::int[]) \
+             AS d(order_id, company_id, workers, objects, keys) \
+             WHERE r.order_id = d.order_id AND r.completed_at IS NULL RETURNING {}",
+            COLUMNS
+                .split(", ")
+                .map(|column| format!("r.{column}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .bind(&order_ids)
+        .bind(&company_ids)
+        .bind(count(|removed| removed.workers_masked))
+        .bind(count(|removed| removed.objects_deleted))
+        .bind(count(|removed| removed.keys_destroyed))
+        .fetch_all(&mut *tx)
         .await?;
+        let mut receipts = Vec::with_capacity(completions.len());
+        for row in completed {
+            let order_id = row.order_id;
+            let receipt = row
+                .receipt()?
+                .ok_or_else(|| RedactionError::Corrupt(format!("receipt of order {order_id}")))?;
+            hms_events::enqueue(
+                &mut tx,
+                &OrderRedacted {
+                    order_id: receipt.order_id.to_string(),
+                    company_id: receipt.company_id.to_string(),
+                    workers_masked: receipt.removed.workers_masked,
+                    objects_deleted: receipt.removed.objects_deleted,
+                    keys_destroyed: receipt.removed.keys_destroyed,
+                    occurred_at: Some(timestamp(receipt.completed_at)),
+                },
+            )
+            .await?;
+            receipts.push(receipt);
+        }
         tx.commit().await?;
-        Ok(receipt)
+        if receipts.len() < completions.len() {
+            // Completed meanwhile by another attempt: their receipts stand.
+            let done: Vec<OrderId> = receipts.iter().map(|receipt| receipt.order_id).collect();
+            let others: Vec<OrderId> = completions
+                .iter()
+                .map(|completion| completion.order_id)
+                .filter(|order_id| !done.contains(order_id))
+                .collect();
+            let found = self.receipts(&others).await?;
+            if found.len() < others.len() {
+                return Err(RedactionError::NoReceipt);
+            }
+            receipts.extend(found.into_values());
+        }
+        Ok(receipts)
     }
 
-    /// Records that the card producer has an order's print material.
-    pub async fn record_handover(
+    /// Records that the card producer has orders' print material.
+    pub async fn record_handovers(
         &self,
-        order_id: OrderId,
-        company_id: Option<CompanyId>,
+        orders: &[(OrderId, Option<CompanyId>)],
     ) -> Result<(), RedactionError> {
+        let (order_ids, company_ids) = columns(orders);
         sqlx::query(
-            "INSERT INTO handovers (order_id, company_id) VALUES ($1, $2) \
-             ON CONFLICT (order_id) DO NOTHING",
+            "INSERT INTO handovers (order_id, company_id) \
+             SELECT * FROM unnest($1::uuid[], $2::uuid[]) ON CONFLICT (order_id) DO NOTHING",
         )
-        .bind(order_id.as_uuid())
-        .bind(company_id.map(|id| id.as_uuid()))
+        .bind(order_ids)
+        .bind(company_ids)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// Records that an approved order's documents wait for the handover.
+    /// Records that approved orders' documents wait for the handover.
     pub async fn await_print(
         &self,
-        order_id: OrderId,
-        company_id: Option<CompanyId>,
+        orders: &[(OrderId, Option<CompanyId>)],
     ) -> Result<(), RedactionError> {
+        let (order_ids, company_ids) = columns(orders);
         sqlx::query(
-            "INSERT INTO awaiting_print (order_id, company_id) VALUES ($1, $2) \
-             ON CONFLICT (order_id) DO NOTHING",
+            "INSERT INTO awaiting_print (order_id, company_id) \
+             SELECT * FROM unnest($1::uuid[], $2::uuid[]) ON CONFLICT (order_id) DO NOTHING",
         )
-        .bind(order_id.as_uuid())
-        .bind(company_id.map(|id| id.as_uuid()))
+        .bind(order_ids)
+        .bind(company_ids)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// When an approved order began waiting for its print handover.
+    /// When approved orders began waiting for their print handover.
     pub async fn approved_at(
         &self,
-        order_id: OrderId,
-    ) -> Result<Option<DateTime<Utc>>, RedactionError> {
-        Ok(
-            sqlx::query_scalar("SELECT approved_at FROM awaiting_print WHERE order_id = $1")
-                .bind(order_id.as_uuid())
-                .fetch_optional(&self.pool)
-                .await?,
+        order_ids: &[OrderId],
+    ) -> Result<HashMap<OrderId, DateTime<Utc>>, RedactionError> {
+        let rows: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT order_id, approved_at FROM awaiting_print WHERE order_id = ANY($1)",
         )
+        .bind(uuids(order_ids))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(order_id, at)| (OrderId::from_uuid(order_id), at))
+            .collect())
     }
 
     /// Approved orders that waited for their handover since before
@@ -232,14 +307,17 @@ impl Store {
             .collect())
     }
 
-    /// Whether the card producer has the order's print material.
-    pub async fn handed_over(&self, order_id: OrderId) -> Result<bool, RedactionError> {
-        Ok(
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM handovers WHERE order_id = $1)")
-                .bind(order_id.as_uuid())
-                .fetch_one(&self.pool)
-                .await?,
-        )
+    /// Those of `order_ids` whose print material the card producer has.
+    pub async fn handed_over(
+        &self,
+        order_ids: &[OrderId],
+    ) -> Result<HashSet<OrderId>, RedactionError> {
+        let rows: Vec<Uuid> =
+            sqlx::query_scalar("SELECT order_id FROM handovers WHERE order_id = ANY($1)")
+                .bind(uuids(order_ids))
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(OrderId::from_uuid).collect())
     }
 
     /// Redactions started before `before` that never completed.

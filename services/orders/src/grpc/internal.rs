@@ -1,13 +1,16 @@
 use hms_domain::{OrderId, WorkerId};
-use hms_grpc::status::{missing_field, parse_id};
+use hms_grpc::status::{missing_field, parse_id, parse_ids};
 use hms_proto::orders::v1 as pb;
 use hms_proto::time::{from_timestamp, timestamp};
 use tonic::{Request, Response, Status};
 
 use crate::authz::{Action, authorize};
 use crate::domain::OrderStatus;
-use crate::storage::Store;
+use crate::storage::{MaskOutcome, Store};
 use hms_proto::ProtoEnum;
+
+/// The most orders one `GetOrderStates` or `MaskNationalIds` call names.
+const AT_ONCE: usize = 500;
 
 pub struct OrderInternalApi {
     store: Store,
@@ -36,17 +39,30 @@ impl pb::order_internal_service_server::OrderInternalService for OrderInternalAp
         }))
     }
 
-    async fn get_order_state(
+    async fn get_order_states(
         &self,
-        request: Request<pb::GetOrderStateRequest>,
-    ) -> Result<Response<pb::GetOrderStateResponse>, Status> {
+        request: Request<pb::GetOrderStatesRequest>,
+    ) -> Result<Response<pb::GetOrderStatesResponse>, Status> {
         authorize(&hms_grpc::caller(&request), Action::ReadOrderState)?;
-        let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
-        let (company_id, status) = self.store.state(order_id).await?;
-        Ok(Response::new(pb::GetOrderStateResponse {
-            company_id: company_id.to_string(),
-            status: status.to_i32(),
-        }))
+        let order_ids = parse_ids(
+            "order_ids",
+            &request.get_ref().order_ids,
+            AT_ONCE,
+            OrderId::parse,
+        )?;
+        let mut states = self.store.states(&order_ids).await?;
+        let orders = order_ids
+            .into_iter()
+            .filter_map(|order_id| {
+                let (company_id, status) = states.remove(&order_id)?;
+                Some(pb::OrderState {
+                    order_id: order_id.to_string(),
+                    company_id: company_id.to_string(),
+                    status: status.to_i32(),
+                })
+            })
+            .collect();
+        Ok(Response::new(pb::GetOrderStatesResponse { orders }))
     }
 
     async fn mask_national_ids(
@@ -54,14 +70,36 @@ impl pb::order_internal_service_server::OrderInternalService for OrderInternalAp
         request: Request<pb::MaskNationalIdsRequest>,
     ) -> Result<Response<pb::MaskNationalIdsResponse>, Status> {
         authorize(&hms_grpc::caller(&request), Action::MaskNationalIds)?;
-        let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
-        let masked = self.store.mask_national_ids(order_id).await?;
-        Ok(Response::new(pb::MaskNationalIdsResponse {
-            company_id: masked.company_id.to_string(),
-            workers_masked: masked.workers_masked,
-            workers_total: masked.workers_total,
-            masked_at: Some(timestamp(masked.masked_at)),
-        }))
+        let order_ids = parse_ids(
+            "order_ids",
+            &request.get_ref().order_ids,
+            AT_ONCE,
+            OrderId::parse,
+        )?;
+        let outcomes = self.store.mask_national_ids(&order_ids).await?;
+        let orders = outcomes
+            .into_iter()
+            .map(|(order_id, outcome)| pb::MaskedOrder {
+                order_id: order_id.to_string(),
+                outcome: Some(match outcome {
+                    MaskOutcome::Masked(masked) => {
+                        pb::masked_order::Outcome::Masked(pb::MaskedNationalIds {
+                            company_id: masked.company_id.to_string(),
+                            workers_masked: masked.workers_masked,
+                            workers_total: masked.workers_total,
+                            masked_at: Some(timestamp(masked.masked_at)),
+                        })
+                    }
+                    MaskOutcome::NotFound => {
+                        pb::masked_order::Outcome::Refused(pb::MaskRefusal::NotFound as i32)
+                    }
+                    MaskOutcome::NotDecided => {
+                        pb::masked_order::Outcome::Refused(pb::MaskRefusal::NotDecided as i32)
+                    }
+                }),
+            })
+            .collect();
+        Ok(Response::new(pb::MaskNationalIdsResponse { orders }))
     }
 
     async fn list_orders_awaiting_redaction(
