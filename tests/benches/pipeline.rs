@@ -9,13 +9,14 @@
 //!    documents each) approved as fast as the back office's API takes
 //!    them; orders redacted per second, from the first approval to the
 //!    last receipt, and the ratio to the floor.
-//! 3. **Steady**: orders approved at `RATE` a second; the latency from
-//!    approval to receipt.
+//! 3. **Steady**: orders approved at each of `RATES` a second; the latency
+//!    from approval to receipt.
 //! 4. **Backlog**: `BACKLOG` orders approved and handed to the card
 //!    producer while redaction is down, as after an outage; how fast they
 //!    are redacted once it is back, from its start to the last receipt.
 //!
-//! The steady run's distribution is drawn into `target/pipeline-latency.svg`.
+//! Each steady run's distribution is drawn into
+//! `target/pipeline-latency-<rate>.svg`.
 //!
 //! Times come from the services' own records (the order's `decided_at`,
 //! the receipt's `completed_at`), on this machine's clock. Every order is
@@ -35,10 +36,18 @@ use common::{System, approve, started, submitted_order, times};
 
 const BURST: usize = 300;
 const BACKLOG: usize = 1_000;
-const RATE: u32 = 50;
+/// The steady runs' approvals per second: a quiet day, and the target.
+const RATES: [u32; 2] = [50, 200];
 const STEADY_FOR: Duration = Duration::from_secs(4);
 const FLOOR_CLIENTS: usize = 8;
 const FLOOR_FOR: Duration = Duration::from_secs(5);
+/// Settings taken from the bench's own environment, to compare.
+const KNOBS: [&str; 4] = [
+    "HMS_EVENT_CONCURRENCY",
+    "HMS_EVENT_BATCH_SIZE",
+    "HMS_PRINT_CONCURRENCY",
+    "HMS_DATABASE_MAX_CONNECTIONS",
+];
 /// Orders prepared, and approvals sent, at once.
 const IN_FLIGHT: usize = 8;
 
@@ -47,10 +56,18 @@ async fn main() {
     let mut env = TestEnv::new();
     // `HMS_EVENT_CONCURRENCY=1` shows the pipeline as it was: one event
     // at a time per consumer; `HMS_EVENT_BATCH_SIZE=1` without batches.
-    let concurrency = std::env::var("HMS_EVENT_CONCURRENCY").unwrap_or_else(|_| "8".to_owned());
-    env.set("HMS_EVENT_CONCURRENCY", &concurrency);
-    let batch_size = std::env::var("HMS_EVENT_BATCH_SIZE").unwrap_or_else(|_| "100".to_owned());
-    env.set("HMS_EVENT_BATCH_SIZE", &batch_size);
+    let mut settings = Vec::new();
+    for knob in KNOBS {
+        if let Ok(value) = std::env::var(knob) {
+            env.set(knob, &value);
+            settings.push(format!("{knob}={value}"));
+        }
+    }
+    let settings = if settings.is_empty() {
+        "default settings".to_owned()
+    } else {
+        settings.join(", ")
+    };
     let System {
         http,
         api,
@@ -59,21 +76,20 @@ async fn main() {
         company_id,
     } = started(&mut env).await;
 
-    let steady_count = (RATE * u32::try_from(STEADY_FOR.as_secs()).unwrap_or(1)) as usize;
+    let steady_total: usize = RATES.into_iter().map(steady_count).sum();
     let prepared_at = Instant::now();
-    let orders: Vec<String> = futures::stream::iter(0..BURST + steady_count + BACKLOG)
+    let orders: Vec<String> = futures::stream::iter(0..BURST + steady_total + BACKLOG)
         .map(|n| submitted_order(&http, &api, &kari, &company_id, n))
         .buffer_unordered(IN_FLIGHT)
         .collect()
         .await;
     println!(
-        "pipeline (HMS_EVENT_CONCURRENCY={concurrency}, HMS_EVENT_BATCH_SIZE={batch_size}): {} \
-         orders of one worker and three documents prepared in {:.1?}",
+        "pipeline ({settings}): {} orders of one worker and three documents prepared in {:.1?}",
         orders.len(),
         prepared_at.elapsed()
     );
     let (burst, rest) = orders.split_at(BURST);
-    let (steady, backlog) = rest.split_at(steady_count);
+    let (steady, backlog) = rest.split_at(steady_total);
 
     let floor = database_floor().await;
     println!(
@@ -107,17 +123,49 @@ async fn main() {
     );
     stages(&env, &orders_of(burst), *first).await;
 
-    // Steady rate, once the burst's emails are out: they would otherwise
-    // share the two cores with the orders measured.
-    quiet(&env).await;
+    let mut unapproved = steady;
+    for rate in RATES {
+        let (these, rest) = unapproved.split_at(steady_count(rate));
+        unapproved = rest;
+        steady_run(&env, &http, &api, &siri, these, rate).await;
+    }
+
+    drain(&mut env, &http, &api, &siri, backlog).await;
+
+    verify_forgotten(&env, &orders_of(&orders)).await;
+    println!("every order: numbers masked, documents destroyed, one receipt");
+}
+
+/// How many orders a steady run at `rate` approvals/s takes.
+fn steady_count(rate: u32) -> usize {
+    (rate * u32::try_from(STEADY_FOR.as_secs()).unwrap_or(1)) as usize
+}
+
+/// Approves `orders` at `rate` a second, once the emails of what came
+/// before are out (they would otherwise share the two cores with the
+/// orders measured); prints the latency from approval to receipt and
+/// draws its distribution.
+async fn steady_run(
+    env: &TestEnv,
+    http: &reqwest::Client,
+    api: &str,
+    siri: &str,
+    orders: &[String],
+    rate: u32,
+) {
+    quiet(env).await;
     let started = Instant::now();
-    let every = Duration::from_secs(1) / RATE;
-    let approvals: Vec<_> = steady
+    let every = Duration::from_secs(1) / rate;
+    let approvals: Vec<_> = orders
         .iter()
         .enumerate()
         .map(|(n, order_id)| {
-            let (http, api, siri, order_id) =
-                (http.clone(), api.clone(), siri.clone(), order_id.clone());
+            let (http, api, siri, order_id) = (
+                http.clone(),
+                api.to_owned(),
+                siri.to_owned(),
+                order_id.clone(),
+            );
             let at = started + every * u32::try_from(n).unwrap_or(0);
             tokio::spawn(async move {
                 tokio::time::sleep_until(at.into()).await;
@@ -128,18 +176,18 @@ async fn main() {
     for approval in approvals {
         approval.await.expect("an approval");
     }
-    let steady_times = redacted(&env, orders_of(steady), Duration::from_secs(120)).await;
+    let times = redacted(env, orders_of(orders), Duration::from_secs(300)).await;
     let elapsed = started.elapsed();
-    if let Some(first) = steady_times.iter().map(|(approved, _)| approved).min() {
-        stages(&env, &orders_of(steady), *first).await;
+    if let Some(first) = times.iter().map(|(approved, _)| approved).min() {
+        stages(env, &orders_of(orders), *first).await;
     }
-    let samples: Vec<Duration> = steady_times
+    let samples: Vec<Duration> = times
         .iter()
         .map(|(approved, receipt)| (*receipt - *approved).to_std().unwrap_or_default())
         .collect();
     let figures = Latencies::of(samples.clone(), elapsed);
     println!(
-        "steady {RATE} approvals/s for {} s: approval → receipt p50 {:.1?}, p90 {:.1?}, \
+        "steady {rate} approvals/s for {} s: approval → receipt p50 {:.1?}, p90 {:.1?}, \
          p99 {:.1?}, max {:.1?}",
         STEADY_FOR.as_secs(),
         figures.p50,
@@ -147,15 +195,10 @@ async fn main() {
         figures.p99,
         figures.max
     );
-    match plot_latencies(samples, &figures) {
+    match plot_latencies(samples, &figures, rate) {
         Ok(path) => println!("latency distribution: {}", path.display()),
         Err(error) => println!("latency distribution not drawn: {error}"),
     }
-
-    drain(&mut env, &http, &api, &siri, backlog).await;
-
-    verify_forgotten(&env, &orders_of(&orders)).await;
-    println!("every order: numbers masked, documents destroyed, one receipt");
 }
 
 /// Approves `backlog` while redaction is down and waits until the card
@@ -219,18 +262,19 @@ async fn drain(
     );
 }
 
-/// Draws the steady run's latencies as a distribution (the share of
-/// orders redacted within each time) into `target/pipeline-latency.svg`.
+/// Draws a steady run's latencies as a distribution (the share of orders
+/// redacted within each time) into `target/pipeline-latency-<rate>.svg`.
 fn plot_latencies(
     mut samples: Vec<Duration>,
     figures: &Latencies,
+    rate: u32,
 ) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .join("target")
-        .join("pipeline-latency.svg");
+        .join(format!("pipeline-latency-{rate}.svg"));
     samples.sort_unstable();
-    draw(&path, &samples, figures)?;
+    draw(&path, &samples, figures, rate)?;
     Ok(path)
 }
 
@@ -242,6 +286,7 @@ fn draw(
     path: &std::path::Path,
     samples: &[Duration],
     figures: &Latencies,
+    rate: u32,
 ) -> Result<(), Box<dyn std::error::Error>> {
     use plotters::prelude::*;
     let most = millis(figures.max).max(1.0) * 1.05;
@@ -250,7 +295,7 @@ fn draw(
     let mut chart = ChartBuilder::on(&root)
         .caption(
             format!(
-                "Approval → receipt at {RATE} approvals/s: p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+                "Approval → receipt at {rate} approvals/s: p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
                 millis(figures.p50),
                 millis(figures.p90),
                 millis(figures.p99),

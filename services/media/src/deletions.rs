@@ -33,9 +33,11 @@ pub async fn delete_pending(
     let mut outcome: HashMap<Uuid, Deleted> = HashMap::new();
     let mut refused: HashSet<String> = HashSet::new();
     loop {
-        let pending: Vec<PendingDeletion> = store
-            .pending_deletions(orders, ROUND + refused.len() as i64)
-            .await?
+        let limit = ROUND + refused.len() as i64;
+        let queued = store.pending_deletions(orders, limit).await?;
+        // Fewer than asked for: this round sees every queued object.
+        let last_round = (queued.len() as i64) < limit;
+        let pending: Vec<PendingDeletion> = queued
             .into_iter()
             .filter(|pending| !refused.contains(&pending.object_path))
             .collect();
@@ -74,6 +76,9 @@ pub async fn delete_pending(
             return Ok(outcome);
         }
         store.deletions_done(&done).await?;
+        if last_round {
+            return Ok(outcome);
+        }
     }
 }
 

@@ -23,8 +23,10 @@ pub struct System {
 /// warnings only, beyond what the caller set) and registers and approves
 /// the company.
 pub async fn started(env: &mut TestEnv) -> System {
-    // The services' own pool size, not the tests' small pools.
-    env.set("HMS_DATABASE_MAX_CONNECTIONS", "10");
+    // The services' own pool size, not the tests' small ones (unless the
+    // bench was told another).
+    let pool = std::env::var("HMS_DATABASE_MAX_CONNECTIONS").unwrap_or_else(|_| "10".to_owned());
+    env.set("HMS_DATABASE_MAX_CONNECTIONS", &pool);
     env.set("HMS_LOG_FILTER", "warn");
     env.start_all().await;
     let _ = rustls::crypto::ring::default_provider().install_default();
