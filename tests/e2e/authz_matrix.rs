@@ -215,6 +215,13 @@ fn matrix() -> Vec<(&'static str, Expect)> {
         ("hms.orders.v1.OrderService/SubmitOrder", Each(ORDER)),
         ("hms.orders.v1.OrderService/ApproveOrder", Each(BACK_OFFICE)),
         ("hms.orders.v1.OrderService/RejectOrder", Each(BACK_OFFICE)),
+        // Both on the decided order: past authorization, refused on the
+        // merits, so nothing changes for the rows after them.
+        ("hms.orders.v1.OrderService/RemoveWorker", Each(ORDER)),
+        (
+            "hms.orders.v1.OrderService/ReturnOrderForCorrection",
+            Each(BACK_OFFICE),
+        ),
         (
             "hms.orders.v1.OrderInternalService/ResolveUploadTarget",
             Each(INTERNAL),
@@ -315,8 +322,9 @@ struct Fixtures {
     draft: String,
     worker: String,
     document: String,
-    /// An approved, redacted order.
+    /// An approved, redacted order, and its worker.
     decided: String,
+    decided_worker: String,
     /// The number of the card issued for the decided order.
     card: String,
     /// The supplier HMS LEVERANDØREN's grant of `cards:order`.
@@ -335,6 +343,7 @@ impl Fixtures {
             worker: id(),
             document: id(),
             decided: id(),
+            decided_worker: id(),
             card: hms_domain::CardNumber::from_body(rand::random_range(100_000_000..1_000_000_000))
                 .to_string(),
             supplier_grant: id(),
@@ -540,6 +549,26 @@ async fn call(rpc: &str, caller: &PersonClients, fx: &Fixtures) -> Result<(), St
             .reject_order(orders::RejectOrderRequest {
                 order_id,
                 reason: "Mangler signatur".to_owned(),
+            })
+            .await
+            .map(drop),
+        "hms.orders.v1.OrderService/RemoveWorker" => c
+            .orders
+            .remove_worker(orders::RemoveWorkerRequest {
+                order_id: fx.decided.clone(),
+                worker_id: fx.decided_worker.clone(),
+            })
+            .await
+            .map(drop),
+        "hms.orders.v1.OrderService/ReturnOrderForCorrection" => c
+            .orders
+            .return_order_for_correction(orders::ReturnOrderForCorrectionRequest {
+                order_id: fx.decided.clone(),
+                rejections: vec![orders::DocumentRejection {
+                    document_id: fx.document.clone(),
+                    reason: orders::DocumentRejectionReason::PhotoUnclear as i32,
+                    note: String::new(),
+                }],
             })
             .await
             .map(drop),
@@ -883,6 +912,7 @@ async fn scene(env: &TestEnv) -> (Fixtures, Vec<PersonClients>) {
         draft: draft.order_id,
         worker,
         document,
+        decided_worker: decided.workers[0].worker_id.clone(),
         decided: decided.order_id,
         card,
         supplier_grant,

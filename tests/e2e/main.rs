@@ -7,6 +7,7 @@ mod common;
 mod authz_matrix;
 mod bad_input;
 mod cards;
+mod correction;
 mod delegation;
 mod delivery;
 mod docs;

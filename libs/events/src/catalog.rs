@@ -95,6 +95,8 @@ events! {
     OrderSubmitted => Orders, "order_submitted";
     OrderApproved => Orders, "order_approved";
     OrderRejected => Orders, "order_rejected";
+    OrderReturnedForCorrection => Orders, "order_returned_for_correction";
+    WorkerRemoved => Orders, "worker_removed";
     OrderRedacted => Redaction, "order_redacted";
     CardIssued => Cards, "card_issued";
     CardBlocked => Cards, "card_blocked";

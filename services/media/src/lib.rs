@@ -10,6 +10,7 @@ mod decoding;
 mod deletions;
 mod documents;
 mod error;
+mod events;
 mod grpc;
 mod orders;
 mod sanitize;
@@ -65,9 +66,11 @@ impl Service for Media {
         decoding::Decoders::describe_metrics();
         let mut subscriber = service.subscriber();
         hms_company_status::subscribe(&mut subscriber).await?;
+        events::subscribe(&mut subscriber).await?;
         service.adopt(subscriber.into_tasks());
         let store = storage::Store::new(service.pool.clone());
         service.spawn(deletions::sweep(
+            service.pool.clone(),
             store.clone(),
             vault.clone(),
             SWEEP_INTERVAL,

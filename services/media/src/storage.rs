@@ -84,6 +84,18 @@ pub struct PendingDeletion {
     pub order_id: Uuid,
 }
 
+/// Which documents of an order to destroy before its decision.
+pub enum Destroy<'a> {
+    /// Rejected by the back office: each with its worker, kind and reason
+    /// code, as orders announced them.
+    Rejected(&'a [(DocumentId, WorkerId, DocumentKind, String)]),
+    /// Every document of a worker taken off the order.
+    Worker(WorkerId),
+}
+
+/// The channel that wakes the sweep when objects are queued for deletion.
+pub const DELETIONS_CHANNEL: &str = "media_object_deletions";
+
 /// An order's purge counters.
 #[derive(Debug, Clone, Copy)]
 pub struct PurgeTotals {
@@ -364,6 +376,97 @@ impl Store {
     pub async fn queue_orphan(&self, path: &str, order_id: OrderId) -> Result<(), MediaError> {
         let mut conn = self.pool.acquire().await?;
         queue_deletion(&mut conn, path, order_id).await
+    }
+}
+
+impl Store {
+    /// Destroys documents of an order not yet decided, in `tx`: their keys
+    /// go (the objects are unreadable from the commit on), their objects
+    /// are queued for deletion and the sweep woken, and each is recorded
+    /// with why. A rejected document already gone (replaced by an upload
+    /// meanwhile, which destroyed its key) is recorded all the same.
+    /// Idempotent. How many keys were destroyed now.
+    pub async fn destroy(
+        tx: &mut PgConnection,
+        order_id: OrderId,
+        which: Destroy<'_>,
+    ) -> Result<u32, MediaError> {
+        let gone: Vec<(Uuid, Uuid, String, String)> = match &which {
+            Destroy::Rejected(documents) => {
+                let ids: Vec<Uuid> = documents.iter().map(|(id, ..)| id.as_uuid()).collect();
+                sqlx::query_as(
+                    "DELETE FROM documents WHERE order_id = $1 AND id = ANY($2) \
+                     RETURNING id, worker_id, kind, object_path",
+                )
+                .bind(order_id.as_uuid())
+                .bind(&ids)
+                .fetch_all(&mut *tx)
+                .await?
+            }
+            Destroy::Worker(worker_id) => {
+                sqlx::query_as(
+                    "DELETE FROM documents WHERE order_id = $1 AND worker_id = $2 \
+                     RETURNING id, worker_id, kind, object_path",
+                )
+                .bind(order_id.as_uuid())
+                .bind(worker_id.as_uuid())
+                .fetch_all(&mut *tx)
+                .await?
+            }
+        };
+        for (_, _, _, path) in &gone {
+            queue_deletion(tx, path, order_id).await?;
+        }
+        // What is recorded: each document named, or each one found.
+        let recorded: Vec<(Uuid, Uuid, String, String)> = match which {
+            Destroy::Rejected(documents) => documents
+                .iter()
+                .map(|(id, worker_id, kind, reason)| {
+                    (
+                        id.as_uuid(),
+                        worker_id.as_uuid(),
+                        kind.as_str().to_owned(),
+                        format!("rejected:{reason}"),
+                    )
+                })
+                .collect(),
+            Destroy::Worker(_) => gone
+                .iter()
+                .map(|(id, worker_id, kind, _)| {
+                    (*id, *worker_id, kind.clone(), "worker_removed".to_owned())
+                })
+                .collect(),
+        };
+        let mut ids = Vec::with_capacity(recorded.len());
+        let mut workers = Vec::with_capacity(recorded.len());
+        let mut kinds = Vec::with_capacity(recorded.len());
+        let mut reasons = Vec::with_capacity(recorded.len());
+        for (id, worker_id, kind, reason) in recorded {
+            ids.push(id);
+            workers.push(worker_id);
+            kinds.push(kind);
+            reasons.push(reason);
+        }
+        sqlx::query(
+            "INSERT INTO document_destructions (document_id, order_id, worker_id, kind, reason) \
+             SELECT d.id, $1, d.worker_id, d.kind, d.reason \
+             FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[]) AS d(id, worker_id, kind, reason) \
+             ON CONFLICT (document_id) DO NOTHING",
+        )
+        .bind(order_id.as_uuid())
+        .bind(&ids)
+        .bind(&workers)
+        .bind(&kinds)
+        .bind(&reasons)
+        .execute(&mut *tx)
+        .await?;
+        if !gone.is_empty() {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(DELETIONS_CHANNEL)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(gone.len() as u32)
     }
 }
 

@@ -103,6 +103,9 @@ impl Service for Notifications {
             .subscribe::<pb::OrderRejected, _>(on_notice.clone())
             .await?;
         subscriber
+            .subscribe::<pb::OrderReturnedForCorrection, _>(on_notice.clone())
+            .await?;
+        subscriber
             .subscribe::<pb::OrderRedacted, _>(on_notice.clone())
             .await?;
         subscriber

@@ -25,6 +25,7 @@ pub const KINDS: &[&str] = &[
     "company_suspended",
     "order_approved",
     "order_rejected",
+    "order_needs_correction",
     "data_deleted",
     "card_blocked",
     "card_deactivated",
@@ -323,6 +324,21 @@ impl Notify for pb::OrderRejected {
         to_company(
             &self.company_id,
             "order_rejected",
+            facts,
+            self.occurred_at.as_ref(),
+            link,
+        )
+    }
+}
+
+impl Notify for pb::OrderReturnedForCorrection {
+    fn notice(&self) -> Result<Notice, HandlerError> {
+        let link = format!("/orders/{}", self.order_id);
+        // The count only: the back office's notes may name the person.
+        let facts = json!({"documents": self.rejected.len()});
+        to_company(
+            &self.company_id,
+            "order_needs_correction",
             facts,
             self.occurred_at.as_ref(),
             link,

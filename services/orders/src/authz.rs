@@ -3,10 +3,10 @@
 //!
 //! | call                                   | action          | target            |
 //! |----------------------------------------|-----------------|-------------------|
-//! | CreateOrder, AddWorker, SubmitOrder    | `cards:order`   | the company       |
+//! | CreateOrder, AddWorker, RemoveWorker, SubmitOrder | `cards:order` | the company |
 //! | GetOrder, ListOrders (one company)     | `orders:read`   | the company       |
 //! | ListOrders (every company)             | `backoffice:read` | the platform    |
-//! | ApproveOrder, RejectOrder              | `orders:decide` | the company       |
+//! | ApproveOrder, RejectOrder, ReturnOrderForCorrection | `orders:decide` | the company |
 //!
 //! A person without access to the company gets NOT_FOUND, whether or not
 //! the order exists. The internal calls belong to one service identity each.

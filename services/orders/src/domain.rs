@@ -3,8 +3,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use hms_crypto::FingerprintKey;
 use hms_domain::{
-    CardType, CompanyId, DocumentKind, Fodselsnummer, MaskedNationalId, NationalIdKind, OrderId,
-    PersonName, PhoneNumber, Price, PriceList, Reason, WorkerId,
+    CardType, CompanyId, DocumentId, DocumentKind, Fodselsnummer, MaskedNationalId, NationalIdKind,
+    OrderId, PersonName, PhoneNumber, Price, PriceList, Reason, WorkerId,
 };
 
 use hms_proto::events::v1 as events;
@@ -20,22 +20,33 @@ pub const MAX_WORKERS_PER_ORDER: usize = 200;
 pub enum OrderStatus {
     Draft,
     Submitted,
+    /// Sent back to the company to replace rejected documents.
+    NeedsCorrection,
     Approved,
     Rejected,
 }
 
 impl OrderStatus {
+    pub const ALL: [Self; 5] = [
+        Self::Draft,
+        Self::Submitted,
+        Self::NeedsCorrection,
+        Self::Approved,
+        Self::Rejected,
+    ];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Draft => "draft",
             Self::Submitted => "submitted",
+            Self::NeedsCorrection => "needs_correction",
             Self::Approved => "approved",
             Self::Rejected => "rejected",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::Draft, Self::Submitted, Self::Approved, Self::Rejected]
+        Self::ALL
             .into_iter()
             .find(|status| status.as_str() == value)
     }
@@ -45,38 +56,206 @@ impl OrderStatus {
     pub const fn is_decided(self) -> bool {
         matches!(self, Self::Approved | Self::Rejected)
     }
+
+    /// Whether the company may add workers and upload documents: while it
+    /// fills the order in, and while it corrects it.
+    pub const fn is_open(self) -> bool {
+        matches!(self, Self::Draft | Self::NeedsCorrection)
+    }
+
+    /// Whether a worker may still be taken off: until the decision.
+    pub const fn removes_workers(self) -> bool {
+        !self.is_decided()
+    }
 }
 
 /// A step in an order's life.
 #[derive(Debug, Clone)]
 pub enum Transition {
+    /// The company submits, first or again after a correction.
     Submit,
+    /// The back office sends it back with documents to replace.
+    ReturnForCorrection,
     Approve,
+    /// The back office's final no.
     Reject(Reason),
 }
 
 impl Transition {
     /// The status an order in `from` moves to, or `None` if it is already
-    /// there (a retried call changes nothing).
+    /// there (a retried call changes nothing). The one place that says
+    /// which steps an order may take.
     pub fn next_status(&self, from: OrderStatus) -> Result<Option<OrderStatus>, OrderError> {
         use OrderStatus::*;
+        let refused = |why| Err(OrderError::Transition(why));
         match (self, from) {
-            (Self::Submit, Submitted) | (Self::Approve, Approved) | (Self::Reject(_), Rejected) => {
-                Ok(None)
-            }
-            (Self::Submit, Draft) => Ok(Some(Submitted)),
+            (Self::Submit, Submitted)
+            | (Self::ReturnForCorrection, NeedsCorrection)
+            | (Self::Approve, Approved)
+            | (Self::Reject(_), Rejected) => Ok(None),
+            (Self::Submit, Draft | NeedsCorrection) => Ok(Some(Submitted)),
+            (Self::ReturnForCorrection, Submitted) => Ok(Some(NeedsCorrection)),
             (Self::Approve, Submitted) => Ok(Some(Approved)),
-            (Self::Reject(_), Submitted) => Ok(Some(Rejected)),
-            (Self::Submit, Approved | Rejected) => {
-                Err(OrderError::Transition("the order is already decided"))
+            (Self::Reject(_), Submitted | NeedsCorrection) => Ok(Some(Rejected)),
+            (_, Approved) => refused("the order was approved"),
+            (_, Rejected) => refused("the order was rejected"),
+            (Self::ReturnForCorrection | Self::Approve | Self::Reject(_), Draft) => {
+                refused("the order has not been submitted")
             }
-            (Self::Approve | Self::Reject(_), Draft) => {
-                Err(OrderError::Transition("the order has not been submitted"))
+            (Self::Approve, NeedsCorrection) => {
+                refused("the order waits for the company's corrections")
             }
-            (Self::Approve, Rejected) => Err(OrderError::Transition("the order was rejected")),
-            (Self::Reject(_), Approved) => Err(OrderError::Transition("the order was approved")),
         }
     }
+}
+
+/// Why the back office rejects a document: a fixed list the company's
+/// screens can explain, plus a note where none fits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectionReason {
+    PhotoUnclear,
+    NotAPassportPhoto,
+    IdDocumentUnreadable,
+    IdDocumentExpired,
+    SignatureMissing,
+    NameMismatch,
+    /// Said in the note.
+    Other,
+}
+
+impl RejectionReason {
+    pub const ALL: [Self; 7] = [
+        Self::PhotoUnclear,
+        Self::NotAPassportPhoto,
+        Self::IdDocumentUnreadable,
+        Self::IdDocumentExpired,
+        Self::SignatureMissing,
+        Self::NameMismatch,
+        Self::Other,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::PhotoUnclear => "photo_unclear",
+            Self::NotAPassportPhoto => "not_a_passport_photo",
+            Self::IdDocumentUnreadable => "id_document_unreadable",
+            Self::IdDocumentExpired => "id_document_expired",
+            Self::SignatureMissing => "signature_missing",
+            Self::NameMismatch => "name_mismatch",
+            Self::Other => "other",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|reason| reason.as_str() == value)
+    }
+}
+
+/// The back office's decision on one document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Accepted,
+    Rejected {
+        reason: RejectionReason,
+        /// Shown to the company; may name the person, so it is erased with
+        /// the order's personal data and never leaves in an event.
+        note: Option<Reason>,
+    },
+}
+
+/// A document the back office asks to be replaced, as it sends it.
+#[derive(Debug, Clone)]
+pub struct DocumentRejection {
+    pub document_id: DocumentId,
+    pub reason: RejectionReason,
+    pub note: Option<Reason>,
+}
+
+/// Why a rejection cannot be taken as sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RejectionError {
+    #[error("a note is required when the reason is `other`")]
+    NoteRequired,
+}
+
+impl DocumentRejection {
+    pub fn new(
+        document_id: DocumentId,
+        reason: RejectionReason,
+        note: Option<Reason>,
+    ) -> Result<Self, RejectionError> {
+        if reason == RejectionReason::Other && note.is_none() {
+            return Err(RejectionError::NoteRequired);
+        }
+        Ok(Self {
+            document_id,
+            reason,
+            note,
+        })
+    }
+}
+
+/// A document of an order as media holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredDocument {
+    pub id: DocumentId,
+    pub worker_id: WorkerId,
+    pub kind: DocumentKind,
+}
+
+/// A document's review as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentReview {
+    pub document: StoredDocument,
+    pub decision: Decision,
+    pub decided_at: DateTime<Utc>,
+}
+
+/// Why a return for correction cannot be made as asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ReviewError {
+    #[error("name at least one document to reject")]
+    NothingRejected,
+    /// The rejection at this position names no document of the order.
+    #[error("is not a document of this order")]
+    UnknownDocument(usize),
+    /// The rejection at this position names a document named before.
+    #[error("names a document already rejected in this request")]
+    SameDocumentTwice(usize),
+}
+
+/// The decision on each of the order's documents when it is returned:
+/// those named are rejected, every other one is accepted.
+pub fn review(
+    documents: &[StoredDocument],
+    rejections: Vec<DocumentRejection>,
+) -> Result<Vec<(StoredDocument, Decision)>, ReviewError> {
+    if rejections.is_empty() {
+        return Err(ReviewError::NothingRejected);
+    }
+    let mut rejected: std::collections::HashMap<DocumentId, Decision> =
+        std::collections::HashMap::new();
+    for (index, rejection) in rejections.into_iter().enumerate() {
+        if !documents.iter().any(|doc| doc.id == rejection.document_id) {
+            return Err(ReviewError::UnknownDocument(index));
+        }
+        let decision = Decision::Rejected {
+            reason: rejection.reason,
+            note: rejection.note,
+        };
+        if rejected.insert(rejection.document_id, decision).is_some() {
+            return Err(ReviewError::SameDocumentTwice(index));
+        }
+    }
+    Ok(documents
+        .iter()
+        .map(|doc| {
+            let decision = rejected.remove(&doc.id).unwrap_or(Decision::Accepted);
+            (*doc, decision)
+        })
+        .collect())
 }
 
 /// What a client names a create request by, so that a retry finds the order
@@ -241,9 +420,22 @@ pub struct Order {
     pub decided_at: Option<DateTime<Utc>>,
     pub rejection_reason: Option<String>,
     pub national_ids_masked_at: Option<DateTime<Utc>>,
+    /// When it was last sent back for correction.
+    pub returned_at: Option<DateTime<Utc>>,
+    /// The latest decision on each document reviewed.
+    pub reviews: Vec<DocumentReview>,
 }
 
 impl Order {
+    /// The documents the back office rejected: the company replaces them
+    /// before it submits again.
+    pub fn rejected_documents(&self) -> impl Iterator<Item = DocumentId> + '_ {
+        self.reviews
+            .iter()
+            .filter(|review| matches!(review.decision, Decision::Rejected { .. }))
+            .map(|review| review.document.id)
+    }
+
     pub fn price(&self) -> Result<Price, OrderError> {
         let quantity = u32::try_from(self.workers.len()).unwrap_or(u32::MAX);
         self.price_list
@@ -252,13 +444,14 @@ impl Order {
     }
 
     /// The event announcing that the order reached its status; a draft
-    /// announces nothing.
+    /// announces nothing, and a return for correction is announced with
+    /// its rejections ([`returned_event`](Self::returned_event)).
     pub fn status_event(&self) -> Result<Option<StatusEvent>, OrderError> {
         let order_id = self.id.to_string();
         let company_id = self.company_id.to_string();
         let worker_count = u32::try_from(self.workers.len()).unwrap_or(u32::MAX);
         Ok(Some(match self.status {
-            OrderStatus::Draft => return Ok(None),
+            OrderStatus::Draft | OrderStatus::NeedsCorrection => return Ok(None),
             OrderStatus::Submitted => {
                 let price = self.price()?;
                 StatusEvent::Submitted(events::OrderSubmitted {
@@ -288,6 +481,41 @@ impl Order {
                 occurred_at: self.decided_at.map(timestamp),
             }),
         }))
+    }
+}
+
+impl Order {
+    /// Announces the order's return, naming what is to be destroyed: the
+    /// documents rejected now.
+    pub fn returned_event(
+        &self,
+        rejected_now: &[StoredDocument],
+    ) -> events::OrderReturnedForCorrection {
+        events::OrderReturnedForCorrection {
+            order_id: self.id.to_string(),
+            company_id: self.company_id.to_string(),
+            rejected: rejected_now
+                .iter()
+                .map(|doc| {
+                    let reason = self
+                        .reviews
+                        .iter()
+                        .find(|review| review.document.id == doc.id)
+                        .and_then(|review| match review.decision {
+                            Decision::Rejected { reason, .. } => Some(reason.as_str()),
+                            Decision::Accepted => None,
+                        })
+                        .unwrap_or_default();
+                    events::RejectedDocument {
+                        document_id: doc.id.to_string(),
+                        worker_id: doc.worker_id.to_string(),
+                        kind: doc.kind.as_str().to_owned(),
+                        reason: reason.to_owned(),
+                    }
+                })
+                .collect(),
+            occurred_at: self.returned_at.map(timestamp),
+        }
     }
 }
 
@@ -365,36 +593,136 @@ mod tests {
     }
 
     #[test]
-    fn orders_move_from_draft_to_a_decision() {
-        let reason = || Reason::parse("blurred photo").expect("valid");
-        let allowed = [
-            (Transition::Submit, Draft, Some(Submitted)),
-            (Transition::Submit, Submitted, None),
-            (Transition::Approve, Submitted, Some(Approved)),
-            (Transition::Approve, Approved, None),
-            (Transition::Reject(reason()), Submitted, Some(Rejected)),
-            (Transition::Reject(reason()), Rejected, None),
+    fn every_step_from_every_status_is_decided_here() {
+        let reject = || Transition::Reject(Reason::parse("fraud").expect("valid"));
+        let submit = || Transition::Submit;
+        let back = || Transition::ReturnForCorrection;
+        let approve = || Transition::Approve;
+        // `Ok(Some(to))` moves, `Ok(None)` is a retry that changes nothing,
+        // `Err(())` is refused.
+        let table: [(Transition, OrderStatus, Result<Option<OrderStatus>, ()>); 20] = [
+            (submit(), Draft, Ok(Some(Submitted))),
+            (submit(), Submitted, Ok(None)),
+            (submit(), NeedsCorrection, Ok(Some(Submitted))),
+            (submit(), Approved, Err(())),
+            (submit(), Rejected, Err(())),
+            (back(), Draft, Err(())),
+            (back(), Submitted, Ok(Some(NeedsCorrection))),
+            (back(), NeedsCorrection, Ok(None)),
+            (back(), Approved, Err(())),
+            (back(), Rejected, Err(())),
+            (approve(), Draft, Err(())),
+            (approve(), Submitted, Ok(Some(Approved))),
+            (approve(), NeedsCorrection, Err(())),
+            (approve(), Approved, Ok(None)),
+            (approve(), Rejected, Err(())),
+            (reject(), Draft, Err(())),
+            (reject(), Submitted, Ok(Some(Rejected))),
+            (reject(), NeedsCorrection, Ok(Some(Rejected))),
+            (reject(), Approved, Err(())),
+            (reject(), Rejected, Ok(None)),
         ];
-        for (transition, from, expected) in allowed {
+        let covered: std::collections::HashSet<_> = table
+            .iter()
+            .map(|(step, from, _)| (std::mem::discriminant(step), *from as u8))
+            .collect();
+        assert_eq!(
+            covered.len(),
+            4 * OrderStatus::ALL.len(),
+            "every kind of step from every status, once"
+        );
+        for (transition, from, expected) in table {
             assert_eq!(
-                transition.next_status(from).ok(),
-                Some(expected),
+                transition.next_status(from).map_err(drop),
+                expected,
                 "{transition:?} from {from:?}"
             );
         }
-        let refused = [
-            (Transition::Submit, Approved),
-            (Transition::Submit, Rejected),
-            (Transition::Approve, Draft),
-            (Transition::Approve, Rejected),
-            (Transition::Reject(reason()), Draft),
-            (Transition::Reject(reason()), Approved),
-        ];
-        for (transition, from) in refused {
-            assert!(
-                transition.next_status(from).is_err(),
-                "{transition:?} from {from:?}"
-            );
+    }
+
+    #[test]
+    fn only_open_orders_take_workers_and_documents_and_none_decided_loses_one() {
+        let open: Vec<OrderStatus> = OrderStatus::ALL
+            .into_iter()
+            .filter(|status| status.is_open())
+            .collect();
+        assert_eq!(open, vec![Draft, NeedsCorrection]);
+        let removable: Vec<OrderStatus> = OrderStatus::ALL
+            .into_iter()
+            .filter(|status| status.removes_workers())
+            .collect();
+        assert_eq!(removable, vec![Draft, Submitted, NeedsCorrection]);
+        for status in OrderStatus::ALL {
+            assert_eq!(OrderStatus::parse(status.as_str()), Some(status));
+        }
+    }
+
+    fn document(worker_id: WorkerId, kind: DocumentKind) -> StoredDocument {
+        StoredDocument {
+            id: DocumentId::new(),
+            worker_id,
+            kind,
+        }
+    }
+
+    #[test]
+    fn a_review_rejects_what_is_named_and_accepts_the_rest() {
+        let worker = WorkerId::new();
+        let photo = document(worker, DocumentKind::PassportPhoto);
+        let id_copy = document(worker, DocumentKind::IdDocument);
+        let documents = [photo, id_copy];
+        let rejection = |doc: &StoredDocument, reason| {
+            DocumentRejection::new(doc.id, reason, None).expect("a rejection")
+        };
+        let decided = review(
+            &documents,
+            vec![rejection(&photo, RejectionReason::PhotoUnclear)],
+        )
+        .expect("a review");
+        assert_eq!(
+            decided,
+            vec![
+                (
+                    photo,
+                    Decision::Rejected {
+                        reason: RejectionReason::PhotoUnclear,
+                        note: None
+                    }
+                ),
+                (id_copy, Decision::Accepted),
+            ]
+        );
+        assert_eq!(
+            review(&documents, vec![]),
+            Err(ReviewError::NothingRejected)
+        );
+        let stranger = document(worker, DocumentKind::Signature);
+        assert_eq!(
+            review(
+                &documents,
+                vec![
+                    rejection(&photo, RejectionReason::PhotoUnclear),
+                    rejection(&stranger, RejectionReason::SignatureMissing),
+                ]
+            ),
+            Err(ReviewError::UnknownDocument(1))
+        );
+        assert_eq!(
+            review(
+                &documents,
+                vec![
+                    rejection(&photo, RejectionReason::PhotoUnclear),
+                    rejection(&photo, RejectionReason::NotAPassportPhoto),
+                ]
+            ),
+            Err(ReviewError::SameDocumentTwice(1))
+        );
+        assert_eq!(
+            DocumentRejection::new(photo.id, RejectionReason::Other, None).err(),
+            Some(RejectionError::NoteRequired)
+        );
+        for reason in RejectionReason::ALL {
+            assert_eq!(RejectionReason::parse(reason.as_str()), Some(reason));
         }
     }
 
@@ -438,6 +766,8 @@ mod tests {
             decided_at: None,
             rejection_reason: None,
             national_ids_masked_at: None,
+            returned_at: None,
+            reviews: Vec::new(),
         };
         assert_eq!(order.price().expect("price").gross.ore(), 33_225);
     }
@@ -457,6 +787,8 @@ mod tests {
             decided_at: Some(decided),
             rejection_reason: Some("blurred photo".to_owned()),
             national_ids_masked_at: None,
+            returned_at: None,
+            reviews: Vec::new(),
         };
         let announced = || order.status_event().expect("a price");
         assert_eq!(announced(), None);

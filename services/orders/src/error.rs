@@ -26,6 +26,9 @@ pub enum OrderError {
     Transition(&'static str),
     #[error("{0}")]
     DocumentsMissing(String),
+    /// The review as sent cannot be taken; the field it is about.
+    #[error("{0}: {1}")]
+    Review(String, crate::domain::ReviewError),
     #[error("the media service is unavailable: {0}")]
     MediaUnavailable(String),
     #[error("the media service failed: {0}")]
@@ -47,6 +50,7 @@ impl From<OrderError> for Status {
             NotFound | WorkerNotFound => Status::not_found(error.to_string()),
             DuplicateWorker => Status::already_exists(error.to_string()),
             WrongCardType { .. } => hms_grpc::status::invalid_field("workers.card_type", &error),
+            Review(field, problem) => hms_grpc::status::invalid_field(&field, problem),
             CompanyNotApproved(_)
             | IdempotencyConflict
             | TooManyWorkers(_)

@@ -1,12 +1,13 @@
 //! What orders needs to know of media, asked of the media service: which
 //! documents each worker of an order has.
 
-use hms_domain::{DocumentKind, OrderId, WorkerId};
+use hms_domain::{DocumentId, DocumentKind, OrderId, WorkerId};
 use hms_grpc::client::ServiceChannel;
 use hms_proto::ProtoEnum;
 use hms_proto::media::v1::ListDocumentsRequest;
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
 
+use crate::domain::StoredDocument;
 use crate::error::OrderError;
 
 #[derive(Clone)]
@@ -21,11 +22,8 @@ impl Media {
         }
     }
 
-    /// The kinds of document stored for each worker of the order.
-    pub async fn documents(
-        &self,
-        order_id: OrderId,
-    ) -> Result<Vec<(WorkerId, DocumentKind)>, OrderError> {
+    /// The documents stored for the order's workers.
+    pub async fn documents(&self, order_id: OrderId) -> Result<Vec<StoredDocument>, OrderError> {
         let documents = self
             .client
             .clone()
@@ -46,8 +44,11 @@ impl Media {
         Ok(documents
             .iter()
             .filter_map(|doc| {
-                let worker = WorkerId::parse(&doc.worker_id).ok()?;
-                Some((worker, DocumentKind::from_i32(doc.kind).ok()?))
+                Some(StoredDocument {
+                    id: DocumentId::parse(&doc.document_id).ok()?,
+                    worker_id: WorkerId::parse(&doc.worker_id).ok()?,
+                    kind: DocumentKind::from_i32(doc.kind).ok()?,
+                })
             })
             .collect())
     }

@@ -1,6 +1,7 @@
 //! Ordering, the use cases: an order is created (once per idempotency
 //! key), filled, submitted once every worker has every document, and
-//! decided by the back office. Who may ask is checked before these are
+//! decided by the back office, which may first send it back with documents
+//! to replace. Who may ask is checked before these are
 //! called ([`crate::grpc`]); the rules of the order's life are in
 //! [`crate::domain`].
 
@@ -8,7 +9,8 @@ use hms_auth::UserCaller;
 use hms_domain::{OrderId, Reason, WorkerId};
 
 use crate::domain::{
-    NewOrder, NewWorker, Order, OrderStatus, Transition, describe_missing, missing_documents,
+    DocumentRejection, NewOrder, NewWorker, Order, ReviewError, Transition, describe_missing,
+    missing_documents, review,
 };
 use crate::error::OrderError;
 use crate::media::Media;
@@ -39,13 +41,22 @@ impl Ordering {
         self.store.add_worker(order_id, worker).await
     }
 
+    /// Takes a worker off an order not yet decided.
+    pub async fn remove_worker(
+        &self,
+        order_id: OrderId,
+        worker_id: WorkerId,
+    ) -> Result<Order, OrderError> {
+        self.store.remove_worker(order_id, worker_id).await
+    }
+
     /// Submits an order once media holds a passport photo, an ID document
-    /// and a signature for every worker, and its company is approved. A
-    /// worker added meanwhile makes the submit fail rather than slip
-    /// through unchecked.
+    /// and a signature for every worker, none of them rejected, and its
+    /// company is approved. A worker added meanwhile makes the submit fail
+    /// rather than slip through unchecked.
     pub async fn submit(&self, order: Order, by: &UserCaller) -> Result<Order, OrderError> {
         let checked = self.documents_complete(&order).await?;
-        if order.status == OrderStatus::Draft {
+        if order.status.is_open() {
             self.store.ensure_company_approved(order.company_id).await?;
         }
         self.store
@@ -68,6 +79,35 @@ impl Ordering {
             .await
     }
 
+    /// Sends a submitted order back with the documents to replace; the
+    /// others are accepted. Media is asked which documents the order has,
+    /// so only those can be named.
+    pub async fn return_for_correction(
+        &self,
+        order_id: OrderId,
+        rejections: Vec<DocumentRejection>,
+        by: &UserCaller,
+    ) -> Result<Order, OrderError> {
+        let order = self.store.get(order_id).await?;
+        // Refused (or a retry answered) before media is asked anything.
+        if Transition::ReturnForCorrection
+            .next_status(order.status)?
+            .is_none()
+        {
+            return Ok(order);
+        }
+        let documents = self.media.documents(order_id).await?;
+        let decisions = review(&documents, rejections).map_err(|error| match error {
+            ReviewError::NothingRejected => OrderError::Review("rejections".to_owned(), error),
+            ReviewError::UnknownDocument(index) | ReviewError::SameDocumentTwice(index) => {
+                OrderError::Review(format!("rejections[{index}].document_id"), error)
+            }
+        })?;
+        self.store
+            .return_for_correction(order_id, decisions, by)
+            .await
+    }
+
     pub async fn reject(
         &self,
         order_id: OrderId,
@@ -83,13 +123,23 @@ impl Ordering {
     /// one. The worker ids checked, so the submit can make sure nobody was
     /// added in between.
     async fn documents_complete(&self, order: &Order) -> Result<Vec<WorkerId>, OrderError> {
-        if order.status != OrderStatus::Draft {
+        if !order.status.is_open() {
             return Ok(order.workers.iter().map(|w| w.id).collect());
         }
         if order.workers.is_empty() {
             return Err(OrderError::NoWorkers);
         }
-        let stored = self.media.documents(order.id).await?;
+        // A rejected document may not be destroyed yet: it counts as
+        // missing all the same.
+        let rejected: Vec<_> = order.rejected_documents().collect();
+        let stored: Vec<_> = self
+            .media
+            .documents(order.id)
+            .await?
+            .into_iter()
+            .filter(|doc| !rejected.contains(&doc.id))
+            .map(|doc| (doc.worker_id, doc.kind))
+            .collect();
         let missing = missing_documents(&order.workers, &stored);
         if !missing.is_empty() {
             return Err(OrderError::DocumentsMissing(describe_missing(&missing)));

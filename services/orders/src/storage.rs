@@ -9,14 +9,15 @@ use hms_auth::UserCaller;
 use hms_company_status::Standing;
 use hms_crypto::{FingerprintKey, SealingKey};
 use hms_domain::{
-    CardType, CompanyId, MaskedNationalId, Money, NationalIdKind, OrderId, PriceList, VatRate,
-    WorkerId,
+    CardType, CompanyId, DocumentId, DocumentKind, MaskedNationalId, Money, NationalIdKind,
+    OrderId, PriceList, Reason, VatRate, WorkerId,
 };
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::domain::{
-    MAX_WORKERS_PER_ORDER, NewOrder, NewWorker, Order, OrderStatus, StatusEvent, Transition, Worker,
+    Decision, DocumentReview, MAX_WORKERS_PER_ORDER, NewOrder, NewWorker, Order, OrderStatus,
+    RejectionReason, StatusEvent, StoredDocument, Transition, Worker,
 };
 use crate::error::OrderError;
 
@@ -56,11 +57,58 @@ struct OrderRow {
     decided_at: Option<DateTime<Utc>>,
     rejection_reason: Option<String>,
     national_ids_masked_at: Option<DateTime<Utc>>,
+    returned_at: Option<DateTime<Utc>>,
 }
 
 const ORDER_COLUMNS: &str = "id, company_id, status, unit_net_ore, vat_rate_basis_points, created_at, \
                              submitted_at, submitted_by, decided_at, rejection_reason, \
-                             national_ids_masked_at";
+                             national_ids_masked_at, returned_at";
+
+#[derive(sqlx::FromRow)]
+struct ReviewRow {
+    document_id: Uuid,
+    order_id: Uuid,
+    worker_id: Uuid,
+    kind: String,
+    decision: String,
+    reason: Option<String>,
+    note: Option<String>,
+    decided_at: DateTime<Utc>,
+}
+
+const REVIEW_COLUMNS: &str =
+    "document_id, order_id, worker_id, kind, decision, reason, note, decided_at";
+
+impl TryFrom<ReviewRow> for DocumentReview {
+    type Error = OrderError;
+
+    fn try_from(row: ReviewRow) -> Result<Self, OrderError> {
+        let corrupt = |what: &str| {
+            OrderError::Corrupt(format!("{what} of the review of {}", row.document_id))
+        };
+        let decision = match (row.decision.as_str(), row.reason) {
+            ("accepted", None) => Decision::Accepted,
+            ("rejected", Some(reason)) => Decision::Rejected {
+                reason: RejectionReason::parse(&reason).ok_or_else(|| corrupt("reason"))?,
+                // Erased with the order's personal data.
+                note: row
+                    .note
+                    .as_deref()
+                    .and_then(|note| Reason::parse(note).ok()),
+            },
+            _ => return Err(corrupt("decision")),
+        };
+        Ok(DocumentReview {
+            document: StoredDocument {
+                id: DocumentId::from_uuid(row.document_id),
+                worker_id: WorkerId::from_uuid(row.worker_id),
+                kind: DocumentKind::parse(&row.kind).map_err(|_| corrupt("kind"))?,
+            },
+            decision,
+            decided_at: row.decided_at,
+        })
+    }
+}
 
 #[derive(sqlx::FromRow)]
 struct WorkerRow {
@@ -98,7 +146,11 @@ impl TryFrom<WorkerRow> for Worker {
     }
 }
 
-fn order_from_rows(row: OrderRow, workers: Vec<Worker>) -> Result<Order, OrderError> {
+fn order_from_rows(
+    row: OrderRow,
+    workers: Vec<Worker>,
+    reviews: Vec<DocumentReview>,
+) -> Result<Order, OrderError> {
     let corrupt = |what: &str| OrderError::Corrupt(format!("{what} of order {}", row.id));
     Ok(Order {
         id: OrderId::from_uuid(row.id),
@@ -118,6 +170,8 @@ fn order_from_rows(row: OrderRow, workers: Vec<Worker>) -> Result<Order, OrderEr
         decided_at: row.decided_at,
         rejection_reason: row.rejection_reason,
         national_ids_masked_at: row.national_ids_masked_at,
+        returned_at: row.returned_at,
+        reviews,
     })
 }
 
@@ -308,9 +362,9 @@ impl Store {
     ) -> Result<(Order, WorkerId), OrderError> {
         let mut tx = self.pool.begin().await?;
         let order = lock_order(&mut tx, order_id).await?;
-        if order.status != OrderStatus::Draft {
+        if !order.status.is_open() {
             return Err(OrderError::Transition(
-                "workers can only be added to a draft order",
+                "workers can only be added to a draft order or one returned for correction",
             ));
         }
         ensure_company_approved(&mut tx, order.company_id).await?;
@@ -389,10 +443,25 @@ impl Store {
                 .or_default()
                 .push(row.try_into()?);
         }
+        let mut reviews: HashMap<Uuid, Vec<DocumentReview>> = HashMap::new();
+        let review_rows: Vec<ReviewRow> = sqlx::query_as(&format!(
+            "SELECT {REVIEW_COLUMNS} FROM document_reviews WHERE order_id = ANY($1) \
+             ORDER BY worker_id, kind, decided_at"
+        ))
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await?;
+        for row in review_rows {
+            reviews
+                .entry(row.order_id)
+                .or_default()
+                .push(row.try_into()?);
+        }
         rows.into_iter()
             .map(|row| {
                 let own = workers.remove(&row.id).unwrap_or_default();
-                order_from_rows(row, own)
+                let reviewed = reviews.remove(&row.id).unwrap_or_default();
+                order_from_rows(row, own, reviewed)
             })
             .collect()
     }
@@ -414,13 +483,16 @@ impl Store {
         check(&order)?;
         let reason = match &transition {
             Transition::Reject(reason) => Some(reason.as_str().to_owned()),
-            Transition::Submit | Transition::Approve => None,
+            Transition::Submit | Transition::Approve | Transition::ReturnForCorrection => None,
         };
         let timestamp_column = match next {
             OrderStatus::Submitted => "submitted_at = now(), submitted_by = $5",
             OrderStatus::Approved | OrderStatus::Rejected => "decided_at = now(), decided_by = $3",
-            OrderStatus::Draft => {
-                return Err(OrderError::Corrupt("transition back to draft".to_owned()));
+            OrderStatus::Draft | OrderStatus::NeedsCorrection => {
+                return Err(OrderError::Corrupt(format!(
+                    "{} is not reached by a plain transition",
+                    next.as_str()
+                )));
             }
         };
         sqlx::query(&format!(
@@ -441,13 +513,133 @@ impl Store {
             Some(StatusEvent::Approved(event)) => hms_events::enqueue(&mut tx, &event).await?,
             Some(StatusEvent::Rejected(event)) => hms_events::enqueue(&mut tx, &event).await?,
             None => {
-                return Err(OrderError::Corrupt(
-                    "an order moved back to draft".to_owned(),
-                ));
+                return Err(OrderError::Corrupt(format!(
+                    "an order moved to {} announces nothing",
+                    order.status.as_str()
+                )));
             }
         };
         tx.commit().await?;
         tracing::info!(order_id = %order.id, to = next.as_str(), "order transition");
+        Ok(order)
+    }
+
+    /// Sends a submitted order back to the company with the back office's
+    /// decision on each of its documents, and announces the rejected ones
+    /// for media to destroy, in one transaction. `check` runs with the
+    /// order locked: the documents reviewed must still be the order's.
+    pub async fn return_for_correction(
+        &self,
+        order_id: OrderId,
+        decisions: Vec<(StoredDocument, Decision)>,
+        actor: &UserCaller,
+    ) -> Result<Order, OrderError> {
+        let mut tx = self.pool.begin().await?;
+        let order = lock_order(&mut tx, order_id).await?;
+        if Transition::ReturnForCorrection
+            .next_status(order.status)?
+            .is_none()
+        {
+            return Ok(order);
+        }
+        let workers: Vec<WorkerId> = order.workers.iter().map(|w| w.id).collect();
+        if decisions
+            .iter()
+            .any(|(doc, _)| !workers.contains(&doc.worker_id))
+        {
+            return Err(OrderError::Transition(
+                "workers changed while reviewing; try again",
+            ));
+        }
+        let mut rejected_now = Vec::new();
+        for (document, decision) in &decisions {
+            let (label, reason, note) = match decision {
+                Decision::Accepted => ("accepted", None, None),
+                Decision::Rejected { reason, note } => {
+                    rejected_now.push(*document);
+                    (
+                        "rejected",
+                        Some(reason.as_str()),
+                        note.as_ref().map(Reason::as_str),
+                    )
+                }
+            };
+            sqlx::query(
+                "INSERT INTO document_reviews (document_id, order_id, worker_id, kind, decision, reason, note, decided_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (document_id) DO UPDATE SET decision = EXCLUDED.decision, reason = EXCLUDED.reason, \
+                 note = EXCLUDED.note, decided_by = EXCLUDED.decided_by, decided_at = now()",
+            )
+            .bind(document.id.as_uuid())
+            .bind(order_id.as_uuid())
+            .bind(document.worker_id.as_uuid())
+            .bind(document.kind.as_str())
+            .bind(label)
+            .bind(reason)
+            .bind(note)
+            .bind(actor.audit_name())
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE orders SET status = 'needs_correction', returned_at = now() WHERE id = $1",
+        )
+        .bind(order_id.as_uuid())
+        .execute(&mut *tx)
+        .await?;
+        let order = load_order(&mut tx, order_id).await?;
+        hms_events::enqueue(&mut tx, &order.returned_event(&rejected_now)).await?;
+        tx.commit().await?;
+        tracing::info!(order_id = %order.id, rejected = rejected_now.len(), "order returned for correction");
+        Ok(order)
+    }
+
+    /// Takes a worker off an order not yet decided: their row, sealed
+    /// number and reviews go now, and `worker_removed` has media destroy
+    /// their documents. A submitted order keeps at least one worker.
+    pub async fn remove_worker(
+        &self,
+        order_id: OrderId,
+        worker_id: WorkerId,
+    ) -> Result<Order, OrderError> {
+        let mut tx = self.pool.begin().await?;
+        let order = lock_order(&mut tx, order_id).await?;
+        if !order.status.removes_workers() {
+            return Err(OrderError::Transition(
+                "workers cannot be removed from a decided order",
+            ));
+        }
+        if !order.workers.iter().any(|worker| worker.id == worker_id) {
+            return Err(OrderError::WorkerNotFound);
+        }
+        if order.status != OrderStatus::Draft && order.workers.len() == 1 {
+            return Err(OrderError::Transition(
+                "the last worker of a submitted order cannot be removed; the back office rejects the order instead",
+            ));
+        }
+        sqlx::query("DELETE FROM document_reviews WHERE order_id = $1 AND worker_id = $2")
+            .bind(order_id.as_uuid())
+            .bind(worker_id.as_uuid())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM workers WHERE order_id = $1 AND id = $2")
+            .bind(order_id.as_uuid())
+            .bind(worker_id.as_uuid())
+            .execute(&mut *tx)
+            .await?;
+        hms_events::enqueue(
+            &mut tx,
+            &hms_proto::events::v1::WorkerRemoved {
+                order_id: order_id.to_string(),
+                company_id: order.company_id.to_string(),
+                worker_id: worker_id.to_string(),
+                occurred_at: Some(hms_proto::time::timestamp(Utc::now())),
+            },
+        )
+        .await?;
+        let order = load_order(&mut tx, order_id).await?;
+        tx.commit().await?;
+        tracing::info!(%order_id, %worker_id, "worker removed");
         Ok(order)
     }
 
@@ -500,6 +692,13 @@ impl Store {
         .await?
         .into_iter()
         .collect();
+        // The back office's notes may name the person.
+        sqlx::query(
+            "UPDATE document_reviews SET note = NULL WHERE order_id = ANY($1) AND note IS NOT NULL",
+        )
+        .bind(&decided)
+        .execute(&mut *tx)
+        .await?;
         let masked_at: HashMap<Uuid, DateTime<Utc>> = sqlx::query_as(
             "UPDATE orders SET national_ids_masked_at = COALESCE(national_ids_masked_at, now()), \
              request_fingerprint = NULL, idempotency_key_digest = NULL \
@@ -756,5 +955,16 @@ async fn fetch_order(
         .into_iter()
         .map(Worker::try_from)
         .collect::<Result<_, _>>()?;
-    order_from_rows(row, workers)
+    let reviews: Vec<ReviewRow> = sqlx::query_as(&format!(
+        "SELECT {REVIEW_COLUMNS} FROM document_reviews WHERE order_id = $1 \
+         ORDER BY worker_id, kind, decided_at"
+    ))
+    .bind(order_id.as_uuid())
+    .fetch_all(&mut *db)
+    .await?;
+    let reviews = reviews
+        .into_iter()
+        .map(DocumentReview::try_from)
+        .collect::<Result<_, _>>()?;
+    order_from_rows(row, workers, reviews)
 }

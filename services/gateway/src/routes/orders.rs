@@ -12,6 +12,7 @@ use hms_proto::orders::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::documents::DocumentKind;
 use super::{Answered, PageSize, Reason, non_empty, time};
 use crate::auth::Person;
 use crate::extract::{JsonBody, PathParams, QueryParams};
@@ -34,11 +35,84 @@ hms_proto::proto_enum!(CardType => pb::CardType { Construction, Cleaning });
 pub enum OrderStatus {
     Draft,
     Submitted,
+    /// Sent back: rejected documents to replace, then submitted again.
+    NeedsCorrection,
     Approved,
+    /// Rejected for good.
     Rejected,
 }
 
-hms_proto::proto_enum!(OrderStatus => pb::OrderStatus { Draft, Submitted, Approved, Rejected });
+hms_proto::proto_enum!(OrderStatus => pb::OrderStatus { Draft, Submitted, NeedsCorrection, Approved, Rejected });
+
+/// Why the back office rejects a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectionReason {
+    PhotoUnclear,
+    NotAPassportPhoto,
+    IdDocumentUnreadable,
+    IdDocumentExpired,
+    SignatureMissing,
+    /// The name on the document is not the worker's.
+    NameMismatch,
+    /// Said in the note, which is then required.
+    Other,
+}
+
+hms_proto::proto_enum!(RejectionReason => pb::DocumentRejectionReason {
+    PhotoUnclear,
+    NotAPassportPhoto,
+    IdDocumentUnreadable,
+    IdDocumentExpired,
+    SignatureMissing,
+    NameMismatch,
+    Other,
+});
+
+/// The back office's decision on a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Accepted,
+    /// Destroyed; the company uploads another.
+    Rejected,
+}
+
+hms_proto::proto_enum!(Decision => pb::DocumentDecision { Accepted, Rejected });
+
+/// A document the back office has decided on. A document of the order
+/// with no review is new since the last one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentReview {
+    pub document_id: String,
+    pub worker_id: String,
+    pub kind: DocumentKind,
+    pub decision: Decision,
+    /// Rejected documents only.
+    pub reason: Option<RejectionReason>,
+    /// The back office's words to the company, if any.
+    pub note: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+/// One document the back office rejects.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DocumentRejection {
+    /// A document of the order.
+    pub document_id: String,
+    pub reason: RejectionReason,
+    /// Shown to the company: at most 1,000 characters; required when the
+    /// reason is `other`.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// The documents the back office sends an order back for.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Correction {
+    /// At least one; each document once.
+    pub rejections: Vec<DocumentRejection>,
+}
 
 /// A worker as the client sends them.
 // Not Debug: it holds a secret or a national id.
@@ -114,6 +188,10 @@ pub struct Order {
     /// When every national identity number of the order was masked (its
     /// personal data deleted).
     pub national_ids_masked_at: Option<DateTime<Utc>>,
+    /// When the order was last sent back for correction.
+    pub returned_at: Option<DateTime<Utc>>,
+    /// The back office's latest decision on each document it reviewed.
+    pub reviews: Vec<DocumentReview>,
 }
 
 // Not Debug: it holds a secret or a national id.
@@ -282,8 +360,41 @@ pub async fn add_worker(
     ))
 }
 
-/// Submits a draft order to the back office; every worker needs a passport
-/// photo, an ID document and a signature first.
+/// Takes a worker off an order not yet decided; their data, documents
+/// included, is destroyed at once. A submitted order keeps at least one.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/orders/{order_id}/workers/{worker_id}",
+    tag = "orders",
+    params(("order_id" = uuid::Uuid, Path), ("worker_id" = uuid::Uuid, Path)),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = Order),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The order is decided, or this is its last worker", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn remove_worker(
+    State(state): State<AppState>,
+    person: Person,
+    PathParams((order_id, worker_id)): PathParams<(String, String)>,
+) -> Result<Json<Order>, ApiError> {
+    let order = state
+        .orders
+        .clone()
+        .remove_worker(person.request(pb::RemoveWorkerRequest {
+            order_id,
+            worker_id,
+        }))
+        .await?
+        .into_inner()
+        .order;
+    order_from(order).map(Json)
+}
+
+/// Submits a draft order to the back office, or resubmits one sent back
+/// for correction; every worker needs a passport photo, an ID document and
+/// a signature first, none of them rejected.
 #[utoipa::path(
     post,
     path = "/api/v1/orders/{order_id}/submit",
@@ -376,6 +487,51 @@ pub async fn reject(
     JsonBody(reason): JsonBody<Reason>,
 ) -> Result<Json<Order>, ApiError> {
     decide(&state, &person, order_id, Some(reason.reason)).await
+}
+
+/// Back office: sends a submitted order back to the company with the
+/// documents it rejects. Those are destroyed at once; the others count as
+/// accepted. The company uploads replacements and submits again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/backoffice/orders/{order_id}/return",
+    tag = "back office",
+    params(("order_id" = uuid::Uuid, Path)),
+    request_body = Correction,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = Order),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn return_for_correction(
+    State(state): State<AppState>,
+    person: Person,
+    PathParams(order_id): PathParams<String>,
+    JsonBody(correction): JsonBody<Correction>,
+) -> Result<Json<Order>, ApiError> {
+    let rejections = correction
+        .rejections
+        .into_iter()
+        .map(|rejection| pb::DocumentRejection {
+            document_id: rejection.document_id,
+            reason: rejection.reason.to_i32(),
+            note: rejection.note.unwrap_or_default(),
+        })
+        .collect();
+    let order = state
+        .orders
+        .clone()
+        .return_order_for_correction(person.request(pb::ReturnOrderForCorrectionRequest {
+            order_id,
+            rejections,
+        }))
+        .await?
+        .into_inner()
+        .order;
+    order_from(order).map(Json)
 }
 
 /// The back office's decision, asked of orders: approved without a reason,
@@ -495,5 +651,27 @@ fn order_from(order: Option<pb::Order>) -> Result<Order, ApiError> {
             currency: price.currency,
         }),
         rejection_reason: non_empty(order.rejection_reason),
+        returned_at: time(order.returned_at.as_ref()),
+        reviews: order
+            .reviews
+            .into_iter()
+            .map(review_from)
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+fn review_from(review: pb::DocumentReview) -> Result<DocumentReview, ApiError> {
+    let decision = Decision::answered(review.decision)?;
+    Ok(DocumentReview {
+        reason: match decision {
+            Decision::Rejected => Some(RejectionReason::answered(review.reason)?),
+            Decision::Accepted => None,
+        },
+        decided_at: time(review.decided_at.as_ref()),
+        kind: DocumentKind::answered(review.kind)?,
+        document_id: review.document_id,
+        worker_id: review.worker_id,
+        decision,
+        note: non_empty(review.note),
     })
 }

@@ -5,7 +5,6 @@ use hms_proto::time::{from_timestamp, timestamp};
 use tonic::{Request, Response, Status};
 
 use crate::authz::{Action, authorize};
-use crate::domain::OrderStatus;
 use crate::storage::{MaskOutcome, Store};
 use hms_proto::ProtoEnum;
 
@@ -35,7 +34,7 @@ impl pb::order_internal_service_server::OrderInternalService for OrderInternalAp
         Ok(Response::new(pb::ResolveUploadTargetResponse {
             company_id: target.company_id.to_string(),
             status: target.status.to_i32(),
-            accepts_documents: target.status == OrderStatus::Draft,
+            accepts_documents: target.status.is_open(),
         }))
     }
 

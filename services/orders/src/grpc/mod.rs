@@ -7,14 +7,17 @@ pub mod public;
 
 use chrono::{NaiveDate, Utc};
 use chrono_tz::Europe::Oslo;
-use hms_domain::{Fodselsnummer, NationalIdPolicy, PersonName, PhoneNumber};
+use hms_domain::{DocumentId, Fodselsnummer, NationalIdPolicy, PersonName, PhoneNumber, Reason};
 use hms_grpc::status::{enum_field, invalid_field};
 use hms_proto::orders::v1 as pb;
 use hms_proto::time::{timestamp, timestamp_opt};
 use hms_proto::{EnumError, ProtoEnum};
 use tonic::Status;
 
-use crate::domain::{NewWorker, Order, OrderStatus, Worker};
+use crate::domain::{
+    Decision, DocumentRejection, DocumentReview, NewWorker, Order, OrderStatus, RejectionReason,
+    Worker,
+};
 use crate::error::OrderError;
 
 /// Parses one worker; `field` is its path in the request (`workers[2]`).
@@ -53,7 +56,61 @@ fn employment_end(field: &str, text: &str) -> Result<Option<NaiveDate>, Status> 
     Ok(Some(day))
 }
 
-hms_proto::proto_enum!(OrderStatus => pb::OrderStatus { Draft, Submitted, Approved, Rejected });
+hms_proto::proto_enum!(OrderStatus => pb::OrderStatus { Draft, Submitted, NeedsCorrection, Approved, Rejected });
+
+hms_proto::proto_enum!(RejectionReason => pb::DocumentRejectionReason {
+    PhotoUnclear,
+    NotAPassportPhoto,
+    IdDocumentUnreadable,
+    IdDocumentExpired,
+    SignatureMissing,
+    NameMismatch,
+    Other,
+});
+
+/// Parses the back office's rejections; `field` is their path.
+pub fn parse_rejections(
+    field: &str,
+    rejections: Vec<pb::DocumentRejection>,
+) -> Result<Vec<DocumentRejection>, Status> {
+    rejections
+        .into_iter()
+        .enumerate()
+        .map(|(index, rejection)| {
+            let at = |name: &str| format!("{field}[{index}].{name}");
+            let document_id = DocumentId::parse(&rejection.document_id)
+                .map_err(|e| invalid_field(&at("document_id"), e))?;
+            let reason = enum_field(&at("reason"), "rejection reason", rejection.reason)?;
+            let note = match rejection.note.trim() {
+                "" => None,
+                note => Some(Reason::parse(note).map_err(|e| invalid_field(&at("note"), e))?),
+            };
+            DocumentRejection::new(document_id, reason, note)
+                .map_err(|e| invalid_field(&at("note"), e))
+        })
+        .collect()
+}
+
+fn review_to_proto(review: DocumentReview) -> pb::DocumentReview {
+    let (decision, reason, note) = match review.decision {
+        Decision::Accepted => (pb::DocumentDecision::Accepted, 0, String::new()),
+        Decision::Rejected { reason, note } => (
+            pb::DocumentDecision::Rejected,
+            reason.to_i32(),
+            note.map(|note| note.as_str().to_owned())
+                .unwrap_or_default(),
+        ),
+    };
+    pb::DocumentReview {
+        document_id: review.document.id.to_string(),
+        worker_id: review.document.worker_id.to_string(),
+        kind: review.document.kind.to_i32(),
+        decision: decision as i32,
+        reason,
+        note,
+        decided_at: Some(timestamp(review.decided_at)),
+    }
+}
 
 /// A status to filter by: none when left out.
 pub fn status_filter(status: i32) -> Result<Option<OrderStatus>, Status> {
@@ -100,5 +157,7 @@ pub fn order_to_proto(order: Order) -> Result<pb::Order, OrderError> {
         decided_at: timestamp_opt(order.decided_at),
         rejection_reason: order.rejection_reason.unwrap_or_default(),
         national_ids_masked_at: timestamp_opt(order.national_ids_masked_at),
+        returned_at: timestamp_opt(order.returned_at),
+        reviews: order.reviews.into_iter().map(review_to_proto).collect(),
     })
 }

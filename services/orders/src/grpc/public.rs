@@ -1,10 +1,10 @@
-use hms_domain::{CompanyId, NationalIdPolicy, OrderId, Reason};
+use hms_domain::{CompanyId, NationalIdPolicy, OrderId, Reason, WorkerId};
 use hms_grpc::paging;
 use hms_grpc::status::{invalid_field, missing_field, parse_id};
 use hms_proto::orders::v1 as pb;
 use tonic::{Request, Response, Status};
 
-use super::{order_to_proto, parse_worker, status_filter};
+use super::{order_to_proto, parse_rejections, parse_worker, status_filter};
 use hms_authz::Action;
 
 use crate::authz::Guard;
@@ -88,6 +88,48 @@ impl pb::order_service_server::OrderService for OrderApi {
         Ok(Response::new(pb::AddWorkerResponse {
             order: Some(order),
             worker,
+        }))
+    }
+
+    async fn remove_worker(
+        &self,
+        request: Request<pb::RemoveWorkerRequest>,
+    ) -> Result<Response<pb::RemoveWorkerResponse>, Status> {
+        let caller = hms_grpc::caller(&request);
+        let request = request.into_inner();
+        let order_id = parse_id("order_id", &request.order_id, OrderId::parse)?;
+        let worker_id = parse_id("worker_id", &request.worker_id, WorkerId::parse)?;
+        self.guard
+            .order(&caller, order_id, Action::CardsOrder)
+            .await?;
+        let order = self.ordering.remove_worker(order_id, worker_id).await?;
+        Ok(Response::new(pb::RemoveWorkerResponse {
+            order: Some(order_to_proto(order)?),
+        }))
+    }
+
+    async fn return_order_for_correction(
+        &self,
+        request: Request<pb::ReturnOrderForCorrectionRequest>,
+    ) -> Result<Response<pb::ReturnOrderForCorrectionResponse>, Status> {
+        let caller = hms_grpc::caller(&request);
+        let request = request.into_inner();
+        let order_id = parse_id("order_id", &request.order_id, OrderId::parse)?;
+        // Each document of every worker, at most.
+        if request.rejections.len() > 3 * MAX_WORKERS_PER_ORDER {
+            return Err(invalid_field("rejections", "names too many documents"));
+        }
+        let rejections = parse_rejections("rejections", request.rejections)?;
+        let decided_by = self
+            .guard
+            .order(&caller, order_id, Action::OrdersDecide)
+            .await?;
+        let order = self
+            .ordering
+            .return_for_correction(order_id, rejections, &decided_by)
+            .await?;
+        Ok(Response::new(pb::ReturnOrderForCorrectionResponse {
+            order: Some(order_to_proto(order)?),
         }))
     }
 
