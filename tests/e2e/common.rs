@@ -269,6 +269,18 @@ pub async fn submitted_order(env: &TestEnv, clients: &mut Clients) -> (orders::O
     (order, national_ids)
 }
 
+/// Submits an order, or submits it again after a correction, as its owner.
+pub async fn submit(clients: &mut Clients, order_id: &str) -> Result<orders::Order, tonic::Status> {
+    clients
+        .owner
+        .orders
+        .submit_order(orders::SubmitOrderRequest {
+            order_id: order_id.to_owned(),
+        })
+        .await
+        .map(|answer| answer.into_inner().order.expect("an order"))
+}
+
 pub async fn approve(clients: &mut Clients, order_id: &str) -> orders::Order {
     clients
         .back_office

@@ -44,17 +44,6 @@ async fn return_for_correction(
         .map(|answer| answer.into_inner().order.expect("an order"))
 }
 
-async fn submit(clients: &mut Clients, order_id: &str) -> Result<orders::Order, tonic::Status> {
-    clients
-        .owner
-        .orders
-        .submit_order(orders::SubmitOrderRequest {
-            order_id: order_id.to_owned(),
-        })
-        .await
-        .map(|answer| answer.into_inner().order.expect("an order"))
-}
-
 /// Waits until media holds no key, row or object of `document_id`, and
 /// has recorded its destruction; the reason recorded.
 async fn destroyed(env: &TestEnv, media_db: &PgPool, document_id: &str) -> String {

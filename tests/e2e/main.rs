@@ -20,5 +20,6 @@ mod notifications;
 mod operations;
 mod outage;
 mod printing;
+mod retention;
 mod s3;
 mod tracing;

@@ -29,6 +29,18 @@ pub mod duration {
     pub fn hours<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
         u64::deserialize(deserializer).map(|hours| Duration::from_secs(hours.saturating_mul(3600)))
     }
+
+    /// Days, fractions allowed (`0.5` is twelve hours): retention periods
+    /// are stated in days, and a test shortens them to seconds.
+    pub fn days<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let days = f64::deserialize(deserializer)?;
+        if !(0.0..=36_500.0).contains(&days) {
+            return Err(serde::de::Error::custom(
+                "must be a number of days from 0 to 36500",
+            ));
+        }
+        Ok(Duration::from_secs_f64(days * 86_400.0))
+    }
 }
 
 /// A setting could not be read. Names the setting, never a secret's value.
@@ -304,6 +316,36 @@ mod tests {
             setting_names::<Section>(),
             ["HMS_GRPC_ADDR", "HMS_FLAG", "HMS_GRACE_SECS"]
         );
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Retention {
+        #[serde(deserialize_with = "super::duration::days")]
+        draft_retention_days: std::time::Duration,
+    }
+
+    #[test]
+    fn retention_is_read_in_days_fractions_allowed() {
+        let read = |value: &'static str| {
+            let mut outcome = None;
+            figment::Jail::expect_with(|jail| {
+                jail.set_env("HMS_DRAFT_RETENTION_DAYS", value);
+                outcome = Some(
+                    Sources::new::<&str, &str>(&[])
+                        .get::<Retention>()
+                        .map(|read| read.draft_retention_days)
+                        .map_err(|error| error.to_string()),
+                );
+                Ok(())
+            });
+            outcome.expect("read")
+        };
+        assert_eq!(read("30"), Ok(std::time::Duration::from_secs(30 * 86_400)));
+        assert_eq!(read("0.5"), Ok(std::time::Duration::from_secs(43_200)));
+        for nonsense in ["-1", "40000", "soon"] {
+            let error = read(nonsense).expect_err(nonsense);
+            assert!(error.contains("HMS_DRAFT_RETENTION_DAYS"), "{error}");
+        }
     }
 
     #[test]

@@ -97,6 +97,7 @@ events! {
     OrderRejected => Orders, "order_rejected";
     OrderReturnedForCorrection => Orders, "order_returned_for_correction";
     WorkerRemoved => Orders, "worker_removed";
+    OrderClosed => Orders, "order_closed";
     OrderRedacted => Redaction, "order_redacted";
     CardIssued => Cards, "card_issued";
     CardBlocked => Cards, "card_blocked";

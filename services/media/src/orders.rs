@@ -17,7 +17,7 @@ const AT_ONCE: usize = 500;
 #[derive(Debug, Clone, Copy)]
 pub struct OrderState {
     pub company_id: CompanyId,
-    /// Approved or rejected: its documents may be purged.
+    /// Approved, rejected or closed: its documents may be purged.
     pub decided: bool,
     /// Approved: its photos and signatures may be printed.
     pub approved: bool,
@@ -71,7 +71,7 @@ impl Orders {
                         company_id: company(&state.company_id)?,
                         decided: matches!(
                             status,
-                            Ok(OrderStatus::Approved | OrderStatus::Rejected)
+                            Ok(OrderStatus::Approved | OrderStatus::Rejected | OrderStatus::Closed)
                         ),
                         approved: status == Ok(OrderStatus::Approved),
                     },

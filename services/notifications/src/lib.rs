@@ -106,6 +106,9 @@ impl Service for Notifications {
             .subscribe::<pb::OrderReturnedForCorrection, _>(on_notice.clone())
             .await?;
         subscriber
+            .subscribe::<pb::OrderClosed, _>(on_notice.clone())
+            .await?;
+        subscriber
             .subscribe::<pb::OrderRedacted, _>(on_notice.clone())
             .await?;
         subscriber

@@ -26,6 +26,7 @@ pub const KINDS: &[&str] = &[
     "order_approved",
     "order_rejected",
     "order_needs_correction",
+    "order_closed",
     "data_deleted",
     "card_blocked",
     "card_deactivated",
@@ -339,6 +340,20 @@ impl Notify for pb::OrderReturnedForCorrection {
         to_company(
             &self.company_id,
             "order_needs_correction",
+            facts,
+            self.occurred_at.as_ref(),
+            link,
+        )
+    }
+}
+
+impl Notify for pb::OrderClosed {
+    fn notice(&self) -> Result<Notice, HandlerError> {
+        let link = format!("/orders/{}", self.order_id);
+        let facts = json!({"closed_because": self.reason});
+        to_company(
+            &self.company_id,
+            "order_closed",
             facts,
             self.occurred_at.as_ref(),
             link,

@@ -161,6 +161,7 @@ mod tests {
             "card_number": "1234567897",
             "holder": "Arbeider Nordmann",
             "days": 30,
+            "closed_because": "draft_abandoned",
             "unprinted": [
                 {"card_number": "1234567897", "holder": "Arbeider Nordmann"},
                 {"card_number": "2234567891", "holder": "Arbeider To"},

@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use hms_config::{ConfigError, Sources};
 use hms_crypto::{FingerprintKey, SealingKey};
 use hms_domain::{Money, NationalIdPolicy, PriceList, VatRate};
@@ -21,6 +23,39 @@ pub struct OrdersConfig {
     pub vat_rate_basis_points: u32,
     /// `HMS_MEDIA_URL`: where the media service answers.
     pub media_url: String,
+    /// `HMS_DRAFT_RETENTION_DAYS`: a draft not submitted within this long
+    /// is closed and its data redacted.
+    #[serde(
+        default = "thirty_days",
+        deserialize_with = "hms_config::duration::days"
+    )]
+    pub draft_retention_days: Duration,
+    /// `HMS_CORRECTION_RETENTION_DAYS`: an order returned for correction
+    /// and not submitted again within this long is closed likewise.
+    #[serde(
+        default = "thirty_days",
+        deserialize_with = "hms_config::duration::days"
+    )]
+    pub correction_retention_days: Duration,
+    /// `HMS_INELIGIBLE_COMPANY_RETENTION_DAYS`: the undecided orders of a
+    /// company rejected or suspended this long ago are closed likewise.
+    #[serde(
+        default = "ninety_days",
+        deserialize_with = "hms_config::duration::days"
+    )]
+    pub ineligible_company_retention_days: Duration,
+    /// `HMS_RECONCILE_INTERVAL_SECS`: how often orders left too long are
+    /// looked for.
+    #[serde(flatten)]
+    pub reconcile: hms_db::work::ReconcileSettings,
+}
+
+fn thirty_days() -> Duration {
+    Duration::from_secs(30 * 86_400)
+}
+
+fn ninety_days() -> Duration {
+    Duration::from_secs(90 * 86_400)
 }
 
 fn default_card_price_ore() -> i64 {
@@ -41,6 +76,9 @@ pub struct Settings {
     pub national_id_policy: NationalIdPolicy,
     pub price_list: PriceList,
     pub media_url: String,
+    pub retention: crate::retention::RetentionPeriods,
+    /// How often orders left too long are looked for.
+    pub retention_interval: Duration,
 }
 
 impl OrdersConfig {
@@ -63,6 +101,12 @@ impl OrdersConfig {
                     .map_err(|e| ConfigError::invalid("HMS_VAT_RATE_BASIS_POINTS", e))?,
             },
             media_url: self.media_url,
+            retention: crate::retention::RetentionPeriods {
+                draft: self.draft_retention_days,
+                correction: self.correction_retention_days,
+                ineligible_company: self.ineligible_company_retention_days,
+            },
+            retention_interval: self.reconcile.interval(),
         })
     }
 }

@@ -24,15 +24,18 @@ pub enum OrderStatus {
     NeedsCorrection,
     Approved,
     Rejected,
+    /// Closed without a decision, having waited too long.
+    Closed,
 }
 
 impl OrderStatus {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Draft,
         Self::Submitted,
         Self::NeedsCorrection,
         Self::Approved,
         Self::Rejected,
+        Self::Closed,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -42,6 +45,7 @@ impl OrderStatus {
             Self::NeedsCorrection => "needs_correction",
             Self::Approved => "approved",
             Self::Rejected => "rejected",
+            Self::Closed => "closed",
         }
     }
 
@@ -51,10 +55,10 @@ impl OrderStatus {
             .find(|status| status.as_str() == value)
     }
 
-    /// Whether the back office has decided, so the personal data is due for
-    /// redaction.
-    pub const fn is_decided(self) -> bool {
-        matches!(self, Self::Approved | Self::Rejected)
+    /// Whether the order's life is over (approved, rejected, or closed
+    /// without a decision), so its personal data is due for redaction.
+    pub const fn is_finished(self) -> bool {
+        matches!(self, Self::Approved | Self::Rejected | Self::Closed)
     }
 
     /// Whether the company may add workers and upload documents: while it
@@ -65,7 +69,41 @@ impl OrderStatus {
 
     /// Whether a worker may still be taken off: until the decision.
     pub const fn removes_workers(self) -> bool {
-        !self.is_decided()
+        !self.is_finished()
+    }
+}
+
+/// Why an order was closed without a decision: it waited longer than its
+/// data may be kept for the purpose it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClosureReason {
+    /// A draft never submitted.
+    DraftAbandoned,
+    /// Returned for correction and never submitted again.
+    CorrectionAbandoned,
+    /// Its company was rejected or suspended, and stayed so.
+    CompanyIneligible,
+}
+
+impl ClosureReason {
+    pub const ALL: [Self; 3] = [
+        Self::DraftAbandoned,
+        Self::CorrectionAbandoned,
+        Self::CompanyIneligible,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::DraftAbandoned => "draft_abandoned",
+            Self::CorrectionAbandoned => "correction_abandoned",
+            Self::CompanyIneligible => "company_ineligible",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|reason| reason.as_str() == value)
     }
 }
 
@@ -79,6 +117,9 @@ pub enum Transition {
     Approve,
     /// The back office's final no.
     Reject(Reason),
+    /// Retention: the order waited too long for the company or for its
+    /// company's standing.
+    Close(ClosureReason),
 }
 
 impl Transition {
@@ -92,13 +133,16 @@ impl Transition {
             (Self::Submit, Submitted)
             | (Self::ReturnForCorrection, NeedsCorrection)
             | (Self::Approve, Approved)
-            | (Self::Reject(_), Rejected) => Ok(None),
+            | (Self::Reject(_), Rejected)
+            | (Self::Close(_), Closed) => Ok(None),
             (Self::Submit, Draft | NeedsCorrection) => Ok(Some(Submitted)),
             (Self::ReturnForCorrection, Submitted) => Ok(Some(NeedsCorrection)),
             (Self::Approve, Submitted) => Ok(Some(Approved)),
             (Self::Reject(_), Submitted | NeedsCorrection) => Ok(Some(Rejected)),
+            (Self::Close(_), Draft | Submitted | NeedsCorrection) => Ok(Some(Closed)),
             (_, Approved) => refused("the order was approved"),
             (_, Rejected) => refused("the order was rejected"),
+            (_, Closed) => refused("the order was closed without a decision"),
             (Self::ReturnForCorrection | Self::Approve | Self::Reject(_), Draft) => {
                 refused("the order has not been submitted")
             }
@@ -397,10 +441,12 @@ impl NewOrder {
 pub struct Worker {
     pub id: WorkerId,
     pub position: i32,
-    pub name: String,
+    /// Erased with the order's personal data, unless its cards need it.
+    pub name: Option<String>,
     pub national_id_masked: MaskedNationalId,
     pub national_id_kind: NationalIdKind,
-    pub phone: String,
+    /// Erased with the order's personal data.
+    pub phone: Option<String>,
     pub card_type: CardType,
     pub employment_ends_on: Option<NaiveDate>,
 }
@@ -422,6 +468,8 @@ pub struct Order {
     pub national_ids_masked_at: Option<DateTime<Utc>>,
     /// When it was last sent back for correction.
     pub returned_at: Option<DateTime<Utc>>,
+    /// Why it was closed, if it was.
+    pub closed_because: Option<ClosureReason>,
     /// The latest decision on each document reviewed.
     pub reviews: Vec<DocumentReview>,
 }
@@ -480,6 +528,16 @@ impl Order {
                 reason: self.rejection_reason.clone().unwrap_or_default(),
                 occurred_at: self.decided_at.map(timestamp),
             }),
+            OrderStatus::Closed => StatusEvent::Closed(events::OrderClosed {
+                order_id,
+                company_id,
+                reason: self
+                    .closed_because
+                    .map(ClosureReason::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                occurred_at: self.decided_at.map(timestamp),
+            }),
         }))
     }
 }
@@ -525,6 +583,7 @@ pub enum StatusEvent {
     Submitted(events::OrderSubmitted),
     Approved(events::OrderApproved),
     Rejected(events::OrderRejected),
+    Closed(events::OrderClosed),
 }
 
 /// The documents a worker still lacks before the order can be submitted.
@@ -583,10 +642,10 @@ mod tests {
         Worker {
             id: WorkerId::new(),
             position,
-            name: "Kari Nordmann".to_owned(),
+            name: Some("Kari Nordmann".to_owned()),
             national_id_masked: MaskedNationalId::parse("010190*****").expect("masked"),
             national_id_kind: NationalIdKind::Fodselsnummer,
-            phone: "+4791234567".to_owned(),
+            phone: Some("+4791234567".to_owned()),
             card_type: CardType::Construction,
             employment_ends_on: None,
         }
@@ -598,29 +657,40 @@ mod tests {
         let submit = || Transition::Submit;
         let back = || Transition::ReturnForCorrection;
         let approve = || Transition::Approve;
+        let close = || Transition::Close(ClosureReason::DraftAbandoned);
         // `Ok(Some(to))` moves, `Ok(None)` is a retry that changes nothing,
         // `Err(())` is refused.
-        let table: [(Transition, OrderStatus, Result<Option<OrderStatus>, ()>); 20] = [
+        let table: [(Transition, OrderStatus, Result<Option<OrderStatus>, ()>); 30] = [
             (submit(), Draft, Ok(Some(Submitted))),
             (submit(), Submitted, Ok(None)),
             (submit(), NeedsCorrection, Ok(Some(Submitted))),
             (submit(), Approved, Err(())),
             (submit(), Rejected, Err(())),
+            (submit(), Closed, Err(())),
             (back(), Draft, Err(())),
             (back(), Submitted, Ok(Some(NeedsCorrection))),
             (back(), NeedsCorrection, Ok(None)),
             (back(), Approved, Err(())),
             (back(), Rejected, Err(())),
+            (back(), Closed, Err(())),
             (approve(), Draft, Err(())),
             (approve(), Submitted, Ok(Some(Approved))),
             (approve(), NeedsCorrection, Err(())),
             (approve(), Approved, Ok(None)),
             (approve(), Rejected, Err(())),
+            (approve(), Closed, Err(())),
             (reject(), Draft, Err(())),
             (reject(), Submitted, Ok(Some(Rejected))),
             (reject(), NeedsCorrection, Ok(Some(Rejected))),
             (reject(), Approved, Err(())),
             (reject(), Rejected, Ok(None)),
+            (reject(), Closed, Err(())),
+            (close(), Draft, Ok(Some(Closed))),
+            (close(), Submitted, Ok(Some(Closed))),
+            (close(), NeedsCorrection, Ok(Some(Closed))),
+            (close(), Approved, Err(())),
+            (close(), Rejected, Err(())),
+            (close(), Closed, Ok(None)),
         ];
         let covered: std::collections::HashSet<_> = table
             .iter()
@@ -628,7 +698,7 @@ mod tests {
             .collect();
         assert_eq!(
             covered.len(),
-            4 * OrderStatus::ALL.len(),
+            5 * OrderStatus::ALL.len(),
             "every kind of step from every status, once"
         );
         for (transition, from, expected) in table {
@@ -652,8 +722,17 @@ mod tests {
             .filter(|status| status.removes_workers())
             .collect();
         assert_eq!(removable, vec![Draft, Submitted, NeedsCorrection]);
+        assert!(!Closed.is_open() && !Closed.removes_workers());
         for status in OrderStatus::ALL {
             assert_eq!(OrderStatus::parse(status.as_str()), Some(status));
+        }
+        let finished: Vec<OrderStatus> = OrderStatus::ALL
+            .into_iter()
+            .filter(|status| status.is_finished())
+            .collect();
+        assert_eq!(finished, vec![Approved, Rejected, Closed]);
+        for reason in ClosureReason::ALL {
+            assert_eq!(ClosureReason::parse(reason.as_str()), Some(reason));
         }
     }
 
@@ -767,6 +846,7 @@ mod tests {
             rejection_reason: None,
             national_ids_masked_at: None,
             returned_at: None,
+            closed_because: None,
             reviews: Vec::new(),
         };
         assert_eq!(order.price().expect("price").gross.ore(), 33_225);
@@ -788,6 +868,7 @@ mod tests {
             rejection_reason: Some("blurred photo".to_owned()),
             national_ids_masked_at: None,
             returned_at: None,
+            closed_because: None,
             reviews: Vec::new(),
         };
         let announced = || order.status_event().expect("a price");

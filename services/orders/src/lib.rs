@@ -10,6 +10,7 @@ mod error;
 mod grpc;
 mod media;
 mod ordering;
+mod retention;
 mod storage;
 
 use hms_layout::ServiceName;
@@ -58,6 +59,10 @@ impl Service for Orders {
             settings.national_id_key,
             settings.fingerprint_key,
             settings.price_list,
+        );
+        service.spawn(
+            retention::Retention::new(store.clone(), settings.retention)
+                .run_forever(settings.retention_interval, service.core.shutdown.clone()),
         );
         let guard = authz::Guard::new(service.authorizer()?, store.clone());
         let apis = hms_grpc::GrpcApis::default()

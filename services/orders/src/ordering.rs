@@ -60,7 +60,7 @@ impl Ordering {
             self.store.ensure_company_approved(order.company_id).await?;
         }
         self.store
-            .transition(order.id, Transition::Submit, by, |now| {
+            .transition(order.id, Transition::Submit, &by.into(), |now| {
                 let workers: Vec<WorkerId> = now.workers.iter().map(|w| w.id).collect();
                 if workers == checked {
                     Ok(())
@@ -75,7 +75,7 @@ impl Ordering {
 
     pub async fn approve(&self, order_id: OrderId, by: &UserCaller) -> Result<Order, OrderError> {
         self.store
-            .transition(order_id, Transition::Approve, by, |_| Ok(()))
+            .transition(order_id, Transition::Approve, &by.into(), |_| Ok(()))
             .await
     }
 
@@ -104,7 +104,7 @@ impl Ordering {
             }
         })?;
         self.store
-            .return_for_correction(order_id, decisions, by)
+            .return_for_correction(order_id, decisions, &by.into())
             .await
     }
 
@@ -115,7 +115,7 @@ impl Ordering {
         by: &UserCaller,
     ) -> Result<Order, OrderError> {
         self.store
-            .transition(order_id, Transition::Reject(reason), by, |_| Ok(()))
+            .transition(order_id, Transition::Reject(reason), &by.into(), |_| Ok(()))
             .await
     }
 

@@ -16,9 +16,36 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::domain::{
-    Decision, DocumentReview, MAX_WORKERS_PER_ORDER, NewOrder, NewWorker, Order, OrderStatus,
-    RejectionReason, StatusEvent, StoredDocument, Transition, Worker,
+    ClosureReason, Decision, DocumentReview, MAX_WORKERS_PER_ORDER, NewOrder, NewWorker, Order,
+    OrderStatus, RejectionReason, StatusEvent, StoredDocument, Transition, Worker,
 };
+
+/// Who moves an order on: a person, or the platform's own retention.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// As recorded with a decision (`user:<id>`, `retention`).
+    name: String,
+    user_id: Option<Uuid>,
+}
+
+impl Actor {
+    /// Closes orders left too long.
+    pub fn retention() -> Self {
+        Self {
+            name: "retention".to_owned(),
+            user_id: None,
+        }
+    }
+}
+
+impl From<&UserCaller> for Actor {
+    fn from(person: &UserCaller) -> Self {
+        Self {
+            name: person.audit_name(),
+            user_id: Some(person.user_id),
+        }
+    }
+}
 use crate::error::OrderError;
 
 /// An approved order's workers, for issuing their cards.
@@ -58,11 +85,12 @@ struct OrderRow {
     rejection_reason: Option<String>,
     national_ids_masked_at: Option<DateTime<Utc>>,
     returned_at: Option<DateTime<Utc>>,
+    closed_because: Option<String>,
 }
 
 const ORDER_COLUMNS: &str = "id, company_id, status, unit_net_ore, vat_rate_basis_points, created_at, \
                              submitted_at, submitted_by, decided_at, rejection_reason, \
-                             national_ids_masked_at, returned_at";
+                             national_ids_masked_at, returned_at, closed_because";
 
 #[derive(sqlx::FromRow)]
 struct ReviewRow {
@@ -115,10 +143,10 @@ struct WorkerRow {
     id: Uuid,
     order_id: Uuid,
     position: i32,
-    name: String,
+    name: Option<String>,
     national_id_masked: String,
     national_id_kind: String,
-    phone: String,
+    phone: Option<String>,
     card_type: String,
     employment_ends_on: Option<NaiveDate>,
 }
@@ -171,6 +199,12 @@ fn order_from_rows(
         rejection_reason: row.rejection_reason,
         national_ids_masked_at: row.national_ids_masked_at,
         returned_at: row.returned_at,
+        closed_because: match row.closed_because.as_deref() {
+            None => None,
+            Some(reason) => {
+                Some(ClosureReason::parse(reason).ok_or_else(|| corrupt("closure reason"))?)
+            }
+        },
         reviews,
     })
 }
@@ -193,6 +227,9 @@ pub struct OrderFilter {
 #[derive(Debug, Clone, Copy)]
 pub struct Masked {
     pub company_id: CompanyId,
+    /// Approved, rejected or closed: why the data had to go.
+    pub status: OrderStatus,
+    pub closed_because: Option<ClosureReason>,
     pub workers_masked: u32,
     pub workers_total: u32,
     pub masked_at: DateTime<Utc>,
@@ -204,7 +241,7 @@ pub enum MaskOutcome {
     /// Its numbers are masked, now or before.
     Masked(Masked),
     NotFound,
-    /// Not approved or rejected: left as it is.
+    /// Not approved, rejected or closed: left as it is.
     NotDecided,
 }
 
@@ -472,7 +509,7 @@ impl Store {
         &self,
         order_id: OrderId,
         transition: Transition,
-        actor: &UserCaller,
+        actor: &Actor,
         check: impl FnOnce(&Order) -> Result<(), OrderError> + Send,
     ) -> Result<Order, OrderError> {
         let mut tx = self.pool.begin().await?;
@@ -481,13 +518,18 @@ impl Store {
             return Ok(order);
         };
         check(&order)?;
-        let reason = match &transition {
-            Transition::Reject(reason) => Some(reason.as_str().to_owned()),
-            Transition::Submit | Transition::Approve | Transition::ReturnForCorrection => None,
+        let (reason, closed_because) = match &transition {
+            Transition::Reject(reason) => (Some(reason.as_str().to_owned()), None),
+            Transition::Close(why) => (None, Some(why.as_str())),
+            Transition::Submit | Transition::Approve | Transition::ReturnForCorrection => {
+                (None, None)
+            }
         };
         let timestamp_column = match next {
             OrderStatus::Submitted => "submitted_at = now(), submitted_by = $5",
-            OrderStatus::Approved | OrderStatus::Rejected => "decided_at = now(), decided_by = $3",
+            OrderStatus::Approved | OrderStatus::Rejected | OrderStatus::Closed => {
+                "decided_at = now(), decided_by = $3"
+            }
             OrderStatus::Draft | OrderStatus::NeedsCorrection => {
                 return Err(OrderError::Corrupt(format!(
                     "{} is not reached by a plain transition",
@@ -496,14 +538,15 @@ impl Store {
             }
         };
         sqlx::query(&format!(
-            "UPDATE orders SET status = $2, {timestamp_column}, rejection_reason = COALESCE($4, rejection_reason) \
-             WHERE id = $1"
+            "UPDATE orders SET status = $2, {timestamp_column}, rejection_reason = COALESCE($4, rejection_reason), \
+             closed_because = COALESCE($6, closed_because) WHERE id = $1"
         ))
         .bind(order_id.as_uuid())
         .bind(next.as_str())
-        .bind(actor.audit_name())
+        .bind(&actor.name)
         .bind(&reason)
         .bind(actor.user_id)
+        .bind(closed_because)
         .execute(&mut *tx)
         .await?;
         let order = load_order(&mut tx, order_id).await?;
@@ -512,6 +555,7 @@ impl Store {
             Some(StatusEvent::Submitted(event)) => hms_events::enqueue(&mut tx, &event).await?,
             Some(StatusEvent::Approved(event)) => hms_events::enqueue(&mut tx, &event).await?,
             Some(StatusEvent::Rejected(event)) => hms_events::enqueue(&mut tx, &event).await?,
+            Some(StatusEvent::Closed(event)) => hms_events::enqueue(&mut tx, &event).await?,
             None => {
                 return Err(OrderError::Corrupt(format!(
                     "an order moved to {} announces nothing",
@@ -526,13 +570,13 @@ impl Store {
 
     /// Sends a submitted order back to the company with the back office's
     /// decision on each of its documents, and announces the rejected ones
-    /// for media to destroy, in one transaction. `check` runs with the
-    /// order locked: the documents reviewed must still be the order's.
+    /// for media to destroy, in one transaction. With the order locked, the
+    /// documents reviewed must still belong to its workers.
     pub async fn return_for_correction(
         &self,
         order_id: OrderId,
         decisions: Vec<(StoredDocument, Decision)>,
-        actor: &UserCaller,
+        actor: &Actor,
     ) -> Result<Order, OrderError> {
         let mut tx = self.pool.begin().await?;
         let order = lock_order(&mut tx, order_id).await?;
@@ -577,7 +621,7 @@ impl Store {
             .bind(label)
             .bind(reason)
             .bind(note)
-            .bind(actor.audit_name())
+            .bind(&actor.name)
             .execute(&mut *tx)
             .await?;
         }
@@ -643,6 +687,45 @@ impl Store {
         Ok(order)
     }
 
+    /// Orders left too long without a decision, oldest first, with why:
+    /// drafts created before `draft_before`, orders returned for
+    /// correction before `correction_before`, and any undecided order of
+    /// a company rejected or suspended before `ineligible_before` (as
+    /// this service's projection saw it).
+    pub async fn due_for_closing(
+        &self,
+        draft_before: DateTime<Utc>,
+        correction_before: DateTime<Utc>,
+        ineligible_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(OrderId, ClosureReason)>, OrderError> {
+        let rows: Vec<(Uuid, String)> = sqlx::query_as(
+            "SELECT o.id, CASE \
+               WHEN c.status IN ('rejected', 'suspended') AND c.updated_at < $3 THEN 'company_ineligible' \
+               WHEN o.status = 'draft' THEN 'draft_abandoned' \
+               ELSE 'correction_abandoned' END \
+             FROM orders o LEFT JOIN hms_company_status c ON c.company_id = o.company_id \
+             WHERE o.status IN ('draft', 'submitted', 'needs_correction') AND ( \
+               (o.status = 'draft' AND o.created_at < $1) \
+               OR (o.status = 'needs_correction' AND o.returned_at < $2) \
+               OR (c.status IN ('rejected', 'suspended') AND c.updated_at < $3)) \
+             ORDER BY o.created_at, o.id LIMIT $4",
+        )
+        .bind(draft_before)
+        .bind(correction_before)
+        .bind(ineligible_before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, reason)| {
+                let reason = ClosureReason::parse(&reason)
+                    .ok_or_else(|| OrderError::Corrupt(format!("closure reason {reason}")))?;
+                Ok((OrderId::from_uuid(id), reason))
+            })
+            .collect()
+    }
+
     /// Erases the full national identity numbers of decided orders (and
     /// the request fingerprints derived from them), in one transaction.
     /// Orders that are unknown or not decided are left as they are.
@@ -656,17 +739,27 @@ impl Store {
         // circle.
         ids.sort_unstable();
         let mut tx = self.pool.begin().await?;
-        let found: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
-            "SELECT id, company_id, status FROM orders WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        let found: Vec<(Uuid, Uuid, String, Option<String>)> = sqlx::query_as(
+            "SELECT id, company_id, status, closed_because FROM orders WHERE id = ANY($1) ORDER BY id FOR UPDATE",
         )
         .bind(&ids)
         .fetch_all(&mut *tx)
         .await?;
-        let mut states: HashMap<Uuid, (CompanyId, OrderStatus)> = HashMap::new();
-        for (id, company_id, status) in found {
-            let status = OrderStatus::parse(&status)
-                .ok_or_else(|| OrderError::Corrupt(format!("status of order {id}")))?;
-            states.insert(id, (CompanyId::from_uuid(company_id), status));
+        let mut states: HashMap<Uuid, (CompanyId, OrderStatus, Option<ClosureReason>)> =
+            HashMap::new();
+        for (id, company_id, status, closed_because) in found {
+            let corrupt = |what: &str| OrderError::Corrupt(format!("{what} of order {id}"));
+            let status = OrderStatus::parse(&status).ok_or_else(|| corrupt("status"))?;
+            let closed_because = match closed_because.as_deref() {
+                None => None,
+                Some(reason) => {
+                    Some(ClosureReason::parse(reason).ok_or_else(|| corrupt("closure reason"))?)
+                }
+            };
+            states.insert(
+                id,
+                (CompanyId::from_uuid(company_id), status, closed_because),
+            );
         }
         let decided: Vec<Uuid> = ids
             .iter()
@@ -674,7 +767,7 @@ impl Store {
             .filter(|id| {
                 states
                     .get(id)
-                    .is_some_and(|(_, status)| status.is_decided())
+                    .is_some_and(|(_, status, _)| status.is_finished())
             })
             .collect();
         let masked_now: Vec<Uuid> = sqlx::query_scalar(
@@ -695,6 +788,17 @@ impl Store {
         // The back office's notes may name the person.
         sqlx::query(
             "UPDATE document_reviews SET note = NULL WHERE order_id = ANY($1) AND note IS NOT NULL",
+        )
+        .bind(&decided)
+        .execute(&mut *tx)
+        .await?;
+        // Phone numbers served the order alone; names stay only where the
+        // cards carry them (approved orders).
+        sqlx::query(
+            "UPDATE workers w SET phone = NULL, \
+             name = CASE WHEN o.status = 'approved' THEN w.name ELSE NULL END \
+             FROM orders o WHERE o.id = w.order_id AND o.id = ANY($1) \
+               AND (w.phone IS NOT NULL OR (o.status <> 'approved' AND w.name IS NOT NULL))",
         )
         .bind(&decided)
         .execute(&mut *tx)
@@ -723,9 +827,11 @@ impl Store {
                 let id = order_id.as_uuid();
                 let outcome = match states.get(&id) {
                     None => MaskOutcome::NotFound,
-                    Some((_, status)) if !status.is_decided() => MaskOutcome::NotDecided,
-                    Some(&(company_id, _)) => MaskOutcome::Masked(Masked {
+                    Some((_, status, _)) if !status.is_finished() => MaskOutcome::NotDecided,
+                    Some(&(company_id, status, closed_because)) => MaskOutcome::Masked(Masked {
                         company_id,
+                        status,
+                        closed_because,
                         workers_masked: masked_per_order.get(&id).copied().unwrap_or(0),
                         workers_total: totals.get(&id).copied().unwrap_or(0) as u32,
                         masked_at: *masked_at.get(&id).ok_or_else(|| {
@@ -745,7 +851,7 @@ impl Store {
     ) -> Result<Vec<AwaitingRedaction>, OrderError> {
         let rows: Vec<(Uuid, Uuid, String, DateTime<Utc>)> = sqlx::query_as(
             "SELECT id, company_id, status, decided_at FROM orders \
-             WHERE national_ids_masked_at IS NULL AND status IN ('approved', 'rejected') AND decided_at < $1 \
+             WHERE national_ids_masked_at IS NULL AND status IN ('approved', 'rejected', 'closed') AND decided_at < $1 \
              ORDER BY decided_at, id LIMIT $2",
         )
         .bind(decided_before)

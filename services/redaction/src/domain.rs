@@ -42,6 +42,43 @@ impl Trigger {
     }
 }
 
+/// Why an order's personal data had to go, as orders says when it masks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    Approved,
+    Rejected,
+    /// A draft never submitted.
+    DraftAbandoned,
+    /// Returned for correction and never submitted again.
+    CorrectionAbandoned,
+    /// Its company was rejected or suspended too long ago.
+    CompanyIneligible,
+}
+
+impl Cause {
+    const ALL: [Self; 5] = [
+        Self::Approved,
+        Self::Rejected,
+        Self::DraftAbandoned,
+        Self::CorrectionAbandoned,
+        Self::CompanyIneligible,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::DraftAbandoned => "draft_abandoned",
+            Self::CorrectionAbandoned => "correction_abandoned",
+            Self::CompanyIneligible => "company_ineligible",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|cause| cause.as_str() == value)
+    }
+}
+
 /// How much personal data a redaction removed, over all its attempts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Removed {
@@ -56,6 +93,8 @@ pub struct Receipt {
     pub order_id: OrderId,
     pub company_id: CompanyId,
     pub trigger: Trigger,
+    /// Unknown on receipts written before it was recorded.
+    pub cause: Option<Cause>,
     pub removed: Removed,
     pub started_at: DateTime<Utc>,
     pub completed_at: DateTime<Utc>,
@@ -77,5 +116,8 @@ mod tests {
             assert_eq!(Trigger::parse(trigger.as_str()), Some(trigger));
         }
         assert_eq!(Trigger::parse("cron"), None);
+        for cause in Cause::ALL {
+            assert_eq!(Cause::parse(cause.as_str()), Some(cause));
+        }
     }
 }

@@ -165,7 +165,34 @@ impl EventHandler<pb::OrderRejected> for OnOrder {
         _meta: &EventMeta,
         _tx: &mut PgConnection,
     ) -> Result<(), HandlerError> {
-        let (order_id, company_id) = ids(&event.order_id, &event.company_id)?;
+        self.at_once(&event.order_id, &event.company_id, &event.occurred_at)
+            .await
+    }
+}
+
+/// An order closed without a decision is redacted at once, as a rejected
+/// one is.
+impl EventHandler<pb::OrderClosed> for OnOrder {
+    async fn handle(
+        &self,
+        event: pb::OrderClosed,
+        _meta: &EventMeta,
+        _tx: &mut PgConnection,
+    ) -> Result<(), HandlerError> {
+        self.at_once(&event.order_id, &event.company_id, &event.occurred_at)
+            .await
+    }
+}
+
+impl OnOrder {
+    /// Redacts an order that has nothing to wait for.
+    async fn at_once(
+        &self,
+        order_id: &str,
+        company_id: &str,
+        occurred_at: &Option<hms_proto::time::Timestamp>,
+    ) -> Result<(), HandlerError> {
+        let (order_id, company_id) = ids(order_id, company_id)?;
         let receipt = self
             .0
             .redact_one(order_id, company_id, Trigger::Event)
@@ -173,7 +200,7 @@ impl EventHandler<pb::OrderRejected> for OnOrder {
             .map_err(handler_error)?;
         record_lag(
             Stage::Redacted,
-            decided_at(&event.occurred_at),
+            decided_at(occurred_at),
             receipt.completed_at,
         );
         Ok(())

@@ -6,7 +6,7 @@ use hms_proto::time::timestamp;
 use tonic::{Request, Response, Status};
 
 use crate::authz::Guard;
-use crate::domain::{Receipt, Trigger};
+use crate::domain::{Cause, Receipt, Trigger};
 use crate::error::RedactionError;
 use crate::redactor::Redactor;
 
@@ -60,6 +60,14 @@ impl pb::redaction_service_server::RedactionService for RedactionApi {
 
 hms_proto::proto_enum!(Trigger => pb::Trigger { Event, Reconciler, Manual, Handover, Deadline });
 
+hms_proto::proto_enum!(Cause => pb::RedactionCause {
+    Approved,
+    Rejected,
+    DraftAbandoned,
+    CorrectionAbandoned,
+    CompanyIneligible,
+});
+
 fn receipt_to_proto(receipt: Receipt) -> pb::Receipt {
     pb::Receipt {
         order_id: receipt.order_id.to_string(),
@@ -68,6 +76,7 @@ fn receipt_to_proto(receipt: Receipt) -> pb::Receipt {
         objects_deleted: receipt.removed.objects_deleted,
         keys_destroyed: receipt.removed.keys_destroyed,
         trigger: receipt.trigger.to_i32(),
+        cause: receipt.cause.map_or(0, ProtoEnum::to_i32),
         started_at: Some(timestamp(receipt.started_at)),
         completed_at: Some(timestamp(receipt.completed_at)),
     }

@@ -14,7 +14,7 @@ mod redactor;
 mod storage;
 
 use hms_layout::ServiceName;
-use hms_proto::events::v1::{OrderApproved, OrderRejected, PrintHandedOver};
+use hms_proto::events::v1::{OrderApproved, OrderClosed, OrderRejected, PrintHandedOver};
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
 use hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient;
 use hms_proto::redaction::v1::redaction_service_server::RedactionServiceServer;
@@ -65,6 +65,9 @@ impl Service for Redaction {
             .await?;
         subscriber
             .subscribe::<OrderRejected, _>(events::OnOrder(redactor.clone()))
+            .await?;
+        subscriber
+            .subscribe::<OrderClosed, _>(events::OnOrder(redactor.clone()))
             .await?;
         subscriber
             .subscribe::<PrintHandedOver, _>(events::OnOrder(redactor.clone()))

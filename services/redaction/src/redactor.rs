@@ -22,12 +22,12 @@ use hms_proto::media::v1::media_service_client::MediaServiceClient;
 use hms_proto::media::v1::{PurgeOrderMediaRequest, PurgeRefusal, purged_order};
 use hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient;
 use hms_proto::orders::v1::{
-    ListOrdersAwaitingRedactionRequest, MaskNationalIdsRequest, MaskRefusal, OrderStatus,
-    masked_order,
+    ClosureReason, ListOrdersAwaitingRedactionRequest, MaskNationalIdsRequest, MaskRefusal,
+    MaskedNationalIds, OrderStatus, masked_order,
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::{Receipt, Removed, Trigger};
+use crate::domain::{Cause, Receipt, Removed, Trigger};
 use crate::error::RedactionError;
 use crate::storage::{Completion, Store};
 
@@ -48,6 +48,27 @@ const AT_ONCE: usize = 500;
 struct Masked {
     company_id: CompanyId,
     workers: u32,
+    cause: Cause,
+}
+
+/// Why orders says the order's data had to go.
+fn cause(masked: &MaskedNationalIds) -> Result<Cause, RedactionError> {
+    let closed_because = ClosureReason::try_from(masked.closed_because);
+    match (OrderStatus::try_from(masked.status), closed_because) {
+        (Ok(OrderStatus::Approved), _) => Ok(Cause::Approved),
+        (Ok(OrderStatus::Rejected), _) => Ok(Cause::Rejected),
+        (Ok(OrderStatus::Closed), Ok(ClosureReason::DraftAbandoned)) => Ok(Cause::DraftAbandoned),
+        (Ok(OrderStatus::Closed), Ok(ClosureReason::CorrectionAbandoned)) => {
+            Ok(Cause::CorrectionAbandoned)
+        }
+        (Ok(OrderStatus::Closed), Ok(ClosureReason::CompanyIneligible)) => {
+            Ok(Cause::CompanyIneligible)
+        }
+        _ => Err(RedactionError::Corrupt(format!(
+            "orders masked an order in status {} (closed because {})",
+            masked.status, masked.closed_because
+        ))),
+    }
 }
 
 /// What media answered for one order: all its objects and keys are gone.
@@ -232,6 +253,7 @@ impl Redactor {
                 (Ok(purged), Some(masked)) => completions.push(Completion {
                     order_id,
                     company_id: masked.company_id,
+                    cause: masked.cause,
                     removed: Removed {
                         workers_masked: masked.workers,
                         objects_deleted: purged.objects_deleted,
@@ -286,16 +308,18 @@ impl Redactor {
                 answered,
                 "orders",
                 |outcome| match outcome {
-                    masked_order::Outcome::Masked(masked) => CompanyId::parse(&masked.company_id)
-                        .map(|company_id| Masked {
-                            company_id,
-                            workers: masked.workers_total,
-                        })
-                        .map_err(|_| {
+                    masked_order::Outcome::Masked(masked) => {
+                        let company_id = CompanyId::parse(&masked.company_id).map_err(|_| {
                             RedactionError::Corrupt(
                                 "orders answered with an invalid company id".to_owned(),
                             )
-                        }),
+                        })?;
+                        Ok(Masked {
+                            company_id,
+                            workers: masked.workers_total,
+                            cause: cause(&masked)?,
+                        })
+                    }
                     masked_order::Outcome::Refused(refusal) => {
                         Err(match MaskRefusal::try_from(refusal) {
                             Ok(MaskRefusal::NotFound) => RedactionError::UnknownOrder,

@@ -9,7 +9,7 @@ use hms_proto::time::timestamp;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::domain::{Receipt, Removed, Trigger};
+use crate::domain::{Cause, Receipt, Removed, Trigger};
 use crate::error::RedactionError;
 
 #[derive(Clone)]
@@ -27,9 +27,10 @@ struct RedactionRow {
     workers_masked: Option<i32>,
     objects_deleted: Option<i32>,
     keys_destroyed: Option<i32>,
+    cause: Option<String>,
 }
 
-const COLUMNS: &str = "order_id, company_id, trigger, started_at, completed_at, workers_masked, objects_deleted, keys_destroyed";
+const COLUMNS: &str = "order_id, company_id, trigger, started_at, completed_at, workers_masked, objects_deleted, keys_destroyed, cause";
 
 impl RedactionRow {
     /// The receipt, if the redaction is complete.
@@ -50,6 +51,10 @@ impl RedactionRow {
                 .map(CompanyId::from_uuid)
                 .ok_or_else(corrupt)?,
             trigger: Trigger::parse(&self.trigger).ok_or_else(corrupt)?,
+            cause: match self.cause.as_deref() {
+                None => None,
+                Some(cause) => Some(Cause::parse(cause).ok_or_else(corrupt)?),
+            },
             removed: Removed {
                 workers_masked: u32::try_from(workers).map_err(|_| corrupt())?,
                 objects_deleted: u32::try_from(objects).map_err(|_| corrupt())?,
@@ -66,6 +71,7 @@ impl RedactionRow {
 pub struct Completion {
     pub order_id: OrderId,
     pub company_id: CompanyId,
+    pub cause: Cause,
     pub removed: Removed,
 }
 
@@ -180,9 +186,10 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let completed: Vec<RedactionRow> = sqlx::query_as(&format!(
             "UPDATE redactions r SET completed_at = now(), company_id = d.company_id, \
-             workers_masked = d.workers, objects_deleted = d.objects, keys_destroyed = d.keys, last_error = NULL \
-             FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::int[], $5::int[]) \
-             AS d(order_id, company_id, workers, objects, keys) \
+             workers_masked = d.workers, objects_deleted = d.objects, keys_destroyed = d.keys, last_error = NULL, \
+             cause = d.cause \
+             FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::int[], $5::int[], $6::text[]) \
+             AS d(order_id, company_id, workers, objects, keys, cause) \
              WHERE r.order_id = d.order_id AND r.completed_at IS NULL RETURNING {}",
             COLUMNS
                 .split(", ")
@@ -195,6 +202,12 @@ impl Store {
         .bind(count(|removed| removed.workers_masked))
         .bind(count(|removed| removed.objects_deleted))
         .bind(count(|removed| removed.keys_destroyed))
+        .bind(
+            completions
+                .iter()
+                .map(|done| done.cause.as_str())
+                .collect::<Vec<_>>(),
+        )
         .fetch_all(&mut *tx)
         .await?;
         let mut receipts = Vec::with_capacity(completions.len());

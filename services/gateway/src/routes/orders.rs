@@ -40,9 +40,30 @@ pub enum OrderStatus {
     Approved,
     /// Rejected for good.
     Rejected,
+    /// Closed without a decision, having waited too long
+    /// (`closed_because`); its personal data is deleted.
+    Closed,
 }
 
-hms_proto::proto_enum!(OrderStatus => pb::OrderStatus { Draft, Submitted, NeedsCorrection, Approved, Rejected });
+hms_proto::proto_enum!(OrderStatus => pb::OrderStatus { Draft, Submitted, NeedsCorrection, Approved, Rejected, Closed });
+
+/// Why an order was closed without a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClosureReason {
+    /// Not submitted in time (`HMS_DRAFT_RETENTION_DAYS`).
+    DraftAbandoned,
+    /// Not corrected and submitted again in time.
+    CorrectionAbandoned,
+    /// The company was rejected or suspended too long ago.
+    CompanyIneligible,
+}
+
+hms_proto::proto_enum!(ClosureReason => pb::ClosureReason {
+    DraftAbandoned,
+    CorrectionAbandoned,
+    CompanyIneligible,
+});
 
 /// Why the back office rejects a document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -150,11 +171,14 @@ hms_proto::proto_enum!(NationalIdKind => pb::NationalIdKind { Fodselsnummer, DNu
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Worker {
     pub worker_id: String,
-    pub name: String,
+    /// Absent once the order's personal data is deleted, unless the order
+    /// was approved (its cards carry the name).
+    pub name: Option<String>,
     /// The birth date part, then five asterisks: `010190*****`.
     pub national_id_masked: String,
     pub national_id_kind: NationalIdKind,
-    pub phone: String,
+    /// Absent once the order's personal data is deleted.
+    pub phone: Option<String>,
     pub card_type: CardType,
     /// The last day of the employment, when stated.
     pub employment_ends_on: Option<NaiveDate>,
@@ -190,6 +214,8 @@ pub struct Order {
     pub national_ids_masked_at: Option<DateTime<Utc>>,
     /// When the order was last sent back for correction.
     pub returned_at: Option<DateTime<Utc>>,
+    /// Why a closed order was closed.
+    pub closed_because: Option<ClosureReason>,
     /// The back office's latest decision on each document it reviewed.
     pub reviews: Vec<DocumentReview>,
 }
@@ -610,10 +636,10 @@ fn worker_to_proto(worker: NewWorker) -> pb::NewWorker {
 fn worker_from(worker: pb::Worker) -> Result<Worker, ApiError> {
     Ok(Worker {
         worker_id: worker.worker_id,
-        name: worker.name,
+        name: non_empty(worker.name),
         national_id_masked: worker.national_id_masked,
         national_id_kind: NationalIdKind::answered(worker.national_id_kind)?,
-        phone: worker.phone,
+        phone: non_empty(worker.phone),
         card_type: CardType::answered(worker.card_type)?,
         employment_ends_on: match worker.employment_ends_on.as_str() {
             "" => None,
@@ -652,6 +678,10 @@ fn order_from(order: Option<pb::Order>) -> Result<Order, ApiError> {
         }),
         rejection_reason: non_empty(order.rejection_reason),
         returned_at: time(order.returned_at.as_ref()),
+        closed_because: match status {
+            OrderStatus::Closed => Some(ClosureReason::answered(order.closed_because)?),
+            _ => None,
+        },
         reviews: order
             .reviews
             .into_iter()

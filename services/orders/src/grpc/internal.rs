@@ -87,6 +87,8 @@ impl pb::order_internal_service_server::OrderInternalService for OrderInternalAp
                             workers_masked: masked.workers_masked,
                             workers_total: masked.workers_total,
                             masked_at: Some(timestamp(masked.masked_at)),
+                            status: masked.status.to_i32(),
+                            closed_because: masked.closed_because.map_or(0, ProtoEnum::to_i32),
                         })
                     }
                     MaskOutcome::NotFound => {

@@ -15,8 +15,8 @@ use hms_proto::{EnumError, ProtoEnum};
 use tonic::Status;
 
 use crate::domain::{
-    Decision, DocumentRejection, DocumentReview, NewWorker, Order, OrderStatus, RejectionReason,
-    Worker,
+    ClosureReason, Decision, DocumentRejection, DocumentReview, NewWorker, Order, OrderStatus,
+    RejectionReason, Worker,
 };
 use crate::error::OrderError;
 
@@ -56,7 +56,13 @@ fn employment_end(field: &str, text: &str) -> Result<Option<NaiveDate>, Status> 
     Ok(Some(day))
 }
 
-hms_proto::proto_enum!(OrderStatus => pb::OrderStatus { Draft, Submitted, NeedsCorrection, Approved, Rejected });
+hms_proto::proto_enum!(OrderStatus => pb::OrderStatus { Draft, Submitted, NeedsCorrection, Approved, Rejected, Closed });
+
+hms_proto::proto_enum!(ClosureReason => pb::ClosureReason {
+    DraftAbandoned,
+    CorrectionAbandoned,
+    CompanyIneligible,
+});
 
 hms_proto::proto_enum!(RejectionReason => pb::DocumentRejectionReason {
     PhotoUnclear,
@@ -124,10 +130,10 @@ pub fn status_filter(status: i32) -> Result<Option<OrderStatus>, Status> {
 fn worker_to_proto(worker: Worker) -> pb::Worker {
     pb::Worker {
         worker_id: worker.id.to_string(),
-        name: worker.name,
+        name: worker.name.unwrap_or_default(),
         national_id_masked: worker.national_id_masked.to_string(),
         national_id_kind: worker.national_id_kind.to_i32(),
-        phone: worker.phone,
+        phone: worker.phone.unwrap_or_default(),
         card_type: worker.card_type.to_i32(),
         employment_ends_on: worker
             .employment_ends_on
@@ -158,6 +164,7 @@ pub fn order_to_proto(order: Order) -> Result<pb::Order, OrderError> {
         rejection_reason: order.rejection_reason.unwrap_or_default(),
         national_ids_masked_at: timestamp_opt(order.national_ids_masked_at),
         returned_at: timestamp_opt(order.returned_at),
+        closed_because: order.closed_because.map_or(0, ProtoEnum::to_i32),
         reviews: order.reviews.into_iter().map(review_to_proto).collect(),
     })
 }
