@@ -29,7 +29,7 @@ RUN apt-get update \
 ARG SERVICE
 ARG PROFILE=debug
 # The binary: hms-<service>, or a development fake's own name (sms-fake,
-# card-producer-fake).
+# card-producer-fake, registers-fake).
 ARG BINARY=hms-${SERVICE}
 RUN test -n "${SERVICE}" \
     || { echo "build with --build-arg SERVICE=<identity|companies|orders|media|redaction|cards|notifications|gateway>" >&2; exit 1; }

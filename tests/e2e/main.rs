@@ -20,6 +20,7 @@ mod notifications;
 mod operations;
 mod outage;
 mod printing;
+mod registers;
 mod retention;
 mod s3;
 mod tracing;

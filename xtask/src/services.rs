@@ -42,7 +42,7 @@ pub const SERVICES: &[Service] = &[
     Service {
         name: ServiceName::Orders,
         secrets: &["HMS_NATIONAL_ID_KEY"],
-        extra_env: synthetic_ids,
+        extra_env: orders_env,
     },
     Service {
         name: ServiceName::Media,
@@ -125,11 +125,19 @@ pub const CARD_PRODUCER_FAKE: Fake = Fake {
     port_offset: 104,
 };
 
+/// Folkeregisteret and Aa-registeret, for orders' register checks.
+pub const REGISTERS_FAKE: Fake = Fake {
+    name: "registers-fake",
+    binary: "registers-fake",
+    port_offset: 105,
+};
+
 pub const FAKES: &[Fake] = &[
     BANKID_SIMULATOR,
     REGISTER_FAKE,
     SMS_FAKE,
     CARD_PRODUCER_FAKE,
+    REGISTERS_FAKE,
 ];
 
 /// The development SMTP server (aiosmtpd, from PyPI) listens on the port
@@ -168,12 +176,16 @@ fn identity_env(deployment: &Deployment) -> Result<Env> {
     ])
 }
 
-fn synthetic_ids(_: &Deployment) -> Result<Env> {
-    // Development data uses Test-Norge/Tenor numbers, never real ones.
-    Ok(vec![(
-        "HMS_ALLOW_SYNTHETIC_NATIONAL_IDS",
-        "true".to_owned(),
-    )])
+fn orders_env(deployment: &Deployment) -> Result<Env> {
+    Ok(vec![
+        // Development data uses Test-Norge/Tenor numbers, never real ones.
+        ("HMS_ALLOW_SYNTHETIC_NATIONAL_IDS", "true".to_owned()),
+        (
+            "HMS_FOLKEREGISTERET_URL",
+            deployment.fake_url(&REGISTERS_FAKE),
+        ),
+        ("HMS_AAREG_URL", deployment.fake_url(&REGISTERS_FAKE)),
+    ])
 }
 
 fn media_env(deployment: &Deployment) -> Result<Env> {
@@ -618,7 +630,8 @@ mod tests {
             build_args().join(" "),
             "build --bins -p hms-identity -p hms-companies -p hms-orders -p hms-media \
              -p hms-redaction -p hms-cards -p hms-notifications -p hms-gateway \
-             -p bankid-simulator -p brreg-fake -p sms-fake -p card-producer-fake"
+             -p bankid-simulator -p brreg-fake -p sms-fake -p card-producer-fake \
+             -p registers-fake"
         );
         let deployment = deployment(DEFAULT_PORT_BASE)?;
         assert_eq!(

@@ -15,8 +15,8 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 use crate::process::{self, Probe};
 use crate::repo::Repo;
 use crate::services::{
-    self, BANKID_SIMULATOR, CARD_PRODUCER_FAKE, Deployment, FAKES, Fake, SERVICES, SMS_FAKE,
-    Service,
+    self, BANKID_SIMULATOR, CARD_PRODUCER_FAKE, Deployment, FAKES, Fake, REGISTERS_FAKE, SERVICES,
+    SMS_FAKE, Service,
 };
 use crate::{postgres, prereqs, secrets, tools};
 
@@ -490,6 +490,12 @@ fn print_summary(repo: &Repo, deployment: &Deployment, prereqs: &prereqs::Prereq
          digests), or GET {}/_fake/jobs.",
         repo.show(&repo.hms("print-jobs.jsonl")),
         deployment.fake_url(&CARD_PRODUCER_FAKE)
+    );
+    println!(
+        "Workers are looked up in the fake Folkeregisteret and Aa-registeret ({}): any \
+         valid number is a resident employed by the register fake's companies, except its \
+         test persons (fakes/registers).",
+        deployment.fake_url(&REGISTERS_FAKE)
     );
     if let Some(first) = SERVICES.first() {
         println!("Try: grpcurl -plaintext {} list", deployment.addr(first));

@@ -101,6 +101,10 @@ trait StandingChange {
     fn industry(&self) -> Option<&'static str> {
         None
     }
+    /// The company's organisation number, likewise.
+    fn org_number(&self) -> Option<&str> {
+        None
+    }
 }
 
 macro_rules! standing_change {
@@ -139,6 +143,10 @@ impl StandingChange for pb::CompanyRegistered {
         use hms_proto::ProtoEnum;
         Industry::from_i32(self.industry).ok().map(Industry::as_str)
     }
+    fn org_number(&self) -> Option<&str> {
+        Some(self.org_number.as_str())
+            .filter(|org| org.len() == 9 && org.bytes().all(|b| b.is_ascii_digit()))
+    }
 }
 
 impl<E: hms_events::Event + StandingChange> EventHandler<E> for Projector {
@@ -162,6 +170,15 @@ impl<E: hms_events::Event + StandingChange> EventHandler<E> for Projector {
         .execute(&mut *tx)
         .await
         .map_err(|error| HandlerError::Unavailable(format!("database: {error}")))?;
+        // An organisation number never changes either.
+        if let Some(org_number) = event.org_number() {
+            sqlx::query("UPDATE hms_company_status SET org_number = $2 WHERE company_id = $1")
+                .bind(company_id)
+                .bind(org_number)
+                .execute(&mut *tx)
+                .await
+                .map_err(|error| HandlerError::Unavailable(format!("database: {error}")))?;
+        }
         // A trade never changes: kept whichever event came first.
         if let Some(industry) = event.industry() {
             sqlx::query("UPDATE hms_company_status SET industry = $2 WHERE company_id = $1")

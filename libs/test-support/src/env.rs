@@ -42,6 +42,7 @@ pub struct TestEnv {
     sms: Option<FakeProcess>,
     /// The card producer cards hands print jobs to, started with it.
     card_producer: Option<FakeProcess>,
+    registers: Option<FakeProcess>,
     /// Services that reach their database through a cable the test can
     /// pull.
     cables: BTreeMap<ServiceName, Cable>,
@@ -138,6 +139,7 @@ impl TestEnv {
                 fakes::BACK_OFFICE_EMAIL.to_owned(),
             ),
             ("HMS_PRINT_API_KEY", fakes::PRINT_API_KEY.to_owned()),
+            ("HMS_REGISTERS_TOKEN", fakes::REGISTERS_TOKEN.to_owned()),
             // A print job the producer did not take is sent again within a
             // second.
             ("HMS_PRINT_RETRY_BASE_MS", "200".to_owned()),
@@ -167,6 +169,7 @@ impl TestEnv {
             mail: None,
             sms: None,
             card_producer: None,
+            registers: None,
             cables: BTreeMap::new(),
             gateway_http: ports::reserve(),
         };
@@ -289,6 +292,13 @@ impl TestEnv {
             self.mail = Some(mail);
             self.sms = Some(sms);
         }
+        if service == ServiceName::Orders && self.registers.is_none() {
+            let registers = fakes::start_registers(&self.dir).await;
+            for setting in ["HMS_FOLKEREGISTERET_URL", "HMS_AAREG_URL"] {
+                self.settings.insert(setting.to_owned(), registers.url());
+            }
+            self.registers = Some(registers);
+        }
         if service == ServiceName::Cards && self.card_producer.is_none() {
             let producer = fakes::start_card_producer(&self.dir).await;
             self.settings
@@ -368,6 +378,41 @@ impl TestEnv {
             .send()
             .await
             .expect("tell the SMS fake to fail");
+        assert_eq!(answer.status(), 204);
+    }
+
+    /// Records a person's name in the registers' fake, so that an order
+    /// naming them so matches Folkeregisteret.
+    pub async fn register_person(&self, national_id: &str, name: &str) {
+        self.tell_registers(
+            "persons",
+            serde_json::json!({"ident": national_id, "name": name}),
+        )
+        .await;
+    }
+
+    /// Takes `register` (`folkeregisteret` or `aareg`) down, or up again.
+    pub async fn register_down(&self, register: &str, down: bool) {
+        self.tell_registers(
+            "down",
+            serde_json::json!({"register": register, "down": down}),
+        )
+        .await;
+    }
+
+    async fn tell_registers(&self, what: &str, body: serde_json::Value) {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let url = self
+            .registers
+            .as_ref()
+            .expect("the registers' fake starts with orders")
+            .url();
+        let answer = reqwest::Client::new()
+            .post(format!("{url}/_fake/{what}"))
+            .json(&body)
+            .send()
+            .await
+            .expect("tell the registers' fake");
         assert_eq!(answer.status(), 204);
     }
 
@@ -545,10 +590,14 @@ impl TestEnv {
                 || {
                     let db = db.clone();
                     async move {
+                        // Orders' register checks need the organisation
+                        // number too, which the registration brings.
                         let seen: Option<String> = sqlx::query_scalar(
-                            "SELECT status FROM hms_company_status WHERE company_id = $1",
+                            "SELECT status FROM hms_company_status WHERE company_id = $1 \
+                             AND (org_number IS NOT NULL OR $2)",
                         )
                         .bind(company)
+                        .bind(service != ServiceName::Orders)
                         .fetch_optional(&db)
                         .await
                         .ok()

@@ -124,6 +124,22 @@ pub async fn start_card_producer(dir: &Path) -> FakeProcess {
 
 pub const PRINT_API_KEY: &str = "test-print-api-key";
 
+/// Folkeregisteret's and Aa-registeret's fake, demanding the tests'
+/// token.
+pub async fn start_registers(dir: &Path) -> FakeProcess {
+    FakeProcess::start(
+        "registers-fake",
+        dir,
+        &["--token".to_owned(), REGISTERS_TOKEN.to_owned()],
+    )
+    .await
+}
+
+pub const REGISTERS_TOKEN: &str = "test-registers-token";
+
+/// The registers fake's test persons.
+pub use registers_fake::persons as register_persons;
+
 /// Where notifications tells the back office, in tests.
 pub const BACK_OFFICE_EMAIL: &str = "kontroll@hms-kort.test";
 

@@ -44,10 +44,26 @@ pub struct OrdersConfig {
         deserialize_with = "hms_config::duration::days"
     )]
     pub ineligible_company_retention_days: Duration,
+    /// `HMS_FOLKEREGISTERET_URL`: Skatteetaten's Folkeregisteret API.
+    pub folkeregisteret_url: String,
+    /// `HMS_AAREG_URL`: NAV's Aa-registeret API.
+    pub aareg_url: String,
+    /// `HMS_REGISTERS_TOKEN`: the bearer token both registers demand (a
+    /// Maskinporten access token).
+    #[serde(default)]
+    pub registers_token: Option<SecretString>,
+    /// `HMS_REGISTER_CHECK_MAX_AGE_HOURS`: the oldest register check an
+    /// approval may rest on; older ones are done again first.
+    #[serde(default = "one_day", deserialize_with = "hms_config::duration::hours")]
+    pub register_check_max_age_hours: Duration,
     /// `HMS_RECONCILE_INTERVAL_SECS`: how often orders left too long are
     /// looked for.
     #[serde(flatten)]
     pub reconcile: hms_db::work::ReconcileSettings,
+}
+
+fn one_day() -> Duration {
+    Duration::from_secs(86_400)
 }
 
 fn thirty_days() -> Duration {
@@ -77,6 +93,8 @@ pub struct Settings {
     pub price_list: PriceList,
     pub media_url: String,
     pub retention: crate::retention::RetentionPeriods,
+    pub registers: crate::registers::Registers,
+    pub register_check_max_age: Duration,
     /// How often orders left too long are looked for.
     pub retention_interval: Duration,
 }
@@ -101,6 +119,14 @@ impl OrdersConfig {
                     .map_err(|e| ConfigError::invalid("HMS_VAT_RATE_BASIS_POINTS", e))?,
             },
             media_url: self.media_url,
+            registers: crate::registers::Registers::new(
+                &self.folkeregisteret_url,
+                &self.aareg_url,
+                self.registers_token
+                    .unwrap_or_else(|| SecretString::from("")),
+                REGISTERS_TIMEOUT,
+            )?,
+            register_check_max_age: self.register_check_max_age_hours,
             retention: crate::retention::RetentionPeriods {
                 draft: self.draft_retention_days,
                 correction: self.correction_retention_days,
@@ -110,6 +136,9 @@ impl OrdersConfig {
         })
     }
 }
+
+/// The longest a register may take to answer one lookup.
+const REGISTERS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Reads the service's own settings.
 pub fn load(sources: &Sources) -> Result<Settings, ConfigError> {

@@ -436,6 +436,175 @@ impl NewOrder {
     }
 }
 
+/// What Folkeregisteret says of a worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PersonFinding {
+    Resident,
+    /// Registered as having moved abroad: flagged, the back office decides.
+    Emigrated,
+    Deceased,
+    /// No such person: the number is wrong, or not theirs.
+    NotFound,
+}
+
+impl PersonFinding {
+    pub const ALL: [Self; 4] = [
+        Self::Resident,
+        Self::Emigrated,
+        Self::Deceased,
+        Self::NotFound,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Resident => "resident",
+            Self::Emigrated => "emigrated",
+            Self::Deceased => "deceased",
+            Self::NotFound => "not_found",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|finding| finding.as_str() == value)
+    }
+}
+
+/// What Aa-registeret says of the worker's employment with the company.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmploymentFinding {
+    Active,
+    /// No employment with the company today.
+    None,
+}
+
+impl EmploymentFinding {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::None => "none",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Active, Self::None]
+            .into_iter()
+            .find(|finding| finding.as_str() == value)
+    }
+}
+
+/// The registers' answer on one worker: what the back office sees instead
+/// of the number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegisterCheck {
+    pub person: PersonFinding,
+    /// The name on the order is the registered one.
+    pub name_matches: bool,
+    pub employment: EmploymentFinding,
+    pub checked_at: DateTime<Utc>,
+}
+
+impl RegisterCheck {
+    /// Why no card may be approved on this check, if one may not. A name
+    /// spelt otherwise and an emigrated person are shown, not refused: the
+    /// back office judges them against the ID copy.
+    pub const fn refusal(&self) -> Option<&'static str> {
+        match (self.person, self.employment) {
+            (PersonFinding::NotFound, _) => Some("is not in Folkeregisteret"),
+            (PersonFinding::Deceased, _) => Some("is registered as deceased"),
+            (_, EmploymentFinding::None) => {
+                Some("has no active employment with the company in Aa-registeret")
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Where a worker's register check stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckState {
+    /// Asked, or to be asked again; `waiting_for` says what held it up
+    /// (a register that did not answer), never personal data.
+    Pending {
+        waiting_for: Option<String>,
+    },
+    Done(RegisterCheck),
+}
+
+/// Why an order cannot be approved on its workers' register checks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotApprovable {
+    #[error("worker {position}: the register check is not finished{}", waiting_for.as_ref().map(|what| format!(" (waiting for {what})")).unwrap_or_default())]
+    Pending {
+        position: i32,
+        waiting_for: Option<String>,
+    },
+    #[error(
+        "the register checks are older than allowed; they are being done again, try again shortly"
+    )]
+    Stale,
+    #[error("worker {position} {reason}")]
+    Refused { position: i32, reason: &'static str },
+}
+
+/// Whether the registers allow approving cards for these workers now:
+/// every check done, none older than `max_age`, none refusing.
+pub fn register_verdict(
+    workers: &[Worker],
+    now: DateTime<Utc>,
+    max_age: std::time::Duration,
+) -> Result<(), NotApprovable> {
+    let oldest_allowed = now - chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
+    let mut stale = false;
+    for worker in workers {
+        match &worker.check {
+            None => {
+                return Err(NotApprovable::Pending {
+                    position: worker.position,
+                    waiting_for: None,
+                });
+            }
+            Some(CheckState::Pending { waiting_for }) => {
+                return Err(NotApprovable::Pending {
+                    position: worker.position,
+                    waiting_for: waiting_for.clone(),
+                });
+            }
+            Some(CheckState::Done(check)) => {
+                if let Some(reason) = check.refusal() {
+                    return Err(NotApprovable::Refused {
+                        position: worker.position,
+                        reason,
+                    });
+                }
+                stale |= check.checked_at < oldest_allowed;
+            }
+        }
+    }
+    if stale {
+        return Err(NotApprovable::Stale);
+    }
+    Ok(())
+}
+
+/// Whether a name on an order is the registered one: the same words, in
+/// any case and spacing, or the same first and last name (a middle name
+/// left out).
+pub fn names_match(on_order: &str, registered: &str) -> bool {
+    let words = |name: &str| -> Vec<String> {
+        name.split(|c: char| c.is_whitespace() || c == '-')
+            .filter(|word| !word.is_empty())
+            .map(str::to_uppercase)
+            .collect()
+    };
+    let (ours, theirs) = (words(on_order), words(registered));
+    if ours.is_empty() || theirs.is_empty() {
+        return false;
+    }
+    ours == theirs || (ours.first() == theirs.first() && ours.last() == theirs.last())
+}
+
 /// A stored worker. Only the masked number is ever read back.
 #[derive(Debug, Clone)]
 pub struct Worker {
@@ -447,6 +616,8 @@ pub struct Worker {
     pub national_id_kind: NationalIdKind,
     /// Erased with the order's personal data.
     pub phone: Option<String>,
+    /// The registers' answer, once the order was submitted.
+    pub check: Option<CheckState>,
     pub card_type: CardType,
     pub employment_ends_on: Option<NaiveDate>,
 }
@@ -646,6 +817,7 @@ mod tests {
             national_id_masked: MaskedNationalId::parse("010190*****").expect("masked"),
             national_id_kind: NationalIdKind::Fodselsnummer,
             phone: Some("+4791234567".to_owned()),
+            check: None,
             card_type: CardType::Construction,
             employment_ends_on: None,
         }
@@ -803,6 +975,81 @@ mod tests {
         for reason in RejectionReason::ALL {
             assert_eq!(RejectionReason::parse(reason.as_str()), Some(reason));
         }
+    }
+
+    #[test]
+    fn names_match_as_people_write_them() {
+        assert!(names_match("Kari Nordmann", "KARI NORDMANN"));
+        assert!(names_match("kari  nordmann", "KARI NORDMANN"));
+        assert!(names_match("Kari Nordmann", "KARI MARIE NORDMANN"));
+        assert!(names_match(
+            "Kari Marie Nordmann-Hansen",
+            "KARI MARIE NORDMANN HANSEN"
+        ));
+        assert!(!names_match("Kari Hansen", "KARI NORDMANN"));
+        assert!(!names_match("Ola Nordmann", "KARI NORDMANN"));
+        assert!(!names_match("", "KARI NORDMANN"));
+    }
+
+    #[test]
+    fn only_a_missing_person_a_death_or_no_employment_stop_an_approval() {
+        let check = |person, name_matches, employment| RegisterCheck {
+            person,
+            name_matches,
+            employment,
+            checked_at: Utc::now(),
+        };
+        use EmploymentFinding as Job;
+        use PersonFinding as Person;
+        assert_eq!(check(Person::Resident, true, Job::Active).refusal(), None);
+        assert_eq!(check(Person::Resident, false, Job::Active).refusal(), None);
+        assert_eq!(check(Person::Emigrated, true, Job::Active).refusal(), None);
+        for stopped in [
+            check(Person::NotFound, true, Job::Active),
+            check(Person::Deceased, true, Job::Active),
+            check(Person::Resident, true, Job::None),
+        ] {
+            assert!(stopped.refusal().is_some(), "{stopped:?}");
+        }
+        for finding in PersonFinding::ALL {
+            assert_eq!(PersonFinding::parse(finding.as_str()), Some(finding));
+        }
+    }
+
+    #[test]
+    fn an_order_is_approved_on_fresh_finished_checks_that_refuse_nothing() {
+        let now = Utc::now();
+        let day = std::time::Duration::from_secs(86_400);
+        let done = |employment, age_hours: i64| {
+            Some(CheckState::Done(RegisterCheck {
+                person: PersonFinding::Resident,
+                name_matches: true,
+                employment,
+                checked_at: now - chrono::Duration::hours(age_hours),
+            }))
+        };
+        let with = |check: Option<CheckState>| Worker { check, ..worker(1) };
+        assert_eq!(
+            register_verdict(&[with(done(EmploymentFinding::Active, 1))], now, day),
+            Ok(())
+        );
+        assert!(matches!(
+            register_verdict(&[with(None)], now, day),
+            Err(NotApprovable::Pending { position: 1, .. })
+        ));
+        let waiting = with(Some(CheckState::Pending {
+            waiting_for: Some("Folkeregisteret could not be reached".to_owned()),
+        }));
+        let refusal = register_verdict(&[waiting], now, day).expect_err("pending");
+        assert!(refusal.to_string().contains("Folkeregisteret"), "{refusal}");
+        assert!(matches!(
+            register_verdict(&[with(done(EmploymentFinding::None, 1))], now, day),
+            Err(NotApprovable::Refused { position: 1, .. })
+        ));
+        assert_eq!(
+            register_verdict(&[with(done(EmploymentFinding::Active, 25))], now, day),
+            Err(NotApprovable::Stale)
+        );
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub enum OrderError {
     Transition(&'static str),
     #[error("{0}")]
     DocumentsMissing(String),
+    #[error(transparent)]
+    NotApprovable(#[from] crate::domain::NotApprovable),
     /// The review as sent cannot be taken; the field it is about.
     #[error("{0}: {1}")]
     Review(String, crate::domain::ReviewError),
@@ -56,7 +58,8 @@ impl From<OrderError> for Status {
             | TooManyWorkers(_)
             | NoWorkers
             | Transition(_)
-            | DocumentsMissing(_) => Status::failed_precondition(error.to_string()),
+            | DocumentsMissing(_)
+            | NotApprovable(_) => Status::failed_precondition(error.to_string()),
             MediaUnavailable(cause) => hms_grpc::status::unavailable("the media service", cause),
             Database(ref cause) => hms_grpc::status::storage(hms_db::is_unavailable(cause), error),
             Events(ref cause) => hms_grpc::status::storage(cause.is_unavailable(), error),

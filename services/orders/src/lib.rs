@@ -4,12 +4,14 @@
 //! redaction asks, once the order is decided.
 
 mod authz;
+mod checking;
 mod config;
 mod domain;
 mod error;
 mod grpc;
 mod media;
 mod ordering;
+mod registers;
 mod retention;
 mod storage;
 
@@ -22,6 +24,9 @@ use tokio_util::sync::CancellationToken;
 pub use config::OrdersConfig;
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// How often register checks that wait for a register are looked at.
+const CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The orders service, for `hms_runtime::main`.
 pub struct Orders;
@@ -64,10 +69,21 @@ impl Service for Orders {
             retention::Retention::new(store.clone(), settings.retention)
                 .run_forever(settings.retention_interval, service.core.shutdown.clone()),
         );
+        let checker = checking::Checker::new(store.clone(), settings.registers);
+        service.spawn(
+            checker
+                .clone()
+                .run(CHECK_INTERVAL, service.core.shutdown.clone()),
+        );
         let guard = authz::Guard::new(service.authorizer()?, store.clone());
         let apis = hms_grpc::GrpcApis::default()
             .with(OrderServiceServer::new(grpc::public::OrderApi::new(
-                ordering::Ordering::new(store.clone(), media),
+                ordering::Ordering::new(
+                    store.clone(),
+                    media,
+                    checker,
+                    settings.register_check_max_age,
+                ),
                 store.clone(),
                 guard,
                 settings.national_id_policy,

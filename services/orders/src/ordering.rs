@@ -8,9 +8,10 @@
 use hms_auth::UserCaller;
 use hms_domain::{OrderId, Reason, WorkerId};
 
+use crate::checking::Checker;
 use crate::domain::{
-    DocumentRejection, NewOrder, NewWorker, Order, ReviewError, Transition, describe_missing,
-    missing_documents, review,
+    DocumentRejection, NewOrder, NewWorker, NotApprovable, Order, OrderStatus, ReviewError,
+    Transition, describe_missing, missing_documents, register_verdict, review,
 };
 use crate::error::OrderError;
 use crate::media::Media;
@@ -20,11 +21,33 @@ use crate::storage::Store;
 pub struct Ordering {
     store: Store,
     media: Media,
+    checker: Checker,
+    /// The oldest register check an approval may rest on.
+    check_max_age: std::time::Duration,
 }
 
 impl Ordering {
-    pub fn new(store: Store, media: Media) -> Self {
-        Self { store, media }
+    pub fn new(
+        store: Store,
+        media: Media,
+        checker: Checker,
+        check_max_age: std::time::Duration,
+    ) -> Self {
+        Self {
+            store,
+            media,
+            checker,
+            check_max_age,
+        }
+    }
+
+    /// Runs the order's due register checks now, so that registers that
+    /// answer have answered before anyone looks; what they could not
+    /// answer the checker tries again later.
+    async fn check_now(&self, order_id: OrderId) {
+        if let Err(error) = self.checker.check_order(order_id).await {
+            tracing::warn!(%order_id, %error, "register checks left to the checker");
+        }
     }
 
     /// A draft order, or the one an earlier call with the same key made.
@@ -59,7 +82,8 @@ impl Ordering {
         if order.status.is_open() {
             self.store.ensure_company_approved(order.company_id).await?;
         }
-        self.store
+        let submitted = self
+            .store
             .transition(order.id, Transition::Submit, &by.into(), |now| {
                 let workers: Vec<WorkerId> = now.workers.iter().map(|w| w.id).collect();
                 if workers == checked {
@@ -70,12 +94,30 @@ impl Ordering {
                     ))
                 }
             })
-            .await
+            .await?;
+        if submitted.status != OrderStatus::Submitted {
+            return Ok(submitted);
+        }
+        self.check_now(submitted.id).await;
+        self.store.get(submitted.id).await
     }
 
+    /// Approves a submitted order on its workers' register checks: done,
+    /// none refusing, and fresh; checks grown too old are done again first.
     pub async fn approve(&self, order_id: OrderId, by: &UserCaller) -> Result<Order, OrderError> {
+        let order = self.store.get(order_id).await?;
+        let max_age = self.check_max_age;
+        if order.status == OrderStatus::Submitted
+            && register_verdict(&order.workers, chrono::Utc::now(), max_age)
+                == Err(NotApprovable::Stale)
+        {
+            self.store.recheck(order_id).await?;
+            self.check_now(order_id).await;
+        }
         self.store
-            .transition(order_id, Transition::Approve, &by.into(), |_| Ok(()))
+            .transition(order_id, Transition::Approve, &by.into(), |now| {
+                register_verdict(&now.workers, chrono::Utc::now(), max_age).map_err(Into::into)
+            })
             .await
     }
 

@@ -16,8 +16,9 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::domain::{
-    ClosureReason, Decision, DocumentReview, MAX_WORKERS_PER_ORDER, NewOrder, NewWorker, Order,
-    OrderStatus, RejectionReason, StatusEvent, StoredDocument, Transition, Worker,
+    CheckState, ClosureReason, Decision, DocumentReview, EmploymentFinding, MAX_WORKERS_PER_ORDER,
+    NewOrder, NewWorker, Order, OrderStatus, PersonFinding, RegisterCheck, RejectionReason,
+    StatusEvent, StoredDocument, Transition, Worker,
 };
 
 /// Who moves an order on: a person, or the platform's own retention.
@@ -149,10 +150,41 @@ struct WorkerRow {
     phone: Option<String>,
     card_type: String,
     employment_ends_on: Option<NaiveDate>,
+    check_state: Option<String>,
+    check_person: Option<String>,
+    check_name_matches: Option<bool>,
+    check_employment: Option<String>,
+    check_checked_at: Option<DateTime<Utc>>,
+    check_waiting_for: Option<String>,
 }
 
-const WORKER_COLUMNS: &str = "id, order_id, position, name, national_id_masked, national_id_kind, \
-                              phone, card_type, employment_ends_on";
+/// A worker with their register check, from `WORKERS`.
+const WORKER_COLUMNS: &str = "w.id, w.order_id, w.position, w.name, w.national_id_masked, \
+                              w.national_id_kind, w.phone, w.card_type, w.employment_ends_on, \
+                              c.state AS check_state, c.person AS check_person, \
+                              c.name_matches AS check_name_matches, c.employment AS check_employment, \
+                              c.checked_at AS check_checked_at, c.waiting_for AS check_waiting_for";
+const WORKERS: &str = "workers w LEFT JOIN worker_checks c ON c.worker_id = w.id";
+
+/// A register check just leased, as read.
+#[derive(sqlx::FromRow)]
+struct ClaimedRow {
+    worker_id: Uuid,
+    attempts: i32,
+    sealed: Option<Vec<u8>>,
+    name: Option<String>,
+    org_number: Option<String>,
+}
+
+/// A worker to look up in the registers. Not `Debug`: it holds the number.
+pub struct CheckJob {
+    pub worker_id: WorkerId,
+    pub attempts: i32,
+    pub national_id: secrecy::SecretString,
+    pub name: String,
+    /// The company's, as this service's projection knows it.
+    pub org_number: Option<String>,
+}
 
 impl TryFrom<WorkerRow> for Worker {
     type Error = OrderError;
@@ -167,6 +199,29 @@ impl TryFrom<WorkerRow> for Worker {
             national_id_kind: NationalIdKind::parse(&row.national_id_kind)
                 .ok_or_else(|| corrupt("national id kind"))?,
             card_type: CardType::parse(&row.card_type).map_err(|_| corrupt("card type"))?,
+            check: match row.check_state.as_deref() {
+                None => None,
+                Some("pending") => Some(CheckState::Pending {
+                    waiting_for: row.check_waiting_for,
+                }),
+                Some("done") => Some(CheckState::Done(RegisterCheck {
+                    person: row
+                        .check_person
+                        .as_deref()
+                        .and_then(PersonFinding::parse)
+                        .ok_or_else(|| corrupt("register check"))?,
+                    name_matches: row.check_name_matches.unwrap_or(false),
+                    employment: row
+                        .check_employment
+                        .as_deref()
+                        .and_then(EmploymentFinding::parse)
+                        .ok_or_else(|| corrupt("register check"))?,
+                    checked_at: row
+                        .check_checked_at
+                        .ok_or_else(|| corrupt("register check"))?,
+                })),
+                Some(_) => return Err(corrupt("register check")),
+            },
             name: row.name,
             phone: row.phone,
             employment_ends_on: row.employment_ends_on,
@@ -469,7 +524,7 @@ impl Store {
         let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
         let mut workers: HashMap<Uuid, Vec<Worker>> = HashMap::new();
         let worker_rows: Vec<WorkerRow> = sqlx::query_as(&format!(
-            "SELECT {WORKER_COLUMNS} FROM workers WHERE order_id = ANY($1) ORDER BY position"
+            "SELECT {WORKER_COLUMNS} FROM {WORKERS} WHERE w.order_id = ANY($1) ORDER BY w.position"
         ))
         .bind(&ids)
         .fetch_all(&self.pool)
@@ -549,6 +604,9 @@ impl Store {
         .bind(closed_because)
         .execute(&mut *tx)
         .await?;
+        if next == OrderStatus::Submitted {
+            queue_checks(&mut tx, order_id).await?;
+        }
         let order = load_order(&mut tx, order_id).await?;
         // Announced in the same transaction (outbox).
         let _event_id = match order.status_event()? {
@@ -687,6 +745,112 @@ impl Store {
         Ok(order)
     }
 
+    /// Leases up to `limit` register checks, each for `lease`, with the
+    /// worker's number opened for the lookup: of `order`, those due and
+    /// those never tried; of any order, those due.
+    /// A worker whose number is masked already needs no check: dropped.
+    pub async fn claim_checks(
+        &self,
+        order: Option<OrderId>,
+        limit: u32,
+        lease: std::time::Duration,
+    ) -> Result<Vec<CheckJob>, OrderError> {
+        let rows: Vec<ClaimedRow> = sqlx::query_as(
+            "WITH due AS (SELECT worker_id FROM worker_checks \
+               WHERE state = 'pending' AND (due_at <= now() OR (order_id = $1 AND attempts = 0)) \
+                 AND ($1::uuid IS NULL OR order_id = $1) \
+               ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED), \
+             leased AS (UPDATE worker_checks c SET due_at = now() + make_interval(secs => $3), \
+               attempts = c.attempts + 1 FROM due WHERE c.worker_id = due.worker_id \
+               RETURNING c.worker_id, c.attempts) \
+             SELECT l.worker_id, l.attempts, w.national_id_sealed AS sealed, w.name, s.org_number \
+             FROM leased l JOIN workers w ON w.id = l.worker_id JOIN orders o ON o.id = w.order_id \
+             LEFT JOIN hms_company_status s ON s.company_id = o.company_id",
+        )
+        .bind(order.map(|id| id.as_uuid()))
+        .bind(i64::from(limit))
+        .bind(lease.as_secs_f64())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut jobs = Vec::with_capacity(rows.len());
+        for ClaimedRow {
+            worker_id,
+            attempts,
+            sealed,
+            name,
+            org_number,
+        } in rows
+        {
+            let (Some(sealed), Some(name)) = (sealed, name) else {
+                sqlx::query("DELETE FROM worker_checks WHERE worker_id = $1")
+                    .bind(worker_id)
+                    .execute(&self.pool)
+                    .await?;
+                continue;
+            };
+            let opened = self.national_id_key.open(&sealed, worker_id.as_bytes())?;
+            let national_id = std::str::from_utf8(&opened)
+                .map_err(|_| OrderError::Corrupt(format!("sealed number of worker {worker_id}")))?
+                .to_owned();
+            jobs.push(CheckJob {
+                worker_id: WorkerId::from_uuid(worker_id),
+                attempts,
+                national_id: national_id.into(),
+                name,
+                org_number,
+            });
+        }
+        Ok(jobs)
+    }
+
+    /// Records the registers' answer on a worker.
+    pub async fn record_check(
+        &self,
+        worker_id: WorkerId,
+        check: &RegisterCheck,
+    ) -> Result<(), OrderError> {
+        sqlx::query(
+            "UPDATE worker_checks SET state = 'done', person = $2, name_matches = $3, employment = $4, \
+             checked_at = $5, waiting_for = NULL WHERE worker_id = $1",
+        )
+        .bind(worker_id.as_uuid())
+        .bind(check.person.as_str())
+        .bind(check.name_matches)
+        .bind(check.employment.as_str())
+        .bind(check.checked_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A register did not answer: the check waits `wait` and says why.
+    pub async fn check_later(
+        &self,
+        worker_id: WorkerId,
+        wait: std::time::Duration,
+        waiting_for: &str,
+    ) -> Result<(), OrderError> {
+        sqlx::query(
+            "UPDATE worker_checks SET due_at = now() + make_interval(secs => $2), waiting_for = $3 \
+             WHERE worker_id = $1 AND state = 'pending'",
+        )
+        .bind(worker_id.as_uuid())
+        .bind(wait.as_secs_f64())
+        .bind(waiting_for)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Asks the registers again about the order's workers (a check grown
+    /// too old to approve on).
+    pub async fn recheck(&self, order_id: OrderId) -> Result<(), OrderError> {
+        let mut tx = self.pool.begin().await?;
+        queue_checks(&mut tx, order_id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Orders left too long without a decision, oldest first, with why:
     /// drafts created before `draft_before`, orders returned for
     /// correction before `correction_before`, and any undecided order of
@@ -792,6 +956,11 @@ impl Store {
         .bind(&decided)
         .execute(&mut *tx)
         .await?;
+        // What the registers said of the workers served the decision alone.
+        sqlx::query("DELETE FROM worker_checks WHERE order_id = ANY($1)")
+            .bind(&decided)
+            .execute(&mut *tx)
+            .await?;
         // Phone numbers served the order alone; names stay only where the
         // cards carry them (approved orders).
         sqlx::query(
@@ -996,6 +1165,23 @@ impl Store {
     }
 }
 
+/// Queues a register check of every worker of the order, from scratch.
+/// The call that queued them runs them at once (a check never tried is
+/// its order's to claim); the background checker takes them only if that
+/// call did not get to it, a little later.
+async fn queue_checks(tx: &mut PgConnection, order_id: OrderId) -> Result<(), OrderError> {
+    sqlx::query(
+        "INSERT INTO worker_checks (worker_id, order_id, state, due_at) \
+         SELECT id, order_id, 'pending', now() + interval '30 seconds' FROM workers WHERE order_id = $1 \
+         ON CONFLICT (worker_id) DO UPDATE SET state = 'pending', due_at = EXCLUDED.due_at, attempts = 0, \
+         person = NULL, name_matches = NULL, employment = NULL, checked_at = NULL, waiting_for = NULL",
+    )
+    .bind(order_id.as_uuid())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 /// Refuses work for a company that is not approved, as far as this service
 /// has heard from the companies service.
 pub async fn ensure_company_approved(
@@ -1052,7 +1238,7 @@ async fn fetch_order(
     .await?
     .ok_or(OrderError::NotFound)?;
     let workers: Vec<WorkerRow> = sqlx::query_as(&format!(
-        "SELECT {WORKER_COLUMNS} FROM workers WHERE order_id = $1 ORDER BY position"
+        "SELECT {WORKER_COLUMNS} FROM {WORKERS} WHERE w.order_id = $1 ORDER BY w.position"
     ))
     .bind(order_id.as_uuid())
     .fetch_all(&mut *db)

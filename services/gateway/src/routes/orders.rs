@@ -182,6 +182,62 @@ pub struct Worker {
     pub card_type: CardType,
     /// The last day of the employment, when stated.
     pub employment_ends_on: Option<NaiveDate>,
+    /// What Folkeregisteret and Aa-registeret say of the worker, once the
+    /// order is submitted: shown instead of the full number.
+    pub register_check: Option<RegisterCheck>,
+}
+
+/// Where a worker's register check stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckState {
+    /// Not answered yet (a register did not answer): the order is not
+    /// approved on it.
+    Pending,
+    Done,
+}
+
+hms_proto::proto_enum!(CheckState => pb::RegisterCheckState { Pending, Done });
+
+/// What Folkeregisteret says of a worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PersonFinding {
+    Resident,
+    /// Moved abroad: shown, the back office decides.
+    Emigrated,
+    /// Refuses approval.
+    Deceased,
+    /// No such person: refuses approval.
+    NotFound,
+}
+
+hms_proto::proto_enum!(PersonFinding => pb::PersonFinding { Resident, Emigrated, Deceased, NotFound });
+
+/// What Aa-registeret says of the worker's employment with the company.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EmploymentFinding {
+    Active,
+    /// No employment with the company today: refuses approval.
+    None,
+}
+
+hms_proto::proto_enum!(EmploymentFinding => pb::EmploymentFinding { Active, None });
+
+/// A worker looked up in the registers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegisterCheck {
+    pub state: CheckState,
+    /// Once done.
+    pub person: Option<PersonFinding>,
+    /// Once done: the name on the order is the registered one.
+    pub name_matches: Option<bool>,
+    /// Once done.
+    pub employment: Option<EmploymentFinding>,
+    pub checked_at: Option<DateTime<Utc>>,
+    /// A pending check: what it waits for.
+    pub waiting_for: Option<String>,
 }
 
 /// The price, in øre (1/100 NOK); VAT on the net total, rounded half up.
@@ -641,6 +697,7 @@ fn worker_from(worker: pb::Worker) -> Result<Worker, ApiError> {
         national_id_kind: NationalIdKind::answered(worker.national_id_kind)?,
         phone: non_empty(worker.phone),
         card_type: CardType::answered(worker.card_type)?,
+        register_check: worker.register_check.map(check_from).transpose()?,
         employment_ends_on: match worker.employment_ends_on.as_str() {
             "" => None,
             day => Some(
@@ -687,6 +744,23 @@ fn order_from(order: Option<pb::Order>) -> Result<Order, ApiError> {
             .into_iter()
             .map(review_from)
             .collect::<Result<_, _>>()?,
+    })
+}
+
+fn check_from(check: pb::RegisterCheck) -> Result<RegisterCheck, ApiError> {
+    let state = CheckState::answered(check.state)?;
+    let done = state == CheckState::Done;
+    Ok(RegisterCheck {
+        state,
+        person: done
+            .then(|| PersonFinding::answered(check.person))
+            .transpose()?,
+        name_matches: done.then_some(check.name_matches),
+        employment: done
+            .then(|| EmploymentFinding::answered(check.employment))
+            .transpose()?,
+        checked_at: time(check.checked_at.as_ref()),
+        waiting_for: non_empty(check.waiting_for),
     })
 }
 

@@ -15,8 +15,8 @@ use hms_proto::{EnumError, ProtoEnum};
 use tonic::Status;
 
 use crate::domain::{
-    ClosureReason, Decision, DocumentRejection, DocumentReview, NewWorker, Order, OrderStatus,
-    RejectionReason, Worker,
+    CheckState, ClosureReason, Decision, DocumentRejection, DocumentReview, EmploymentFinding,
+    NewWorker, Order, OrderStatus, PersonFinding, RejectionReason, Worker,
 };
 use crate::error::OrderError;
 
@@ -57,6 +57,28 @@ fn employment_end(field: &str, text: &str) -> Result<Option<NaiveDate>, Status> 
 }
 
 hms_proto::proto_enum!(OrderStatus => pb::OrderStatus { Draft, Submitted, NeedsCorrection, Approved, Rejected, Closed });
+
+hms_proto::proto_enum!(PersonFinding => pb::PersonFinding { Resident, Emigrated, Deceased, NotFound });
+
+hms_proto::proto_enum!(EmploymentFinding => pb::EmploymentFinding { Active, None });
+
+fn check_to_proto(check: CheckState) -> pb::RegisterCheck {
+    match check {
+        CheckState::Pending { waiting_for } => pb::RegisterCheck {
+            state: pb::RegisterCheckState::Pending as i32,
+            waiting_for: waiting_for.unwrap_or_default(),
+            ..Default::default()
+        },
+        CheckState::Done(check) => pb::RegisterCheck {
+            state: pb::RegisterCheckState::Done as i32,
+            person: check.person.to_i32(),
+            name_matches: check.name_matches,
+            employment: check.employment.to_i32(),
+            checked_at: Some(timestamp(check.checked_at)),
+            waiting_for: String::new(),
+        },
+    }
+}
 
 hms_proto::proto_enum!(ClosureReason => pb::ClosureReason {
     DraftAbandoned,
@@ -139,6 +161,7 @@ fn worker_to_proto(worker: Worker) -> pb::Worker {
             .employment_ends_on
             .map(|day| day.to_string())
             .unwrap_or_default(),
+        register_check: worker.check.map(check_to_proto),
     }
 }
 
