@@ -122,8 +122,7 @@ impl OrdersConfig {
             registers: crate::registers::Registers::new(
                 &self.folkeregisteret_url,
                 &self.aareg_url,
-                self.registers_token
-                    .unwrap_or_else(|| SecretString::from("")),
+                self.registers_token,
                 REGISTERS_TIMEOUT,
             )?,
             register_check_max_age: self.register_check_max_age_hours,
