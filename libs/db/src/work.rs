@@ -1,7 +1,8 @@
 //! Background work kept in a table: a worker woken by PostgreSQL `NOTIFY`
 //! when new work commits, and by the clock for retries, and the backoff
 //! between attempts. Notifications' deliveries and cards' print jobs both
-//! run this way.
+//! run this way; work nothing announces runs on the clock alone
+//! ([`run_every`]).
 
 use std::future::Future;
 use std::time::Duration;
@@ -20,6 +21,31 @@ pub async fn run_woken<F, Fut, E>(
     pool: &PgPool,
     channel: &str,
     shutdown: CancellationToken,
+    round: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<usize, E>>,
+    E: std::fmt::Display,
+{
+    run(Some((pool, channel)), POLL, shutdown, round).await;
+}
+
+/// Runs `round` until shutdown: again at once while it finds work, else
+/// after `interval`. For work nothing announces (a deadline passing, a
+/// register to ask again).
+pub async fn run_every<F, Fut, E>(interval: Duration, shutdown: CancellationToken, round: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<usize, E>>,
+    E: std::fmt::Display,
+{
+    run(None, interval, shutdown, round).await;
+}
+
+async fn run<F, Fut, E>(
+    woken_by: Option<(&PgPool, &str)>,
+    interval: Duration,
+    shutdown: CancellationToken,
     mut round: F,
 ) where
     F: FnMut() -> Fut,
@@ -28,13 +54,13 @@ pub async fn run_woken<F, Fut, E>(
 {
     let mut listener: Option<PgListener> = None;
     while !shutdown.is_cancelled() {
-        if listener.is_none() {
+        if let (None, Some((pool, channel))) = (&listener, woken_by) {
             listener = listen(pool, channel).await;
         }
         let found_work = match round().await {
             Ok(claimed) => claimed > 0,
             Err(error) => {
-                tracing::warn!(%error, channel, "cannot claim work");
+                tracing::warn!(%error, channel = woken_by.map(|(_, channel)| channel), "cannot claim work");
                 false
             }
         };
@@ -44,7 +70,7 @@ pub async fn run_woken<F, Fut, E>(
         }
         tokio::select! {
             () = shutdown.cancelled() => break,
-            () = tokio::time::sleep(POLL) => {}
+            () = tokio::time::sleep(interval) => {}
             woken = wake(listener.as_mut()) => {
                 if woken.is_err() {
                     listener = None;

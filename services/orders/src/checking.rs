@@ -113,24 +113,9 @@ impl Checker {
         }
     }
 
-    /// Runs due checks every `interval` (at once again after a full
-    /// round) until shutdown.
+    /// Runs due checks every `interval`, and again at once while it finds
+    /// some, until shutdown.
     pub async fn run(self, interval: Duration, shutdown: CancellationToken) {
-        loop {
-            let full = match self.round_of(None).await {
-                Ok(taken) => taken >= ROUND as usize,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot run register checks");
-                    false
-                }
-            };
-            if full {
-                continue;
-            }
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(interval) => {}
-            }
-        }
+        hms_db::work::run_every(interval, shutdown, || self.round_of(None)).await;
     }
 }

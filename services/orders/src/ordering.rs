@@ -105,15 +105,23 @@ impl Ordering {
     /// Approves a submitted order on its workers' register checks: done,
     /// none refusing, and fresh; checks grown too old are done again first.
     pub async fn approve(&self, order_id: OrderId, by: &UserCaller) -> Result<Order, OrderError> {
-        let order = self.store.get(order_id).await?;
-        let max_age = self.check_max_age;
-        if order.status == OrderStatus::Submitted
-            && register_verdict(&order.workers, chrono::Utc::now(), max_age)
-                == Err(NotApprovable::Stale)
-        {
-            self.store.recheck(order_id).await?;
-            self.check_now(order_id).await;
+        match self.approve_on_checks(order_id, by).await {
+            Err(OrderError::NotApprovable(NotApprovable::Stale)) => {
+                self.store.recheck(order_id).await?;
+                self.check_now(order_id).await;
+                self.approve_on_checks(order_id, by).await
+            }
+            decided => decided,
         }
+    }
+
+    /// The approval itself, judged on the checks with the order locked.
+    async fn approve_on_checks(
+        &self,
+        order_id: OrderId,
+        by: &UserCaller,
+    ) -> Result<Order, OrderError> {
+        let max_age = self.check_max_age;
         self.store
             .transition(order_id, Transition::Approve, &by.into(), |now| {
                 register_verdict(&now.workers, chrono::Utc::now(), max_age).map_err(Into::into)

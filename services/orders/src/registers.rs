@@ -215,6 +215,9 @@ impl Registers {
                 name.mellomnavn.as_deref().unwrap_or_default(),
                 name.etternavn.as_str(),
             ]
+            .into_iter()
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
             .join(" ")
         });
         Ok(Person { finding, name })

@@ -22,8 +22,7 @@ pub struct RetentionPeriods {
     pub ineligible_company: Duration,
 }
 
-/// Orders closed per round; the next round follows at once while there
-/// are more.
+/// Orders closed per round; the next round follows at once.
 const ROUND: u32 = 100;
 
 pub struct Retention {
@@ -79,23 +78,8 @@ impl Retention {
     }
 
     /// Runs [`close_due`](Self::close_due) every `interval`, and again at
-    /// once after a full round, until shutdown.
+    /// once while it closes orders, until shutdown.
     pub async fn run_forever(self, interval: Duration, shutdown: CancellationToken) {
-        loop {
-            let full_round = match self.close_due().await {
-                Ok(closed) => closed >= ROUND as usize,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot close orders left too long");
-                    false
-                }
-            };
-            if full_round {
-                continue;
-            }
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(interval) => {}
-            }
-        }
+        hms_db::work::run_every(interval, shutdown, || self.close_due()).await;
     }
 }

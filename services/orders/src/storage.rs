@@ -254,12 +254,8 @@ fn order_from_rows(
         rejection_reason: row.rejection_reason,
         national_ids_masked_at: row.national_ids_masked_at,
         returned_at: row.returned_at,
-        closed_because: match row.closed_because.as_deref() {
-            None => None,
-            Some(reason) => {
-                Some(ClosureReason::parse(reason).ok_or_else(|| corrupt("closure reason"))?)
-            }
-        },
+        closed_because: closure_reason(row.closed_because.as_deref())
+            .map_err(|()| corrupt("closure reason"))?,
         reviews,
     })
 }
@@ -654,6 +650,8 @@ impl Store {
             ));
         }
         let mut rejected_now = Vec::new();
+        let (mut ids, mut workers, mut kinds) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut labels, mut reasons, mut notes) = (Vec::new(), Vec::new(), Vec::new());
         for (document, decision) in &decisions {
             let (label, reason, note) = match decision {
                 Decision::Accepted => ("accepted", None, None),
@@ -666,23 +664,32 @@ impl Store {
                     )
                 }
             };
-            sqlx::query(
-                "INSERT INTO document_reviews (document_id, order_id, worker_id, kind, decision, reason, note, decided_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (document_id) DO UPDATE SET decision = EXCLUDED.decision, reason = EXCLUDED.reason, \
-                 note = EXCLUDED.note, decided_by = EXCLUDED.decided_by, decided_at = now()",
-            )
-            .bind(document.id.as_uuid())
-            .bind(order_id.as_uuid())
-            .bind(document.worker_id.as_uuid())
-            .bind(document.kind.as_str())
-            .bind(label)
-            .bind(reason)
-            .bind(note)
-            .bind(&actor.name)
-            .execute(&mut *tx)
-            .await?;
+            ids.push(document.id.as_uuid());
+            workers.push(document.worker_id.as_uuid());
+            kinds.push(document.kind.as_str());
+            labels.push(label);
+            reasons.push(reason);
+            notes.push(note);
         }
+        // Every document of the order in one statement.
+        sqlx::query(
+            "INSERT INTO document_reviews (document_id, order_id, worker_id, kind, decision, reason, note, decided_by) \
+             SELECT d.id, $2, d.worker_id, d.kind, d.decision, d.reason, d.note, $8 \
+             FROM unnest($1::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[]) \
+               AS d(id, worker_id, kind, decision, reason, note) \
+             ON CONFLICT (document_id) DO UPDATE SET decision = EXCLUDED.decision, reason = EXCLUDED.reason, \
+             note = EXCLUDED.note, decided_by = EXCLUDED.decided_by, decided_at = now()",
+        )
+        .bind(&ids)
+        .bind(order_id.as_uuid())
+        .bind(&workers)
+        .bind(&kinds)
+        .bind(&labels)
+        .bind(&reasons)
+        .bind(&notes)
+        .bind(&actor.name)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "UPDATE orders SET status = 'needs_correction', returned_at = now() WHERE id = $1",
         )
@@ -914,12 +921,8 @@ impl Store {
         for (id, company_id, status, closed_because) in found {
             let corrupt = |what: &str| OrderError::Corrupt(format!("{what} of order {id}"));
             let status = OrderStatus::parse(&status).ok_or_else(|| corrupt("status"))?;
-            let closed_because = match closed_because.as_deref() {
-                None => None,
-                Some(reason) => {
-                    Some(ClosureReason::parse(reason).ok_or_else(|| corrupt("closure reason"))?)
-                }
-            };
+            let closed_because = closure_reason(closed_because.as_deref())
+                .map_err(|()| corrupt("closure reason"))?;
             states.insert(
                 id,
                 (CompanyId::from_uuid(company_id), status, closed_because),
@@ -1163,6 +1166,13 @@ impl Store {
                 .ok_or_else(|| OrderError::Corrupt(format!("status of order {order_id}")))?,
         })
     }
+}
+
+/// A stored closure reason: none, or one of the known.
+fn closure_reason(stored: Option<&str>) -> Result<Option<ClosureReason>, ()> {
+    stored
+        .map(|reason| ClosureReason::parse(reason).ok_or(()))
+        .transpose()
 }
 
 /// Queues a register check of every worker of the order, from scratch.
