@@ -256,6 +256,10 @@ fn matrix() -> Vec<(&'static str, Expect)> {
         ("hms.media.v1.MediaService/GetPrintMaterial", Each(INTERNAL)),
         ("hms.redaction.v1.RedactionService/GetReceipt", Each(READ)),
         (
+            "hms.redaction.v1.RedactionService/GetReceiptKeys",
+            Each(OPEN),
+        ),
+        (
             "hms.redaction.v1.RedactionService/RedactOrder",
             Each(PLATFORM),
         ),
@@ -656,6 +660,11 @@ async fn call(rpc: &str, caller: &PersonClients, fx: &Fixtures) -> Result<(), St
             .get_receipt(redaction::GetReceiptRequest {
                 order_id: fx.decided.clone(),
             })
+            .await
+            .map(drop),
+        "hms.redaction.v1.RedactionService/GetReceiptKeys" => c
+            .redaction
+            .get_receipt_keys(redaction::GetReceiptKeysRequest {})
             .await
             .map(drop),
         "hms.redaction.v1.RedactionService/RedactOrder" => c

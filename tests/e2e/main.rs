@@ -20,6 +20,7 @@ mod notifications;
 mod operations;
 mod outage;
 mod printing;
+mod receipts;
 mod registers;
 mod retention;
 mod s3;

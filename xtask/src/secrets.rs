@@ -28,6 +28,7 @@ pub const SECRETS: &[(&str, usize)] = &[
     ("HMS_OIDC_CLIENT_SECRET", 24),
     ("HMS_PRINT_API_KEY", 24),
     ("HMS_CARDS_KEY", 32),
+    ("HMS_REDACTION_KEY", 32),
 ];
 
 /// Secrets of earlier versions, dropped from the file when found.

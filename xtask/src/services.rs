@@ -51,7 +51,7 @@ pub const SERVICES: &[Service] = &[
     },
     Service {
         name: ServiceName::Redaction,
-        secrets: &[],
+        secrets: &["HMS_REDACTION_KEY"],
         extra_env: no_extra_env,
     },
     Service {
@@ -474,7 +474,7 @@ mod tests {
             ("companies", &[]),
             ("orders", &["HMS_NATIONAL_ID_KEY"]),
             ("media", &["HMS_MEDIA_MASTER_KEY"]),
-            ("redaction", &[]),
+            ("redaction", &["HMS_REDACTION_KEY"]),
             ("cards", &["HMS_PRINT_API_KEY", "HMS_CARDS_KEY"]),
             ("notifications", &[]),
             ("gateway", &[]),

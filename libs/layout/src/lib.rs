@@ -88,7 +88,15 @@ pub const SERVICES: [ServiceSpec; 8] = [
         name: Gateway,
         port_offset: 5,
         keeps_data: false,
-        calls: &[Identity, Companies, Orders, Media, Notifications, Cards],
+        calls: &[
+            Identity,
+            Companies,
+            Orders,
+            Media,
+            Redaction,
+            Notifications,
+            Cards,
+        ],
     },
 ];
 

@@ -97,6 +97,7 @@ impl TestEnv {
             ("HMS_SERVICE_CLIENTS", service_clients),
             ("HMS_IDENTITY_KEY", hms_crypto::generate_key_base64()),
             ("HMS_CARDS_KEY", hms_crypto::generate_key_base64()),
+            ("HMS_REDACTION_KEY", hms_crypto::generate_key_base64()),
             // A blocked card reaches offline verifiers within seconds.
             ("HMS_CARD_STATUS_LIST_TTL_SECS", "2".to_owned()),
             ("HMS_ALLOW_SYNTHETIC_NATIONAL_IDS", "true".to_owned()),

@@ -23,6 +23,9 @@ pub struct GatewayConfig {
     pub notifications_url: String,
     /// `HMS_CARDS_URL`: where the cards service answers.
     pub cards_url: String,
+    /// `HMS_REDACTION_URL`: where the redaction service answers (deletion
+    /// receipts).
+    pub redaction_url: String,
     /// `HMS_MAX_UPLOAD_BYTES`: the largest document accepted; counted while
     /// it streams through, so the gateway never holds a whole file. Keep
     /// it at media's `HMS_MEDIA_MAX_UPLOAD_BYTES`.
@@ -126,6 +129,7 @@ pub struct Settings {
     pub media_url: String,
     pub notifications_url: String,
     pub cards_url: String,
+    pub redaction_url: String,
     pub max_upload_bytes: u64,
     /// A path on this host or an https address, fit for a header.
     pub after_login_url: String,
@@ -201,6 +205,7 @@ impl GatewayConfig {
             media_url: self.media_url,
             notifications_url: self.notifications_url,
             cards_url: self.cards_url,
+            redaction_url: self.redaction_url,
             max_upload_bytes: self.max_upload_bytes,
             after_login_url,
             cookie_secure: self.cookie_secure,

@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 
 use crate::problem::{ApiError, Problem, ProblemKind};
 use crate::routes::{
-    access, auth, card_credentials, cards, companies, documents, notifications, orders,
+    access, auth, card_credentials, cards, companies, documents, notifications, orders, receipts,
 };
 use crate::state::AppState;
 
@@ -193,6 +193,8 @@ fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(orders::add_worker))
         .routes(routes!(orders::remove_worker))
         .routes(routes!(orders::submit))
+        .routes(routes!(receipts::receipt))
+        .routes(routes!(receipts::keys))
         .routes(routes!(documents::upload))
         .routes(routes!(documents::list))
         .routes(routes!(documents::download))

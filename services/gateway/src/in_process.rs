@@ -21,6 +21,7 @@ use hms_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
 use hms_proto::notifications::v1::notification_service_client::NotificationServiceClient;
 use hms_proto::orders::v1::order_service_client::OrderServiceClient;
+use hms_proto::redaction::v1::redaction_service_client::RedactionServiceClient;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -59,6 +60,7 @@ fn gateway(adjust: impl FnOnce(&mut Settings)) -> Router {
         media_url: "http://127.0.0.1:9".to_owned(),
         notifications_url: "http://127.0.0.1:9".to_owned(),
         cards_url: "http://127.0.0.1:9".to_owned(),
+        redaction_url: "http://127.0.0.1:9".to_owned(),
         max_upload_bytes: 1024,
         after_login_url: "/".to_owned(),
         cookie_secure: true,
@@ -88,6 +90,7 @@ fn gateway(adjust: impl FnOnce(&mut Settings)) -> Router {
         media: MediaServiceClient::new(channel(ServiceName::Media)),
         notifications: NotificationServiceClient::new(channel(ServiceName::Notifications)),
         cards: CardServiceClient::new(channel(ServiceName::Cards)),
+        redaction: RedactionServiceClient::new(channel(ServiceName::Redaction)),
         max_upload_bytes: settings.max_upload_bytes,
         cookies: crate::auth::CookieJar { secure: true },
         after_login_url: settings.after_login_url.clone(),

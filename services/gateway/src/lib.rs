@@ -20,6 +20,7 @@ use hms_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
 use hms_proto::notifications::v1::notification_service_client::NotificationServiceClient;
 use hms_proto::orders::v1::order_service_client::OrderServiceClient;
+use hms_proto::redaction::v1::redaction_service_client::RedactionServiceClient;
 use hms_runtime::{Config, Service, ServiceCore, StartupError};
 use tokio_util::sync::CancellationToken;
 
@@ -65,6 +66,9 @@ impl Service for Gateway {
                 core.connect(&settings.notifications_url, ServiceName::Notifications)?,
             ),
             cards: CardServiceClient::new(core.connect(&settings.cards_url, ServiceName::Cards)?),
+            redaction: RedactionServiceClient::new(
+                core.connect(&settings.redaction_url, ServiceName::Redaction)?,
+            ),
             max_upload_bytes: settings.max_upload_bytes,
             cookies: auth::CookieJar {
                 secure: settings.cookie_secure,

@@ -6,6 +6,7 @@ use hms_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
 use hms_proto::notifications::v1::notification_service_client::NotificationServiceClient;
 use hms_proto::orders::v1::order_service_client::OrderServiceClient;
+use hms_proto::redaction::v1::redaction_service_client::RedactionServiceClient;
 
 use crate::auth::CookieJar;
 use crate::limits::Limits;
@@ -23,6 +24,7 @@ pub struct AppState {
     pub media: MediaServiceClient<ServiceChannel>,
     pub notifications: NotificationServiceClient<ServiceChannel>,
     pub cards: CardServiceClient<ServiceChannel>,
+    pub redaction: RedactionServiceClient<ServiceChannel>,
     /// The largest document accepted, counted while it streams.
     pub max_upload_bytes: u64,
     pub cookies: CookieJar,

@@ -1,9 +1,10 @@
 //! Who may do what in the redaction service. Identity decides for people:
 //!
-//! | call        | action          | target                      |
-//! |-------------|-----------------|-----------------------------|
-//! | GetReceipt  | `orders:read`   | the order's company         |
-//! | RedactOrder | `orders:decide` | the platform (back office)  |
+//! | call           | action          | target                      |
+//! |----------------|-----------------|-----------------------------|
+//! | GetReceipt     | `orders:read`   | the order's company         |
+//! | GetReceiptKeys | none: anyone    | –                           |
+//! | RedactOrder    | `orders:decide` | the platform (back office)  |
 //!
 //! A manual redaction cannot harm an order in progress: orders refuses to
 //! mask an undecided order, and nothing is destroyed before that.

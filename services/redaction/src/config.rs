@@ -1,9 +1,11 @@
 use std::time::Duration;
 
 use hms_config::{ConfigError, Sources};
+use hms_crypto::SealingKey;
+use secrecy::SecretString;
 use serde::Deserialize;
 
-/// The redaction service's own settings.
+/// The redaction service's own settings, as read.
 #[derive(Debug, Clone, Deserialize)]
 pub struct RedactionConfig {
     /// `HMS_ORDERS_URL`: where the orders service answers.
@@ -23,6 +25,18 @@ pub struct RedactionConfig {
         deserialize_with = "hms_config::duration::seconds"
     )]
     pub print_deadline: Duration,
+    /// `HMS_REDACTION_KEY`: AES-256 key (base64) sealing the keys that sign
+    /// deletion receipts.
+    pub redaction_key: SecretString,
+}
+
+/// The settings as the service uses them.
+pub struct Settings {
+    pub orders_url: String,
+    pub media_url: String,
+    pub reconcile: hms_db::work::ReconcileSettings,
+    pub print_deadline: Duration,
+    pub sealing: SealingKey,
 }
 
 fn default_print_deadline() -> Duration {
@@ -30,6 +44,15 @@ fn default_print_deadline() -> Duration {
 }
 
 /// Reads the service's own settings.
-pub fn load(sources: &Sources) -> Result<RedactionConfig, ConfigError> {
-    sources.get()
+pub fn load(sources: &Sources) -> Result<Settings, ConfigError> {
+    let config: RedactionConfig = sources.get()?;
+    let sealing = SealingKey::from_base64(&config.redaction_key)
+        .map_err(|e| ConfigError::invalid("HMS_REDACTION_KEY", e))?;
+    Ok(Settings {
+        orders_url: config.orders_url,
+        media_url: config.media_url,
+        reconcile: config.reconcile,
+        print_deadline: config.print_deadline,
+        sealing,
+    })
 }

@@ -98,6 +98,9 @@ pub struct Receipt {
     pub removed: Removed,
     pub started_at: DateTime<Utc>,
     pub completed_at: DateTime<Utc>,
+    /// The receipt as the platform attested it (`hms_attestation`); absent
+    /// only between its completion and its signature.
+    pub signed: Option<String>,
 }
 
 #[cfg(test)]

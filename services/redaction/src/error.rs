@@ -77,3 +77,14 @@ impl From<RedactionError> for Status {
         }
     }
 }
+
+impl From<hms_signing_keys::KeyError> for RedactionError {
+    fn from(error: hms_signing_keys::KeyError) -> Self {
+        match error {
+            hms_signing_keys::KeyError::Database(cause) => Self::Database(cause),
+            hms_signing_keys::KeyError::Corrupt(what) => {
+                Self::Corrupt(format!("a receipt key is unreadable: {what}"))
+            }
+        }
+    }
+}

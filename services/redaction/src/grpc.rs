@@ -41,6 +41,16 @@ impl pb::redaction_service_server::RedactionService for RedactionApi {
         }))
     }
 
+    async fn get_receipt_keys(
+        &self,
+        _request: Request<pb::GetReceiptKeysRequest>,
+    ) -> Result<Response<pb::GetReceiptKeysResponse>, Status> {
+        let keys = self.redactor.receipt_keys().await?;
+        Ok(Response::new(pb::GetReceiptKeysResponse {
+            key_set_json: keys.to_json(),
+        }))
+    }
+
     async fn redact_order(
         &self,
         request: Request<pb::RedactOrderRequest>,
@@ -79,5 +89,6 @@ fn receipt_to_proto(receipt: Receipt) -> pb::Receipt {
         cause: receipt.cause.map_or(0, ProtoEnum::to_i32),
         started_at: Some(timestamp(receipt.started_at)),
         completed_at: Some(timestamp(receipt.completed_at)),
+        signed: receipt.signed.unwrap_or_default(),
     }
 }

@@ -11,6 +11,7 @@ mod error;
 mod events;
 mod grpc;
 mod redactor;
+mod signing;
 mod storage;
 
 use hms_layout::ServiceName;
@@ -30,7 +31,7 @@ pub struct Redaction;
 
 impl Service for Redaction {
     const NAME: ServiceName = ServiceName::Redaction;
-    type Settings = config::RedactionConfig;
+    type Settings = config::Settings;
 
     fn settings(sources: &hms_config::Sources) -> Result<Self::Settings, hms_config::ConfigError> {
         config::load(sources)
@@ -53,7 +54,10 @@ impl Service for Redaction {
         let orders = service.connect(&config.own.orders_url, ServiceName::Orders)?;
         let media = service.connect(&config.own.media_url, ServiceName::Media)?;
         let redactor = redactor::Redactor::new(
-            storage::Store::new(service.pool.clone()),
+            storage::Store::new(
+                service.pool.clone(),
+                signing::ReceiptSigner::new(service.pool.clone(), config.own.sealing.clone()),
+            ),
             OrderInternalServiceClient::new(orders),
             MediaServiceClient::new(media),
             config.own.print_deadline,

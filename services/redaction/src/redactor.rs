@@ -151,7 +151,18 @@ impl Redactor {
     }
 
     pub async fn receipt(&self, order_id: OrderId) -> Result<Option<Receipt>, RedactionError> {
-        Ok(self.store.receipts(&[order_id]).await?.remove(&order_id))
+        let Some(mut receipt) = self.store.receipts(&[order_id]).await?.remove(&order_id) else {
+            return Ok(None);
+        };
+        if receipt.signed.is_none() {
+            self.store.attest(&mut receipt).await?;
+        }
+        Ok(Some(receipt))
+    }
+
+    /// The keys receipts are signed with, as published.
+    pub async fn receipt_keys(&self) -> Result<hms_attestation::KeySet, RedactionError> {
+        self.store.signer().key_set().await
     }
 
     /// Redacts one decided order, or returns its receipt if that was done.

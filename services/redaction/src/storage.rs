@@ -11,10 +11,12 @@ use uuid::Uuid;
 
 use crate::domain::{Cause, Receipt, Removed, Trigger};
 use crate::error::RedactionError;
+use crate::signing::{self, ReceiptSigner};
 
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
+    signer: ReceiptSigner,
 }
 
 #[derive(sqlx::FromRow)]
@@ -28,9 +30,10 @@ struct RedactionRow {
     objects_deleted: Option<i32>,
     keys_destroyed: Option<i32>,
     cause: Option<String>,
+    attestation: Option<String>,
 }
 
-const COLUMNS: &str = "order_id, company_id, trigger, started_at, completed_at, workers_masked, objects_deleted, keys_destroyed, cause";
+const COLUMNS: &str = "order_id, company_id, trigger, started_at, completed_at, workers_masked, objects_deleted, keys_destroyed, cause, attestation";
 
 impl RedactionRow {
     /// The receipt, if the redaction is complete.
@@ -62,6 +65,7 @@ impl RedactionRow {
             },
             started_at: self.started_at,
             completed_at,
+            signed: self.attestation,
         }))
     }
 }
@@ -91,8 +95,12 @@ fn columns(orders: &[(OrderId, Option<CompanyId>)]) -> (Vec<Uuid>, Vec<Option<Uu
 }
 
 impl Store {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub fn new(pool: PgPool, signer: ReceiptSigner) -> Self {
+        Self { pool, signer }
+    }
+
+    pub fn signer(&self) -> &ReceiptSigner {
+        &self.signer
     }
 
     /// The receipts of those of `order_ids` that are redacted.
@@ -160,8 +168,24 @@ impl Store {
         Ok(())
     }
 
-    /// Turns the records into receipts and announces them, each once: a
-    /// second completion finds the receipt and publishes nothing.
+    /// Signs a receipt written before receipts were signed, once: a
+    /// signature stored meanwhile stands.
+    pub async fn attest(&self, receipt: &mut Receipt) -> Result<(), RedactionError> {
+        let signed = signing::sign(&self.signer.attester().await?, receipt)?;
+        let stored: String = sqlx::query_scalar(
+            "UPDATE redactions SET attestation = COALESCE(attestation, $2) \
+             WHERE order_id = $1 AND completed_at IS NOT NULL RETURNING attestation",
+        )
+        .bind(receipt.order_id.as_uuid())
+        .bind(signed)
+        .fetch_one(&self.pool)
+        .await?;
+        receipt.signed = Some(stored);
+        Ok(())
+    }
+
+    /// Turns the records into signed receipts and announces them, each
+    /// once: a second completion finds the receipt and publishes nothing.
     pub async fn complete(
         &self,
         completions: &[Completion],
@@ -183,6 +207,7 @@ impl Store {
                 .map(|done| i32::try_from(of(&done.removed)).unwrap_or(i32::MAX))
                 .collect()
         };
+        let attester = self.signer.attester().await?;
         let mut tx = self.pool.begin().await?;
         let completed: Vec<RedactionRow> = sqlx::query_as(&format!(
             "UPDATE redactions r SET completed_at = now(), company_id = d.company_id, \
@@ -213,9 +238,10 @@ impl Store {
         let mut receipts = Vec::with_capacity(completions.len());
         for row in completed {
             let order_id = row.order_id;
-            let receipt = row
+            let mut receipt = row
                 .receipt()?
                 .ok_or_else(|| RedactionError::Corrupt(format!("receipt of order {order_id}")))?;
+            receipt.signed = Some(signing::sign(&attester, &receipt)?);
             hms_events::enqueue(
                 &mut tx,
                 &OrderRedacted {
@@ -230,6 +256,18 @@ impl Store {
             .await?;
             receipts.push(receipt);
         }
+        let (signed_orders, signatures): (Vec<Uuid>, Vec<Option<&str>>) = receipts
+            .iter()
+            .map(|receipt| (receipt.order_id.as_uuid(), receipt.signed.as_deref()))
+            .unzip();
+        sqlx::query(
+            "UPDATE redactions r SET attestation = s.signed \
+             FROM unnest($1::uuid[], $2::text[]) AS s(order_id, signed) WHERE r.order_id = s.order_id",
+        )
+        .bind(signed_orders)
+        .bind(signatures)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         if receipts.len() < completions.len() {
             // Completed meanwhile by another attempt: their receipts stand.

@@ -200,20 +200,7 @@ pub async fn keys(State(state): State<AppState>) -> Result<Response, ApiError> {
         .get_credential_keys(pb::GetCredentialKeysRequest {})
         .await?
         .into_inner();
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=3600"),
-            ),
-        ],
-        answer.key_set_json,
-    )
-        .into_response())
+    Ok(super::published_json(answer.key_set_json))
 }
 
 /// The status list of every card (IETF Token Status List, CWT, two bits a

@@ -10,6 +10,7 @@ pub mod companies;
 pub mod documents;
 pub mod notifications;
 pub mod orders;
+pub mod receipts;
 
 use chrono::{DateTime, Utc};
 use hms_proto::ProtoEnum;
@@ -65,6 +66,27 @@ impl<T: ProtoEnum> Answered for T {}
 /// A protobuf string field, where empty means absent.
 pub fn non_empty(value: String) -> Option<String> {
     Some(value).filter(|value| !value.is_empty())
+}
+
+/// A published JSON document (keys), which anything between may cache for
+/// an hour.
+pub fn published_json(document: String) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use http::{HeaderValue, header};
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        document,
+    )
+        .into_response()
 }
 
 /// A protobuf time as the API shows times (RFC 3339, UTC).
