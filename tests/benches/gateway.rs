@@ -70,6 +70,10 @@ async fn main() {
         .expect("approve");
     assert!(approved.status().is_success(), "{}", approved.status());
     env.wait_for_standing(&company_id, "approved").await;
+    hms_test_support::api::Api::at(&api)
+        .accept_agreement(&kari, &company_id)
+        .await;
+    env.wait_for_agreement(&company_id).await;
     let order: Value = http
         .post(format!("{api}/api/v1/companies/{company_id}/orders"))
         .bearer_auth(&kari)

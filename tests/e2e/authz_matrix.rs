@@ -203,6 +203,13 @@ fn matrix() -> Vec<(&'static str, Expect)> {
             "hms.companies.v1.CompanyService/ApproveCompany",
             Each(BACK_OFFICE),
         ),
+        ("hms.companies.v1.CompanyService/GetAgreement", Each(READ)),
+        // The version the company accepted already: accepting it again
+        // changes nothing.
+        (
+            "hms.companies.v1.CompanyService/AcceptAgreement",
+            Each(OWNER_ONLY),
+        ),
         (
             "hms.companies.v1.CompanyService/RejectCompany",
             Each(BACK_OFFICE),
@@ -277,6 +284,12 @@ fn matrix() -> Vec<(&'static str, Expect)> {
         ("hms.cards.v1.CardService/BlockCard", Each(CARD_MANAGE)),
         ("hms.cards.v1.CardService/DeactivateCard", Each(CARD_MANAGE)),
         ("hms.cards.v1.CardService/GetRenewal", Each(CARD_MANAGE)),
+        // A new version of the agreement stops the company's ordering
+        // until it accepts it: late, like the suspension.
+        (
+            "hms.companies.v1.CompanyService/PublishAgreement",
+            Each(PLATFORM),
+        ),
         (
             "hms.companies.v1.CompanyService/SuspendCompany",
             Each(BACK_OFFICE),
@@ -480,6 +493,26 @@ async fn call(rpc: &str, caller: &PersonClients, fx: &Fixtures) -> Result<(), St
         "hms.companies.v1.CompanyService/ListContactHistory" => c
             .companies
             .list_contact_history(companies::ListContactHistoryRequest { company_id })
+            .await
+            .map(drop),
+        "hms.companies.v1.CompanyService/GetAgreement" => c
+            .companies
+            .get_agreement(companies::GetAgreementRequest { company_id })
+            .await
+            .map(drop),
+        "hms.companies.v1.CompanyService/AcceptAgreement" => c
+            .companies
+            .accept_agreement(companies::AcceptAgreementRequest {
+                company_id,
+                version: 1,
+            })
+            .await
+            .map(drop),
+        "hms.companies.v1.CompanyService/PublishAgreement" => c
+            .companies
+            .publish_agreement(companies::PublishAgreementRequest {
+                text: "# Databehandleravtale, versjon 2".to_owned(),
+            })
             .await
             .map(drop),
         "hms.companies.v1.CompanyService/ApproveCompany" => c

@@ -124,7 +124,32 @@ pub async fn approved_company(env: &TestEnv, clients: &mut Clients) -> String {
         .await
         .expect("approve the company");
     env.wait_for_standing(&company.company_id, "approved").await;
+    accept_agreement(env, &mut clients.owner, &company.company_id).await;
     company.company_id
+}
+
+/// `person` accepts the current data processing agreement for the company,
+/// as its owner must before it orders; returns once orders knows.
+pub async fn accept_agreement(env: &TestEnv, person: &mut PersonClients, company_id: &str) {
+    let current = person
+        .companies
+        .get_agreement(companies::GetAgreementRequest {
+            company_id: company_id.to_owned(),
+        })
+        .await
+        .expect("the agreement")
+        .into_inner()
+        .current
+        .expect("a current version");
+    person
+        .companies
+        .accept_agreement(companies::AcceptAgreementRequest {
+            company_id: company_id.to_owned(),
+            version: current.version,
+        })
+        .await
+        .expect("accept the agreement");
+    env.wait_for_agreement(company_id).await;
 }
 
 pub fn new_worker(name: &str, national_id: &str) -> orders::NewWorker {

@@ -358,6 +358,8 @@ async fn approved_company_over_http(env: &TestEnv, api: &Api, kari: &str, siri: 
     .expect(StatusCode::OK)
     .await;
     env.wait_for_standing(&company_id, "approved").await;
+    api.accept_agreement(kari, &company_id).await;
+    env.wait_for_agreement(&company_id).await;
     company_id
 }
 
@@ -408,6 +410,56 @@ async fn orders_access_contact_and_the_back_office_over_http() {
         .await;
     assert_eq!(approved["status"], "approved");
     env.wait_for_standing(&company_id, "approved").await;
+
+    // Approved, but no order before the data processing agreement is
+    // accepted for the company.
+    let one = json!({"workers": [
+        {"name": "Ola Arbeider", "national_id": hms_test_support::fixtures::fodselsnummer(), "phone": "+4798765432", "card_type": "construction"},
+    ]});
+    let refused = api
+        .post(&format!("/api/v1/companies/{company_id}/orders"))
+        .token(&kari)
+        .header(IDEMPOTENCY_KEY, "order-before-agreement")
+        .json(one)
+        .expect_problem(StatusCode::CONFLICT, "precondition-failed")
+        .await;
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("data processing agreement"),
+        "{}",
+        refused.body
+    );
+    let agreement = api
+        .get(&format!("/api/v1/companies/{company_id}/agreement"))
+        .token(&kari)
+        .expect(StatusCode::OK)
+        .await;
+    assert_eq!(agreement["current_accepted"], false);
+    assert!(
+        agreement["current"]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("# Databehandleravtale")
+    );
+    api.get(&format!("/api/v1/companies/{company_id}/agreement"))
+        .token(&nils)
+        .expect_problem(StatusCode::NOT_FOUND, "not-found")
+        .await;
+    let version = api.accept_agreement(&kari, &company_id).await;
+    let agreement = api
+        .get(&format!("/api/v1/companies/{company_id}/agreement"))
+        .token(&kari)
+        .expect(StatusCode::OK)
+        .await;
+    assert_eq!(agreement["current_accepted"], true);
+    assert_eq!(agreement["acceptances"][0]["version"], version);
+    assert_eq!(
+        agreement["acceptances"][0]["sha256"],
+        agreement["current"]["sha256"]
+    );
+    env.wait_for_agreement(&company_id).await;
 
     // A construction company orders construction cards only.
     let mixed = json!({"workers": [

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod agreements;
 mod authz_matrix;
 mod bad_input;
 mod cards;

@@ -73,6 +73,125 @@ pub async fn industry(
     Ok(industry.and_then(|industry| Industry::parse(&industry).ok()))
 }
 
+/// Where a company stands with the data processing agreement, as far as
+/// this service has heard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgreementStanding {
+    /// The newest version the company accepted.
+    pub accepted: Option<u32>,
+    /// The version in force; unknown until its publication is heard of.
+    pub current: Option<u32>,
+}
+
+impl AgreementStanding {
+    /// Whether the company has accepted the version in force.
+    pub fn accepted_current(self) -> bool {
+        matches!((self.accepted, self.current), (Some(accepted), Some(current)) if accepted >= current)
+    }
+
+    /// How to tell a client why its request was refused.
+    pub fn refusal(self) -> String {
+        match (self.accepted, self.current) {
+            (_, None) | (None, _) => "the company has not accepted the data processing agreement; \
+                                      someone who manages its access must accept it first"
+                .to_owned(),
+            (Some(_), Some(current)) => format!(
+                "a new version ({current}) of the data processing agreement must be accepted \
+                 for the company before it orders again"
+            ),
+        }
+    }
+}
+
+/// The company's standing with the agreement, in this service's
+/// projection.
+pub async fn agreement(
+    db: &mut PgConnection,
+    company: CompanyId,
+) -> Result<AgreementStanding, sqlx::Error> {
+    let (accepted, current): (Option<i32>, Option<i32>) = sqlx::query_as(
+        "SELECT (SELECT accepted_version FROM hms_company_agreements WHERE company_id = $1), \
+                (SELECT version FROM hms_current_agreement)",
+    )
+    .bind(company.as_uuid())
+    .fetch_one(db)
+    .await?;
+    Ok(AgreementStanding {
+        accepted: accepted.and_then(|version| u32::try_from(version).ok()),
+        current: current.and_then(|version| u32::try_from(version).ok()),
+    })
+}
+
+/// Starts the consumers that keep the projection of the data processing
+/// agreement: the version in force, and what each company accepted.
+pub async fn subscribe_agreements(subscriber: &mut Subscriber) -> Result<(), EventsError> {
+    subscriber
+        .subscribe::<pb::AgreementPublished, _>(AgreementProjector)
+        .await?;
+    subscriber
+        .subscribe::<pb::AgreementAccepted, _>(AgreementProjector)
+        .await
+}
+
+/// Writes agreement events into the projection. Versions only grow, so an
+/// event late or twice changes nothing.
+struct AgreementProjector;
+
+fn unavailable(error: sqlx::Error) -> HandlerError {
+    HandlerError::Unavailable(format!("database: {error}"))
+}
+
+fn version(version: u32) -> Result<i32, HandlerError> {
+    i32::try_from(version)
+        .ok()
+        .filter(|version| *version > 0)
+        .ok_or_else(|| HandlerError::Reject("the agreement's version is out of range".to_owned()))
+}
+
+impl EventHandler<pb::AgreementPublished> for AgreementProjector {
+    async fn handle(
+        &self,
+        event: pb::AgreementPublished,
+        _meta: &EventMeta,
+        tx: &mut PgConnection,
+    ) -> Result<(), HandlerError> {
+        sqlx::query(
+            "INSERT INTO hms_current_agreement (version) VALUES ($1) \
+             ON CONFLICT (singleton) DO UPDATE SET version = EXCLUDED.version, updated_at = now() \
+             WHERE hms_current_agreement.version < EXCLUDED.version",
+        )
+        .bind(version(event.version)?)
+        .execute(tx)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+impl EventHandler<pb::AgreementAccepted> for AgreementProjector {
+    async fn handle(
+        &self,
+        event: pb::AgreementAccepted,
+        _meta: &EventMeta,
+        tx: &mut PgConnection,
+    ) -> Result<(), HandlerError> {
+        let company_id = Uuid::try_parse(&event.company_id)
+            .map_err(|_| HandlerError::Reject("company_id is not a UUID".to_owned()))?;
+        sqlx::query(
+            "INSERT INTO hms_company_agreements (company_id, accepted_version) VALUES ($1, $2) \
+             ON CONFLICT (company_id) DO UPDATE \
+             SET accepted_version = EXCLUDED.accepted_version, updated_at = now() \
+             WHERE hms_company_agreements.accepted_version < EXCLUDED.accepted_version",
+        )
+        .bind(company_id)
+        .bind(version(event.version)?)
+        .execute(tx)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
 /// Starts the consumers that keep the projection, one per company event.
 pub async fn subscribe(subscriber: &mut Subscriber) -> Result<(), EventsError> {
     subscriber
@@ -169,7 +288,7 @@ impl<E: hms_events::Event + StandingChange> EventHandler<E> for Projector {
         .bind(event.version())
         .execute(&mut *tx)
         .await
-        .map_err(|error| HandlerError::Unavailable(format!("database: {error}")))?;
+        .map_err(unavailable)?;
         // An organisation number never changes either.
         if let Some(org_number) = event.org_number() {
             sqlx::query("UPDATE hms_company_status SET org_number = $2 WHERE company_id = $1")
@@ -177,7 +296,7 @@ impl<E: hms_events::Event + StandingChange> EventHandler<E> for Projector {
                 .bind(org_number)
                 .execute(&mut *tx)
                 .await
-                .map_err(|error| HandlerError::Unavailable(format!("database: {error}")))?;
+                .map_err(unavailable)?;
         }
         // A trade never changes: kept whichever event came first.
         if let Some(industry) = event.industry() {
@@ -186,8 +305,31 @@ impl<E: hms_events::Event + StandingChange> EventHandler<E> for Projector {
                 .bind(industry)
                 .execute(tx)
                 .await
-                .map_err(|error| HandlerError::Unavailable(format!("database: {error}")))?;
+                .map_err(unavailable)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_version_in_force_or_a_later_one_lets_a_company_order() {
+        let standing = |accepted, current| AgreementStanding { accepted, current };
+        assert!(standing(Some(2), Some(2)).accepted_current());
+        assert!(
+            standing(Some(3), Some(2)).accepted_current(),
+            "heard of before its publication"
+        );
+        assert!(!standing(Some(1), Some(2)).accepted_current());
+        assert!(!standing(None, Some(1)).accepted_current());
+        assert!(!standing(Some(1), None).accepted_current());
+        assert!(
+            standing(Some(1), Some(2))
+                .refusal()
+                .contains("new version (2)")
+        );
     }
 }

@@ -90,6 +90,8 @@ events! {
     CompanyRejected => Companies, "company_rejected";
     CompanySuspended => Companies, "company_suspended";
     ContactInfoChanged => Companies, "contact_info_changed";
+    AgreementPublished => Companies, "agreement_published";
+    AgreementAccepted => Companies, "agreement_accepted";
     AccessGranted => Identity, "access_granted";
     AccessRevoked => Identity, "access_revoked";
     OrderSubmitted => Orders, "order_submitted";

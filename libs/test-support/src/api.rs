@@ -49,6 +49,21 @@ impl Api {
         }
     }
 
+    /// `token`'s person accepts the current data processing agreement for
+    /// the company (as one who manages its access must before it orders);
+    /// returns the version accepted.
+    pub async fn accept_agreement(&self, token: &str, company_id: &str) -> u64 {
+        let path = format!("/api/v1/companies/{company_id}/agreement");
+        let agreement = self.get(&path).token(token).expect(StatusCode::OK).await;
+        let version = agreement["current"]["version"].as_u64().expect("a version");
+        self.post(&format!("{path}/acceptances"))
+            .token(token)
+            .json(json!({ "version": version }))
+            .expect(StatusCode::CREATED)
+            .await;
+        version
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -611,6 +611,33 @@ impl TestEnv {
         }
     }
 
+    /// Waits until orders knows that the company accepted the data
+    /// processing agreement in force, so that it may order.
+    pub async fn wait_for_agreement(&self, company_id: &str) {
+        let company = uuid::Uuid::parse_str(company_id).expect("a company id");
+        let db = self.db(ServiceName::Orders).await;
+        crate::eventually(
+            "orders to see the agreement accepted",
+            std::time::Duration::from_secs(15),
+            || {
+                let db = db.clone();
+                async move {
+                    let accepted: Option<bool> = sqlx::query_scalar(
+                        "SELECT a.accepted_version >= c.version FROM hms_company_agreements a, \
+                         hms_current_agreement c WHERE a.company_id = $1",
+                    )
+                    .bind(company)
+                    .fetch_optional(&db)
+                    .await
+                    .ok()
+                    .flatten();
+                    (accepted == Some(true)).then_some(())
+                }
+            },
+        )
+        .await;
+    }
+
     /// A pool on a service's database, to look at what it stored.
     pub async fn db(&self, service: ServiceName) -> PgPool {
         PgPoolOptions::new()

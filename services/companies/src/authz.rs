@@ -4,9 +4,12 @@
 //! |----------------------------------------|-------------------------|--------------------------|
 //! | RegisterCompany                        | `company:register`      | the organisation number  |
 //! | GetCompany, ListContactHistory         | `company:read`          | the company              |
+//! | GetAgreement                           | `company:read`          | the company              |
 //! | UpdateContactInfo                      | `company:contact:write` | the company              |
+//! | AcceptAgreement                        | `access:manage`         | the company              |
 //! | ListCompanies                          | `backoffice:read`       | the platform             |
 //! | Approve-, Reject-, SuspendCompany      | `companies:decide`      | the company              |
+//! | PublishAgreement                       | `companies:decide`      | the platform             |
 //!
 //! Identity itself reads companies to learn their organisation numbers, and
 //! notifications to learn a company whose registration it missed.
@@ -80,6 +83,13 @@ impl Guard {
             )
             .await
             .map(drop)
+    }
+
+    /// The back office publishes the agreement every company accepts.
+    pub async fn publish_agreement(&self, caller: &hms_auth::Caller) -> Result<UserCaller, Status> {
+        self.authorizer
+            .require_platform(caller, Action::CompaniesDecide)
+            .await
     }
 
     /// The back office's view across companies.

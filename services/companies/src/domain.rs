@@ -122,6 +122,60 @@ impl Decision {
     }
 }
 
+/// The text of a version of the data processing agreement: not blank, at
+/// most [`AgreementText::MAX_CHARS`] characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgreementText(String);
+
+impl AgreementText {
+    pub const MAX_CHARS: usize = 200_000;
+
+    pub fn parse(text: &str) -> Result<Self, &'static str> {
+        if text.trim().is_empty() {
+            return Err("must not be empty");
+        }
+        if text.chars().count() > Self::MAX_CHARS {
+            return Err("must be at most 200,000 characters");
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// SHA-256 of the text, hex: what an acceptance is bound to.
+    pub fn sha256(&self) -> String {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(self.0.as_bytes())
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+}
+
+/// The first version of the agreement, published when the platform first
+/// starts; later versions are published by the back office.
+pub const FIRST_AGREEMENT: &str = include_str!("../agreements/1.md");
+
+/// A published version of the data processing agreement.
+#[derive(Debug, Clone)]
+pub struct Agreement {
+    pub version: u32,
+    pub text: String,
+    pub sha256: String,
+    pub published_at: DateTime<Utc>,
+}
+
+/// A company's acceptance of one version.
+#[derive(Debug, Clone)]
+pub struct Acceptance {
+    pub version: u32,
+    pub sha256: String,
+    pub accepted_by: uuid::Uuid,
+    pub accepted_at: DateTime<Utc>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,5 +226,22 @@ mod tests {
         for status in [Pending, Approved, Rejected, Suspended] {
             assert_eq!(CompanyStatus::parse(status.as_str()), Some(status));
         }
+    }
+}
+
+#[cfg(test)]
+mod agreement_tests {
+    use super::*;
+
+    #[test]
+    fn an_agreement_text_is_neither_blank_nor_endless() {
+        assert!(AgreementText::parse("  \n").is_err());
+        assert!(AgreementText::parse(&"x".repeat(AgreementText::MAX_CHARS + 1)).is_err());
+        let text = AgreementText::parse("abc").expect("a text");
+        assert_eq!(
+            text.sha256(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert!(AgreementText::parse(FIRST_AGREEMENT).is_ok());
     }
 }

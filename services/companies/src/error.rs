@@ -10,6 +10,10 @@ pub enum CompanyError {
     AlreadyRegistered(OrgNumber),
     #[error("{0}")]
     Transition(&'static str),
+    #[error(
+        "version {offered} of the data processing agreement is not the current one; read version {current} and accept that"
+    )]
+    NotCurrentAgreement { offered: u32, current: u32 },
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
     #[error(transparent)]
@@ -23,7 +27,9 @@ impl From<CompanyError> for Status {
         match error {
             CompanyError::NotFound => Status::not_found(error.to_string()),
             CompanyError::AlreadyRegistered(_) => Status::already_exists(error.to_string()),
-            CompanyError::Transition(_) => Status::failed_precondition(error.to_string()),
+            CompanyError::Transition(_) | CompanyError::NotCurrentAgreement { .. } => {
+                Status::failed_precondition(error.to_string())
+            }
             CompanyError::Database(ref cause) => {
                 hms_grpc::status::storage(hms_db::is_unavailable(cause), error)
             }

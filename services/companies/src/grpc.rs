@@ -13,7 +13,10 @@ use hms_auth::UserCaller;
 use hms_authz::Action;
 
 use crate::authz::Guard;
-use crate::domain::{Company, CompanyStatus, ContactChange, Decision, NewCompany, NewContact};
+use crate::domain::{
+    Acceptance, Agreement, AgreementText, Company, CompanyStatus, ContactChange, Decision,
+    NewCompany, NewContact,
+};
 use crate::storage::{Cursor, Store};
 
 /// How many contact changes `ListContactHistory` shows.
@@ -202,6 +205,84 @@ impl pb::company_service_server::CompanyService for CompanyApi {
         Ok(Response::new(pb::ListContactHistoryResponse {
             changes: changes.into_iter().map(change_to_proto).collect(),
         }))
+    }
+
+    async fn get_agreement(
+        &self,
+        request: Request<pb::GetAgreementRequest>,
+    ) -> Result<Response<pb::GetAgreementResponse>, Status> {
+        let (id, _) = self
+            .authorize(&request, &request.get_ref().company_id, Action::CompanyRead)
+            .await?;
+        let (current, acceptances) = self.store.agreement(id).await?;
+        Ok(Response::new(pb::GetAgreementResponse {
+            current_accepted: acceptances
+                .iter()
+                .any(|acceptance| acceptance.version == current.version),
+            current: Some(agreement_to_proto(current)),
+            acceptances: acceptances.into_iter().map(acceptance_to_proto).collect(),
+        }))
+    }
+
+    async fn accept_agreement(
+        &self,
+        request: Request<pb::AcceptAgreementRequest>,
+    ) -> Result<Response<pb::AcceptAgreementResponse>, Status> {
+        let version = match request.get_ref().version {
+            0 => return Err(missing_field("version")),
+            version => version,
+        };
+        let (id, person) = self
+            .authorize(
+                &request,
+                &request.get_ref().company_id,
+                Action::AccessManage,
+            )
+            .await?;
+        let acceptance = self
+            .store
+            .accept_agreement(id, version, person.user_id)
+            .await?;
+        Ok(Response::new(pb::AcceptAgreementResponse {
+            acceptance: Some(acceptance_to_proto(acceptance)),
+        }))
+    }
+
+    async fn publish_agreement(
+        &self,
+        request: Request<pb::PublishAgreementRequest>,
+    ) -> Result<Response<pb::PublishAgreementResponse>, Status> {
+        let text = AgreementText::parse(&request.get_ref().text)
+            .map_err(|error| invalid_field("text", error))?;
+        let publisher = self
+            .guard
+            .publish_agreement(&hms_grpc::caller(&request))
+            .await?;
+        let agreement = self
+            .store
+            .publish_agreement(&text, &publisher.audit_name())
+            .await?;
+        Ok(Response::new(pb::PublishAgreementResponse {
+            agreement: Some(agreement_to_proto(agreement)),
+        }))
+    }
+}
+
+fn agreement_to_proto(agreement: Agreement) -> pb::Agreement {
+    pb::Agreement {
+        version: agreement.version,
+        text: agreement.text,
+        sha256: agreement.sha256,
+        published_at: Some(timestamp(agreement.published_at)),
+    }
+}
+
+fn acceptance_to_proto(acceptance: Acceptance) -> pb::AgreementAcceptance {
+    pb::AgreementAcceptance {
+        version: acceptance.version,
+        sha256: acceptance.sha256,
+        accepted_by_user_id: acceptance.accepted_by.to_string(),
+        accepted_at: Some(timestamp(acceptance.accepted_at)),
     }
 }
 

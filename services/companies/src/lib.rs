@@ -39,7 +39,15 @@ impl Service for Companies {
             .start_relay(&[hms_events::Domain::Companies])
             .await?;
         let guard = authz::Guard::new(service.authorizer()?);
-        let api = grpc::CompanyApi::new(storage::Store::new(service.pool.clone()), guard);
+        let store = storage::Store::new(service.pool.clone());
+        let first = domain::AgreementText::parse(domain::FIRST_AGREEMENT).map_err(|error| {
+            StartupError::Own(format!("the first agreement's text {error}").into())
+        })?;
+        store
+            .publish_first_agreement(&first)
+            .await
+            .map_err(|error| StartupError::Own(Box::new(error)))?;
+        let api = grpc::CompanyApi::new(store, guard);
         let apis = hms_grpc::GrpcApis::default().with(CompanyServiceServer::new(api));
         service.serve(apis).await
     }

@@ -9,7 +9,10 @@ use hms_proto::time::timestamp;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::domain::{Company, CompanyStatus, ContactChange, Decision, NewCompany, NewContact};
+use crate::domain::{
+    Acceptance, Agreement, AgreementText, Company, CompanyStatus, ContactChange, Decision,
+    NewCompany, NewContact,
+};
 use crate::error::CompanyError;
 
 #[derive(Clone)]
@@ -340,4 +343,227 @@ impl Store {
             )
             .collect())
     }
+
+    /// Publishes the first version of the agreement if none is, once
+    /// however many replicas start at once.
+    pub async fn publish_first_agreement(&self, text: &AgreementText) -> Result<(), CompanyError> {
+        let mut tx = self.pool.begin().await?;
+        lock_agreements(&mut tx).await?;
+        let published: Option<AgreementRow> = sqlx::query_as(&format!(
+            "INSERT INTO agreement_versions (version, text, sha256, published_by) \
+             SELECT 1, $1, $2, 'platform' WHERE NOT EXISTS (SELECT 1 FROM agreement_versions) \
+             RETURNING {AGREEMENT_COLUMNS}"
+        ))
+        .bind(text.as_str())
+        .bind(text.sha256())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(published) = published {
+            announce_agreement(&mut tx, &published.try_into()?).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Publishes a new version: the next number. The current text again
+    /// publishes nothing and answers the current version.
+    pub async fn publish_agreement(
+        &self,
+        text: &AgreementText,
+        published_by: &str,
+    ) -> Result<Agreement, CompanyError> {
+        let mut tx = self.pool.begin().await?;
+        lock_agreements(&mut tx).await?;
+        let current = current_agreement(&mut tx).await?;
+        if current.sha256 == text.sha256() {
+            return Ok(current);
+        }
+        let published: Agreement = sqlx::query_as::<_, AgreementRow>(&format!(
+            "INSERT INTO agreement_versions (version, text, sha256, published_by) \
+             VALUES ($1, $2, $3, $4) RETURNING {AGREEMENT_COLUMNS}"
+        ))
+        .bind(db_version(current.version + 1)?)
+        .bind(text.as_str())
+        .bind(text.sha256())
+        .bind(published_by)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_into()?;
+        announce_agreement(&mut tx, &published).await?;
+        tx.commit().await?;
+        tracing::info!(version = published.version, %published_by, "agreement published");
+        Ok(published)
+    }
+
+    /// The current version, and every version the company accepted, newest
+    /// first.
+    pub async fn agreement(
+        &self,
+        company: CompanyId,
+    ) -> Result<(Agreement, Vec<Acceptance>), CompanyError> {
+        let mut conn = self.pool.acquire().await?;
+        let current = current_agreement(&mut conn).await?;
+        let acceptances: Vec<AcceptanceRow> = sqlx::query_as(&format!(
+            "SELECT {ACCEPTANCE_COLUMNS} FROM agreement_acceptances WHERE company_id = $1 \
+             ORDER BY version DESC"
+        ))
+        .bind(company.as_uuid())
+        .fetch_all(&mut *conn)
+        .await?;
+        let acceptances = acceptances
+            .into_iter()
+            .map(Acceptance::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok((current, acceptances))
+    }
+
+    /// Records that `accepted_by` accepted `version` for the company, and
+    /// announces it; only the current version may be accepted, and once.
+    pub async fn accept_agreement(
+        &self,
+        company: CompanyId,
+        version: u32,
+        accepted_by: Uuid,
+    ) -> Result<Acceptance, CompanyError> {
+        let mut tx = self.pool.begin().await?;
+        Self::lock(&mut tx, company).await?;
+        // A version published meanwhile waits for this acceptance, so the
+        // person never accepts a text they were not shown.
+        sqlx::query("SELECT pg_advisory_xact_lock_shared(hashtext($1))")
+            .bind(AGREEMENTS_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let current = current_agreement(&mut tx).await?;
+        if version != current.version {
+            return Err(CompanyError::NotCurrentAgreement {
+                offered: version,
+                current: current.version,
+            });
+        }
+        let inserted: Option<AcceptanceRow> = sqlx::query_as(&format!(
+            "INSERT INTO agreement_acceptances (company_id, version, sha256, accepted_by_user_id) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (company_id, version) DO NOTHING \
+             RETURNING {ACCEPTANCE_COLUMNS}"
+        ))
+        .bind(company.as_uuid())
+        .bind(db_version(version)?)
+        .bind(&current.sha256)
+        .bind(accepted_by)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let acceptance = match inserted {
+            Some(row) => {
+                let acceptance = Acceptance::try_from(row)?;
+                hms_events::enqueue(
+                    &mut tx,
+                    &events::AgreementAccepted {
+                        company_id: company.to_string(),
+                        version: acceptance.version,
+                        occurred_at: Some(timestamp(acceptance.accepted_at)),
+                    },
+                )
+                .await?;
+                acceptance
+            }
+            None => sqlx::query_as::<_, AcceptanceRow>(&format!(
+                "SELECT {ACCEPTANCE_COLUMNS} FROM agreement_acceptances \
+                 WHERE company_id = $1 AND version = $2"
+            ))
+            .bind(company.as_uuid())
+            .bind(db_version(version)?)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_into()?,
+        };
+        tx.commit().await?;
+        Ok(acceptance)
+    }
+}
+
+/// Taken to publish a version (exclusively) and to accept one (shared).
+const AGREEMENTS_LOCK: &str = "hms_companies_agreements";
+
+async fn lock_agreements(tx: &mut sqlx::PgConnection) -> Result<(), CompanyError> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+        .bind(AGREEMENTS_LOCK)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// A version number as the database keeps it.
+fn db_version(version: u32) -> Result<i32, CompanyError> {
+    i32::try_from(version).map_err(|_| CompanyError::Corrupt("agreement version".to_owned()))
+}
+
+const AGREEMENT_COLUMNS: &str = "version, text, sha256, published_at";
+const ACCEPTANCE_COLUMNS: &str = "version, sha256, accepted_by_user_id, accepted_at";
+
+#[derive(sqlx::FromRow)]
+struct AgreementRow {
+    version: i32,
+    text: String,
+    sha256: String,
+    published_at: DateTime<Utc>,
+}
+
+impl TryFrom<AgreementRow> for Agreement {
+    type Error = CompanyError;
+
+    fn try_from(row: AgreementRow) -> Result<Self, Self::Error> {
+        Ok(Agreement {
+            version: u32::try_from(row.version)
+                .map_err(|_| CompanyError::Corrupt("agreement version".to_owned()))?,
+            text: row.text,
+            sha256: row.sha256,
+            published_at: row.published_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AcceptanceRow {
+    version: i32,
+    sha256: String,
+    accepted_by_user_id: Uuid,
+    accepted_at: DateTime<Utc>,
+}
+
+impl TryFrom<AcceptanceRow> for Acceptance {
+    type Error = CompanyError;
+
+    fn try_from(row: AcceptanceRow) -> Result<Self, Self::Error> {
+        Ok(Acceptance {
+            version: u32::try_from(row.version)
+                .map_err(|_| CompanyError::Corrupt("agreement version".to_owned()))?,
+            sha256: row.sha256,
+            accepted_by: row.accepted_by_user_id,
+            accepted_at: row.accepted_at,
+        })
+    }
+}
+
+async fn current_agreement(db: &mut sqlx::PgConnection) -> Result<Agreement, CompanyError> {
+    sqlx::query_as::<_, AgreementRow>(&format!(
+        "SELECT {AGREEMENT_COLUMNS} FROM agreement_versions ORDER BY version DESC LIMIT 1"
+    ))
+    .fetch_optional(db)
+    .await?
+    .ok_or_else(|| CompanyError::Corrupt("no agreement is published".to_owned()))?
+    .try_into()
+}
+
+async fn announce_agreement(
+    tx: &mut sqlx::PgConnection,
+    agreement: &Agreement,
+) -> Result<(), CompanyError> {
+    hms_events::enqueue(
+        tx,
+        &events::AgreementPublished {
+            version: agreement.version,
+            occurred_at: Some(timestamp(agreement.published_at)),
+        },
+    )
+    .await?;
+    Ok(())
 }

@@ -16,7 +16,8 @@ use utoipa_axum::routes;
 
 use crate::problem::{ApiError, Problem, ProblemKind};
 use crate::routes::{
-    access, auth, card_credentials, cards, companies, documents, notifications, orders, receipts,
+    access, agreements, auth, card_credentials, cards, companies, documents, notifications, orders,
+    receipts,
 };
 use crate::state::AppState;
 
@@ -184,6 +185,9 @@ fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(companies::get))
         .routes(routes!(companies::update_contact))
         .routes(routes!(companies::contact_history))
+        .routes(routes!(agreements::get))
+        .routes(routes!(agreements::accept))
+        .routes(routes!(agreements::publish))
         .routes(routes!(notifications::list))
         .routes(routes!(access::list, access::grant))
         .routes(routes!(access::delegate))

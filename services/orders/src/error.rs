@@ -9,6 +9,8 @@ pub enum OrderError {
     WorkerNotFound,
     #[error("{0}")]
     CompanyNotApproved(&'static str),
+    #[error("{0}")]
+    AgreementNotAccepted(String),
     #[error("the idempotency key was already used for a different order")]
     IdempotencyConflict,
     #[error("a {industry} company orders {} cards, not {card_type} cards", industry.card_type())]
@@ -54,6 +56,7 @@ impl From<OrderError> for Status {
             WrongCardType { .. } => hms_grpc::status::invalid_field("workers.card_type", &error),
             Review(field, problem) => hms_grpc::status::invalid_field(&field, problem),
             CompanyNotApproved(_)
+            | AgreementNotAccepted(_)
             | IdempotencyConflict
             | TooManyWorkers(_)
             | NoWorkers

@@ -56,6 +56,7 @@ impl Service for Orders {
         service.start_relay(&[hms_events::Domain::Orders]).await?;
         let mut subscriber = service.subscriber();
         hms_company_status::subscribe(&mut subscriber).await?;
+        hms_company_status::subscribe_agreements(&mut subscriber).await?;
         service.adopt(subscriber.into_tasks());
 
         let media = media::Media::new(service.connect(&settings.media_url, ServiceName::Media)?);

@@ -1192,15 +1192,22 @@ async fn queue_checks(tx: &mut PgConnection, order_id: OrderId) -> Result<(), Or
     Ok(())
 }
 
-/// Refuses work for a company that is not approved, as far as this service
-/// has heard from the companies service.
+/// Refuses work for a company that is not approved, or has not accepted
+/// the data processing agreement in force, as far as this service has
+/// heard from the companies service.
 pub async fn ensure_company_approved(
     db: &mut PgConnection,
     company_id: CompanyId,
 ) -> Result<(), OrderError> {
     match hms_company_status::standing(db, company_id).await? {
-        Standing::Approved => Ok(()),
-        other => Err(OrderError::CompanyNotApproved(other.refusal())),
+        Standing::Approved => {}
+        other => return Err(OrderError::CompanyNotApproved(other.refusal())),
+    }
+    let agreement = hms_company_status::agreement(db, company_id).await?;
+    if agreement.accepted_current() {
+        Ok(())
+    } else {
+        Err(OrderError::AgreementNotAccepted(agreement.refusal()))
     }
 }
 

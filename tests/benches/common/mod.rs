@@ -88,6 +88,10 @@ async fn approved_company(
         .expect("approve");
     assert!(approved.status().is_success(), "{}", approved.status());
     env.wait_for_standing(&company_id, "approved").await;
+    hms_test_support::api::Api::at(api)
+        .accept_agreement(kari, &company_id)
+        .await;
+    env.wait_for_agreement(&company_id).await;
     company_id
 }
 

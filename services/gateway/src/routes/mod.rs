@@ -3,6 +3,7 @@
 //! authorization stays in the services.
 
 pub mod access;
+pub mod agreements;
 pub mod auth;
 pub mod card_credentials;
 pub mod cards;
