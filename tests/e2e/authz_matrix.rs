@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
+use hms_proto::audit::v1 as audit;
 use hms_proto::cards::v1 as cards;
 use hms_proto::companies::v1 as companies;
 use hms_proto::identity::v1 as identity;
@@ -182,6 +183,11 @@ fn matrix() -> Vec<(&'static str, Expect)> {
             "hms.identity.v1.IdentityService/DescribePeople",
             Each(INTERNAL),
         ),
+        // Orders' own call (used by every order created).
+        (
+            "hms.identity.v1.IdentityService/SubjectKeys",
+            Each(INTERNAL),
+        ),
         (
             "hms.companies.v1.CompanyService/RegisterCompany",
             Each(REGISTER),
@@ -217,6 +223,7 @@ fn matrix() -> Vec<(&'static str, Expect)> {
         ("hms.orders.v1.OrderService/CreateOrder", Each(ORDER)),
         ("hms.orders.v1.OrderService/AddWorker", Each(ORDER)),
         ("hms.orders.v1.OrderService/GetOrder", Each(READ)),
+        ("hms.orders.v1.OrderService/ListMyRecords", Each(PERSON)),
         ("hms.orders.v1.OrderService/ListOrders", Each(READ)),
         ("ListOrders of every company", Each(PLATFORM)),
         ("hms.orders.v1.OrderService/SubmitOrder", Each(ORDER)),
@@ -253,6 +260,10 @@ fn matrix() -> Vec<(&'static str, Expect)> {
             "hms.orders.v1.OrderInternalService/ListApprovedOrders",
             Each(INTERNAL),
         ),
+        (
+            "hms.orders.v1.OrderInternalService/ListSubjectWorkers",
+            Each(INTERNAL),
+        ),
         ("hms.media.v1.MediaService/UploadDocument", Each(ORDER)),
         ("hms.media.v1.MediaService/ListDocuments", Each(READ)),
         (
@@ -270,6 +281,10 @@ fn matrix() -> Vec<(&'static str, Expect)> {
             "hms.redaction.v1.RedactionService/RedactOrder",
             Each(PLATFORM),
         ),
+        ("hms.audit.v1.AuditService/ListAccessLog", Each(READ)),
+        ("hms.audit.v1.AuditService/GetCheckpointKeys", Each(OPEN)),
+        ("hms.audit.v1.AuditService/ListMyAccessLog", Each(PERSON)),
+        ("hms.cards.v1.CardService/ListMyCards", Each(PERSON)),
         (
             "hms.notifications.v1.NotificationService/ListDeliveries",
             Each(READ),
@@ -430,6 +445,7 @@ async fn call(rpc: &str, caller: &PersonClients, fx: &Fixtures) -> Result<(), St
                 valid_from: None,
                 valid_until: None,
                 grantee_name: String::new(),
+                processor_agreement: None,
             })
             .await
             .map(drop),
@@ -693,6 +709,48 @@ async fn call(rpc: &str, caller: &PersonClients, fx: &Fixtures) -> Result<(), St
             .get_receipt(redaction::GetReceiptRequest {
                 order_id: fx.decided.clone(),
             })
+            .await
+            .map(drop),
+        "hms.audit.v1.AuditService/ListAccessLog" => c
+            .audit
+            .list_access_log(audit::ListAccessLogRequest {
+                company_id,
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "hms.audit.v1.AuditService/ListMyAccessLog" => c
+            .audit
+            .list_my_access_log(audit::ListMyAccessLogRequest {})
+            .await
+            .map(drop),
+        "hms.cards.v1.CardService/ListMyCards" => c
+            .cards
+            .list_my_cards(cards::ListMyCardsRequest {})
+            .await
+            .map(drop),
+        "hms.orders.v1.OrderService/ListMyRecords" => c
+            .orders
+            .list_my_records(orders::ListMyRecordsRequest {})
+            .await
+            .map(drop),
+        "hms.orders.v1.OrderInternalService/ListSubjectWorkers" => c
+            .orders_internal
+            .list_subject_workers(orders::ListSubjectWorkersRequest {
+                subject_key: "not-a-subject-key".to_owned(),
+            })
+            .await
+            .map(drop),
+        "hms.identity.v1.IdentityService/SubjectKeys" => c
+            .identity
+            .subject_keys(identity::SubjectKeysRequest {
+                national_ids: vec![fixtures::fodselsnummer()],
+            })
+            .await
+            .map(drop),
+        "hms.audit.v1.AuditService/GetCheckpointKeys" => c
+            .audit
+            .get_checkpoint_keys(audit::GetCheckpointKeysRequest {})
             .await
             .map(drop),
         "hms.redaction.v1.RedactionService/GetReceiptKeys" => c

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use hms_proto::audit::v1::audit_service_client::AuditServiceClient;
 use hms_proto::cards::v1::card_service_client::CardServiceClient;
 use hms_proto::companies::v1 as companies;
 use hms_proto::companies::v1::company_service_client::CompanyServiceClient;
@@ -35,6 +36,7 @@ pub struct PersonClients {
     pub redaction: RedactionServiceClient<Authed>,
     pub notifications: NotificationServiceClient<Authed>,
     pub cards: CardServiceClient<Authed>,
+    pub audit: AuditServiceClient<Authed>,
 }
 
 impl PersonClients {
@@ -81,6 +83,7 @@ impl PersonClients {
             redaction: RedactionServiceClient::new(channel(ServiceName::Redaction)),
             notifications: NotificationServiceClient::new(channel(ServiceName::Notifications)),
             cards: CardServiceClient::new(channel(ServiceName::Cards)),
+            audit: AuditServiceClient::new(channel(ServiceName::Audit)),
         }
     }
 }
@@ -532,6 +535,16 @@ pub fn supplier(org_number: &str) -> identity::Grantee {
     }
 }
 
+/// The company's confirmation that a data processing agreement with the
+/// supplier it grants access is in place.
+pub fn confirmed() -> Option<identity::ProcessorAgreement> {
+    Some(identity::ProcessorAgreement {
+        in_place: true,
+        reference: "DBA-2026-017".to_owned(),
+        confirmed_at: None,
+    })
+}
+
 /// `owner` grants `scope` on the company; returns the grant id.
 pub async fn grant(
     owner: &mut IdentityServiceClient<Authed>,
@@ -548,6 +561,7 @@ pub async fn grant(
             valid_from: None,
             valid_until: valid_until.map(hms_proto::time::timestamp),
             grantee_name: String::new(),
+            processor_agreement: confirmed(),
         })
         .await
         .expect("the owner grants access")

@@ -36,9 +36,26 @@ async fn a_suppliers_employee_orders_for_a_company_until_the_owner_revokes_the_g
         valid_from: None,
         valid_until: None,
         grantee_name: String::new(),
+        processor_agreement: confirmed(),
     })
     .await
     .expect_refused(Code::InvalidArgument, "");
+    // Nor anything before the company confirms a data processing agreement
+    // with the supplier, which will process its workers' data.
+    kari.grant_access(identity::GrantAccessRequest {
+        company_id: company_id.clone(),
+        grantee: Some(supplier(orgs::HMS_LEVERANDOREN)),
+        scopes: vec!["cards:order".to_owned()],
+        valid_from: None,
+        valid_until: None,
+        grantee_name: String::new(),
+        processor_agreement: Some(identity::ProcessorAgreement {
+            in_place: false,
+            ..Default::default()
+        }),
+    })
+    .await
+    .expect_refused(Code::InvalidArgument, "processor_agreement");
     let supplier_grant = grant(
         &mut kari,
         &company_id,
@@ -47,6 +64,22 @@ async fn a_suppliers_employee_orders_for_a_company_until_the_owner_revokes_the_g
         None,
     )
     .await;
+    // The confirmation is kept with the grant, for everyone to see.
+    let listed = kari
+        .list_access(identity::ListAccessRequest {
+            company_id: company_id.clone(),
+        })
+        .await
+        .expect("the access list")
+        .into_inner();
+    let agreement = listed
+        .grants
+        .iter()
+        .find(|grant| grant.grant_id == supplier_grant)
+        .and_then(|grant| grant.processor_agreement.clone())
+        .expect("the supplier's grant records the agreement");
+    assert!(agreement.in_place && agreement.confirmed_at.is_some());
+    assert_eq!(agreement.reference, "DBA-2026-017");
 
     // The supplier's daglig leder passes it on to his employee Per.
     let mut ola = identity_as(&env, persons::OLA_LEVERANDOR).await;
@@ -373,6 +406,7 @@ async fn an_access_manager_grants_only_within_their_own_grant_and_loses_what_the
             valid_from: None,
             valid_until: Some(hms_proto::time::timestamp(tore_until)),
             grantee_name: String::new(),
+            processor_agreement: None,
         })
         .await
         .expect("the owner makes an access manager")
@@ -388,6 +422,7 @@ async fn an_access_manager_grants_only_within_their_own_grant_and_loses_what_the
         valid_from,
         valid_until,
         grantee_name: String::new(),
+        processor_agreement: None,
     };
 
     // He cannot give what he does not hold, nor for longer than he holds it.
@@ -450,6 +485,7 @@ async fn an_access_manager_grants_only_within_their_own_grant_and_loses_what_the
     let supplier_grant = tore
         .grant_access(identity::GrantAccessRequest {
             grantee: Some(supplier(orgs::HMS_LEVERANDOREN)),
+            processor_agreement: confirmed(),
             ..give(&["cards:order"], None, None)
         })
         .await
@@ -565,6 +601,7 @@ async fn a_suppliers_manager_by_grant_passes_on_only_within_their_own_grant() {
             valid_from: None,
             valid_until: Some(hms_proto::time::timestamp(per_until)),
             grantee_name: String::new(),
+            processor_agreement: None,
         })
         .await
         .expect("Ola makes Per an access manager of the supplier")
@@ -647,6 +684,7 @@ async fn granting_and_revoking_need_a_recent_login() {
         valid_from: None,
         valid_until: None,
         grantee_name: String::new(),
+        processor_agreement: None,
     };
 
     let mut kari = identity_as(&env, persons::KARI_NORDMANN).await;
@@ -707,6 +745,7 @@ async fn only_access_managers_see_every_grant_and_ended_grants_are_pruned() {
             valid_from: None,
             valid_until: None,
             grantee_name: "Per på lageret".to_owned(),
+            processor_agreement: None,
         })
         .await
         .expect("a grant")
@@ -745,6 +784,7 @@ async fn only_access_managers_see_every_grant_and_ended_grants_are_pruned() {
         valid_from: None,
         valid_until: None,
         grantee_name: persons::UNNI_UTLOPT[..6].to_owned(),
+        processor_agreement: None,
     })
     .await
     .expect_refused(Code::InvalidArgument, "grantee_name");

@@ -22,6 +22,7 @@ fn every_setting_is_in_the_readme() {
         setting_names::<hms_notifications::NotificationsConfig>(),
         setting_names::<hms_cards::CardsConfig>(),
         setting_names::<hms_gateway::GatewayConfig>(),
+        setting_names::<hms_audit::AuditConfig>(),
     ];
     let settings: Vec<String> = sections.into_iter().flatten().collect();
     assert!(settings.len() > 30, "{settings:?}");

@@ -573,15 +573,28 @@ async fn orders_access_contact_and_the_back_office_over_http() {
         .await;
     assert_eq!(history[0]["new_contact"]["email"], "kontor@nordmannbygg.no");
     assert_eq!(history[0]["old_contact"]["email"], "post@nordmannbygg.no");
+    // A supplier only once the company confirms the processing agreement.
+    api.post(&format!("/api/v1/companies/{company_id}/access"))
+        .token(&kari)
+        .json(json!(
+            {"grantee": {"type": "supplier", "org_number": orgs::HMS_LEVERANDOREN,
+                         "processor_agreement": {"in_place": false}}, "scopes": ["cards:order"]}
+        ))
+        .expect_problem(StatusCode::BAD_REQUEST, "invalid-request")
+        .await;
     let granted = api
         .post(&format!("/api/v1/companies/{company_id}/access"))
         .token(&kari)
         .json(json!(
-            {"grantee": {"type": "supplier", "org_number": orgs::HMS_LEVERANDOREN}, "scopes": ["cards:order"]}
+            {"grantee": {"type": "supplier", "org_number": orgs::HMS_LEVERANDOREN,
+                         "processor_agreement": {"in_place": true, "reference": "DBA-7"}},
+             "scopes": ["cards:order"]}
         ))
         .expect(StatusCode::CREATED)
         .await;
     assert_eq!(granted["grantee"]["type"], "supplier");
+    assert_eq!(granted["processor_agreement"]["reference"], "DBA-7");
+    assert!(granted["processor_agreement"]["confirmed_at"].is_string());
     let access = api
         .get(&format!("/api/v1/companies/{company_id}/access"))
         .token(&kari)

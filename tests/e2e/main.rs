@@ -4,6 +4,7 @@
 
 mod common;
 
+mod access_log;
 mod agreements;
 mod authz_matrix;
 mod bad_input;
@@ -16,6 +17,7 @@ mod flow;
 mod fuzz;
 mod gateway;
 mod identity;
+mod me;
 mod metrics;
 mod notifications;
 mod operations;

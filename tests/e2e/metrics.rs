@@ -217,6 +217,12 @@ async fn every_service_is_scraped_and_its_series_move_when_an_order_is_redacted(
             1.0,
         ),
         (
+            ServiceName::Audit,
+            "hms_events_total",
+            vec!["consumer=\"audit-access_recorded\"", "outcome=\"handled\""],
+            1.0,
+        ),
+        (
             ServiceName::Notifications,
             "hms_notification_deliveries_total",
             vec!["outcome=\"sent\""],

@@ -19,9 +19,10 @@ use tonic::Code;
 use crate::common::*;
 
 /// The services that keep a database.
-const WITH_A_DATABASE: [ServiceName; 7] = [
+const WITH_A_DATABASE: [ServiceName; 8] = [
     ServiceName::Identity,
     ServiceName::Companies,
+    ServiceName::Audit,
     ServiceName::Orders,
     ServiceName::Media,
     ServiceName::Redaction,
@@ -99,6 +100,15 @@ async fn ask(
             .cards
             .clone()
             .list_cards(cards::ListCardsRequest {
+                company_id: company_id.to_owned(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        ServiceName::Audit => owner
+            .audit
+            .clone()
+            .list_access_log(hms_proto::audit::v1::ListAccessLogRequest {
                 company_id: company_id.to_owned(),
                 ..Default::default()
             })

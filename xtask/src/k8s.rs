@@ -27,15 +27,18 @@ const MONITORING_NAMESPACE: &str = "monitoring";
 const INFRASTRUCTURE_PORTS: [u16; 3] = [5432, 4222, 4317];
 
 /// Who talks to the world outside, and on which ports: identity to the
-/// BankID broker and the register, media to S3, notifications to the mail
-/// server and the SMS provider, cards to the card producer.
+/// BankID broker and the register, orders to Folkeregisteret and
+/// Aa-registeret, media to S3, notifications to the mail server and the SMS
+/// provider, cards to the card producer.
 fn outside_ports(service: ServiceName) -> &'static [u16] {
     match service {
-        ServiceName::Identity | ServiceName::Media | ServiceName::Cards => &[443],
+        ServiceName::Identity | ServiceName::Orders | ServiceName::Media | ServiceName::Cards => {
+            &[443]
+        }
         ServiceName::Notifications => &[443, 465, 587],
         ServiceName::Companies
-        | ServiceName::Orders
         | ServiceName::Redaction
+        | ServiceName::Audit
         | ServiceName::Gateway => &[],
     }
 }

@@ -25,10 +25,12 @@ pub const SECRETS: &[(&str, usize)] = &[
     ("HMS_SERVICE_SECRET_NOTIFICATIONS", 32),
     ("HMS_SERVICE_SECRET_CARDS", 32),
     ("HMS_SERVICE_SECRET_GATEWAY", 32),
+    ("HMS_SERVICE_SECRET_AUDIT", 32),
     ("HMS_OIDC_CLIENT_SECRET", 24),
     ("HMS_PRINT_API_KEY", 24),
     ("HMS_CARDS_KEY", 32),
     ("HMS_REDACTION_KEY", 32),
+    ("HMS_AUDIT_KEY", 32),
 ];
 
 /// Secrets of earlier versions, dropped from the file when found.

@@ -40,6 +40,11 @@ pub const SERVICES: &[Service] = &[
         extra_env: no_extra_env,
     },
     Service {
+        name: ServiceName::Audit,
+        secrets: &["HMS_AUDIT_KEY"],
+        extra_env: no_extra_env,
+    },
+    Service {
         name: ServiceName::Orders,
         secrets: &["HMS_NATIONAL_ID_KEY"],
         extra_env: orders_env,
@@ -472,6 +477,7 @@ mod tests {
         let needs: &[(&str, &[&str])] = &[
             ("identity", &["HMS_IDENTITY_KEY", "HMS_OIDC_CLIENT_SECRET"]),
             ("companies", &[]),
+            ("audit", &["HMS_AUDIT_KEY"]),
             ("orders", &["HMS_NATIONAL_ID_KEY"]),
             ("media", &["HMS_MEDIA_MASTER_KEY"]),
             ("redaction", &["HMS_REDACTION_KEY"]),
@@ -628,7 +634,7 @@ mod tests {
         );
         assert_eq!(
             build_args().join(" "),
-            "build --bins -p hms-identity -p hms-companies -p hms-orders -p hms-media \
+            "build --bins -p hms-identity -p hms-companies -p hms-audit -p hms-orders -p hms-media \
              -p hms-redaction -p hms-cards -p hms-notifications -p hms-gateway \
              -p bankid-simulator -p brreg-fake -p sms-fake -p card-producer-fake \
              -p registers-fake"
@@ -651,17 +657,17 @@ mod tests {
             deployment.fake_addr(&CARD_PRODUCER_FAKE).to_string(),
             "127.0.0.1:50155"
         );
-        let cards = SERVICES
+        let audit = SERVICES
             .iter()
-            .find(|service| service.name == ServiceName::Cards)
-            .expect("cards");
+            .find(|service| service.name == ServiceName::Audit)
+            .expect("audit");
         assert_eq!(
-            deployment.metrics_addr(cards).to_string(),
-            "127.0.0.1:50258"
+            deployment.metrics_addr(audit).to_string(),
+            "127.0.0.1:50259"
         );
-        // The highest port is cards' metrics port, base + 207.
-        assert!(self::deployment(65_328).is_ok());
-        assert!(self::deployment(65_329).is_err());
+        // The highest port is audit's metrics port, base + 208.
+        assert!(self::deployment(65_327).is_ok());
+        assert!(self::deployment(65_328).is_err());
         assert!(self::deployment(0).is_err());
         Ok(())
     }

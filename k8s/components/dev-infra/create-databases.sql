@@ -9,3 +9,4 @@ CREATE DATABASE hms_media;
 CREATE DATABASE hms_redaction;
 CREATE DATABASE hms_notifications;
 CREATE DATABASE hms_cards;
+CREATE DATABASE hms_audit;

@@ -4,12 +4,16 @@
 //! JWKS. A signature proves that the platform made the statement and that
 //! nobody changed it since; it does not prove the statement true.
 //!
-//! The deletion receipt of an order is the first such statement
-//! ([`DeletionReceipt`]); `hms-receipt-verify` checks one offline.
+//! Two statements are made so: the deletion receipt of an order
+//! ([`DeletionReceipt`], checked offline by `hms-receipt-verify`), and the
+//! checkpoint of a company's access log ([`AccessLogCheckpoint`], checked
+//! by `hms-audit verify`).
 
+mod checkpoint;
 mod jws;
 mod receipt;
 
+pub use checkpoint::AccessLogCheckpoint;
 pub use jws::{Attester, KeySet, Statement};
 pub use receipt::DeletionReceipt;
 

@@ -19,6 +19,8 @@ pub struct UserCaller {
     pub session_id: Uuid,
     /// When they last authenticated with BankID.
     pub auth_time: DateTime<Utc>,
+    /// Their subject key: what records about them as a worker carry.
+    pub subject_key: Option<String>,
 }
 
 impl Caller {

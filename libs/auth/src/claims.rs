@@ -34,4 +34,9 @@ pub struct Claims {
     /// People only: when they authenticated with BankID (step-up).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
+    /// People only: their subject key, a keyed fingerprint (identity's key)
+    /// of their national identity number, against which services find the
+    /// records of the person as a worker. Says nothing without the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psk: Option<String>,
 }

@@ -164,6 +164,7 @@ fn caller_from_claims(claims: Claims, audience: &str) -> Result<Caller, AuthErro
                 user_id,
                 session_id,
                 auth_time,
+                subject_key: claims.psk.filter(|key| !key.is_empty()),
             }))
         }
         _ => Err(AuthError::InvalidToken),

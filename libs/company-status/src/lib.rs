@@ -224,6 +224,10 @@ trait StandingChange {
     fn org_number(&self) -> Option<&str> {
         None
     }
+    /// The company's name, likewise.
+    fn name(&self) -> Option<&str> {
+        None
+    }
 }
 
 macro_rules! standing_change {
@@ -266,6 +270,9 @@ impl StandingChange for pb::CompanyRegistered {
         Some(self.org_number.as_str())
             .filter(|org| org.len() == 9 && org.bytes().all(|b| b.is_ascii_digit()))
     }
+    fn name(&self) -> Option<&str> {
+        Some(self.name.as_str()).filter(|name| !name.is_empty() && name.len() <= 200)
+    }
 }
 
 impl<E: hms_events::Event + StandingChange> EventHandler<E> for Projector {
@@ -294,6 +301,14 @@ impl<E: hms_events::Event + StandingChange> EventHandler<E> for Projector {
             sqlx::query("UPDATE hms_company_status SET org_number = $2 WHERE company_id = $1")
                 .bind(company_id)
                 .bind(org_number)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        }
+        if let Some(name) = event.name() {
+            sqlx::query("UPDATE hms_company_status SET name = $2 WHERE company_id = $1")
+                .bind(company_id)
+                .bind(name)
                 .execute(&mut *tx)
                 .await
                 .map_err(unavailable)?;

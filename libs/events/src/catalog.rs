@@ -16,18 +16,22 @@ pub enum Domain {
     Orders,
     Redaction,
     Cards,
+    /// The access log's records, which every service that processes
+    /// personal data publishes: the one stream of many producers.
+    Audit,
     /// Not a producer: where consumers park events they gave up on.
     Parked,
 }
 
 impl Domain {
     /// Every stream, the parking one included.
-    pub const ALL: [Domain; 6] = [
+    pub const ALL: [Domain; 7] = [
         Self::Identity,
         Self::Companies,
         Self::Orders,
         Self::Redaction,
         Self::Cards,
+        Self::Audit,
         Self::Parked,
     ];
 
@@ -38,6 +42,7 @@ impl Domain {
             Self::Orders => "orders",
             Self::Redaction => "redaction",
             Self::Cards => "cards",
+            Self::Audit => "audit",
             Self::Parked => "parked",
         }
     }
@@ -108,6 +113,7 @@ events! {
     CardExpiring => Cards, "card_expiring";
     PrintHandedOver => Cards, "print_handed_over";
     PrintAbandoned => Cards, "print_abandoned";
+    AccessRecorded => Audit, "access_recorded";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -23,6 +23,8 @@ pub enum ServiceName {
     Notifications,
     /// The HMS cards themselves: issued, blocked, deactivated, checked.
     Cards,
+    /// The access log: who processed whose personal data, hash-chained.
+    Audit,
 }
 
 /// What the layout says of one service.
@@ -41,7 +43,7 @@ pub struct ServiceSpec {
 use ServiceName::*;
 
 /// Every service, in start order: each after those it calls at start-up.
-pub const SERVICES: [ServiceSpec; 8] = [
+pub const SERVICES: [ServiceSpec; 9] = [
     ServiceSpec {
         name: Identity,
         port_offset: 4,
@@ -53,6 +55,12 @@ pub const SERVICES: [ServiceSpec; 8] = [
         port_offset: 0,
         keeps_data: true,
         calls: &[],
+    },
+    ServiceSpec {
+        name: Audit,
+        port_offset: 8,
+        keeps_data: true,
+        calls: &[Orders],
     },
     ServiceSpec {
         name: Orders,
@@ -96,6 +104,7 @@ pub const SERVICES: [ServiceSpec; 8] = [
             Redaction,
             Notifications,
             Cards,
+            Audit,
         ],
     },
 ];
@@ -114,9 +123,10 @@ pub const KUBERNETES_METRICS_PORT: u16 = 9464;
 
 impl ServiceName {
     /// Every service, in start order.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Identity,
         Companies,
+        Audit,
         Orders,
         Media,
         Redaction,
@@ -135,6 +145,7 @@ impl ServiceName {
             Gateway => "gateway",
             Notifications => "notifications",
             Cards => "cards",
+            Audit => "audit",
         }
     }
 

@@ -39,6 +39,12 @@ pub mod notifications {
     }
 }
 
+pub mod audit {
+    pub mod v1 {
+        tonic::include_proto!("hms.audit.v1");
+    }
+}
+
 pub mod cards {
     pub mod v1 {
         tonic::include_proto!("hms.cards.v1");

@@ -1,5 +1,5 @@
 //! The command line every service binary shares: `serve` (the default),
-//! `migrate` and `healthcheck`, and what they need around them (the
+//! `migrate`, `healthcheck` and `verify`, and what they need around them (the
 //! shutdown signal, the address file).
 
 use std::net::SocketAddr;
@@ -37,6 +37,7 @@ pub fn main<S: Service>() -> std::process::ExitCode {
                 healthcheck(addr.unwrap_or(config.common.server.grpc_addr)).await
             }
             Command::Serve => S::serve(config, shutdown_signal()).await,
+            Command::Verify { args } => S::verify(config, args).await,
         };
         if let Err(error) = &result {
             tracing::error!(%error, "{} failed", S::NAME.as_str());
@@ -71,6 +72,14 @@ pub enum Command {
         /// Address to ask; defaults to HMS_GRPC_ADDR.
         #[arg(long)]
         addr: Option<SocketAddr>,
+    },
+    /// Check what the service keeps, offline, and report; exit non-zero
+    /// when something does not hold (`hms-audit verify`: the access log's
+    /// chains and checkpoints).
+    Verify {
+        /// The service's own arguments (`hms-audit verify --help`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
 }
 

@@ -46,6 +46,19 @@ pub trait Service {
         config: Config<Self::Settings>,
         shutdown: CancellationToken,
     ) -> impl Future<Output = Result<(), StartupError>> + Send;
+    /// `verify`: checks what the service keeps, offline, with its own
+    /// arguments; most services keep nothing such a check could prove.
+    fn verify(
+        config: Config<Self::Settings>,
+        args: Vec<String>,
+    ) -> impl Future<Output = Result<(), StartupError>> + Send {
+        drop((config, args));
+        async {
+            Err(StartupError::Own(
+                "this service has nothing to verify".into(),
+            ))
+        }
+    }
 }
 
 /// A service's configuration: the settings every service reads, and its

@@ -98,6 +98,9 @@ impl TestEnv {
             ("HMS_IDENTITY_KEY", hms_crypto::generate_key_base64()),
             ("HMS_CARDS_KEY", hms_crypto::generate_key_base64()),
             ("HMS_REDACTION_KEY", hms_crypto::generate_key_base64()),
+            ("HMS_AUDIT_KEY", hms_crypto::generate_key_base64()),
+            // Checkpoints a test can wait for.
+            ("HMS_AUDIT_CHECKPOINT_SECS", "1".to_owned()),
             // A blocked card reaches offline verifiers within seconds.
             ("HMS_CARD_STATUS_LIST_TTL_SECS", "2".to_owned()),
             ("HMS_ALLOW_SYNTHETIC_NATIONAL_IDS", "true".to_owned()),
@@ -306,6 +309,13 @@ impl TestEnv {
                 .insert("HMS_PRINT_URL".to_owned(), producer.url());
             self.card_producer = Some(producer);
         }
+        let settings = self.service_settings(service);
+        let process = ServiceProcess::start(service, &self.dir, &settings).await;
+        self.processes.insert(service, process);
+    }
+
+    /// Everything a service of this environment is started with.
+    fn service_settings(&self, service: ServiceName) -> BTreeMap<String, String> {
         let mut settings = self.settings.clone();
         if let Some(secret) = self.service_secrets.get(service.as_str()) {
             settings.insert("HMS_SERVICE_SECRET".to_owned(), secret.clone());
@@ -318,8 +328,20 @@ impl TestEnv {
             None => self.database_url(service),
         };
         settings.insert("HMS_DATABASE_URL".to_owned(), database_url);
-        let process = ServiceProcess::start(service, &self.dir, &settings).await;
-        self.processes.insert(service, process);
+        settings
+    }
+
+    /// Runs one of a service binary's commands (`hms-audit verify …`) with
+    /// this environment's settings, to its end.
+    pub async fn command(&self, service: ServiceName, args: &[&str]) -> std::process::Output {
+        let binary = crate::process::binary_dir().join(service.package());
+        tokio::process::Command::new(&binary)
+            .args(args)
+            .envs(self.service_settings(service))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .unwrap_or_else(|error| panic!("cannot run {}: {error}", binary.display()))
     }
 
     fn gateway_http_addr(&self) -> SocketAddr {

@@ -3,16 +3,20 @@
 use std::time::Duration;
 
 use hms_domain::{CardNumber, CompanyId, Reason};
+use hms_grpc::client::ServiceChannel;
 use hms_grpc::paging::{decode_token, encode_token, page_size};
 use hms_grpc::status::{invalid_field, parse_id};
 use hms_proto::ProtoEnum;
 use hms_proto::cards::v1 as pb;
+use hms_proto::orders::v1::ListSubjectWorkersRequest;
+use hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient;
 use hms_proto::time::timestamp;
 use tonic::{Request, Response, Status};
 
 use crate::authz::Guard;
 use crate::credentials::Credentials;
 use crate::domain::{Card, CardStatus, Change, PrintState, RenewalKind};
+use crate::error::CardsError;
 use crate::lifecycle::Lifecycle;
 use crate::storage::Store;
 
@@ -25,6 +29,7 @@ const MAX_PAGE: u32 = 200;
 
 pub struct CardApi {
     store: Store,
+    orders: OrderInternalServiceClient<ServiceChannel>,
     lifecycle: Lifecycle,
     guard: Guard,
     credentials: Credentials,
@@ -35,6 +40,7 @@ pub struct CardApi {
 impl CardApi {
     pub fn new(
         store: Store,
+        orders: OrderInternalServiceClient<ServiceChannel>,
         lifecycle: Lifecycle,
         guard: Guard,
         credentials: Credentials,
@@ -42,6 +48,7 @@ impl CardApi {
     ) -> Self {
         Self {
             store,
+            orders,
             lifecycle,
             guard,
             credentials,
@@ -84,6 +91,35 @@ fn card_number(text: &str) -> Result<CardNumber, Status> {
 
 #[tonic::async_trait]
 impl pb::card_service_server::CardService for CardApi {
+    async fn list_my_cards(
+        &self,
+        request: Request<pb::ListMyCardsRequest>,
+    ) -> Result<Response<pb::ListMyCardsResponse>, Status> {
+        let caller = hms_grpc::caller(&request);
+        let person = hms_authz::require_user(&caller)?;
+        let Some(subject_key) = &person.subject_key else {
+            return Ok(Response::new(pb::ListMyCardsResponse::default()));
+        };
+        let workers = self
+            .orders
+            .clone()
+            .list_subject_workers(ListSubjectWorkersRequest {
+                subject_key: subject_key.clone(),
+            })
+            .await
+            .map_err(|status| CardsError::from_call("orders", &status))?
+            .into_inner()
+            .workers;
+        let workers: Vec<uuid::Uuid> = workers
+            .iter()
+            .filter_map(|worker| uuid::Uuid::try_parse(&worker.worker_id).ok())
+            .collect();
+        let cards = self.store.of_workers(&workers).await?;
+        Ok(Response::new(pb::ListMyCardsResponse {
+            cards: cards.into_iter().map(card_to_proto).collect(),
+        }))
+    }
+
     async fn list_cards(
         &self,
         request: Request<pb::ListCardsRequest>,

@@ -21,6 +21,7 @@ mod storage;
 use hms_layout::ServiceName;
 use hms_proto::cards::v1::card_service_server::CardServiceServer;
 use hms_proto::events::v1::{OrderApproved, OrderRedacted};
+use hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient;
 use hms_runtime::{Config, Service, StartupError, StatefulService};
 use tokio_util::sync::CancellationToken;
 
@@ -98,6 +99,9 @@ impl Service for Cards {
         );
         let api = grpc::CardApi::new(
             store,
+            OrderInternalServiceClient::new(
+                service.connect(&settings.orders_url, ServiceName::Orders)?,
+            ),
             lifecycle,
             authz::Guard::new(service.authorizer()?),
             credentials,

@@ -227,6 +227,27 @@ impl Store {
         Ok(cards)
     }
 
+    /// The cards of these workers, newest first.
+    pub async fn of_workers(&self, workers: &[Uuid]) -> Result<Vec<Card>, CardsError> {
+        if workers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut connection = self.pool.acquire().await?;
+        let rows: Vec<CardRow> = sqlx::query_as(&format!(
+            "SELECT {CARD_COLUMNS} FROM cards WHERE worker_id = ANY($1) \
+             ORDER BY issued_at DESC, card_id DESC LIMIT 1000"
+        ))
+        .bind(workers)
+        .fetch_all(&mut *connection)
+        .await?;
+        let mut cards = Vec::with_capacity(rows.len());
+        for row in rows {
+            let history = Self::history(&mut connection, row.card_id).await?;
+            cards.push(row.into_card(history)?);
+        }
+        Ok(cards)
+    }
+
     /// Moves an active card to `status`, with who and why; `None` if it
     /// was not active (by the time the row was locked).
     pub async fn end(

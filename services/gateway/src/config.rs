@@ -26,6 +26,8 @@ pub struct GatewayConfig {
     /// `HMS_REDACTION_URL`: where the redaction service answers (deletion
     /// receipts).
     pub redaction_url: String,
+    /// `HMS_AUDIT_URL`: where the audit service answers (the access log).
+    pub audit_url: String,
     /// `HMS_MAX_UPLOAD_BYTES`: the largest document accepted; counted while
     /// it streams through, so the gateway never holds a whole file. Keep
     /// it at media's `HMS_MEDIA_MAX_UPLOAD_BYTES`.
@@ -130,6 +132,7 @@ pub struct Settings {
     pub notifications_url: String,
     pub cards_url: String,
     pub redaction_url: String,
+    pub audit_url: String,
     pub max_upload_bytes: u64,
     /// A path on this host or an https address, fit for a header.
     pub after_login_url: String,
@@ -206,6 +209,7 @@ impl GatewayConfig {
             notifications_url: self.notifications_url,
             cards_url: self.cards_url,
             redaction_url: self.redaction_url,
+            audit_url: self.audit_url,
             max_upload_bytes: self.max_upload_bytes,
             after_login_url,
             cookie_secure: self.cookie_secure,

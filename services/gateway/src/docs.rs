@@ -16,8 +16,8 @@ use utoipa_axum::routes;
 
 use crate::problem::{ApiError, Problem, ProblemKind};
 use crate::routes::{
-    access, agreements, auth, card_credentials, cards, companies, documents, notifications, orders,
-    receipts,
+    access, access_log, agreements, auth, card_credentials, cards, companies, documents, me,
+    notifications, orders, receipts,
 };
 use crate::state::AppState;
 
@@ -181,10 +181,15 @@ fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::me))
+        .routes(routes!(me::records))
+        .routes(routes!(me::access_log))
         .routes(routes!(companies::register))
         .routes(routes!(companies::get))
         .routes(routes!(companies::update_contact))
         .routes(routes!(companies::contact_history))
+        .routes(routes!(access_log::list))
+        .routes(routes!(access_log::export))
+        .routes(routes!(access_log::keys))
         .routes(routes!(agreements::get))
         .routes(routes!(agreements::accept))
         .routes(routes!(agreements::publish))

@@ -15,6 +15,7 @@ use axum::response::Response;
 use governor::Quota;
 use hms_auth::{AuthError, KeySource, KeysFuture, TokenFuture, TokenSource, TokenVerifier};
 use hms_layout::ServiceName;
+use hms_proto::audit::v1::audit_service_client::AuditServiceClient;
 use hms_proto::cards::v1::card_service_client::CardServiceClient;
 use hms_proto::companies::v1::company_service_client::CompanyServiceClient;
 use hms_proto::identity::v1::identity_service_client::IdentityServiceClient;
@@ -61,6 +62,7 @@ fn gateway(adjust: impl FnOnce(&mut Settings)) -> Router {
         notifications_url: "http://127.0.0.1:9".to_owned(),
         cards_url: "http://127.0.0.1:9".to_owned(),
         redaction_url: "http://127.0.0.1:9".to_owned(),
+        audit_url: "http://127.0.0.1:9".to_owned(),
         max_upload_bytes: 1024,
         after_login_url: "/".to_owned(),
         cookie_secure: true,
@@ -91,6 +93,7 @@ fn gateway(adjust: impl FnOnce(&mut Settings)) -> Router {
         notifications: NotificationServiceClient::new(channel(ServiceName::Notifications)),
         cards: CardServiceClient::new(channel(ServiceName::Cards)),
         redaction: RedactionServiceClient::new(channel(ServiceName::Redaction)),
+        audit: AuditServiceClient::new(channel(ServiceName::Audit)),
         max_upload_bytes: settings.max_upload_bytes,
         cookies: crate::auth::CookieJar { secure: true },
         after_login_url: settings.after_login_url.clone(),

@@ -14,6 +14,7 @@ mod routes;
 mod state;
 
 use hms_layout::ServiceName;
+use hms_proto::audit::v1::audit_service_client::AuditServiceClient;
 use hms_proto::cards::v1::card_service_client::CardServiceClient;
 use hms_proto::companies::v1::company_service_client::CompanyServiceClient;
 use hms_proto::identity::v1::identity_service_client::IdentityServiceClient;
@@ -69,6 +70,7 @@ impl Service for Gateway {
             redaction: RedactionServiceClient::new(
                 core.connect(&settings.redaction_url, ServiceName::Redaction)?,
             ),
+            audit: AuditServiceClient::new(core.connect(&settings.audit_url, ServiceName::Audit)?),
             max_upload_bytes: settings.max_upload_bytes,
             cookies: auth::CookieJar {
                 secure: settings.cookie_secure,

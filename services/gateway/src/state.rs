@@ -1,5 +1,6 @@
 use hms_auth::TokenVerifier;
 use hms_grpc::client::ServiceChannel;
+use hms_proto::audit::v1::audit_service_client::AuditServiceClient;
 use hms_proto::cards::v1::card_service_client::CardServiceClient;
 use hms_proto::companies::v1::company_service_client::CompanyServiceClient;
 use hms_proto::identity::v1::identity_service_client::IdentityServiceClient;
@@ -25,6 +26,7 @@ pub struct AppState {
     pub notifications: NotificationServiceClient<ServiceChannel>,
     pub cards: CardServiceClient<ServiceChannel>,
     pub redaction: RedactionServiceClient<ServiceChannel>,
+    pub audit: AuditServiceClient<ServiceChannel>,
     /// The largest document accepted, counted while it streams.
     pub max_upload_bytes: u64,
     pub cookies: CookieJar,

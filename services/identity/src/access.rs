@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use hms_access_log::{Access as Recorded, Action as AccessAction, Purpose};
 use hms_authz::Action;
 use hms_brreg::{PersonMatch, RegisterClient, RoleHolder};
 use hms_crypto::FingerprintKey;
@@ -393,6 +394,15 @@ impl Access {
             supplier_name: grant.supplier_name.clone().unwrap_or_default(),
         };
         outbox::enqueue(&mut tx, &event).await?;
+        Recorded::new(
+            grant.company_id,
+            AccessAction::GrantGiven,
+            Purpose::AccessManagement,
+            format!("user:{}", grant.granted_by),
+        )
+        .grant(grant.grant_id)
+        .record(&mut tx)
+        .await?;
         tx.commit().await?;
         self.store
             .grant(grant.grant_id)
@@ -411,6 +421,15 @@ impl Access {
                 occurred_at: Some(hms_proto::time::timestamp(Utc::now())),
             };
             outbox::enqueue(&mut tx, &event).await?;
+            Recorded::new(
+                company_id,
+                AccessAction::GrantRevoked,
+                Purpose::AccessManagement,
+                format!("user:{by}"),
+            )
+            .grant(revoked)
+            .record(&mut tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())

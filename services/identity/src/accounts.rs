@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::access::Access;
-use crate::config::{Settings, person_key};
+use crate::config::{Settings, person_key, subject_key};
 use crate::domain::AccessSource;
 use crate::error::IdentityError;
 use crate::keys::{IssuedToken, Signer};
@@ -124,7 +124,9 @@ impl Accounts {
             .upsert_user(&person_key, &register_key, &name)
             .await?;
         let back_office = self.settings.back_office.contains(&person_key);
-        let tokens = self.open_session(user_id, person.auth_time).await?;
+        let tokens = self
+            .open_session(user_id, person.auth_time, &person_key)
+            .await?;
         tracing::info!(%user_id, "logged in");
         Ok(LoggedIn {
             tokens,
@@ -138,6 +140,7 @@ impl Accounts {
         &self,
         user_id: Uuid,
         auth_time: DateTime<Utc>,
+        person_key: &[u8],
     ) -> Result<SessionTokens, IdentityError> {
         let refresh_token = random_token();
         let session_expires_at = Utc::now() + self.settings.session_ttl;
@@ -156,6 +159,7 @@ impl Accounts {
                 user_id,
                 session_id,
                 auth_time,
+                self.subject_key(person_key),
                 self.settings.access_token_ttl,
             )
             .await?;
@@ -177,12 +181,18 @@ impl Accounts {
         };
         // Signed before the old token is spent: if signing fails, the
         // person still holds a good refresh token to try again with.
+        let person_key = self
+            .store
+            .person_key(session.user_id)
+            .await?
+            .ok_or(IdentityError::Corrupt("a session without its user"))?;
         let access = self
             .signer
             .user_token(
                 session.user_id,
                 session.session_id,
                 session.auth_time,
+                self.subject_key(&person_key),
                 self.settings.access_token_ttl,
             )
             .await?;
@@ -370,6 +380,19 @@ impl Accounts {
     /// The fingerprint a person is known by, from their number.
     fn person_key(&self, fnr: &hms_domain::Fodselsnummer) -> Vec<u8> {
         person_key(&self.settings.person_keys, fnr)
+    }
+
+    fn subject_key(&self, person_key: &[u8]) -> String {
+        subject_key(&self.settings.subject_keys, person_key)
+    }
+
+    /// The subject keys of people by their numbers: what orders stores
+    /// with each worker, so the worker finds their records on logging in.
+    pub fn subject_keys(&self, numbers: &[hms_domain::Fodselsnummer]) -> Vec<String> {
+        numbers
+            .iter()
+            .map(|fnr| self.subject_key(&self.person_key(fnr)))
+            .collect()
     }
 }
 

@@ -145,6 +145,8 @@ fn default_register_cache_secs() -> u64 {
 pub struct Settings {
     pub sealing: SealingKey,
     pub person_keys: FingerprintKey,
+    /// Keys the subject keys other services match workers' records by.
+    pub subject_keys: FingerprintKey,
     pub national_id_policy: NationalIdPolicy,
     pub accepted_acr: Vec<String>,
     pub access_token_ttl: Duration,
@@ -170,6 +172,8 @@ impl IdentityConfig {
         let sealing = SealingKey::from_base64(&self.identity_key)
             .map_err(|e| ConfigError::invalid("HMS_IDENTITY_KEY", e))?;
         let person_keys = FingerprintKey::derive(&self.identity_key, "person")
+            .map_err(|e| ConfigError::invalid("HMS_IDENTITY_KEY", e))?;
+        let subject_keys = FingerprintKey::derive(&self.identity_key, "subject")
             .map_err(|e| ConfigError::invalid("HMS_IDENTITY_KEY", e))?;
         let national_id_policy = NationalIdPolicy {
             allow_synthetic: self.allow_synthetic_national_ids,
@@ -247,6 +251,7 @@ impl IdentityConfig {
             companies_url: self.companies_url.clone(),
             sealing,
             person_keys,
+            subject_keys,
             national_id_policy,
             accepted_acr,
             access_token_ttl: Duration::from_secs(self.access_token_secs),
@@ -266,6 +271,14 @@ impl IdentityConfig {
 /// The fingerprint a person is recognised by, from their number.
 pub fn person_key(keys: &FingerprintKey, fnr: &Fodselsnummer) -> Vec<u8> {
     keys.fingerprint([fnr.expose().as_bytes()])
+}
+
+/// The key other services find a person's records as a worker by: a keyed
+/// fingerprint of identity's own fingerprint, so that it joins nothing in
+/// identity's tables and nothing without identity's key.
+pub fn subject_key(keys: &FingerprintKey, person_key: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(keys.fingerprint([person_key]))
 }
 
 fn split_list(value: &str) -> impl Iterator<Item = &str> {

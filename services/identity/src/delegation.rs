@@ -25,7 +25,12 @@ pub enum NewGrantee {
         national_id: Fodselsnummer,
         name: Option<PersonName>,
     },
-    Supplier(OrgNumber),
+    /// A supplier, once the company confirms that a data processing
+    /// agreement with it is in place (its own reference to it, if any).
+    Supplier {
+        org: OrgNumber,
+        agreement_reference: Option<String>,
+    },
 }
 
 /// A grant as asked for.
@@ -77,7 +82,7 @@ impl Delegation {
     ) -> Result<GrantRow, IdentityError> {
         let company = self.access.known_company(request.company_id).await?;
         let (granter, authority) = self.access.require_manager(user, &company).await?;
-        let to_supplier = matches!(request.grantee, NewGrantee::Supplier(_));
+        let to_supplier = matches!(request.grantee, NewGrantee::Supplier { .. });
         if to_supplier
             && request
                 .scopes
@@ -128,13 +133,17 @@ impl Delegation {
             valid_from,
             valid_until,
             granted_by: granter.user_id,
+            processor_agreement: None,
         };
         match request.grantee {
             NewGrantee::Person { national_id, name } => {
                 grant.grantee_person_key = Some(self.access.person_key(&national_id));
                 grant.grantee_label = name.map(|name| name.as_str().to_owned());
             }
-            NewGrantee::Supplier(org) => {
+            NewGrantee::Supplier {
+                org,
+                agreement_reference,
+            } => {
                 if org.as_str() == company.org {
                     return Err(IdentityError::invalid(
                         "grantee.supplier_org_number",
@@ -143,6 +152,7 @@ impl Delegation {
                 }
                 grant.supplier_name = Some(self.access.supplier_name(&org).await?);
                 grant.supplier_org = Some(org.as_str().to_owned());
+                grant.processor_agreement = Some(agreement_reference.unwrap_or_default());
             }
         }
         let row = self.record(grant).await?;
@@ -222,6 +232,7 @@ impl Delegation {
             valid_from: Utc::now().max(parent.valid_from),
             valid_until,
             granted_by: granter,
+            processor_agreement: None,
         };
         self.record(grant).await
     }

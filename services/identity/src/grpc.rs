@@ -72,6 +72,30 @@ fn grantee_name(field: &str, value: &str) -> Result<Option<PersonName>, Status> 
     Ok(Some(name))
 }
 
+/// A supplier gets access only once the company confirms a data
+/// processing agreement with it; its reference to the agreement, if given.
+fn processor_agreement(
+    agreement: Option<&pb::ProcessorAgreement>,
+) -> Result<Option<String>, Status> {
+    let agreement = agreement
+        .filter(|agreement| agreement.in_place)
+        .ok_or_else(|| {
+            invalid_field(
+                "processor_agreement",
+                "a supplier gets access only once the company confirms that a data processing \
+                 agreement with it is in place (in_place)",
+            )
+        })?;
+    let reference = agreement.reference.trim();
+    if reference.chars().count() > 200 || reference.chars().any(char::is_control) {
+        return Err(invalid_field(
+            "processor_agreement.reference",
+            "must be at most 200 characters, on one line",
+        ));
+    }
+    Ok(Some(reference.to_owned()).filter(|reference| !reference.is_empty()))
+}
+
 fn scopes(values: &[String]) -> Result<std::collections::BTreeSet<Action>, Status> {
     parse_scopes(values).map_err(|problem| invalid_field("scopes", problem))
 }
@@ -156,6 +180,13 @@ fn grant_to_proto(row: GrantRow) -> pb::Grant {
         revoked_by_name: row.revoked_by_name.unwrap_or_default(),
         last_used_at: row.last_used_at.map(timestamp),
         state: state.to_i32(),
+        processor_agreement: row.processor_agreement_at.map(|confirmed_at| {
+            pb::ProcessorAgreement {
+                in_place: true,
+                reference: row.processor_agreement_reference.unwrap_or_default(),
+                confirmed_at: Some(timestamp(confirmed_at)),
+            }
+        }),
     }
 }
 
@@ -280,10 +311,11 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
                 national_id: self.national_id("grantee.national_id", &number)?,
                 name: grantee_name("grantee_name", &request.grantee_name)?,
             },
-            Some(pb::grantee::Grantee::SupplierOrgNumber(org)) => NewGrantee::Supplier(
-                OrgNumber::parse(&org)
+            Some(pb::grantee::Grantee::SupplierOrgNumber(org)) => NewGrantee::Supplier {
+                org: OrgNumber::parse(&org)
                     .map_err(|e| invalid_field("grantee.supplier_org_number", e))?,
-            ),
+                agreement_reference: processor_agreement(request.processor_agreement.as_ref())?,
+            },
             None => return Err(missing_field("grantee")),
         };
         let grant = self
@@ -406,6 +438,33 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
                     }),
                 })
                 .collect(),
+        }))
+    }
+
+    async fn subject_keys(
+        &self,
+        request: Request<pb::SubjectKeysRequest>,
+    ) -> Result<Response<pb::SubjectKeysResponse>, Status> {
+        // Orders stores them with its workers, and no one else asks.
+        hms_grpc::status::permit(
+            &hms_grpc::caller(&request),
+            hms_grpc::caller(&request).is_service(ServiceName::Orders),
+        )?;
+        let request = request.into_inner();
+        if request.national_ids.len() > 100 {
+            return Err(invalid_field("national_ids", "at most 100 at a time"));
+        }
+        let numbers = request
+            .national_ids
+            .iter()
+            .enumerate()
+            .map(|(index, number)| {
+                hms_domain::Fodselsnummer::parse(number, self.national_id_policy)
+                    .map_err(|error| invalid_field(&format!("national_ids[{index}]"), error))
+            })
+            .collect::<Result<Vec<_>, Status>>()?;
+        Ok(Response::new(pb::SubjectKeysResponse {
+            subject_keys: self.accounts.subject_keys(&numbers),
         }))
     }
 

@@ -65,14 +65,14 @@ impl Signer {
         user_id: Uuid,
         session_id: Uuid,
         auth_time: DateTime<Utc>,
+        subject_key: String,
         ttl: Duration,
     ) -> Result<IssuedToken, IdentityError> {
         self.sign(
             user_id.to_string(),
             USER_AUDIENCE,
             TokenKind::User,
-            Some(session_id),
-            Some(auth_time),
+            Some((session_id, auth_time, subject_key)),
             ttl,
         )
         .await
@@ -85,15 +85,8 @@ impl Signer {
         audience: &str,
         ttl: Duration,
     ) -> Result<IssuedToken, IdentityError> {
-        self.sign(
-            service.to_owned(),
-            audience,
-            TokenKind::Service,
-            None,
-            None,
-            ttl,
-        )
-        .await
+        self.sign(service.to_owned(), audience, TokenKind::Service, None, ttl)
+            .await
     }
 
     async fn sign(
@@ -101,8 +94,7 @@ impl Signer {
         sub: String,
         aud: &str,
         kind: TokenKind,
-        session_id: Option<Uuid>,
-        auth_time: Option<DateTime<Utc>>,
+        person: Option<(Uuid, DateTime<Utc>, String)>,
         ttl: Duration,
     ) -> Result<IssuedToken, IdentityError> {
         let now = Utc::now();
@@ -115,8 +107,11 @@ impl Signer {
             exp: expires_at.timestamp(),
             jti: Uuid::new_v4().to_string(),
             kind,
-            sid: session_id.map(|id| id.to_string()),
-            auth_time: auth_time.map(|at| at.timestamp()),
+            sid: person
+                .as_ref()
+                .map(|(session_id, ..)| session_id.to_string()),
+            auth_time: person.as_ref().map(|(_, at, _)| at.timestamp()),
+            psk: person.map(|(.., subject_key)| subject_key),
         };
         let token = self
             .keys

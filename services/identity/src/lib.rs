@@ -71,7 +71,9 @@ impl Service for Identity {
                 ((source, tokens), signer)
             })
             .await?;
-        service.start_relay(&[hms_events::Domain::Identity]).await?;
+        service
+            .start_relay(&[hms_events::Domain::Identity, hms_events::Domain::Audit])
+            .await?;
 
         let companies = CompanyServiceClient::new(
             service.connect(&settings.companies_url, ServiceName::Companies)?,

@@ -61,6 +61,10 @@ pub struct GrantRow {
     pub revoked_at: Option<DateTime<Utc>>,
     pub revoked_by_name: Option<String>,
     pub last_used_at: Option<DateTime<Utc>>,
+    /// For a supplier: when the company confirmed the data processing
+    /// agreement with it, and its reference.
+    pub processor_agreement_at: Option<DateTime<Utc>>,
+    pub processor_agreement_reference: Option<String>,
 }
 
 const GRANT_COLUMNS: &str = "
@@ -68,7 +72,8 @@ const GRANT_COLUMNS: &str = "
     g.grantee_label, g.supplier_org, g.supplier_name, g.parent_grant_id, g.authority_grant_id,
     g.scopes,
     g.valid_from, g.valid_until, g.granted_by, gb.name AS granted_by_name, g.granted_at,
-    g.revoked_at, rb.name AS revoked_by_name, g.last_used_at
+    g.revoked_at, rb.name AS revoked_by_name, g.last_used_at,
+    g.processor_agreement_at, g.processor_agreement_reference
     FROM grants g
     LEFT JOIN users gu ON gu.person_key = g.grantee_person_key
     JOIN users gb ON gb.user_id = g.granted_by
@@ -108,6 +113,9 @@ pub struct NewGrant {
     pub valid_from: DateTime<Utc>,
     pub valid_until: Option<DateTime<Utc>>,
     pub granted_by: Uuid,
+    /// For a supplier: the company confirmed a data processing agreement
+    /// with it, under this reference (empty: none given).
+    pub processor_agreement: Option<String>,
 }
 
 /// The SQL condition for a grant (table alias `alias`) being in force now.
@@ -186,6 +194,16 @@ impl Store {
         .bind(user_id)
         .fetch_optional(&self.pool)
         .await?)
+    }
+
+    /// A user's fingerprint.
+    pub async fn person_key(&self, user_id: Uuid) -> Result<Option<Vec<u8>>, IdentityError> {
+        Ok(
+            sqlx::query_scalar("SELECT person_key FROM users WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     pub async fn user_by_person_key(
@@ -620,8 +638,10 @@ impl Store {
         sqlx::query(
             "INSERT INTO grants (grant_id, company_id, grantee_person_key, grantee_label,
                 supplier_org, supplier_name, parent_grant_id, authority_grant_id, scopes,
-                valid_from, valid_until, granted_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                valid_from, valid_until, granted_by, processor_agreement_at,
+                processor_agreement_reference)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+                CASE WHEN $13 THEN now() END, NULLIF($14, ''))",
         )
         .bind(grant.grant_id)
         .bind(grant.company_id)
@@ -635,6 +655,8 @@ impl Store {
         .bind(grant.valid_from)
         .bind(grant.valid_until)
         .bind(grant.granted_by)
+        .bind(grant.processor_agreement.is_some())
+        .bind(grant.processor_agreement.as_deref().unwrap_or_default())
         .execute(tx)
         .await?;
         Ok(())

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use futures::StreamExt;
+use hms_access_log::{Access, Action as AccessAction, Purpose};
 use hms_company_status::Standing;
 use hms_domain::{CompanyId, DocumentId, DocumentKind, OrderId, WorkerId};
 
@@ -121,6 +122,7 @@ impl Documents {
         upload: Upload,
         kind: DocumentKind,
         bytes: Vec<u8>,
+        uploaded_by: &str,
     ) -> Result<Document, MediaError> {
         let Upload {
             order_id,
@@ -151,6 +153,7 @@ impl Documents {
                 object_path: &stored.path,
                 wrapped_key: &stored.wrapped_key,
                 master_key_id: self.vault.master_key_id(),
+                uploaded_by,
             })
             .await;
         match recorded {
@@ -175,6 +178,27 @@ impl Documents {
 
     pub async fn list(&self, order_id: OrderId) -> Result<Vec<Document>, MediaError> {
         self.store.list(order_id).await
+    }
+
+    /// A found document's clean bytes for the back office, recorded in
+    /// the access log before a byte is handed out.
+    pub async fn download(
+        &self,
+        found: Found,
+        by: &str,
+    ) -> Result<(Document, Vec<u8>), MediaError> {
+        let access = Access::new(
+            found.company_id,
+            AccessAction::DocumentDownloaded,
+            Purpose::CaseReview,
+            by,
+        )
+        .order(found.document.order_id)
+        .workers([found.document.worker_id])
+        .document(found.document.id);
+        let read = self.read(found).await?;
+        self.store.record_access(access).await?;
+        Ok(read)
     }
 
     /// A document, and the company whose order it belongs to (for the
@@ -215,6 +239,7 @@ impl Documents {
         &self,
         order_id: OrderId,
         worker_id: WorkerId,
+        by: &str,
     ) -> Result<PrintMaterial, MediaError> {
         if !self.orders.state(order_id).await?.approved {
             return Err(MediaError::NotApproved);
@@ -240,6 +265,19 @@ impl Documents {
         };
         let photo = read(DocumentKind::PassportPhoto).await?;
         let signature = read(DocumentKind::Signature).await?;
+        let company_id = self.company_of(order_id).await?;
+        self.store
+            .record_access(
+                Access::new(
+                    company_id,
+                    AccessAction::PrintMaterialSent,
+                    Purpose::CardPrinting,
+                    by,
+                )
+                .order(order_id)
+                .workers([worker_id]),
+            )
+            .await?;
         Ok(PrintMaterial { photo, signature })
     }
 
@@ -251,6 +289,7 @@ impl Documents {
     pub async fn purge(
         &self,
         order_ids: &[OrderId],
+        by: &str,
     ) -> Result<Vec<(OrderId, PurgeOutcome)>, MediaError> {
         // Orders away: nothing is touched, the caller asks again.
         let states = self.orders.states(order_ids).await?;
@@ -273,7 +312,7 @@ impl Documents {
                 .map(|order_id| (*order_id, refused[order_id]))
                 .collect());
         }
-        let keys_destroyed = self.store.purge(&decided).await?;
+        let keys_destroyed = self.store.purge(&decided, by).await?;
         let mut deleted =
             deletions::delete_pending(&self.store, &self.vault, Some(&decided)).await?;
         // Objects stored by an upload that crashed before it was recorded

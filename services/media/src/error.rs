@@ -44,6 +44,8 @@ pub enum MediaError {
     Crypto(#[from] hms_crypto::CryptoError),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Events(#[from] hms_events::EventsError),
 }
 
 impl From<MediaError> for Status {
@@ -62,6 +64,7 @@ impl From<MediaError> for Status {
             Busy => hms_grpc::status::unavailable("the media service", "every decoder is busy"),
             Store(cause) => hms_grpc::status::unavailable("the object store", cause),
             Database(ref cause) => hms_grpc::status::storage(hms_db::is_unavailable(cause), error),
+            Events(ref cause) => hms_grpc::status::storage(cause.is_unavailable(), error),
             OrdersFailed(_) | Corrupt(_) | Crypto(_) => hms_grpc::status::internal(error),
         }
     }

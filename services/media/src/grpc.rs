@@ -107,7 +107,10 @@ impl pb::media_service_server::MediaService for MediaApi {
         // bytes, then the decode.
         let upload = self.documents.begin_upload(order_id, worker_id).await?;
         let bytes = self.read_file(&mut stream).await?;
-        let document = self.documents.finish_upload(upload, kind, bytes).await?;
+        let document = self
+            .documents
+            .finish_upload(upload, kind, bytes, &caller.audit_name())
+            .await?;
         Ok(Response::new(pb::UploadDocumentResponse {
             document: Some(document_to_proto(document)),
         }))
@@ -144,12 +147,13 @@ impl pb::media_service_server::MediaService for MediaApi {
             DocumentId::parse,
         )?;
         let found = self.documents.find(document_id).await?;
-        self.authorizer
+        let reader = self
+            .authorizer
             .require_company(&caller, found.company_id, Action::BackOfficeRead, || {
                 MediaError::NotFound.into()
             })
             .await?;
-        let (document, bytes) = self.documents.read(found).await?;
+        let (document, bytes) = self.documents.download(found, &reader.audit_name()).await?;
         let mut messages = vec![Ok(pb::DownloadDocumentResponse {
             part: Some(pb::download_document_response::Part::Document(
                 document_to_proto(document),
@@ -167,14 +171,18 @@ impl pb::media_service_server::MediaService for MediaApi {
         &self,
         request: Request<pb::PurgeOrderMediaRequest>,
     ) -> Result<Response<pb::PurgeOrderMediaResponse>, Status> {
-        authz::authorize_purge(&hms_grpc::caller(&request))?;
+        let caller = hms_grpc::caller(&request);
+        authz::authorize_purge(&caller)?;
         let order_ids = hms_grpc::status::parse_ids(
             "order_ids",
             &request.get_ref().order_ids,
             PURGE_AT_ONCE,
             OrderId::parse,
         )?;
-        let outcomes = self.documents.purge(&order_ids).await?;
+        let outcomes = self
+            .documents
+            .purge(&order_ids, &caller.audit_name())
+            .await?;
         let orders = outcomes
             .into_iter()
             .map(|(order_id, outcome)| {
@@ -208,11 +216,15 @@ impl pb::media_service_server::MediaService for MediaApi {
         &self,
         request: Request<pb::GetPrintMaterialRequest>,
     ) -> Result<Response<pb::GetPrintMaterialResponse>, Status> {
-        authz::authorize_print_material(&hms_grpc::caller(&request))?;
+        let caller = hms_grpc::caller(&request);
+        authz::authorize_print_material(&caller)?;
         let request = request.get_ref();
         let order_id = parse_id("order_id", &request.order_id, OrderId::parse)?;
         let worker_id = parse_id("worker_id", &request.worker_id, WorkerId::parse)?;
-        let material = self.documents.print_material(order_id, worker_id).await?;
+        let material = self
+            .documents
+            .print_material(order_id, worker_id, &caller.audit_name())
+            .await?;
         Ok(Response::new(pb::GetPrintMaterialResponse {
             photo: Some(print_image(material.photo)),
             signature: Some(print_image(material.signature)),

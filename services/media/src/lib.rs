@@ -64,6 +64,8 @@ impl Service for Media {
 
         let mut service = StatefulService::prepare::<Self>(&config.common, shutdown).await?;
         decoding::Decoders::describe_metrics();
+        // Media publishes only what it records for the access log.
+        service.start_relay(&[hms_events::Domain::Audit]).await?;
         let mut subscriber = service.subscriber();
         hms_company_status::subscribe(&mut subscriber).await?;
         events::subscribe(&mut subscriber).await?;

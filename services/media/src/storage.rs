@@ -1,9 +1,10 @@
 //! The media database: document metadata, wrapped keys, purge tombstones and
 //! the queue of objects to delete from the store.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
+use hms_access_log::{Access, Action as AccessAction, Purpose};
 use hms_domain::{CompanyId, DocumentId, DocumentKind, OrderId, WorkerId};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -75,6 +76,8 @@ pub struct NewDocument<'a> {
     pub object_path: &'a str,
     pub wrapped_key: &'a [u8],
     pub master_key_id: &'a str,
+    /// Who uploaded it, for the access log.
+    pub uploaded_by: &'a str,
 }
 
 /// An object waiting to be deleted from the store.
@@ -186,6 +189,17 @@ impl Store {
             .bind(new.master_key_id)
             .execute(&mut *tx)
             .await?;
+        Access::new(
+            new.company_id,
+            AccessAction::DocumentUploaded,
+            Purpose::Ordering,
+            new.uploaded_by,
+        )
+        .order(new.order_id)
+        .workers([new.worker_id])
+        .document(new.id)
+        .record(&mut tx)
+        .await?;
         tx.commit().await?;
         Ok((row.try_into()?, replaced.map(|(_, path)| path)))
     }
@@ -221,7 +235,11 @@ impl Store {
     /// Marks orders purged, destroys the keys of all their documents and
     /// queues their objects for deletion, in one transaction. Returns the
     /// keys destroyed now, per order that had any.
-    pub async fn purge(&self, order_ids: &[OrderId]) -> Result<HashMap<Uuid, u32>, MediaError> {
+    pub async fn purge(
+        &self,
+        order_ids: &[OrderId],
+        by: &str,
+    ) -> Result<HashMap<Uuid, u32>, MediaError> {
         let mut ids: Vec<Uuid> = order_ids.iter().map(|id| id.as_uuid()).collect();
         // Locked in one order, so two purges never wait on each other in a
         // circle (an upload locks one order's row the same way).
@@ -242,13 +260,21 @@ impl Store {
         .bind(&ids)
         .fetch_all(&mut *tx)
         .await?;
-        let objects: Vec<(String, Uuid)> = sqlx::query_as(
-            "DELETE FROM documents WHERE order_id = ANY($1) RETURNING object_path, order_id",
+        let objects: Vec<(String, Uuid, Uuid)> = sqlx::query_as(
+            "DELETE FROM documents WHERE order_id = ANY($1) RETURNING object_path, order_id, worker_id",
         )
         .bind(&ids)
         .fetch_all(&mut *tx)
         .await?;
-        let (paths, owners): (Vec<String>, Vec<Uuid>) = objects.into_iter().unzip();
+        let mut workers_of: BTreeMap<Uuid, BTreeSet<Uuid>> = BTreeMap::new();
+        for (_, order_id, worker_id) in &objects {
+            workers_of.entry(*order_id).or_default().insert(*worker_id);
+        }
+        record_destructions(&mut tx, &workers_of, Purpose::DataDeletion, by).await?;
+        let (paths, owners): (Vec<String>, Vec<Uuid>) = objects
+            .into_iter()
+            .map(|(path, order_id, _)| (path, order_id))
+            .unzip();
         sqlx::query(
             "INSERT INTO object_deletions (object_path, order_id) \
              SELECT * FROM unnest($1::text[], $2::uuid[]) ON CONFLICT DO NOTHING",
@@ -417,6 +443,21 @@ impl Store {
         for (_, _, _, path) in &gone {
             queue_deletion(tx, path, order_id).await?;
         }
+        if !gone.is_empty() {
+            let workers: BTreeSet<Uuid> =
+                gone.iter().map(|(_, worker_id, _, _)| *worker_id).collect();
+            let purpose = match which {
+                Destroy::Rejected(_) => Purpose::CaseReview,
+                Destroy::Worker(_) => Purpose::Ordering,
+            };
+            record_destructions(
+                tx,
+                &BTreeMap::from([(order_id.as_uuid(), workers)]),
+                purpose,
+                "service:media",
+            )
+            .await?;
+        }
         // What is recorded: each document named, or each one found.
         let recorded: Vec<(Uuid, Uuid, String, String)> = match which {
             Destroy::Rejected(documents) => documents
@@ -499,4 +540,45 @@ async fn queue_deletion(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Records, per order, that its workers' documents were destroyed.
+async fn record_destructions(
+    tx: &mut PgConnection,
+    workers_of: &BTreeMap<Uuid, BTreeSet<Uuid>>,
+    purpose: Purpose,
+    by: &str,
+) -> Result<(), MediaError> {
+    if workers_of.is_empty() {
+        return Ok(());
+    }
+    let orders: Vec<Uuid> = workers_of.keys().copied().collect();
+    let companies: Vec<(Uuid, Uuid)> = sqlx::query_as(
+        "SELECT order_id, company_id FROM media_orders WHERE order_id = ANY($1) AND company_id IS NOT NULL",
+    )
+    .bind(&orders)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (order_id, company_id) in companies {
+        let Some(workers) = workers_of.get(&order_id) else {
+            continue;
+        };
+        Access::new(company_id, AccessAction::DocumentsDestroyed, purpose, by)
+            .order(order_id)
+            .workers(workers)
+            .record(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Records an access that changes nothing here (a download, print
+    /// material handed over), before the data is handed out.
+    pub async fn record_access(&self, access: Access) -> Result<(), MediaError> {
+        let mut tx = self.pool.begin().await?;
+        access.record(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }

@@ -11,6 +11,7 @@
 //! A person without access to the company gets NOT_FOUND, whether or not
 //! the order exists. The internal calls belong to one service identity each.
 
+use hms_access_log::Purpose;
 use hms_auth::{Caller, UserCaller};
 use hms_authz::Authorizer;
 use hms_domain::{CompanyId, OrderId};
@@ -71,6 +72,23 @@ impl Guard {
     }
 
     /// The back office's view across companies.
+    /// Why a person reads an order, for the access log: the back office
+    /// reviews, the company's people order.
+    pub async fn purpose_of_reading(&self, person: &UserCaller) -> Purpose {
+        match self
+            .authorizer
+            .decide(
+                person,
+                &hms_authz::Target::Platform,
+                hms_authz::Action::BackOfficeRead,
+            )
+            .await
+        {
+            Ok(decision) if decision.allowed => Purpose::CaseReview,
+            _ => Purpose::Ordering,
+        }
+    }
+
     pub async fn back_office(&self, caller: &Caller) -> Result<(), Status> {
         self.authorizer
             .require_platform(caller, hms_authz::Action::BackOfficeRead)
@@ -94,6 +112,8 @@ pub enum Action {
     ListApprovedWorkers,
     /// cards, finding approvals it missed.
     ListApprovedOrders,
+    /// audit, redaction and cards, for a person asking about themselves.
+    ListSubjectWorkers,
 }
 
 pub fn authorize(caller: &Caller, action: Action) -> Result<(), Status> {
@@ -102,6 +122,13 @@ pub fn authorize(caller: &Caller, action: Action) -> Result<(), Status> {
         ResolveUploadTarget | ReadOrderState => caller.is_service(ServiceName::Media),
         MaskNationalIds | ListAwaitingRedaction => caller.is_service(ServiceName::Redaction),
         ListApprovedWorkers | ListApprovedOrders => caller.is_service(ServiceName::Cards),
+        ListSubjectWorkers => [
+            ServiceName::Audit,
+            ServiceName::Redaction,
+            ServiceName::Cards,
+        ]
+        .into_iter()
+        .any(|service| caller.is_service(service)),
     };
     hms_grpc::status::permit(caller, allowed)
 }
@@ -134,5 +161,9 @@ mod tests {
             );
         }
         assert!(authorize(&media, Action::MaskNationalIds).is_err());
+        for asker in ["audit", "redaction", "cards"] {
+            assert!(authorize(&Caller::Service(asker.into()), Action::ListSubjectWorkers).is_ok());
+        }
+        assert!(authorize(&media, Action::ListSubjectWorkers).is_err());
     }
 }

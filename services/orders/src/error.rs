@@ -37,6 +37,8 @@ pub enum OrderError {
     MediaUnavailable(String),
     #[error("the media service failed: {0}")]
     MediaFailed(String),
+    #[error("the identity service is unavailable: {0}")]
+    IdentityUnavailable(String),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
     #[error(transparent)]
@@ -64,6 +66,9 @@ impl From<OrderError> for Status {
             | DocumentsMissing(_)
             | NotApprovable(_) => Status::failed_precondition(error.to_string()),
             MediaUnavailable(cause) => hms_grpc::status::unavailable("the media service", cause),
+            IdentityUnavailable(cause) => {
+                hms_grpc::status::unavailable("the identity service", cause)
+            }
             Database(ref cause) => hms_grpc::status::storage(hms_db::is_unavailable(cause), error),
             Events(ref cause) => hms_grpc::status::storage(cause.is_unavailable(), error),
             MediaFailed(_) | Corrupt(_) | Crypto(_) => hms_grpc::status::internal(error),

@@ -9,6 +9,7 @@ mod config;
 mod domain;
 mod error;
 mod grpc;
+mod identity;
 mod media;
 mod ordering;
 mod registers;
@@ -16,6 +17,7 @@ mod retention;
 mod storage;
 
 use hms_layout::ServiceName;
+use hms_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use hms_proto::orders::v1::order_internal_service_server::OrderInternalServiceServer;
 use hms_proto::orders::v1::order_service_server::OrderServiceServer;
 use hms_runtime::{Config, Service, StartupError, StatefulService};
@@ -53,13 +55,18 @@ impl Service for Orders {
     ) -> Result<(), StartupError> {
         let settings = config.own;
         let mut service = StatefulService::prepare::<Self>(&config.common, shutdown).await?;
-        service.start_relay(&[hms_events::Domain::Orders]).await?;
+        service
+            .start_relay(&[hms_events::Domain::Orders, hms_events::Domain::Audit])
+            .await?;
         let mut subscriber = service.subscriber();
         hms_company_status::subscribe(&mut subscriber).await?;
         hms_company_status::subscribe_agreements(&mut subscriber).await?;
         service.adopt(subscriber.into_tasks());
 
         let media = media::Media::new(service.connect(&settings.media_url, ServiceName::Media)?);
+        let subjects = identity::Subjects::new(IdentityServiceClient::new(
+            service.connect(&config.common.auth.identity_url, ServiceName::Identity)?,
+        ));
         let store = storage::Store::new(
             service.pool.clone(),
             settings.national_id_key,
@@ -82,6 +89,7 @@ impl Service for Orders {
                 ordering::Ordering::new(
                     store.clone(),
                     media,
+                    subjects,
                     checker,
                     settings.register_check_max_age,
                 ),

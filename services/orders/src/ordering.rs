@@ -14,6 +14,7 @@ use crate::domain::{
     Transition, describe_missing, missing_documents, register_verdict, review,
 };
 use crate::error::OrderError;
+use crate::identity::Subjects;
 use crate::media::Media;
 use crate::storage::Store;
 
@@ -21,6 +22,7 @@ use crate::storage::Store;
 pub struct Ordering {
     store: Store,
     media: Media,
+    subjects: Subjects,
     checker: Checker,
     /// The oldest register check an approval may rest on.
     check_max_age: std::time::Duration,
@@ -30,12 +32,14 @@ impl Ordering {
     pub fn new(
         store: Store,
         media: Media,
+        subjects: Subjects,
         checker: Checker,
         check_max_age: std::time::Duration,
     ) -> Self {
         Self {
             store,
             media,
+            subjects,
             checker,
             check_max_age,
         }
@@ -51,8 +55,12 @@ impl Ordering {
     }
 
     /// A draft order, or the one an earlier call with the same key made.
-    pub async fn create(&self, new: NewOrder) -> Result<Order, OrderError> {
-        self.store.create(new).await
+    pub async fn create(&self, new: NewOrder, by: &UserCaller) -> Result<Order, OrderError> {
+        let subjects = self
+            .subjects
+            .keys(new.workers.iter().map(|worker| &worker.national_id))
+            .await?;
+        self.store.create(new, &subjects, by).await
     }
 
     /// Adds a worker to a draft; the order and the new worker's id.
@@ -60,8 +68,14 @@ impl Ordering {
         &self,
         order_id: OrderId,
         worker: NewWorker,
+        by: &UserCaller,
     ) -> Result<(Order, WorkerId), OrderError> {
-        self.store.add_worker(order_id, worker).await
+        let subject = self.subjects.keys([&worker.national_id]).await?;
+        let subject = subject
+            .into_iter()
+            .next()
+            .ok_or_else(|| OrderError::Corrupt("no subject key for the worker".to_owned()))?;
+        self.store.add_worker(order_id, worker, &subject, by).await
     }
 
     /// Takes a worker off an order not yet decided.

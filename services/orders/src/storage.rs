@@ -2,9 +2,10 @@
 //! written and only ever read back masked; every state change and the event
 //! announcing it commit together.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
+use hms_access_log::{Access, Action as AccessAction, Purpose};
 use hms_auth::UserCaller;
 use hms_company_status::Standing;
 use hms_crypto::{FingerprintKey, SealingKey};
@@ -48,6 +49,27 @@ impl From<&UserCaller> for Actor {
     }
 }
 use crate::error::OrderError;
+
+/// One record of a person as a worker, and what it holds of them now.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SubjectRecord {
+    pub order_id: Uuid,
+    pub worker_id: Uuid,
+    pub company_id: Uuid,
+    pub company_name: Option<String>,
+    pub company_org_number: Option<String>,
+    pub status: String,
+    pub closed_because: Option<String>,
+    pub card_type: String,
+    pub ordered_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub name: Option<String>,
+    pub phone_held: bool,
+    pub national_id_masked: String,
+    pub national_id_held: bool,
+    pub masked_at: Option<DateTime<Utc>>,
+    pub register_findings_held: bool,
+}
 
 /// An approved order's workers, for issuing their cards.
 pub struct ApprovedWorkers {
@@ -330,7 +352,15 @@ impl Store {
     /// Creates a draft order, or returns the one an earlier call with the
     /// same idempotency key created (until the order's personal data is
     /// erased).
-    pub async fn create(&self, new: NewOrder) -> Result<Order, OrderError> {
+    pub async fn create(
+        &self,
+        new: NewOrder,
+        subjects: &[String],
+        by: &UserCaller,
+    ) -> Result<Order, OrderError> {
+        if subjects.len() != new.workers.len() {
+            return Err(OrderError::Corrupt("a subject key per worker".to_owned()));
+        }
         let fingerprint = new.fingerprint(&self.fingerprint_key);
         let key_digest = new.idempotency_key.digest(&self.fingerprint_key);
         let mut tx = self.pool.begin().await?;
@@ -373,11 +403,21 @@ impl Store {
             }
             Err(error) => return Err(error.into()),
         }
-        for (index, worker) in new.workers.iter().enumerate() {
-            self.insert_worker(&mut tx, order_id, index as i32 + 1, worker)
+        for (index, (worker, subject)) in new.workers.iter().zip(subjects).enumerate() {
+            self.insert_worker(&mut tx, order_id, index as i32 + 1, worker, subject)
                 .await?;
         }
         let order = load_order(&mut tx, order_id).await?;
+        Access::new(
+            order.company_id,
+            AccessAction::WorkerDataCreated,
+            Purpose::Ordering,
+            by.audit_name(),
+        )
+        .order(order.id)
+        .workers(order.workers.iter().map(|worker| worker.id))
+        .record(&mut tx)
+        .await?;
         tx.commit().await?;
         tracing::info!(order_id = %order.id, company_id = %order.company_id, workers = order.workers.len(), "order created");
         Ok(order)
@@ -416,6 +456,7 @@ impl Store {
         order_id: OrderId,
         position: i32,
         worker: &NewWorker,
+        subject_key: &str,
     ) -> Result<(), OrderError> {
         let worker_id = WorkerId::new();
         let sealed = self.national_id_key.seal(
@@ -424,8 +465,8 @@ impl Store {
         )?;
         sqlx::query(
             "INSERT INTO workers (id, order_id, position, name, national_id_sealed, national_id_masked, \
-             national_id_kind, phone, card_type, employment_ends_on) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             national_id_kind, phone, card_type, employment_ends_on, subject_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(worker_id.as_uuid())
         .bind(order_id.as_uuid())
@@ -437,6 +478,7 @@ impl Store {
         .bind(worker.phone.as_str())
         .bind(worker.card_type.as_str())
         .bind(worker.employment_ends_on)
+        .bind(subject_key)
         .execute(tx)
         .await?;
         Ok(())
@@ -447,6 +489,8 @@ impl Store {
         &self,
         order_id: OrderId,
         worker: NewWorker,
+        subject_key: &str,
+        by: &UserCaller,
     ) -> Result<(Order, WorkerId), OrderError> {
         let mut tx = self.pool.begin().await?;
         let order = lock_order(&mut tx, order_id).await?;
@@ -474,16 +518,26 @@ impl Store {
             }
         }
         let position = order.workers.iter().map(|w| w.position).max().unwrap_or(0) + 1;
-        self.insert_worker(&mut tx, order_id, position, &worker)
+        self.insert_worker(&mut tx, order_id, position, &worker, subject_key)
             .await?;
         let order = load_order(&mut tx, order_id).await?;
-        tx.commit().await?;
         let added = order
             .workers
             .iter()
             .find(|w| w.position == position)
             .map(|w| w.id)
             .ok_or_else(|| OrderError::Corrupt("added worker not found".to_owned()))?;
+        Access::new(
+            order.company_id,
+            AccessAction::WorkerDataCreated,
+            Purpose::Ordering,
+            by.audit_name(),
+        )
+        .order(order.id)
+        .workers([added])
+        .record(&mut tx)
+        .await?;
+        tx.commit().await?;
         Ok((order, added))
     }
 
@@ -491,6 +545,72 @@ impl Store {
     pub async fn ensure_company_approved(&self, company_id: CompanyId) -> Result<(), OrderError> {
         let mut conn = self.pool.acquire().await?;
         ensure_company_approved(&mut conn, company_id).await
+    }
+
+    /// Records that `reader` was shown these orders' workers, before they
+    /// are shown: an order without workers shows nobody.
+    pub async fn record_reads(
+        &self,
+        orders: &[Order],
+        reader: &UserCaller,
+        purpose: Purpose,
+    ) -> Result<(), OrderError> {
+        let mut reads = Vec::new();
+        for order in orders.iter().filter(|order| !order.workers.is_empty()) {
+            let workers: Vec<WorkerId> = order.workers.iter().map(|worker| worker.id).collect();
+            reads.push(
+                Access::new(
+                    order.company_id,
+                    AccessAction::WorkerDataRead,
+                    purpose,
+                    reader.audit_name(),
+                )
+                .order(order.id)
+                .workers(workers),
+            );
+        }
+        if reads.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        hms_access_log::record_all(&mut tx, reads).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every record of the person with this subject key, newest first.
+    pub async fn subject_records(
+        &self,
+        subject_key: &str,
+    ) -> Result<Vec<SubjectRecord>, OrderError> {
+        Ok(sqlx::query_as(
+            "SELECT w.order_id, w.id AS worker_id, o.company_id, s.name AS company_name, \
+             s.org_number AS company_org_number, o.status, o.closed_because, w.card_type, \
+             o.created_at AS ordered_at, o.decided_at, w.name, w.phone IS NOT NULL AS phone_held, \
+             w.national_id_masked, w.national_id_sealed IS NOT NULL AS national_id_held, w.masked_at, \
+             EXISTS (SELECT 1 FROM worker_checks c WHERE c.worker_id = w.id AND c.person IS NOT NULL) \
+               AS register_findings_held \
+             FROM workers w JOIN orders o ON o.id = w.order_id \
+             LEFT JOIN hms_company_status s ON s.company_id = o.company_id \
+             WHERE w.subject_key = $1 ORDER BY o.created_at DESC, w.id LIMIT 1000",
+        )
+        .bind(subject_key)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The workers, orders and companies a subject key points to.
+    pub async fn subject_workers(
+        &self,
+        subject_key: &str,
+    ) -> Result<Vec<(Uuid, Uuid, Uuid)>, OrderError> {
+        Ok(sqlx::query_as(
+            "SELECT w.id, w.order_id, o.company_id FROM workers w JOIN orders o ON o.id = w.order_id \
+             WHERE w.subject_key = $1 ORDER BY o.created_at DESC, w.id LIMIT 1000",
+        )
+        .bind(subject_key)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     pub async fn get(&self, order_id: OrderId) -> Result<Order, OrderError> {
@@ -816,17 +936,32 @@ impl Store {
         worker_id: WorkerId,
         check: &RegisterCheck,
     ) -> Result<(), OrderError> {
-        sqlx::query(
-            "UPDATE worker_checks SET state = 'done', person = $2, name_matches = $3, employment = $4, \
-             checked_at = $5, waiting_for = NULL WHERE worker_id = $1",
+        let mut tx = self.pool.begin().await?;
+        let checked: Option<(Uuid, Uuid)> = sqlx::query_as(
+            "UPDATE worker_checks c SET state = 'done', person = $2, name_matches = $3, employment = $4, \
+             checked_at = $5, waiting_for = NULL FROM orders o \
+             WHERE c.worker_id = $1 AND o.id = c.order_id RETURNING o.id, o.company_id",
         )
         .bind(worker_id.as_uuid())
         .bind(check.person.as_str())
         .bind(check.name_matches)
         .bind(check.employment.as_str())
         .bind(check.checked_at)
-        .execute(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
+        if let Some((order_id, company_id)) = checked {
+            Access::new(
+                company_id,
+                AccessAction::RegisterChecked,
+                Purpose::RegisterCheck,
+                "service:orders",
+            )
+            .order(order_id)
+            .workers([worker_id])
+            .record(&mut tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -904,6 +1039,7 @@ impl Store {
     pub async fn mask_national_ids(
         &self,
         order_ids: &[OrderId],
+        by: &str,
     ) -> Result<Vec<(OrderId, MaskOutcome)>, OrderError> {
         let mut ids: Vec<Uuid> = order_ids.iter().map(|id| id.as_uuid()).collect();
         // Locked in one order, so two batches never wait on each other in a
@@ -937,13 +1073,38 @@ impl Store {
                     .is_some_and(|(_, status, _)| status.is_finished())
             })
             .collect();
-        let masked_now: Vec<Uuid> = sqlx::query_scalar(
+        let masked_workers: Vec<(Uuid, Uuid)> = sqlx::query_as(
             "UPDATE workers SET national_id_sealed = NULL, masked_at = now() \
-             WHERE order_id = ANY($1) AND national_id_sealed IS NOT NULL RETURNING order_id",
+             WHERE order_id = ANY($1) AND national_id_sealed IS NOT NULL RETURNING order_id, id",
         )
         .bind(&decided)
         .fetch_all(&mut *tx)
         .await?;
+        let mut masked_by_order: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
+        for (order_id, worker_id) in &masked_workers {
+            masked_by_order
+                .entry(*order_id)
+                .or_default()
+                .push(*worker_id);
+        }
+        for (order_id, workers) in &masked_by_order {
+            if let Some((company_id, _, _)) = states.get(order_id) {
+                Access::new(
+                    company_id,
+                    AccessAction::NationalIdMasked,
+                    Purpose::DataDeletion,
+                    by,
+                )
+                .order(order_id)
+                .workers(workers)
+                .record(&mut tx)
+                .await?;
+            }
+        }
+        let masked_now: Vec<Uuid> = masked_workers
+            .into_iter()
+            .map(|(order_id, _)| order_id)
+            .collect();
         let totals: HashMap<Uuid, i64> = sqlx::query_as(
             "SELECT order_id, count(*) FROM workers WHERE order_id = ANY($1) GROUP BY order_id",
         )

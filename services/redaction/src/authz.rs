@@ -2,7 +2,7 @@
 //!
 //! | call           | action          | target                      |
 //! |----------------|-----------------|-----------------------------|
-//! | GetReceipt     | `orders:read`   | the order's company         |
+//! | GetReceipt     | `orders:read`   | the order's company, or the worker it is about |
 //! | GetReceiptKeys | none: anyone    | –                           |
 //! | RedactOrder    | `orders:decide` | the platform (back office)  |
 //!

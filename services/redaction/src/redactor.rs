@@ -22,8 +22,8 @@ use hms_proto::media::v1::media_service_client::MediaServiceClient;
 use hms_proto::media::v1::{PurgeOrderMediaRequest, PurgeRefusal, purged_order};
 use hms_proto::orders::v1::order_internal_service_client::OrderInternalServiceClient;
 use hms_proto::orders::v1::{
-    ClosureReason, ListOrdersAwaitingRedactionRequest, MaskNationalIdsRequest, MaskRefusal,
-    MaskedNationalIds, OrderStatus, masked_order,
+    ClosureReason, ListOrdersAwaitingRedactionRequest, ListSubjectWorkersRequest,
+    MaskNationalIdsRequest, MaskRefusal, MaskedNationalIds, OrderStatus, masked_order,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -158,6 +158,26 @@ impl Redactor {
             self.store.attest(&mut receipt).await?;
         }
         Ok(Some(receipt))
+    }
+
+    /// Whether the person with this subject key is a worker of the order.
+    pub async fn is_subject_of(
+        &self,
+        subject_key: &str,
+        order_id: OrderId,
+    ) -> Result<bool, RedactionError> {
+        let workers = self
+            .orders
+            .clone()
+            .list_subject_workers(ListSubjectWorkersRequest {
+                subject_key: subject_key.to_owned(),
+            })
+            .await
+            .map_err(|status| RedactionError::from_call("orders", status))?
+            .into_inner()
+            .workers;
+        let order = order_id.to_string();
+        Ok(workers.iter().any(|worker| worker.order_id == order))
     }
 
     /// The keys receipts are signed with, as published.

@@ -32,7 +32,26 @@ pub enum NewGrantee {
     },
     Supplier {
         org_number: String,
+        /// Required: the company confirms that a data processing agreement
+        /// (GDPR art. 28(4)) with the supplier is in place, since the
+        /// supplier will process its workers' data.
+        processor_agreement: ProcessorAgreement,
     },
+}
+
+/// A company's confirmation of its data processing agreement with a
+/// supplier.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+pub struct ProcessorAgreement {
+    /// Must be `true`.
+    pub in_place: bool,
+    /// The company's own reference to it (a contract number, say); at most
+    /// 200 characters.
+    #[serde(default)]
+    pub reference: Option<String>,
+    /// When it was confirmed; in answers.
+    #[serde(default, skip_deserializing)]
+    pub confirmed_at: Option<DateTime<Utc>>,
 }
 
 // Not Debug: it holds a secret or a national id.
@@ -100,6 +119,9 @@ pub struct Grant {
     /// When it last allowed a call (updated at most once a minute).
     pub last_used_at: Option<DateTime<Utc>>,
     pub state: GrantState,
+    /// For a supplier: the company's confirmation of the data processing
+    /// agreement with it (confirmed by the granter).
+    pub processor_agreement: Option<ProcessorAgreement>,
 }
 
 /// Where a grant stands now.
@@ -196,14 +218,23 @@ pub async fn grant(
     PathParams(company_id): PathParams<String>,
     JsonBody(new): JsonBody<NewGrant>,
 ) -> Result<(StatusCode, Json<Grant>), ApiError> {
-    let (grantee, grantee_name) = match new.grantee {
+    let (grantee, grantee_name, processor_agreement) = match new.grantee {
         NewGrantee::Person { national_id, name } => (
             pb::grantee::Grantee::NationalId(national_id),
             name.unwrap_or_default(),
+            None,
         ),
-        NewGrantee::Supplier { org_number } => (
+        NewGrantee::Supplier {
+            org_number,
+            processor_agreement,
+        } => (
             pb::grantee::Grantee::SupplierOrgNumber(org_number),
             String::new(),
+            Some(pb::ProcessorAgreement {
+                in_place: processor_agreement.in_place,
+                reference: processor_agreement.reference.unwrap_or_default(),
+                confirmed_at: None,
+            }),
         ),
     };
     let granted = state
@@ -218,6 +249,7 @@ pub async fn grant(
             valid_from: new.valid_from.map(hms_proto::time::timestamp),
             valid_until: new.valid_until.map(hms_proto::time::timestamp),
             grantee_name,
+            processor_agreement,
         }))
         .await?
         .into_inner()
@@ -322,5 +354,12 @@ fn grant_from(grant: pb::Grant) -> Result<Grant, ApiError> {
         authority_grant_id: non_empty(grant.authority_grant_id),
         revoked_by_name: non_empty(grant.revoked_by_name),
         state,
+        processor_agreement: grant
+            .processor_agreement
+            .map(|agreement| ProcessorAgreement {
+                in_place: agreement.in_place,
+                reference: non_empty(agreement.reference),
+                confirmed_at: time(agreement.confirmed_at.as_ref()),
+            }),
     })
 }

@@ -357,7 +357,7 @@ pub async fn check(
     }))
 }
 
-fn card_from(card: pb::Card) -> Result<Card, ApiError> {
+pub(crate) fn card_from(card: pb::Card) -> Result<Card, ApiError> {
     Ok(Card {
         card_type: CardType::answered(card.card_type)?,
         status: CardStatus::answered(card.status)?,

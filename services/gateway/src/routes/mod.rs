@@ -3,12 +3,14 @@
 //! authorization stays in the services.
 
 pub mod access;
+pub mod access_log;
 pub mod agreements;
 pub mod auth;
 pub mod card_credentials;
 pub mod cards;
 pub mod companies;
 pub mod documents;
+pub mod me;
 pub mod notifications;
 pub mod orders;
 pub mod receipts;

@@ -62,7 +62,7 @@ pub struct DeletionReceipt {
     pub signed: Option<String>,
 }
 
-fn receipt_from(receipt: Option<pb::Receipt>) -> Result<DeletionReceipt, ApiError> {
+pub(crate) fn receipt_from(receipt: Option<pb::Receipt>) -> Result<DeletionReceipt, ApiError> {
     let receipt = receipt.ok_or_else(|| ApiError::bad_answer("a receipt"))?;
     Ok(DeletionReceipt {
         order_id: receipt.order_id,

@@ -68,14 +68,18 @@ impl pb::order_internal_service_server::OrderInternalService for OrderInternalAp
         &self,
         request: Request<pb::MaskNationalIdsRequest>,
     ) -> Result<Response<pb::MaskNationalIdsResponse>, Status> {
-        authorize(&hms_grpc::caller(&request), Action::MaskNationalIds)?;
+        let caller = hms_grpc::caller(&request);
+        authorize(&caller, Action::MaskNationalIds)?;
         let order_ids = parse_ids(
             "order_ids",
             &request.get_ref().order_ids,
             AT_ONCE,
             OrderId::parse,
         )?;
-        let outcomes = self.store.mask_national_ids(&order_ids).await?;
+        let outcomes = self
+            .store
+            .mask_national_ids(&order_ids, &caller.audit_name())
+            .await?;
         let orders = outcomes
             .into_iter()
             .map(|(order_id, outcome)| pb::MaskedOrder {
@@ -187,6 +191,31 @@ impl pb::order_internal_service_server::OrderInternalService for OrderInternalAp
                         .employment_ends_on
                         .map(|day| day.to_string())
                         .unwrap_or_default(),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn list_subject_workers(
+        &self,
+        request: Request<pb::ListSubjectWorkersRequest>,
+    ) -> Result<Response<pb::ListSubjectWorkersResponse>, Status> {
+        authorize(&hms_grpc::caller(&request), Action::ListSubjectWorkers)?;
+        let subject_key = request.into_inner().subject_key;
+        if subject_key.is_empty() || subject_key.len() > 100 {
+            return Err(hms_grpc::status::invalid_field(
+                "subject_key",
+                "is not a subject key",
+            ));
+        }
+        let workers = self.store.subject_workers(&subject_key).await?;
+        Ok(Response::new(pb::ListSubjectWorkersResponse {
+            workers: workers
+                .into_iter()
+                .map(|(worker_id, order_id, company_id)| pb::SubjectWorker {
+                    worker_id: worker_id.to_string(),
+                    order_id: order_id.to_string(),
+                    company_id: company_id.to_string(),
                 })
                 .collect(),
         }))

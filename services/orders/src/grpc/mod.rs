@@ -19,6 +19,7 @@ use crate::domain::{
     NewWorker, Order, OrderStatus, PersonFinding, RejectionReason, Worker,
 };
 use crate::error::OrderError;
+use crate::storage::SubjectRecord;
 
 /// Parses one worker; `field` is its path in the request (`workers[2]`).
 pub fn parse_worker(
@@ -189,5 +190,38 @@ pub fn order_to_proto(order: Order) -> Result<pb::Order, OrderError> {
         returned_at: timestamp_opt(order.returned_at),
         closed_because: order.closed_because.map_or(0, ProtoEnum::to_i32),
         reviews: order.reviews.into_iter().map(review_to_proto).collect(),
+    })
+}
+
+/// A person's record as a worker, as they see it.
+pub fn record_to_proto(record: SubjectRecord) -> Result<pb::MyRecord, OrderError> {
+    let corrupt = |what: &str| OrderError::Corrupt(format!("{what} of order {}", record.order_id));
+    let status = OrderStatus::parse(&record.status).ok_or_else(|| corrupt("status"))?;
+    let closed_because = match record.closed_because.as_deref() {
+        None => 0,
+        Some(reason) => ClosureReason::parse(reason)
+            .ok_or_else(|| corrupt("closure reason"))?
+            .to_i32(),
+    };
+    let card_type = hms_domain::CardType::parse(&record.card_type)
+        .map_err(|_| corrupt("card type"))?
+        .to_i32();
+    Ok(pb::MyRecord {
+        order_id: record.order_id.to_string(),
+        worker_id: record.worker_id.to_string(),
+        company_id: record.company_id.to_string(),
+        company_name: record.company_name.unwrap_or_default(),
+        company_org_number: record.company_org_number.unwrap_or_default(),
+        order_status: status.to_i32(),
+        closed_because,
+        card_type,
+        ordered_at: Some(timestamp(record.ordered_at)),
+        decided_at: record.decided_at.map(timestamp),
+        name: record.name.unwrap_or_default(),
+        phone_held: record.phone_held,
+        national_id_masked: record.national_id_masked,
+        national_id_held: record.national_id_held,
+        national_id_masked_at: record.masked_at.map(timestamp),
+        register_findings_held: record.register_findings_held,
     })
 }

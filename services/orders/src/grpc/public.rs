@@ -4,7 +4,7 @@ use hms_grpc::status::{invalid_field, missing_field, parse_id};
 use hms_proto::orders::v1 as pb;
 use tonic::{Request, Response, Status};
 
-use super::{order_to_proto, parse_rejections, parse_worker, status_filter};
+use super::{order_to_proto, parse_rejections, parse_worker, record_to_proto, status_filter};
 use hms_authz::Action;
 
 use crate::authz::Guard;
@@ -39,7 +39,8 @@ impl pb::order_service_server::OrderService for OrderApi {
         let caller = hms_grpc::caller(&request);
         let request = request.into_inner();
         let company_id = parse_id("company_id", &request.company_id, CompanyId::parse)?;
-        self.guard
+        let person = self
+            .guard
             .company(&caller, company_id, Action::CardsOrder)
             .await?;
         let idempotency_key = IdempotencyKey::parse(&request.idempotency_key)
@@ -60,7 +61,7 @@ impl pb::order_service_server::OrderService for OrderApi {
                     invalid_field(&format!("workers[{index}].national_id"), error)
                 }
             })?;
-        let order = self.ordering.create(new).await?;
+        let order = self.ordering.create(new, &person).await?;
         Ok(Response::new(pb::CreateOrderResponse {
             order: Some(order_to_proto(order)?),
         }))
@@ -73,12 +74,13 @@ impl pb::order_service_server::OrderService for OrderApi {
         let caller = hms_grpc::caller(&request);
         let request = request.into_inner();
         let order_id = parse_id("order_id", &request.order_id, OrderId::parse)?;
-        self.guard
+        let person = self
+            .guard
             .order(&caller, order_id, Action::CardsOrder)
             .await?;
         let worker = request.worker.ok_or_else(|| missing_field("worker"))?;
         let worker = parse_worker("worker", worker, self.policy)?;
-        let (order, added) = self.ordering.add_worker(order_id, worker).await?;
+        let (order, added) = self.ordering.add_worker(order_id, worker, &person).await?;
         let order = order_to_proto(order)?;
         let worker = order
             .workers
@@ -141,8 +143,13 @@ impl pb::order_service_server::OrderService for OrderApi {
         hms_authz::require_user(&caller)?;
         let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
         let order = self.store.get(order_id).await?;
-        self.guard
+        let person = self
+            .guard
             .order_of(&caller, order.company_id, Action::OrdersRead)
+            .await?;
+        let purpose = self.guard.purpose_of_reading(&person).await;
+        self.store
+            .record_reads(std::slice::from_ref(&order), &person, purpose)
             .await?;
         Ok(Response::new(pb::GetOrderResponse {
             order: Some(order_to_proto(order)?),
@@ -159,14 +166,21 @@ impl pb::order_service_server::OrderService for OrderApi {
             "" => None,
             id => Some(CompanyId::parse(id).map_err(|e| invalid_field("company_id", e))?),
         };
-        match company_id {
+        let (person, purpose) = match company_id {
             Some(company_id) => {
-                self.guard
+                let person = self
+                    .guard
                     .company(&caller, company_id, Action::OrdersRead)
                     .await?;
+                let purpose = self.guard.purpose_of_reading(&person).await;
+                (person, purpose)
             }
-            None => self.guard.back_office(&caller).await?,
-        }
+            None => {
+                self.guard.back_office(&caller).await?;
+                let person = hms_authz::require_user(&caller)?.clone();
+                (person, hms_access_log::Purpose::CaseReview)
+            }
+        };
         let filter = OrderFilter {
             company_id,
             status: status_filter(request.status)?,
@@ -175,6 +189,7 @@ impl pb::order_service_server::OrderService for OrderApi {
         let after = paging::decode_token(&request.page_token)?
             .map(|(created_at, id)| Cursor { created_at, id });
         let orders = self.store.list(filter, after, limit).await?;
+        self.store.record_reads(&orders, &person, purpose).await?;
         let next_page_token = match orders.last() {
             Some(last) if orders.len() == limit as usize => {
                 paging::encode_token(last.created_at, last.id.as_uuid())
@@ -187,6 +202,26 @@ impl pb::order_service_server::OrderService for OrderApi {
                 .map(order_to_proto)
                 .collect::<Result<_, _>>()?,
             next_page_token,
+        }))
+    }
+
+    async fn list_my_records(
+        &self,
+        request: Request<pb::ListMyRecordsRequest>,
+    ) -> Result<Response<pb::ListMyRecordsResponse>, Status> {
+        let caller = hms_grpc::caller(&request);
+        let person = hms_authz::require_user(&caller)?;
+        // A person whose token has no subject key (issued before they were
+        // kept) has no records to find.
+        let records = match &person.subject_key {
+            Some(subject_key) => self.store.subject_records(subject_key).await?,
+            None => Vec::new(),
+        };
+        Ok(Response::new(pb::ListMyRecordsResponse {
+            records: records
+                .into_iter()
+                .map(record_to_proto)
+                .collect::<Result<_, _>>()?,
         }))
     }
 

@@ -1,0 +1,93 @@
+//! How a service records that it processed a worker's personal data, or
+//! changed who may act for a company: an `access_recorded` event, written
+//! to its outbox in the transaction that does the processing, so the record
+//! and the act commit together. The audit service appends it to the
+//! company's hash-chained access log.
+//!
+//! Records hold ids only: never a number, a name or a document.
+//!
+//! ```ignore
+//! Access::new(company_id, Action::WorkerDataCreated, Purpose::Ordering, caller.audit_name())
+//!     .order(order_id)
+//!     .workers(worker_ids)
+//!     .record(&mut tx)
+//!     .await?;
+//! ```
+
+use std::fmt::Display;
+
+pub use hms_proto::audit::v1::{AccessAction as Action, AccessPurpose as Purpose};
+use hms_proto::events::v1::AccessRecorded;
+use sqlx::PgConnection;
+
+/// One access, being described.
+#[derive(Debug, Clone)]
+pub struct Access {
+    event: AccessRecorded,
+}
+
+impl Access {
+    /// `actor` is `user:<id>` or `service:<name>`
+    /// (`hms_auth::Caller::audit_name`).
+    pub fn new(
+        company_id: impl Display,
+        action: Action,
+        purpose: Purpose,
+        actor: impl Into<String>,
+    ) -> Self {
+        Self {
+            event: AccessRecorded {
+                company_id: company_id.to_string(),
+                action: action.into(),
+                purpose: purpose.into(),
+                actor: actor.into(),
+                ..AccessRecorded::default()
+            },
+        }
+    }
+
+    pub fn order(mut self, order_id: impl Display) -> Self {
+        self.event.order_id = order_id.to_string();
+        self
+    }
+
+    /// The workers whose data it was.
+    pub fn workers<I: Display>(mut self, worker_ids: impl IntoIterator<Item = I>) -> Self {
+        self.event
+            .worker_ids
+            .extend(worker_ids.into_iter().map(|id| id.to_string()));
+        self
+    }
+
+    pub fn document(mut self, document_id: impl Display) -> Self {
+        self.event.document_id = document_id.to_string();
+        self
+    }
+
+    pub fn grant(mut self, grant_id: impl Display) -> Self {
+        self.event.grant_id = grant_id.to_string();
+        self
+    }
+
+    /// Writes the record to the outbox, in the caller's transaction.
+    pub async fn record(mut self, tx: &mut PgConnection) -> Result<(), hms_events::EventsError> {
+        self.event.occurred_at = Some(hms_proto::time::timestamp(chrono::Utc::now()));
+        hms_events::enqueue(tx, &self.event).await.map(drop)
+    }
+
+    /// The event, as it would be written.
+    pub fn into_event(self) -> AccessRecorded {
+        self.event
+    }
+}
+
+/// Writes several records in the caller's transaction.
+pub async fn record_all(
+    tx: &mut PgConnection,
+    accesses: impl IntoIterator<Item = Access>,
+) -> Result<(), hms_events::EventsError> {
+    for access in accesses {
+        access.record(&mut *tx).await?;
+    }
+    Ok(())
+}

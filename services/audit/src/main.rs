@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    hms_runtime::main::<hms_audit::Audit>()
+}

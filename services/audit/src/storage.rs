@@ -1,0 +1,304 @@
+//! The access log's tables: appending to a company's chain under its head's
+//! lock, reading it back, and the checkpoints.
+
+use chrono::{DateTime, Utc};
+use hms_domain::CompanyId;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::domain::{Action, Entry, GENESIS, Purpose, Record};
+use crate::error::AuditError;
+
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+const COLUMNS: &str = "company_id, seq, event_id, action, purpose, actor, order_id, worker_ids, \
+                       document_id, grant_id, occurred_at, recorded_at, previous_hash, hash";
+
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    company_id: Uuid,
+    seq: i64,
+    event_id: Uuid,
+    action: String,
+    purpose: String,
+    actor: String,
+    order_id: Option<Uuid>,
+    worker_ids: Vec<Uuid>,
+    document_id: Option<Uuid>,
+    grant_id: Option<Uuid>,
+    occurred_at: DateTime<Utc>,
+    recorded_at: DateTime<Utc>,
+    previous_hash: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+impl TryFrom<EntryRow> for Entry {
+    type Error = AuditError;
+
+    fn try_from(row: EntryRow) -> Result<Self, Self::Error> {
+        let corrupt = |what: &str| {
+            AuditError::Corrupt(format!(
+                "{what} of entry {} of company {}",
+                row.seq, row.company_id
+            ))
+        };
+        Ok(Entry {
+            seq: u64::try_from(row.seq).map_err(|_| corrupt("the number"))?,
+            record: Record {
+                event_id: row.event_id,
+                company_id: CompanyId::from_uuid(row.company_id),
+                action: Action::parse(&row.action).ok_or_else(|| corrupt("the action"))?,
+                purpose: Purpose::parse(&row.purpose).ok_or_else(|| corrupt("the purpose"))?,
+                actor: row.actor,
+                order_id: row.order_id,
+                worker_ids: row.worker_ids,
+                document_id: row.document_id,
+                grant_id: row.grant_id,
+                occurred_at: row.occurred_at,
+            },
+            recorded_at: row.recorded_at,
+            previous_hash: row.previous_hash,
+            hash: row.hash,
+        })
+    }
+}
+
+/// A signed head of a company's chain.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredCheckpoint {
+    pub company_id: Uuid,
+    pub seq: i64,
+    pub head_hash: Vec<u8>,
+    pub signed_at: DateTime<Utc>,
+    pub signed: String,
+}
+
+/// What a page of the log is limited to.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Filter {
+    pub worker_id: Option<Uuid>,
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// Entries after this number.
+    pub after_seq: u64,
+}
+
+/// Appends a record to its company's chain, in the caller's transaction:
+/// the head is locked until it commits, so entries are numbered one after
+/// another. A record appended before (the same event) is not appended
+/// again.
+pub async fn append(tx: &mut PgConnection, record: Record) -> Result<Option<Entry>, AuditError> {
+    let company = record.company_id.as_uuid();
+    let known: Option<i64> = sqlx::query_scalar("SELECT seq FROM access_log WHERE event_id = $1")
+        .bind(record.event_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if known.is_some() {
+        return Ok(None);
+    }
+    sqlx::query(
+        "INSERT INTO chain_heads (company_id, seq, hash) VALUES ($1, 0, $2) \
+         ON CONFLICT (company_id) DO NOTHING",
+    )
+    .bind(company)
+    .bind(GENESIS.as_slice())
+    .execute(&mut *tx)
+    .await?;
+    let (seq, hash): (i64, Vec<u8>) =
+        sqlx::query_as("SELECT seq, hash FROM chain_heads WHERE company_id = $1 FOR UPDATE")
+            .bind(company)
+            .fetch_one(&mut *tx)
+            .await?;
+    let seq = u64::try_from(seq).map_err(|_| AuditError::Corrupt("a chain head".to_owned()))?;
+    let previous = (seq > 0).then_some((seq, hash.as_slice()));
+    let entry = Entry::after(previous, record, Utc::now());
+    let entry_seq =
+        i64::try_from(entry.seq).map_err(|_| AuditError::Corrupt("a chain head".to_owned()))?;
+    let record = &entry.record;
+    sqlx::query(&format!(
+        "INSERT INTO access_log ({COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    ))
+    .bind(company)
+    .bind(entry_seq)
+    .bind(record.event_id)
+    .bind(record.action.as_str())
+    .bind(record.purpose.as_str())
+    .bind(&record.actor)
+    .bind(record.order_id)
+    .bind(&record.worker_ids)
+    .bind(record.document_id)
+    .bind(record.grant_id)
+    .bind(record.occurred_at)
+    .bind(entry.recorded_at)
+    .bind(&entry.previous_hash)
+    .bind(&entry.hash)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE chain_heads SET seq = $2, hash = $3 WHERE company_id = $1")
+        .bind(company)
+        .bind(entry_seq)
+        .bind(&entry.hash)
+        .execute(&mut *tx)
+        .await?;
+    Ok(Some(entry))
+}
+
+impl Store {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// A page of a company's log, oldest first.
+    pub async fn list(
+        &self,
+        company: CompanyId,
+        filter: Filter,
+        limit: u32,
+    ) -> Result<Vec<Entry>, AuditError> {
+        let after = i64::try_from(filter.after_seq).unwrap_or(i64::MAX);
+        let rows: Vec<EntryRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM access_log WHERE company_id = $1 AND seq > $2 \
+             AND ($3::uuid IS NULL OR worker_ids @> ARRAY[$3::uuid]) \
+             AND ($4::timestamptz IS NULL OR occurred_at >= $4) \
+             AND ($5::timestamptz IS NULL OR occurred_at < $5) \
+             ORDER BY seq LIMIT $6"
+        ))
+        .bind(company.as_uuid())
+        .bind(after)
+        .bind(filter.worker_id)
+        .bind(filter.from)
+        .bind(filter.until)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(Entry::try_from).collect()
+    }
+
+    /// The newest entries about any of these workers, across companies.
+    pub async fn about_workers(
+        &self,
+        workers: &[Uuid],
+        limit: u32,
+    ) -> Result<Vec<Entry>, AuditError> {
+        if workers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<EntryRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM access_log WHERE worker_ids && $1 \
+             ORDER BY occurred_at DESC, company_id, seq DESC LIMIT $2"
+        ))
+        .bind(workers)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(Entry::try_from).collect()
+    }
+
+    /// Every entry of a company's chain from `after_seq` on, `limit` at a
+    /// time, in order: what the verifier walks.
+    pub async fn chain(
+        &self,
+        company: Uuid,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<Result<Entry, AuditError>>, AuditError> {
+        let rows: Vec<EntryRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM access_log WHERE company_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+        ))
+        .bind(company)
+        .bind(i64::try_from(after_seq).unwrap_or(i64::MAX))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Entry::try_from).collect())
+    }
+
+    /// Every company with a log, whether or not its head row survived.
+    pub async fn companies(&self) -> Result<Vec<Uuid>, AuditError> {
+        Ok(sqlx::query_scalar(
+            "SELECT company_id FROM chain_heads UNION SELECT DISTINCT company_id FROM access_log \
+             ORDER BY 1",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The head the service holds for a company.
+    pub async fn head(&self, company: Uuid) -> Result<Option<(i64, Vec<u8>)>, AuditError> {
+        Ok(
+            sqlx::query_as("SELECT seq, hash FROM chain_heads WHERE company_id = $1")
+                .bind(company)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// A company's checkpoints, oldest first.
+    pub async fn checkpoints(&self, company: Uuid) -> Result<Vec<StoredCheckpoint>, AuditError> {
+        Ok(sqlx::query_as(
+            "SELECT company_id, seq, head_hash, signed_at, signed FROM checkpoints \
+             WHERE company_id = $1 ORDER BY seq",
+        )
+        .bind(company)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// A company's newest checkpoint.
+    pub async fn latest_checkpoint(
+        &self,
+        company: CompanyId,
+    ) -> Result<Option<StoredCheckpoint>, AuditError> {
+        Ok(sqlx::query_as(
+            "SELECT company_id, seq, head_hash, signed_at, signed FROM checkpoints \
+             WHERE company_id = $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(company.as_uuid())
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Heads that moved since their last checkpoint, at most `limit`.
+    pub async fn heads_to_sign(&self, limit: i64) -> Result<Vec<(Uuid, i64, Vec<u8>)>, AuditError> {
+        Ok(sqlx::query_as(
+            "SELECT h.company_id, h.seq, h.hash FROM chain_heads h \
+             WHERE h.seq > COALESCE((SELECT max(c.seq) FROM checkpoints c \
+                                     WHERE c.company_id = h.company_id), 0) \
+             ORDER BY h.company_id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn save_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<(), AuditError> {
+        sqlx::query(
+            "INSERT INTO checkpoints (company_id, seq, head_hash, signed_at, signed) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (company_id, seq) DO NOTHING",
+        )
+        .bind(checkpoint.company_id)
+        .bind(checkpoint.seq)
+        .bind(&checkpoint.head_hash)
+        .bind(checkpoint.signed_at)
+        .bind(&checkpoint.signed)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Every checkpoint key's id and public half, as the database holds
+    /// them: what `verify` checks against unless given the published set.
+    pub async fn public_keys(&self) -> Result<Vec<(String, Vec<u8>)>, AuditError> {
+        Ok(
+            sqlx::query_as("SELECT kid, public_key FROM checkpoint_keys ORDER BY signs_from")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+}
