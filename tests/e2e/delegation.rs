@@ -135,6 +135,38 @@ async fn a_suppliers_employee_orders_for_a_company_until_the_owner_revokes_the_g
         .expect("an order");
     assert_eq!(submitted.status, orders::OrderStatus::Submitted as i32);
 
+    // The company's access log shows the grants given and their first use,
+    // by whom: Per's passed-on grant allowed him to order.
+    let per_actor = format!("user:{per_id}");
+    let log = eventually("the grants in the access log", SOON, || {
+        let mut audit = clients.owner.audit.clone();
+        let company_id = company_id.clone();
+        let per_actor = per_actor.clone();
+        async move {
+            let entries = audit
+                .list_access_log(hms_proto::audit::v1::ListAccessLogRequest {
+                    company_id,
+                    page_size: 500,
+                    ..Default::default()
+                })
+                .await
+                .ok()?
+                .into_inner()
+                .entries;
+            let first_use = entries.iter().any(|entry| {
+                entry.action == hms_proto::audit::v1::AccessAction::GrantFirstUsed as i32
+                    && entry.actor == per_actor
+            });
+            first_use.then_some(entries)
+        }
+    })
+    .await;
+    assert!(log.iter().any(|entry| {
+        entry.action == hms_proto::audit::v1::AccessAction::GrantGiven as i32
+            && entry.grant_id == supplier_grant
+            && entry.actor == format!("user:{kari_id}")
+    }));
+
     // He cannot redirect the authorities' letters.
     per.owner
         .companies

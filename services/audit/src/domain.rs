@@ -20,10 +20,11 @@ pub enum Action {
     DocumentsDestroyed,
     GrantGiven,
     GrantRevoked,
+    GrantFirstUsed,
 }
 
 impl Action {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::WorkerDataCreated,
         Self::WorkerDataRead,
         Self::DocumentUploaded,
@@ -34,6 +35,7 @@ impl Action {
         Self::DocumentsDestroyed,
         Self::GrantGiven,
         Self::GrantRevoked,
+        Self::GrantFirstUsed,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -48,6 +50,7 @@ impl Action {
             Self::DocumentsDestroyed => "documents_destroyed",
             Self::GrantGiven => "grant_given",
             Self::GrantRevoked => "grant_revoked",
+            Self::GrantFirstUsed => "grant_first_used",
         }
     }
 

@@ -28,6 +28,7 @@ hms_proto::proto_enum!(Action => pb::AccessAction {
     DocumentsDestroyed,
     GrantGiven,
     GrantRevoked,
+    GrantFirstUsed,
 });
 
 hms_proto::proto_enum!(Purpose => pb::AccessPurpose {

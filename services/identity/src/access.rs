@@ -330,7 +330,7 @@ impl Access {
                 .filter(|grant| domain::grant_permits(&grant.scopes, action))
                 .map(|grant| grant.grant_id)
                 .collect();
-            self.store.touch_grants(&serving).await?;
+            self.store.touch_grants(&serving, user.user_id).await?;
         }
         Ok((verdict, holdings, grants))
     }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use hms_access_log::{Access as Recorded, Action as AccessAction, Purpose};
 use hms_authz::Action;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -617,17 +618,39 @@ impl Store {
     }
 
     /// Records use, at most once a minute per grant.
-    pub async fn touch_grants(&self, grant_ids: &[Uuid]) -> Result<(), IdentityError> {
+    /// Records that grants allowed `user` something now (at most once a
+    /// minute each); a grant's first use goes to the access log.
+    pub async fn touch_grants(&self, grant_ids: &[Uuid], user: Uuid) -> Result<(), IdentityError> {
         if grant_ids.is_empty() {
             return Ok(());
         }
-        sqlx::query(
-            "UPDATE grants SET last_used_at = now() WHERE grant_id = ANY($1)
-             AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
+        let mut tx = self.pool.begin().await?;
+        let first_used: Vec<(Uuid, Uuid)> = sqlx::query_as(
+            "UPDATE grants SET last_used_at = now() WHERE grant_id = ANY($1) AND last_used_at IS NULL
+             RETURNING grant_id, company_id",
         )
         .bind(grant_ids)
-        .execute(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
+        for (grant_id, company_id) in first_used {
+            Recorded::new(
+                company_id,
+                AccessAction::GrantFirstUsed,
+                Purpose::AccessManagement,
+                format!("user:{user}"),
+            )
+            .grant(grant_id)
+            .record(&mut tx)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE grants SET last_used_at = now() WHERE grant_id = ANY($1)
+             AND last_used_at < now() - interval '1 minute'",
+        )
+        .bind(grant_ids)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -32,6 +32,7 @@ pub enum AccessAction {
     DocumentsDestroyed,
     GrantGiven,
     GrantRevoked,
+    GrantFirstUsed,
 }
 
 impl AccessAction {
@@ -48,6 +49,7 @@ impl AccessAction {
             Self::DocumentsDestroyed => "documents_destroyed",
             Self::GrantGiven => "grant_given",
             Self::GrantRevoked => "grant_revoked",
+            Self::GrantFirstUsed => "grant_first_used",
         }
     }
 }
@@ -63,6 +65,7 @@ hms_proto::proto_enum!(AccessAction => pb::AccessAction {
     DocumentsDestroyed,
     GrantGiven,
     GrantRevoked,
+    GrantFirstUsed,
 });
 
 /// Why it was done.
