@@ -23,6 +23,7 @@ mod notifications;
 mod operations;
 mod outage;
 mod printing;
+mod processing_register;
 mod receipts;
 mod registers;
 mod retention;

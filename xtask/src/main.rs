@@ -9,6 +9,7 @@ mod nats;
 mod postgres;
 mod prereqs;
 mod process;
+mod register;
 mod repo;
 mod secrets;
 mod services;
@@ -70,6 +71,8 @@ enum Task {
     StopPrivate,
     /// Write k8s/base/network-policies.yaml from the layout.
     NetworkPolicies,
+    /// Write docs/processing-register.md from docs/processing-register.json.
+    ProcessingRegister,
 }
 
 fn main() -> ExitCode {
@@ -124,5 +127,6 @@ async fn run(task: Task, repo: &Repo) -> anyhow::Result<()> {
             Ok(())
         }
         Task::NetworkPolicies => k8s::write(repo),
+        Task::ProcessingRegister => register::write(repo),
     }
 }

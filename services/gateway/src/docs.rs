@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use crate::problem::{ApiError, Problem, ProblemKind};
 use crate::routes::{
     access, access_log, agreements, auth, card_credentials, cards, companies, documents, me,
-    notifications, orders, receipts,
+    notifications, orders, processing, receipts,
 };
 use crate::state::AppState;
 
@@ -204,6 +204,7 @@ fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(orders::submit))
         .routes(routes!(receipts::receipt))
         .routes(routes!(receipts::keys))
+        .routes(routes!(processing::register))
         .routes(routes!(documents::upload))
         .routes(routes!(documents::list))
         .routes(routes!(documents::download))

@@ -309,6 +309,18 @@ async fn browsers_may_call_from_the_configured_origin_only() {
 }
 
 #[tokio::test]
+async fn anyone_reads_the_records_of_processing() {
+    let app = gateway(|_| {});
+    let (response, register) = send(&app, get("/api/v1/public/processing-register")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(register["categories"].as_array().is_some_and(|categories| {
+        categories
+            .iter()
+            .any(|category| category["id"] == "worker.national_id")
+    }));
+}
+
+#[tokio::test]
 async fn the_openapi_document_describes_the_routes_served() {
     let app = gateway(|_| {});
     let (response, document) = send(&app, get("/api/openapi.json")).await;

@@ -13,6 +13,7 @@ pub mod documents;
 pub mod me;
 pub mod notifications;
 pub mod orders;
+pub mod processing;
 pub mod receipts;
 
 use chrono::{DateTime, Utc};
