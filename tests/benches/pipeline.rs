@@ -9,9 +9,13 @@
 //!    documents each) approved as fast as the back office's API takes
 //!    them; orders redacted per second, from the first approval to the
 //!    last receipt, and the ratio to the floor.
-//! 3. **Steady**: orders approved at each of `RATES` a second; the latency
+//! 3. **The access log's share**: another `BURST` at full speed with the
+//!    audit service stopped (the services still write their access
+//!    records; nothing appends them to the chains), then how fast audit
+//!    appends the records that waited once it is back.
+//! 4. **Steady**: orders approved at each of `RATES` a second; the latency
 //!    from approval to receipt.
-//! 4. **Backlog**: `BACKLOG` orders approved and handed to the card
+//! 5. **Backlog**: `BACKLOG` orders approved and handed to the card
 //!    producer while redaction is down, as after an outage; how fast they
 //!    are redacted once it is back, from its start to the last receipt.
 //!
@@ -78,7 +82,7 @@ async fn main() {
 
     let steady_total: usize = RATES.into_iter().map(steady_count).sum();
     let prepared_at = Instant::now();
-    let orders: Vec<String> = futures::stream::iter(0..BURST + steady_total + BACKLOG)
+    let orders: Vec<String> = futures::stream::iter(0..2 * BURST + steady_total + BACKLOG)
         .map(|n| submitted_order(&http, &api, &kari, &company_id, n))
         .buffer_unordered(IN_FLIGHT)
         .collect()
@@ -89,6 +93,7 @@ async fn main() {
         prepared_at.elapsed()
     );
     let (burst, rest) = orders.split_at(BURST);
+    let (unlogged, rest) = rest.split_at(BURST);
     let (steady, backlog) = rest.split_at(steady_total);
 
     let floor = database_floor().await;
@@ -122,6 +127,7 @@ async fn main() {
         100.0 * per_second / floor
     );
     stages(&env, &orders_of(burst), *first).await;
+    access_log_share(&mut env, &http, &api, &siri, unlogged, per_second).await;
 
     let mut unapproved = steady;
     for rate in RATES {
@@ -134,6 +140,76 @@ async fn main() {
 
     verify_forgotten(&env, &orders_of(&orders)).await;
     println!("every order: numbers masked, documents destroyed, one receipt");
+}
+
+/// The entries in every company's access log.
+async fn log_entries(env: &TestEnv) -> i64 {
+    let db = env.db(ServiceName::Audit).await;
+    sqlx::query_scalar("SELECT count(*) FROM access_log")
+        .fetch_one(&db)
+        .await
+        .expect("count the access log")
+}
+
+/// Waits until the access log stops growing; its size then.
+async fn log_settled(env: &TestEnv) -> i64 {
+    let mut last = log_entries(env).await;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = log_entries(env).await;
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
+
+/// The same full-speed run with the audit service stopped, and how fast it
+/// appends the records that waited.
+async fn access_log_share(
+    env: &mut TestEnv,
+    http: &reqwest::Client,
+    api: &str,
+    siri: &str,
+    orders: &[String],
+    with_log: f64,
+) {
+    let before = log_settled(env).await;
+    env.stop(ServiceName::Audit).await;
+    futures::stream::iter(orders)
+        .map(|order_id| approve(http, api, siri, order_id))
+        .buffer_unordered(IN_FLIGHT)
+        .collect::<Vec<()>>()
+        .await;
+    let times = redacted(env, orders_of(orders), Duration::from_secs(300)).await;
+    let first = times
+        .iter()
+        .map(|(approved, _)| approved)
+        .min()
+        .expect("approvals");
+    let last = times
+        .iter()
+        .map(|(_, receipt)| receipt)
+        .max()
+        .expect("receipts");
+    let span = (*last - *first).to_std().unwrap_or_default();
+    let without_log = orders.len() as f64 / span.as_secs_f64();
+    let restarted = Instant::now();
+    env.start(ServiceName::Audit).await;
+    let after = log_settled(env).await;
+    // The last half second only showed that nothing more came.
+    let took = restarted
+        .elapsed()
+        .saturating_sub(Duration::from_millis(500));
+    let appended = after - before;
+    println!(
+        "access log: full speed {with_log:.0} orders/s with audit appending, \
+         {without_log:.0} orders/s with it stopped (records still written); then {appended} \
+         waiting records ({:.1} per order) appended in {took:.2?}, its start-up included: \
+         {:.0} records/s",
+        appended as f64 / orders.len() as f64,
+        appended as f64 / took.as_secs_f64()
+    );
 }
 
 /// How many orders a steady run at `rate` approvals/s takes.
