@@ -547,6 +547,15 @@ impl Store {
         ensure_company_approved(&mut conn, company_id).await
     }
 
+    /// Records an access that changes nothing here (a service reading
+    /// workers), before the data is handed out.
+    pub async fn record_access(&self, access: Access) -> Result<(), OrderError> {
+        let mut tx = self.pool.begin().await?;
+        access.record(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Records that `reader` was shown these orders' workers, before they
     /// are shown: an order without workers shows nobody.
     pub async fn record_reads(

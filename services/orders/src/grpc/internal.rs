@@ -1,3 +1,4 @@
+use hms_access_log::{Access, Action as AccessAction, Purpose};
 use hms_domain::{OrderId, WorkerId};
 use hms_grpc::status::{missing_field, parse_id, parse_ids};
 use hms_proto::orders::v1 as pb;
@@ -174,9 +175,23 @@ impl pb::order_internal_service_server::OrderInternalService for OrderInternalAp
         &self,
         request: Request<pb::ListApprovedWorkersRequest>,
     ) -> Result<Response<pb::ListApprovedWorkersResponse>, Status> {
-        authorize(&hms_grpc::caller(&request), Action::ListApprovedWorkers)?;
+        let caller = hms_grpc::caller(&request);
+        authorize(&caller, Action::ListApprovedWorkers)?;
         let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
         let approved = self.store.approved_workers(order_id).await?;
+        // Cards reads the names to print them: recorded before it has them.
+        self.store
+            .record_access(
+                Access::new(
+                    approved.company_id,
+                    AccessAction::WorkerDataRead,
+                    Purpose::CardPrinting,
+                    caller.audit_name(),
+                )
+                .order(order_id)
+                .workers(approved.workers.iter().map(|worker| worker.worker_id)),
+            )
+            .await?;
         Ok(Response::new(pb::ListApprovedWorkersResponse {
             company_id: approved.company_id.to_string(),
             approved_at: Some(timestamp(approved.approved_at)),
