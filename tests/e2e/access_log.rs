@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use hms_attestation::{AccessLogCheckpoint, KeySet};
+use hms_attestation::AccessLogCheckpoint;
 use hms_proto::media::v1 as media;
 use hms_proto::orders::v1 as orders;
 use hms_test_support::api::Api;
@@ -221,16 +221,7 @@ async fn the_journey_leaves_a_complete_chain_that_detects_tampering() {
         }
     })
     .await;
-    let keys = api
-        .http()
-        .get(api.url("/api/v1/public/access-log/keys"))
-        .send()
-        .await
-        .expect("the keys")
-        .bytes()
-        .await
-        .expect("a body");
-    let keys = KeySet::from_json(&keys).expect("a JWKS");
+    let keys = published_keys(&api, "/api/v1/public/access-log/keys").await;
     let attested: AccessLogCheckpoint = keys.verify(&checkpoint).expect("the checkpoint verifies");
     assert_eq!(attested.company_id, company_id);
     let at = usize::try_from(attested.seq).expect("a small number") - 1;

@@ -357,6 +357,21 @@ pub async fn count(db: &PgPool, query: &str, order_id: &str) -> i64 {
 
 pub use hms_test_support::files_below;
 
+/// A key set the gateway publishes at `path`, fetched as anyone would,
+/// without logging in, to check what the platform signed offline.
+pub async fn published_keys(api: &hms_test_support::Api, path: &str) -> hms_attestation::KeySet {
+    let document = api
+        .http()
+        .get(api.url(path))
+        .send()
+        .await
+        .expect("the keys")
+        .bytes()
+        .await
+        .expect("a body");
+    hms_attestation::KeySet::from_json(&document).expect("a JWKS")
+}
+
 /// Waits for the order's redaction receipt.
 pub async fn receipt(
     clients: &mut Clients,

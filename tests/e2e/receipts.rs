@@ -4,7 +4,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hms_attestation::{DeletionReceipt, KeySet, VerifyError};
+use hms_attestation::{DeletionReceipt, VerifyError};
 use hms_test_support::TestEnv;
 use hms_test_support::api::Api;
 use hms_test_support::fakes::persons;
@@ -54,16 +54,7 @@ async fn a_deletion_receipt_is_signed_and_verifies_offline_until_changed() {
         .to_owned();
 
     // Anyone fetches the keys, once, and checks with no network after.
-    let keys = api
-        .http()
-        .get(api.url("/api/v1/public/receipts/keys"))
-        .send()
-        .await
-        .expect("the keys")
-        .bytes()
-        .await
-        .expect("a body");
-    let keys = KeySet::from_json(&keys).expect("a JWKS");
+    let keys = published_keys(&api, "/api/v1/public/receipts/keys").await;
     let attested: DeletionReceipt = keys.verify(&signed).expect("the receipt verifies");
     assert_eq!(attested.order_id, order.order_id);
     assert_eq!(attested.company_id, order.company_id);

@@ -81,6 +81,23 @@ impl Access {
     }
 }
 
+/// Writes records in a transaction of their own, for an access that changes
+/// nothing else (a read, a download): before the data is handed out, so
+/// that nothing leaves unrecorded.
+pub async fn record_alone(
+    pool: &sqlx::PgPool,
+    accesses: impl IntoIterator<Item = Access>,
+) -> Result<(), hms_events::EventsError> {
+    let mut accesses = accesses.into_iter().peekable();
+    if accesses.peek().is_none() {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await.map_err(hms_events::EventsError::from)?;
+    record_all(&mut tx, accesses).await?;
+    tx.commit().await.map_err(hms_events::EventsError::from)?;
+    Ok(())
+}
+
 /// Writes several records in the caller's transaction.
 pub async fn record_all(
     tx: &mut PgConnection,

@@ -241,7 +241,8 @@ impl Documents {
         worker_id: WorkerId,
         by: &str,
     ) -> Result<PrintMaterial, MediaError> {
-        if !self.orders.state(order_id).await?.approved {
+        let state = self.orders.state(order_id).await?;
+        if !state.approved {
             return Err(MediaError::NotApproved);
         }
         let documents = self.store.list(order_id).await?;
@@ -265,11 +266,10 @@ impl Documents {
         };
         let photo = read(DocumentKind::PassportPhoto).await?;
         let signature = read(DocumentKind::Signature).await?;
-        let company_id = self.company_of(order_id).await?;
         self.store
             .record_access(
                 Access::new(
-                    company_id,
+                    state.company_id,
                     AccessAction::PrintMaterialSent,
                     Purpose::CardPrinting,
                     by,

@@ -576,9 +576,6 @@ impl Store {
     /// Records an access that changes nothing here (a download, print
     /// material handed over), before the data is handed out.
     pub async fn record_access(&self, access: Access) -> Result<(), MediaError> {
-        let mut tx = self.pool.begin().await?;
-        access.record(&mut tx).await?;
-        tx.commit().await?;
-        Ok(())
+        Ok(hms_access_log::record_alone(&self.pool, [access]).await?)
     }
 }

@@ -550,10 +550,7 @@ impl Store {
     /// Records an access that changes nothing here (a service reading
     /// workers), before the data is handed out.
     pub async fn record_access(&self, access: Access) -> Result<(), OrderError> {
-        let mut tx = self.pool.begin().await?;
-        access.record(&mut tx).await?;
-        tx.commit().await?;
-        Ok(())
+        Ok(hms_access_log::record_alone(&self.pool, [access]).await?)
     }
 
     /// Records that `reader` was shown these orders' workers, before they
@@ -578,13 +575,7 @@ impl Store {
                 .workers(workers),
             );
         }
-        if reads.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.pool.begin().await?;
-        hms_access_log::record_all(&mut tx, reads).await?;
-        tx.commit().await?;
-        Ok(())
+        Ok(hms_access_log::record_alone(&self.pool, reads).await?)
     }
 
     /// Every record of the person with this subject key, newest first.
