@@ -32,7 +32,7 @@ ARG PROFILE=debug
 # card-producer-fake, registers-fake).
 ARG BINARY=hms-${SERVICE}
 RUN test -n "${SERVICE}" \
-    || { echo "build with --build-arg SERVICE=<identity|companies|audit|orders|media|redaction|cards|notifications|gateway>" >&2; exit 1; }
+    || { echo "build with --build-arg SERVICE=<identity|companies|audit|orders|media|redaction|cards|notifications|gateway|web>" >&2; exit 1; }
 
 # The manifests call the binary by its real name (`hms-orders migrate`);
 # hms-service is the same file under one name for every image's ENTRYPOINT.

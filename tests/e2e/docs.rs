@@ -23,6 +23,7 @@ fn every_setting_is_in_the_readme() {
         setting_names::<hms_cards::CardsConfig>(),
         setting_names::<hms_gateway::GatewayConfig>(),
         setting_names::<hms_audit::AuditConfig>(),
+        setting_names::<hms_web::config::WebConfig>(),
     ];
     let settings: Vec<String> = sections.into_iter().flatten().collect();
     assert!(settings.len() > 30, "{settings:?}");

@@ -71,7 +71,10 @@ async fn a_browser_logs_in_with_bankid_and_registers_a_company_over_http() {
             assert!(cookie.contains(attribute), "{cookie}");
         }
     }
-    assert!(refresh.contains("Path=/api/v1/auth"), "{refresh}");
+    // The whole site: the web front end beside the API renews sessions.
+    for cookie in [&access, &refresh] {
+        assert!(cookie.contains("Path=/;"), "{cookie}");
+    }
     let session = pair(&access);
     // As the browser: with the session cookie, from the web app's own pages
     // (browsers say so in Sec-Fetch-Site).

@@ -2,6 +2,7 @@
 //! real PostgreSQL and NATS JetStream in an environment of its own, and
 //! drives them over gRPC the way other services and the gateway do.
 
+mod browser;
 mod common;
 
 mod access_log;
@@ -29,3 +30,4 @@ mod registers;
 mod retention;
 mod s3;
 mod tracing;
+mod web;

@@ -16,6 +16,9 @@ pub const POLICIES_FILE: &str = "k8s/base/network-policies.yaml";
 
 /// The gateway's HTTP port, where the ingress sends browsers and clients.
 const GATEWAY_HTTP_PORT: u16 = 8080;
+/// The web front end's HTTP port (k8s/base/web.yaml), where the ingress
+/// sends every path but `/api`.
+const WEB_HTTP_PORT: u16 = 8090;
 
 /// The namespace Prometheus scrapes from. An operator whose Prometheus
 /// lives elsewhere patches the policies' namespace selector in an overlay.
@@ -134,7 +137,31 @@ pub fn render() -> String {
             }
         }
     }
+    out.push_str(&web_policy());
     out
+}
+
+/// The web front end is no service of the layout: it speaks only HTTP, to
+/// the gateway, like any frontend outside the cluster.
+fn web_policy() -> String {
+    format!(
+        "---\n# web: the web front end; from the ingress; calls the gateway's REST API.\n\
+         apiVersion: networking.k8s.io/v1\n\
+         kind: NetworkPolicy\n\
+         metadata:\n  name: web\n  labels:\n    app.kubernetes.io/part-of: hms\n\
+         spec:\n  podSelector:\n    matchLabels:\n      app.kubernetes.io/name: web\n\
+         \x20     app.kubernetes.io/part-of: hms\n\
+         \x20 policyTypes: [Ingress, Egress]\n  ingress:\n\
+         \x20   # From the ingress controller, wherever it runs.\n\
+         \x20   - ports:\n        - port: {WEB_HTTP_PORT}\n          protocol: TCP\n\
+         \x20 egress:\n    # DNS.\n    - ports:\n        - port: 53\n          protocol: UDP\n\
+         \x20       - port: 53\n          protocol: TCP\n\
+         \x20   - to:\n        - podSelector:\n            matchLabels:\n\
+         \x20             app.kubernetes.io/name: gateway\n\
+         \x20             app.kubernetes.io/part-of: hms\n\
+         \x20     ports:\n        - port: {GATEWAY_HTTP_PORT}\n          protocol: TCP\n\
+         \x20   # The OTLP collector.\n    - ports:\n        - port: 4317\n          protocol: TCP\n"
+    )
 }
 
 fn list(services: &[ServiceName]) -> String {
@@ -191,12 +218,20 @@ mod tests {
         }
         assert!(!orders.contains("app.kubernetes.io/name: companies\n"));
         assert!(!orders.contains(&format!("port: {GATEWAY_HTTP_PORT}\n")));
+        // The gateway takes it from the ingress, and the web front end
+        // reaches it there; no one else.
         assert_eq!(
             policies
                 .matches(&format!("port: {GATEWAY_HTTP_PORT}\n"))
                 .count(),
-            1
+            2
         );
+        let web = policies
+            .split("---\n")
+            .find(|policy| policy.contains("metadata:\n  name: web\n"))
+            .expect("a policy for the web front end");
+        assert!(web.contains(&format!("port: {GATEWAY_HTTP_PORT}\n")));
+        assert!(!web.contains("port: 5432\n"), "no database for the web");
     }
 
     #[test]

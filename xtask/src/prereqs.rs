@@ -198,3 +198,40 @@ async fn install(apt_get: &std::path::Path, packages: &[&str]) -> Result<()> {
     process::run_streaming(&mut update, "apt-get update").await?;
     install().await
 }
+
+/// The headless browser the web front end's tests drive: Debian's
+/// chromium and its WebDriver, chromedriver.
+#[derive(Debug, Clone)]
+pub struct Browser {
+    pub chromium: PathBuf,
+    pub chromedriver: PathBuf,
+}
+
+const BROWSER_PACKAGES: [&str; 2] = ["chromium", "chromium-driver"];
+
+fn locate_browser() -> Option<Browser> {
+    Some(Browser {
+        chromium: process::find_program("chromium", &["/usr/bin/chromium"])?,
+        chromedriver: process::find_program("chromedriver", &["/usr/bin/chromedriver"])?,
+    })
+}
+
+/// The installed browser, or, as root on Debian, the packages installed
+/// first; else what is missing and how to get it.
+pub async fn browser() -> Result<Browser> {
+    if let Some(browser) = locate_browser() {
+        return Ok(browser);
+    }
+    if let Some(apt_get) = apt_get_as_root() {
+        install(&apt_get, &BROWSER_PACKAGES).await?;
+        if let Some(browser) = locate_browser() {
+            return Ok(browser);
+        }
+    }
+    bail!(
+        "chromium and chromedriver are missing: the web front end's tests drive them. \
+         Install the Debian packages {} (`sudo apt-get install {}`)",
+        BROWSER_PACKAGES.join(" and "),
+        BROWSER_PACKAGES.join(" ")
+    )
+}

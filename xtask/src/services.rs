@@ -88,6 +88,10 @@ pub fn service_clients() -> impl Iterator<Item = ServiceName> {
 pub const OIDC_CLIENT_ID: &str = "hms-identity";
 /// Where the gateway's REST API listens in development.
 pub const GATEWAY_HTTP_ADDR: &str = "127.0.0.1:8080";
+/// Where the web front end (`hms-web`) listens in development.
+pub const WEB_HTTP_ADDR: &str = "127.0.0.1:8090";
+/// The web front end's package and binary.
+pub const WEB_PACKAGE: &str = "hms-web";
 /// The gateway's login callback, where the simulator sends browsers back.
 pub const OIDC_REDIRECT_URI: &str = "http://127.0.0.1:8080/api/v1/auth/callback";
 /// Siri Saksbehandler, a synthetic test person of the BankID simulator.
@@ -230,9 +234,26 @@ fn gateway_env(_: &Deployment) -> Result<Env> {
         ("HMS_HTTP_ADDR", GATEWAY_HTTP_ADDR.to_owned()),
         // Plain HTTP on the developer's machine; production is HTTPS only.
         ("HMS_COOKIE_SECURE", "false".to_owned()),
-        // After a browser login, show who logged in.
-        ("HMS_AFTER_LOGIN_URL", "/api/v1/me".to_owned()),
+        // After a browser login, the web front end.
+        (
+            "HMS_AFTER_LOGIN_URL",
+            format!("http://{WEB_HTTP_ADDR}/logged-in"),
+        ),
     ])
+}
+
+/// The web front end: its pages over the gateway's public API, on a port
+/// of the same host (browsers share cookies across a host's ports).
+pub fn web_env() -> Env {
+    vec![
+        ("HMS_WEB_ADDR", WEB_HTTP_ADDR.to_owned()),
+        ("HMS_WEB_API_URL", format!("http://{GATEWAY_HTTP_ADDR}")),
+        (
+            "HMS_WEB_BROWSER_API_URL",
+            format!("http://{GATEWAY_HTTP_ADDR}"),
+        ),
+        ("HMS_COOKIE_SECURE", "false".to_owned()),
+    ]
 }
 
 impl Service {
@@ -262,6 +283,8 @@ pub fn build_args() -> Vec<String> {
         args.push("-p".to_owned());
         args.push(fake.name.to_owned());
     }
+    args.push("-p".to_owned());
+    args.push(WEB_PACKAGE.to_owned());
     args
 }
 
@@ -637,7 +660,7 @@ mod tests {
             "build --bins -p hms-identity -p hms-companies -p hms-audit -p hms-orders -p hms-media \
              -p hms-redaction -p hms-cards -p hms-notifications -p hms-gateway \
              -p bankid-simulator -p brreg-fake -p sms-fake -p card-producer-fake \
-             -p registers-fake"
+             -p registers-fake -p hms-web"
         );
         let deployment = deployment(DEFAULT_PORT_BASE)?;
         assert_eq!(

@@ -170,6 +170,9 @@ pub async fn run(repo: &Repo) -> Result<()> {
         )
         .await?;
     let aiosmtpd = aiosmtpd.display().to_string();
+    let browser = steps.run("browser (chromium)", prereqs::browser()).await?;
+    let chromium = browser.chromium.display().to_string();
+    let chromedriver = browser.chromedriver.display().to_string();
 
     let test_database_url = postgres::with_database(&prereqs.database_url, "postgres")?;
     let env = [
@@ -178,6 +181,8 @@ pub async fn run(repo: &Repo) -> Result<()> {
         ("HMS_TEST_MOTO_SERVER", moto.as_str()),
         ("HMS_TEST_SCHEMATHESIS", schemathesis.as_str()),
         ("HMS_TEST_AIOSMTPD", aiosmtpd.as_str()),
+        ("HMS_TEST_CHROMIUM", chromium.as_str()),
+        ("HMS_TEST_CHROMEDRIVER", chromedriver.as_str()),
     ];
     let has_nextest = process::succeeds(process::cargo(), &["nextest", "--version"]);
     let test_args: &[&str] = if has_nextest {

@@ -110,6 +110,18 @@ pub async fn run(repo: &Repo, release: bool) -> Result<()> {
         });
     }
 
+    let web_addr: SocketAddr = services::WEB_HTTP_ADDR.parse()?;
+    launches.push(Launch {
+        name: "web",
+        binary: binary(&binaries, services::WEB_PACKAGE, services::WEB_PACKAGE)?,
+        args: Vec::new(),
+        env: services::web_env()
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect(),
+        ready: Ready::Listening(web_addr),
+    });
+
     // From here on we own child processes: Ctrl-C must reach us, not kill
     // us and leave them running.
     let mut signals = Signals::new()?;
@@ -210,7 +222,11 @@ fn check_ports_free(deployment: &Deployment) -> Result<()> {
         .iter()
         .map(|fake| (fake.name, deployment.fake_addr(fake)));
     let mail = std::iter::once(("mail", deployment.mail_sink_addr()));
-    for (name, addr) in services.chain(fakes).chain(mail) {
+    let web = services::WEB_HTTP_ADDR
+        .parse()
+        .map(|addr| ("web", addr))
+        .into_iter();
+    for (name, addr) in services.chain(fakes).chain(mail).chain(web) {
         if let Err(error) = std::net::TcpListener::bind(addr) {
             bail!(
                 "{addr} (for {name}) is not free: {error}. Is another `cargo xtask up` running? \
@@ -451,7 +467,12 @@ fn print_summary(repo: &Repo, deployment: &Deployment, prereqs: &prereqs::Prereq
         format!("smtp://{}", deployment.mail_sink_addr()),
         log_of("mail"),
     ));
-    let rows: Vec<(&str, String, String)> = services.chain(fakes).chain(mail).collect();
+    let web = std::iter::once((
+        "web",
+        format!("http://{}", services::WEB_HTTP_ADDR),
+        log_of("web"),
+    ));
+    let rows: Vec<(&str, String, String)> = services.chain(fakes).chain(mail).chain(web).collect();
     let name_width = rows
         .iter()
         .map(|row| row.0.len())
@@ -500,6 +521,11 @@ fn print_summary(repo: &Repo, deployment: &Deployment, prereqs: &prereqs::Prereq
     if let Some(first) = SERVICES.first() {
         println!("Try: grpcurl -plaintext {} list", deployment.addr(first));
     }
+    println!(
+        "The web front end is at http://{}: the public card check, and, after a BankID \
+         login, the worker's own page.",
+        services::WEB_HTTP_ADDR
+    );
     println!("Ctrl-C stops the services and fakes (PostgreSQL and NATS keep running).");
 }
 

@@ -48,6 +48,9 @@ pub struct TestEnv {
     cables: BTreeMap<ServiceName, Cable>,
     /// Where the gateway's REST API listens.
     gateway_http: ReservedPort,
+    /// Where the web front end listens, once started.
+    web_http: ReservedPort,
+    web: Option<tokio::process::Child>,
 }
 
 impl TestEnv {
@@ -176,6 +179,8 @@ impl TestEnv {
             registers: None,
             cables: BTreeMap::new(),
             gateway_http: ports::reserve(),
+            web_http: ports::reserve(),
+            web: None,
         };
         // Every service finds every other it calls (the layout says who).
         for service in ServiceName::ALL {
@@ -351,6 +356,65 @@ impl TestEnv {
     /// The gateway's REST API, e.g. `http://127.0.0.1:40123`.
     pub fn gateway_url(&self) -> String {
         format!("http://{}", self.gateway_http_addr())
+    }
+
+    /// The web front end (`hms-web`), e.g. `http://127.0.0.1:40124`.
+    pub fn web_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.web_http.port())
+    }
+
+    /// Sends browsers to the web front end after a BankID login, over plain
+    /// HTTP as in development; call before the gateway starts.
+    pub fn with_web(&mut self) -> &mut Self {
+        let after_login = format!("{}/logged-in", self.web_url());
+        self.set("HMS_COOKIE_SECURE", "false")
+            .set("HMS_AFTER_LOGIN_URL", &after_login)
+    }
+
+    /// Starts the web front end over this environment's gateway, and waits
+    /// until it answers.
+    pub async fn start_web(&mut self) {
+        let path = crate::process::binary_dir().join("hms-web");
+        assert!(
+            path.exists(),
+            "{} is missing: build the workspace first (`cargo xtask test` does)",
+            path.display()
+        );
+        let log = std::fs::File::create(self.dir.join("hms-web.log")).expect("log file");
+        let child = tokio::process::Command::new(&path)
+            .env(
+                "HMS_WEB_ADDR",
+                format!("127.0.0.1:{}", self.web_http.port()),
+            )
+            .env("HMS_WEB_API_URL", self.gateway_url())
+            .env("HMS_WEB_BROWSER_API_URL", self.gateway_url())
+            .env("HMS_COOKIE_SECURE", "false")
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {}: {error}", path.display()));
+        self.web = Some(child);
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let style = format!("{}/static/style.css", self.web_url());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if reqwest::get(&style)
+                .await
+                .is_ok_and(|answer| answer.status().is_success())
+            {
+                return;
+            }
+            if let Some(Ok(Some(status))) = self.web.as_mut().map(tokio::process::Child::try_wait) {
+                panic!("hms-web exited during start-up ({status})");
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "hms-web did not start in time"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     /// Where BankID sends browsers back: the gateway's login callback.
@@ -741,6 +805,7 @@ impl TestEnv {
     }
 
     fn cleanup(&mut self) {
+        self.web = None;
         self.processes.clear();
         self.fakes.clear();
         self.cables.clear();

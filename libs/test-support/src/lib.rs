@@ -17,7 +17,7 @@ pub mod fixtures;
 pub mod latency;
 mod mail;
 mod otlp;
-mod ports;
+pub mod ports;
 mod process;
 mod s3;
 

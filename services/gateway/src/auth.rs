@@ -13,13 +13,16 @@ use crate::state::AppState;
 
 /// The browser's access token.
 pub const ACCESS_COOKIE: &str = "hms_access";
-/// The browser's refresh token; sent only to the session routes.
+/// The browser's refresh token.
 pub const REFRESH_COOKIE: &str = "hms_refresh";
 /// Binds a login in progress to the browser that started it.
 pub const LOGIN_COOKIE: &str = "hms_login";
-/// Where the access cookie is sent: every API route.
-pub const ACCESS_PATH: &str = "/api";
-/// Where the refresh and login cookies are sent: the session routes only.
+/// Where the access and refresh cookies are sent: the whole site, so that
+/// a web front end served beside the API (`hms-web`) can call the API
+/// with the person's session and renew it. Path is no boundary within one
+/// origin; `SameSite=Strict` and `HttpOnly` are what guard them.
+pub const ACCESS_PATH: &str = "/";
+/// Where the login cookie is sent: the session routes only.
 pub const SESSION_PATH: &str = "/api/v1/auth";
 
 /// A logged-in person: the checked token to forward on their behalf, as

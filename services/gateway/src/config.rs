@@ -156,8 +156,11 @@ pub struct RateLimits {
 impl GatewayConfig {
     fn settings(self) -> Result<Settings, ConfigError> {
         let after_login_url = self.after_login_url.trim().to_owned();
+        // Plain http only where the cookies are not `Secure` either: a
+        // developer's machine, with the web front end on another port.
         let shaped = (after_login_url.starts_with('/') && !after_login_url.starts_with("//"))
-            || after_login_url.starts_with("https://");
+            || after_login_url.starts_with("https://")
+            || (!self.cookie_secure && after_login_url.starts_with("http://"));
         if !shaped || HeaderValue::from_str(&after_login_url).is_err() {
             return Err(ConfigError::invalid(
                 "HMS_AFTER_LOGIN_URL",

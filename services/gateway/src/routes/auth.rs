@@ -326,7 +326,7 @@ pub async fn logout(
     );
     cookies.append(
         header::SET_COOKIE,
-        state.cookies.clear(REFRESH_COOKIE, SESSION_PATH),
+        state.cookies.clear(REFRESH_COOKIE, ACCESS_PATH),
     );
     Ok(response)
 }
@@ -419,8 +419,8 @@ fn session(tokens: pb::Tokens) -> Session {
     }
 }
 
-/// The access token goes to every API route, the refresh token only to the
-/// session routes; both live as long as the session.
+/// Both tokens go to the whole site (see [`ACCESS_PATH`]) and live as long
+/// as the session.
 fn set_session_cookies(state: &AppState, tokens: &pb::Tokens, headers: &mut HeaderMap) {
     let lifetime = time(tokens.session_expires_at.as_ref())
         .map(|end| (end - Utc::now()).num_seconds())
@@ -429,12 +429,9 @@ fn set_session_cookies(state: &AppState, tokens: &pb::Tokens, headers: &mut Head
         state
             .cookies
             .session(ACCESS_COOKIE, &tokens.access_token, ACCESS_PATH, lifetime),
-        state.cookies.session(
-            REFRESH_COOKIE,
-            &tokens.refresh_token,
-            SESSION_PATH,
-            lifetime,
-        ),
+        state
+            .cookies
+            .session(REFRESH_COOKIE, &tokens.refresh_token, ACCESS_PATH, lifetime),
     ];
     for value in cookies {
         headers.append(header::SET_COOKIE, value);

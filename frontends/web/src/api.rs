@@ -1,0 +1,257 @@
+//! The gateway's public REST API, as this front end uses it: the same
+//! `/api/v1` any other frontend calls, with the person's access token as a
+//! bearer token. Only the fields the pages show are read; the API may
+//! grow without breaking them.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// What went wrong asking the gateway, in the terms a page needs.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No session, or one that has ended: log in again.
+    #[error("not logged in")]
+    Unauthenticated,
+    #[error("not found")]
+    NotFound,
+    /// The API refused the request; its problem's `detail`, which never
+    /// holds personal data.
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error("the platform is unavailable")]
+    Unavailable,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Me {
+    pub user_id: String,
+    pub name: String,
+    pub back_office: bool,
+    pub companies: Vec<CompanyAccess>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct CompanyAccess {
+    pub company_id: String,
+    pub org_number: String,
+    pub scopes: Vec<String>,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct CardCheck {
+    pub valid: bool,
+    pub holder_name: Option<String>,
+    pub employer_name: Option<String>,
+    pub valid_until: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct MyData {
+    pub records: Vec<MyRecord>,
+    pub cards: Vec<Card>,
+    pub receipts: Vec<Receipt>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct MyRecord {
+    pub order_id: String,
+    pub worker_id: String,
+    pub company_name: Option<String>,
+    pub company_org_number: Option<String>,
+    pub order_status: String,
+    pub closed_because: Option<String>,
+    pub card_type: String,
+    pub ordered_at: Option<DateTime<Utc>>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub name: Option<String>,
+    pub phone_held: bool,
+    pub national_id_masked: String,
+    pub national_id_held: bool,
+    pub national_id_masked_at: Option<DateTime<Utc>>,
+    pub register_findings_held: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Card {
+    pub card_number: String,
+    pub holder_name: String,
+    pub employer_name: String,
+    pub card_type: String,
+    pub issued_at: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub status: String,
+    pub print_state: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Receipt {
+    pub order_id: String,
+    pub cause: Option<String>,
+    pub workers_masked: u32,
+    pub documents_deleted: u32,
+    pub keys_destroyed: u32,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub signed: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct AccessLog {
+    pub entries: Vec<AccessEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct AccessEntry {
+    pub action: String,
+    pub purpose: String,
+    pub actor: String,
+    pub order_id: Option<String>,
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// New tokens from a refresh.
+// Not Debug: it holds tokens.
+#[derive(Deserialize)]
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub session_expires_at: Option<DateTime<Utc>>,
+}
+
+/// An RFC 9457 problem, as far as a page shows it.
+#[derive(Deserialize)]
+struct Problem {
+    detail: Option<String>,
+    title: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    base: url::Url,
+}
+
+impl Api {
+    pub fn new(base: url::Url) -> Result<Self, reqwest::Error> {
+        // The gateway may be behind TLS; ring is the provider of the tree.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        Ok(Self { http, base })
+    }
+
+    /// `segments` become the path after `/api/v1/`, each percent-encoded,
+    /// so what a person types cannot step to another route.
+    fn url(&self, segments: &[&str]) -> url::Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(["api", "v1"]).extend(segments);
+        }
+        url
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        token: Option<&str>,
+        segments: &[&str],
+    ) -> Result<T, ApiError> {
+        let mut request = self.http.get(self.url(segments));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        answer(request.send().await).await
+    }
+
+    pub async fn me(&self, token: &str) -> Result<Me, ApiError> {
+        self.get(Some(token), &["me"]).await
+    }
+
+    pub async fn my_records(&self, token: &str) -> Result<MyData, ApiError> {
+        self.get(Some(token), &["me", "records"]).await
+    }
+
+    pub async fn my_access_log(&self, token: &str) -> Result<AccessLog, ApiError> {
+        self.get(Some(token), &["me", "access-log"]).await
+    }
+
+    pub async fn check_card(&self, number: &str) -> Result<CardCheck, ApiError> {
+        self.get(None, &["public", "cards", number]).await
+    }
+
+    /// New tokens for a refresh token (used up by this).
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens, ApiError> {
+        let body = serde_json::json!({ "refresh_token": refresh_token });
+        let request = self
+            .http
+            .post(self.url(&["auth", "refresh"]))
+            .body(body.to_string());
+        answer(
+            request
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .send()
+                .await,
+        )
+        .await
+    }
+
+    /// Ends the session the access token belongs to.
+    pub async fn logout(&self, token: &str) -> Result<(), ApiError> {
+        let response = self
+            .http
+            .post(self.url(&["auth", "logout"]))
+            .bearer_auth(token)
+            .send()
+            .await;
+        match response {
+            Ok(response) if response.status() == StatusCode::NO_CONTENT => Ok(()),
+            Ok(response) => Err(refusal(response).await),
+            Err(_) => Err(ApiError::Unavailable),
+        }
+    }
+}
+
+async fn answer<T: DeserializeOwned>(
+    response: Result<reqwest::Response, reqwest::Error>,
+) -> Result<T, ApiError> {
+    let response = response.map_err(|error| {
+        tracing::warn!(error = %error, "the gateway did not answer");
+        ApiError::Unavailable
+    })?;
+    if !response.status().is_success() {
+        return Err(refusal(response).await);
+    }
+    let body = response.bytes().await.map_err(|_| ApiError::Unavailable)?;
+    serde_json::from_slice(&body).map_err(|error| {
+        // The API and this front end disagree: a bug, not the person's.
+        tracing::error!(error = %error, "an answer of the API could not be read");
+        ApiError::Unavailable
+    })
+}
+
+async fn refusal(response: reqwest::Response) -> ApiError {
+    match response.status() {
+        StatusCode::UNAUTHORIZED => ApiError::Unauthenticated,
+        StatusCode::NOT_FOUND => ApiError::NotFound,
+        status if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS => {
+            ApiError::Unavailable
+        }
+        _ => {
+            let problem: Option<Problem> = response
+                .bytes()
+                .await
+                .ok()
+                .and_then(|body| serde_json::from_slice(&body).ok());
+            ApiError::Refused(
+                problem
+                    .and_then(|problem| problem.detail.or(problem.title))
+                    .unwrap_or_default(),
+            )
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! The reference web front end: server-rendered pages in bokmål and
+//! English that reach the platform only through the gateway's public REST
+//! API (`/api/v1`), with the person's own session, as any other frontend
+//! would. It keeps nothing: the session is the gateway's cookies.
+//!
+//! Behind one address, an ingress sends `/api` to the gateway and the rest
+//! here, so both see the same cookies; in development they listen on two
+//! ports of one host, which browsers treat alike for cookies.
+
+mod api;
+pub mod config;
+mod i18n;
+mod pages;
+mod render;
+mod security;
+mod session;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+pub use config::Settings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Templates(#[from] render::TemplateError),
+    #[error("the HTTP client could not be built: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// Every page, with the headers every answer carries.
+pub fn router(settings: &Settings) -> Result<Router, StartupError> {
+    let app = Arc::new(pages::App {
+        api: api::Api::new(settings.api.clone())?,
+        pages: render::Pages::new(&settings.browser_api)?,
+        cookie_secure: settings.cookie_secure,
+    });
+    let router = Router::new()
+        .route("/", get(pages::home))
+        .route("/check", get(pages::check))
+        .route("/check/{number}", get(pages::check_link))
+        .route("/me", get(pages::me))
+        .route("/logged-in", get(pages::logged_in))
+        .route("/logout", post(pages::logout))
+        .route("/static/style.css", get(pages::style))
+        .route("/healthz", get(pages::healthz))
+        .fallback(pages::not_found)
+        .with_state(app);
+    Ok(security::with_headers(router))
+}

@@ -1,0 +1,318 @@
+//! The pages: the front page, the public card check, and the worker's own
+//! page (what is held about them, who processed it, the deletion
+//! receipts). Each asks the gateway's public API and nothing else.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use minijinja::value::Serde;
+use minijinja::{Value, context};
+use serde::Deserialize;
+
+use crate::api::{Api, ApiError, Me};
+use crate::i18n::Lang;
+use crate::render::{Frame, Pages};
+use crate::security;
+use crate::session::{self, Session};
+
+pub struct App {
+    pub api: Api,
+    pub pages: Pages,
+    pub cookie_secure: bool,
+}
+
+pub type AppState = Arc<App>;
+
+#[derive(Debug, Deserialize)]
+pub struct LangQuery {
+    lang: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CheckQuery {
+    lang: Option<String>,
+    number: Option<String>,
+}
+
+/// Who is asking, in which language: what every page starts from.
+struct Visit {
+    lang: Lang,
+    session: Session,
+    set_cookies: Vec<axum::http::HeaderValue>,
+}
+
+impl Visit {
+    async fn of(app: &App, headers: &HeaderMap, chosen: Option<&str>) -> Result<Self, ApiError> {
+        let (lang, lang_cookie) = Lang::of(headers, chosen);
+        let mut session = Session::of(headers);
+        if session.access_token.is_none() {
+            session.renew(&app.api, app.cookie_secure).await?;
+        }
+        Ok(Self {
+            lang,
+            session,
+            set_cookies: lang_cookie.into_iter().collect(),
+        })
+    }
+
+    /// The person logged in, if any. An access token that has run out is
+    /// renewed once; a session that has ended is forgotten.
+    async fn person(&mut self, app: &App) -> Result<Option<Me>, ApiError> {
+        let Some(token) = self.session.access_token.clone() else {
+            return Ok(None);
+        };
+        match app.api.me(&token).await {
+            Ok(me) => return Ok(Some(me)),
+            Err(ApiError::Unauthenticated) if self.session.is_renewable() => {}
+            Err(ApiError::Unauthenticated) => {
+                self.session.end(app.cookie_secure);
+                return Ok(None);
+            }
+            Err(other) => return Err(other),
+        }
+        if !self.session.renew(&app.api, app.cookie_secure).await? {
+            return Ok(None);
+        }
+        let token = self.session.access_token.clone().unwrap_or_default();
+        match app.api.me(&token).await {
+            Ok(me) => Ok(Some(me)),
+            Err(ApiError::Unauthenticated) => {
+                self.session.end(app.cookie_secure);
+                Ok(None)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    fn frame<'a>(mut self, path: &'a str, person: Option<&'a Me>) -> Frame<'a> {
+        self.set_cookies.append(&mut self.session.set_cookies);
+        Frame {
+            lang: self.lang,
+            path,
+            person: person.map(|me| me.name.as_str()),
+            set_cookies: self.set_cookies,
+        }
+    }
+}
+
+/// The error page for what the API said, in the person's language.
+fn failed(app: &App, lang: Lang, path: &str, error: &ApiError) -> Response {
+    let (status, problem) = match error {
+        ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+        ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+        ApiError::Refused(_) => (StatusCode::BAD_REQUEST, "refused"),
+        ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    };
+    app.pages.answer(
+        status,
+        "error.html",
+        Frame {
+            lang,
+            path,
+            person: None,
+            set_cookies: Vec::new(),
+        },
+        context! { problem },
+    )
+}
+
+pub async fn home(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<LangQuery>,
+) -> Response {
+    let lang = Lang::of(&headers, query.lang.as_deref()).0;
+    let result = async {
+        let mut visit = Visit::of(&app, &headers, query.lang.as_deref()).await?;
+        let me = visit.person(&app).await?;
+        Ok::<_, ApiError>(app.pages.page(
+            "home.html",
+            visit.frame("/", me.as_ref()),
+            context! { companies => Serde(me.as_ref().map(|me| me.companies.clone()).unwrap_or_default()) },
+        ))
+    }
+    .await;
+    result.unwrap_or_else(|error| failed(&app, lang, "/", &error))
+}
+
+/// What a person may type as a card number: ten digits, spaces allowed.
+fn card_number(typed: &str) -> Option<String> {
+    let digits: String = typed.chars().filter(|c| !c.is_whitespace()).collect();
+    (digits.len() == 10 && digits.chars().all(|c| c.is_ascii_digit())).then_some(digits)
+}
+
+pub async fn check(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<CheckQuery>,
+) -> Response {
+    check_number(&app, &headers, query.lang.as_deref(), query.number).await
+}
+
+/// The link form, `/check/1234567897`, for a number from a card or a QR.
+pub async fn check_link(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+    Query(query): Query<LangQuery>,
+) -> Response {
+    check_number(&app, &headers, query.lang.as_deref(), Some(number)).await
+}
+
+async fn check_number(
+    app: &App,
+    headers: &HeaderMap,
+    chosen: Option<&str>,
+    typed: Option<String>,
+) -> Response {
+    let lang = Lang::of(headers, chosen).0;
+    let result = async {
+        let mut visit = Visit::of(app, headers, chosen).await?;
+        let me = visit.person(app).await?;
+        let typed = typed
+            .map(|typed| typed.trim().to_owned())
+            .filter(|t| !t.is_empty());
+        let (status, values) = match typed.as_deref().map(|typed| (typed, card_number(typed))) {
+            None => (
+                StatusCode::OK,
+                context! { number => "", checked => false, malformed => false, card => () },
+            ),
+            Some((typed, None)) => (
+                StatusCode::BAD_REQUEST,
+                context! { number => typed, checked => false, malformed => true, card => () },
+            ),
+            Some((_, Some(number))) => {
+                let card = app.api.check_card(&number).await?;
+                (
+                    StatusCode::OK,
+                    context! { number, checked => true, malformed => false, card => Serde(card) },
+                )
+            }
+        };
+        Ok::<_, ApiError>(app.pages.answer(
+            status,
+            "check.html",
+            visit.frame("/check", me.as_ref()),
+            values,
+        ))
+    }
+    .await;
+    result.unwrap_or_else(|error| failed(app, lang, "/check", &error))
+}
+
+/// The worker's own page: everything held about them as a worker, their
+/// cards, the deletion receipts and every access to their data.
+pub async fn me(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<LangQuery>,
+) -> Response {
+    let lang = Lang::of(&headers, query.lang.as_deref()).0;
+    let result = async {
+        let mut visit = Visit::of(&app, &headers, query.lang.as_deref()).await?;
+        let Some(me) = visit.person(&app).await? else {
+            return Ok(app.pages.answer(
+                StatusCode::UNAUTHORIZED,
+                "me.html",
+                visit.frame("/me", None),
+                context! { records => Value::from(()), access => Value::from(()) },
+            ));
+        };
+        let token = visit.session.access_token.clone().unwrap_or_default();
+        let (records, access) =
+            tokio::try_join!(app.api.my_records(&token), app.api.my_access_log(&token))?;
+        Ok::<_, ApiError>(app.pages.page(
+            "me.html",
+            visit.frame("/me", Some(&me)),
+            context! { records => Serde(records), access => Serde(access.entries) },
+        ))
+    }
+    .await;
+    result.unwrap_or_else(|error| failed(&app, lang, "/me", &error))
+}
+
+/// Where the gateway sends the browser after BankID. The session cookies
+/// are `SameSite=Strict`, and a browser does not send them on a
+/// navigation that began on BankID's site; this page moves on to the
+/// front page from here, where they are sent.
+pub async fn logged_in(headers: HeaderMap, State(app): State<AppState>) -> Response {
+    let (lang, _) = Lang::of(&headers, None);
+    app.pages.page(
+        "logged_in.html",
+        Frame {
+            lang,
+            path: "/",
+            person: None,
+            set_cookies: Vec::new(),
+        },
+        context! {},
+    )
+}
+
+/// Ends the session at the platform and in the browser.
+pub async fn logout(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    if !security::from_this_site(&headers) {
+        let (lang, _) = Lang::of(&headers, None);
+        return app.pages.answer(
+            StatusCode::FORBIDDEN,
+            "error.html",
+            Frame {
+                lang,
+                path: "/",
+                person: None,
+                set_cookies: Vec::new(),
+            },
+            context! { problem => "forbidden" },
+        );
+    }
+    if let Some(token) = session::cookie(&headers, session::ACCESS_COOKIE)
+        && let Err(error) = app.api.logout(&token).await
+    {
+        // The browser forgets the session all the same.
+        tracing::info!(error = %error, "the platform was not told of a logout");
+    }
+    let mut response = Redirect::to("/").into_response();
+    for cookie in session::cleared(app.cookie_secure) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+pub async fn not_found(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    let (lang, _) = Lang::of(&headers, None);
+    failed(&app, lang, "/", &ApiError::NotFound)
+}
+
+/// Up: for Kubernetes' probes. The pages need the gateway, whose own
+/// probes say whether it is.
+pub async fn healthz() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+const STYLE: &str = include_str!("../static/style.css");
+
+pub async fn style() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLE,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn card_numbers_are_ten_digits_spaces_allowed() {
+        assert_eq!(card_number("1234 5678 97").as_deref(), Some("1234567897"));
+        assert_eq!(card_number("123456789"), None);
+        assert_eq!(card_number("12345678/7"), None);
+        assert_eq!(card_number("../../me12"), None);
+    }
+}

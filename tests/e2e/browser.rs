@@ -1,0 +1,163 @@
+//! A real browser for the web front end's tests: Debian's `chromium`,
+//! headless, driven over WebDriver by `chromedriver` (both from the
+//! packages `chromium` and `chromium-driver`, which `cargo xtask test`
+//! installs). Each test gets a browser of its own; screenshots of each
+//! step are kept under `target/screenshots/<test>/` as artifacts.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use tokio::process::{Child, Command};
+
+fn program(setting: &str, installed: &str) -> PathBuf {
+    let path = std::env::var(setting).map_or_else(|_| PathBuf::from(installed), PathBuf::from);
+    assert!(
+        path.exists(),
+        "{} not found (nor {setting}): `cargo xtask test` installs the Debian packages \
+         chromium and chromium-driver",
+        path.display()
+    );
+    path
+}
+
+pub struct Browser {
+    pub client: Client,
+    _driver: Child,
+    screenshots: PathBuf,
+    step: u32,
+}
+
+impl Browser {
+    /// A new headless browser, `width` × `height` CSS pixels, whose
+    /// screenshots go to `target/screenshots/<name>/`.
+    pub async fn start(name: &str, width: u32, height: u32) -> Self {
+        let chromium = program("HMS_TEST_CHROMIUM", "/usr/bin/chromium");
+        let chromedriver = program("HMS_TEST_CHROMEDRIVER", "/usr/bin/chromedriver");
+        let port = hms_test_support::ports::reserve();
+        let driver = Command::new(chromedriver)
+            .arg(format!("--port={}", port.port()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver starts");
+        let url = format!("http://127.0.0.1:{}", port.port());
+        let capabilities = serde_json::json!({
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--no-first-run",
+                    "--disable-extensions",
+                    "--lang=nb-NO",
+                    format!("--window-size={width},{height}"),
+                ],
+                "prefs": { "intl.accept_languages": "nb-NO,nb,en" }
+            }
+        });
+        let serde_json::Value::Object(capabilities) = capabilities else {
+            unreachable!("an object")
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            match ClientBuilder::new(HttpConnector::new())
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => break client,
+                Err(error) => {
+                    assert!(
+                        Instant::now() < deadline,
+                        "no browser session from chromedriver: {error}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        };
+        drop(port);
+        let screenshots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/screenshots")
+            .join(name);
+        let _ = std::fs::remove_dir_all(&screenshots);
+        std::fs::create_dir_all(&screenshots).expect("a folder for screenshots");
+        Self {
+            client,
+            _driver: driver,
+            screenshots,
+            step: 0,
+        }
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.client.goto(url).await.expect("the page opens");
+    }
+
+    /// Keeps a screenshot of the page as it is now, numbered in order.
+    pub async fn screenshot(&mut self, what: &str) {
+        self.step += 1;
+        let png = self.client.screenshot().await.expect("a screenshot");
+        std::fs::write(
+            self.screenshots
+                .join(format!("{:02}-{what}.png", self.step)),
+            png,
+        )
+        .expect("the screenshot is kept");
+    }
+
+    /// The element, waiting for it to appear.
+    pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|error| panic!("no {css} on the page: {error}"))
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        self.find(css).await.text().await.expect("its text")
+    }
+
+    /// The page's HTML as the browser has it.
+    pub async fn source(&self) -> String {
+        self.client.source().await.expect("the page's source")
+    }
+
+    pub async fn path(&self) -> String {
+        self.client
+            .current_url()
+            .await
+            .expect("the page's address")
+            .path()
+            .to_owned()
+    }
+
+    /// Clicks what `css` names and waits for the next page.
+    pub async fn click(&self, css: &str) {
+        self.find(css).await.click().await.expect("a click");
+    }
+
+    pub async fn click_xpath(&self, xpath: &str) {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::XPath(xpath))
+            .await
+            .unwrap_or_else(|error| panic!("no {xpath} on the page: {error}"))
+            .click()
+            .await
+            .expect("a click");
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}

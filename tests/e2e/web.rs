@@ -1,0 +1,207 @@
+//! The web front end (`hms-web`) in a real browser: pages rendered from the
+//! gateway's public API only, clicked through as a person would. Each
+//! step's screenshot is kept under `target/screenshots/`.
+
+use hms_test_support::api::Api;
+use hms_test_support::fakes::persons;
+use hms_test_support::{TestEnv, eventually};
+use reqwest::StatusCode;
+
+use crate::browser::Browser;
+use crate::common::*;
+
+/// Per's card number, once the card is issued.
+async fn card_number(api: &Api, token: &str) -> String {
+    eventually("Per's card", SOON, || async move {
+        let held = api
+            .get("/api/v1/me/records")
+            .token(token)
+            .expect(StatusCode::OK)
+            .await;
+        held["cards"][0]["card_number"].as_str().map(str::to_owned)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_sees_their_data_and_anyone_checks_their_card_in_a_browser() {
+    let mut env = TestEnv::new();
+    env.with_web();
+    env.start_all().await;
+    env.start_web().await;
+    let web = env.web_url();
+    let api = Api::new(&env);
+
+    // Per Ansatt's employer orders him a card; it is approved, issued and
+    // the documents destroyed.
+    let mut clients = Clients::connect(&env).await;
+    let company_id = approved_company(&env, &mut clients).await;
+    let order = create_order(&mut clients, &company_id, &[persons::PER_ANSATT.to_owned()]).await;
+    upload_all_documents(&mut clients, &order).await;
+    submit(&mut clients, &order.order_id).await.expect("submit");
+    approve(&mut clients, &order.order_id).await;
+    receipt(&mut clients, &order.order_id, SOON).await;
+    let per_token = api.token(persons::PER_ANSATT).await;
+    let card = card_number(&api, &per_token).await;
+
+    let mut browser = Browser::start("web-worker-and-card-check", 1280, 900).await;
+    browser.goto(&web).await;
+    assert_eq!(browser.text("h1").await, "HMS-kort for bygg og renhold");
+    browser.screenshot("front-page").await;
+
+    // BankID (the simulator), as Per; back on the front page, logged in.
+    browser.click("#login").await;
+    browser
+        .click_xpath(&format!(
+            "//button[@name='person' and contains(., '{}')]",
+            persons::PER_ANSATT
+        ))
+        .await;
+    assert_eq!(browser.text("#person").await, "Per Ansatt");
+    assert_eq!(browser.path().await, "/");
+    browser.screenshot("logged-in").await;
+
+    // His page: the order, what is held (the number masked, the name and
+    // documents gone), the card, the receipt, who processed his data.
+    browser.click("a[href='/me']").await;
+    assert_eq!(browser.text("h1").await, "Mine opplysninger");
+    let record = format!("#record-{} ", order.order_id);
+    assert_eq!(browser.text(&format!("{record}.status")).await, "Godkjent");
+    let masked = format!("{}*****", &persons::PER_ANSATT[..6]);
+    assert!(
+        browser
+            .text(&format!("{record}.national-id"))
+            .await
+            .starts_with(&masked)
+    );
+    assert_eq!(browser.text(".receipt .documents-deleted").await, "3");
+    assert!(browser.text("tr.card").await.contains(&card));
+    let log = browser.text("#access-log").await;
+    assert!(log.contains("Fødselsnummer maskert"), "{log}");
+    assert!(log.contains("Tjenesten cards"), "{log}");
+    let page = browser.source().await;
+    assert!(!page.contains(persons::PER_ANSATT), "never the full number");
+    browser.screenshot("my-data").await;
+
+    // In English.
+    browser.click("a[hreflang='en']").await;
+    assert_eq!(browser.text("h1").await, "My data");
+    assert_eq!(browser.text(&format!("{record}.status")).await, "Approved");
+    browser.screenshot("my-data-in-english").await;
+
+    // The public check, from his card's link and by typing the number.
+    browser.click("tr.card a").await;
+    assert_eq!(browser.text("#verdict").await, "Valid");
+    assert_eq!(browser.text("#holder").await, "Arbeider 0");
+    browser.goto(&format!("{web}/check")).await;
+    let spaced = format!("{} {} {}", &card[..4], &card[4..8], &card[8..]);
+    browser
+        .find("#number")
+        .await
+        .send_keys(&spaced)
+        .await
+        .expect("typing");
+    browser.click("form.check button").await;
+    assert_eq!(browser.text("#verdict").await, "Valid");
+    browser.screenshot("card-check").await;
+
+    // A number that cannot be one: said so at the field.
+    browser
+        .find("#number")
+        .await
+        .clear()
+        .await
+        .expect("clearing");
+    browser
+        .find("#number")
+        .await
+        .send_keys("12345")
+        .await
+        .expect("typing");
+    browser.click("form.check button").await;
+    assert!(browser.text("#number-error").await.contains("ten digits"));
+    let field = browser.find("#number").await;
+    assert_eq!(
+        field
+            .attr("aria-invalid")
+            .await
+            .expect("attribute")
+            .as_deref(),
+        Some("true")
+    );
+    browser
+        .client
+        .set_window_size(390, 844)
+        .await
+        .expect("a phone's size");
+    browser.screenshot("card-check-on-a-phone").await;
+
+    // Logging out ends the session at the platform too.
+    browser.click("form[action='/logout'] button").await;
+    browser.find("#login").await;
+    browser.goto(&format!("{web}/me")).await;
+    browser.find("#login-needed").await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_front_end_keeps_the_gateways_rules_for_browsers() {
+    // None of this reaches the platform: the front end alone answers.
+    let mut env = TestEnv::new();
+    env.start_web().await;
+    let web = env.web_url();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client");
+
+    // No scripts, nothing from elsewhere, not framed, not cached.
+    let page = http.get(&web).send().await.expect("the front page");
+    assert_eq!(page.status(), StatusCode::OK);
+    let header = |name: &str| {
+        page.headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let policy = header("content-security-policy");
+    assert!(policy.contains("default-src 'none'"), "{policy}");
+    assert!(!policy.contains("script-src"), "{policy}");
+    assert_eq!(header("x-frame-options"), "DENY");
+    assert_eq!(header("cache-control"), "no-store");
+
+    // A form posted from another site is refused, and changes nothing.
+    let forged = http
+        .post(format!("{web}/logout"))
+        .header("origin", "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .header("cookie", "hms_access=a-token")
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(forged.headers().get("set-cookie").is_none());
+
+    // A number typed wrong is the person's mistake (400), not the
+    // server's; a page that does not exist is a 404 page.
+    let typed = http
+        .get(format!("{web}/check?number=12%2F45"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(typed.status(), StatusCode::BAD_REQUEST);
+    let missing = http
+        .get(format!("{web}/nowhere"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(
+        missing
+            .text()
+            .await
+            .expect("a page")
+            .contains("Siden finnes ikke")
+    );
+}
