@@ -157,6 +157,34 @@ impl Browser {
             .expect("a click");
     }
 
+    /// Logs in at the BankID simulator as the test person with this number,
+    /// from a page with the login link; returns once back and logged in.
+    pub async fn login_as(&self, national_id: &str) {
+        self.click("#login").await;
+        self.click_xpath(&format!(
+            "//button[@name='person' and contains(., '{national_id}')]"
+        ))
+        .await;
+        self.find("#person").await;
+    }
+
+    /// Types into a field, replacing what it held.
+    pub async fn fill(&self, css: &str, text: &str) {
+        let field = self.find(css).await;
+        field.clear().await.expect("clearing");
+        field.send_keys(text).await.expect("typing");
+    }
+
+    /// A cookie the browser holds for the current page's site.
+    pub async fn cookie(&self, name: &str) -> String {
+        self.client
+            .get_named_cookie(name)
+            .await
+            .unwrap_or_else(|error| panic!("no cookie {name}: {error}"))
+            .value()
+            .to_owned()
+    }
+
     pub async fn close(self) {
         let _ = self.client.close().await;
     }

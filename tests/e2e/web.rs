@@ -3,7 +3,7 @@
 //! step's screenshot is kept under `target/screenshots/`.
 
 use hms_test_support::api::Api;
-use hms_test_support::fakes::persons;
+use hms_test_support::fakes::{orgs, persons};
 use hms_test_support::{TestEnv, eventually};
 use reqwest::StatusCode;
 
@@ -50,13 +50,7 @@ async fn a_worker_sees_their_data_and_anyone_checks_their_card_in_a_browser() {
     browser.screenshot("front-page").await;
 
     // BankID (the simulator), as Per; back on the front page, logged in.
-    browser.click("#login").await;
-    browser
-        .click_xpath(&format!(
-            "//button[@name='person' and contains(., '{}')]",
-            persons::PER_ANSATT
-        ))
-        .await;
+    browser.login_as(persons::PER_ANSATT).await;
     assert_eq!(browser.text("#person").await, "Per Ansatt");
     assert_eq!(browser.path().await, "/");
     browser.screenshot("logged-in").await;
@@ -106,18 +100,7 @@ async fn a_worker_sees_their_data_and_anyone_checks_their_card_in_a_browser() {
     browser.screenshot("card-check").await;
 
     // A number that cannot be one: said so at the field.
-    browser
-        .find("#number")
-        .await
-        .clear()
-        .await
-        .expect("clearing");
-    browser
-        .find("#number")
-        .await
-        .send_keys("12345")
-        .await
-        .expect("typing");
+    browser.fill("#number", "12345").await;
     browser.click("form.check button").await;
     assert!(browser.text("#number-error").await.contains("ten digits"));
     let field = browser.find("#number").await;
@@ -204,4 +187,124 @@ async fn the_front_end_keeps_the_gateways_rules_for_browsers() {
             .expect("a page")
             .contains("Siden finnes ikke")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_those_who_may_change_contact_details_see_the_form_and_only_after_a_fresh_login() {
+    let mut env = TestEnv::new();
+    env.with_web();
+    // A login counts as recent for 6 s here.
+    env.set("HMS_STEP_UP_SECS", "6");
+    env.start_all().await;
+    env.start_web().await;
+    let web = env.web_url();
+    let api = Api::new(&env);
+    let mut clients = Clients::connect(&env).await;
+    let company_id = approved_company(&env, &mut clients).await;
+    // Kari lets the supplier order cards; its daglig leder passes that on
+    // to his employee Per.
+    let supplier_grant = grant(
+        &mut clients.owner.identity,
+        &company_id,
+        supplier(orgs::HMS_LEVERANDOREN),
+        "cards:order",
+        None,
+    )
+    .await;
+    let mut ola = PersonClients::login(&env, persons::OLA_LEVERANDOR).await;
+    delegate(
+        &mut ola.identity,
+        &supplier_grant,
+        persons::PER_ANSATT,
+        "cards:order",
+    )
+    .await;
+    let company_page = format!("{web}/companies/{company_id}");
+    let contact = || {
+        let api = api.clone();
+        let company_id = company_id.clone();
+        async move {
+            let kari = api.token(persons::KARI_NORDMANN).await;
+            api.get(&format!("/api/v1/companies/{company_id}"))
+                .token(&kari)
+                .expect(StatusCode::OK)
+                .await["contact"]["email"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        }
+    };
+    let before = contact().await;
+
+    // Per, the supplier's employee, finds the company but no form.
+    let mut browser = Browser::start("web-company-contact", 1280, 900).await;
+    browser.goto(&web).await;
+    browser.login_as(persons::PER_ANSATT).await;
+    browser.click("a.company").await;
+    assert_eq!(browser.text("#company-name").await, "Nordmann Bygg AS");
+    assert!(
+        !browser.source().await.contains("contact-form"),
+        "no form for a supplier's employee"
+    );
+    browser.screenshot("supplier-employee-sees-no-form").await;
+    // Posting it anyway, as from the page itself with his session: refused,
+    // and nothing changes.
+    let per_session = browser.cookie("hms_access").await;
+    let posted = reqwest::Client::new()
+        .post(format!("{company_page}/contact"))
+        .header("cookie", format!("hms_access={per_session}"))
+        .header("sec-fetch-site", "same-origin")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("email=kapret%40example.com&phone=%2B4799999999")
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(posted.status(), StatusCode::FORBIDDEN);
+    assert_eq!(contact().await, before);
+
+    // Kari, daglig leder, just logged in: the form, and the change.
+    browser.click("form[action='/logout'] button").await;
+    browser.login_as(persons::KARI_NORDMANN).await;
+    browser.goto(&company_page).await;
+    browser.fill("#email", "kontor@nordmannbygg.no").await;
+    browser.click("#contact-form button").await;
+    browser.find("#changed").await;
+    assert_eq!(
+        browser.text("#contact-email").await,
+        "kontor@nordmannbygg.no"
+    );
+    assert!(
+        browser
+            .text("#contact-history")
+            .await
+            .contains("kontor@nordmannbygg.no")
+    );
+    browser
+        .screenshot("owner-changed-the-contact-details")
+        .await;
+    assert_eq!(contact().await, "kontor@nordmannbygg.no");
+
+    // A mistyped address: the API's reason, at the form, what was typed kept.
+    browser.fill("#email", "not an address").await;
+    browser.click("#contact-form button").await;
+    browser.find("#contact-refused").await;
+    assert_eq!(
+        browser
+            .find("#email")
+            .await
+            .prop("value")
+            .await
+            .expect("the field's value")
+            .as_deref(),
+        Some("not an address")
+    );
+
+    // Once the login is no longer recent: asked to log in again.
+    tokio::time::sleep(std::time::Duration::from_millis(6_500)).await;
+    browser.fill("#email", "annen@nordmannbygg.no").await;
+    browser.click("#contact-form button").await;
+    browser.find("#login-again").await;
+    browser.screenshot("asked-to-log-in-again").await;
+    assert_eq!(contact().await, "kontor@nordmannbygg.no");
+    browser.close().await;
 }

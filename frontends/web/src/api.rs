@@ -18,6 +18,12 @@ pub enum ApiError {
     Unauthenticated,
     #[error("not found")]
     NotFound,
+    /// The person may not do this.
+    #[error("forbidden")]
+    Forbidden,
+    /// Allowed only soon after a BankID login; this one is too old.
+    #[error("log in again")]
+    LoginRequired,
     /// The API refused the request; its problem's `detail`, which never
     /// holds personal data.
     #[error("refused: {0}")]
@@ -113,6 +119,42 @@ pub struct AccessEntry {
     pub occurred_at: Option<DateTime<Utc>>,
 }
 
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Company {
+    pub company_id: String,
+    pub org_number: String,
+    pub name: String,
+    pub contact: Contact,
+    pub industry: String,
+    pub status: String,
+    pub registered_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Contact {
+    pub email: String,
+    pub phone: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ContactChange {
+    pub old_contact: Contact,
+    pub new_contact: Contact,
+    pub changed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct CompanyAgreement {
+    pub current: Agreement,
+    pub current_accepted: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Agreement {
+    pub version: u32,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
 /// New tokens from a refresh.
 // Not Debug: it holds tokens.
 #[derive(Deserialize)]
@@ -125,6 +167,8 @@ pub struct Tokens {
 /// An RFC 9457 problem, as far as a page shows it.
 #[derive(Deserialize)]
 struct Problem {
+    #[serde(rename = "type")]
+    kind: Option<String>,
     detail: Option<String>,
     title: Option<String>,
 }
@@ -178,6 +222,46 @@ impl Api {
 
     pub async fn my_access_log(&self, token: &str) -> Result<AccessLog, ApiError> {
         self.get(Some(token), &["me", "access-log"]).await
+    }
+
+    pub async fn company(&self, token: &str, company_id: &str) -> Result<Company, ApiError> {
+        self.get(Some(token), &["companies", company_id]).await
+    }
+
+    pub async fn contact_history(
+        &self,
+        token: &str,
+        company_id: &str,
+    ) -> Result<Vec<ContactChange>, ApiError> {
+        self.get(
+            Some(token),
+            &["companies", company_id, "contact", "history"],
+        )
+        .await
+    }
+
+    pub async fn agreement(
+        &self,
+        token: &str,
+        company_id: &str,
+    ) -> Result<CompanyAgreement, ApiError> {
+        self.get(Some(token), &["companies", company_id, "agreement"])
+            .await
+    }
+
+    pub async fn change_contact(
+        &self,
+        token: &str,
+        company_id: &str,
+        contact: &Contact,
+    ) -> Result<Company, ApiError> {
+        let request = self
+            .http
+            .put(self.url(&["companies", company_id, "contact"]))
+            .bearer_auth(token)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(serde_json::to_vec(contact).unwrap_or_default());
+        answer(request.send().await).await
     }
 
     pub async fn check_card(&self, number: &str) -> Result<CardCheck, ApiError> {
@@ -241,17 +325,27 @@ async fn refusal(response: reqwest::Response) -> ApiError {
         status if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS => {
             ApiError::Unavailable
         }
-        _ => {
+        status => {
             let problem: Option<Problem> = response
                 .bytes()
                 .await
                 .ok()
                 .and_then(|body| serde_json::from_slice(&body).ok());
-            ApiError::Refused(
-                problem
-                    .and_then(|problem| problem.detail.or(problem.title))
-                    .unwrap_or_default(),
-            )
+            let kind = problem
+                .as_ref()
+                .and_then(|problem| problem.kind.as_deref())
+                .unwrap_or_default();
+            if kind.ends_with("/login-required") {
+                ApiError::LoginRequired
+            } else if status == StatusCode::FORBIDDEN {
+                ApiError::Forbidden
+            } else {
+                ApiError::Refused(
+                    problem
+                        .and_then(|problem| problem.detail.or(problem.title))
+                        .unwrap_or_default(),
+                )
+            }
         }
     }
 }

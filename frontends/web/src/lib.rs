@@ -8,6 +8,7 @@
 //! ports of one host, which browsers treat alike for cookies.
 
 mod api;
+mod company;
 pub mod config;
 mod i18n;
 mod pages;
@@ -42,6 +43,11 @@ pub fn router(settings: &Settings) -> Result<Router, StartupError> {
         .route("/check", get(pages::check))
         .route("/check/{number}", get(pages::check_link))
         .route("/me", get(pages::me))
+        .route("/companies/{company_id}", get(company::company))
+        .route(
+            "/companies/{company_id}/contact",
+            post(company::change_contact),
+        )
         .route("/logged-in", get(pages::logged_in))
         .route("/logout", post(pages::logout))
         .route("/static/style.css", get(pages::style))

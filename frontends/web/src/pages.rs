@@ -37,14 +37,18 @@ pub struct CheckQuery {
 }
 
 /// Who is asking, in which language: what every page starts from.
-struct Visit {
-    lang: Lang,
-    session: Session,
+pub(crate) struct Visit {
+    pub(crate) lang: Lang,
+    pub(crate) session: Session,
     set_cookies: Vec<axum::http::HeaderValue>,
 }
 
 impl Visit {
-    async fn of(app: &App, headers: &HeaderMap, chosen: Option<&str>) -> Result<Self, ApiError> {
+    pub(crate) async fn of(
+        app: &App,
+        headers: &HeaderMap,
+        chosen: Option<&str>,
+    ) -> Result<Self, ApiError> {
         let (lang, lang_cookie) = Lang::of(headers, chosen);
         let mut session = Session::of(headers);
         if session.access_token.is_none() {
@@ -59,7 +63,7 @@ impl Visit {
 
     /// The person logged in, if any. An access token that has run out is
     /// renewed once; a session that has ended is forgotten.
-    async fn person(&mut self, app: &App) -> Result<Option<Me>, ApiError> {
+    pub(crate) async fn person(&mut self, app: &App) -> Result<Option<Me>, ApiError> {
         let Some(token) = self.session.access_token.clone() else {
             return Ok(None);
         };
@@ -86,7 +90,7 @@ impl Visit {
         }
     }
 
-    fn frame<'a>(mut self, path: &'a str, person: Option<&'a Me>) -> Frame<'a> {
+    pub(crate) fn frame<'a>(mut self, path: &'a str, person: Option<&'a Me>) -> Frame<'a> {
         self.set_cookies.append(&mut self.session.set_cookies);
         Frame {
             lang: self.lang,
@@ -98,22 +102,19 @@ impl Visit {
 }
 
 /// The error page for what the API said, in the person's language.
-fn failed(app: &App, lang: Lang, path: &str, error: &ApiError) -> Response {
+pub(crate) fn failed(app: &App, lang: Lang, path: &str, error: &ApiError) -> Response {
     let (status, problem) = match error {
         ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
         ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+        ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+        ApiError::LoginRequired => (StatusCode::FORBIDDEN, "login_required"),
         ApiError::Refused(_) => (StatusCode::BAD_REQUEST, "refused"),
         ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
     };
     app.pages.answer(
         status,
         "error.html",
-        Frame {
-            lang,
-            path,
-            person: None,
-            set_cookies: Vec::new(),
-        },
+        Frame::plain(lang, path),
         context! { problem },
     )
 }
@@ -239,16 +240,8 @@ pub async fn me(
 /// front page from here, where they are sent.
 pub async fn logged_in(headers: HeaderMap, State(app): State<AppState>) -> Response {
     let (lang, _) = Lang::of(&headers, None);
-    app.pages.page(
-        "logged_in.html",
-        Frame {
-            lang,
-            path: "/",
-            person: None,
-            set_cookies: Vec::new(),
-        },
-        context! {},
-    )
+    app.pages
+        .page("logged_in.html", Frame::plain(lang, "/"), context! {})
 }
 
 /// Ends the session at the platform and in the browser.
@@ -258,13 +251,8 @@ pub async fn logout(State(app): State<AppState>, headers: HeaderMap) -> Response
         return app.pages.answer(
             StatusCode::FORBIDDEN,
             "error.html",
-            Frame {
-                lang,
-                path: "/",
-                person: None,
-                set_cookies: Vec::new(),
-            },
-            context! { problem => "forbidden" },
+            Frame::plain(lang, "/"),
+            context! { problem => "cross_site" },
         );
     }
     if let Some(token) = session::cookie(&headers, session::ACCESS_COOKIE)

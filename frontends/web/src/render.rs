@@ -19,6 +19,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/logged_in.html"),
     ),
     ("error.html", include_str!("../templates/error.html")),
+    ("company.html", include_str!("../templates/company.html")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +45,18 @@ pub struct Frame<'a> {
     pub person: Option<&'a str>,
     /// Cookies to set with the answer.
     pub set_cookies: Vec<HeaderValue>,
+}
+
+impl<'a> Frame<'a> {
+    /// A page for no one in particular: no session read, no cookies set.
+    pub fn plain(lang: Lang, path: &'a str) -> Self {
+        Self {
+            lang,
+            path,
+            person: None,
+            set_cookies: Vec::new(),
+        }
+    }
 }
 
 impl Pages {
@@ -275,6 +288,52 @@ mod tests {
             );
             assert!(check.contains("id=\"holder\">Ola<"));
             render(&pages, "logged_in.html", lang, context! {});
+            let company = serde_json::json!({
+                "company_id": "c1", "org_number": "310100005", "name": "NORDMANN BYGG AS",
+                "contact": { "email": "post@nordmannbygg.no", "phone": "+4722334455" },
+                "industry": "construction", "status": "approved",
+                "registered_at": "2026-12-01T10:00:00Z"
+            });
+            let history = serde_json::json!([{
+                "old_contact": { "email": "a@b.no", "phone": "+4711111111" },
+                "new_contact": { "email": "c@d.no", "phone": "+4722222222" },
+                "changed_at": "2026-12-02T10:00:00Z"
+            }]);
+            let agreement = serde_json::json!({
+                "current": { "version": 2, "published_at": "2026-12-01T00:00:00Z" },
+                "current_accepted": false
+            });
+            for status in ["pending", "approved", "rejected", "suspended"] {
+                let mut company = company.clone();
+                company["status"] = status.into();
+                let page = render(
+                    &pages,
+                    "company.html",
+                    lang,
+                    context! {
+                        company => Serde(&company), history => Serde(&history),
+                        agreement => Serde(&agreement), may_change => true, changed => true,
+                        form => Serde(&company["contact"]), refused => "email: is not an address",
+                        login_again => true,
+                    },
+                );
+                assert!(page.contains("id=\"contact-form\""));
+                assert!(page.contains("email: is not an address"));
+            }
+            let hidden = render(
+                &pages,
+                "company.html",
+                lang,
+                context! {
+                    company => Serde(&company), history => (), agreement => (),
+                    may_change => false, changed => false, form => Serde(&company["contact"]),
+                    refused => (), login_again => false,
+                },
+            );
+            assert!(
+                !hidden.contains("contact-form"),
+                "no form without the scope"
+            );
             for problem in [
                 "unauthenticated",
                 "not_found",

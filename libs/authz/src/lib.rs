@@ -189,9 +189,7 @@ impl Authorizer {
         } else if !decision.visible {
             Err(not_found())
         } else if decision.step_up_required {
-            Err(Status::permission_denied(
-                "this needs a recent BankID login; log in again",
-            ))
+            Err(hms_grpc::status::login_required())
         } else {
             Err(hms_grpc::status::denied())
         }

@@ -52,6 +52,32 @@ pub fn unavailable(what: &str, error: impl std::fmt::Display) -> Status {
     Status::unavailable(format!("{what} is unavailable; try again shortly"))
 }
 
+/// The metadata key that marks a refusal as "log in again": the act is
+/// allowed, but only soon after a BankID login.
+pub const LOGIN_REQUIRED_KEY: &str = "hms-login-required";
+
+/// Allowed only with a recent BankID login: the caller's is too old. The
+/// mark travels in the status's metadata, so a frontend can send the person
+/// to BankID instead of showing a refusal.
+pub fn login_required() -> Status {
+    let mut metadata = tonic::metadata::MetadataMap::new();
+    metadata.insert(
+        LOGIN_REQUIRED_KEY,
+        tonic::metadata::MetadataValue::from_static("true"),
+    );
+    Status::with_metadata(
+        tonic::Code::PermissionDenied,
+        "this needs a recent BankID login; log in again",
+        metadata,
+    )
+}
+
+/// Whether a refusal asks for a fresh login ([`login_required`]).
+pub fn is_login_required(status: &Status) -> bool {
+    status.code() == tonic::Code::PermissionDenied
+        && status.metadata().contains_key(LOGIN_REQUIRED_KEY)
+}
+
 /// Whether a failed call to another service may succeed if tried again
 /// later (the callee is down, slow or overloaded), as opposed to a refusal
 /// or a bug.

@@ -31,6 +31,8 @@ pub enum ProblemKind {
     InvalidRequest,
     Unauthenticated,
     Forbidden,
+    /// Allowed, but only soon after a BankID login: log in again.
+    LoginRequired,
     NotFound,
     MethodNotAllowed,
     Conflict,
@@ -47,6 +49,7 @@ impl ProblemKind {
             Self::InvalidRequest => "invalid-request",
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden => "forbidden",
+            Self::LoginRequired => "login-required",
             Self::NotFound => "not-found",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::Conflict => "conflict",
@@ -62,7 +65,7 @@ impl ProblemKind {
         match self {
             Self::InvalidRequest => StatusCode::BAD_REQUEST,
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::LoginRequired => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict | Self::PreconditionFailed => StatusCode::CONFLICT,
@@ -78,6 +81,7 @@ impl ProblemKind {
             Self::InvalidRequest => "The request is not valid",
             Self::Unauthenticated => "Log in first",
             Self::Forbidden => "Not allowed",
+            Self::LoginRequired => "Log in again",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
             Self::Conflict => "It already exists",
@@ -142,6 +146,9 @@ impl ApiError {
 impl From<tonic::Status> for ApiError {
     fn from(status: tonic::Status) -> Self {
         use tonic::Code;
+        if hms_grpc::status::is_login_required(&status) {
+            return Self::new(ProblemKind::LoginRequired, status.message());
+        }
         let kind = match status.code() {
             Code::InvalidArgument | Code::OutOfRange => ProblemKind::InvalidRequest,
             Code::Unauthenticated => ProblemKind::Unauthenticated,
@@ -161,6 +168,7 @@ impl From<tonic::Status> for ApiError {
             // Services word these for the caller, without personal data.
             ProblemKind::InvalidRequest
             | ProblemKind::Forbidden
+            | ProblemKind::LoginRequired
             | ProblemKind::NotFound
             | ProblemKind::Conflict
             | ProblemKind::PreconditionFailed => status.message().to_owned(),
