@@ -140,21 +140,38 @@ impl Browser {
             .to_owned()
     }
 
-    /// Clicks what `css` names and waits for the next page.
+    /// Clicks what `css` names (a link or a form's button) and waits until
+    /// the next page has replaced this one.
     pub async fn click(&self, css: &str) {
-        self.find(css).await.click().await.expect("a click");
+        let element = self.find(css).await;
+        self.navigate_by(element).await;
     }
 
     pub async fn click_xpath(&self, xpath: &str) {
-        self.client
+        let element = self
+            .client
             .wait()
             .at_most(Duration::from_secs(15))
             .for_element(Locator::XPath(xpath))
             .await
-            .unwrap_or_else(|error| panic!("no {xpath} on the page: {error}"))
-            .click()
+            .unwrap_or_else(|error| panic!("no {xpath} on the page: {error}"));
+        self.navigate_by(element).await;
+    }
+
+    /// Clicks, then waits for this page's document to go stale: a click
+    /// does not wait for the navigation it starts.
+    async fn navigate_by(&self, element: fantoccini::elements::Element) {
+        let page = self
+            .client
+            .find(Locator::Css("html"))
             .await
-            .expect("a click");
+            .expect("the page");
+        element.click().await.expect("a click");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while page.tag_name().await.is_ok() {
+            assert!(Instant::now() < deadline, "the click led to no new page");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 
     /// Logs in at the BankID simulator as the test person with this number,

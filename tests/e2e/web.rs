@@ -4,7 +4,7 @@
 
 use hms_test_support::api::Api;
 use hms_test_support::fakes::{orgs, persons};
-use hms_test_support::{TestEnv, eventually};
+use hms_test_support::{TestEnv, eventually, fixtures};
 use reqwest::StatusCode;
 
 use crate::browser::Browser;
@@ -306,5 +306,128 @@ async fn only_those_who_may_change_contact_details_see_the_form_and_only_after_a
     browser.find("#login-again").await;
     browser.screenshot("asked-to-log-in-again").await;
     assert_eq!(contact().await, "kontor@nordmannbygg.no");
+    browser.close().await;
+}
+
+/// Uploads `file` as the document `kind` of the order's only worker.
+async fn upload_in_browser(browser: &Browser, kind: &str, file: &std::path::Path) {
+    let form = format!("form.upload[action$='/documents/{kind}']");
+    browser
+        .find(&format!("{form} input[type='file']"))
+        .await
+        .send_keys(&file.display().to_string())
+        .await
+        .expect("choosing the file");
+    browser.click(&format!("{form} button")).await;
+    let state = browser.text(&format!("tr.{kind} .state")).await;
+    assert!(state.starts_with("Lastet opp"), "{kind}: {state}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_journey_is_clicked_through_from_bankid_to_a_redacted_order_and_a_card() {
+    let mut env = TestEnv::new();
+    env.with_web();
+    env.start_all().await;
+    env.start_web().await;
+    let web = env.web_url();
+    let api = Api::new(&env);
+    let mut clients = Clients::connect(&env).await;
+    let company_id = approved_company(&env, &mut clients).await;
+    // The files on the person's phone.
+    let photo = env.dir().join("photo.jpg");
+    let id_copy = env.dir().join("id.png");
+    let signature = env.dir().join("signature.png");
+    std::fs::write(&photo, fixtures::jpeg_with_exif(90, 120, b"GPS-SECRET")).expect("a photo");
+    std::fs::write(&id_copy, fixtures::png(120, 80)).expect("an ID copy");
+    std::fs::write(&signature, fixtures::png(200, 60)).expect("a signature");
+
+    // Kari orders a card for Per, with the three documents, and sends it.
+    let mut browser = Browser::start("web-whole-journey", 1280, 900).await;
+    browser.goto(&web).await;
+    browser.login_as(persons::KARI_NORDMANN).await;
+    browser.click("a.company").await;
+    browser.click("#company-orders").await;
+    assert_eq!(
+        browser.path().await,
+        format!("/companies/{company_id}/orders")
+    );
+    browser.fill("#name", "Per Ansatt").await;
+    browser.fill("#national_id", persons::PER_ANSATT).await;
+    browser.fill("#phone", "+4791234567").await;
+    browser.screenshot("new-order").await;
+    browser.click("#new-order button").await;
+    assert_eq!(browser.text("#order-status").await, "Utkast");
+    let order_path = browser.path().await;
+    let order_id = order_path
+        .strip_prefix("/orders/")
+        .expect("on the order's page")
+        .to_owned();
+    assert!(
+        !browser.source().await.contains(persons::PER_ANSATT),
+        "the number is never shown in full"
+    );
+    upload_in_browser(&browser, "passport_photo", &photo).await;
+    upload_in_browser(&browser, "id_document", &id_copy).await;
+    upload_in_browser(&browser, "signature", &signature).await;
+    browser.click("#submit-order button").await;
+    browser.find("#submitted").await;
+    assert_eq!(browser.text("#order-status").await, "Til behandling");
+    browser.screenshot("order-submitted").await;
+
+    // Siri, the case handler, sends the photo back.
+    browser.click("form[action='/logout'] button").await;
+    browser.login_as(persons::SIRI_SAKSBEHANDLER).await;
+    browser.click("#nav-desk").await;
+    browser.click("a.review").await;
+    browser.find("figure.passport_photo img").await;
+    browser
+        .find("figure.passport_photo select")
+        .await
+        .select_by_value("photo_unclear")
+        .await
+        .expect("choosing a reason");
+    browser
+        .fill("figure.passport_photo input[type='text']", "For mørkt")
+        .await;
+    browser.screenshot("review-sends-the-photo-back").await;
+    browser.click("#send-back-button").await;
+    browser.find("#queue-empty").await;
+
+    // Kari sees why, uploads a new photo and sends it again.
+    browser.click("form[action='/logout'] button").await;
+    browser.login_as(persons::KARI_NORDMANN).await;
+    browser.goto(&format!("{web}{order_path}")).await;
+    assert_eq!(browser.text("#order-status").await, "Må rettes");
+    let sent_back = browser.text("tr.passport_photo .state").await;
+    assert!(
+        sent_back.contains("bildet er uklart") && sent_back.contains("For mørkt"),
+        "{sent_back}"
+    );
+    browser.screenshot("the-company-sees-why").await;
+    upload_in_browser(&browser, "passport_photo", &photo).await;
+    browser.click("#submit-order button").await;
+    browser.find("#submitted").await;
+
+    // Siri approves.
+    browser.click("form[action='/logout'] button").await;
+    browser.login_as(persons::SIRI_SAKSBEHANDLER).await;
+    browser.click("#nav-desk").await;
+    browser.click("a.review").await;
+    browser.click("#approve button").await;
+    browser.find("#queue-empty").await;
+
+    // Approved, printed, forgotten: the receipt, and the card checks out.
+    receipt(&mut clients, &order_id, SOON).await;
+    browser.click("form[action='/logout'] button").await;
+    browser.login_as(persons::KARI_NORDMANN).await;
+    browser.goto(&format!("{web}{order_path}")).await;
+    assert_eq!(browser.text("#order-status").await, "Godkjent");
+    browser.screenshot("approved").await;
+    let per = api.token(persons::PER_ANSATT).await;
+    let card = card_number(&api, &per).await;
+    browser.goto(&format!("{web}/check/{card}")).await;
+    assert_eq!(browser.text("#verdict").await, "Gyldig");
+    assert_eq!(browser.text("#holder").await, "Per Ansatt");
+    browser.screenshot("the-card-checks-out").await;
     browser.close().await;
 }

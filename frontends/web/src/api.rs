@@ -155,6 +155,85 @@ pub struct Agreement {
     pub published_at: Option<DateTime<Utc>>,
 }
 
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct OrderPage {
+    pub orders: Vec<Order>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Order {
+    pub order_id: String,
+    pub company_id: String,
+    pub status: String,
+    pub workers: Vec<Worker>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub rejection_reason: Option<String>,
+    pub reviews: Vec<DocumentReview>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Worker {
+    pub worker_id: String,
+    pub name: Option<String>,
+    pub national_id_masked: String,
+    pub card_type: String,
+    pub register_check: Option<RegisterCheck>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RegisterCheck {
+    pub state: String,
+    pub person: Option<String>,
+    pub name_matches: Option<bool>,
+    pub employment: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct DocumentReview {
+    pub document_id: String,
+    pub worker_id: String,
+    pub kind: String,
+    pub decision: String,
+    pub reason: Option<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Document {
+    pub document_id: String,
+    pub worker_id: String,
+    pub kind: String,
+    pub content_type: String,
+    pub uploaded_at: Option<DateTime<Utc>>,
+}
+
+/// A worker to order a card for, as typed.
+// Not Debug: it holds a national identity number.
+#[derive(Serialize)]
+pub struct NewWorker {
+    pub name: String,
+    pub national_id: String,
+    pub phone: String,
+    pub card_type: String,
+}
+
+/// A document the back office sends back, and why.
+#[derive(Debug, Serialize)]
+pub struct DocumentRejection {
+    pub document_id: String,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A stored document's bytes, for the back office to look at.
+pub struct DocumentFile {
+    pub content_type: String,
+    pub bytes: bytes::Bytes,
+}
+
 /// New tokens from a refresh.
 // Not Debug: it holds tokens.
 #[derive(Deserialize)]
@@ -264,6 +343,155 @@ impl Api {
         answer(request.send().await).await
     }
 
+    /// A change on the person's behalf: `body` as JSON, or raw `bytes`.
+    async fn send<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        segments: &[&str],
+        body: Body,
+    ) -> Result<T, ApiError> {
+        let mut request = self
+            .http
+            .request(method, self.url(segments))
+            .bearer_auth(token);
+        request = match body {
+            Body::Empty => request,
+            Body::Json(json) => request
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(json.to_string()),
+            Body::File(bytes) => request
+                .header(http::header::CONTENT_TYPE, "application/octet-stream")
+                .body(bytes),
+            Body::Idempotent(key, json) => request
+                .header("idempotency-key", key)
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(json.to_string()),
+        };
+        answer(request.send().await).await
+    }
+
+    pub async fn company_orders(
+        &self,
+        token: &str,
+        company_id: &str,
+    ) -> Result<OrderPage, ApiError> {
+        self.get(Some(token), &["companies", company_id, "orders"])
+            .await
+    }
+
+    /// Creates an order; the same `key` again returns the same order, so a
+    /// form sent twice orders once.
+    pub async fn create_order(
+        &self,
+        token: &str,
+        company_id: &str,
+        key: &str,
+        worker: &NewWorker,
+    ) -> Result<Order, ApiError> {
+        let body = serde_json::json!({ "workers": [worker] });
+        self.send(
+            reqwest::Method::POST,
+            token,
+            &["companies", company_id, "orders"],
+            Body::Idempotent(key.to_owned(), body),
+        )
+        .await
+    }
+
+    pub async fn order(&self, token: &str, order_id: &str) -> Result<Order, ApiError> {
+        self.get(Some(token), &["orders", order_id]).await
+    }
+
+    pub async fn documents(&self, token: &str, order_id: &str) -> Result<Vec<Document>, ApiError> {
+        self.get(Some(token), &["orders", order_id, "documents"])
+            .await
+    }
+
+    pub async fn upload(
+        &self,
+        token: &str,
+        order_id: &str,
+        worker_id: &str,
+        kind: &str,
+        file: bytes::Bytes,
+    ) -> Result<Document, ApiError> {
+        self.send(
+            reqwest::Method::PUT,
+            token,
+            &["orders", order_id, "workers", worker_id, "documents", kind],
+            Body::File(file),
+        )
+        .await
+    }
+
+    pub async fn submit(&self, token: &str, order_id: &str) -> Result<Order, ApiError> {
+        self.send(
+            reqwest::Method::POST,
+            token,
+            &["orders", order_id, "submit"],
+            Body::Empty,
+        )
+        .await
+    }
+
+    /// The back office's queue: orders waiting for a decision.
+    pub async fn review_queue(&self, token: &str) -> Result<OrderPage, ApiError> {
+        let mut url = self.url(&["backoffice", "orders"]);
+        url.query_pairs_mut().append_pair("status", "submitted");
+        answer(self.http.get(url).bearer_auth(token).send().await).await
+    }
+
+    pub async fn approve(&self, token: &str, order_id: &str) -> Result<Order, ApiError> {
+        self.send(
+            reqwest::Method::POST,
+            token,
+            &["backoffice", "orders", order_id, "approve"],
+            Body::Empty,
+        )
+        .await
+    }
+
+    pub async fn return_for_correction(
+        &self,
+        token: &str,
+        order_id: &str,
+        rejections: &[DocumentRejection],
+    ) -> Result<Order, ApiError> {
+        self.send(
+            reqwest::Method::POST,
+            token,
+            &["backoffice", "orders", order_id, "return"],
+            Body::Json(serde_json::json!({ "rejections": rejections })),
+        )
+        .await
+    }
+
+    /// A stored document, for the back office.
+    pub async fn document(&self, token: &str, document_id: &str) -> Result<DocumentFile, ApiError> {
+        let response = self
+            .http
+            .get(self.url(&["documents", document_id]))
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|_| ApiError::Unavailable)?;
+        if !response.status().is_success() {
+            return Err(refusal(response).await);
+        }
+        let content_type = response
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("application/octet-stream")
+            .to_owned();
+        let bytes = response.bytes().await.map_err(|_| ApiError::Unavailable)?;
+        Ok(DocumentFile {
+            content_type,
+            bytes,
+        })
+    }
+
     pub async fn check_card(&self, number: &str) -> Result<CardCheck, ApiError> {
         self.get(None, &["public", "cards", number]).await
     }
@@ -298,6 +526,15 @@ impl Api {
             Err(_) => Err(ApiError::Unavailable),
         }
     }
+}
+
+/// What a change sends.
+enum Body {
+    Empty,
+    Json(serde_json::Value),
+    File(bytes::Bytes),
+    /// JSON, with an `Idempotency-Key`.
+    Idempotent(String, serde_json::Value),
 }
 
 async fn answer<T: DeserializeOwned>(

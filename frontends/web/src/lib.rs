@@ -8,9 +8,11 @@
 //! ports of one host, which browsers treat alike for cookies.
 
 mod api;
+mod backoffice;
 mod company;
 pub mod config;
 mod i18n;
+mod orders;
 mod pages;
 mod render;
 mod security;
@@ -19,7 +21,12 @@ mod session;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+
+/// The largest upload form taken: the gateway's 10 MB and room for the
+/// form's own parts.
+const UPLOAD_LIMIT_BYTES: usize = 11 * 1024 * 1024;
 
 pub use config::Settings;
 
@@ -48,6 +55,27 @@ pub fn router(settings: &Settings) -> Result<Router, StartupError> {
             "/companies/{company_id}/contact",
             post(company::change_contact),
         )
+        .route(
+            "/companies/{company_id}/orders",
+            get(orders::list).post(orders::create),
+        )
+        .route("/orders/{order_id}", get(orders::show))
+        .route("/orders/{order_id}/submit", post(orders::submit))
+        .route(
+            "/orders/{order_id}/workers/{worker_id}/documents/{kind}",
+            post(orders::upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT_BYTES)),
+        )
+        .route("/backoffice", get(backoffice::queue))
+        .route("/backoffice/orders/{order_id}", get(backoffice::review))
+        .route(
+            "/backoffice/orders/{order_id}/approve",
+            post(backoffice::approve),
+        )
+        .route(
+            "/backoffice/orders/{order_id}/return",
+            post(backoffice::send_back),
+        )
+        .route("/documents/{document_id}", get(backoffice::document))
         .route("/logged-in", get(pages::logged_in))
         .route("/logout", post(pages::logout))
         .route("/static/style.css", get(pages::style))

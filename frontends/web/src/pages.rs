@@ -30,6 +30,12 @@ pub struct LangQuery {
     lang: Option<String>,
 }
 
+impl LangQuery {
+    pub fn lang(&self) -> Option<&str> {
+        self.lang.as_deref()
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub struct CheckQuery {
     lang: Option<String>,
@@ -96,6 +102,7 @@ impl Visit {
             lang: self.lang,
             path,
             person: person.map(|me| me.name.as_str()),
+            back_office: person.is_some_and(|me| me.back_office),
             set_cookies: self.set_cookies,
         }
     }

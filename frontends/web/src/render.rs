@@ -20,6 +20,13 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("error.html", include_str!("../templates/error.html")),
     ("company.html", include_str!("../templates/company.html")),
+    ("orders.html", include_str!("../templates/orders.html")),
+    ("order.html", include_str!("../templates/order.html")),
+    (
+        "backoffice.html",
+        include_str!("../templates/backoffice.html"),
+    ),
+    ("review.html", include_str!("../templates/review.html")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +50,8 @@ pub struct Frame<'a> {
     pub path: &'a str,
     /// The person's name, when logged in.
     pub person: Option<&'a str>,
+    /// The person is a case handler: the desk is in the menu.
+    pub back_office: bool,
     /// Cookies to set with the answer.
     pub set_cookies: Vec<HeaderValue>,
 }
@@ -54,6 +63,7 @@ impl<'a> Frame<'a> {
             lang,
             path,
             person: None,
+            back_office: false,
             set_cookies: Vec::new(),
         }
     }
@@ -107,6 +117,7 @@ impl Pages {
             t => self.texts.of(frame.lang),
             path => frame.path,
             person => frame.person,
+            back_office => frame.back_office,
             login_url => self.login_url.clone(),
             ..values
         };
@@ -178,6 +189,7 @@ mod tests {
                 lang,
                 path: "/",
                 person: Some("Kari Nordmann"),
+                back_office: true,
                 set_cookies: Vec::new(),
             },
             values,
@@ -334,6 +346,75 @@ mod tests {
                 !hidden.contains("contact-form"),
                 "no form without the scope"
             );
+            let order = serde_json::json!({
+                "order_id": "o1", "company_id": "c1", "status": "needs_correction",
+                "workers": [{ "worker_id": "w1", "name": "Ola", "national_id_masked": "010190*****",
+                    "card_type": "construction",
+                    "register_check": { "state": "done", "person": "resident", "name_matches": true, "employment": "active" } }],
+                "created_at": "2026-12-01T10:00:00Z", "submitted_at": "2026-12-01T11:00:00Z",
+                "decided_at": null, "rejection_reason": null,
+                "reviews": [{ "document_id": "d1", "worker_id": "w1", "kind": "passport_photo",
+                    "decision": "rejected", "reason": "photo_unclear", "note": "Too dark" }]
+            });
+            let documents = serde_json::json!([
+                { "document_id": "d2", "worker_id": "w1", "kind": "id_document",
+                  "content_type": "image/png", "uploaded_at": "2026-12-01T10:30:00Z" }
+            ]);
+            let kinds = ["passport_photo", "id_document", "signature"];
+            let page = render(
+                &pages,
+                "order.html",
+                lang,
+                context! {
+                    order => Serde(&order), documents => Serde(&documents), kinds,
+                    open => true, submitted => true, refused => "",
+                },
+            );
+            assert!(
+                page.contains("Too dark"),
+                "the reason a document was sent back"
+            );
+            assert!(
+                page.contains("capture=\"user\""),
+                "the camera for the photo"
+            );
+            render(
+                &pages,
+                "orders.html",
+                lang,
+                context! {
+                    company => Serde(&company), orders => Serde(serde_json::json!([order])),
+                    key => "k", name => "Ola", phone => "+4791234567", card_type => "cleaning",
+                    refused => "workers[0].national_id: is not valid",
+                },
+            );
+            render(
+                &pages,
+                "backoffice.html",
+                lang,
+                context! { orders => Serde(serde_json::json!([order])) },
+            );
+            for (person, employment) in [
+                ("emigrated", "none"),
+                ("deceased", "active"),
+                ("not_found", "none"),
+            ] {
+                let mut order = order.clone();
+                order["status"] = "submitted".into();
+                order["workers"][0]["register_check"]["person"] = person.into();
+                order["workers"][0]["register_check"]["employment"] = employment.into();
+                let review = render(
+                    &pages,
+                    "review.html",
+                    lang,
+                    context! {
+                        order => Serde(&order), documents => Serde(&documents), kinds,
+                        reasons => crate::backoffice::REJECTION_REASONS, refused => "at least one",
+                    },
+                );
+                assert!(review.contains("/documents/d2"));
+                assert!(review.contains("id=\"approve\""));
+            }
             for problem in [
                 "unauthenticated",
                 "not_found",
