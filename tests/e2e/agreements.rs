@@ -62,25 +62,7 @@ async fn no_order_before_the_agreement_in_force_is_accepted() {
     let mut env = TestEnv::new();
     env.start_all().await;
     let mut clients = Clients::connect(&env).await;
-    let company_id = clients
-        .owner
-        .companies
-        .register_company(fixtures::nordmann_bygg())
-        .await
-        .expect("register")
-        .into_inner()
-        .company
-        .expect("a company")
-        .company_id;
-    clients
-        .back_office
-        .companies
-        .approve_company(companies::ApproveCompanyRequest {
-            company_id: company_id.clone(),
-        })
-        .await
-        .expect("approve");
-    env.wait_for_standing(&company_id, "approved").await;
+    let company_id = registered_and_approved_company(&env, &mut clients).await;
 
     // Approved, but the agreement is not accepted: nothing may be ordered.
     try_order(&mut clients, &company_id)

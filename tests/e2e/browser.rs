@@ -185,6 +185,11 @@ impl Browser {
         self.find("#person").await;
     }
 
+    /// Clicks what stays on the page: a checkbox, a radio button.
+    pub async fn tick(&self, css: &str) {
+        self.find(css).await.click().await.expect("a click");
+    }
+
     /// Types into a field, replacing what it held.
     pub async fn fill(&self, css: &str, text: &str) {
         let field = self.find(css).await;

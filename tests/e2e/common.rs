@@ -109,6 +109,14 @@ impl Clients {
 /// Registers NORDMANN BYGG AS as its owner and lets the back office approve
 /// it; returns once orders and media have heard of the approval.
 pub async fn approved_company(env: &TestEnv, clients: &mut Clients) -> String {
+    let company_id = registered_and_approved_company(env, clients).await;
+    accept_agreement(env, &mut clients.owner, &company_id).await;
+    company_id
+}
+
+/// Kari registers Nordmann Bygg and the back office approves it; its data
+/// processing agreement is not yet accepted. Returns once orders knows.
+pub async fn registered_and_approved_company(env: &TestEnv, clients: &mut Clients) -> String {
     let company = clients
         .owner
         .companies
@@ -127,7 +135,6 @@ pub async fn approved_company(env: &TestEnv, clients: &mut Clients) -> String {
         .await
         .expect("approve the company");
     env.wait_for_standing(&company.company_id, "approved").await;
-    accept_agreement(env, &mut clients.owner, &company.company_id).await;
     company.company_id
 }
 

@@ -429,5 +429,102 @@ async fn the_whole_journey_is_clicked_through_from_bankid_to_a_redacted_order_an
     assert_eq!(browser.text("#verdict").await, "Gyldig");
     assert_eq!(browser.text("#holder").await, "Per Ansatt");
     browser.screenshot("the-card-checks-out").await;
+
+    // The company's view of what happened: the messages it was sent, who
+    // processed its workers' data, and the card, which it blocks.
+    browser
+        .goto(&format!("{web}/companies/{company_id}/notifications"))
+        .await;
+    browser.find("#notifications").await;
+    browser
+        .goto(&format!("{web}/companies/{company_id}/access-log"))
+        .await;
+    let log = browser.text("#access-log").await;
+    assert!(log.contains("Dokument lastet opp"), "{log}");
+    assert!(log.contains("Fødselsnummer maskert"), "{log}");
+    browser.screenshot("the-access-log").await;
+    browser
+        .goto(&format!("{web}/companies/{company_id}/cards"))
+        .await;
+    let row = format!("#card-{card}");
+    assert_eq!(browser.text(&format!("{row} .status")).await, "Aktivt");
+    browser
+        .fill(&format!("#reason-{card}"), "Kortet er mistet")
+        .await;
+    browser.click(&format!("{row} form button")).await;
+    assert_eq!(browser.text(&format!("{row} .status")).await, "Sperret");
+    browser.screenshot("the-card-blocked").await;
+    browser.goto(&format!("{web}/check/{card}")).await;
+    assert_eq!(browser.text("#verdict").await, "Ikke gyldig");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_company_accepts_the_agreement_and_manages_who_has_access_in_a_browser() {
+    let mut env = TestEnv::new();
+    env.with_web();
+    env.start_all().await;
+    env.start_web().await;
+    let web = env.web_url();
+    let mut clients = Clients::connect(&env).await;
+    // Registered and approved; the data processing agreement not accepted.
+    let company_id = registered_and_approved_company(&env, &mut clients).await;
+
+    let mut browser = Browser::start("web-agreement-and-access", 1280, 900).await;
+    browser.goto(&web).await;
+    browser.login_as(persons::KARI_NORDMANN).await;
+    browser.click("a.company").await;
+    assert!(
+        browser
+            .text("#agreement-state")
+            .await
+            .starts_with("Ikke akseptert")
+    );
+    browser.click("#accept-agreement button").await;
+    assert_eq!(browser.text("#agreement-state").await, "Akseptert");
+    assert!(!browser.source().await.contains("accept-agreement"));
+
+    // A supplier without a confirmed data processing agreement: refused,
+    // and said so at the form.
+    browser.click("#company-access").await;
+    assert_eq!(
+        browser.path().await,
+        format!("/companies/{company_id}/access")
+    );
+    browser
+        .tick("input[name='grantee'][value='supplier']")
+        .await;
+    browser.fill("#org_number", orgs::HMS_LEVERANDOREN).await;
+    browser.tick("#scope-cards-order").await;
+    browser.click("#grant-form button").await;
+    assert!(
+        browser
+            .text("#access-refused")
+            .await
+            .contains("processor_agreement")
+    );
+    assert!(!browser.source().await.contains("class=\"grant "));
+
+    // With it: the grant, with the agreement's reference.
+    browser
+        .tick("input[name='grantee'][value='supplier']")
+        .await;
+    browser.fill("#org_number", orgs::HMS_LEVERANDOREN).await;
+    browser.tick("#agreement").await;
+    browser.fill("#agreement_reference", "DBA-2026-017").await;
+    browser.tick("#scope-cards-order").await;
+    browser.click("#grant-form button").await;
+    let grants = browser.text("#grants").await;
+    assert!(
+        grants.contains("310200018") && grants.contains("DBA-2026-017"),
+        "{grants}"
+    );
+    assert_eq!(browser.text("tr.grant .state").await, "aktiv");
+    browser.screenshot("a-supplier-granted").await;
+
+    // And revoked.
+    browser.click("tr.grant.active button.revoke").await;
+    assert_eq!(browser.text("tr.grant .state").await, "trukket tilbake");
+    browser.screenshot("revoked").await;
     browser.close().await;
 }

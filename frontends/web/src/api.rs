@@ -85,6 +85,8 @@ pub struct MyRecord {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Card {
     pub card_number: String,
+    #[serde(default)]
+    pub card_id: String,
     pub holder_name: String,
     pub employer_name: String,
     pub card_type: String,
@@ -112,6 +114,8 @@ pub struct AccessLog {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct AccessEntry {
+    #[serde(default)]
+    pub seq: u64,
     pub action: String,
     pub purpose: String,
     pub actor: String,
@@ -152,6 +156,7 @@ pub struct CompanyAgreement {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Agreement {
     pub version: u32,
+    pub text: String,
     pub published_at: Option<DateTime<Utc>>,
 }
 
@@ -226,6 +231,70 @@ pub struct DocumentRejection {
     pub reason: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct AccessList {
+    pub owners: Vec<Owner>,
+    pub grants: Vec<Grant>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Owner {
+    pub name: String,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Grant {
+    pub grant_id: String,
+    /// `{"type": "person", "label": …}` or `{"type": "supplier", "name": …,
+    /// "org_number": …}`, as the API tags it.
+    pub grantee: Option<serde_json::Value>,
+    pub scopes: Vec<String>,
+    pub state: String,
+    pub granted_by_name: String,
+    pub granted_at: Option<DateTime<Utc>>,
+    pub processor_agreement: Option<ProcessorAgreement>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ProcessorAgreement {
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct CardPage {
+    pub cards: Vec<Card>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct NotificationPage {
+    pub notifications: Vec<Notification>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Notification {
+    pub kind: String,
+    pub channel: String,
+    pub recipient: String,
+    pub subject: Option<String>,
+    pub status: String,
+    pub created_at: Option<DateTime<Utc>>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct CompanyAccessLog {
+    pub entries: Vec<AccessEntry>,
+    pub checkpoint: Option<Checkpoint>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Checkpoint {
+    pub seq: u64,
+    pub head_hash: String,
+    pub signed_at: Option<DateTime<Utc>>,
 }
 
 /// A stored document's bytes, for the back office to look at.
@@ -490,6 +559,99 @@ impl Api {
             content_type,
             bytes,
         })
+    }
+
+    pub async fn access(&self, token: &str, company_id: &str) -> Result<AccessList, ApiError> {
+        self.get(Some(token), &["companies", company_id, "access"])
+            .await
+    }
+
+    /// Gives a grant, as the API's `NewGrant` (built by the form's handler).
+    pub async fn grant(
+        &self,
+        token: &str,
+        company_id: &str,
+        grant: serde_json::Value,
+    ) -> Result<Grant, ApiError> {
+        self.send(
+            reqwest::Method::POST,
+            token,
+            &["companies", company_id, "access"],
+            Body::Json(grant),
+        )
+        .await
+    }
+
+    pub async fn revoke(&self, token: &str, grant_id: &str) -> Result<(), ApiError> {
+        let response = self
+            .http
+            .delete(self.url(&["grants", grant_id]))
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|_| ApiError::Unavailable)?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(refusal(response).await)
+        }
+    }
+
+    pub async fn accept_agreement(
+        &self,
+        token: &str,
+        company_id: &str,
+        version: u32,
+    ) -> Result<(), ApiError> {
+        self.send::<serde_json::Value>(
+            reqwest::Method::POST,
+            token,
+            &["companies", company_id, "agreement", "acceptances"],
+            Body::Json(serde_json::json!({ "version": version })),
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn company_cards(&self, token: &str, company_id: &str) -> Result<CardPage, ApiError> {
+        self.get(Some(token), &["companies", company_id, "cards"])
+            .await
+    }
+
+    /// `action` is `block` or `deactivate`.
+    pub async fn change_card(
+        &self,
+        token: &str,
+        card_number: &str,
+        action: &str,
+        reason: &str,
+    ) -> Result<(), ApiError> {
+        self.send::<serde_json::Value>(
+            reqwest::Method::POST,
+            token,
+            &["cards", card_number, action],
+            Body::Json(serde_json::json!({ "reason": reason })),
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn notifications(
+        &self,
+        token: &str,
+        company_id: &str,
+    ) -> Result<NotificationPage, ApiError> {
+        self.get(Some(token), &["companies", company_id, "notifications"])
+            .await
+    }
+
+    pub async fn company_access_log(
+        &self,
+        token: &str,
+        company_id: &str,
+    ) -> Result<CompanyAccessLog, ApiError> {
+        self.get(Some(token), &["companies", company_id, "access-log"])
+            .await
     }
 
     pub async fn check_card(&self, number: &str) -> Result<CardCheck, ApiError> {

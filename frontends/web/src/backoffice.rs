@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use minijinja::value::Serde;
@@ -16,7 +16,7 @@ use minijinja::value::Serde;
 use crate::api::{ApiError, DocumentRejection};
 use crate::i18n::Lang;
 use crate::orders::{DOCUMENT_KINDS, session_token};
-use crate::pages::{App, AppState, LangQuery, Visit, failed};
+use crate::pages::{App, AppState, LangQuery, Shown, failed, signed_in};
 use crate::security;
 
 /// Why a document may be sent back, as the API names them.
@@ -35,22 +35,20 @@ pub async fn queue(
     headers: HeaderMap,
     Query(query): Query<LangQuery>,
 ) -> Response {
-    let lang = Lang::of(&headers, query.lang()).0;
-    let result = async {
-        let mut visit = Visit::of(&app, &headers, query.lang()).await?;
-        let Some(me) = visit.person(&app).await? else {
-            return Err(ApiError::Unauthenticated);
-        };
-        let token = visit.session.access_token.clone().unwrap_or_default();
-        let queue = app.api.review_queue(&token).await?;
-        Ok(app.pages.page(
-            "backoffice.html",
-            visit.frame("/backoffice", Some(&me)),
-            context! { orders => Serde(&queue.orders) },
-        ))
-    }
-    .await;
-    result.unwrap_or_else(|error| failed(&app, lang, "/backoffice", &error))
+    signed_in(
+        &app,
+        &headers,
+        query.lang(),
+        "/backoffice",
+        async |token, _| {
+            let queue = app.api.review_queue(token).await?;
+            Ok(Shown::page(
+                "backoffice.html",
+                context! { orders => Serde(&queue.orders) },
+            ))
+        },
+    )
+    .await
 }
 
 pub async fn review(
@@ -69,27 +67,15 @@ async fn review_page(
     order_id: &str,
     refused: Option<String>,
 ) -> Response {
-    let lang = Lang::of(headers, chosen).0;
     let path = format!("/backoffice/orders/{order_id}");
-    let result = async {
-        let mut visit = Visit::of(app, headers, chosen).await?;
-        let Some(me) = visit.person(app).await? else {
-            return Err(ApiError::Unauthenticated);
-        };
-        let token = visit.session.access_token.clone().unwrap_or_default();
+    signed_in(app, headers, chosen, &path, async |token, _| {
         let (order, documents) = tokio::try_join!(
-            app.api.order(&token, order_id),
-            app.api.documents(&token, order_id),
+            app.api.order(token, order_id),
+            app.api.documents(token, order_id),
         )?;
-        let status = if refused.is_some() {
-            StatusCode::BAD_REQUEST
-        } else {
-            StatusCode::OK
-        };
-        Ok(app.pages.answer(
-            status,
+        Ok(Shown::after(
             "review.html",
-            visit.frame(&path, Some(&me)),
+            refused.is_some(),
             context! {
                 order => Serde(&order),
                 documents => Serde(&documents),
@@ -98,9 +84,8 @@ async fn review_page(
                 refused,
             },
         ))
-    }
-    .await;
-    result.unwrap_or_else(|error| failed(app, lang, &path, &error))
+    })
+    .await
 }
 
 pub async fn approve(

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::api::{ApiError, Contact, Me};
 use crate::i18n::Lang;
-use crate::pages::{App, AppState, Visit, failed};
+use crate::pages::{App, AppState, Shown, Visit, failed, signed_in};
 use crate::security;
 
 /// The scope that lets a person change a company's contact details.
@@ -121,24 +121,17 @@ async fn page(
     changed: bool,
     outcome: Outcome,
 ) -> Response {
-    let lang = Lang::of(headers, chosen).0;
     let path = format!("/companies/{company_id}");
-    let result = async {
-        let mut visit = Visit::of(app, headers, chosen).await?;
-        let Some(me) = visit.person(app).await? else {
-            return Err(ApiError::Unauthenticated);
-        };
-        let token = visit.session.access_token.clone().unwrap_or_default();
+    signed_in(app, headers, chosen, &path, async |token, me| {
         let (company, history, agreement) = tokio::join!(
-            app.api.company(&token, company_id),
-            app.api.contact_history(&token, company_id),
-            app.api.agreement(&token, company_id),
+            app.api.company(token, company_id),
+            app.api.contact_history(token, company_id),
+            app.api.agreement(token, company_id),
         );
         let company = company?;
         // What the person may not read is left out, not an error.
         let history = optional(history)?;
         let agreement = optional(agreement)?;
-        let may_change = may_change_contact(&me, company_id);
         let status = if outcome.refused.is_some() {
             StatusCode::BAD_REQUEST
         } else if outcome.login_again {
@@ -147,24 +140,23 @@ async fn page(
             StatusCode::OK
         };
         let form = outcome.typed.unwrap_or_else(|| company.contact.clone());
-        Ok(app.pages.answer(
+        Ok(Shown {
+            template: "company.html",
             status,
-            "company.html",
-            visit.frame(&path, Some(&me)),
-            context! {
+            values: context! {
                 company => Serde(&company),
                 history => Serde(history),
                 agreement => Serde(agreement),
-                may_change,
+                may_change => may_change_contact(me, company_id),
+                may_manage => crate::access::has_scope(me, company_id, "access:manage"),
                 changed,
                 form => Serde(form),
                 refused => outcome.refused,
                 login_again => outcome.login_again,
             },
-        ))
-    }
-    .await;
-    result.unwrap_or_else(|error| failed(app, lang, &path, &error))
+        })
+    })
+    .await
 }
 
 fn optional<T>(answer: Result<T, ApiError>) -> Result<Option<T>, ApiError> {

@@ -7,6 +7,8 @@
 //! here, so both see the same cookies; in development they listen on two
 //! ports of one host, which browsers treat alike for cookies.
 
+mod access;
+mod activity;
 mod api;
 mod backoffice;
 mod company;
@@ -54,6 +56,31 @@ pub fn router(settings: &Settings) -> Result<Router, StartupError> {
         .route(
             "/companies/{company_id}/contact",
             post(company::change_contact),
+        )
+        .route(
+            "/companies/{company_id}/access",
+            get(access::page).post(access::give),
+        )
+        .route(
+            "/companies/{company_id}/access/{grant_id}/revoke",
+            post(access::revoke),
+        )
+        .route("/companies/{company_id}/cards", get(activity::cards))
+        .route(
+            "/companies/{company_id}/cards/{card_number}/{action}",
+            post(activity::change_card),
+        )
+        .route(
+            "/companies/{company_id}/notifications",
+            get(activity::notifications),
+        )
+        .route(
+            "/companies/{company_id}/access-log",
+            get(activity::access_log),
+        )
+        .route(
+            "/companies/{company_id}/agreement",
+            post(access::accept_agreement),
         )
         .route(
             "/companies/{company_id}/orders",

@@ -6,7 +6,7 @@
 use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use minijinja::value::Serde;
@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::api::{ApiError, NewWorker};
 use crate::i18n::Lang;
-use crate::pages::{App, AppState, LangQuery, Visit, failed};
+use crate::pages::{App, AppState, LangQuery, Shown, Visit, failed, signed_in};
 use crate::security;
 
 /// The documents every worker needs, in the order they are asked for.
@@ -61,27 +61,15 @@ async fn list_page(
     typed: Option<&OrderForm>,
     refused: Option<String>,
 ) -> Response {
-    let lang = Lang::of(headers, chosen).0;
     let path = format!("/companies/{company_id}/orders");
-    let result = async {
-        let mut visit = Visit::of(app, headers, chosen).await?;
-        let Some(me) = visit.person(app).await? else {
-            return Err(ApiError::Unauthenticated);
-        };
-        let token = visit.session.access_token.clone().unwrap_or_default();
+    signed_in(app, headers, chosen, &path, async |token, _| {
         let (company, orders) = tokio::try_join!(
-            app.api.company(&token, company_id),
-            app.api.company_orders(&token, company_id),
+            app.api.company(token, company_id),
+            app.api.company_orders(token, company_id),
         )?;
-        let status = if refused.is_some() {
-            StatusCode::BAD_REQUEST
-        } else {
-            StatusCode::OK
-        };
-        Ok(app.pages.answer(
-            status,
+        Ok(Shown::after(
             "orders.html",
-            visit.frame(&path, Some(&me)),
+            refused.is_some(),
             context! {
                 company => Serde(&company),
                 orders => Serde(&orders.orders),
@@ -92,9 +80,8 @@ async fn list_page(
                 refused,
             },
         ))
-    }
-    .await;
-    result.unwrap_or_else(|error| failed(app, lang, &path, &error))
+    })
+    .await
 }
 
 pub async fn create(
@@ -177,28 +164,16 @@ async fn order_page(
     submitted: bool,
     refused: Option<String>,
 ) -> Response {
-    let lang = Lang::of(headers, chosen).0;
     let path = format!("/orders/{order_id}");
-    let result = async {
-        let mut visit = Visit::of(app, headers, chosen).await?;
-        let Some(me) = visit.person(app).await? else {
-            return Err(ApiError::Unauthenticated);
-        };
-        let token = visit.session.access_token.clone().unwrap_or_default();
+    signed_in(app, headers, chosen, &path, async |token, _| {
         let (order, documents) = tokio::try_join!(
-            app.api.order(&token, order_id),
-            app.api.documents(&token, order_id),
+            app.api.order(token, order_id),
+            app.api.documents(token, order_id),
         )?;
         let open = matches!(order.status.as_str(), "draft" | "needs_correction");
-        let status = if refused.is_some() {
-            StatusCode::BAD_REQUEST
-        } else {
-            StatusCode::OK
-        };
-        Ok(app.pages.answer(
-            status,
+        Ok(Shown::after(
             "order.html",
-            visit.frame(&path, Some(&me)),
+            refused.is_some(),
             context! {
                 order => Serde(&order),
                 documents => Serde(&documents),
@@ -208,9 +183,8 @@ async fn order_page(
                 refused,
             },
         ))
-    }
-    .await;
-    result.unwrap_or_else(|error| failed(app, lang, &path, &error))
+    })
+    .await
 }
 
 /// One document from the form's file field, passed on to the API as it

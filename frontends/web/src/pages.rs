@@ -108,6 +108,66 @@ impl Visit {
     }
 }
 
+/// What a page for a logged-in person shows: its template and values, and
+/// a status other than 200 when it shows a refusal.
+pub(crate) struct Shown {
+    pub template: &'static str,
+    pub status: StatusCode,
+    pub values: Value,
+}
+
+impl Shown {
+    pub fn page(template: &'static str, values: Value) -> Self {
+        Self {
+            template,
+            status: StatusCode::OK,
+            values,
+        }
+    }
+
+    /// The page again after a change the API refused (`400`), or as asked.
+    pub fn after(template: &'static str, refused: bool, values: Value) -> Self {
+        Self {
+            template,
+            status: if refused {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            },
+            values,
+        }
+    }
+}
+
+/// A page for a logged-in person: `show` gets their access token and who
+/// they are, and says what to show. The language, the session's renewal
+/// and the error page are the same for every such page.
+pub(crate) async fn signed_in(
+    app: &App,
+    headers: &HeaderMap,
+    chosen: Option<&str>,
+    path: &str,
+    show: impl AsyncFnOnce(&str, &Me) -> Result<Shown, ApiError>,
+) -> Response {
+    let lang = Lang::of(headers, chosen).0;
+    let result = async {
+        let mut visit = Visit::of(app, headers, chosen).await?;
+        let Some(me) = visit.person(app).await? else {
+            return Err(ApiError::Unauthenticated);
+        };
+        let token = visit.session.access_token.clone().unwrap_or_default();
+        let shown = show(&token, &me).await?;
+        Ok(app.pages.answer(
+            shown.status,
+            shown.template,
+            visit.frame(path, Some(&me)),
+            shown.values,
+        ))
+    }
+    .await;
+    result.unwrap_or_else(|error| failed(app, lang, path, &error))
+}
+
 /// The error page for what the API said, in the person's language.
 pub(crate) fn failed(app: &App, lang: Lang, path: &str, error: &ApiError) -> Response {
     let (status, problem) = match error {

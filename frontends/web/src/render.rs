@@ -21,6 +21,20 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("error.html", include_str!("../templates/error.html")),
     ("company.html", include_str!("../templates/company.html")),
     ("orders.html", include_str!("../templates/orders.html")),
+    ("access.html", include_str!("../templates/access.html")),
+    ("cards.html", include_str!("../templates/cards.html")),
+    (
+        "notifications.html",
+        include_str!("../templates/notifications.html"),
+    ),
+    (
+        "access_log.html",
+        include_str!("../templates/access_log.html"),
+    ),
+    (
+        "access_table.html",
+        include_str!("../templates/access_table.html"),
+    ),
     ("order.html", include_str!("../templates/order.html")),
     (
         "backoffice.html",
@@ -129,6 +143,8 @@ impl Pages {
             Ok(html) => (status, Html(html)).into_response(),
             Err(error) => {
                 tracing::error!(template, error = %error, "a page could not be rendered");
+                #[cfg(test)]
+                eprintln!("{template}: {error:#}");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     Html("<!doctype html><title>Feil / Error</title><p>Feil / Error</p>"),
@@ -260,7 +276,7 @@ mod tests {
             .zip(purposes.iter().cycle())
             .map(|(action, purpose)| {
                 serde_json::json!({
-                    "action": action, "purpose": purpose, "actor": "service:cards",
+                    "seq": 1, "action": action, "purpose": purpose, "actor": "service:cards",
                     "order_id": "o1", "occurred_at": "2026-12-02T10:00:00Z"
                 })
             })
@@ -276,7 +292,7 @@ mod tests {
                 lang,
                 context! {
                     companies => Serde(serde_json::json!([{ "company_id": "c", "org_number": "123456785",
-                        "scopes": ["cards:order"], "source": "register_role" }]))
+                        "scopes": ["cards:order", "workers:read", "company:contact:write", "access:manage"], "source": "register_role" }]))
                 },
             );
             assert!(home.contains(&format!("<html lang=\"{}\">", lang.code())));
@@ -312,7 +328,7 @@ mod tests {
                 "changed_at": "2026-12-02T10:00:00Z"
             }]);
             let agreement = serde_json::json!({
-                "current": { "version": 2, "published_at": "2026-12-01T00:00:00Z" },
+                "current": { "version": 2, "published_at": "2026-12-01T00:00:00Z", "text": "# Avtale" },
                 "current_accepted": false
             });
             for status in ["pending", "approved", "rejected", "suspended"] {
@@ -324,7 +340,7 @@ mod tests {
                     lang,
                     context! {
                         company => Serde(&company), history => Serde(&history),
-                        agreement => Serde(&agreement), may_change => true, changed => true,
+                        agreement => Serde(&agreement), may_change => true, may_manage => true, changed => true,
                         form => Serde(&company["contact"]), refused => "email: is not an address",
                         login_again => true,
                     },
@@ -338,7 +354,7 @@ mod tests {
                 lang,
                 context! {
                     company => Serde(&company), history => (), agreement => (),
-                    may_change => false, changed => false, form => Serde(&company["contact"]),
+                    may_change => false, may_manage => false, changed => false, form => Serde(&company["contact"]),
                     refused => (), login_again => false,
                 },
             );
@@ -415,6 +431,77 @@ mod tests {
                 assert!(review.contains("/documents/d2"));
                 assert!(review.contains("id=\"approve\""));
             }
+            let mut grants: Vec<serde_json::Value> = ["pending", "active", "expired", "revoked"]
+                .iter()
+                .map(|state| serde_json::json!({
+                    "grant_id": "g1", "grantee": { "type": "supplier", "name": "HMS LEVERANDØREN AS", "org_number": "310200018" },
+                    "scopes": ["cards:order"], "state": state, "granted_by_name": "Kari Nordmann",
+                    "granted_at": "2026-12-01T10:00:00Z", "processor_agreement": { "reference": "DBA-1" }
+                }))
+                .collect();
+            grants.push(serde_json::json!({
+                "grant_id": "g2", "grantee": { "type": "person", "label": "Per Ansatt" },
+                "scopes": ["workers:read"], "state": "active", "granted_by_name": "Kari Nordmann",
+                "granted_at": null, "processor_agreement": null
+            }));
+            let access_list = serde_json::json!({
+                "owners": [{ "name": "Kari Nordmann", "role": "daglig leder" }],
+                "grants": grants,
+            });
+            let page = render(
+                &pages,
+                "access.html",
+                lang,
+                context! {
+                    company => Serde(&company), access => Serde(&access_list), may_manage => true,
+                    scopes => crate::access::SCOPES, refused => "scopes: at least one", login_again => true,
+                },
+            );
+            assert!(page.contains("id=\"grant-form\""));
+            assert!(page.contains("HMS LEVERANDØREN AS"));
+            let cards: Vec<serde_json::Value> = ["active", "blocked", "deactivated", "expired"]
+                .iter()
+                .zip(["awaiting", "handed_over", "needs_photo", "handed_over"])
+                .map(|(status, print)| serde_json::json!({
+                    "card_number": "1234567897", "holder_name": "Ola", "employer_name": "Bygg AS",
+                    "card_type": "construction", "issued_at": null, "valid_until": "2028-12-01T00:00:00Z",
+                    "status": status, "print_state": print
+                }))
+                .collect();
+            let page = render(
+                &pages,
+                "cards.html",
+                lang,
+                context! {
+                    company => Serde(&company), cards => Serde(&cards), refused => "reason: is required",
+                },
+            );
+            assert!(page.contains("/block") && page.contains("/deactivate"));
+            let sent: Vec<serde_json::Value> = [("email", "sent"), ("sms", "pending"), ("email", "failed")]
+                .iter()
+                .map(|(channel, status)| serde_json::json!({
+                    "kind": "order_submitted", "channel": channel, "recipient": "post@nordmannbygg.no",
+                    "subject": null, "status": status, "created_at": "2026-12-01T10:00:00Z", "sent_at": null
+                }))
+                .collect();
+            render(
+                &pages,
+                "notifications.html",
+                lang,
+                context! {
+                    company => Serde(&company), notifications => Serde(&sent),
+                },
+            );
+            let log = serde_json::json!({
+                "entries": access, "checkpoint": { "seq": 11, "head_hash": "ab".repeat(32), "signed_at": "2026-12-01T10:00:00Z" }
+            });
+            let page = render(
+                &pages,
+                "access_log.html",
+                lang,
+                context! { company => Serde(&company), log => Serde(&log) },
+            );
+            assert!(page.contains("abababab"));
             for problem in [
                 "unauthenticated",
                 "not_found",
