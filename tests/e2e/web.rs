@@ -332,7 +332,6 @@ async fn the_whole_journey_is_clicked_through_from_bankid_to_a_redacted_order_an
     let web = env.web_url();
     let api = Api::new(&env);
     let mut clients = Clients::connect(&env).await;
-    let company_id = approved_company(&env, &mut clients).await;
     // The files on the person's phone.
     let photo = env.dir().join("photo.jpg");
     let id_copy = env.dir().join("id.png");
@@ -341,11 +340,54 @@ async fn the_whole_journey_is_clicked_through_from_bankid_to_a_redacted_order_an
     std::fs::write(&id_copy, fixtures::png(120, 80)).expect("an ID copy");
     std::fs::write(&signature, fixtures::png(200, 60)).expect("a signature");
 
-    // Kari orders a card for Per, with the three documents, and sends it.
+    // Kari, daglig leder, registers Nordmann Bygg; a company she holds no
+    // role in is refused.
     let mut browser = Browser::start("web-whole-journey", 1280, 900).await;
     browser.goto(&web).await;
     browser.login_as(persons::KARI_NORDMANN).await;
+    browser.fill("#org_number", orgs::ANNEN_RENHOLD).await;
+    browser.fill("#company_name", "Annen Renhold AS").await;
+    browser.fill("#email", "post@annen.no").await;
+    browser.fill("#phone", "+4791234567").await;
+    browser.click("#register button").await;
+    browser.find("#register-refused").await;
+    browser.fill("#org_number", orgs::NORDMANN_BYGG).await;
+    browser.fill("#company_name", "Nordmann Bygg AS").await;
+    browser.fill("#email", "post@nordmannbygg.no").await;
+    browser.screenshot("register").await;
+    browser.click("#register button").await;
+    let company_id = browser
+        .path()
+        .await
+        .strip_prefix("/companies/")
+        .expect("on the company's page")
+        .to_owned();
+    assert_eq!(
+        browser.text("#company-status").await,
+        "Venter på godkjenning"
+    );
+
+    // Siri approves it at the desk.
+    browser.click("form[action='/logout'] button").await;
+    browser.login_as(persons::SIRI_SAKSBEHANDLER).await;
+    browser.click("#nav-desk").await;
+    browser
+        .click(&format!(
+            "#company-{} form.approve-company button",
+            orgs::NORDMANN_BYGG
+        ))
+        .await;
+    browser.find("#companies-empty").await;
+    env.wait_for_standing(&company_id, "approved").await;
+
+    // Kari accepts the data processing agreement and orders a card for
+    // Per, with the three documents, and sends it.
+    browser.click("form[action='/logout'] button").await;
+    browser.login_as(persons::KARI_NORDMANN).await;
     browser.click("a.company").await;
+    assert_eq!(browser.text("#company-status").await, "Godkjent");
+    browser.click("#accept-agreement button").await;
+    env.wait_for_agreement(&company_id).await;
     browser.click("#company-orders").await;
     assert_eq!(
         browser.path().await,

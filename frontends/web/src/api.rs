@@ -297,6 +297,11 @@ pub struct Checkpoint {
     pub signed_at: Option<DateTime<Utc>>,
 }
 
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct CompanyPage {
+    pub companies: Vec<Company>,
+}
+
 /// A stored document's bytes, for the back office to look at.
 pub struct DocumentFile {
     pub content_type: String,
@@ -652,6 +657,50 @@ impl Api {
     ) -> Result<CompanyAccessLog, ApiError> {
         self.get(Some(token), &["companies", company_id, "access-log"])
             .await
+    }
+
+    /// Registers a company, as the API's `NewCompany` (built by the form).
+    pub async fn register_company(
+        &self,
+        token: &str,
+        company: serde_json::Value,
+    ) -> Result<Company, ApiError> {
+        self.send(
+            reqwest::Method::POST,
+            token,
+            &["companies"],
+            Body::Json(company),
+        )
+        .await
+    }
+
+    /// The back office's queue of companies waiting for approval.
+    pub async fn pending_companies(&self, token: &str) -> Result<CompanyPage, ApiError> {
+        let mut url = self.url(&["backoffice", "companies"]);
+        url.query_pairs_mut().append_pair("status", "pending");
+        answer(self.http.get(url).bearer_auth(token).send().await).await
+    }
+
+    /// `decision` is `approve` or `reject` (with `reason`).
+    pub async fn decide_company(
+        &self,
+        token: &str,
+        company_id: &str,
+        decision: &str,
+        reason: &str,
+    ) -> Result<Company, ApiError> {
+        let body = if decision == "reject" {
+            Body::Json(serde_json::json!({ "reason": reason }))
+        } else {
+            Body::Empty
+        };
+        self.send(
+            reqwest::Method::POST,
+            token,
+            &["backoffice", "companies", company_id, decision],
+            body,
+        )
+        .await
     }
 
     pub async fn check_card(&self, number: &str) -> Result<CardCheck, ApiError> {

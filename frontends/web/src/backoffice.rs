@@ -35,20 +35,49 @@ pub async fn queue(
     headers: HeaderMap,
     Query(query): Query<LangQuery>,
 ) -> Response {
-    signed_in(
-        &app,
-        &headers,
-        query.lang(),
-        "/backoffice",
-        async |token, _| {
-            let queue = app.api.review_queue(token).await?;
-            Ok(Shown::page(
-                "backoffice.html",
-                context! { orders => Serde(&queue.orders) },
-            ))
-        },
-    )
+    signed_in(&app, &headers, query.lang(), "/backoffice", async |token, _| {
+        let (companies, orders) = tokio::try_join!(
+            app.api.pending_companies(token),
+            app.api.review_queue(token),
+        )?;
+        Ok(Shown::page(
+            "backoffice.html",
+            context! { companies => Serde(&companies.companies), orders => Serde(&orders.orders) },
+        ))
+    })
     .await
+}
+
+/// Approves or rejects (`decision`) a registered company, with the form's
+/// `reason` for a rejection.
+pub async fn decide_company(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path((company_id, decision)): Path<(String, String)>,
+    form: Result<Form<BTreeMap<String, String>>, FormRejection>,
+) -> Response {
+    let lang = Lang::of(&headers, None).0;
+    if !security::from_this_site(&headers) {
+        return failed(&app, lang, "/backoffice", &ApiError::Forbidden);
+    }
+    if !matches!(decision.as_str(), "approve" | "reject") {
+        return failed(&app, lang, "/backoffice", &ApiError::NotFound);
+    }
+    let reason = form
+        .ok()
+        .and_then(|Form(fields)| fields.get("reason").map(|reason| reason.trim().to_owned()))
+        .unwrap_or_default();
+    let decided = async {
+        let token = session_token(&app, &headers).await?;
+        app.api
+            .decide_company(&token, &company_id, &decision, &reason)
+            .await
+    }
+    .await;
+    match decided {
+        Ok(_) => Redirect::to("/backoffice").into_response(),
+        Err(other) => failed(&app, lang, "/backoffice", &other),
+    }
 }
 
 pub async fn review(

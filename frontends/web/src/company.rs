@@ -159,6 +159,71 @@ async fn page(
     .await
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub struct RegistrationForm {
+    #[serde(default)]
+    org_number: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    industry: String,
+    #[serde(default)]
+    language: String,
+}
+
+/// Registers a company the person holds a role in (the platform checks
+/// the register); then its page, or the front page with the reason.
+pub async fn register(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<RegistrationForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let lang = Lang::of(&headers, None).0;
+    if !security::from_this_site(&headers) {
+        return failed(&app, lang, "/", &ApiError::Forbidden);
+    }
+    let form = form.map(|Form(form)| form).unwrap_or_default();
+    let company = serde_json::json!({
+        "org_number": form.org_number.replace(' ', ""),
+        "name": form.name.trim(),
+        "contact": { "email": form.email.trim(), "phone": form.phone.trim() },
+        "industry": form.industry,
+        "language": if form.language.is_empty() { lang.code().to_owned() } else { form.language.clone() },
+    });
+    let registered = async {
+        let token = crate::orders::session_token(&app, &headers).await?;
+        app.api.register_company(&token, company).await
+    }
+    .await;
+    match registered {
+        Ok(company) => Redirect::to(&format!("/companies/{}", company.company_id)).into_response(),
+        Err(ApiError::Refused(reason)) => {
+            crate::pages::home_page(&app, &headers, None, Some((&form, reason))).await
+        }
+        Err(ApiError::Forbidden) => {
+            crate::pages::home_page(&app, &headers, None, Some((&form, String::new()))).await
+        }
+        Err(other) => failed(&app, lang, "/", &other),
+    }
+}
+
+impl RegistrationForm {
+    /// What was typed, to show again.
+    pub fn shown(&self) -> minijinja::Value {
+        context! {
+            org_number => self.org_number.clone(),
+            name => self.name.clone(),
+            email => self.email.clone(),
+            phone => self.phone.clone(),
+            industry => self.industry.clone(),
+        }
+    }
+}
+
 fn optional<T>(answer: Result<T, ApiError>) -> Result<Option<T>, ApiError> {
     match answer {
         Ok(value) => Ok(Some(value)),

@@ -49,6 +49,7 @@ pub fn router(settings: &Settings) -> Result<Router, StartupError> {
     });
     let router = Router::new()
         .route("/", get(pages::home))
+        .route("/companies", post(company::register))
         .route("/check", get(pages::check))
         .route("/check/{number}", get(pages::check_link))
         .route("/me", get(pages::me))
@@ -94,6 +95,10 @@ pub fn router(settings: &Settings) -> Result<Router, StartupError> {
         )
         .route("/backoffice", get(backoffice::queue))
         .route("/backoffice/orders/{order_id}", get(backoffice::review))
+        .route(
+            "/backoffice/companies/{company_id}/{decision}",
+            post(backoffice::decide_company),
+        )
         .route(
             "/backoffice/orders/{order_id}/approve",
             post(backoffice::approve),

@@ -191,18 +191,43 @@ pub async fn home(
     headers: HeaderMap,
     Query(query): Query<LangQuery>,
 ) -> Response {
-    let lang = Lang::of(&headers, query.lang.as_deref()).0;
+    home_page(&app, &headers, query.lang(), None).await
+}
+
+/// The front page; after a refused registration, with what was typed and
+/// why (an empty reason: the person holds no role in that company).
+pub(crate) async fn home_page(
+    app: &App,
+    headers: &HeaderMap,
+    chosen: Option<&str>,
+    registration: Option<(&crate::company::RegistrationForm, String)>,
+) -> Response {
+    let lang = Lang::of(headers, chosen).0;
     let result = async {
-        let mut visit = Visit::of(&app, &headers, query.lang.as_deref()).await?;
-        let me = visit.person(&app).await?;
-        Ok::<_, ApiError>(app.pages.page(
+        let mut visit = Visit::of(app, headers, chosen).await?;
+        let me = visit.person(app).await?;
+        let (typed, refused) = match registration {
+            Some((form, reason)) => (Some(form.shown()), Some(reason)),
+            None => (None, None),
+        };
+        let status = if refused.is_some() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        };
+        Ok::<_, ApiError>(app.pages.answer(
+            status,
             "home.html",
             visit.frame("/", me.as_ref()),
-            context! { companies => Serde(me.as_ref().map(|me| me.companies.clone()).unwrap_or_default()) },
+            context! {
+                companies => Serde(me.as_ref().map(|me| me.companies.clone()).unwrap_or_default()),
+                typed,
+                refused,
+            },
         ))
     }
     .await;
-    result.unwrap_or_else(|error| failed(&app, lang, "/", &error))
+    result.unwrap_or_else(|error| failed(app, lang, "/", &error))
 }
 
 /// What a person may type as a card number: ten digits, spaces allowed.

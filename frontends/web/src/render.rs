@@ -292,7 +292,9 @@ mod tests {
                 lang,
                 context! {
                     companies => Serde(serde_json::json!([{ "company_id": "c", "org_number": "123456785",
-                        "scopes": ["cards:order", "workers:read", "company:contact:write", "access:manage"], "source": "register_role" }]))
+                        "scopes": ["cards:order", "workers:read", "company:contact:write", "access:manage"], "source": "register_role" }])),
+                typed => context! { org_number => "310100005", name => "Bygg", email => "a@b.no", phone => "+4791234567", industry => "cleaning" },
+                refused => "",
                 },
             );
             assert!(home.contains(&format!("<html lang=\"{}\">", lang.code())));
@@ -408,7 +410,10 @@ mod tests {
                 &pages,
                 "backoffice.html",
                 lang,
-                context! { orders => Serde(serde_json::json!([order])) },
+                context! {
+                    companies => Serde(serde_json::json!([company])),
+                    orders => Serde(serde_json::json!([order])),
+                },
             );
             for (person, employment) in [
                 ("emigrated", "none"),
