@@ -2,7 +2,9 @@
 //! headless, driven over WebDriver by `chromedriver` (both from the
 //! packages `chromium` and `chromium-driver`, which `cargo xtask test`
 //! installs). Each test gets a browser of its own; screenshots of each
-//! step are kept under `target/screenshots/<test>/` as artifacts.
+//! step are kept under `target/screenshots/<test>/` as artifacts, and each
+//! page screenshotted is first held to axe-core's WCAG 2.1 A and AA rules
+//! (axe-core from npm, which `cargo xtask test` installs too).
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -28,6 +30,27 @@ pub struct Browser {
     _driver: Child,
     screenshots: PathBuf,
     step: u32,
+    /// axe-core's source, injected into the pages it checks.
+    axe: String,
+}
+
+/// The rules a page is held to: WCAG 2.1, levels A and AA. Answers how
+/// many rules passed (none would mean nothing was checked) and what broke.
+const AXE_RUN: &str = r#"
+const done = arguments[arguments.length - 1];
+axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } })
+  .then(result => done({
+    passed: result.passes.length,
+    violations: result.violations.map(v => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map(n => n.target.join(" ")).join(", ")}`),
+  }))
+  .catch(error => done({ passed: 0, violations: [`axe failed: ${error}`] }));
+"#;
+
+/// What axe-core found on a page.
+#[derive(serde::Deserialize)]
+pub struct Findings {
+    pub passed: u32,
+    pub violations: Vec<String>,
 }
 
 impl Browser {
@@ -83,6 +106,14 @@ impl Browser {
             }
         };
         drop(port);
+        let axe = program(
+            "HMS_TEST_AXE",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../.hms/tools/node_modules/axe-core/axe.min.js"
+            ),
+        );
+        let axe = std::fs::read_to_string(&axe).expect("axe-core's source");
         let screenshots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../target/screenshots")
             .join(name);
@@ -93,6 +124,7 @@ impl Browser {
             _driver: driver,
             screenshots,
             step: 0,
+            axe,
         }
     }
 
@@ -100,8 +132,10 @@ impl Browser {
         self.client.goto(url).await.expect("the page opens");
     }
 
-    /// Keeps a screenshot of the page as it is now, numbered in order.
+    /// Holds the page to WCAG 2.1 A and AA as axe-core checks it, then
+    /// keeps a screenshot of it, numbered in order.
     pub async fn screenshot(&mut self, what: &str) {
+        self.assert_accessible(what).await;
         self.step += 1;
         let png = self.client.screenshot().await.expect("a screenshot");
         std::fs::write(
@@ -110,6 +144,31 @@ impl Browser {
             png,
         )
         .expect("the screenshot is kept");
+    }
+
+    /// What axe-core finds on the page as it is now.
+    pub async fn accessibility(&self) -> Findings {
+        self.client
+            .execute(&self.axe, Vec::new())
+            .await
+            .expect("axe-core loads into the page");
+        let findings = self
+            .client
+            .execute_async(AXE_RUN, Vec::new())
+            .await
+            .expect("axe-core checks the page");
+        serde_json::from_value(findings).expect("axe-core's findings")
+    }
+
+    /// Fails on any violation axe-core finds of WCAG 2.1 A and AA.
+    pub async fn assert_accessible(&self, what: &str) {
+        let findings = self.accessibility().await;
+        assert!(findings.passed > 10, "{what}: axe-core checked nothing");
+        assert!(
+            findings.violations.is_empty(),
+            "{what}: the page breaks WCAG 2.1 A/AA:\n{}",
+            findings.violations.join("\n")
+        );
     }
 
     /// The element, waiting for it to appear.

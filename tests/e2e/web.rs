@@ -570,3 +570,23 @@ async fn a_company_accepts_the_agreement_and_manages_who_has_access_in_a_browser
     browser.screenshot("revoked").await;
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_accessibility_check_finds_a_page_that_breaks_wcag() {
+    // The check the other tests rely on, against a page made to fail it:
+    // no language, an image without a text, a field without a label, grey
+    // on grey.
+    let browser = Browser::start("web-accessibility-check", 800, 600).await;
+    browser
+        .goto(
+            "data:text/html,<title>x</title><img src='x.png'><input type='text'>\
+             <p style='color:%23bbb;background:%23ccc'>faint</p>",
+        )
+        .await;
+    let findings = browser.accessibility().await;
+    let found = findings.violations.join("\n");
+    for rule in ["html-has-lang", "image-alt", "label", "color-contrast"] {
+        assert!(found.contains(rule), "{rule} missing from:\n{found}");
+    }
+    browser.close().await;
+}

@@ -12,9 +12,6 @@ use crate::process;
 use crate::repo::Repo;
 use crate::{postgres, prereqs, services, tools};
 
-/// Pinned so every machine lints the protos with the same rules.
-const BUF_PACKAGE: &str = "@bufbuild/buf@1.75.0";
-
 enum Outcome {
     Passed,
     Skipped(String),
@@ -171,6 +168,14 @@ pub async fn run(repo: &Repo) -> Result<()> {
         .await?;
     let aiosmtpd = aiosmtpd.display().to_string();
     let browser = steps.run("browser (chromium)", prereqs::browser()).await?;
+    let axe = steps
+        .run("accessibility rules (axe-core)", async {
+            tools::find_or_install_npm(repo, &tools::AXE)
+                .await
+                .map_err(anyhow::Error::msg)
+        })
+        .await?;
+    let axe = axe.display().to_string();
     let chromium = browser.chromium.display().to_string();
     let chromedriver = browser.chromedriver.display().to_string();
 
@@ -183,6 +188,7 @@ pub async fn run(repo: &Repo) -> Result<()> {
         ("HMS_TEST_AIOSMTPD", aiosmtpd.as_str()),
         ("HMS_TEST_CHROMIUM", chromium.as_str()),
         ("HMS_TEST_CHROMEDRIVER", chromedriver.as_str()),
+        ("HMS_TEST_AXE", axe.as_str()),
     ];
     let has_nextest = process::succeeds(process::cargo(), &["nextest", "--version"]);
     let test_args: &[&str] = if has_nextest {
@@ -274,7 +280,7 @@ async fn manifests(repo: &Repo) -> Result<((), Option<String>)> {
 }
 
 async fn proto_lint(repo: &Repo) -> Result<((), Option<String>)> {
-    let buf = match find_or_install_buf(repo).await {
+    let buf = match tools::find_or_install_npm(repo, &tools::BUF).await {
         Ok(buf) => buf,
         Err(why) => return Ok(((), Some(why))),
     };
@@ -286,46 +292,4 @@ async fn proto_lint(repo: &Repo) -> Result<((), Option<String>)> {
     )
     .await?;
     Ok(((), None))
-}
-
-/// `buf` from PATH or `.hms/tools`, installed there with npm if need be.
-/// Err holds why there is none.
-async fn find_or_install_buf(repo: &Repo) -> std::result::Result<PathBuf, String> {
-    let local = repo.hms("tools/node_modules/.bin/buf");
-    if let Some(buf) = process::find_program("buf", &[]) {
-        return Ok(buf);
-    }
-    if process::is_executable(&local) {
-        return Ok(local);
-    }
-    let Some(npm) = process::find_program("npm", &[]) else {
-        return Err(format!(
-            "buf is not on PATH nor in {}, and npm is not there to install it \
-             (install Node.js, or buf itself: https://buf.build/docs/installation)",
-            repo.show(&local)
-        ));
-    };
-    let prefix = repo.hms("tools");
-    let shown = format!(
-        "npm install --prefix {} --no-audit --no-fund {BUF_PACKAGE}",
-        repo.show(&prefix)
-    );
-    let mut install = Command::new(npm);
-    install
-        .arg("install")
-        .arg("--prefix")
-        .arg(&prefix)
-        .args(["--no-audit", "--no-fund", BUF_PACKAGE])
-        .current_dir(repo.root());
-    if let Err(error) = process::run_streaming(&mut install, &shown).await {
-        return Err(format!("buf could not be installed: {error:#}"));
-    }
-    if process::is_executable(&local) {
-        Ok(local)
-    } else {
-        Err(format!(
-            "npm installed {BUF_PACKAGE}, but {} is missing",
-            repo.show(&local)
-        ))
-    }
 }

@@ -1,6 +1,8 @@
-//! Python tools from PyPI the tests and the development setup use, each in
-//! its own virtual environment under `.hms/tools/`, pinned so every machine
-//! runs the same version. Nothing is downloaded but packages from PyPI.
+//! Tools the tests and the development setup use, pinned so every machine
+//! runs the same version: Python tools from PyPI, each in its own virtual
+//! environment under `.hms/tools/`, and packages from npm in
+//! `.hms/tools/node_modules`. Nothing is downloaded but packages from those
+//! registries.
 
 use std::path::PathBuf;
 
@@ -103,4 +105,84 @@ pub async fn find_or_install(repo: &Repo, tool: &PypiTool) -> Result<PathBuf> {
         repo.show(&local)
     );
     Ok(local)
+}
+
+/// A tool from the npm registry, installed into `.hms/tools/node_modules`
+/// when it is not on the path.
+pub struct NpmTool {
+    /// Pinned, so every machine runs the same version.
+    package: &'static str,
+    /// The file the tests or the xtask use, under `node_modules`.
+    file: &'static str,
+    /// Its name on the path, if one installed there will do.
+    on_path: Option<&'static str>,
+}
+
+/// buf, for `buf lint` on the protos; pinned so every machine lints them
+/// with the same rules.
+pub const BUF: NpmTool = NpmTool {
+    package: "@bufbuild/buf@1.75.0",
+    file: ".bin/buf",
+    on_path: Some("buf"),
+};
+
+/// axe-core, the accessibility rules the web front end's browser tests
+/// run against each page (WCAG 2.1 A and AA).
+pub const AXE: NpmTool = NpmTool {
+    package: "axe-core@4.14.1",
+    file: "axe-core/axe.min.js",
+    on_path: None,
+};
+
+/// The tool from the path or `.hms/tools`, installed there with npm if
+/// need be. Err holds why there is none.
+pub async fn find_or_install_npm(
+    repo: &Repo,
+    tool: &NpmTool,
+) -> std::result::Result<PathBuf, String> {
+    if let Some(found) = tool
+        .on_path
+        .and_then(|name| process::find_program(name, &[]))
+    {
+        return Ok(found);
+    }
+    let local = repo.hms(&format!("tools/node_modules/{}", tool.file));
+    if local.exists() {
+        return Ok(local);
+    }
+    let Some(npm) = process::find_program("npm", &[]) else {
+        return Err(format!(
+            "{} is not in {}, and npm is not there to install it (install Node.js)",
+            tool.package,
+            repo.show(&local)
+        ));
+    };
+    let prefix = repo.hms("tools");
+    let shown = format!(
+        "npm install --prefix {} --no-audit --no-fund {}",
+        repo.show(&prefix),
+        tool.package
+    );
+    let mut install = Command::new(npm);
+    install
+        .arg("install")
+        .arg("--prefix")
+        .arg(&prefix)
+        .args(["--no-audit", "--no-fund", tool.package])
+        .current_dir(repo.root());
+    if let Err(error) = process::run_streaming(&mut install, &shown).await {
+        return Err(format!(
+            "{} could not be installed: {error:#}",
+            tool.package
+        ));
+    }
+    if local.exists() {
+        Ok(local)
+    } else {
+        Err(format!(
+            "npm installed {}, but {} is missing",
+            tool.package,
+            repo.show(&local)
+        ))
+    }
 }
