@@ -181,6 +181,15 @@ impl Browser {
             .unwrap_or_else(|error| panic!("no {css} on the page: {error}"))
     }
 
+    /// How many elements `css` names now.
+    pub async fn find_all(&self, css: &str) -> usize {
+        self.client
+            .find_all(Locator::Css(css))
+            .await
+            .expect("a search of the page")
+            .len()
+    }
+
     pub async fn text(&self, css: &str) -> String {
         self.find(css).await.text().await.expect("its text")
     }

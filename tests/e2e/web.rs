@@ -408,6 +408,24 @@ async fn the_whole_journey_is_clicked_through_from_bankid_to_a_redacted_order_an
         !browser.source().await.contains(persons::PER_ANSATT),
         "the number is never shown in full"
     );
+    // A colleague added by mistake, and removed again.
+    browser.fill("#add-worker #name", "Feil Person").await;
+    browser
+        .fill("#add-worker #national_id", &fixtures::fodselsnummer())
+        .await;
+    browser.fill("#add-worker #phone", "+4791234568").await;
+    browser.click("#add-worker button").await;
+    assert_eq!(browser.find_all("section.record").await, 2);
+    browser
+        .click("section.record:nth-of-type(2) form.remove-worker button")
+        .await;
+    assert_eq!(browser.find_all("section.record").await, 1);
+    assert!(
+        browser
+            .text("section.record h2")
+            .await
+            .starts_with("Per Ansatt")
+    );
     upload_in_browser(&browser, "passport_photo", &photo).await;
     upload_in_browser(&browser, "id_document", &id_copy).await;
     upload_in_browser(&browser, "signature", &signature).await;
@@ -464,6 +482,8 @@ async fn the_whole_journey_is_clicked_through_from_bankid_to_a_redacted_order_an
     browser.login_as(persons::KARI_NORDMANN).await;
     browser.goto(&format!("{web}{order_path}")).await;
     assert_eq!(browser.text("#order-status").await, "Godkjent");
+    // The signed receipt: the three documents at approval destroyed.
+    assert_eq!(browser.text("#receipt .documents-deleted").await, "3");
     browser.screenshot("approved").await;
     let per = api.token(persons::PER_ANSATT).await;
     let card = card_number(&api, &per).await;

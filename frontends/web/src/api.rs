@@ -499,6 +499,44 @@ impl Api {
         .await
     }
 
+    pub async fn add_worker(
+        &self,
+        token: &str,
+        order_id: &str,
+        worker: &NewWorker,
+    ) -> Result<(), ApiError> {
+        self.send::<serde_json::Value>(
+            reqwest::Method::POST,
+            token,
+            &["orders", order_id, "workers"],
+            Body::Json(serde_json::to_value(worker).unwrap_or_default()),
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn remove_worker(
+        &self,
+        token: &str,
+        order_id: &str,
+        worker_id: &str,
+    ) -> Result<(), ApiError> {
+        self.send::<serde_json::Value>(
+            reqwest::Method::DELETE,
+            token,
+            &["orders", order_id, "workers", worker_id],
+            Body::Empty,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// The order's signed deletion receipt, once it is redacted.
+    pub async fn receipt(&self, token: &str, order_id: &str) -> Result<Receipt, ApiError> {
+        self.get(Some(token), &["orders", order_id, "receipt"])
+            .await
+    }
+
     pub async fn submit(&self, token: &str, order_id: &str) -> Result<Order, ApiError> {
         self.send(
             reqwest::Method::POST,

@@ -89,6 +89,11 @@ pub fn router(settings: &Settings) -> Result<Router, StartupError> {
         )
         .route("/orders/{order_id}", get(orders::show))
         .route("/orders/{order_id}/submit", post(orders::submit))
+        .route("/orders/{order_id}/workers", post(orders::add_worker))
+        .route(
+            "/orders/{order_id}/workers/{worker_id}/remove",
+            post(orders::remove_worker),
+        )
         .route(
             "/orders/{order_id}/workers/{worker_id}/documents/{kind}",
             post(orders::upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT_BYTES)),

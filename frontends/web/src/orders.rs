@@ -35,6 +35,22 @@ pub struct OrderForm {
     card_type: String,
 }
 
+impl OrderForm {
+    /// The worker as typed, spaces in the number left out.
+    fn worker(&self) -> NewWorker {
+        NewWorker {
+            name: self.name.trim().to_owned(),
+            national_id: self
+                .national_id
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect(),
+            phone: self.phone.trim().to_owned(),
+            card_type: self.card_type.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub struct OrderQuery {
     lang: Option<String>,
@@ -166,10 +182,18 @@ async fn order_page(
 ) -> Response {
     let path = format!("/orders/{order_id}");
     signed_in(app, headers, chosen, &path, async |token, _| {
-        let (order, documents) = tokio::try_join!(
+        let (order, documents, receipt) = tokio::join!(
             app.api.order(token, order_id),
             app.api.documents(token, order_id),
-        )?;
+            app.api.receipt(token, order_id),
+        );
+        let (order, documents) = (order?, documents?);
+        // No receipt until the order is decided and its data forgotten.
+        let receipt = match receipt {
+            Ok(receipt) => Some(receipt),
+            Err(ApiError::NotFound | ApiError::Forbidden) => None,
+            Err(other) => return Err(other),
+        };
         let open = matches!(order.status.as_str(), "draft" | "needs_correction");
         Ok(Shown::after(
             "order.html",
@@ -177,6 +201,7 @@ async fn order_page(
             context! {
                 order => Serde(&order),
                 documents => Serde(&documents),
+                receipt => Serde(receipt),
                 kinds => DOCUMENT_KINDS,
                 open,
                 submitted,
@@ -234,6 +259,59 @@ async fn file_field(mut multipart: Multipart) -> Option<bytes::Bytes> {
         }
     }
     None
+}
+
+/// Adds a worker to an open order, from the same form as a new order's.
+pub async fn add_worker(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(order_id): Path<String>,
+    form: Result<Form<OrderForm>, FormRejection>,
+) -> Response {
+    let form = form.map(|Form(form)| form).unwrap_or_default();
+    let worker = form.worker();
+    order_change(&app, &headers, &order_id, async |token| {
+        app.api.add_worker(token, &order_id, &worker).await
+    })
+    .await
+}
+
+pub async fn remove_worker(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path((order_id, worker_id)): Path<(String, String)>,
+) -> Response {
+    order_change(&app, &headers, &order_id, async |token| {
+        app.api.remove_worker(token, &order_id, &worker_id).await
+    })
+    .await
+}
+
+/// A change to an order from this site's form; then the order's page,
+/// with the API's reason when it was refused.
+async fn order_change(
+    app: &App,
+    headers: &HeaderMap,
+    order_id: &str,
+    act: impl AsyncFnOnce(&str) -> Result<(), ApiError>,
+) -> Response {
+    let lang = Lang::of(headers, None).0;
+    let path = format!("/orders/{order_id}");
+    if !security::from_this_site(headers) {
+        return failed(app, lang, &path, &ApiError::Forbidden);
+    }
+    let done = async {
+        let token = session_token(app, headers).await?;
+        act(&token).await
+    }
+    .await;
+    match done {
+        Ok(()) => Redirect::to(&path).into_response(),
+        Err(ApiError::Refused(reason)) => {
+            order_page(app, headers, None, order_id, false, Some(reason)).await
+        }
+        Err(other) => failed(app, lang, &path, &other),
+    }
 }
 
 pub async fn submit(

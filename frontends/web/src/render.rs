@@ -386,6 +386,7 @@ mod tests {
                 context! {
                     order => Serde(&order), documents => Serde(&documents), kinds,
                     open => true, submitted => true, refused => "",
+                receipt => Serde(&records["receipts"][0]),
                 },
             );
             assert!(
