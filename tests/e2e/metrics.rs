@@ -284,7 +284,8 @@ async fn every_service_is_scraped_and_its_series_move_when_an_order_is_redacted(
         );
     }
 
-    // The dashboard asks only for series some service has.
+    // The dashboard and the alerting rules ask only for series some
+    // service has.
     let exposed: std::collections::BTreeSet<&str> = after
         .values()
         .flat_map(|scrape| scrape.series.keys())
@@ -293,7 +294,7 @@ async fn every_service_is_scraped_and_its_series_move_when_an_order_is_redacted(
     for wanted in dashboard_series() {
         assert!(
             exposed.contains(wanted.as_str()),
-            "the dashboard asks for {wanted}, which no service exposes"
+            "the dashboard or an alert asks for {wanted}, which no service exposes"
         );
     }
 
@@ -341,36 +342,49 @@ async fn every_service_is_scraped_and_its_series_move_when_an_order_is_redacted(
     }
 }
 
-/// The series the Grafana dashboard's queries name.
+/// The series the Grafana dashboard's queries and the alerting rules name.
 fn dashboard_series() -> Vec<String> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../k8s/components/monitoring/grafana-dashboard.json");
-    let dashboard: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).expect("the dashboard"))
-            .expect("the dashboard is JSON");
-    let mut series = Vec::new();
+    let monitoring =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../k8s/components/monitoring");
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(monitoring.join("grafana-dashboard.json")).expect("the dashboard"),
+    )
+    .expect("the dashboard is JSON");
+    let mut exprs: Vec<String> = Vec::new();
     for panel in dashboard["panels"].as_array().expect("panels") {
         for target in panel["targets"].as_array().into_iter().flatten() {
-            let expr = target["expr"].as_str().expect("a query");
-            // A series is a word of ours before `{`, `[` or `)`; the gRPC
-            // labels share the series' prefix.
-            let labels = ["grpc_service", "grpc_method", "grpc_code"];
-            let mut word = String::new();
-            for c in expr.chars() {
-                if c.is_ascii_alphanumeric() || c == '_' || c == ':' {
-                    word.push(c);
-                    continue;
-                }
-                let is_series = matches!(c, '{' | '[' | ')')
-                    && !labels.contains(&word.as_str())
-                    && ["hms_", "grpc_", "http_"]
-                        .iter()
-                        .any(|prefix| word.starts_with(prefix));
-                if is_series && !series.contains(&word) {
-                    series.push(word.clone());
-                }
-                word.clear();
+            exprs.push(target["expr"].as_str().expect("a query").to_owned());
+        }
+    }
+    let rules = std::fs::read_to_string(monitoring.join("alert-rules.yaml")).expect("the rules");
+    let alerts = rules.matches("- alert: ").count();
+    exprs.extend(
+        rules
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("expr: "))
+            .map(str::to_owned),
+    );
+    assert!(alerts >= 5 && exprs.len() >= 10 + alerts, "{exprs:?}");
+    let mut series = Vec::new();
+    for expr in exprs {
+        // A series is a word of ours before `{`, `[` or `)`; the gRPC
+        // labels share the series' prefix.
+        let labels = ["grpc_service", "grpc_method", "grpc_code"];
+        let mut word = String::new();
+        for c in expr.chars() {
+            if c.is_ascii_alphanumeric() || c == '_' || c == ':' {
+                word.push(c);
+                continue;
             }
+            let is_series = matches!(c, '{' | '[' | ')')
+                && !labels.contains(&word.as_str())
+                && ["hms_", "grpc_", "http_"]
+                    .iter()
+                    .any(|prefix| word.starts_with(prefix));
+            if is_series && !series.contains(&word) {
+                series.push(word.clone());
+            }
+            word.clear();
         }
     }
     assert!(series.len() >= 10, "{series:?}");
