@@ -177,6 +177,10 @@ fn matrix() -> Vec<(&'static str, Expect)> {
             Each(OWNER_ONLY),
         ),
         ("hms.identity.v1.IdentityService/ListAccess", Each(READ)),
+        (
+            "hms.identity.v1.IdentityService/ListSupplierGrants",
+            Each(SUPPLIER_MANAGER),
+        ),
         ("hms.identity.v1.IdentityService/Authorize", Each(SERVICES)),
         // The notifications service's own call (tested where it is used).
         (
@@ -457,6 +461,13 @@ async fn call(rpc: &str, caller: &PersonClients, fx: &Fixtures) -> Result<(), St
                 scopes: vec!["cards:order".to_owned()],
                 valid_until: None,
                 grantee_name: String::new(),
+            })
+            .await
+            .map(drop),
+        "hms.identity.v1.IdentityService/ListSupplierGrants" => c
+            .identity
+            .list_supplier_grants(identity::ListSupplierGrantsRequest {
+                org_number: orgs::HMS_LEVERANDOREN.to_owned(),
             })
             .await
             .map(drop),

@@ -201,22 +201,13 @@ async fn only_those_who_may_change_contact_details_see_the_form_and_only_after_a
     let api = Api::new(&env);
     let mut clients = Clients::connect(&env).await;
     let company_id = approved_company(&env, &mut clients).await;
-    // Kari lets the supplier order cards; its daglig leder passes that on
-    // to his employee Per.
+    // Kari lets the supplier order cards.
     let supplier_grant = grant(
         &mut clients.owner.identity,
         &company_id,
         supplier(orgs::HMS_LEVERANDOREN),
         "cards:order",
         None,
-    )
-    .await;
-    let mut ola = PersonClients::login(&env, persons::OLA_LEVERANDOR).await;
-    delegate(
-        &mut ola.identity,
-        &supplier_grant,
-        persons::PER_ANSATT,
-        "cards:order",
     )
     .await;
     let company_page = format!("{web}/companies/{company_id}");
@@ -236,9 +227,34 @@ async fn only_those_who_may_change_contact_details_see_the_form_and_only_after_a
     };
     let before = contact().await;
 
-    // Per, the supplier's employee, finds the company but no form.
+    // Ola, the supplier's daglig leder, finds the grant under his company
+    // and passes it on to his employee Per, never with more than it gives.
     let mut browser = Browser::start("web-company-contact", 1280, 900).await;
     browser.goto(&web).await;
+    browser.login_as(persons::OLA_LEVERANDOR).await;
+    browser.fill("#supplier_org", orgs::HMS_LEVERANDOREN).await;
+    browser.click("#find-supplier button").await;
+    let pass_on = format!("#pass-on-id-{supplier_grant}");
+    browser.fill(&pass_on, persons::PER_ANSATT).await;
+    browser
+        .tick(&format!("#pass-on-{supplier_grant}-cards-order"))
+        .await;
+    browser.screenshot("the-supplier-passes-the-grant-on").await;
+    browser.click("form.pass-on button").await;
+    assert_eq!(browser.find_all("tr.grant.passed-on.active").await, 1);
+    assert!(
+        !browser.source().await.contains(persons::PER_ANSATT),
+        "the number is never shown"
+    );
+    // Someone else's supplier: nothing there for him.
+    browser
+        .goto(&format!("{web}/suppliers/{}", orgs::ANNEN_RENHOLD))
+        .await;
+    assert_eq!(browser.text("#problem").await, "Siden finnes ikke.");
+
+    // Per, the supplier's employee, finds the company but no form.
+    browser.goto(&web).await;
+    browser.click("form[action='/logout'] button").await;
     browser.login_as(persons::PER_ANSATT).await;
     browser.click("a.company").await;
     assert_eq!(browser.text("#company-name").await, "Nordmann Bygg AS");

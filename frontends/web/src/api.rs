@@ -256,6 +256,21 @@ pub struct Grant {
     pub granted_by_name: String,
     pub granted_at: Option<DateTime<Utc>>,
     pub processor_agreement: Option<ProcessorAgreement>,
+    /// For a grant a supplier passed on: the supplier's grant.
+    #[serde(default)]
+    pub parent_grant_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct SupplierGrants {
+    pub grants: Vec<SupplierGrant>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct SupplierGrant {
+    pub company_org_number: String,
+    pub company_name: String,
+    pub grant: Grant,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -623,6 +638,34 @@ impl Api {
             Body::Json(grant),
         )
         .await
+    }
+
+    /// What a supplier has been given, for its access managers.
+    pub async fn supplier_grants(
+        &self,
+        token: &str,
+        org_number: &str,
+    ) -> Result<SupplierGrants, ApiError> {
+        self.get(Some(token), &["suppliers", org_number, "grants"])
+            .await
+    }
+
+    /// A supplier's manager passes the supplier's grant on to one of its
+    /// staff, as the API's `NewDelegation` (built by the form).
+    pub async fn delegate(
+        &self,
+        token: &str,
+        grant_id: &str,
+        delegation: serde_json::Value,
+    ) -> Result<(), ApiError> {
+        self.send::<serde_json::Value>(
+            reqwest::Method::POST,
+            token,
+            &["grants", grant_id, "delegations"],
+            Body::Json(delegation),
+        )
+        .await
+        .map(drop)
     }
 
     pub async fn revoke(&self, token: &str, grant_id: &str) -> Result<(), ApiError> {

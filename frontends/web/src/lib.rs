@@ -19,6 +19,7 @@ mod pages;
 mod render;
 mod security;
 mod session;
+mod supplier;
 
 use std::sync::Arc;
 
@@ -97,6 +98,16 @@ pub fn router(settings: &Settings) -> Result<Router, StartupError> {
         .route(
             "/orders/{order_id}/workers/{worker_id}/documents/{kind}",
             post(orders::upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT_BYTES)),
+        )
+        .route("/suppliers", post(supplier::find))
+        .route("/suppliers/{org_number}", get(supplier::page))
+        .route(
+            "/suppliers/{org_number}/grants/{grant_id}/pass-on",
+            post(supplier::pass_on),
+        )
+        .route(
+            "/suppliers/{org_number}/grants/{grant_id}/revoke",
+            post(supplier::revoke),
         )
         .route("/backoffice", get(backoffice::queue))
         .route("/backoffice/orders/{order_id}", get(backoffice::review))

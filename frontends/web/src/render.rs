@@ -41,6 +41,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/backoffice.html"),
     ),
     ("review.html", include_str!("../templates/review.html")),
+    ("supplier.html", include_str!("../templates/supplier.html")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -442,13 +443,14 @@ mod tests {
                 .map(|state| serde_json::json!({
                     "grant_id": "g1", "grantee": { "type": "supplier", "name": "HMS LEVERANDØREN AS", "org_number": "310200018" },
                     "scopes": ["cards:order"], "state": state, "granted_by_name": "Kari Nordmann",
-                    "granted_at": "2026-12-01T10:00:00Z", "processor_agreement": { "reference": "DBA-1" }
+                    "granted_at": "2026-12-01T10:00:00Z", "processor_agreement": { "reference": "DBA-1" },
+                    "parent_grant_id": null
                 }))
                 .collect();
             grants.push(serde_json::json!({
                 "grant_id": "g2", "grantee": { "type": "person", "label": "Per Ansatt" },
                 "scopes": ["workers:read"], "state": "active", "granted_by_name": "Kari Nordmann",
-                "granted_at": null, "processor_agreement": null
+                "granted_at": null, "processor_agreement": null, "parent_grant_id": "g1"
             }));
             let access_list = serde_json::json!({
                 "owners": [{ "name": "Kari Nordmann", "role": "daglig leder" }],
@@ -508,6 +510,27 @@ mod tests {
                 context! { company => Serde(&company), log => Serde(&log) },
             );
             assert!(page.contains("abababab"));
+            let given: Vec<serde_json::Value> = grants
+                .iter()
+                .map(|grant| serde_json::json!({
+                    "company_org_number": "310100005", "company_name": "Nordmann Bygg AS", "grant": grant,
+                }))
+                .chain(std::iter::once(serde_json::json!({
+                    "company_org_number": "310100005", "company_name": "Nordmann Bygg AS",
+                    "grant": { "grant_id": "g3", "grantee": { "type": "person", "label": "" },
+                        "scopes": ["cards:order"], "state": "active", "granted_by_name": "Ola",
+                        "granted_at": null, "processor_agreement": null, "parent_grant_id": "g1" }
+                })))
+                .collect();
+            let page = render(
+                &pages,
+                "supplier.html",
+                lang,
+                context! {
+                    org_number => "310200018", grants => Serde(&given), refused => "scopes: too many",
+                },
+            );
+            assert!(page.contains("/pass-on") && page.contains("/revoke"));
             for problem in [
                 "unauthenticated",
                 "not_found",

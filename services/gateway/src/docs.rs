@@ -196,6 +196,7 @@ fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(notifications::list))
         .routes(routes!(access::list, access::grant))
         .routes(routes!(access::delegate))
+        .routes(routes!(access::supplier_grants))
         .routes(routes!(access::revoke))
         .routes(routes!(orders::create, orders::list))
         .routes(routes!(orders::get))

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::access::{Access, GrantAuthority, KnownCompany, Target};
 use crate::domain::{GrantState, Widening, bounded_by, earlier_end, grant_state};
 use crate::error::IdentityError;
-use crate::storage::{ActiveGrant, GrantRow, NewGrant, RegisterOwnerRow, Store};
+use crate::storage::{ActiveGrant, GrantRow, NewGrant, RegisterOwnerRow, Store, SupplierGrantRow};
 
 /// Who receives a grant.
 pub enum NewGrantee {
@@ -317,6 +317,23 @@ impl Delegation {
             .filter(|grant| visible.shows(grant))
             .collect();
         Ok(AccessList { owners, grants })
+    }
+
+    /// What the supplier `org` has been given, for its access managers: the
+    /// grants to it and what they passed on, ended ones within the
+    /// retention. To anyone else the supplier has none.
+    pub async fn supplier_grants(
+        &self,
+        user: &UserCaller,
+        org: &str,
+    ) -> Result<Vec<SupplierGrantRow>, IdentityError> {
+        self.require_supplier_manager(user, org)
+            .await
+            .map_err(|error| match error {
+                IdentityError::Denied => IdentityError::NotFound,
+                other => other,
+            })?;
+        self.store.grants_of_supplier(org).await
     }
 
     /// Writes a grant and its event, naming the grantee's user if they have

@@ -392,6 +392,27 @@ impl pb::identity_service_server::IdentityService for IdentityApi {
         }))
     }
 
+    async fn list_supplier_grants(
+        &self,
+        request: Request<pb::ListSupplierGrantsRequest>,
+    ) -> Result<Response<pb::ListSupplierGrantsResponse>, Status> {
+        let caller = hms_grpc::caller(&request);
+        let user = require_user(&caller)?;
+        let org = OrgNumber::parse(&request.get_ref().org_number)
+            .map_err(|e| invalid_field("org_number", e))?;
+        let grants = self.delegation.supplier_grants(user, org.as_str()).await?;
+        Ok(Response::new(pb::ListSupplierGrantsResponse {
+            grants: grants
+                .into_iter()
+                .map(|row| pb::SupplierGrant {
+                    company_org_number: row.company_org,
+                    company_name: row.company_name,
+                    grant: Some(grant_to_proto(row.grant)),
+                })
+                .collect(),
+        }))
+    }
+
     async fn describe_people(
         &self,
         request: Request<pb::DescribePeopleRequest>,

@@ -80,6 +80,15 @@ const GRANT_COLUMNS: &str = "
     JOIN users gb ON gb.user_id = g.granted_by
     LEFT JOIN users rb ON rb.user_id = g.revoked_by";
 
+/// A grant that reached a supplier, with the company it is on.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SupplierGrantRow {
+    #[sqlx(flatten)]
+    pub grant: GrantRow,
+    pub company_org: String,
+    pub company_name: String,
+}
+
 /// An owner of a company in the register, and their user once they have
 /// logged in.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -702,6 +711,24 @@ impl Store {
             "SELECT {GRANT_COLUMNS} WHERE g.company_id = $1 ORDER BY g.granted_at DESC"
         ))
         .bind(company_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The grants to the supplier `org`, on any company, and those passed
+    /// on from them; newest first.
+    pub async fn grants_of_supplier(
+        &self,
+        org: &str,
+    ) -> Result<Vec<SupplierGrantRow>, IdentityError> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT c.org_number AS company_org, c.name AS company_name, {GRANT_COLUMNS}
+             JOIN companies c ON c.company_id = g.company_id
+             WHERE g.supplier_org = $1
+                OR g.parent_grant_id IN (SELECT grant_id FROM grants WHERE supplier_org = $1)
+             ORDER BY g.granted_at DESC"
+        ))
+        .bind(org)
         .fetch_all(&self.pool)
         .await?)
     }

@@ -198,6 +198,61 @@ pub async fn list(
     }))
 }
 
+/// A grant that reached a supplier, and the company it is on.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SupplierGrant {
+    pub company_org_number: String,
+    pub company_name: String,
+    pub grant: Grant,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SupplierGrants {
+    /// The grants to the supplier, by any company, and those its managers
+    /// passed on from them; newest first.
+    pub grants: Vec<SupplierGrant>,
+}
+
+/// What a supplier has been given, for its access managers (to anyone
+/// else it has nothing): the grants to pass on to its staff.
+#[utoipa::path(
+    get,
+    path = "/api/v1/suppliers/{org_number}/grants",
+    tag = "access",
+    params(("org_number" = String, Path, description = "The supplier's 9-digit organisasjonsnummer")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = SupplierGrants),
+        (status = 400, description = "Not an organisation number", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not a supplier whose access the caller manages", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn supplier_grants(
+    State(state): State<AppState>,
+    person: Person,
+    PathParams(org_number): PathParams<String>,
+) -> Result<Json<SupplierGrants>, ApiError> {
+    let listed = state
+        .identity
+        .clone()
+        .list_supplier_grants(person.request(pb::ListSupplierGrantsRequest { org_number }))
+        .await?
+        .into_inner();
+    Ok(Json(SupplierGrants {
+        grants: listed
+            .grants
+            .into_iter()
+            .map(|given| {
+                Ok(SupplierGrant {
+                    grant: grant_from(given.grant.ok_or_else(|| ApiError::bad_answer("a grant"))?)?,
+                    company_org_number: given.company_org_number,
+                    company_name: given.company_name,
+                })
+            })
+            .collect::<Result<_, ApiError>>()?,
+    }))
+}
+
 /// Grants access to the company.
 #[utoipa::path(
     post,
