@@ -15,22 +15,31 @@ use minijinja::value::Serde;
 use crate::api::ApiError;
 use crate::i18n::Lang;
 use crate::orders::session_token;
-use crate::pages::{App, AppState, LangQuery, Shown, failed, signed_in};
+use crate::pages::{App, AppState, LangQuery, PageQuery, Shown, failed, signed_in};
 use crate::security;
 
 pub async fn cards(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(company_id): Path<String>,
-    Query(query): Query<LangQuery>,
+    Query(query): Query<PageQuery>,
 ) -> Response {
-    cards_page(&app, &headers, query.lang(), &company_id, None).await
+    cards_page(
+        &app,
+        &headers,
+        query.lang(),
+        query.page(),
+        &company_id,
+        None,
+    )
+    .await
 }
 
 async fn cards_page(
     app: &App,
     headers: &HeaderMap,
     chosen: Option<&str>,
+    page: Option<&str>,
     company_id: &str,
     refused: Option<String>,
 ) -> Response {
@@ -38,12 +47,18 @@ async fn cards_page(
     signed_in(app, headers, chosen, &path, async |token, _| {
         let (company, cards) = tokio::try_join!(
             app.api.company(token, company_id),
-            app.api.company_cards(token, company_id),
+            app.api.company_cards(token, company_id, page),
         )?;
         Ok(Shown::after(
             "cards.html",
             refused.is_some(),
-            context! { company => Serde(&company), cards => Serde(&cards.cards), refused },
+            context! {
+                company => Serde(&company),
+                cards => Serde(&cards.cards),
+                next_page => cards.next_page_token,
+                paged => page.is_some(),
+                refused,
+            },
         ))
     })
     .await
@@ -78,7 +93,7 @@ pub async fn change_card(
     match changed {
         Ok(()) => Redirect::to(&path).into_response(),
         Err(ApiError::Refused(reason)) => {
-            cards_page(&app, &headers, None, &company_id, Some(reason)).await
+            cards_page(&app, &headers, None, None, &company_id, Some(reason)).await
         }
         Err(other) => failed(&app, lang, &path, &other),
     }
@@ -108,17 +123,22 @@ pub async fn access_log(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(company_id): Path<String>,
-    Query(query): Query<LangQuery>,
+    Query(query): Query<PageQuery>,
 ) -> Response {
     let path = format!("/companies/{company_id}/access-log");
     signed_in(&app, &headers, query.lang(), &path, async |token, _| {
         let (company, log) = tokio::try_join!(
             app.api.company(token, &company_id),
-            app.api.company_access_log(token, &company_id),
+            app.api.company_access_log(token, &company_id, query.page()),
         )?;
         Ok(Shown::page(
             "access_log.html",
-            context! { company => Serde(&company), log => Serde(&log) },
+            context! {
+                company => Serde(&company),
+                next_page => log.next_page_token.clone(),
+                paged => query.page().is_some(),
+                log => Serde(&log),
+            },
         ))
     })
     .await

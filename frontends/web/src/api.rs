@@ -163,6 +163,9 @@ pub struct Agreement {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct OrderPage {
     pub orders: Vec<Order>,
+    /// Where the next page starts; absent on the last.
+    #[serde(default)]
+    pub next_page_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -281,6 +284,8 @@ pub struct ProcessorAgreement {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct CardPage {
     pub cards: Vec<Card>,
+    #[serde(default)]
+    pub next_page_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -303,6 +308,8 @@ pub struct Notification {
 pub struct CompanyAccessLog {
     pub entries: Vec<AccessEntry>,
     pub checkpoint: Option<Checkpoint>,
+    #[serde(default)]
+    pub next_page_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -378,6 +385,20 @@ impl Api {
             request = request.bearer_auth(token);
         }
         answer(request.send().await).await
+    }
+
+    /// One page of a list; `page` is the token the previous page ended with.
+    async fn get_page<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        segments: &[&str],
+        page: Option<&str>,
+    ) -> Result<T, ApiError> {
+        let mut url = self.url(segments);
+        if let Some(page) = page.filter(|page| !page.is_empty()) {
+            url.query_pairs_mut().append_pair("page_token", page);
+        }
+        answer(self.http.get(url).bearer_auth(token).send().await).await
     }
 
     pub async fn me(&self, token: &str) -> Result<Me, ApiError> {
@@ -464,8 +485,9 @@ impl Api {
         &self,
         token: &str,
         company_id: &str,
+        page: Option<&str>,
     ) -> Result<OrderPage, ApiError> {
-        self.get(Some(token), &["companies", company_id, "orders"])
+        self.get_page(token, &["companies", company_id, "orders"], page)
             .await
     }
 
@@ -699,8 +721,13 @@ impl Api {
         .map(drop)
     }
 
-    pub async fn company_cards(&self, token: &str, company_id: &str) -> Result<CardPage, ApiError> {
-        self.get(Some(token), &["companies", company_id, "cards"])
+    pub async fn company_cards(
+        &self,
+        token: &str,
+        company_id: &str,
+        page: Option<&str>,
+    ) -> Result<CardPage, ApiError> {
+        self.get_page(token, &["companies", company_id, "cards"], page)
             .await
     }
 
@@ -735,8 +762,9 @@ impl Api {
         &self,
         token: &str,
         company_id: &str,
+        page: Option<&str>,
     ) -> Result<CompanyAccessLog, ApiError> {
-        self.get(Some(token), &["companies", company_id, "access-log"])
+        self.get_page(token, &["companies", company_id, "access-log"], page)
             .await
     }
 

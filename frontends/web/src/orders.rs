@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::api::{ApiError, NewWorker};
 use crate::i18n::Lang;
-use crate::pages::{App, AppState, LangQuery, Shown, Visit, failed, signed_in};
+use crate::pages::{App, AppState, PageQuery, Shown, Visit, failed, signed_in};
 use crate::security;
 
 /// The documents every worker needs, in the order they are asked for.
@@ -61,9 +61,18 @@ pub async fn list(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(company_id): Path<String>,
-    Query(query): Query<LangQuery>,
+    Query(query): Query<PageQuery>,
 ) -> Response {
-    list_page(&app, &headers, query.lang(), &company_id, None, None).await
+    list_page(
+        &app,
+        &headers,
+        query.lang(),
+        query.page(),
+        &company_id,
+        None,
+        None,
+    )
+    .await
 }
 
 /// The company's orders and the form for a new one; after a refusal, with
@@ -73,6 +82,7 @@ async fn list_page(
     app: &App,
     headers: &HeaderMap,
     chosen: Option<&str>,
+    page: Option<&str>,
     company_id: &str,
     typed: Option<&OrderForm>,
     refused: Option<String>,
@@ -81,7 +91,7 @@ async fn list_page(
     signed_in(app, headers, chosen, &path, async |token, _| {
         let (company, orders) = tokio::try_join!(
             app.api.company(token, company_id),
-            app.api.company_orders(token, company_id),
+            app.api.company_orders(token, company_id, page),
         )?;
         Ok(Shown::after(
             "orders.html",
@@ -89,6 +99,8 @@ async fn list_page(
             context! {
                 company => Serde(&company),
                 orders => Serde(&orders.orders),
+                next_page => orders.next_page_token,
+                paged => page.is_some(),
                 key => uuid::Uuid::new_v4().to_string(),
                 name => typed.map(|form| form.name.clone()).unwrap_or_default(),
                 phone => typed.map(|form| form.phone.clone()).unwrap_or_default(),
@@ -139,7 +151,16 @@ pub async fn create(
     match created {
         Ok(order) => Redirect::to(&format!("/orders/{}", order.order_id)).into_response(),
         Err(ApiError::Refused(reason)) => {
-            list_page(&app, &headers, None, &company_id, Some(&form), Some(reason)).await
+            list_page(
+                &app,
+                &headers,
+                None,
+                None,
+                &company_id,
+                Some(&form),
+                Some(reason),
+            )
+            .await
         }
         Err(other) => failed(&app, lang, &path, &other),
     }

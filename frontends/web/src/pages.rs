@@ -30,6 +30,23 @@ pub struct LangQuery {
     lang: Option<String>,
 }
 
+/// A list's page: where it starts (the API's page token), and the language.
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    lang: Option<String>,
+    page: Option<String>,
+}
+
+impl PageQuery {
+    pub fn lang(&self) -> Option<&str> {
+        self.lang.as_deref()
+    }
+
+    pub fn page(&self) -> Option<&str> {
+        self.page.as_deref()
+    }
+}
+
 impl LangQuery {
     pub fn lang(&self) -> Option<&str> {
         self.lang.as_deref()

@@ -42,6 +42,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("review.html", include_str!("../templates/review.html")),
     ("supplier.html", include_str!("../templates/supplier.html")),
+    ("pager.html", include_str!("../templates/pager.html")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -398,13 +399,13 @@ mod tests {
                 page.contains("capture=\"user\""),
                 "the camera for the photo"
             );
-            render(
+            let listed = render(
                 &pages,
                 "orders.html",
                 lang,
                 context! {
                     company => Serde(&company), orders => Serde(serde_json::json!([order])),
-                    key => "k", name => "Ola", phone => "+4791234567", card_type => "cleaning",
+                    key => "k", name => "Ola", phone => "+4791234567", card_type => "cleaning", next_page => "n/x+1", paged => true,
                     refused => "workers[0].national_id: is not valid",
                 },
             );
@@ -456,6 +457,15 @@ mod tests {
                 "owners": [{ "name": "Kari Nordmann", "role": "daglig leder" }],
                 "grants": grants,
             });
+            assert!(
+                listed.contains("?page=n&#x2f;x%2B1"),
+                "the next page's token is encoded in its link: {}",
+                listed
+                    .lines()
+                    .filter(|line| line.contains("page="))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
             let page = render(
                 &pages,
                 "access.html",
@@ -481,7 +491,7 @@ mod tests {
                 "cards.html",
                 lang,
                 context! {
-                    company => Serde(&company), cards => Serde(&cards), refused => "reason: is required",
+                    company => Serde(&company), cards => Serde(&cards), refused => "reason: is required", next_page => (), paged => true,
                 },
             );
             assert!(page.contains("/block") && page.contains("/deactivate"));
@@ -507,7 +517,7 @@ mod tests {
                 &pages,
                 "access_log.html",
                 lang,
-                context! { company => Serde(&company), log => Serde(&log) },
+                context! { company => Serde(&company), log => Serde(&log), next_page => "p2", paged => false },
             );
             assert!(page.contains("abababab"));
             let given: Vec<serde_json::Value> = grants
