@@ -26,9 +26,7 @@ async fn card_number(api: &Api, token: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_sees_their_data_and_anyone_checks_their_card_in_a_browser() {
     let mut env = TestEnv::new();
-    env.with_web();
-    env.start_all().await;
-    env.start_web().await;
+    env.start_all_with_web().await;
     let web = env.web_url();
     let api = Api::new(&env);
 
@@ -192,11 +190,9 @@ async fn the_front_end_keeps_the_gateways_rules_for_browsers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_those_who_may_change_contact_details_see_the_form_and_only_after_a_fresh_login() {
     let mut env = TestEnv::new();
-    env.with_web();
     // A login counts as recent for 6 s here.
     env.set("HMS_STEP_UP_SECS", "6");
-    env.start_all().await;
-    env.start_web().await;
+    env.start_all_with_web().await;
     let web = env.web_url();
     let api = Api::new(&env);
     let mut clients = Clients::connect(&env).await;
@@ -342,9 +338,7 @@ async fn upload_in_browser(browser: &Browser, kind: &str, file: &std::path::Path
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_journey_is_clicked_through_from_bankid_to_a_redacted_order_and_a_card() {
     let mut env = TestEnv::new();
-    env.with_web();
-    env.start_all().await;
-    env.start_web().await;
+    env.start_all_with_web().await;
     let web = env.web_url();
     let api = Api::new(&env);
     let mut clients = Clients::connect(&env).await;
@@ -540,9 +534,7 @@ async fn the_whole_journey_is_clicked_through_from_bankid_to_a_redacted_order_an
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_company_accepts_the_agreement_and_manages_who_has_access_in_a_browser() {
     let mut env = TestEnv::new();
-    env.with_web();
-    env.start_all().await;
-    env.start_web().await;
+    env.start_all_with_web().await;
     let web = env.web_url();
     let mut clients = Clients::connect(&env).await;
     // Registered and approved; the data processing agreement not accepted.

@@ -16,9 +16,7 @@ use minijinja::value::Serde;
 
 use crate::api::{ApiError, Me};
 use crate::i18n::Lang;
-use crate::orders::session_token;
-use crate::pages::{App, AppState, LangQuery, Shown, failed, signed_in};
-use crate::security;
+use crate::pages::{App, AppState, LangQuery, Shown, as_person, failed, signed_in};
 
 /// The scopes a company can grant, in the order the form lists them.
 pub const SCOPES: [&str; 4] = [
@@ -184,18 +182,13 @@ pub async fn accept_agreement(
         .unwrap_or_default();
     let lang = Lang::of(&headers, None).0;
     let path = format!("/companies/{company_id}");
-    if !security::from_this_site(&headers) {
-        return failed(&app, lang, &path, &ApiError::Forbidden);
-    }
-    let accepted = async {
-        let token = session_token(&app, &headers).await?;
-        app.api.accept_agreement(&token, &company_id, version).await
-    }
+    let accepted = as_person(&app, &headers, async |token| {
+        app.api.accept_agreement(token, &company_id, version).await
+    })
     .await;
     match accepted {
         Ok(()) => Redirect::to(&path).into_response(),
-        Err(ApiError::LoginRequired) => failed(&app, lang, &path, &ApiError::LoginRequired),
-        Err(other) => failed(&app, lang, &path, &other),
+        Err(error) => failed(&app, lang, &path, &error),
     }
 }
 
@@ -209,15 +202,7 @@ async fn change(
 ) -> Response {
     let lang = Lang::of(headers, None).0;
     let path = format!("/companies/{company_id}/access");
-    if !security::from_this_site(headers) {
-        return failed(app, lang, &path, &ApiError::Forbidden);
-    }
-    let done = async {
-        let token = session_token(app, headers).await?;
-        act(&token).await
-    }
-    .await;
-    match done.map_err(Outcome::of) {
+    match as_person(app, headers, act).await.map_err(Outcome::of) {
         Ok(()) => Redirect::to(&path).into_response(),
         Err(Ok(outcome)) => access_page(app, headers, None, company_id, outcome).await,
         Err(Err(other)) => failed(app, lang, &path, &other),

@@ -14,9 +14,7 @@ use minijinja::value::Serde;
 
 use crate::api::ApiError;
 use crate::i18n::Lang;
-use crate::orders::session_token;
-use crate::pages::{App, AppState, LangQuery, PageQuery, Shown, failed, signed_in};
-use crate::security;
+use crate::pages::{App, AppState, LangQuery, PageQuery, Shown, as_person, failed, signed_in};
 
 pub async fn cards(
     State(app): State<AppState>,
@@ -73,9 +71,6 @@ pub async fn change_card(
 ) -> Response {
     let lang = Lang::of(&headers, None).0;
     let path = format!("/companies/{company_id}/cards");
-    if !security::from_this_site(&headers) {
-        return failed(&app, lang, &path, &ApiError::Forbidden);
-    }
     if !matches!(action.as_str(), "block" | "deactivate") {
         return failed(&app, lang, &path, &ApiError::NotFound);
     }
@@ -83,12 +78,11 @@ pub async fn change_card(
         .ok()
         .and_then(|Form(fields)| fields.get("reason").map(|reason| reason.trim().to_owned()))
         .unwrap_or_default();
-    let changed = async {
-        let token = session_token(&app, &headers).await?;
+    let changed = as_person(&app, &headers, async |token| {
         app.api
-            .change_card(&token, &card_number, &action, &reason)
+            .change_card(token, &card_number, &action, &reason)
             .await
-    }
+    })
     .await;
     match changed {
         Ok(()) => Redirect::to(&path).into_response(),

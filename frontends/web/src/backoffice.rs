@@ -15,9 +15,8 @@ use minijinja::value::Serde;
 
 use crate::api::{ApiError, DocumentRejection};
 use crate::i18n::Lang;
-use crate::orders::{DOCUMENT_KINDS, session_token};
-use crate::pages::{App, AppState, LangQuery, Shown, failed, signed_in};
-use crate::security;
+use crate::orders::DOCUMENT_KINDS;
+use crate::pages::{App, AppState, LangQuery, Shown, as_person, failed, signed_in};
 
 /// Why a document may be sent back, as the API names them.
 pub const REJECTION_REASONS: [&str; 7] = [
@@ -57,9 +56,6 @@ pub async fn decide_company(
     form: Result<Form<BTreeMap<String, String>>, FormRejection>,
 ) -> Response {
     let lang = Lang::of(&headers, None).0;
-    if !security::from_this_site(&headers) {
-        return failed(&app, lang, "/backoffice", &ApiError::Forbidden);
-    }
     if !matches!(decision.as_str(), "approve" | "reject") {
         return failed(&app, lang, "/backoffice", &ApiError::NotFound);
     }
@@ -67,12 +63,11 @@ pub async fn decide_company(
         .ok()
         .and_then(|Form(fields)| fields.get("reason").map(|reason| reason.trim().to_owned()))
         .unwrap_or_default();
-    let decided = async {
-        let token = session_token(&app, &headers).await?;
+    let decided = as_person(&app, &headers, async |token| {
         app.api
-            .decide_company(&token, &company_id, &decision, &reason)
+            .decide_company(token, &company_id, &decision, &reason)
             .await
-    }
+    })
     .await;
     match decided {
         Ok(_) => Redirect::to("/backoffice").into_response(),
@@ -160,20 +155,14 @@ async fn decide(
 ) -> Response {
     let lang = Lang::of(headers, None).0;
     let path = format!("/backoffice/orders/{order_id}");
-    if !security::from_this_site(headers) {
-        return failed(app, lang, &path, &ApiError::Forbidden);
-    }
-    let decided = async {
-        let token = session_token(app, headers).await?;
-        match &rejections {
-            None => app.api.approve(&token, order_id).await,
-            Some(rejections) => {
-                app.api
-                    .return_for_correction(&token, order_id, rejections)
-                    .await
-            }
+    let decided = as_person(app, headers, async |token| match &rejections {
+        None => app.api.approve(token, order_id).await,
+        Some(rejections) => {
+            app.api
+                .return_for_correction(token, order_id, rejections)
+                .await
         }
-    }
+    })
     .await;
     match decided {
         Ok(_) => Redirect::to("/backoffice").into_response(),
@@ -192,10 +181,9 @@ pub async fn document(
     Path(document_id): Path<String>,
 ) -> Response {
     let lang = Lang::of(&headers, None).0;
-    let file = async {
-        let token = session_token(&app, &headers).await?;
-        app.api.document(&token, &document_id).await
-    }
+    let file = as_person(&app, &headers, async |token| {
+        app.api.document(token, &document_id).await
+    })
     .await;
     match file {
         Ok(file) => {

@@ -13,8 +13,7 @@ use serde::Deserialize;
 
 use crate::api::{ApiError, Contact, Me};
 use crate::i18n::Lang;
-use crate::pages::{App, AppState, Shown, Visit, failed, signed_in};
-use crate::security;
+use crate::pages::{App, AppState, Shown, as_person, failed, signed_in};
 
 /// The scope that lets a person change a company's contact details.
 const CONTACT_WRITE: &str = "company:contact:write";
@@ -78,23 +77,15 @@ pub async fn change_contact(
 ) -> Response {
     let lang = Lang::of(&headers, None).0;
     let path = format!("/companies/{company_id}");
-    if !security::from_this_site(&headers) {
-        return failed(&app, lang, &path, &ApiError::Forbidden);
-    }
     // An unreadable form is an empty one: the API says what is missing.
     let form = form.map(|Form(form)| form).unwrap_or_default();
     let typed = Contact {
         email: form.email.trim().to_owned(),
         phone: form.phone.trim().to_owned(),
     };
-    let result = async {
-        let mut visit = Visit::of(&app, &headers, None).await?;
-        if visit.person(&app).await?.is_none() {
-            return Err(ApiError::Unauthenticated);
-        }
-        let token = visit.session.access_token.clone().unwrap_or_default();
-        app.api.change_contact(&token, &company_id, &typed).await
-    }
+    let result = as_person(&app, &headers, async |token| {
+        app.api.change_contact(token, &company_id, &typed).await
+    })
     .await;
     let outcome = match result {
         Ok(_) => return Redirect::to(&format!("{path}?changed=1")).into_response(),
@@ -183,9 +174,6 @@ pub async fn register(
     form: Result<Form<RegistrationForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let lang = Lang::of(&headers, None).0;
-    if !security::from_this_site(&headers) {
-        return failed(&app, lang, "/", &ApiError::Forbidden);
-    }
     let form = form.map(|Form(form)| form).unwrap_or_default();
     let company = serde_json::json!({
         "org_number": form.org_number.replace(' ', ""),
@@ -194,10 +182,9 @@ pub async fn register(
         "industry": form.industry,
         "language": if form.language.is_empty() { lang.code().to_owned() } else { form.language.clone() },
     });
-    let registered = async {
-        let token = crate::orders::session_token(&app, &headers).await?;
-        app.api.register_company(&token, company).await
-    }
+    let registered = as_person(&app, &headers, async |token| {
+        app.api.register_company(token, company).await
+    })
     .await;
     match registered {
         Ok(company) => Redirect::to(&format!("/companies/{}", company.company_id)).into_response(),

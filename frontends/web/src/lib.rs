@@ -129,6 +129,10 @@ pub fn router(settings: &Settings) -> Result<Router, StartupError> {
         .route("/static/style.css", get(pages::style))
         .route("/healthz", get(pages::healthz))
         .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            security::only_from_this_site,
+        ))
         .with_state(app);
     Ok(security::with_headers(router))
 }

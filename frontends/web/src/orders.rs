@@ -14,8 +14,7 @@ use serde::Deserialize;
 
 use crate::api::{ApiError, NewWorker};
 use crate::i18n::Lang;
-use crate::pages::{App, AppState, PageQuery, Shown, Visit, failed, signed_in};
-use crate::security;
+use crate::pages::{App, AppState, PageQuery, Shown, after_change, as_person, failed, signed_in};
 
 /// The documents every worker needs, in the order they are asked for.
 pub const DOCUMENT_KINDS: [&str; 3] = ["passport_photo", "id_document", "signature"];
@@ -120,9 +119,6 @@ pub async fn create(
 ) -> Response {
     let lang = Lang::of(&headers, None).0;
     let path = format!("/companies/{company_id}/orders");
-    if !security::from_this_site(&headers) {
-        return failed(&app, lang, &path, &ApiError::Forbidden);
-    }
     let form = form.map(|Form(form)| form).unwrap_or_default();
     let worker = NewWorker {
         name: form.name.trim().to_owned(),
@@ -141,12 +137,11 @@ pub async fn create(
     } else {
         form.key.clone()
     };
-    let created = async {
-        let token = session_token(&app, &headers).await?;
+    let created = as_person(&app, &headers, async |token| {
         app.api
-            .create_order(&token, &company_id, &key, &worker)
+            .create_order(token, &company_id, &key, &worker)
             .await
-    }
+    })
     .await;
     match created {
         Ok(order) => Redirect::to(&format!("/orders/{}", order.order_id)).into_response(),
@@ -164,15 +159,6 @@ pub async fn create(
         }
         Err(other) => failed(&app, lang, &path, &other),
     }
-}
-
-/// The person's access token, or unauthenticated.
-pub(crate) async fn session_token(app: &App, headers: &HeaderMap) -> Result<String, ApiError> {
-    let mut visit = Visit::of(app, headers, None).await?;
-    if visit.person(app).await?.is_none() {
-        return Err(ApiError::Unauthenticated);
-    }
-    Ok(visit.session.access_token.clone().unwrap_or_default())
 }
 
 pub async fn show(
@@ -243,9 +229,6 @@ pub async fn upload(
 ) -> Response {
     let lang = Lang::of(&headers, None).0;
     let path = format!("/orders/{order_id}");
-    if !security::from_this_site(&headers) {
-        return failed(&app, lang, &path, &ApiError::Forbidden);
-    }
     if !DOCUMENT_KINDS.contains(&kind.as_str()) {
         return failed(&app, lang, &path, &ApiError::NotFound);
     }
@@ -256,12 +239,11 @@ pub async fn upload(
     let Some(file) = file.filter(|file| !file.is_empty()) else {
         return order_page(&app, &headers, None, &order_id, false, Some(String::new())).await;
     };
-    let uploaded = async {
-        let token = session_token(&app, &headers).await?;
+    let uploaded = as_person(&app, &headers, async |token| {
         app.api
-            .upload(&token, &order_id, &worker_id, &kind, file)
+            .upload(token, &order_id, &worker_id, &kind, file)
             .await
-    }
+    })
     .await;
     match uploaded {
         Ok(_) => Redirect::to(&format!("{path}#worker-{worker_id}")).into_response(),
@@ -291,10 +273,11 @@ pub async fn add_worker(
 ) -> Response {
     let form = form.map(|Form(form)| form).unwrap_or_default();
     let worker = form.worker();
-    order_change(&app, &headers, &order_id, async |token| {
+    let done = as_person(&app, &headers, async |token| {
         app.api.add_worker(token, &order_id, &worker).await
     })
-    .await
+    .await;
+    order_changed(&app, &headers, &order_id, done).await
 }
 
 pub async fn remove_worker(
@@ -302,37 +285,28 @@ pub async fn remove_worker(
     headers: HeaderMap,
     Path((order_id, worker_id)): Path<(String, String)>,
 ) -> Response {
-    order_change(&app, &headers, &order_id, async |token| {
+    let done = as_person(&app, &headers, async |token| {
         app.api.remove_worker(token, &order_id, &worker_id).await
     })
-    .await
+    .await;
+    order_changed(&app, &headers, &order_id, done).await
 }
 
-/// A change to an order from this site's form; then the order's page,
-/// with the API's reason when it was refused.
-async fn order_change(
+/// The order's page after a change: as it is now, or with the API's reason.
+async fn order_changed(
     app: &App,
     headers: &HeaderMap,
     order_id: &str,
-    act: impl AsyncFnOnce(&str) -> Result<(), ApiError>,
+    done: Result<(), ApiError>,
 ) -> Response {
-    let lang = Lang::of(headers, None).0;
-    let path = format!("/orders/{order_id}");
-    if !security::from_this_site(headers) {
-        return failed(app, lang, &path, &ApiError::Forbidden);
-    }
-    let done = async {
-        let token = session_token(app, headers).await?;
-        act(&token).await
-    }
-    .await;
-    match done {
-        Ok(()) => Redirect::to(&path).into_response(),
-        Err(ApiError::Refused(reason)) => {
-            order_page(app, headers, None, order_id, false, Some(reason)).await
-        }
-        Err(other) => failed(app, lang, &path, &other),
-    }
+    after_change(
+        app,
+        headers,
+        &format!("/orders/{order_id}"),
+        done,
+        async |reason| order_page(app, headers, None, order_id, false, Some(reason)).await,
+    )
+    .await
 }
 
 pub async fn submit(
@@ -342,13 +316,9 @@ pub async fn submit(
 ) -> Response {
     let lang = Lang::of(&headers, None).0;
     let path = format!("/orders/{order_id}");
-    if !security::from_this_site(&headers) {
-        return failed(&app, lang, &path, &ApiError::Forbidden);
-    }
-    let submitted = async {
-        let token = session_token(&app, &headers).await?;
-        app.api.submit(&token, &order_id).await
-    }
+    let submitted = as_person(&app, &headers, async |token| {
+        app.api.submit(token, &order_id).await
+    })
     .await;
     match submitted {
         Ok(_) => Redirect::to(&format!("{path}?submitted=1")).into_response(),

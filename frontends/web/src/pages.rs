@@ -14,7 +14,6 @@ use serde::Deserialize;
 use crate::api::{Api, ApiError, Me};
 use crate::i18n::Lang;
 use crate::render::{Frame, Pages};
-use crate::security;
 use crate::session::{self, Session};
 
 pub struct App {
@@ -122,6 +121,43 @@ impl Visit {
             back_office: person.is_some_and(|me| me.back_office),
             set_cookies: self.set_cookies,
         }
+    }
+}
+
+/// The person's access token, or unauthenticated.
+pub(crate) async fn session_token(app: &App, headers: &HeaderMap) -> Result<String, ApiError> {
+    let mut visit = Visit::of(app, headers, None).await?;
+    if visit.person(app).await?.is_none() {
+        return Err(ApiError::Unauthenticated);
+    }
+    Ok(visit.session.access_token.clone().unwrap_or_default())
+}
+
+/// Does `act` for the logged-in person: their access token, or
+/// unauthenticated.
+pub(crate) async fn as_person<T>(
+    app: &App,
+    headers: &HeaderMap,
+    act: impl AsyncFnOnce(&str) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let token = session_token(app, headers).await?;
+    act(&token).await
+}
+
+/// After a change from one of this site's forms: the page at `path` when it
+/// went through, the page again (`again`) with the API's reason when it was
+/// refused, else the error page.
+pub(crate) async fn after_change(
+    app: &App,
+    headers: &HeaderMap,
+    path: &str,
+    done: Result<(), ApiError>,
+    again: impl AsyncFnOnce(String) -> Response,
+) -> Response {
+    match done {
+        Ok(()) => Redirect::to(path).into_response(),
+        Err(ApiError::Refused(reason)) => again(reason).await,
+        Err(other) => failed(app, Lang::of(headers, None).0, path, &other),
     }
 }
 
@@ -355,15 +391,6 @@ pub async fn logged_in(headers: HeaderMap, State(app): State<AppState>) -> Respo
 
 /// Ends the session at the platform and in the browser.
 pub async fn logout(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    if !security::from_this_site(&headers) {
-        let (lang, _) = Lang::of(&headers, None);
-        return app.pages.answer(
-            StatusCode::FORBIDDEN,
-            "error.html",
-            Frame::plain(lang, "/"),
-            context! { problem => "cross_site" },
-        );
-    }
     if let Some(token) = session::cookie(&headers, session::ACCESS_COOKIE)
         && let Err(error) = app.api.logout(&token).await
     {

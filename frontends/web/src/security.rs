@@ -3,7 +3,15 @@
 //! else: no scripts, no third parties), and the rule for changes: a form
 //! posted here must come from a page of this site.
 
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use minijinja::context;
+
+use crate::i18n::Lang;
+use crate::pages::AppState;
+use crate::render::Frame;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// The router with the headers every answer carries.
@@ -38,6 +46,25 @@ pub fn with_headers(router: axum::Router) -> axum::Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))
+}
+
+/// Every change (any method but GET and HEAD) must come from a page of
+/// this site; anything else gets the error page and reaches no handler.
+pub async fn only_from_this_site(
+    State(app): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method().is_safe() || from_this_site(request.headers()) {
+        return next.run(request).await;
+    }
+    let (lang, _) = Lang::of(request.headers(), None);
+    app.pages.answer(
+        StatusCode::FORBIDDEN,
+        "error.html",
+        Frame::plain(lang, "/"),
+        context! { problem => "cross_site" },
+    )
 }
 
 /// Whether a form post comes from a page of this site: browsers say so in

@@ -16,10 +16,7 @@ use serde::Deserialize;
 
 use crate::access::SCOPES;
 use crate::api::ApiError;
-use crate::i18n::Lang;
-use crate::orders::session_token;
-use crate::pages::{App, AppState, LangQuery, Shown, failed, signed_in};
-use crate::security;
+use crate::pages::{App, AppState, LangQuery, Shown, after_change, as_person, signed_in};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct SupplierForm {
@@ -109,27 +106,21 @@ pub async fn revoke(
     .await
 }
 
+/// The supplier's page after a change: as it is now, or with the API's
+/// reason.
 async fn change(
     app: &App,
     headers: &HeaderMap,
     org_number: &str,
     act: impl AsyncFnOnce(&str) -> Result<(), ApiError>,
 ) -> Response {
-    let lang = Lang::of(headers, None).0;
-    let path = format!("/suppliers/{org_number}");
-    if !security::from_this_site(headers) {
-        return failed(app, lang, &path, &ApiError::Forbidden);
-    }
-    let done = async {
-        let token = session_token(app, headers).await?;
-        act(&token).await
-    }
-    .await;
-    match done {
-        Ok(()) => Redirect::to(&path).into_response(),
-        Err(ApiError::Refused(reason)) => {
-            supplier_page(app, headers, None, org_number, Some(reason)).await
-        }
-        Err(other) => failed(app, lang, &path, &other),
-    }
+    let done = as_person(app, headers, act).await;
+    after_change(
+        app,
+        headers,
+        &format!("/suppliers/{org_number}"),
+        done,
+        async |reason| supplier_page(app, headers, None, org_number, Some(reason)).await,
+    )
+    .await
 }

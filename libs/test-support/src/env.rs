@@ -363,9 +363,17 @@ impl TestEnv {
         format!("http://127.0.0.1:{}", self.web_http.port())
     }
 
-    /// Sends browsers to the web front end after a BankID login, over plain
-    /// HTTP as in development; call before the gateway starts.
-    pub fn with_web(&mut self) -> &mut Self {
+    /// Every service and the web front end, the gateway sending browsers to
+    /// it after a BankID login, over plain HTTP as in development.
+    pub async fn start_all_with_web(&mut self) {
+        self.with_web();
+        self.start_all().await;
+        self.start_web().await;
+    }
+
+    /// Sends browsers to the web front end after a BankID login; set before
+    /// the gateway starts.
+    fn with_web(&mut self) -> &mut Self {
         let after_login = format!("{}/logged-in", self.web_url());
         self.set("HMS_COOKIE_SECURE", "false")
             .set("HMS_AFTER_LOGIN_URL", &after_login)
