@@ -107,7 +107,10 @@ async fn the_api_holds_to_its_openapi_document_under_fuzzing() {
                     // documented (400, 404), which status_code_conformance checks.
                 ])
                 .args(["--header", &format!("Authorization: Bearer {token}")])
-                .args(["--max-examples", "25", "--workers", "2", "--seed", "1"])
+                // One worker: CPython 3.11's parser trips over itself when
+                // hypothesis parses lambdas from two threads at once (it did
+                // twice in a row here with two workers).
+                .args(["--max-examples", "25", "--workers", "1", "--seed", "1"])
                 .args(["--max-redirects", "0", "--request-timeout", "20"])
                 .args(["--phases", "examples,coverage,fuzzing"])
                 .args(["--generation-database", "none", "--no-color"])
@@ -118,9 +121,8 @@ async fn the_api_holds_to_its_openapi_document_under_fuzzing() {
                 .expect("schemathesis runs")
         };
         let mut output = run().await;
-        // CPython 3.11's parser can trip over itself when hypothesis parses
-        // lambdas from two worker threads at once: the tool's own crash,
-        // not a finding about the API. One more run decides.
+        // Should the tool's own parser still crash (see `--workers`), that
+        // is no finding about the API: one more run decides.
         if String::from_utf8_lossy(&output.stdout).contains(TOOL_CRASH) {
             output = run().await;
         }
