@@ -1,8 +1,8 @@
 //! PostgreSQL plumbing every service shares: configuration, a pool that waits
 //! for the database at start-up, creating the database in development, and
 //! running the service's migrations together with those of the libraries it
-//! uses (outbox, projections), and background work kept in a table
-//! ([`work`]).
+//! uses (outbox, projections), background work kept in a table ([`work`]),
+//! and waking its workers when new work commits ([`wake`]).
 
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
@@ -15,24 +15,8 @@ use sqlx::{ConnectOptions, Connection, PgPool};
 
 pub use sqlx;
 
+pub mod wake;
 pub mod work;
-
-/// A `LISTEN` connection of its own, outside `pool`. A listener keeps its
-/// connection for as long as it lives: taken from the service's pool, two
-/// listeners and a consumer's transaction would fill a small pool, and the
-/// work they wait for could never get a connection.
-pub async fn listener(
-    pool: &PgPool,
-    channels: &[&str],
-) -> Result<sqlx::postgres::PgListener, sqlx::Error> {
-    let own = PgPoolOptions::new()
-        .max_connections(1)
-        .connect_with((*pool.connect_options()).clone())
-        .await?;
-    let mut listener = sqlx::postgres::PgListener::connect_with(&own).await?;
-    listener.listen_all(channels.iter().copied()).await?;
-    Ok(listener)
-}
 
 /// `HMS_DATABASE_URL`, `HMS_DATABASE_MAX_CONNECTIONS`,
 /// `HMS_DATABASE_CONNECT_TIMEOUT_SECS`, `HMS_DATABASE_ACQUIRE_TIMEOUT_SECS`.
@@ -102,6 +86,14 @@ impl DbConfig {
             PgPoolOptions::new()
                 .max_connections(self.database_max_connections)
                 .acquire_timeout(self.acquire_timeout.max(Duration::from_secs(1)))
+                // A connection comes back after its transaction committed:
+                // the moment to wake the workers of what it wrote.
+                .after_release(|_, _| {
+                    Box::pin(async {
+                        wake::connection_released();
+                        Ok(true)
+                    })
+                })
                 .connect_with(options.clone())
         })
         .await

@@ -1,5 +1,5 @@
-//! Background work kept in a table: a worker woken by PostgreSQL `NOTIFY`
-//! when new work commits, and by the clock for retries, and the backoff
+//! Background work kept in a table: a worker woken when new work commits
+//! (a [`Signal`] the writer armed), and by the clock for retries, and the backoff
 //! between attempts. Notifications' deliveries and cards' print jobs both
 //! run this way; work nothing announces runs on the clock alone
 //! ([`run_every`]).
@@ -7,27 +7,22 @@
 use std::future::Future;
 use std::time::Duration;
 
-use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
+
+use crate::wake::Signal;
 
 /// How often due work is looked for when nothing wakes the worker.
 const POLL: Duration = Duration::from_secs(1);
 
 /// Runs `round` until shutdown: again at once while it finds work, else
-/// after a notification on `channel` or the poll interval. A lost listener
-/// is opened again; meanwhile the clock alone wakes the worker.
-pub async fn run_woken<F, Fut, E>(
-    pool: &PgPool,
-    channel: &str,
-    shutdown: CancellationToken,
-    round: F,
-) where
+/// when `signal` is given or after the poll interval.
+pub async fn run_woken<F, Fut, E>(signal: &'static Signal, shutdown: CancellationToken, round: F)
+where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<usize, E>>,
     E: std::fmt::Display,
 {
-    run(Some((pool, channel)), POLL, shutdown, round).await;
+    run(Some(signal), POLL, shutdown, round).await;
 }
 
 /// Runs `round` until shutdown: again at once while it finds work, else
@@ -43,7 +38,7 @@ where
 }
 
 async fn run<F, Fut, E>(
-    woken_by: Option<(&PgPool, &str)>,
+    woken_by: Option<&'static Signal>,
     interval: Duration,
     shutdown: CancellationToken,
     mut round: F,
@@ -52,15 +47,11 @@ async fn run<F, Fut, E>(
     Fut: Future<Output = Result<usize, E>>,
     E: std::fmt::Display,
 {
-    let mut listener: Option<PgListener> = None;
     while !shutdown.is_cancelled() {
-        if let (None, Some((pool, channel))) = (&listener, woken_by) {
-            listener = listen(pool, channel).await;
-        }
         let found_work = match round().await {
             Ok(claimed) => claimed > 0,
             Err(error) => {
-                tracing::warn!(%error, channel = woken_by.map(|(_, channel)| channel), "cannot claim work");
+                tracing::warn!(%error, work = woken_by.map(Signal::name), "cannot claim work");
                 false
             }
         };
@@ -68,27 +59,17 @@ async fn run<F, Fut, E>(
             // More may be due; a busy worker does not wait.
             continue;
         }
+        let woken = async {
+            match woken_by {
+                Some(signal) => signal.woken().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             () = shutdown.cancelled() => break,
             () = tokio::time::sleep(interval) => {}
-            woken = wake(listener.as_mut()) => {
-                if woken.is_err() {
-                    listener = None;
-                }
-            }
+            () = woken => {}
         }
-    }
-}
-
-async fn listen(pool: &PgPool, channel: &str) -> Option<PgListener> {
-    crate::listener(pool, &[channel]).await.ok()
-}
-
-/// Waits for a notification (forever without a listener).
-async fn wake(listener: Option<&mut PgListener>) -> Result<(), sqlx::Error> {
-    match listener {
-        Some(listener) => listener.recv().await.map(drop),
-        None => std::future::pending().await,
     }
 }
 

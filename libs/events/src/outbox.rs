@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use futures::future::join_all;
-use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -15,6 +14,9 @@ use crate::{Domain, Event, EventsConfig, EventsError, Namespace, headers, stream
 /// The id of an event: its outbox row, its `Nats-Msg-Id`, and what consumers
 /// record to handle it once.
 pub type EventId = Uuid;
+
+/// Wakes this process's relay when a transaction that wrote events commits.
+static OUTBOX: hms_db::wake::Signal = hms_db::wake::Signal::new("outbox");
 
 /// Writes `event` to the outbox inside the caller's transaction; it is
 /// published once that transaction commits. The current span's trace context
@@ -32,6 +34,7 @@ pub async fn enqueue<E: Event>(tx: &mut PgConnection, event: &E) -> Result<Event
     .bind(trace_context)
     .execute(tx)
     .await?;
+    OUTBOX.arm();
     Ok(id)
 }
 
@@ -53,8 +56,8 @@ struct OutboxRow {
     trace_context: serde_json::Value,
 }
 
-/// How often the relay looks for rows even without a notification (one can
-/// be lost while the listening connection reconnects).
+/// How often the relay looks for rows nobody woke it for (written by
+/// another process, or by a transaction slow to commit).
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
 const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
 
@@ -80,7 +83,8 @@ impl Relay {
         })
     }
 
-    /// Publishes until `shutdown` is cancelled, woken by `NOTIFY hms_outbox`.
+    /// Publishes until `shutdown` is cancelled, woken when a transaction of
+    /// this process that wrote events commits.
     pub async fn run(self, shutdown: CancellationToken) {
         crate::describe_metrics();
         metrics::counter!("hms_outbox_published_total").absolute(0);
@@ -91,13 +95,6 @@ impl Relay {
     }
 
     async fn relay(&self, shutdown: CancellationToken) {
-        let mut listener = match self.listen().await {
-            Ok(listener) => Some(listener),
-            Err(error) => {
-                tracing::warn!(%error, "outbox relay cannot LISTEN; polling instead");
-                None
-            }
-        };
         let mut last_prune = tokio::time::Instant::now();
         let mut failures: u32 = 0;
         loop {
@@ -121,12 +118,7 @@ impl Relay {
             };
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                notified = wait_for_notification(listener.as_mut()), if failures == 0 => {
-                    if let Err(error) = notified {
-                        tracing::debug!(%error, "outbox listener lost its connection");
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                    }
-                }
+                () = OUTBOX.woken(), if failures == 0 => {}
                 () = tokio::time::sleep(pause) => {}
             }
         }
@@ -134,10 +126,6 @@ impl Relay {
         if let Err(error) = self.publish_pending().await {
             tracing::warn!(%error, "outbox relay stopped with events unpublished; they go out at the next start");
         }
-    }
-
-    async fn listen(&self) -> Result<PgListener, sqlx::Error> {
-        hms_db::listener(&self.pool, &["hms_outbox"]).await
     }
 
     /// Publishes every unpublished row; returns how many went out.
@@ -260,12 +248,5 @@ async fn sample_backlog(pool: PgPool, shutdown: CancellationToken) {
             metrics::gauge!("hms_outbox_pending").set(pending as f64);
             metrics::gauge!("hms_outbox_oldest_pending_seconds").set(oldest.max(0.0));
         }
-    }
-}
-
-async fn wait_for_notification(listener: Option<&mut PgListener>) -> Result<(), sqlx::Error> {
-    match listener {
-        Some(listener) => listener.recv().await.map(|_| ()),
-        None => std::future::pending().await,
     }
 }

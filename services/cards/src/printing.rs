@@ -35,7 +35,7 @@ use uuid::Uuid;
 
 use crate::error::CardsError;
 use crate::producer::{Handover, Image, PrintCard, PrintJob, Producer};
-use crate::storage::{PRINT_JOB_CHANNEL, PrintJobLease, Store};
+use crate::storage::{PRINT_JOBS, PrintJobLease, Store};
 
 /// Why a job cannot be sent now, or ever.
 enum Failure {
@@ -96,8 +96,7 @@ impl Printer {
             metrics::Unit::Seconds,
             "Attempts to hand a print job to the card producer (reading its photos and sending it), by outcome (handed_over, later, abandoned)"
         );
-        let pool = self.store.pool.clone();
-        hms_db::work::run_woken(&pool, PRINT_JOB_CHANNEL, shutdown, || self.round()).await;
+        hms_db::work::run_woken(&PRINT_JOBS, shutdown, || self.round()).await;
         let everything = u32::try_from(self.concurrency).unwrap_or(u32::MAX);
         // Not finished in time: the lease runs out and the job is sent
         // again, which the producer recognises by its key.

@@ -337,9 +337,8 @@ impl Store {
     }
 }
 
-/// The PostgreSQL channel a new print job is announced on; the
-/// notification arrives when the job's transaction commits.
-pub const PRINT_JOB_CHANNEL: &str = "cards_print_jobs";
+/// Wakes the printer when a new print job commits.
+pub static PRINT_JOBS: hms_db::wake::Signal = hms_db::wake::Signal::new("print jobs");
 
 /// A print job leased to this worker.
 pub struct PrintJobLease {
@@ -391,10 +390,7 @@ impl Store {
         .bind(trace_context)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(PRINT_JOB_CHANNEL)
-            .execute(&mut *tx)
-            .await?;
+        PRINT_JOBS.arm();
         Ok(())
     }
 

@@ -84,22 +84,10 @@ pub async fn delete_pending(
 
 /// Deletes queued objects when woken (documents destroyed before their
 /// order's decision queue theirs and say so on
-/// [`DELETIONS_CHANNEL`](crate::storage::DELETIONS_CHANNEL)), and retries
-/// what the store refused every `interval`, until shutdown.
-pub async fn sweep(
-    pool: sqlx::PgPool,
-    store: Store,
-    vault: Vault,
-    interval: Duration,
-    shutdown: CancellationToken,
-) {
-    let mut listener: Option<sqlx::postgres::PgListener> = None;
+/// [`DELETIONS`](crate::storage::DELETIONS)), and retries what the store
+/// refused every `interval`, until shutdown.
+pub async fn sweep(store: Store, vault: Vault, interval: Duration, shutdown: CancellationToken) {
     loop {
-        if listener.is_none() {
-            listener = hms_db::listener(&pool, &[crate::storage::DELETIONS_CHANNEL])
-                .await
-                .ok();
-        }
         match delete_pending(&store, &vault, None).await {
             Ok(outcome) if !outcome.is_empty() => {
                 let deleted: u32 = outcome.values().map(|counts| counts.deleted).sum();
@@ -109,20 +97,10 @@ pub async fn sweep(
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "could not sweep object deletions"),
         }
-        let woken = async {
-            match listener.as_mut() {
-                Some(listener) => listener.recv().await.map(drop),
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(interval) => {}
-            woken = woken => {
-                if woken.is_err() {
-                    listener = None;
-                }
-            }
+            () = crate::storage::DELETIONS.woken() => {}
         }
     }
 }

@@ -72,7 +72,6 @@ impl Service for Media {
         service.adopt(subscriber.into_tasks());
         let store = storage::Store::new(service.pool.clone());
         service.spawn(deletions::sweep(
-            service.pool.clone(),
             store.clone(),
             vault.clone(),
             SWEEP_INTERVAL,

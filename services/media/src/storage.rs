@@ -96,8 +96,8 @@ pub enum Destroy<'a> {
     Worker(WorkerId),
 }
 
-/// The channel that wakes the sweep when objects are queued for deletion.
-pub const DELETIONS_CHANNEL: &str = "media_object_deletions";
+/// Wakes the sweep when objects queued for deletion commit.
+pub static DELETIONS: hms_db::wake::Signal = hms_db::wake::Signal::new("object deletions");
 
 /// An order's purge counters.
 #[derive(Debug, Clone, Copy)]
@@ -502,10 +502,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if !gone.is_empty() {
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(DELETIONS_CHANNEL)
-                .execute(&mut *tx)
-                .await?;
+            DELETIONS.arm();
         }
         Ok(gone.len() as u32)
     }

@@ -15,7 +15,7 @@ use crate::domain::{Channel, Next, SendOutcome};
 use crate::email::{Email, EmailSender};
 use crate::error::NotificationsError;
 use crate::sms::SmsSender;
-use crate::storage::{Delivery, NEW_DELIVERY_CHANNEL, Store};
+use crate::storage::{Delivery, NEW_DELIVERIES, Store};
 
 #[derive(Clone)]
 pub struct Worker {
@@ -29,8 +29,7 @@ pub struct Worker {
 
 impl Worker {
     pub async fn run(self, shutdown: CancellationToken) {
-        let pool = self.store.pool.clone();
-        hms_db::work::run_woken(&pool, NEW_DELIVERY_CHANNEL, shutdown, || self.round()).await;
+        hms_db::work::run_woken(&NEW_DELIVERIES, shutdown, || self.round()).await;
     }
 
     /// Sends one batch of due messages; how many there were.

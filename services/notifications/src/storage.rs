@@ -10,8 +10,8 @@ use crate::domain::{Channel, DeliveryStatus};
 use crate::error::NotificationsError;
 use crate::notices::Contact;
 
-/// Wakes the delivery worker when a message is recorded.
-pub const NEW_DELIVERY_CHANNEL: &str = "hms_notifications_delivery";
+/// Wakes the delivery worker when a recorded message commits.
+pub static NEW_DELIVERIES: hms_db::wake::Signal = hms_db::wake::Signal::new("deliveries");
 
 #[derive(Clone)]
 pub struct Store {
@@ -317,10 +317,7 @@ impl Store {
         .bind(delivery.body_html)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(NEW_DELIVERY_CHANNEL)
-            .execute(&mut *tx)
-            .await?;
+        NEW_DELIVERIES.arm();
         Ok(())
     }
 
