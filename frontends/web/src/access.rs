@@ -113,6 +113,37 @@ async fn access_page(
     .await
 }
 
+/// A form that gives or passes on a grant: its fields, and a
+/// `scope_<scope>` for each scope ticked. A form that cannot be read is
+/// an empty one, which the API refuses with its reasons.
+pub struct GrantForm(BTreeMap<String, String>);
+
+impl GrantForm {
+    pub fn read(form: Result<Form<BTreeMap<String, String>>, FormRejection>) -> Self {
+        Self(form.map(|Form(fields)| fields).unwrap_or_default())
+    }
+
+    /// A field, trimmed; empty when missing.
+    pub fn field(&self, name: &str) -> String {
+        self.0
+            .get(name)
+            .map(|value| value.trim().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// Whether a checkbox was ticked (a form sends only those).
+    pub fn ticked(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
+    pub fn scopes(&self) -> Vec<&'static str> {
+        SCOPES
+            .into_iter()
+            .filter(|scope| self.ticked(&format!("scope_{scope}")))
+            .collect()
+    }
+}
+
 /// Gives a grant from the form: `grantee` (`person` or `supplier`),
 /// `national_id` and `name`, or `org_number`, `agreement` and
 /// `agreement_reference`; and a `scope_<scope>` for each scope given.
@@ -122,24 +153,16 @@ pub async fn give(
     Path(company_id): Path<String>,
     form: Result<Form<BTreeMap<String, String>>, FormRejection>,
 ) -> Response {
-    let fields = form.map(|Form(fields)| fields).unwrap_or_default();
-    let field = |name: &str| {
-        fields
-            .get(name)
-            .map(|value| value.trim().to_owned())
-            .unwrap_or_default()
-    };
-    let scopes: Vec<&str> = SCOPES
-        .into_iter()
-        .filter(|scope| fields.contains_key(&format!("scope_{scope}")))
-        .collect();
+    let form = GrantForm::read(form);
+    let field = |name: &str| form.field(name);
+    let scopes = form.scopes();
     let grantee = if field("grantee") == "supplier" {
         let reference = field("agreement_reference");
         serde_json::json!({
             "type": "supplier",
             "org_number": field("org_number").replace(' ', ""),
             "processor_agreement": {
-                "in_place": fields.contains_key("agreement"),
+                "in_place": form.ticked("agreement"),
                 "reference": (!reference.is_empty()).then_some(reference),
             },
         })

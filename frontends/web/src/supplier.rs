@@ -14,7 +14,7 @@ use minijinja::context;
 use minijinja::value::Serde;
 use serde::Deserialize;
 
-use crate::access::SCOPES;
+use crate::access::GrantForm;
 use crate::api::ApiError;
 use crate::pages::{App, AppState, LangQuery, Shown, after_change, as_person, signed_in};
 
@@ -71,17 +71,9 @@ pub async fn pass_on(
     Path((org_number, grant_id)): Path<(String, String)>,
     form: Result<Form<BTreeMap<String, String>>, FormRejection>,
 ) -> Response {
-    let fields = form.map(|Form(fields)| fields).unwrap_or_default();
-    let field = |name: &str| {
-        fields
-            .get(name)
-            .map(|value| value.trim().to_owned())
-            .unwrap_or_default()
-    };
-    let scopes: Vec<&str> = SCOPES
-        .into_iter()
-        .filter(|scope| fields.contains_key(&format!("scope_{scope}")))
-        .collect();
+    let form = GrantForm::read(form);
+    let field = |name: &str| form.field(name);
+    let scopes = form.scopes();
     let name = field("name");
     let delegation = serde_json::json!({
         "national_id": field("national_id").replace(' ', ""),
