@@ -48,6 +48,9 @@ async fn run<F, Fut, E>(
     E: std::fmt::Display,
 {
     while !shutdown.is_cancelled() {
+        if let Some(signal) = woken_by {
+            signal.looking();
+        }
         let found_work = match round().await {
             Ok(claimed) => claimed > 0,
             Err(error) => {

@@ -98,6 +98,7 @@ impl Relay {
         let mut last_prune = tokio::time::Instant::now();
         let mut failures: u32 = 0;
         loop {
+            OUTBOX.looking();
             match self.publish_pending().await {
                 Ok(_) => failures = 0,
                 Err(error) => {

@@ -88,6 +88,7 @@ pub async fn delete_pending(
 /// refused every `interval`, until shutdown.
 pub async fn sweep(store: Store, vault: Vault, interval: Duration, shutdown: CancellationToken) {
     loop {
+        crate::storage::DELETIONS.looking();
         match delete_pending(&store, &vault, None).await {
             Ok(outcome) if !outcome.is_empty() => {
                 let deleted: u32 = outcome.values().map(|counts| counts.deleted).sum();
