@@ -72,35 +72,30 @@ impl EventHandler<pb::AccessRecorded> for OnAccess {
         meta: &EventMeta,
         tx: &mut PgConnection,
     ) -> Result<(), HandlerError> {
-        append(tx, record(event, &meta.event_id)?).await
+        append(tx, vec![record(event, &meta.event_id)?]).await
     }
 
     fn batch_size(&self) -> usize {
         BATCH
     }
 
-    /// Appends company by company, in one order of companies, so two
-    /// batches never wait for each other's chain heads in a circle; within
-    /// a company, in the order the records came.
+    /// Appends the batch in a handful of statements: company by company,
+    /// in the order the records came within each.
     async fn handle_batch(
         &self,
         events: Vec<(pb::AccessRecorded, EventMeta)>,
         tx: &mut PgConnection,
     ) -> Result<(), HandlerError> {
-        let mut records = events
+        let records = events
             .into_iter()
             .map(|(event, meta)| record(event, &meta.event_id))
             .collect::<Result<Vec<_>, _>>()?;
-        records.sort_by_key(|record| record.company_id.as_uuid());
-        for record in records {
-            append(tx, record).await?;
-        }
-        Ok(())
+        append(tx, records).await
     }
 }
 
-async fn append(tx: &mut PgConnection, record: Record) -> Result<(), HandlerError> {
-    storage::append(tx, record)
+async fn append(tx: &mut PgConnection, records: Vec<Record>) -> Result<(), HandlerError> {
+    storage::append_all(tx, records)
         .await
         .map_err(|error| match error {
             AuditError::Database(_) => HandlerError::Unavailable(error.to_string()),

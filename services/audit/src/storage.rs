@@ -1,6 +1,8 @@
 //! The access log's tables: appending to a company's chain under its head's
 //! lock, reading it back, and the checkpoints.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use hms_domain::CompanyId;
 use sqlx::{PgConnection, PgPool};
@@ -86,65 +88,127 @@ pub struct Filter {
     pub after_seq: u64,
 }
 
-/// Appends a record to its company's chain, in the caller's transaction:
-/// the head is locked until it commits, so entries are numbered one after
+/// Appends records to their companies' chains, in the caller's
+/// transaction, in the order given within each company: the heads are
+/// locked (in one order of companies, so two appends never wait for each
+/// other in a circle) until it commits, so entries are numbered one after
 /// another. A record appended before (the same event) is not appended
-/// again.
-pub async fn append(tx: &mut PgConnection, record: Record) -> Result<Option<Entry>, AuditError> {
-    let company = record.company_id.as_uuid();
-    let known: Option<i64> = sqlx::query_scalar("SELECT seq FROM access_log WHERE event_id = $1")
-        .bind(record.event_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if known.is_some() {
-        return Ok(None);
+/// again. A handful of statements however many records there are.
+pub async fn append_all(
+    tx: &mut PgConnection,
+    records: Vec<Record>,
+) -> Result<Vec<Entry>, AuditError> {
+    let event_ids: Vec<Uuid> = records.iter().map(|record| record.event_id).collect();
+    let known: HashSet<Uuid> =
+        sqlx::query_scalar("SELECT event_id FROM access_log WHERE event_id = ANY($1)")
+            .bind(&event_ids)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
+    let mut seen = HashSet::new();
+    let mut by_company: BTreeMap<Uuid, Vec<Record>> = BTreeMap::new();
+    for record in records {
+        if !known.contains(&record.event_id) && seen.insert(record.event_id) {
+            by_company
+                .entry(record.company_id.as_uuid())
+                .or_default()
+                .push(record);
+        }
     }
+    if by_company.is_empty() {
+        return Ok(Vec::new());
+    }
+    let companies: Vec<Uuid> = by_company.keys().copied().collect();
     sqlx::query(
-        "INSERT INTO chain_heads (company_id, seq, hash) VALUES ($1, 0, $2) \
-         ON CONFLICT (company_id) DO NOTHING",
+        "INSERT INTO chain_heads (company_id, seq, hash) SELECT company, 0, $2 FROM unnest($1::uuid[]) AS company \
+         ORDER BY company ON CONFLICT (company_id) DO NOTHING",
     )
-    .bind(company)
+    .bind(&companies)
     .bind(GENESIS.as_slice())
     .execute(&mut *tx)
     .await?;
-    let (seq, hash): (i64, Vec<u8>) =
-        sqlx::query_as("SELECT seq, hash FROM chain_heads WHERE company_id = $1 FOR UPDATE")
-            .bind(company)
-            .fetch_one(&mut *tx)
-            .await?;
-    let seq = u64::try_from(seq).map_err(|_| AuditError::Corrupt("a chain head".to_owned()))?;
-    let previous = (seq > 0).then_some((seq, hash.as_slice()));
-    let entry = Entry::after(previous, record, Utc::now());
-    let entry_seq =
-        i64::try_from(entry.seq).map_err(|_| AuditError::Corrupt("a chain head".to_owned()))?;
-    let record = &entry.record;
-    sqlx::query(&format!(
-        "INSERT INTO access_log ({COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-    ))
-    .bind(company)
-    .bind(entry_seq)
-    .bind(record.event_id)
-    .bind(record.action.as_str())
-    .bind(record.purpose.as_str())
-    .bind(&record.actor)
-    .bind(record.order_id)
-    .bind(&record.worker_ids)
-    .bind(record.document_id)
-    .bind(record.grant_id)
-    .bind(record.occurred_at)
-    .bind(entry.recorded_at)
-    .bind(&entry.previous_hash)
-    .bind(&entry.hash)
+    let heads: HashMap<Uuid, (i64, Vec<u8>)> = sqlx::query_as::<_, (Uuid, i64, Vec<u8>)>(
+        "SELECT company_id, seq, hash FROM chain_heads WHERE company_id = ANY($1) \
+         ORDER BY company_id FOR UPDATE",
+    )
+    .bind(&companies)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|(company, seq, hash)| (company, (seq, hash)))
+    .collect();
+    let recorded_at = Utc::now();
+    let mut entries = Vec::new();
+    let mut new_heads: Vec<(Uuid, i64, Vec<u8>)> = Vec::with_capacity(companies.len());
+    for (company, records) in by_company {
+        let corrupt = || AuditError::Corrupt(format!("the chain head of company {company}"));
+        let (seq, hash) = heads.get(&company).ok_or_else(corrupt)?;
+        let mut previous: Option<(u64, Vec<u8>)> = match u64::try_from(*seq) {
+            Ok(0) => None,
+            Ok(seq) => Some((seq, hash.clone())),
+            Err(_) => return Err(corrupt()),
+        };
+        for record in records {
+            let entry = Entry::after(
+                previous.as_ref().map(|(seq, hash)| (*seq, hash.as_slice())),
+                record,
+                recorded_at,
+            );
+            previous = Some((entry.seq, entry.hash.clone()));
+            entries.push(entry);
+        }
+        if let Some((seq, hash)) = previous {
+            new_heads.push((company, i64::try_from(seq).map_err(|_| corrupt())?, hash));
+        }
+    }
+    let mut insert = sqlx::QueryBuilder::new(format!("INSERT INTO access_log ({COLUMNS}) "));
+    let mut numbers = Vec::with_capacity(entries.len());
+    for entry in &entries {
+        numbers
+            .push(i64::try_from(entry.seq).map_err(|_| {
+                AuditError::Corrupt(format!("entry {} is out of range", entry.seq))
+            })?);
+    }
+    insert.push_values(entries.iter().zip(&numbers), |mut row, (entry, seq)| {
+        let record = &entry.record;
+        row.push_bind(record.company_id.as_uuid())
+            .push_bind(*seq)
+            .push_bind(record.event_id)
+            .push_bind(record.action.as_str())
+            .push_bind(record.purpose.as_str())
+            .push_bind(&record.actor)
+            .push_bind(record.order_id)
+            .push_bind(&record.worker_ids)
+            .push_bind(record.document_id)
+            .push_bind(record.grant_id)
+            .push_bind(record.occurred_at)
+            .push_bind(entry.recorded_at)
+            .push_bind(&entry.previous_hash)
+            .push_bind(&entry.hash);
+    });
+    insert.build().execute(&mut *tx).await?;
+    let (head_companies, head_seqs, head_hashes): (Vec<Uuid>, Vec<i64>, Vec<Vec<u8>>) =
+        new_heads.into_iter().fold(
+            (Vec::new(), Vec::new(), Vec::new()),
+            |(mut companies, mut seqs, mut hashes), (company, seq, hash)| {
+                companies.push(company);
+                seqs.push(seq);
+                hashes.push(hash);
+                (companies, seqs, hashes)
+            },
+        );
+    sqlx::query(
+        "UPDATE chain_heads h SET seq = head.seq, hash = head.hash \
+         FROM unnest($1::uuid[], $2::bigint[], $3::bytea[]) AS head (company_id, seq, hash) \
+         WHERE h.company_id = head.company_id",
+    )
+    .bind(&head_companies)
+    .bind(&head_seqs)
+    .bind(&head_hashes)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("UPDATE chain_heads SET seq = $2, hash = $3 WHERE company_id = $1")
-        .bind(company)
-        .bind(entry_seq)
-        .bind(&entry.hash)
-        .execute(&mut *tx)
-        .await?;
-    Ok(Some(entry))
+    Ok(entries)
 }
 
 impl Store {
