@@ -245,27 +245,37 @@ impl Documents {
         if !state.approved {
             return Err(MediaError::NotApproved);
         }
-        let documents = self.store.list(order_id).await?;
-        let read = |kind: DocumentKind| {
-            let document = documents
+        const KINDS: [DocumentKind; 2] = [DocumentKind::PassportPhoto, DocumentKind::Signature];
+        let mut documents = self
+            .store
+            .worker_documents_with_keys(order_id, worker_id, &KINDS)
+            .await?;
+        if documents.len() < KINDS.len() {
+            // Purged (perhaps just now), or never uploaded.
+            return Err(if self.store.is_purged(order_id).await? {
+                MediaError::OrderPurged
+            } else {
+                MediaError::NotFound
+            });
+        }
+        let mut take = |kind: DocumentKind| {
+            let at = documents
                 .iter()
-                .find(|document| document.worker_id == worker_id && document.kind == kind);
-            async move {
-                let Some(document) = document else {
-                    // Purged (perhaps just now), or never uploaded.
-                    return Err(if self.store.is_purged(order_id).await? {
-                        MediaError::OrderPurged
-                    } else {
-                        MediaError::NotFound
-                    });
-                };
-                let found = self.find(document.id).await?;
-                let (document, bytes) = self.read(found).await?;
-                Ok((document.content_type, bytes))
-            }
+                .position(|(document, _)| document.kind == kind)
+                .ok_or(MediaError::NotFound)?;
+            let (document, wrapped_key) = documents.swap_remove(at);
+            Ok::<_, MediaError>(Found {
+                document,
+                wrapped_key,
+                company_id: state.company_id,
+            })
         };
-        let photo = read(DocumentKind::PassportPhoto).await?;
-        let signature = read(DocumentKind::Signature).await?;
+        let (photo, signature) = (
+            take(DocumentKind::PassportPhoto)?,
+            take(DocumentKind::Signature)?,
+        );
+        let ((photo, photo_bytes), (signature, signature_bytes)) =
+            futures::try_join!(self.read(photo), self.read(signature))?;
         self.store
             .record_access(
                 Access::new(
@@ -278,7 +288,10 @@ impl Documents {
                 .workers([worker_id]),
             )
             .await?;
-        Ok(PrintMaterial { photo, signature })
+        Ok(PrintMaterial {
+            photo: (photo.content_type, photo_bytes),
+            signature: (signature.content_type, signature_bytes),
+        })
     }
 
     /// Destroys every key of the orders' documents, then the objects. Only

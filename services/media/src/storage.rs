@@ -232,6 +232,36 @@ impl Store {
         Ok((document.try_into()?, wrapped_key))
     }
 
+    /// A worker's documents of the given kinds with their wrapped keys, in
+    /// one read: what printing a card needs.
+    pub async fn worker_documents_with_keys(
+        &self,
+        order_id: OrderId,
+        worker_id: WorkerId,
+        kinds: &[DocumentKind],
+    ) -> Result<Vec<(Document, Vec<u8>)>, MediaError> {
+        #[derive(sqlx::FromRow)]
+        struct Keyed {
+            #[sqlx(flatten)]
+            document: DocumentRow,
+            wrapped_key: Vec<u8>,
+        }
+        let kinds: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
+        let rows: Vec<Keyed> = sqlx::query_as(&format!(
+            "SELECT {DOCUMENT_COLUMNS}, wrapped_key FROM documents \
+             JOIN document_keys ON document_id = id \
+             WHERE order_id = $1 AND worker_id = $2 AND kind = ANY($3)"
+        ))
+        .bind(order_id.as_uuid())
+        .bind(worker_id.as_uuid())
+        .bind(&kinds)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| Ok((Document::try_from(row.document)?, row.wrapped_key)))
+            .collect()
+    }
+
     /// Marks orders purged, destroys the keys of all their documents and
     /// queues their objects for deletion, in one transaction. Returns the
     /// keys destroyed now, per order that had any.
