@@ -70,4 +70,10 @@ impl EventHandler<pb::OrderRedacted> for OnOrderRedacted {
             .map(drop)
             .map_err(HandlerError::from)
     }
+
+    /// Nearly every order's print job was handed over long before: a
+    /// commit per batch, not per order, to find that out.
+    fn batch_size(&self) -> usize {
+        BATCH
+    }
 }

@@ -71,7 +71,18 @@ impl<E: Notify> EventHandler<E> for OnNotice {
         tracing::debug!(kind = notice.kind, written, "messages recorded");
         Ok(())
     }
+
+    /// Events that arrived together are written in one transaction, one
+    /// after another: a commit per batch. One that cannot be written now
+    /// (a grant not yet known, say) sends the batch back to be handled
+    /// event by event.
+    fn batch_size(&self) -> usize {
+        BATCH
+    }
 }
+
+/// Events written in one transaction at most.
+const BATCH: usize = 100;
 
 /// An event known by what it says: its type and a hash of its encoding.
 /// Events carry their ids and the time they happened, so two events never
