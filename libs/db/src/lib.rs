@@ -18,6 +18,10 @@ pub use sqlx;
 pub mod wake;
 pub mod work;
 
+/// A connection idle this long is checked before it is handed out (after
+/// a database restart, say).
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// `HMS_DATABASE_URL`, `HMS_DATABASE_MAX_CONNECTIONS`,
 /// `HMS_DATABASE_CONNECT_TIMEOUT_SECS`, `HMS_DATABASE_ACQUIRE_TIMEOUT_SECS`.
 #[derive(Debug, Clone, Deserialize)]
@@ -86,6 +90,19 @@ impl DbConfig {
             PgPoolOptions::new()
                 .max_connections(self.database_max_connections)
                 .acquire_timeout(self.acquire_timeout.max(Duration::from_secs(1)))
+                // A round trip before every statement cost the database as
+                // much scheduling as many of the statements themselves; a
+                // connection in use moments ago is alive, and one that died
+                // since fails its statement, which the caller retries.
+                .test_before_acquire(false)
+                .before_acquire(|connection, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for >= PING_AFTER_IDLE {
+                            connection.ping().await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 // A connection comes back after its transaction committed:
                 // the moment to wake the workers of what it wrote.
                 .after_release(|_, _| {
