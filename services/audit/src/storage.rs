@@ -139,8 +139,10 @@ pub async fn append_all(
     .map(|(company, seq, hash)| (company, (seq, hash)))
     .collect();
     let recorded_at = Utc::now();
-    let mut entries = Vec::new();
-    let mut new_heads: Vec<(Uuid, i64, Vec<u8>)> = Vec::with_capacity(companies.len());
+    let out_of_range = |seq: u64| AuditError::Corrupt(format!("entry {seq} is out of range"));
+    // Each entry with its number as stored, and each company's new head.
+    let mut entries: Vec<(Entry, i64)> = Vec::new();
+    let (mut head_companies, mut head_seqs, mut head_hashes) = (Vec::new(), Vec::new(), Vec::new());
     for (company, records) in by_company {
         let corrupt = || AuditError::Corrupt(format!("the chain head of company {company}"));
         let (seq, hash) = heads.get(&company).ok_or_else(corrupt)?;
@@ -155,22 +157,18 @@ pub async fn append_all(
                 record,
                 recorded_at,
             );
+            let stored_seq = i64::try_from(entry.seq).map_err(|_| out_of_range(entry.seq))?;
             previous = Some((entry.seq, entry.hash.clone()));
-            entries.push(entry);
+            entries.push((entry, stored_seq));
         }
         if let Some((seq, hash)) = previous {
-            new_heads.push((company, i64::try_from(seq).map_err(|_| corrupt())?, hash));
+            head_companies.push(company);
+            head_seqs.push(i64::try_from(seq).map_err(|_| out_of_range(seq))?);
+            head_hashes.push(hash);
         }
     }
     let mut insert = sqlx::QueryBuilder::new(format!("INSERT INTO access_log ({COLUMNS}) "));
-    let mut numbers = Vec::with_capacity(entries.len());
-    for entry in &entries {
-        numbers
-            .push(i64::try_from(entry.seq).map_err(|_| {
-                AuditError::Corrupt(format!("entry {} is out of range", entry.seq))
-            })?);
-    }
-    insert.push_values(entries.iter().zip(&numbers), |mut row, (entry, seq)| {
+    insert.push_values(&entries, |mut row, (entry, seq)| {
         let record = &entry.record;
         row.push_bind(record.company_id.as_uuid())
             .push_bind(*seq)
@@ -188,16 +186,6 @@ pub async fn append_all(
             .push_bind(&entry.hash);
     });
     insert.build().execute(&mut *tx).await?;
-    let (head_companies, head_seqs, head_hashes): (Vec<Uuid>, Vec<i64>, Vec<Vec<u8>>) =
-        new_heads.into_iter().fold(
-            (Vec::new(), Vec::new(), Vec::new()),
-            |(mut companies, mut seqs, mut hashes), (company, seq, hash)| {
-                companies.push(company);
-                seqs.push(seq);
-                hashes.push(hash);
-                (companies, seqs, hashes)
-            },
-        );
     sqlx::query(
         "UPDATE chain_heads h SET seq = head.seq, hash = head.hash \
          FROM unnest($1::uuid[], $2::bigint[], $3::bytea[]) AS head (company_id, seq, hash) \
@@ -208,7 +196,7 @@ pub async fn append_all(
     .bind(&head_hashes)
     .execute(&mut *tx)
     .await?;
-    Ok(entries)
+    Ok(entries.into_iter().map(|(entry, _)| entry).collect())
 }
 
 impl Store {
