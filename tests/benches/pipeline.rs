@@ -10,7 +10,9 @@
 //! 2. **Full speed**: `BURST` submitted orders (one worker, three
 //!    documents each) approved as fast as the back office's API takes
 //!    them; orders redacted per second, from the first approval to the
-//!    last receipt, and the ratio to the floor.
+//!    last receipt, and the ratio to the floor. Then what each order
+//!    cost, service by service: commits in its database and CPU time of
+//!    its process, beside PostgreSQL's, NATS's and the whole machine's.
 //! 3. **The access log's share**: another `BURST` at full speed with the
 //!    audit service stopped (the services still write their access
 //!    records; nothing appends them to the chains), then how fast audit
@@ -28,6 +30,7 @@
 //! the receipt's `completed_at`), on this machine's clock. Every order is
 //! then checked: its numbers masked and its documents gone.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -56,6 +59,8 @@ const KNOBS: [&str; 4] = [
 ];
 /// Orders prepared, and approvals sent, at once.
 const IN_FLIGHT: usize = 8;
+/// PostgreSQL's backends report their statistics within this of going idle.
+const STATISTICS_FLUSHED: Duration = Duration::from_secs(11);
 
 #[tokio::main]
 async fn main() {
@@ -107,6 +112,7 @@ async fn main() {
     );
 
     // Full speed.
+    let before = Costs::read(&env).await;
     futures::stream::iter(burst)
         .map(|order_id| approve(&http, &api, &siri, order_id))
         .buffer_unordered(IN_FLIGHT)
@@ -131,6 +137,13 @@ async fn main() {
         100.0 * per_second / floor
     );
     stages(&env, &orders_of(burst), *first).await;
+    // Everything the burst set off: deliveries sent, records appended, and
+    // the services' statistics flushed (PostgreSQL's backends report
+    // theirs within 10 s of going idle).
+    quiet(&env).await;
+    log_settled(&env).await;
+    tokio::time::sleep(STATISTICS_FLUSHED).await;
+    Costs::read(&env).await.print_since(&before, BURST);
     access_log_share(&mut env, &http, &api, &siri, unlogged, per_second).await;
 
     let mut unapproved = steady;
@@ -634,4 +647,122 @@ async fn database_floor(notifying: bool) -> f64 {
         .await
         .expect("dropped");
     commits as f64 / elapsed.as_secs_f64()
+}
+
+/// What a stretch of the pipeline cost, read before and after it: the
+/// commits in each service's database, the CPU time of each service's
+/// process, of PostgreSQL's and NATS's processes, and of the whole machine.
+struct Costs {
+    commits: HashMap<ServiceName, i64>,
+    cpu: HashMap<String, Duration>,
+    machine: Duration,
+}
+
+/// CPU clock ticks a second (`getconf CLK_TCK`; 100 on Linux).
+const TICKS_PER_SECOND: u64 = 100;
+
+impl Costs {
+    async fn read(env: &TestEnv) -> Self {
+        let admin = env.db(ServiceName::Orders).await;
+        let mut commits = HashMap::new();
+        for service in ServiceName::ALL {
+            let spec = service.spec();
+            if !spec.keeps_data {
+                continue;
+            }
+            let count: i64 =
+                sqlx::query_scalar("SELECT xact_commit FROM pg_stat_database WHERE datname = $1")
+                    .bind(env.database_name(service))
+                    .fetch_one(&admin)
+                    .await
+                    .expect("pg_stat_database");
+            commits.insert(service, count);
+        }
+        let mut cpu = HashMap::new();
+        for service in ServiceName::ALL {
+            if let Some(time) = env.pid(service).and_then(process_cpu) {
+                cpu.insert(service.as_str().to_owned(), time);
+            }
+        }
+        for (name, command) in [("PostgreSQL", "postgres"), ("NATS", "nats-server")] {
+            cpu.insert(name.to_owned(), command_cpu(command));
+        }
+        Self {
+            commits,
+            cpu,
+            machine: machine_cpu(),
+        }
+    }
+
+    /// Prints what happened since `before`, per order.
+    fn print_since(&self, before: &Self, orders: usize) {
+        let per_order = |time: Duration| time.as_secs_f64() * 1_000.0 / orders as f64;
+        println!("  cost per order (commits in its database; CPU of its processes):");
+        let mut names: Vec<&String> = self.cpu.keys().collect();
+        names.sort();
+        for name in names {
+            let cpu =
+                self.cpu[name].saturating_sub(before.cpu.get(name).copied().unwrap_or_default());
+            let commits = ServiceName::parse(name)
+                .and_then(|service| {
+                    Some(self.commits.get(&service)? - before.commits.get(&service)?)
+                })
+                .map_or_else(String::new, |commits| {
+                    format!("{:>6.1} commits", commits as f64 / orders as f64)
+                });
+            println!(
+                "    {name:<14} {commits:>14}  {:>6.2} ms CPU",
+                per_order(cpu)
+            );
+        }
+        println!(
+            "    {:<14} {:>14}  {:>6.2} ms CPU",
+            "machine",
+            "",
+            per_order(self.machine.saturating_sub(before.machine))
+        );
+    }
+}
+
+/// User and system time of a process, from `/proc/<pid>/stat`.
+fn process_cpu(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command may hold spaces; the fields after it do not.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 1_000 / TICKS_PER_SECOND))
+}
+
+/// The CPU time of every process running `command` (PostgreSQL's
+/// backends come and go: those that ended meanwhile are missed).
+fn command_cpu(command: &str) -> Duration {
+    let Ok(processes) = std::fs::read_dir("/proc") else {
+        return Duration::ZERO;
+    };
+    processes
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim() == command)
+        })
+        .filter_map(process_cpu)
+        .sum()
+}
+
+/// Busy time of every core, from `/proc/stat` (idle and I/O wait left out).
+fn machine_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: u64 = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .enumerate()
+        .filter(|(field, _)| !matches!(field, 3 | 4))
+        .take(6)
+        .filter_map(|(_, value)| value.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 1_000 / TICKS_PER_SECOND)
 }
