@@ -98,13 +98,18 @@ pub async fn record_alone(
     Ok(())
 }
 
-/// Writes several records in the caller's transaction.
+/// Writes several records in the caller's transaction, in one statement.
 pub async fn record_all(
     tx: &mut PgConnection,
     accesses: impl IntoIterator<Item = Access>,
 ) -> Result<(), hms_events::EventsError> {
-    for access in accesses {
-        access.record(&mut *tx).await?;
-    }
-    Ok(())
+    let occurred_at = Some(hms_proto::time::timestamp(chrono::Utc::now()));
+    let events: Vec<AccessRecorded> = accesses
+        .into_iter()
+        .map(|access| AccessRecorded {
+            occurred_at,
+            ..access.event
+        })
+        .collect();
+    hms_events::enqueue_all(tx, &events).await.map(drop)
 }

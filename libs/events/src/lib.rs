@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 pub use catalog::{Domain, Event, EventType, Namespace, NamespaceError};
 pub use consumer::{Consumer, EventHandler, EventMeta, HandlerError, Subscriber};
-pub use outbox::{EventId, Relay, enqueue};
+pub use outbox::{EventId, Relay, enqueue, enqueue_all};
 pub use settings::EventsConfig;
 
 /// The tables the outbox and consumers need; run with the service's own

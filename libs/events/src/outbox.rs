@@ -38,6 +38,33 @@ pub async fn enqueue<E: Event>(tx: &mut PgConnection, event: &E) -> Result<Event
     Ok(id)
 }
 
+/// Writes `events` to the outbox inside the caller's transaction, in one
+/// statement, in their order; as [`enqueue`] does one.
+pub async fn enqueue_all<E: Event>(
+    tx: &mut PgConnection,
+    events: &[E],
+) -> Result<Vec<EventId>, EventsError> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = events.iter().map(|_| Uuid::now_v7()).collect();
+    let payloads: Vec<Vec<u8>> = events.iter().map(prost::Message::encode_to_vec).collect();
+    let trace_context = serde_json::to_value(hms_telemetry::current_trace_context())
+        .unwrap_or_else(|_| serde_json::json!({}));
+    sqlx::query(
+        "INSERT INTO hms_outbox (id, event_type, payload, trace_context) \
+         SELECT id, $3, payload, $4 FROM unnest($1::uuid[], $2::bytea[]) AS e(id, payload)",
+    )
+    .bind(&ids)
+    .bind(payloads)
+    .bind(E::TYPE.subject())
+    .bind(trace_context)
+    .execute(tx)
+    .await?;
+    OUTBOX.arm();
+    Ok(ids)
+}
+
 /// Publishes outbox rows to JetStream. Several replicas may run one each:
 /// rows are claimed with `FOR UPDATE SKIP LOCKED`.
 pub struct Relay {
