@@ -788,7 +788,7 @@ async fn call(rpc: &str, caller: &PersonClients, fx: &Fixtures) -> Result<(), St
         "hms.orders.v1.OrderInternalService/ListApprovedWorkers" => c
             .orders_internal
             .list_approved_workers(orders::ListApprovedWorkersRequest {
-                order_id: fx.decided.clone(),
+                order_ids: vec![fx.decided.clone()],
             })
             .await
             .map(drop),

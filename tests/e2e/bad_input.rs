@@ -477,6 +477,69 @@ async fn a_batch_masks_and_purges_the_decided_orders_and_answers_for_each() {
         masked[2].1,
         orders::masked_order::Outcome::Refused(orders::MaskRefusal::NotFound as i32)
     );
+    // Asked again (at the print handover): the same answer, and the order
+    // is not written again.
+    let orders_db = env.db(ServiceName::Orders).await;
+    let row_version = || async {
+        sqlx::query_scalar::<_, String>("SELECT xmin::text FROM orders WHERE id = $1::uuid")
+            .bind(&decided.order_id)
+            .fetch_one(&orders_db)
+            .await
+            .expect("the order's row")
+    };
+    let written = row_version().await;
+    let again = mask_as(&env, "redaction", &[&decided.order_id])
+        .await
+        .expect("an answer");
+    let orders::masked_order::Outcome::Masked(again) = &again[0].1 else {
+        panic!("the decided order is still masked: {again:?}");
+    };
+    assert_eq!((again.workers_masked, again.workers_total), (0, 2));
+    assert_eq!(again.masked_at, numbers.masked_at);
+    assert_eq!(row_version().await, written);
+
+    // Cards asks for many orders' workers at once: the approved ones
+    // answer, each once, names and card types only.
+    let approved = orders_client_as(&env, "cards")
+        .await
+        .list_approved_workers(orders::ListApprovedWorkersRequest {
+            order_ids: vec![
+                decided.order_id.clone(),
+                draft.order_id.clone(),
+                unknown.clone(),
+                decided.order_id.clone(),
+            ],
+        })
+        .await
+        .expect("the approved orders")
+        .into_inner()
+        .orders;
+    assert_eq!(approved.len(), 1, "{approved:?}");
+    assert_eq!(approved[0].order_id, decided.order_id);
+    assert_eq!(approved[0].company_id, decided.company_id);
+    let names: Vec<&str> = approved[0]
+        .workers
+        .iter()
+        .map(|worker| worker.name.as_str())
+        .collect();
+    assert_eq!(names, ["Arbeider 0", "Arbeider 1"]);
+    for (request, refusal) in [
+        (Vec::new(), "order_ids: is required"),
+        (
+            (0..501).map(|_| uuid::Uuid::now_v7().to_string()).collect(),
+            "order_ids: at most 500 at once",
+        ),
+        (
+            vec![decided.order_id.clone(), "not-an-id".to_owned()],
+            "order_ids[1]",
+        ),
+    ] {
+        orders_client_as(&env, "cards")
+            .await
+            .list_approved_workers(orders::ListApprovedWorkersRequest { order_ids: request })
+            .await
+            .expect_refused(Code::InvalidArgument, refusal);
+    }
 
     let purged = purge_as(
         &env,
@@ -501,7 +564,6 @@ async fn a_batch_masks_and_purges_the_decided_orders_and_answers_for_each() {
         media::purged_order::Outcome::Refused(media::PurgeRefusal::NotFound as i32)
     );
     assert_eq!(list_documents(&mut clients, &draft.order_id).await.len(), 3);
-    let orders_db = env.db(ServiceName::Orders).await;
     let draft_secrets = stored_secrets(&orders_db, &draft.order_id).await;
     assert!(draft_secrets.sealed.iter().all(Option::is_some));
     let decided_secrets = stored_secrets(&orders_db, &decided.order_id).await;
@@ -519,4 +581,13 @@ async fn a_batch_masks_and_purges_the_decided_orders_and_answers_for_each() {
     mask_as(&env, "redaction", &[&decided.order_id, "not-an-id"])
         .await
         .expect_refused(Code::InvalidArgument, "order_ids[1]");
+}
+
+async fn orders_client_as(
+    env: &TestEnv,
+    caller: &str,
+) -> orders::order_internal_service_client::OrderInternalServiceClient<hms_test_support::Authed> {
+    orders::order_internal_service_client::OrderInternalServiceClient::new(
+        env.channel_as(ServiceName::Orders, caller).await,
+    )
 }

@@ -12,7 +12,7 @@ use hms_proto::cards::v1 as cards;
 use hms_proto::events::v1 as events;
 use hms_proto::orders::v1 as orders;
 use hms_test_support::fakes::persons;
-use hms_test_support::{Api, ExpectRefused, ServiceName, TestEnv, eventually};
+use hms_test_support::{Api, ExpectRefused, ServiceName, TestEnv, eventually, fixtures};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -92,6 +92,81 @@ async fn an_approved_order_gets_one_card_per_worker_valid_two_years() {
         })
         .await
         .expect_refused(tonic::Code::NotFound, "card not found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_that_arrive_together_issue_each_order_its_cards_once() {
+    let mut env = TestEnv::new();
+    env.start_all().await;
+    let mut clients = Clients::connect(&env).await;
+    let company_id = approved_company(&env, &mut clients).await;
+    let mut order_ids = Vec::new();
+    for _ in 0..4 {
+        let national_ids = vec![fixtures::fodselsnummer(), fixtures::fodselsnummer()];
+        let order = create_order(&mut clients, &company_id, &national_ids).await;
+        upload_all_documents(&mut clients, &order).await;
+        clients
+            .owner
+            .orders
+            .submit_order(orders::SubmitOrderRequest {
+                order_id: order.order_id.clone(),
+            })
+            .await
+            .expect("submit the order");
+        order_ids.push(order.order_id);
+    }
+    // Cards is down while they are approved: back, it takes the four
+    // approvals together.
+    env.stop(ServiceName::Cards).await;
+    for order_id in &order_ids {
+        approve(&mut clients, order_id).await;
+    }
+    env.start(ServiceName::Cards).await;
+
+    let issued = issued_cards(&clients.owner, &company_id, 8).await;
+    assert_eq!(issued.len(), 8);
+    let mut numbers: Vec<&str> = issued
+        .iter()
+        .map(|card| card.card_number.as_str())
+        .collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 8, "every card its own number");
+    for order_id in &order_ids {
+        let mut holders: Vec<&str> = issued
+            .iter()
+            .filter(|card| &card.order_id == order_id)
+            .map(|card| card.holder_name.as_str())
+            .collect();
+        holders.sort_unstable();
+        assert_eq!(holders, ["Arbeider 0", "Arbeider 1"], "order {order_id}");
+    }
+    for card in &issued {
+        assert_eq!(card.history.len(), 1);
+        assert_eq!(card.employer_org_number, "310100005");
+    }
+
+    // One print job an order, with its two cards; one card_issued a card.
+    let jobs = eventually("four print jobs at the producer", SOON, || async {
+        let jobs = env.print_jobs().await;
+        (jobs.len() == 4).then_some(jobs)
+    })
+    .await;
+    let mut printed: Vec<&str> = jobs.iter().map(|job| job.reference.as_str()).collect();
+    printed.sort_unstable();
+    let mut expected: Vec<&str> = order_ids.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(printed, expected);
+    assert!(jobs.iter().all(|job| job.cards.len() == 2));
+    outbox_drained(&env, ServiceName::Cards).await;
+    let announced: Vec<events::CardIssued> = published(&env).await;
+    assert_eq!(announced.len(), 8, "one card_issued per card");
+    let mut announced_numbers: Vec<&str> = announced
+        .iter()
+        .map(|event| event.card_number.as_str())
+        .collect();
+    announced_numbers.sort_unstable();
+    assert_eq!(announced_numbers, numbers);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -28,8 +28,10 @@ use crate::storage::{NewCard, Store};
 /// Tries at a free card number before giving up (with 900 million numbers
 /// this never happens by chance).
 const NUMBER_TRIES: usize = 8;
-/// How many orders (or companies) are asked about at once.
+/// How many companies are asked about at once.
 const ASKED_AT_ONCE: usize = 16;
+/// The most orders one call to orders names (its limit).
+const ORDERS_AT_ONCE: usize = 500;
 
 #[derive(Clone)]
 pub struct Issuer {
@@ -39,7 +41,7 @@ pub struct Issuer {
 }
 
 /// An approved order: whose it is and who is on it.
-type Approved = (OrderId, CompanyId, Vec<Holder>);
+type Approved = (CompanyId, Vec<Holder>);
 
 /// A worker to issue a card to.
 struct Holder {
@@ -48,6 +50,39 @@ struct Holder {
     card_type: CardType,
     /// The last day of the employment, when the company stated it.
     employment_ends_on: Option<NaiveDate>,
+}
+
+/// A card on its way to being issued, before it has a number.
+struct Issuing<'a> {
+    card_id: CardId,
+    order_id: OrderId,
+    company_id: CompanyId,
+    holder: &'a Holder,
+    employer_org_number: &'a str,
+    employer_name: &'a str,
+    valid_until: DateTime<Utc>,
+}
+
+impl Issuing<'_> {
+    fn new_card<'b>(
+        &'b self,
+        card_number: &'b CardNumber,
+        issued_at: DateTime<Utc>,
+    ) -> NewCard<'b> {
+        NewCard {
+            card_id: self.card_id,
+            card_number,
+            company_id: self.company_id,
+            order_id: self.order_id,
+            worker_id: self.holder.worker_id,
+            holder_name: &self.holder.name,
+            employer_org_number: self.employer_org_number,
+            employer_name: self.employer_name,
+            card_type: self.holder.card_type,
+            issued_at,
+            valid_until: self.valid_until,
+        }
+    }
 }
 
 impl Issuer {
@@ -70,8 +105,9 @@ impl Issuer {
     }
 
     /// Issues the cards of approved orders that they do not have yet, in
-    /// `tx`, each with its `card_issued` event; how many. Orders and
-    /// companies are asked about all of them side by side.
+    /// `tx`, each with its `card_issued` event; how many. However many
+    /// orders, orders is asked once, each company once, and the cards,
+    /// their events and print jobs are written a statement each.
     pub async fn issue_many(
         &self,
         tx: &mut PgConnection,
@@ -81,28 +117,22 @@ impl Issuer {
         let mut distinct = order_ids.to_vec();
         distinct.sort_unstable();
         distinct.dedup();
-        let approved: Vec<Result<Approved, CardsError>> = futures::stream::iter(distinct)
-            .map(|order_id| {
-                let issuer = self.clone();
-                async move {
-                    let (company_id, holders) = issuer.holders(order_id).await?;
-                    Ok((order_id, company_id, holders))
-                }
-            })
-            .buffered(ASKED_AT_ONCE)
-            .collect()
-            .await;
-        let mut todo = Vec::with_capacity(approved.len());
-        for approved in approved {
-            let (order_id, company_id, holders) = approved?;
-            let carded = Store::carded_workers(tx, order_id).await?;
+        let mut approved = self.holders(&distinct).await?;
+        let carded = Store::carded_workers(tx, &distinct).await?;
+        let mut todo = Vec::with_capacity(distinct.len());
+        for order_id in distinct {
+            let (company_id, holders) =
+                approved.remove(&order_id).ok_or(CardsError::NotApproved)?;
             let missing: Vec<Holder> = holders
                 .into_iter()
-                .filter(|holder| !carded.contains(&holder.worker_id.as_uuid()))
+                .filter(|holder| !carded.contains(&(order_id, holder.worker_id)))
                 .collect();
             if !missing.is_empty() {
                 todo.push((order_id, company_id, missing));
             }
+        }
+        if todo.is_empty() {
+            return Ok(0);
         }
         let mut companies: Vec<CompanyId> =
             todo.iter().map(|(_, company_id, _)| *company_id).collect();
@@ -119,118 +149,131 @@ impl Issuer {
             .into_iter()
             .collect::<Result<_, _>>()?;
         let issued_at = Utc::now();
-        let mut issued = 0;
-        for (order_id, company_id, missing) in todo {
-            let (employer_org_number, employer_name) = &employers[&company_id];
-            for holder in &missing {
-                self.issue_card(
-                    tx,
-                    order_id,
-                    company_id,
+        let cards: Vec<Issuing<'_>> = todo
+            .iter()
+            .flat_map(|(order_id, company_id, missing)| {
+                let (employer_org_number, employer_name) = &employers[company_id];
+                missing.iter().map(move |holder| Issuing {
+                    card_id: CardId::from_uuid(uuid::Uuid::now_v7()),
+                    order_id: *order_id,
+                    company_id: *company_id,
                     holder,
-                    (employer_org_number, employer_name),
-                    issued_at,
-                )
-                .await?;
-            }
-            Store::queue_print(tx, order_id, company_id).await?;
-            tracing::info!(%order_id, issued = missing.len(), "cards issued");
-            issued += missing.len();
-        }
-        Ok(issued)
-    }
-
-    /// Issues one card with a free number, and its `card_issued` event.
-    async fn issue_card(
-        &self,
-        tx: &mut PgConnection,
-        order_id: OrderId,
-        company_id: CompanyId,
-        holder: &Holder,
-        (employer_org_number, employer_name): (&str, &str),
-        issued_at: DateTime<Utc>,
-    ) -> Result<(), CardsError> {
-        let until = valid_until(issued_at, self.validity_months, holder.employment_ends_on);
-        let card_id = CardId::from_uuid(uuid::Uuid::now_v7());
-        let mut issued = None;
-        for _ in 0..NUMBER_TRIES {
-            // The first digit is never 0, so the number reads the same
-            // wherever leading zeros are dropped.
-            let number = CardNumber::from_body(rand::random_range(100_000_000..1_000_000_000));
-            let card = NewCard {
-                card_id,
-                card_number: &number,
-                company_id,
-                order_id,
-                worker_id: holder.worker_id,
-                holder_name: &holder.name,
-                employer_org_number,
-                employer_name,
-                card_type: holder.card_type,
-                issued_at,
-                valid_until: until,
-            };
-            if Store::issue(tx, &card).await? {
-                issued = Some(number);
-                break;
-            }
-        }
-        let card_number = issued.ok_or(CardsError::NumbersExhausted)?;
-        hms_events::enqueue(
-            tx,
-            &events::CardIssued {
-                card_id: card_id.to_string(),
-                card_number: card_number.to_string(),
-                company_id: company_id.to_string(),
-                order_id: order_id.to_string(),
-                worker_id: holder.worker_id.to_string(),
-                valid_until: Some(timestamp(until)),
-                occurred_at: Some(timestamp(issued_at)),
-            },
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// The order's company and its workers, from orders.
-    async fn holders(&self, order_id: OrderId) -> Result<(CompanyId, Vec<Holder>), CardsError> {
-        let approved = self
-            .orders
-            .clone()
-            .list_approved_workers(orders_pb::ListApprovedWorkersRequest {
-                order_id: order_id.to_string(),
+                    employer_org_number: employer_org_number.as_str(),
+                    employer_name: employer_name.as_str(),
+                    valid_until: valid_until(
+                        issued_at,
+                        self.validity_months,
+                        holder.employment_ends_on,
+                    ),
+                })
             })
-            .await
-            .map_err(|status| CardsError::from_call("orders", &status))?
-            .into_inner();
+            .collect();
+        let numbers = Self::insert_with_free_numbers(tx, &cards, issued_at).await?;
+        let events: Vec<events::CardIssued> = cards
+            .iter()
+            .zip(&numbers)
+            .map(|(card, number)| events::CardIssued {
+                card_id: card.card_id.to_string(),
+                card_number: number.to_string(),
+                company_id: card.company_id.to_string(),
+                order_id: card.order_id.to_string(),
+                worker_id: card.holder.worker_id.to_string(),
+                valid_until: Some(timestamp(card.valid_until)),
+                occurred_at: Some(timestamp(issued_at)),
+            })
+            .collect();
+        hms_events::enqueue_all(tx, &events).await?;
+        let jobs: Vec<(OrderId, CompanyId)> = todo
+            .iter()
+            .map(|(order_id, company_id, _)| (*order_id, *company_id))
+            .collect();
+        Store::queue_prints(tx, &jobs).await?;
+        for (order_id, _, missing) in &todo {
+            tracing::info!(%order_id, issued = missing.len(), "cards issued");
+        }
+        Ok(cards.len())
+    }
+
+    /// Inserts the cards, each with a free number, drawing again for those
+    /// whose number was taken; the numbers, in the order of `cards`.
+    async fn insert_with_free_numbers(
+        tx: &mut PgConnection,
+        cards: &[Issuing<'_>],
+        issued_at: DateTime<Utc>,
+    ) -> Result<Vec<CardNumber>, CardsError> {
+        // The first digit is never 0, so the number reads the same wherever
+        // leading zeros are dropped.
+        let draw = || CardNumber::from_body(rand::random_range(100_000_000..1_000_000_000));
+        let mut numbers: Vec<CardNumber> = cards.iter().map(|_| draw()).collect();
+        let mut unnumbered: Vec<usize> = (0..cards.len()).collect();
+        for _ in 0..NUMBER_TRIES {
+            let attempt: Vec<NewCard<'_>> = unnumbered
+                .iter()
+                .map(|&index| cards[index].new_card(&numbers[index], issued_at))
+                .collect();
+            let issued = Store::issue_all(tx, &attempt).await?;
+            unnumbered.retain(|&index| !issued.contains(&cards[index].card_id));
+            if unnumbered.is_empty() {
+                return Ok(numbers);
+            }
+            for &index in &unnumbered {
+                numbers[index] = draw();
+            }
+        }
+        Err(CardsError::NumbersExhausted)
+    }
+
+    /// The approved ones of the orders, each with its company and workers,
+    /// from orders.
+    async fn holders(
+        &self,
+        order_ids: &[OrderId],
+    ) -> Result<HashMap<OrderId, Approved>, CardsError> {
         let corrupt = |what: &str| CardsError::Failed {
             service: "orders",
             code: tonic::Code::Internal,
             message: format!("answered {what}"),
         };
-        let company_id =
-            CompanyId::parse(&approved.company_id).map_err(|_| corrupt("no company id"))?;
-        let holders = approved
-            .workers
-            .into_iter()
-            .map(|worker| {
-                Ok(Holder {
-                    worker_id: WorkerId::parse(&worker.worker_id)
-                        .map_err(|_| corrupt("no worker id"))?,
-                    card_type: CardType::from_i32(worker.card_type)
-                        .map_err(|_| corrupt("no card type"))?,
-                    employment_ends_on: match worker.employment_ends_on.as_str() {
-                        "" => None,
-                        day => Some(
-                            NaiveDate::parse_from_str(day, "%Y-%m-%d")
-                                .map_err(|_| corrupt("no date for the employment's end"))?,
-                        ),
-                    },
-                    name: worker.name,
+        let mut approved = HashMap::with_capacity(order_ids.len());
+        for chunk in order_ids.chunks(ORDERS_AT_ONCE) {
+            let answered = self
+                .orders
+                .clone()
+                .list_approved_workers(orders_pb::ListApprovedWorkersRequest {
+                    order_ids: chunk.iter().map(ToString::to_string).collect(),
                 })
-            })
-            .collect::<Result<_, CardsError>>()?;
-        Ok((company_id, holders))
+                .await
+                .map_err(|status| CardsError::from_call("orders", &status))?
+                .into_inner();
+            for order in answered.orders {
+                let order_id =
+                    OrderId::parse(&order.order_id).map_err(|_| corrupt("no order id"))?;
+                let company_id =
+                    CompanyId::parse(&order.company_id).map_err(|_| corrupt("no company id"))?;
+                let holders = order
+                    .workers
+                    .into_iter()
+                    .map(|worker| {
+                        Ok(Holder {
+                            worker_id: WorkerId::parse(&worker.worker_id)
+                                .map_err(|_| corrupt("no worker id"))?,
+                            card_type: CardType::from_i32(worker.card_type)
+                                .map_err(|_| corrupt("no card type"))?,
+                            employment_ends_on: match worker.employment_ends_on.as_str() {
+                                "" => None,
+                                day => Some(
+                                    NaiveDate::parse_from_str(day, "%Y-%m-%d")
+                                        .map_err(|_| corrupt("no date for the employment's end"))?,
+                                ),
+                            },
+                            name: worker.name,
+                        })
+                    })
+                    .collect::<Result<_, CardsError>>()?;
+                approved.insert(order_id, (company_id, holders));
+            }
+        }
+        Ok(approved)
     }
 
     /// The employer as the card shows it: organisation number and name.

@@ -82,53 +82,69 @@ impl Store {
         Self { pool }
     }
 
-    /// The workers of an order who have a card already.
+    /// The workers of these orders who have a card already, as (order,
+    /// worker) pairs.
     pub async fn carded_workers(
         tx: &mut PgConnection,
-        order_id: OrderId,
-    ) -> Result<HashSet<Uuid>, CardsError> {
-        let rows: Vec<Uuid> = sqlx::query_scalar("SELECT worker_id FROM cards WHERE order_id = $1")
-            .bind(order_id.as_uuid())
-            .fetch_all(&mut *tx)
-            .await?;
-        Ok(rows.into_iter().collect())
+        order_ids: &[OrderId],
+    ) -> Result<HashSet<(OrderId, WorkerId)>, CardsError> {
+        let ids: Vec<Uuid> = order_ids.iter().map(|id| id.as_uuid()).collect();
+        let rows: Vec<(Uuid, Uuid)> =
+            sqlx::query_as("SELECT order_id, worker_id FROM cards WHERE order_id = ANY($1)")
+                .bind(ids)
+                .fetch_all(&mut *tx)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(order, worker)| (OrderId::from_uuid(order), WorkerId::from_uuid(worker)))
+            .collect())
     }
 
-    /// Issues a card; false if its number is taken (draw another).
-    pub async fn issue(tx: &mut PgConnection, card: &NewCard<'_>) -> Result<bool, CardsError> {
-        let inserted = sqlx::query(
-            "INSERT INTO cards (card_id, card_number, company_id, order_id, worker_id, holder_name,
-                                employer_org_number, employer_name, card_type, issued_at,
-                                valid_until, status)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'active')
-             ON CONFLICT (card_number) DO NOTHING",
+    /// Issues cards, each with the first entry of its history, in one
+    /// statement; the ids of those issued. A card whose number is taken
+    /// (by another card, or by one before it in `cards`) is left out: it
+    /// draws another number.
+    pub async fn issue_all(
+        tx: &mut PgConnection,
+        cards: &[NewCard<'_>],
+    ) -> Result<HashSet<CardId>, CardsError> {
+        let texts = |value: fn(&NewCard<'_>) -> String| -> Vec<String> {
+            cards.iter().map(value).collect()
+        };
+        let ids =
+            |value: fn(&NewCard<'_>) -> Uuid| -> Vec<Uuid> { cards.iter().map(value).collect() };
+        let issued: Vec<Uuid> = sqlx::query_scalar(
+            "WITH issued AS (
+                 INSERT INTO cards (card_id, card_number, company_id, order_id, worker_id, holder_name,
+                                    employer_org_number, employer_name, card_type, issued_at,
+                                    valid_until, status)
+                 SELECT card_id, card_number, company_id, order_id, worker_id, holder_name,
+                        employer_org_number, employer_name, card_type, issued_at, valid_until, $12
+                 FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[],
+                             $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[])
+                      AS c(card_id, card_number, company_id, order_id, worker_id, holder_name,
+                           employer_org_number, employer_name, card_type, issued_at, valid_until)
+                 ON CONFLICT (card_number) DO NOTHING
+                 RETURNING card_id, issued_at)
+             INSERT INTO card_history (card_id, at, status, reason, changed_by_user_id)
+             SELECT card_id, issued_at, $12, '', NULL FROM issued
+             RETURNING card_id",
         )
-        .bind(card.card_id.as_uuid())
-        .bind(card.card_number.as_str())
-        .bind(card.company_id.as_uuid())
-        .bind(card.order_id.as_uuid())
-        .bind(card.worker_id.as_uuid())
-        .bind(card.holder_name)
-        .bind(card.employer_org_number)
-        .bind(card.employer_name)
-        .bind(card.card_type.as_str())
-        .bind(card.issued_at)
-        .bind(card.valid_until)
-        .execute(&mut *tx)
+        .bind(ids(|card| card.card_id.as_uuid()))
+        .bind(texts(|card| card.card_number.as_str().to_owned()))
+        .bind(ids(|card| card.company_id.as_uuid()))
+        .bind(ids(|card| card.order_id.as_uuid()))
+        .bind(ids(|card| card.worker_id.as_uuid()))
+        .bind(texts(|card| card.holder_name.to_owned()))
+        .bind(texts(|card| card.employer_org_number.to_owned()))
+        .bind(texts(|card| card.employer_name.to_owned()))
+        .bind(texts(|card| card.card_type.as_str().to_owned()))
+        .bind(cards.iter().map(|card| card.issued_at).collect::<Vec<_>>())
+        .bind(cards.iter().map(|card| card.valid_until).collect::<Vec<_>>())
+        .bind(CardStatus::Active.as_str())
+        .fetch_all(&mut *tx)
         .await?;
-        if inserted.rows_affected() == 0 {
-            return Ok(false);
-        }
-        Self::record(
-            tx,
-            card.card_id,
-            CardStatus::Active,
-            card.issued_at,
-            "",
-            None,
-        )
-        .await?;
-        Ok(true)
+        Ok(issued.into_iter().map(CardId::from_uuid).collect())
     }
 
     async fn record(
@@ -372,21 +388,25 @@ struct CardToPrintRow {
 }
 
 impl Store {
-    /// Queues an order's print job in `tx`, once, and wakes the printer
+    /// Queues orders' print jobs in `tx`, each once, and wakes the printer
     /// when `tx` commits.
-    pub async fn queue_print(
+    pub async fn queue_prints(
         tx: &mut PgConnection,
-        order_id: OrderId,
-        company_id: CompanyId,
+        orders: &[(OrderId, CompanyId)],
     ) -> Result<(), CardsError> {
         let trace_context =
             serde_json::to_string(&hms_telemetry::current_trace_context()).unwrap_or_default();
+        let (order_ids, company_ids): (Vec<Uuid>, Vec<Uuid>) = orders
+            .iter()
+            .map(|(order_id, company_id)| (order_id.as_uuid(), company_id.as_uuid()))
+            .unzip();
         sqlx::query(
-            "INSERT INTO print_jobs (order_id, company_id, trace_context) VALUES ($1, $2, $3)
+            "INSERT INTO print_jobs (order_id, company_id, trace_context)
+             SELECT order_id, company_id, $3 FROM unnest($1::uuid[], $2::uuid[]) AS j(order_id, company_id)
              ON CONFLICT (order_id) DO NOTHING",
         )
-        .bind(order_id.as_uuid())
-        .bind(company_id.as_uuid())
+        .bind(order_ids)
+        .bind(company_ids)
         .bind(trace_context)
         .execute(&mut *tx)
         .await?;

@@ -549,8 +549,11 @@ impl Store {
 
     /// Records an access that changes nothing here (a service reading
     /// workers), before the data is handed out.
-    pub async fn record_access(&self, access: Access) -> Result<(), OrderError> {
-        Ok(hms_access_log::record_alone(&self.pool, [access]).await?)
+    pub async fn record_accesses(
+        &self,
+        accesses: impl IntoIterator<Item = Access>,
+    ) -> Result<(), OrderError> {
+        Ok(hms_access_log::record_alone(&self.pool, accesses).await?)
     }
 
     /// Records that `reader` was shown these orders' workers, before they
@@ -1046,15 +1049,19 @@ impl Store {
         // circle.
         ids.sort_unstable();
         let mut tx = self.pool.begin().await?;
-        let found: Vec<(Uuid, Uuid, String, Option<String>)> = sqlx::query_as(
-            "SELECT id, company_id, status, closed_because FROM orders WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        // id, company, status, why closed, when masked
+        type Found = (Uuid, Uuid, String, Option<String>, Option<DateTime<Utc>>);
+        let found: Vec<Found> = sqlx::query_as(
+            "SELECT id, company_id, status, closed_because, national_ids_masked_at \
+                 FROM orders WHERE id = ANY($1) ORDER BY id FOR UPDATE",
         )
         .bind(&ids)
         .fetch_all(&mut *tx)
         .await?;
         let mut states: HashMap<Uuid, (CompanyId, OrderStatus, Option<ClosureReason>)> =
             HashMap::new();
-        for (id, company_id, status, closed_because) in found {
+        let mut masked_at: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
+        for (id, company_id, status, closed_because, masked_before) in found {
             let corrupt = |what: &str| OrderError::Corrupt(format!("{what} of order {id}"));
             let status = OrderStatus::parse(&status).ok_or_else(|| corrupt("status"))?;
             let closed_because = closure_reason(closed_because.as_deref())
@@ -1063,6 +1070,9 @@ impl Store {
                 id,
                 (CompanyId::from_uuid(company_id), status, closed_because),
             );
+            if let Some(at) = masked_before {
+                masked_at.insert(id, at);
+            }
         }
         let decided: Vec<Uuid> = ids
             .iter()
@@ -1087,8 +1097,9 @@ impl Store {
                 .or_default()
                 .push(*worker_id);
         }
-        for (order_id, workers) in &masked_by_order {
-            if let Some((company_id, _, _)) = states.get(order_id) {
+        let accesses = masked_by_order.iter().filter_map(|(order_id, workers)| {
+            let (company_id, _, _) = states.get(order_id)?;
+            Some(
                 Access::new(
                     company_id,
                     AccessAction::NationalIdMasked,
@@ -1096,11 +1107,10 @@ impl Store {
                     by,
                 )
                 .order(order_id)
-                .workers(workers)
-                .record(&mut tx)
-                .await?;
-            }
-        }
+                .workers(workers),
+            )
+        });
+        hms_access_log::record_all(&mut tx, accesses).await?;
         let masked_now: Vec<Uuid> = masked_workers
             .into_iter()
             .map(|(order_id, _)| order_id)
@@ -1113,39 +1123,48 @@ impl Store {
         .await?
         .into_iter()
         .collect();
-        // The back office's notes may name the person.
-        sqlx::query(
-            "UPDATE document_reviews SET note = NULL WHERE order_id = ANY($1) AND note IS NOT NULL",
-        )
-        .bind(&decided)
-        .execute(&mut *tx)
-        .await?;
-        // What the registers said of the workers served the decision alone.
-        sqlx::query("DELETE FROM worker_checks WHERE order_id = ANY($1)")
-            .bind(&decided)
+        // An order masked before had the rest removed with its numbers, and
+        // a decided order takes nothing new: asked again (at the print
+        // handover, by the reconciler), it is not written again.
+        let unmasked: Vec<Uuid> = decided
+            .iter()
+            .copied()
+            .filter(|id| !masked_at.contains_key(id) || masked_by_order.contains_key(id))
+            .collect();
+        if !unmasked.is_empty() {
+            // The back office's notes may name the person.
+            sqlx::query(
+                "UPDATE document_reviews SET note = NULL WHERE order_id = ANY($1) AND note IS NOT NULL",
+            )
+            .bind(&unmasked)
             .execute(&mut *tx)
             .await?;
-        // Phone numbers served the order alone; names stay only where the
-        // cards carry them (approved orders).
-        sqlx::query(
-            "UPDATE workers w SET phone = NULL, \
-             name = CASE WHEN o.status = 'approved' THEN w.name ELSE NULL END \
-             FROM orders o WHERE o.id = w.order_id AND o.id = ANY($1) \
-               AND (w.phone IS NOT NULL OR (o.status <> 'approved' AND w.name IS NOT NULL))",
-        )
-        .bind(&decided)
-        .execute(&mut *tx)
-        .await?;
-        let masked_at: HashMap<Uuid, DateTime<Utc>> = sqlx::query_as(
-            "UPDATE orders SET national_ids_masked_at = COALESCE(national_ids_masked_at, now()), \
-             request_fingerprint = NULL, idempotency_key_digest = NULL \
-             WHERE id = ANY($1) RETURNING id, national_ids_masked_at",
-        )
-        .bind(&decided)
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .collect();
+            // What the registers said of the workers served the decision alone.
+            sqlx::query("DELETE FROM worker_checks WHERE order_id = ANY($1)")
+                .bind(&unmasked)
+                .execute(&mut *tx)
+                .await?;
+            // Phone numbers served the order alone; names stay only where the
+            // cards carry them (approved orders).
+            sqlx::query(
+                "UPDATE workers w SET phone = NULL, \
+                 name = CASE WHEN o.status = 'approved' THEN w.name ELSE NULL END \
+                 FROM orders o WHERE o.id = w.order_id AND o.id = ANY($1) \
+                   AND (w.phone IS NOT NULL OR (o.status <> 'approved' AND w.name IS NOT NULL))",
+            )
+            .bind(&unmasked)
+            .execute(&mut *tx)
+            .await?;
+            let masked_first: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
+                "UPDATE orders SET national_ids_masked_at = COALESCE(national_ids_masked_at, now()), \
+                 request_fingerprint = NULL, idempotency_key_digest = NULL \
+                 WHERE id = ANY($1) RETURNING id, national_ids_masked_at",
+            )
+            .bind(&unmasked)
+            .fetch_all(&mut *tx)
+            .await?;
+            masked_at.extend(masked_first);
+        }
         tx.commit().await?;
         let mut masked_per_order: HashMap<Uuid, u32> = HashMap::new();
         for id in masked_now {
@@ -1266,42 +1285,53 @@ impl Store {
 
     /// An approved order's workers as cards need them: names and card
     /// types, never their numbers.
-    pub async fn approved_workers(&self, order_id: OrderId) -> Result<ApprovedWorkers, OrderError> {
-        let (company_id, status) = self.state(order_id).await?;
-        if status != OrderStatus::Approved {
-            return Err(OrderError::Transition("the order is not approved"));
-        }
-        let decided_at: Option<DateTime<Utc>> =
-            sqlx::query_scalar("SELECT decided_at FROM orders WHERE id = $1")
-                .bind(order_id.as_uuid())
-                .fetch_one(&self.pool)
-                .await?;
-        let rows: Vec<(Uuid, String, String, Option<NaiveDate>)> = sqlx::query_as(
-            "SELECT id, name, card_type, employment_ends_on FROM workers
-             WHERE order_id = $1 ORDER BY position",
+    /// The approved ones of `order_ids`, with their workers in the order
+    /// the company listed them: two reads however many orders.
+    pub async fn approved_workers(
+        &self,
+        order_ids: &[OrderId],
+    ) -> Result<HashMap<OrderId, ApprovedWorkers>, OrderError> {
+        let ids: Vec<Uuid> = order_ids.iter().map(|id| id.as_uuid()).collect();
+        let approved: Vec<(Uuid, Uuid, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "SELECT id, company_id, decided_at FROM orders WHERE id = ANY($1) AND status = $2",
         )
-        .bind(order_id.as_uuid())
+        .bind(&ids)
+        .bind(OrderStatus::Approved.as_str())
         .fetch_all(&self.pool)
         .await?;
-        let workers = rows
-            .into_iter()
-            .map(|(id, name, card_type, employment_ends_on)| {
-                let card_type = CardType::parse(&card_type)
-                    .map_err(|_| OrderError::Corrupt(format!("card type of worker {id}")))?;
-                Ok(ApprovedWorker {
+        let mut orders = HashMap::with_capacity(approved.len());
+        for (id, company_id, decided_at) in approved {
+            orders.insert(
+                OrderId::from_uuid(id),
+                ApprovedWorkers {
+                    company_id: CompanyId::from_uuid(company_id),
+                    approved_at: decided_at
+                        .ok_or_else(|| OrderError::Corrupt(format!("decision time of {id}")))?,
+                    workers: Vec::new(),
+                },
+            );
+        }
+        let approved_ids: Vec<Uuid> = orders.keys().map(|id| id.as_uuid()).collect();
+        let rows: Vec<(Uuid, Uuid, String, String, Option<NaiveDate>)> = sqlx::query_as(
+            "SELECT order_id, id, name, card_type, employment_ends_on FROM workers
+             WHERE order_id = ANY($1) ORDER BY order_id, position",
+        )
+        .bind(&approved_ids)
+        .fetch_all(&self.pool)
+        .await?;
+        for (order_id, id, name, card_type, employment_ends_on) in rows {
+            let card_type = CardType::parse(&card_type)
+                .map_err(|_| OrderError::Corrupt(format!("card type of worker {id}")))?;
+            if let Some(order) = orders.get_mut(&OrderId::from_uuid(order_id)) {
+                order.workers.push(ApprovedWorker {
                     worker_id: WorkerId::from_uuid(id),
                     name,
                     card_type,
                     employment_ends_on,
-                })
-            })
-            .collect::<Result<_, OrderError>>()?;
-        Ok(ApprovedWorkers {
-            company_id,
-            approved_at: decided_at
-                .ok_or_else(|| OrderError::Corrupt(format!("decision time of {order_id}")))?,
-            workers,
-        })
+                });
+            }
+        }
+        Ok(orders)
     }
 
     pub async fn upload_target(

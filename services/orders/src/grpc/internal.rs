@@ -9,7 +9,8 @@ use crate::authz::{Action, authorize};
 use crate::storage::{MaskOutcome, Store};
 use hms_proto::ProtoEnum;
 
-/// The most orders one `GetOrderStates` or `MaskNationalIds` call names.
+/// The most orders one `GetOrderStates`, `MaskNationalIds` or
+/// `ListApprovedWorkers` call names.
 const AT_ONCE: usize = 500;
 
 pub struct OrderInternalApi {
@@ -177,38 +178,56 @@ impl pb::order_internal_service_server::OrderInternalService for OrderInternalAp
     ) -> Result<Response<pb::ListApprovedWorkersResponse>, Status> {
         let caller = hms_grpc::caller(&request);
         authorize(&caller, Action::ListApprovedWorkers)?;
-        let order_id = parse_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
-        let approved = self.store.approved_workers(order_id).await?;
+        let order_ids = parse_ids(
+            "order_ids",
+            &request.get_ref().order_ids,
+            AT_ONCE,
+            OrderId::parse,
+        )?;
+        let mut approved = self.store.approved_workers(&order_ids).await?;
         // Cards reads the names to print them: recorded before it has them.
-        self.store
-            .record_access(
-                Access::new(
-                    approved.company_id,
-                    AccessAction::WorkerDataRead,
-                    Purpose::CardPrinting,
-                    caller.audit_name(),
+        let reads: Vec<Access> = order_ids
+            .iter()
+            .filter_map(|order_id| {
+                let order = approved.get(order_id)?;
+                Some(
+                    Access::new(
+                        order.company_id,
+                        AccessAction::WorkerDataRead,
+                        Purpose::CardPrinting,
+                        caller.audit_name(),
+                    )
+                    .order(order_id)
+                    .workers(order.workers.iter().map(|worker| worker.worker_id)),
                 )
-                .order(order_id)
-                .workers(approved.workers.iter().map(|worker| worker.worker_id)),
-            )
-            .await?;
-        Ok(Response::new(pb::ListApprovedWorkersResponse {
-            company_id: approved.company_id.to_string(),
-            approved_at: Some(timestamp(approved.approved_at)),
-            workers: approved
-                .workers
-                .into_iter()
-                .map(|worker| pb::ApprovedWorker {
-                    worker_id: worker.worker_id.to_string(),
-                    name: worker.name,
-                    card_type: worker.card_type.to_i32(),
-                    employment_ends_on: worker
-                        .employment_ends_on
-                        .map(|day| day.to_string())
-                        .unwrap_or_default(),
+            })
+            .collect();
+        self.store.record_accesses(reads).await?;
+        let orders = order_ids
+            .into_iter()
+            .filter_map(|order_id| {
+                let order = approved.remove(&order_id)?;
+                Some(pb::ApprovedOrder {
+                    order_id: order_id.to_string(),
+                    company_id: order.company_id.to_string(),
+                    approved_at: Some(timestamp(order.approved_at)),
+                    workers: order
+                        .workers
+                        .into_iter()
+                        .map(|worker| pb::ApprovedWorker {
+                            worker_id: worker.worker_id.to_string(),
+                            name: worker.name,
+                            card_type: worker.card_type.to_i32(),
+                            employment_ends_on: worker
+                                .employment_ends_on
+                                .map(|day| day.to_string())
+                                .unwrap_or_default(),
+                        })
+                        .collect(),
                 })
-                .collect(),
-        }))
+            })
+            .collect();
+        Ok(Response::new(pb::ListApprovedWorkersResponse { orders }))
     }
 
     async fn list_subject_workers(
