@@ -586,17 +586,18 @@ async fn record_destructions(
     .bind(&orders)
     .fetch_all(&mut *tx)
     .await?;
-    for (order_id, company_id) in companies {
-        let Some(workers) = workers_of.get(&order_id) else {
-            continue;
-        };
-        Access::new(company_id, AccessAction::DocumentsDestroyed, purpose, by)
-            .order(order_id)
-            .workers(workers)
-            .record(&mut *tx)
-            .await?;
-    }
-    Ok(())
+    let destructions: Vec<Access> = companies
+        .into_iter()
+        .filter_map(|(order_id, company_id)| {
+            let workers = workers_of.get(&order_id)?;
+            Some(
+                Access::new(company_id, AccessAction::DocumentsDestroyed, purpose, by)
+                    .order(order_id)
+                    .workers(workers),
+            )
+        })
+        .collect();
+    Ok(hms_access_log::record_all(&mut *tx, destructions).await?)
 }
 
 impl Store {
