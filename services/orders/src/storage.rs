@@ -711,9 +711,9 @@ impl Store {
                 )));
             }
         };
-        sqlx::query(&format!(
+        let row: OrderRow = sqlx::query_as(&format!(
             "UPDATE orders SET status = $2, {timestamp_column}, rejection_reason = COALESCE($4, rejection_reason), \
-             closed_because = COALESCE($6, closed_because) WHERE id = $1"
+             closed_because = COALESCE($6, closed_because) WHERE id = $1 RETURNING {ORDER_COLUMNS}"
         ))
         .bind(order_id.as_uuid())
         .bind(next.as_str())
@@ -721,12 +721,17 @@ impl Store {
         .bind(&reason)
         .bind(actor.user_id)
         .bind(closed_because)
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
-        if next == OrderStatus::Submitted {
+        // A decision changes the order's row alone; a submission also
+        // queues the workers' register checks, which they show.
+        let workers = if next == OrderStatus::Submitted {
             queue_checks(&mut tx, order_id).await?;
-        }
-        let order = load_order(&mut tx, order_id).await?;
+            fetch_workers(&mut tx, order_id).await?
+        } else {
+            order.workers
+        };
+        let order = order_from_rows(row, workers, order.reviews)?;
         // Announced in the same transaction (outbox).
         let _event_id = match order.status_event()? {
             Some(StatusEvent::Submitted(event)) => hms_events::enqueue(&mut tx, &event).await?,
@@ -1433,6 +1438,19 @@ async fn lock_order(db: &mut PgConnection, order_id: OrderId) -> Result<Order, O
     fetch_order(db, order_id, "FOR UPDATE").await
 }
 
+async fn fetch_workers(
+    db: &mut PgConnection,
+    order_id: OrderId,
+) -> Result<Vec<Worker>, OrderError> {
+    let workers: Vec<WorkerRow> = sqlx::query_as(&format!(
+        "SELECT {WORKER_COLUMNS} FROM {WORKERS} WHERE w.order_id = $1 ORDER BY w.position"
+    ))
+    .bind(order_id.as_uuid())
+    .fetch_all(&mut *db)
+    .await?;
+    workers.into_iter().map(Worker::try_from).collect()
+}
+
 async fn fetch_order(
     db: &mut PgConnection,
     order_id: OrderId,
@@ -1445,16 +1463,7 @@ async fn fetch_order(
     .fetch_optional(&mut *db)
     .await?
     .ok_or(OrderError::NotFound)?;
-    let workers: Vec<WorkerRow> = sqlx::query_as(&format!(
-        "SELECT {WORKER_COLUMNS} FROM {WORKERS} WHERE w.order_id = $1 ORDER BY w.position"
-    ))
-    .bind(order_id.as_uuid())
-    .fetch_all(&mut *db)
-    .await?;
-    let workers = workers
-        .into_iter()
-        .map(Worker::try_from)
-        .collect::<Result<_, _>>()?;
+    let workers = fetch_workers(db, order_id).await?;
     let reviews: Vec<ReviewRow> = sqlx::query_as(&format!(
         "SELECT {REVIEW_COLUMNS} FROM document_reviews WHERE order_id = $1 \
          ORDER BY worker_id, kind, decided_at"
