@@ -1,6 +1,7 @@
 //! The worker that sends what the event handlers recorded: woken by each
-//! new message (PostgreSQL `NOTIFY`, through `hms_db::work`) and by the
-//! clock for retries, it leases due messages, sends a few at once, and records each outcome.
+//! new message (through `hms_db::work`) and by the clock for retries, it
+//! leases due messages, sends a few at once, and records their outcomes
+//! (those sent in one statement).
 //! Replicas share the work: a leased message is skipped by the others, and
 //! one leased by a crashed replica is taken again when its lease ends.
 
@@ -47,60 +48,59 @@ impl Worker {
             )
             .await?;
         let claimed = due.len();
-        futures::stream::iter(due)
-            .for_each_concurrent(self.concurrency, |delivery| {
-                self.deliver(delivery, lease_id)
+        let attempted: Vec<(Delivery, SendOutcome)> = futures::stream::iter(due)
+            .map(|delivery| async move {
+                let outcome = tokio::time::timeout(self.send_timeout, self.send(&delivery))
+                    .await
+                    .unwrap_or_else(|_| SendOutcome::Transient("send timed out".to_owned()));
+                (delivery, outcome)
             })
+            .buffer_unordered(self.concurrency)
+            .collect()
             .await;
+        // What was sent is recorded together: a commit a round, not one a
+        // message. The round waited for its slowest send anyway.
+        let sent: Vec<(Uuid, Option<String>)> = attempted
+            .iter()
+            .filter_map(|(delivery, outcome)| match outcome {
+                SendOutcome::Sent { reference } => Some((delivery.delivery_id, reference.clone())),
+                _ => None,
+            })
+            .collect();
+        let recorded_sent = self.store.sent_all(&sent, lease_id).await;
+        for (delivery, outcome) in attempted {
+            let recorded = match (&outcome, &recorded_sent) {
+                (SendOutcome::Sent { .. }, Ok(recorded)) => {
+                    Ok(recorded.contains(&delivery.delivery_id))
+                }
+                (SendOutcome::Sent { .. }, Err(error)) => Err(error.to_string()),
+                (failure, _) => self
+                    .record_failure(&delivery, failure, lease_id)
+                    .await
+                    .map_err(|error| error.to_string()),
+            };
+            report(&delivery, &outcome, recorded);
+        }
         Ok(claimed)
     }
 
-    async fn deliver(&self, delivery: Delivery, lease_id: Uuid) {
-        let outcome = tokio::time::timeout(self.send_timeout, self.send(&delivery))
-            .await
-            .unwrap_or_else(|_| SendOutcome::Transient("send timed out".to_owned()));
+    /// Tries a message that was not sent again later, or gives it up.
+    async fn record_failure(
+        &self,
+        delivery: &Delivery,
+        failure: &SendOutcome,
+        lease_id: Uuid,
+    ) -> Result<bool, NotificationsError> {
         // Counted when claimed: this attempt included.
         let attempt = u32::try_from(delivery.attempts).unwrap_or(u32::MAX);
         let id = delivery.delivery_id;
-        let recorded = match &outcome {
-            SendOutcome::Sent { reference } => {
-                self.store.sent(id, lease_id, reference.as_deref()).await
+        match self.retry.after(attempt, failure, rand::random()) {
+            Next::RetryIn(wait) => {
+                self.store
+                    .retry_later(id, lease_id, wait, reason(failure))
+                    .await
             }
-            failure => match self.retry.after(attempt, failure, rand::random()) {
-                Next::RetryIn(wait) => {
-                    self.store
-                        .retry_later(id, lease_id, wait, reason(failure))
-                        .await
-                }
-                Next::GiveUp(why) => self.store.failed(id, lease_id, &why).await,
-            },
-        };
-        metrics::counter!(
-            "hms_notification_deliveries_total",
-            "channel" => Channel::parse(&delivery.channel).map_or("unknown", Channel::as_str),
-            "outcome" => outcome_name(&outcome),
-        )
-        .increment(1);
-        // Never the address or the text: the id finds them for who may see.
-        tracing::info!(
-            delivery_id = %delivery.delivery_id,
-            kind = %delivery.kind,
-            channel = %delivery.channel,
-            attempt,
-            outcome = outcome_name(&outcome),
-            reason = reason(&outcome),
-            "send attempted"
-        );
-        match recorded {
-            Ok(true) => {}
-            // Another replica took it over after our lease ran out; what it
-            // records stands.
-            Ok(false) => {
-                tracing::warn!(delivery_id = %id, "lease lost before the send was recorded")
-            }
-            // The lease runs out and the message is sent again: a duplicate
-            // is better than a message lost.
-            Err(error) => tracing::warn!(delivery_id = %id, %error, "cannot record a send"),
+            Next::GiveUp(why) => self.store.failed(id, lease_id, &why).await,
         }
     }
 
@@ -128,6 +128,37 @@ impl Worker {
             }
             None => SendOutcome::Permanent("unknown channel".to_owned()),
         }
+    }
+}
+
+/// Counts and logs an attempt and whether its outcome was recorded.
+fn report(delivery: &Delivery, outcome: &SendOutcome, recorded: Result<bool, String>) {
+    let attempt = u32::try_from(delivery.attempts).unwrap_or(u32::MAX);
+    let id = delivery.delivery_id;
+    metrics::counter!(
+        "hms_notification_deliveries_total",
+        "channel" => Channel::parse(&delivery.channel).map_or("unknown", Channel::as_str),
+        "outcome" => outcome_name(outcome),
+    )
+    .increment(1);
+    // Never the address or the text: the id finds them for who may see.
+    tracing::info!(
+        delivery_id = %id,
+        kind = %delivery.kind,
+        channel = %delivery.channel,
+        attempt,
+        outcome = outcome_name(outcome),
+        reason = reason(outcome),
+        "send attempted"
+    );
+    match recorded {
+        Ok(true) => {}
+        // Another replica took it over after our lease ran out; what it
+        // records stands.
+        Ok(false) => tracing::warn!(delivery_id = %id, "lease lost before the send was recorded"),
+        // The lease runs out and the message is sent again: a duplicate is
+        // better than a message lost.
+        Err(error) => tracing::warn!(delivery_id = %id, %error, "cannot record a send"),
     }
 }
 

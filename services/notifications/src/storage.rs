@@ -1,6 +1,8 @@
 //! The notifications database: what it knows of companies and grants, and
 //! every message with how its sending went.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use hms_domain::Language;
 use sqlx::{PgConnection, PgPool};
@@ -349,24 +351,30 @@ impl Store {
         .await?)
     }
 
-    /// The provider accepted it. False if the lease was lost meanwhile.
-    pub async fn sent(
+    /// The provider accepted these (each with its reference, if it gave
+    /// one); those recorded, leaving out any whose lease was lost meanwhile.
+    pub async fn sent_all(
         &self,
-        delivery_id: Uuid,
+        sent: &[(Uuid, Option<String>)],
         lease_id: Uuid,
-        reference: Option<&str>,
-    ) -> Result<bool, NotificationsError> {
-        let done = sqlx::query(
-            "UPDATE deliveries SET status = 'sent', sent_at = now(), provider_reference = $3,
+    ) -> Result<HashSet<Uuid>, NotificationsError> {
+        if sent.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let (ids, references): (Vec<Uuid>, Vec<Option<String>>) = sent.iter().cloned().unzip();
+        let recorded: Vec<Uuid> = sqlx::query_scalar(
+            "UPDATE deliveries d SET status = 'sent', sent_at = now(), provider_reference = s.reference,
                     last_error = NULL, lease_id = NULL
-             WHERE delivery_id = $1 AND lease_id = $2 AND status = 'pending'",
+             FROM unnest($1::uuid[], $2::text[]) AS s(delivery_id, reference)
+             WHERE d.delivery_id = s.delivery_id AND d.lease_id = $3 AND d.status = 'pending'
+             RETURNING d.delivery_id",
         )
-        .bind(delivery_id)
+        .bind(ids)
+        .bind(references)
         .bind(lease_id)
-        .bind(reference)
-        .execute(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(recorded.into_iter().collect())
     }
 
     /// To be tried again after `wait`. False if the lease was lost.
