@@ -5,10 +5,11 @@
 //!
 //! 1. Issuing the order's cards queues its print job in the same
 //!    transaction (and wakes this worker through `NOTIFY`).
-//! 2. The worker leases the job, reads each card's photo and signature
-//!    from media (only this service may), and sends the job with the order
-//!    as its idempotency key: a crash anywhere sends the same job again,
-//!    which the producer takes as the one it has.
+//! 2. The worker leases due jobs and reads their cards together, then for
+//!    each job reads each card's photo and signature from media (only this
+//!    service may), and sends the job with the order as its idempotency
+//!    key: a crash anywhere sends the same job again, which the producer
+//!    takes as the one it has.
 //! 3. Accepted: the job and its cards are marked handed over and
 //!    `print_handed_over` goes out with them; redaction purges on it.
 //!    Not now: tried again later, waiting longer each time.
@@ -35,7 +36,7 @@ use uuid::Uuid;
 
 use crate::error::CardsError;
 use crate::producer::{Handover, Image, PrintCard, PrintJob, Producer};
-use crate::storage::{PRINT_JOBS, PrintJobLease, Store};
+use crate::storage::{CardToPrint, PRINT_JOBS, PrintJobLease, Store};
 
 /// Why a job cannot be sent now, or ever.
 enum Failure {
@@ -123,14 +124,29 @@ impl Printer {
             .lease_print_jobs(batch, self.lease, lease_id)
             .await?;
         let leased = due.len();
+        if leased == 0 {
+            return Ok(0);
+        }
+        // The round's cards in one read; a failed read fails each job's
+        // attempt, as it would have failed alone.
+        let order_ids: Vec<OrderId> = due.iter().map(|job| job.order_id).collect();
+        let mut cards = self
+            .store
+            .cards_to_print(&order_ids)
+            .await
+            .map_err(|error| error.to_string());
         // Slots beyond the jobs found are given back as they drop here.
         for (job, slot) in due.into_iter().zip(slots) {
+            let job_cards = match &mut cards {
+                Ok(by_order) => Ok(by_order.remove(&job.order_id).unwrap_or_default()),
+                Err(error) => Err(error.clone()),
+            };
             let span = tracing::info_span!("cards.print", order_id = %job.order_id, attempt = job.attempts);
             hms_telemetry::continue_from_stored(&span, &job.trace_context);
             let printer = self.clone();
             tokio::spawn(
                 async move {
-                    printer.print(&job, lease_id).await;
+                    printer.print(&job, job_cards, lease_id).await;
                     drop(slot);
                 }
                 .instrument(span),
@@ -139,9 +155,14 @@ impl Printer {
         Ok(leased)
     }
 
-    async fn print(&self, job: &PrintJobLease, lease_id: Uuid) {
+    async fn print(
+        &self,
+        job: &PrintJobLease,
+        cards: Result<Vec<CardToPrint>, String>,
+        lease_id: Uuid,
+    ) {
         let started = std::time::Instant::now();
-        let attempt = tokio::time::timeout(self.attempt_timeout, self.hand_over(job))
+        let attempt = tokio::time::timeout(self.attempt_timeout, self.hand_over(job, cards))
             .await
             .unwrap_or_else(|_| Err(Failure::NotNow("print attempt timed out".to_owned())));
         let outcome = match &attempt {
@@ -213,12 +234,12 @@ impl Printer {
     }
 
     /// Reads the material and sends the job; the producer's id for it.
-    async fn hand_over(&self, job: &PrintJobLease) -> Result<String, Failure> {
-        let cards = self
-            .store
-            .cards_to_print(job.order_id)
-            .await
-            .map_err(|error| Failure::NotNow(error.to_string()))?;
+    async fn hand_over(
+        &self,
+        job: &PrintJobLease,
+        cards: Result<Vec<CardToPrint>, String>,
+    ) -> Result<String, Failure> {
+        let cards = cards.map_err(Failure::NotNow)?;
         if cards.is_empty() {
             return Err(Failure::Never("the order has no cards".to_owned()));
         }

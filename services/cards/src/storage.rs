@@ -1,6 +1,6 @@
 //! The cards database: cards and their history.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -378,6 +378,7 @@ pub struct CardToPrint {
 
 #[derive(sqlx::FromRow)]
 struct CardToPrintRow {
+    order_id: Uuid,
     worker_id: Uuid,
     card_number: String,
     holder_name: String,
@@ -447,21 +448,28 @@ impl Store {
             .collect())
     }
 
-    /// The cards of an order that still count, to print.
-    pub async fn cards_to_print(&self, order_id: OrderId) -> Result<Vec<CardToPrint>, CardsError> {
+    /// The cards of these orders that still count, to print, by order.
+    pub async fn cards_to_print(
+        &self,
+        order_ids: &[OrderId],
+    ) -> Result<HashMap<OrderId, Vec<CardToPrint>>, CardsError> {
+        let ids: Vec<Uuid> = order_ids.iter().map(|id| id.as_uuid()).collect();
         let rows: Vec<CardToPrintRow> = sqlx::query_as(
-            "SELECT worker_id, card_number, holder_name, employer_name, employer_org_number,
-                    card_type, valid_until
-             FROM cards WHERE order_id = $1 AND status = 'active' ORDER BY card_number",
+            "SELECT order_id, worker_id, card_number, holder_name, employer_name,
+                    employer_org_number, card_type, valid_until
+             FROM cards WHERE order_id = ANY($1) AND status = 'active'
+             ORDER BY order_id, card_number",
         )
-        .bind(order_id.as_uuid())
+        .bind(ids)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|row| {
-                let corrupt =
-                    |what: &str| CardsError::Corrupt(format!("{what} of a card to print"));
-                Ok(CardToPrint {
+        let mut by_order: HashMap<OrderId, Vec<CardToPrint>> = HashMap::new();
+        for row in rows {
+            let corrupt = |what: &str| CardsError::Corrupt(format!("{what} of a card to print"));
+            by_order
+                .entry(OrderId::from_uuid(row.order_id))
+                .or_default()
+                .push(CardToPrint {
                     worker_id: WorkerId::from_uuid(row.worker_id),
                     card_number: CardNumber::parse(&row.card_number)
                         .map_err(|_| corrupt("number"))?,
@@ -470,9 +478,9 @@ impl Store {
                     employer_name: row.employer_name,
                     employer_org_number: row.employer_org_number,
                     valid_until: row.valid_until,
-                })
-            })
-            .collect()
+                });
+        }
+        Ok(by_order)
     }
 
     /// Marks an order's job and cards handed over, in `tx`; the company and
