@@ -12,7 +12,7 @@ use hms_proto::cards::v1 as cards;
 use hms_proto::events::v1 as events;
 use hms_proto::orders::v1 as orders;
 use hms_test_support::fakes::persons;
-use hms_test_support::{Api, ExpectRefused, ServiceName, TestEnv, eventually, fixtures};
+use hms_test_support::{Api, ExpectRefused, ServiceName, TestEnv, eventually};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -102,17 +102,7 @@ async fn approvals_that_arrive_together_issue_each_order_its_cards_once() {
     let company_id = approved_company(&env, &mut clients).await;
     let mut order_ids = Vec::new();
     for _ in 0..4 {
-        let national_ids = vec![fixtures::fodselsnummer(), fixtures::fodselsnummer()];
-        let order = create_order(&mut clients, &company_id, &national_ids).await;
-        upload_all_documents(&mut clients, &order).await;
-        clients
-            .owner
-            .orders
-            .submit_order(orders::SubmitOrderRequest {
-                order_id: order.order_id.clone(),
-            })
-            .await
-            .expect("submit the order");
+        let (order, _) = submitted_order_of(&mut clients, &company_id).await;
         order_ids.push(order.order_id);
     }
     // Cards is down while they are approved: back, it takes the four

@@ -286,8 +286,16 @@ pub async fn upload_all_documents(
 /// it. Returns the order and the workers' national identity numbers.
 pub async fn submitted_order(env: &TestEnv, clients: &mut Clients) -> (orders::Order, Vec<String>) {
     let company_id = approved_company(env, clients).await;
+    submitted_order_of(clients, &company_id).await
+}
+
+/// The same, for a company approved before.
+pub async fn submitted_order_of(
+    clients: &mut Clients,
+    company_id: &str,
+) -> (orders::Order, Vec<String>) {
     let national_ids = vec![fixtures::fodselsnummer(), fixtures::fodselsnummer()];
-    let order = create_order(clients, &company_id, &national_ids).await;
+    let order = create_order(clients, company_id, &national_ids).await;
     upload_all_documents(clients, &order).await;
     let order = clients
         .owner
