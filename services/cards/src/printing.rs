@@ -11,7 +11,9 @@
 //!    key: a crash anywhere sends the same job again, which the producer
 //!    takes as the one it has.
 //! 3. Accepted: the job and its cards are marked handed over and
-//!    `print_handed_over` goes out with them; redaction purges on it.
+//!    `print_handed_over` goes out with them (jobs accepted while another
+//!    is being recorded are recorded together, in one transaction);
+//!    redaction purges on it.
 //!    Not now: tried again later, waiting longer each time.
 //! 4. The photos gone first (redaction's deadline passed, `order_redacted`
 //!    arrived, or media says so): the job is abandoned, its cards need a
@@ -29,7 +31,7 @@ use hms_proto::events::v1 as events;
 use hms_proto::media::v1::GetPrintMaterialRequest;
 use hms_proto::media::v1::media_service_client::MediaServiceClient;
 use sqlx::PgConnection;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -66,6 +68,17 @@ pub struct Printer {
     concurrency: usize,
     /// A slot for each job on its way, shared by the printer's clones.
     slots: Arc<Semaphore>,
+    /// Handovers the producer accepted, waiting to be recorded.
+    accepted: Arc<std::sync::Mutex<Vec<Accepted>>>,
+    /// Held by the job recording the accepted handovers, for all of them.
+    recording: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A handover to record, and where to say how that went.
+struct Accepted {
+    order_id: OrderId,
+    producer_job_id: String,
+    recorded: oneshot::Sender<Result<(), String>>,
 }
 
 impl Printer {
@@ -86,6 +99,8 @@ impl Printer {
             lease: send_timeout * 2 + Duration::from_secs(10),
             concurrency,
             slots: Arc::new(Semaphore::new(concurrency)),
+            accepted: Arc::default(),
+            recording: Arc::default(),
         }
     }
 
@@ -176,7 +191,7 @@ impl Printer {
             Ok(job_id) => self
                 .handed_over(job.order_id, &job_id)
                 .await
-                .map(|_| "handed over"),
+                .map(|()| "handed over"),
             Err(Failure::NotNow(reason)) => {
                 tracing::warn!(%reason, "print job not handed over yet");
                 let wait = self.backoff.wait(job.attempts, rand::random());
@@ -184,12 +199,14 @@ impl Printer {
                     .print_later(job.order_id, lease_id, wait, &reason)
                     .await
                     .map(|_| "tried again later")
+                    .map_err(|error| error.to_string())
             }
             Err(Failure::Never(reason)) => {
                 tracing::warn!(%reason, "print job abandoned");
                 self.abandon(job.order_id, &reason)
                     .await
                     .map(|_| "abandoned")
+                    .map_err(|error| error.to_string())
             }
         };
         match recorded {
@@ -200,28 +217,63 @@ impl Printer {
         }
     }
 
-    /// Records the handover and announces it, once.
-    async fn handed_over(
-        &self,
-        order_id: OrderId,
-        producer_job_id: &str,
-    ) -> Result<(), CardsError> {
-        let mut tx = self.store.pool.begin().await?;
-        if let Some((company_id, cards)) =
-            Store::mark_handed_over(&mut tx, order_id, producer_job_id).await?
+    /// Records the handover and announces it, once. Jobs accepted while
+    /// another job records theirs are recorded together next, in one
+    /// transaction: a commit per few jobs, not one each.
+    async fn handed_over(&self, order_id: OrderId, producer_job_id: &str) -> Result<(), String> {
+        let (recorded, outcome) = oneshot::channel();
+        self.accepted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(Accepted {
+                order_id,
+                producer_job_id: producer_job_id.to_owned(),
+                recorded,
+            });
         {
-            hms_events::enqueue(
-                &mut tx,
-                &events::PrintHandedOver {
-                    order_id: order_id.to_string(),
-                    company_id: company_id.to_string(),
-                    producer_job_id: producer_job_id.to_owned(),
-                    cards,
-                    occurred_at: Some(hms_proto::time::timestamp(Utc::now())),
-                },
-            )
-            .await?;
+            // Whoever holds it records everything accepted so far, this job's
+            // handover included unless an earlier holder took it.
+            let _recording = self.recording.lock().await;
+            let batch = std::mem::take(
+                &mut *self
+                    .accepted
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
+            if !batch.is_empty() {
+                let result = self
+                    .record_handovers(&batch)
+                    .await
+                    .map_err(|error| error.to_string());
+                for accepted in batch {
+                    let _ = accepted.recorded.send(result.clone());
+                }
+            }
         }
+        outcome
+            .await
+            .unwrap_or_else(|_| Err("the handover was not recorded".to_owned()))
+    }
+
+    async fn record_handovers(&self, batch: &[Accepted]) -> Result<(), CardsError> {
+        let mut tx = self.store.pool.begin().await?;
+        let mut announced = Vec::with_capacity(batch.len());
+        let now = Some(hms_proto::time::timestamp(Utc::now()));
+        for accepted in batch {
+            if let Some((company_id, cards)) =
+                Store::mark_handed_over(&mut tx, accepted.order_id, &accepted.producer_job_id)
+                    .await?
+            {
+                announced.push(events::PrintHandedOver {
+                    order_id: accepted.order_id.to_string(),
+                    company_id: company_id.to_string(),
+                    producer_job_id: accepted.producer_job_id.clone(),
+                    cards,
+                    occurred_at: now,
+                });
+            }
+        }
+        hms_events::enqueue_all(&mut tx, &announced).await?;
         tx.commit().await?;
         Ok(())
     }
