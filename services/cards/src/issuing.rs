@@ -105,9 +105,11 @@ impl Issuer {
     }
 
     /// Issues the cards of approved orders that they do not have yet, in
-    /// `tx`, each with its `card_issued` event; how many. However many
-    /// orders, orders is asked once, each company once, and the cards,
-    /// their events and print jobs are written a statement each.
+    /// `tx`, each with its `card_issued` event; how many. Orders is asked
+    /// once per 500 orders, each company once, and the cards, their events
+    /// and print jobs are written a statement each. An order that is not
+    /// approved fails the batch as `NotApproved` (rejected), one orders does
+    /// not know as a failure that is retried.
     pub async fn issue_many(
         &self,
         tx: &mut PgConnection,
@@ -122,7 +124,11 @@ impl Issuer {
         let mut todo = Vec::with_capacity(distinct.len());
         for order_id in distinct {
             let (company_id, holders) =
-                approved.remove(&order_id).ok_or(CardsError::NotApproved)?;
+                approved.remove(&order_id).ok_or(CardsError::Failed {
+                    service: "orders",
+                    code: tonic::Code::NotFound,
+                    message: format!("does not know order {order_id}"),
+                })??;
             let missing: Vec<Holder> = holders
                 .into_iter()
                 .filter(|holder| !carded.contains(&(order_id, holder.worker_id)))
@@ -223,12 +229,12 @@ impl Issuer {
         Err(CardsError::NumbersExhausted)
     }
 
-    /// The approved ones of the orders, each with its company and workers,
-    /// from orders.
+    /// Each of the orders orders knows: its company and workers if it is
+    /// approved, `NotApproved` if not.
     async fn holders(
         &self,
         order_ids: &[OrderId],
-    ) -> Result<HashMap<OrderId, Approved>, CardsError> {
+    ) -> Result<HashMap<OrderId, Result<Approved, CardsError>>, CardsError> {
         let corrupt = |what: &str| CardsError::Failed {
             service: "orders",
             code: tonic::Code::Internal,
@@ -270,7 +276,11 @@ impl Issuer {
                         })
                     })
                     .collect::<Result<_, CardsError>>()?;
-                approved.insert(order_id, (company_id, holders));
+                approved.insert(order_id, Ok((company_id, holders)));
+            }
+            for order in answered.not_approved {
+                let order_id = OrderId::parse(&order).map_err(|_| corrupt("no order id"))?;
+                approved.insert(order_id, Err(CardsError::NotApproved));
             }
         }
         Ok(approved)

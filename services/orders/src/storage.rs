@@ -2,7 +2,7 @@
 //! written and only ever read back masked; every state change and the event
 //! announcing it commit together.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use hms_access_log::{Access, Action as AccessAction, Purpose};
@@ -1291,21 +1291,26 @@ impl Store {
     /// An approved order's workers as cards need them: names and card
     /// types, never their numbers.
     /// The approved ones of `order_ids`, with their workers in the order
-    /// the company listed them: two reads however many orders.
+    /// the company listed them, and those known but not approved: two reads
+    /// however many orders.
     pub async fn approved_workers(
         &self,
         order_ids: &[OrderId],
-    ) -> Result<HashMap<OrderId, ApprovedWorkers>, OrderError> {
+    ) -> Result<(HashMap<OrderId, ApprovedWorkers>, HashSet<OrderId>), OrderError> {
         let ids: Vec<Uuid> = order_ids.iter().map(|id| id.as_uuid()).collect();
-        let approved: Vec<(Uuid, Uuid, Option<DateTime<Utc>>)> = sqlx::query_as(
-            "SELECT id, company_id, decided_at FROM orders WHERE id = ANY($1) AND status = $2",
+        let found: Vec<(Uuid, Uuid, String, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "SELECT id, company_id, status, decided_at FROM orders WHERE id = ANY($1)",
         )
         .bind(&ids)
-        .bind(OrderStatus::Approved.as_str())
         .fetch_all(&self.pool)
         .await?;
-        let mut orders = HashMap::with_capacity(approved.len());
-        for (id, company_id, decided_at) in approved {
+        let mut orders = HashMap::with_capacity(found.len());
+        let mut not_approved = HashSet::new();
+        for (id, company_id, status, decided_at) in found {
+            if status != OrderStatus::Approved.as_str() {
+                not_approved.insert(OrderId::from_uuid(id));
+                continue;
+            }
             orders.insert(
                 OrderId::from_uuid(id),
                 ApprovedWorkers {
@@ -1336,7 +1341,7 @@ impl Store {
                 });
             }
         }
-        Ok(orders)
+        Ok((orders, not_approved))
     }
 
     pub async fn upload_target(

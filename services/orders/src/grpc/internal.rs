@@ -184,7 +184,7 @@ impl pb::order_internal_service_server::OrderInternalService for OrderInternalAp
             AT_ONCE,
             OrderId::parse,
         )?;
-        let mut approved = self.store.approved_workers(&order_ids).await?;
+        let (mut approved, not_approved) = self.store.approved_workers(&order_ids).await?;
         // Cards reads the names to print them: recorded before it has them.
         let reads: Vec<Access> = order_ids
             .iter()
@@ -203,6 +203,11 @@ impl pb::order_internal_service_server::OrderInternalService for OrderInternalAp
             })
             .collect();
         self.store.record_accesses(reads).await?;
+        let not_approved = order_ids
+            .iter()
+            .filter(|order_id| not_approved.contains(order_id))
+            .map(ToString::to_string)
+            .collect();
         let orders = order_ids
             .into_iter()
             .filter_map(|order_id| {
@@ -227,7 +232,10 @@ impl pb::order_internal_service_server::OrderInternalService for OrderInternalAp
                 })
             })
             .collect();
-        Ok(Response::new(pb::ListApprovedWorkersResponse { orders }))
+        Ok(Response::new(pb::ListApprovedWorkersResponse {
+            orders,
+            not_approved,
+        }))
     }
 
     async fn list_subject_workers(
