@@ -256,10 +256,14 @@ impl Printer {
     }
 
     async fn record_handovers(&self, batch: &[Accepted]) -> Result<(), CardsError> {
+        // Locked in one order, so two transactions never wait on each other
+        // in a circle.
+        let mut in_order: Vec<&Accepted> = batch.iter().collect();
+        in_order.sort_unstable_by_key(|accepted| accepted.order_id);
         let mut tx = self.store.pool.begin().await?;
         let mut announced = Vec::with_capacity(batch.len());
         let now = Some(hms_proto::time::timestamp(Utc::now()));
-        for accepted in batch {
+        for accepted in in_order {
             if let Some((company_id, cards)) =
                 Store::mark_handed_over(&mut tx, accepted.order_id, &accepted.producer_job_id)
                     .await?

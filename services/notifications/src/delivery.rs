@@ -59,7 +59,9 @@ impl Worker {
             .collect()
             .await;
         // What was sent is recorded together: a commit a round, not one a
-        // message. The round waited for its slowest send anyway.
+        // message. The round waited for its slowest send anyway; a crash
+        // before the record sends the round's messages again when their
+        // lease ends (a duplicate rather than a message lost).
         let sent: Vec<(Uuid, Option<String>)> = attempted
             .iter()
             .filter_map(|(delivery, outcome)| match outcome {
