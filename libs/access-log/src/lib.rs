@@ -70,9 +70,8 @@ impl Access {
     }
 
     /// Writes the record to the outbox, in the caller's transaction.
-    pub async fn record(mut self, tx: &mut PgConnection) -> Result<(), hms_events::EventsError> {
-        self.event.occurred_at = Some(hms_proto::time::timestamp(chrono::Utc::now()));
-        hms_events::enqueue(tx, &self.event).await.map(drop)
+    pub async fn record(self, tx: &mut PgConnection) -> Result<(), hms_events::EventsError> {
+        record_all(tx, [self]).await
     }
 
     /// The event, as it would be written.

@@ -22,20 +22,8 @@ static OUTBOX: hms_db::wake::Signal = hms_db::wake::Signal::new("outbox");
 /// published once that transaction commits. The current span's trace context
 /// travels with it.
 pub async fn enqueue<E: Event>(tx: &mut PgConnection, event: &E) -> Result<EventId, EventsError> {
-    let id = Uuid::now_v7();
-    let trace_context = serde_json::to_value(hms_telemetry::current_trace_context())
-        .unwrap_or_else(|_| serde_json::json!({}));
-    sqlx::query(
-        "INSERT INTO hms_outbox (id, event_type, payload, trace_context) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(id)
-    .bind(E::TYPE.subject())
-    .bind(event.encode_to_vec())
-    .bind(trace_context)
-    .execute(tx)
-    .await?;
-    OUTBOX.arm();
-    Ok(id)
+    let ids = enqueue_all(tx, std::slice::from_ref(event)).await?;
+    Ok(ids[0])
 }
 
 /// Writes `events` to the outbox inside the caller's transaction, in one

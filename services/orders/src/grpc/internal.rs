@@ -13,6 +13,12 @@ use hms_proto::ProtoEnum;
 /// `ListApprovedWorkers` call names.
 const AT_ONCE: usize = 500;
 
+/// The orders a batch call names: 1 to `AT_ONCE`, each a valid id, each
+/// once.
+fn order_ids(values: &[String]) -> Result<Vec<OrderId>, Status> {
+    parse_ids("order_ids", values, AT_ONCE, OrderId::parse)
+}
+
 pub struct OrderInternalApi {
     store: Store,
 }
@@ -45,12 +51,7 @@ impl pb::order_internal_service_server::OrderInternalService for OrderInternalAp
         request: Request<pb::GetOrderStatesRequest>,
     ) -> Result<Response<pb::GetOrderStatesResponse>, Status> {
         authorize(&hms_grpc::caller(&request), Action::ReadOrderState)?;
-        let order_ids = parse_ids(
-            "order_ids",
-            &request.get_ref().order_ids,
-            AT_ONCE,
-            OrderId::parse,
-        )?;
+        let order_ids = order_ids(&request.get_ref().order_ids)?;
         let mut states = self.store.states(&order_ids).await?;
         let orders = order_ids
             .into_iter()
@@ -72,12 +73,7 @@ impl pb::order_internal_service_server::OrderInternalService for OrderInternalAp
     ) -> Result<Response<pb::MaskNationalIdsResponse>, Status> {
         let caller = hms_grpc::caller(&request);
         authorize(&caller, Action::MaskNationalIds)?;
-        let order_ids = parse_ids(
-            "order_ids",
-            &request.get_ref().order_ids,
-            AT_ONCE,
-            OrderId::parse,
-        )?;
+        let order_ids = order_ids(&request.get_ref().order_ids)?;
         let outcomes = self
             .store
             .mask_national_ids(&order_ids, &caller.audit_name())
@@ -178,12 +174,7 @@ impl pb::order_internal_service_server::OrderInternalService for OrderInternalAp
     ) -> Result<Response<pb::ListApprovedWorkersResponse>, Status> {
         let caller = hms_grpc::caller(&request);
         authorize(&caller, Action::ListApprovedWorkers)?;
-        let order_ids = parse_ids(
-            "order_ids",
-            &request.get_ref().order_ids,
-            AT_ONCE,
-            OrderId::parse,
-        )?;
+        let order_ids = order_ids(&request.get_ref().order_ids)?;
         let (mut approved, not_approved) = self.store.approved_workers(&order_ids).await?;
         // Cards reads the names to print them: recorded before it has them.
         let reads: Vec<Access> = order_ids
