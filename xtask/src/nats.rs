@@ -14,7 +14,9 @@ use crate::process::{self, Probe};
 use crate::repo::Repo;
 
 pub const DEFAULT_URL: &str = "nats://127.0.0.1:4222";
-pub const PRIVATE_PORT: u16 = 54222;
+/// Outside the ephemeral range, for the reason given at
+/// [`crate::postgres::PRIVATE_PORT`].
+pub const PRIVATE_PORT: u16 = 14222;
 
 const DEFAULT_PORT: u16 = 4222;
 const TIMEOUT: Duration = Duration::from_secs(3);

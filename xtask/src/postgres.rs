@@ -12,7 +12,11 @@ use crate::process::{self, Probe, RunAs};
 use crate::repo::Repo;
 
 pub const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-pub const PRIVATE_PORT: u16 = 55432;
+/// Below Linux's ephemeral range (32768–60999) and the tests' ports
+/// (20000–32000): a port in the ephemeral range can be taken as the local
+/// end of any outgoing connection, and then the server cannot bind it (the
+/// chaos run restarts this server while services connect everywhere).
+pub const PRIVATE_PORT: u16 = 15432;
 
 const BINARIES: [&str; 3] = ["initdb", "pg_ctl", "postgres"];
 const DISTRO_ROOT: &str = "/usr/lib/postgresql";
@@ -430,7 +434,8 @@ fn start(binaries: &Binaries, layout: &Layout, run_as: &RunAs) -> Result<()> {
     let socket_dir = layout.base.to_string_lossy();
     // Our own socket folder, because the default (/var/run/postgresql) may
     // not exist or not be writable; without one if the path is too long.
-    let socket_dir = if socket_dir.len() + ".s.PGSQL.55432".len() < MAX_SOCKET_PATH {
+    let socket_name = format!(".s.PGSQL.{PRIVATE_PORT}");
+    let socket_dir = if socket_dir.len() + socket_name.len() < MAX_SOCKET_PATH {
         socket_dir.into_owned()
     } else {
         String::new()
