@@ -99,9 +99,13 @@ pub async fn append_all(
     records: Vec<Record>,
 ) -> Result<Vec<Entry>, AuditError> {
     let event_ids: Vec<Uuid> = records.iter().map(|record| record.event_id).collect();
+    // Planned afresh each time: the log only grows, and a plan cached by a
+    // connection while it was small (a sequential scan) would stay with
+    // that connection, so every append would read the whole log.
     let known: HashSet<Uuid> =
         sqlx::query_scalar("SELECT event_id FROM access_log WHERE event_id = ANY($1)")
             .bind(&event_ids)
+            .persistent(false)
             .fetch_all(&mut *tx)
             .await?
             .into_iter()
