@@ -150,8 +150,18 @@ impl Printer {
             .cards_to_print(&order_ids)
             .await
             .map_err(|error| error.to_string());
-        // Slots beyond the jobs found are given back as they drop here.
-        for (job, slot) in due.into_iter().zip(slots) {
+        // Slots beyond the jobs found are given back as they drop here; a
+        // job beyond the slots (the lease never gives more than asked for)
+        // waits for one rather than being left leased and unsent.
+        let mut slots = slots.into_iter();
+        for job in due {
+            let slot = match slots.next() {
+                Some(slot) => slot,
+                None => match self.slots.clone().acquire_owned().await {
+                    Ok(slot) => slot,
+                    Err(_) => break,
+                },
+            };
             let job_cards = match &mut cards {
                 Ok(by_order) => Ok(by_order.remove(&job.order_id).unwrap_or_default()),
                 Err(error) => Err(error.clone()),
@@ -256,27 +266,23 @@ impl Printer {
     }
 
     async fn record_handovers(&self, batch: &[Accepted]) -> Result<(), CardsError> {
-        // Locked in one order, so two transactions never wait on each other
-        // in a circle.
-        let mut in_order: Vec<&Accepted> = batch.iter().collect();
-        in_order.sort_unstable_by_key(|accepted| accepted.order_id);
+        let handovers: Vec<(OrderId, String)> = batch
+            .iter()
+            .map(|accepted| (accepted.order_id, accepted.producer_job_id.clone()))
+            .collect();
         let mut tx = self.store.pool.begin().await?;
-        let mut announced = Vec::with_capacity(batch.len());
         let now = Some(hms_proto::time::timestamp(Utc::now()));
-        for accepted in in_order {
-            if let Some((company_id, cards)) =
-                Store::mark_handed_over(&mut tx, accepted.order_id, &accepted.producer_job_id)
-                    .await?
-            {
-                announced.push(events::PrintHandedOver {
-                    order_id: accepted.order_id.to_string(),
-                    company_id: company_id.to_string(),
-                    producer_job_id: accepted.producer_job_id.clone(),
-                    cards,
-                    occurred_at: now,
-                });
-            }
-        }
+        let announced: Vec<events::PrintHandedOver> = Store::mark_handed_over(&mut tx, &handovers)
+            .await?
+            .into_iter()
+            .map(|handed| events::PrintHandedOver {
+                order_id: handed.order_id.to_string(),
+                company_id: handed.company_id.to_string(),
+                producer_job_id: handed.producer_job_id,
+                cards: handed.cards,
+                occurred_at: now,
+            })
+            .collect();
         hms_events::enqueue_all(&mut tx, &announced).await?;
         tx.commit().await?;
         Ok(())

@@ -291,13 +291,14 @@ impl Store {
     /// that replicas share the work.
     pub async fn expire_due(tx: &mut PgConnection, limit: i64) -> Result<Vec<Card>, CardsError> {
         let rows: Vec<CardRow> = sqlx::query_as(&format!(
-            "UPDATE cards SET status = 'expired'
-             WHERE card_id IN (
-                 SELECT card_id FROM cards
+            "WITH due AS MATERIALIZED (
+                 SELECT card_id AS due_card FROM cards
                  WHERE status = 'active' AND valid_until <= now()
                  ORDER BY valid_until LIMIT $1
                  FOR UPDATE SKIP LOCKED
              )
+             UPDATE cards SET status = 'expired'
+             FROM due WHERE cards.card_id = due.due_card
              RETURNING {CARD_COLUMNS}"
         ))
         .bind(limit)
@@ -332,15 +333,16 @@ impl Store {
             _ => return Err(CardsError::Corrupt(format!("no notice {days} days ahead"))),
         };
         let rows: Vec<CardRow> = sqlx::query_as(&format!(
-            "UPDATE cards SET {set}
-             WHERE card_id IN (
-                 SELECT card_id FROM cards
+            "WITH due AS MATERIALIZED (
+                 SELECT card_id AS due_card FROM cards
                  WHERE status = 'active' AND {unset} IS NULL
                    AND valid_until > now()
                    AND valid_until <= now() + make_interval(days => $1)
                  ORDER BY valid_until LIMIT $2
                  FOR UPDATE SKIP LOCKED
              )
+             UPDATE cards SET {set}
+             FROM due WHERE cards.card_id = due.due_card
              RETURNING {CARD_COLUMNS}"
         ))
         .bind(i32::try_from(days).unwrap_or(i32::MAX))
@@ -363,6 +365,15 @@ pub struct PrintJobLease {
     pub attempts: u32,
     /// The trace of the approval that queued it.
     pub trace_context: hms_telemetry::TraceContext,
+}
+
+/// A print job recorded as handed over.
+pub struct HandedOver {
+    pub order_id: OrderId,
+    pub company_id: CompanyId,
+    pub producer_job_id: String,
+    /// Its cards that count (active), now marked handed over.
+    pub cards: u32,
 }
 
 /// What is printed on one card, besides the images media holds.
@@ -422,16 +433,22 @@ impl Store {
         lease: Duration,
         lease_id: Uuid,
     ) -> Result<Vec<PrintJobLease>, CardsError> {
+        // The due jobs are chosen once, in the CTE. As an `IN (…)` subquery
+        // PostgreSQL may run the choice again within the statement while
+        // other transactions change the table, and more than `limit` jobs
+        // come back leased: under the pipeline bench, 24 for a limit of 3.
         let rows: Vec<(Uuid, i32, String)> = sqlx::query_as(
-            "UPDATE print_jobs SET lease_id = $1, leased_until = now() + $2 * interval '1 millisecond',
-                    attempts = attempts + 1
-             WHERE order_id IN (
+            "WITH due AS MATERIALIZED (
                  SELECT order_id FROM print_jobs
                  WHERE state = 'pending' AND next_attempt_at <= now()
                    AND (leased_until IS NULL OR leased_until < now())
                  ORDER BY next_attempt_at LIMIT $3
                  FOR UPDATE SKIP LOCKED)
-             RETURNING order_id, attempts, trace_context",
+             UPDATE print_jobs j SET lease_id = $1,
+                    leased_until = now() + $2 * interval '1 millisecond',
+                    attempts = j.attempts + 1
+             FROM due WHERE j.order_id = due.order_id
+             RETURNING j.order_id, j.attempts, j.trace_context",
         )
         .bind(lease_id)
         .bind(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX))
@@ -483,38 +500,64 @@ impl Store {
         Ok(by_order)
     }
 
-    /// Marks an order's job and cards handed over, in `tx`; the company and
-    /// how many cards, or nothing if that was recorded before. A job given
+    /// Marks the orders' jobs (each with the producer's id for it) and
+    /// cards handed over, in `tx`, in three statements however many orders;
+    /// orders recorded before are left out of what comes back. A job given
     /// up meanwhile counts as handed over: the producer has it.
     pub async fn mark_handed_over(
         tx: &mut PgConnection,
-        order_id: OrderId,
-        producer_job_id: &str,
-    ) -> Result<Option<(CompanyId, u32)>, CardsError> {
-        let company: Option<Uuid> = sqlx::query_scalar(
-            "UPDATE print_jobs SET state = 'handed_over', handed_over_at = now(),
-                    producer_job_id = $2, lease_id = NULL, leased_until = NULL, last_error = NULL
-             WHERE order_id = $1 AND state <> 'handed_over'
-             RETURNING company_id",
+        handovers: &[(OrderId, String)],
+    ) -> Result<Vec<HandedOver>, CardsError> {
+        let (order_ids, job_ids): (Vec<Uuid>, Vec<&str>) = handovers
+            .iter()
+            .map(|(order_id, job_id)| (order_id.as_uuid(), job_id.as_str()))
+            .unzip();
+        // Locked in one order first, so two transactions never wait on each
+        // other in a circle (the updates lock in whatever order they join).
+        sqlx::query(
+            "SELECT order_id FROM print_jobs WHERE order_id = ANY($1)
+             ORDER BY order_id FOR UPDATE",
         )
-        .bind(order_id.as_uuid())
-        .bind(producer_job_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(company) = company else {
-            return Ok(None);
-        };
-        let cards = sqlx::query(
-            "UPDATE cards SET print_state = 'handed_over' WHERE order_id = $1 AND status = 'active'",
-        )
-        .bind(order_id.as_uuid())
+        .bind(&order_ids)
         .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        Ok(Some((
-            CompanyId::from_uuid(company),
-            u32::try_from(cards).unwrap_or(u32::MAX),
-        )))
+        .await?;
+        let handed: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
+            "UPDATE print_jobs j SET state = 'handed_over', handed_over_at = now(),
+                    producer_job_id = h.job_id, lease_id = NULL, leased_until = NULL,
+                    last_error = NULL
+             FROM unnest($1::uuid[], $2::text[]) AS h(order_id, job_id)
+             WHERE j.order_id = h.order_id AND j.state <> 'handed_over'
+             RETURNING j.order_id, j.company_id, h.job_id",
+        )
+        .bind(&order_ids)
+        .bind(&job_ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        if handed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let handed_ids: Vec<Uuid> = handed.iter().map(|(order_id, ..)| *order_id).collect();
+        let printed: Vec<(Uuid, i64)> = sqlx::query_as(
+            "WITH printed AS (
+                 UPDATE cards SET print_state = 'handed_over'
+                 WHERE order_id = ANY($1) AND status = 'active'
+                 RETURNING order_id)
+             SELECT order_id, count(*) FROM printed GROUP BY order_id",
+        )
+        .bind(&handed_ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let printed: HashMap<Uuid, i64> = printed.into_iter().collect();
+        Ok(handed
+            .into_iter()
+            .map(|(order_id, company_id, producer_job_id)| HandedOver {
+                order_id: OrderId::from_uuid(order_id),
+                company_id: CompanyId::from_uuid(company_id),
+                producer_job_id,
+                cards: u32::try_from(printed.get(&order_id).copied().unwrap_or(0))
+                    .unwrap_or(u32::MAX),
+            })
+            .collect())
     }
 
     /// Puts a leased job back for a later attempt; false if the lease was

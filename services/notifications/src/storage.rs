@@ -334,14 +334,15 @@ impl Store {
         lease_id: Uuid,
     ) -> Result<Vec<Delivery>, NotificationsError> {
         Ok(sqlx::query_as(&format!(
-            "UPDATE deliveries SET next_attempt_at = now() + make_interval(secs => $2),
-                    lease_id = $3, attempts = attempts + 1
-             WHERE delivery_id IN (
-                 SELECT delivery_id FROM deliveries
+            "WITH due AS MATERIALIZED (
+                 SELECT delivery_id AS due_delivery FROM deliveries
                  WHERE status = 'pending' AND next_attempt_at <= now()
                  ORDER BY next_attempt_at LIMIT $1
                  FOR UPDATE SKIP LOCKED
              )
+             UPDATE deliveries SET next_attempt_at = now() + make_interval(secs => $2),
+                    lease_id = $3, attempts = deliveries.attempts + 1
+             FROM due WHERE deliveries.delivery_id = due.due_delivery
              RETURNING {DELIVERY_COLUMNS}"
         ))
         .bind(limit)
