@@ -794,6 +794,20 @@ impl TestEnv {
         self.processes.get(&service).and_then(ServiceProcess::pid)
     }
 
+    /// The process ids of the fakes running for this environment, the
+    /// stand-ins for the outside world (for benchmarks that tell their cost
+    /// from the platform's).
+    pub fn fake_pids(&self) -> Vec<u32> {
+        self.fakes
+            .iter()
+            .chain(&self.sms)
+            .chain(&self.card_producer)
+            .chain(&self.registers)
+            .filter_map(FakeProcess::pid)
+            .chain(self.mail.as_ref().and_then(MailSink::pid))
+            .collect()
+    }
+
     /// Everything every running service logged so far.
     pub fn logs(&self) -> String {
         self.processes

@@ -22,7 +22,7 @@ pub const CLIENT_SECRET: &str = "test-client-secret";
 
 /// A running fake. Killed when dropped.
 pub struct FakeProcess {
-    _child: Child,
+    child: Child,
     pub addr: SocketAddr,
 }
 
@@ -53,10 +53,7 @@ impl FakeProcess {
             if let Ok(addr) = std::fs::read_to_string(&addr_file)
                 && let Ok(addr) = addr.trim().parse()
             {
-                return Self {
-                    _child: child,
-                    addr,
-                };
+                return Self { child, addr };
             }
             if let Ok(Some(status)) = child.try_wait() {
                 panic!("{binary} exited during start-up ({status})");
@@ -64,6 +61,11 @@ impl FakeProcess {
             assert!(Instant::now() < deadline, "{binary} did not start in time");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Its process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
     }
 
     pub fn url(&self) -> String {

@@ -54,6 +54,11 @@ impl MailSink {
         format!("smtp://127.0.0.1:{}", self.port.port())
     }
 
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref()?.id()
+    }
+
     /// Stops the server; mail sent meanwhile cannot be delivered.
     pub async fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
