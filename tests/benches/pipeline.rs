@@ -335,6 +335,7 @@ async fn drain(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     quiet(env).await;
+    let before = Costs::read(env).await;
     let restarted = Utc::now();
     env.start(ServiceName::Redaction).await;
     let receipts: Vec<DateTime<Utc>> = redacted(env, orders, Duration::from_secs(300))
@@ -354,6 +355,10 @@ async fn drain(
         BACKLOG as f64 / caught_up.as_secs_f64(),
         BACKLOG as f64 / draining.as_secs_f64().max(0.001)
     );
+    // What catching up cost, redaction's start-up included.
+    quiet(env).await;
+    tokio::time::sleep(STATISTICS_FLUSHED).await;
+    Costs::read(env).await.print_since(&before, BACKLOG);
 }
 
 /// Draws a steady run's latencies as a distribution (the share of orders
