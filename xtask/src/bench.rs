@@ -1,6 +1,6 @@
 //! `cargo xtask bench`: the benchmarks, which print figures. Nothing here
-//! passes or fails on a number; the figures go into issue notes and the
-//! README.
+//! passes or fails on a number; the figures go into issue notes and
+//! docs/performance.md.
 
 use anyhow::Result;
 
