@@ -696,6 +696,9 @@ async fn analyze(env: &TestEnv) {
 struct Costs {
     commits: HashMap<ServiceName, i64>,
     cpu: HashMap<String, Duration>,
+    /// The stand-ins for the outside world, by binary: not the platform's
+    /// cost.
+    fakes: HashMap<String, Duration>,
     machine: Duration,
 }
 
@@ -728,11 +731,13 @@ impl Costs {
         for (name, command) in [("PostgreSQL", "postgres"), ("NATS", "nats-server")] {
             cpu.insert(name.to_owned(), command_cpu(command));
         }
-        // What stands in for the outside world, not the platform's cost:
-        // the card producer, the SMS and mail servers, the registers and
+        // The card producer, the SMS and mail servers, the registers and
         // BankID.
-        let fakes = env.fake_pids().into_iter().filter_map(process_cpu).sum();
-        cpu.insert("fakes".to_owned(), fakes);
+        let fakes = env
+            .fake_processes()
+            .into_iter()
+            .filter_map(|(name, pid)| Some((name, process_cpu(pid)?)))
+            .collect();
         // Sending the approvals and watching for receipts.
         if let Some(time) = process_cpu(std::process::id()) {
             cpu.insert("bench client".to_owned(), time);
@@ -740,6 +745,7 @@ impl Costs {
         Self {
             commits,
             cpu,
+            fakes,
             machine: machine_cpu(),
         }
     }
@@ -766,6 +772,26 @@ impl Costs {
                 "    {name:<14} {commits:>14}  {:>6.2} ms CPU",
                 per_order(cpu)
             );
+        }
+        let mut fakes: Vec<(&String, Duration)> = self
+            .fakes
+            .iter()
+            .map(|(name, cpu)| {
+                let before = before.fakes.get(name).copied().unwrap_or_default();
+                (name, cpu.saturating_sub(before))
+            })
+            .collect();
+        fakes.sort();
+        let all_fakes: Duration = fakes.iter().map(|(_, cpu)| *cpu).sum();
+        counted += all_fakes;
+        println!(
+            "    {:<14} {:>14}  {:>6.2} ms CPU",
+            "fakes",
+            "",
+            per_order(all_fakes)
+        );
+        for (name, cpu) in fakes {
+            println!("      {name:<20}          {:>6.2} ms CPU", per_order(cpu));
         }
         let machine = self.machine.saturating_sub(before.machine);
         // The kernel's own work (the loopback network, the disk), and

@@ -794,17 +794,22 @@ impl TestEnv {
         self.processes.get(&service).and_then(ServiceProcess::pid)
     }
 
-    /// The process ids of the fakes running for this environment, the
-    /// stand-ins for the outside world (for benchmarks that tell their cost
-    /// from the platform's).
-    pub fn fake_pids(&self) -> Vec<u32> {
+    /// The fakes running for this environment, the stand-ins for the
+    /// outside world, each by name with its process id (for benchmarks
+    /// that tell their cost from the platform's).
+    pub fn fake_processes(&self) -> Vec<(String, u32)> {
         self.fakes
             .iter()
             .chain(&self.sms)
             .chain(&self.card_producer)
             .chain(&self.registers)
-            .filter_map(FakeProcess::pid)
-            .chain(self.mail.as_ref().and_then(MailSink::pid))
+            .filter_map(|fake| Some((fake.binary().to_owned(), fake.pid()?)))
+            .chain(
+                self.mail
+                    .as_ref()
+                    .and_then(MailSink::pid)
+                    .map(|pid| ("aiosmtpd".to_owned(), pid)),
+            )
             .collect()
     }
 

@@ -23,6 +23,7 @@ pub const CLIENT_SECRET: &str = "test-client-secret";
 /// A running fake. Killed when dropped.
 pub struct FakeProcess {
     child: Child,
+    binary: String,
     pub addr: SocketAddr,
 }
 
@@ -53,7 +54,11 @@ impl FakeProcess {
             if let Ok(addr) = std::fs::read_to_string(&addr_file)
                 && let Ok(addr) = addr.trim().parse()
             {
-                return Self { child, addr };
+                return Self {
+                    child,
+                    binary: binary.to_owned(),
+                    addr,
+                };
             }
             if let Ok(Some(status)) = child.try_wait() {
                 panic!("{binary} exited during start-up ({status})");
@@ -66,6 +71,11 @@ impl FakeProcess {
     /// Its process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
+    }
+
+    /// The binary it runs, which names it.
+    pub fn binary(&self) -> &str {
+        &self.binary
     }
 
     pub fn url(&self) -> String {
