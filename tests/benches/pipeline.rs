@@ -138,13 +138,7 @@ async fn main() {
         100.0 * per_second / floor
     );
     stages(&env, &orders_of(burst), *first).await;
-    // Everything the burst set off: deliveries sent, records appended, and
-    // the services' statistics flushed (PostgreSQL's backends report
-    // theirs within 10 s of going idle).
-    quiet(&env).await;
-    log_settled(&env).await;
-    tokio::time::sleep(STATISTICS_FLUSHED).await;
-    Costs::read(&env).await.print_since(&before, BURST);
+    Costs::print_settled(&env, &before, BURST).await;
     access_log_share(&mut env, &http, &api, &siri, unlogged, per_second).await;
 
     let mut unapproved = steady;
@@ -356,9 +350,7 @@ async fn drain(
         BACKLOG as f64 / draining.as_secs_f64().max(0.001)
     );
     // What catching up cost, redaction's start-up included.
-    quiet(env).await;
-    tokio::time::sleep(STATISTICS_FLUSHED).await;
-    Costs::read(env).await.print_since(&before, BACKLOG);
+    Costs::print_settled(env, &before, BACKLOG).await;
 }
 
 /// Draws a steady run's latencies as a distribution (the share of orders
@@ -750,16 +742,28 @@ impl Costs {
         }
     }
 
+    /// Waits until everything set off since `before` has settled (deliveries
+    /// sent, access records appended, PostgreSQL's backends' statistics
+    /// reported: within 10 s of going idle), then prints what it cost.
+    async fn print_settled(env: &TestEnv, before: &Self, orders: usize) {
+        quiet(env).await;
+        log_settled(env).await;
+        tokio::time::sleep(STATISTICS_FLUSHED).await;
+        Self::read(env).await.print_since(before, orders);
+    }
+
     /// Prints what happened since `before`, per order.
     fn print_since(&self, before: &Self, orders: usize) {
         let per_order = |time: Duration| time.as_secs_f64() * 1_000.0 / orders as f64;
+        let row = |name: &str, commits: &str, cpu: Duration| {
+            println!(
+                "    {name:<20} {commits:>14}  {:>6.2} ms CPU",
+                per_order(cpu)
+            );
+        };
         println!("  cost per order (commits in its database; CPU of its processes):");
-        let mut names: Vec<&String> = self.cpu.keys().collect();
-        names.sort();
         let mut counted = Duration::ZERO;
-        for name in names {
-            let cpu =
-                self.cpu[name].saturating_sub(before.cpu.get(name).copied().unwrap_or_default());
+        for (name, cpu) in grown(&self.cpu, &before.cpu) {
             counted += cpu;
             let commits = ServiceName::parse(name)
                 .and_then(|service| {
@@ -768,47 +772,38 @@ impl Costs {
                 .map_or_else(String::new, |commits| {
                     format!("{:>6.1} commits", commits as f64 / orders as f64)
                 });
-            println!(
-                "    {name:<14} {commits:>14}  {:>6.2} ms CPU",
-                per_order(cpu)
-            );
+            row(name, &commits, cpu);
         }
-        let mut fakes: Vec<(&String, Duration)> = self
-            .fakes
-            .iter()
-            .map(|(name, cpu)| {
-                let before = before.fakes.get(name).copied().unwrap_or_default();
-                (name, cpu.saturating_sub(before))
-            })
-            .collect();
-        fakes.sort();
+        let fakes = grown(&self.fakes, &before.fakes);
         let all_fakes: Duration = fakes.iter().map(|(_, cpu)| *cpu).sum();
         counted += all_fakes;
-        println!(
-            "    {:<14} {:>14}  {:>6.2} ms CPU",
-            "fakes",
-            "",
-            per_order(all_fakes)
-        );
+        row("fakes", "", all_fakes);
         for (name, cpu) in fakes {
-            println!("      {name:<20}          {:>6.2} ms CPU", per_order(cpu));
+            row(&format!("  {name}"), "", cpu);
         }
         let machine = self.machine.saturating_sub(before.machine);
         // The kernel's own work (the loopback network, the disk), and
         // PostgreSQL backends that ended meanwhile.
-        println!(
-            "    {:<14} {:>14}  {:>6.2} ms CPU",
-            "the rest",
-            "",
-            per_order(machine.saturating_sub(counted))
-        );
-        println!(
-            "    {:<14} {:>14}  {:>6.2} ms CPU",
-            "machine",
-            "",
-            per_order(machine)
-        );
+        row("the rest", "", machine.saturating_sub(counted));
+        row("machine", "", machine);
     }
+}
+
+/// How much each process's CPU time grew since `before` (all of it for a
+/// process started meanwhile), by name.
+fn grown<'a>(
+    now: &'a HashMap<String, Duration>,
+    before: &HashMap<String, Duration>,
+) -> Vec<(&'a String, Duration)> {
+    let mut grown: Vec<(&String, Duration)> = now
+        .iter()
+        .map(|(name, cpu)| {
+            let before = before.get(name).copied().unwrap_or_default();
+            (name, cpu.saturating_sub(before))
+        })
+        .collect();
+    grown.sort();
+    grown
 }
 
 /// User and system time of a process, from `/proc/<pid>/stat`.
